@@ -1,0 +1,317 @@
+/*
+ * Paillier benchmark: ops/s for each primitive on one thread, then the
+ * batch API on T threads against one thread, all in one process, so the
+ * ratios compare like with like. Prints JSON lines with --json:
+ * {"bench":"paillier","op":...,"bits":...,"threads":...,"ops_per_s":...}
+ * plus "baseline" and "ratio" where a line is compared with another.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "bench_paillier.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "henn/henn.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    const henn_bench_config *cfg;
+    henn_paillier_sk *sk;
+    henn_paillier_pk *pk;
+    henn_paillier_ct *ct; /* pool of ciphertexts */
+    henn_paillier_pt *pt; /* pool of plaintexts */
+    size_t pool;
+    henn_paillier_ct out;
+    henn_paillier_pt pout;
+    henn_paillier_packed packed;
+    int64_t vals[512];
+    unsigned slot_bits;
+} state;
+
+typedef int (*op_fn)(state *s, size_t i);
+
+static int op_textbook(state *s, size_t i)
+{
+    return henn_paillier_encrypt_textbook(&s->out, s->pk, &s->pt[i % s->pool]);
+}
+static int op_djn(state *s, size_t i)
+{
+    return henn_paillier_encrypt(&s->out, s->pk, &s->pt[i % s->pool]);
+}
+static int op_sk(state *s, size_t i)
+{
+    return henn_paillier_encrypt_sk(&s->out, s->sk, &s->pt[i % s->pool]);
+}
+static int op_decrypt(state *s, size_t i)
+{
+    return henn_paillier_decrypt(&s->pout, s->sk, &s->ct[i % s->pool]);
+}
+static int op_add(state *s, size_t i)
+{
+    return henn_paillier_add(&s->out, s->pk, &s->ct[i % s->pool], &s->ct[(i + 1) % s->pool]);
+}
+static int op_mul32(state *s, size_t i)
+{
+    /* a full 32-bit scalar: top bit set */
+    int64_t k = (int64_t)(0x80000000u | (uint32_t)(i * 2654435761u));
+    return henn_paillier_mul_int64(&s->out, s->pk, &s->ct[i % s->pool], k);
+}
+static int op_packed(state *s, size_t i)
+{
+    (void)i;
+    return henn_paillier_pack_encrypt(&s->packed, s->pk, s->slot_bits, s->vals,
+                                      henn_paillier_pack_capacity(s->pk, s->slot_bits));
+}
+static int op_rerandomize(state *s, size_t i)
+{
+    return henn_paillier_rerandomize(&s->out, s->pk, &s->ct[i % s->pool]);
+}
+
+/* ops/s of fn, running for at least cfg->seconds and min_iter calls. */
+static int measure(double *rate, state *s, op_fn fn, size_t min_iter)
+{
+    double t0 = now(), el;
+    size_t i = 0;
+    int rc;
+    do {
+        rc = fn(s, i++);
+        if (rc != 0)
+            return rc;
+        el = now() - t0;
+    } while (el < s->cfg->seconds || i < min_iter);
+    *rate = (double)i / el;
+    return 0;
+}
+
+static void emit(const henn_bench_config *cfg, const char *op, unsigned threads, double rate,
+                 const char *extra)
+{
+    if (cfg->json)
+        printf("{\"bench\":\"paillier\",\"op\":\"%s\",\"bits\":%zu,\"threads\":%u,"
+               "\"ops_per_s\":%.1f%s%s}\n",
+               op, cfg->n_bits, threads, rate, extra[0] ? "," : "", extra);
+    else
+        printf("%-22s bits=%zu threads=%u  %12.1f ops/s  %s\n", op, cfg->n_bits, threads, rate,
+               extra);
+    fflush(stdout);
+}
+
+int henn_bench_paillier(const henn_bench_config *cfg)
+{
+    henn_paillier_sk sk;
+    henn_paillier_pk pk;
+    state s;
+    char extra[256];
+    double r_keygen = 0, r_text = 0, r_djn = 0, r_djn_notab = 0, r_sk = 0, r_dec = 0, r_add = 0,
+           r_mul = 0, r_pack = 0, r_rr = 0, t0, t_pre;
+    unsigned flags = cfg->insecure ? HENN_PAILLIER_INSECURE : 0u;
+    unsigned threads = cfg->threads;
+    size_t i, nk = 0, cap;
+    int rc = 0;
+    henn_paillier_ct *bct = NULL;
+    henn_paillier_pt *bpt = NULL;
+    size_t batch = 0;
+
+    memset(&s, 0, sizeof(s));
+    henn_paillier_sk_init(&sk);
+    henn_paillier_pk_init(&pk);
+    henn_paillier_ct_init(&s.out);
+    henn_paillier_pt_init(&s.pout);
+    henn_paillier_packed_init(&s.packed);
+    s.cfg = cfg;
+    s.sk = &sk;
+    s.pk = &pk;
+    s.pool = 16;
+    s.slot_bits = 24; /* 16-bit values + 8 bits of headroom for sums */
+    s.ct = calloc(s.pool, sizeof(*s.ct));
+    s.pt = calloc(s.pool, sizeof(*s.pt));
+    if (s.ct == NULL || s.pt == NULL) {
+        rc = HENN_ENOMEM;
+        goto done;
+    }
+    for (i = 0; i < s.pool; i++) {
+        henn_paillier_ct_init(&s.ct[i]);
+        henn_paillier_pt_init(&s.pt[i]);
+    }
+
+    /* keygen: at least 3 keys */
+    t0 = now();
+    do {
+        henn_paillier_sk_clear(&sk);
+        henn_paillier_sk_init(&sk);
+        rc = henn_paillier_keygen(NULL, &sk, cfg->n_bits, flags);
+        if (rc != 0)
+            goto done;
+        nk++;
+    } while (now() - t0 < cfg->seconds || nk < 3);
+    r_keygen = (double)nk / (now() - t0);
+    emit(cfg, "keygen", 1, r_keygen, "");
+    rc = henn_paillier_pk_copy(&pk, &sk.pk);
+    if (rc != 0)
+        goto done;
+
+    for (i = 0; i < s.pool && rc == 0; i++) {
+        /* one fixed exponent: ct + ct then measures the product, not an
+         * exponent alignment */
+        rc = henn_paillier_encode_double_exp(&s.pt[i], &pk, (double)i * 1.25 - 3.0, -16);
+        if (rc == 0)
+            rc = henn_paillier_encrypt_sk(&s.ct[i], &sk, &s.pt[i]);
+    }
+    for (i = 0; i < 512; i++)
+        s.vals[i] = (int64_t)(i * 7919 % 65536) - 32768;
+    if (rc != 0)
+        goto done;
+
+    rc = measure(&r_text, &s, op_textbook, 3);
+    if (rc != 0)
+        goto done;
+    emit(cfg, "encrypt_textbook", 1, r_text, "");
+
+    rc = measure(&r_djn_notab, &s, op_djn, 3);
+    if (rc != 0)
+        goto done;
+    snprintf(extra, sizeof(extra), "\"table\":false,\"baseline\":\"encrypt_textbook\",\"ratio\":%.2f",
+             r_djn_notab / r_text);
+    emit(cfg, "encrypt_djn", 1, r_djn_notab, extra);
+
+    t0 = now();
+    rc = henn_paillier_pk_precompute(&pk, 0);
+    if (rc != 0)
+        goto done;
+    t_pre = now() - t0;
+    snprintf(extra, sizeof(extra), "\"window_bits\":10,\"seconds\":%.3f", t_pre);
+    emit(cfg, "precompute_table", 1, 1.0 / t_pre, extra);
+
+    rc = measure(&r_djn, &s, op_djn, 3);
+    if (rc != 0)
+        goto done;
+    snprintf(extra, sizeof(extra), "\"table\":true,\"baseline\":\"encrypt_textbook\",\"ratio\":%.2f",
+             r_djn / r_text);
+    emit(cfg, "encrypt", 1, r_djn, extra);
+
+    rc = measure(&r_sk, &s, op_sk, 3);
+    if (rc != 0)
+        goto done;
+    snprintf(extra, sizeof(extra), "\"baseline\":\"encrypt_textbook\",\"ratio\":%.2f",
+             r_sk / r_text);
+    emit(cfg, "encrypt_keyholder", 1, r_sk, extra);
+
+    rc = measure(&r_dec, &s, op_decrypt, 3);
+    if (rc != 0)
+        goto done;
+    emit(cfg, "decrypt", 1, r_dec, "");
+
+    rc = measure(&r_add, &s, op_add, 100);
+    if (rc != 0)
+        goto done;
+    emit(cfg, "add", 1, r_add, "");
+
+    rc = measure(&r_mul, &s, op_mul32, 10);
+    if (rc != 0)
+        goto done;
+    emit(cfg, "mul_plain_32bit", 1, r_mul, "");
+
+    rc = measure(&r_rr, &s, op_rerandomize, 3);
+    if (rc != 0)
+        goto done;
+    emit(cfg, "rerandomize", 1, r_rr, "");
+
+    cap = henn_paillier_pack_capacity(&pk, s.slot_bits);
+    rc = measure(&r_pack, &s, op_packed, 3);
+    if (rc != 0)
+        goto done;
+    snprintf(extra, sizeof(extra),
+             "\"value_bits\":16,\"slot_bits\":%u,\"values_per_ct\":%zu,\"values_per_s\":%.1f",
+             s.slot_bits, cap, r_pack * (double)cap);
+    emit(cfg, "packed_encrypt", 1, r_pack, extra);
+
+    /* Batch API: T threads against one thread on the same arrays. */
+    if (threads == 0) {
+        long n = 0;
+#ifdef _SC_NPROCESSORS_ONLN
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+        threads = n > 0 ? (unsigned)n : 1u;
+    }
+    batch = (size_t)(r_djn * cfg->seconds);
+    if (batch < 32)
+        batch = 32;
+    bct = calloc(batch, sizeof(*bct));
+    bpt = calloc(batch, sizeof(*bpt));
+    if (bct == NULL || bpt == NULL) {
+        rc = HENN_ENOMEM;
+        goto done;
+    }
+    for (i = 0; i < batch; i++) {
+        henn_paillier_ct_init(&bct[i]);
+        henn_paillier_pt_init(&bpt[i]);
+        mpz_set(bpt[i].encoding, s.pt[i % s.pool].encoding);
+        bpt[i].exponent = s.pt[i % s.pool].exponent;
+    }
+    {
+        henn_batch_opts o1 = {1, NULL, NULL}, oT = {threads, NULL, NULL};
+        double e1, eT, d1, dT;
+        t0 = now();
+        rc = henn_paillier_encrypt_batch(bct, &pk, bpt, batch, &o1);
+        e1 = (double)batch / (now() - t0);
+        if (rc == 0) {
+            t0 = now();
+            rc = henn_paillier_encrypt_batch(bct, &pk, bpt, batch, &oT);
+            eT = (double)batch / (now() - t0);
+        }
+        if (rc != 0)
+            goto done;
+        emit(cfg, "encrypt_batch", 1, e1, "");
+        snprintf(extra, sizeof(extra), "\"baseline\":\"encrypt_batch threads=1\",\"ratio\":%.2f",
+                 eT / e1);
+        emit(cfg, "encrypt_batch", threads, eT, extra);
+        t0 = now();
+        rc = henn_paillier_decrypt_batch(bpt, &sk, bct, batch, &o1);
+        d1 = (double)batch / (now() - t0);
+        if (rc == 0) {
+            t0 = now();
+            rc = henn_paillier_decrypt_batch(bpt, &sk, bct, batch, &oT);
+            dT = (double)batch / (now() - t0);
+        }
+        if (rc != 0)
+            goto done;
+        emit(cfg, "decrypt_batch", 1, d1, "");
+        snprintf(extra, sizeof(extra), "\"baseline\":\"decrypt_batch threads=1\",\"ratio\":%.2f",
+                 dT / d1);
+        emit(cfg, "decrypt_batch", threads, dT, extra);
+    }
+done:
+    if (rc != 0)
+        fprintf(stderr, "bench paillier: %s (%s)\n", henn_strerror(rc), henn_err_name(rc));
+    if (bct != NULL)
+        for (i = 0; i < batch; i++)
+            henn_paillier_ct_clear(&bct[i]);
+    if (bpt != NULL)
+        for (i = 0; i < batch; i++)
+            henn_paillier_pt_clear(&bpt[i]);
+    free(bct);
+    free(bpt);
+    if (s.ct != NULL)
+        for (i = 0; i < s.pool; i++)
+            henn_paillier_ct_clear(&s.ct[i]);
+    if (s.pt != NULL)
+        for (i = 0; i < s.pool; i++)
+            henn_paillier_pt_clear(&s.pt[i]);
+    free(s.ct);
+    free(s.pt);
+    henn_paillier_packed_clear(&s.packed);
+    henn_paillier_pt_clear(&s.pout);
+    henn_paillier_ct_clear(&s.out);
+    henn_paillier_pk_clear(&pk);
+    henn_paillier_sk_clear(&sk);
+    return rc;
+}

@@ -1,0 +1,26 @@
+/*
+ * henn/henn.h: umbrella header for libhenn, a library for machine learning
+ * on encrypted data. Include this, or the module headers one by one.
+ *
+ * Modules: common.h (errors, wiping, randomness, batch options),
+ * paillier.h (Paillier 1999 with DJN and CRT speed-ups, python-paillier
+ * compatible encoding and formats, packing).
+ */
+#ifndef HENN_HENN_H
+#define HENN_HENN_H
+
+#include "common.h"
+#include "paillier.h"
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* henn_version_string: the version of the linked library ("0.1.0"). */
+HENN_API const char *henn_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

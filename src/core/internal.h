@@ -1,0 +1,36 @@
+/* Internal helpers shared by henn modules (never installed). */
+#ifndef HENN_CORE_INTERNAL_H
+#define HENN_CORE_INTERNAL_H
+
+#include <gmp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "henn/common.h"
+
+/* Wipe the limbs of x (all allocated limbs), then mpz_clear it. */
+void henn__mpz_wipe_clear(mpz_t x);
+/* Wipe the limbs of x and set it to 0, keeping it initialised. */
+void henn__mpz_wipe(mpz_t x);
+
+/* x = uniform integer in [0, 2^bits) from the OS CSPRNG. */
+int henn__mpz_random_bits(mpz_t x, size_t bits);
+/* x = uniform integer in [0, bound), bound > 0 (rejection sampling). */
+int henn__mpz_random_below(mpz_t x, const mpz_t bound);
+/* x = uniform unit of Z*_n in [1, n). */
+int henn__mpz_random_unit(mpz_t x, const mpz_t n);
+
+/*
+ * Parallel loop: calls fn(ctx, begin, end) on disjoint chunks covering
+ * [0, count) from `threads` threads (0: online CPUs; the caller is one of
+ * them). Returns the first nonzero value fn returned, else 0; after an error
+ * the remaining chunks are skipped. progress (may be NULL) is called from
+ * the calling thread.
+ */
+typedef int (*henn__chunk_fn)(void *ctx, size_t begin, size_t end);
+int henn__parallel_for(size_t count, const henn_batch_opts *opts, henn__chunk_fn fn, void *ctx);
+
+/* Number of online CPUs (at least 1). */
+unsigned henn__cpu_count(void);
+
+#endif

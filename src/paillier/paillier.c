@@ -1,0 +1,833 @@
+/*
+ * Paillier keys, encryption, decryption and homomorphic operations.
+ * Paillier 1999 (EUROCRYPT), section 3; DJN 2010 section 4.2 for the
+ * public-key noise h_s^a; CRT decryption as python-paillier.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+
+#include "paillier_internal.h"
+
+/* ---------------------------------------------------------- init/clear -- */
+
+void henn_paillier_pk_init(henn_paillier_pk *pk)
+{
+    memset(pk, 0, sizeof(*pk));
+    mpz_inits(pk->n, pk->n2, pk->max_int, pk->hs, NULL);
+}
+
+void henn_paillier_pk_clear(henn_paillier_pk *pk)
+{
+    if (pk->n->_mp_d != NULL) {
+        mpz_clear(pk->n);
+        mpz_clear(pk->n2);
+        mpz_clear(pk->max_int);
+        mpz_clear(pk->hs);
+    }
+    henn__paillier_fbtab_free(pk->fb);
+    memset(pk, 0, sizeof(*pk));
+}
+
+#define SK_SECRETS(X)                                                                              \
+    X(p) X(q) X(p2) X(q2) X(pm1) X(qm1) X(hp) X(hq) X(p_inv_q) X(p2_inv_q2) X(lambda) X(mu) X(ep)  \
+        X(eq)
+
+void henn_paillier_sk_init(henn_paillier_sk *sk)
+{
+    memset(sk, 0, sizeof(*sk));
+    henn_paillier_pk_init(&sk->pk);
+#define SK_INIT_(f) mpz_init(sk->f);
+    SK_SECRETS(SK_INIT_)
+#undef SK_INIT_
+}
+
+void henn_paillier_sk_clear(henn_paillier_sk *sk)
+{
+    henn_paillier_pk_clear(&sk->pk);
+#define SK_CLEAR_(f) henn__mpz_wipe_clear(sk->f);
+    SK_SECRETS(SK_CLEAR_)
+#undef SK_CLEAR_
+    henn_memzero(sk, sizeof(*sk));
+}
+
+void henn_paillier_pt_init(henn_paillier_pt *pt)
+{
+    mpz_init(pt->encoding);
+    pt->exponent = 0;
+}
+
+void henn_paillier_pt_clear(henn_paillier_pt *pt)
+{
+    henn__mpz_wipe_clear(pt->encoding);
+    pt->exponent = 0;
+}
+
+void henn_paillier_ct_init(henn_paillier_ct *ct)
+{
+    memset(ct, 0, sizeof(*ct));
+    mpz_init(ct->c);
+}
+
+void henn_paillier_ct_clear(henn_paillier_ct *ct)
+{
+    henn__mpz_wipe_clear(ct->c);
+    memset(ct, 0, sizeof(*ct));
+}
+
+int henn_paillier_ct_copy(henn_paillier_ct *r, const henn_paillier_ct *a)
+{
+    if (r != a) {
+        mpz_set(r->c, a->c);
+        r->exponent = a->exponent;
+        memcpy(r->kid, a->kid, sizeof(r->kid));
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- keys -- */
+
+void henn__paillier_kid(uint8_t kid[HENN_PAILLIER_KIDBYTES], const mpz_t n)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    size_t len = (mpz_sizeinbase(n, 2) + 7) / 8, count = 0;
+    uint8_t *buf = calloc(len ? len : 1, 1);
+    if (buf == NULL) { /* cannot happen for sane n; fall back to a fixed id */
+        memset(kid, 0xff, HENN_PAILLIER_KIDBYTES);
+        return;
+    }
+    mpz_export(buf, &count, 1, 1, 1, 0, n);
+    crypto_hash_sha256(h, buf, count);
+    memcpy(kid, h, HENN_PAILLIER_KIDBYTES);
+    free(buf);
+}
+
+static int check_bits(size_t bits, unsigned flags)
+{
+    if (bits > HENN_PAILLIER_MAX_BITS)
+        return HENN_EPARAM;
+    if (bits < HENN_PAILLIER_MIN_BITS && !(flags & HENN_PAILLIER_INSECURE))
+        return HENN_EPARAM;
+    if (bits < 64)
+        return HENN_EPARAM;
+    return 0;
+}
+
+int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
+{
+    size_t bits = mpz_sizeinbase(n, 2);
+    int rc;
+    if (mpz_sgn(n) <= 0 || mpz_even_p(n))
+        return HENN_EKEY;
+    rc = check_bits(bits, flags);
+    if (rc != 0)
+        return rc;
+    mpz_set(pk->n, n);
+    mpz_mul(pk->n2, n, n);
+    mpz_fdiv_q_ui(pk->max_int, n, 3);
+    mpz_sub_ui(pk->max_int, pk->max_int, 1);
+    pk->n_bits = bits;
+    pk->a_bits = (bits + 1) / 2;
+    henn__paillier_kid(pk->kid, n);
+    henn__paillier_fbtab_free(pk->fb);
+    pk->fb = NULL;
+    return 0;
+}
+
+/* h_s = (-x^2 mod n)^n mod n^2 for a random unit x (DJN 2010, 4.2). */
+static int make_hs(henn_paillier_pk *pk)
+{
+    mpz_t x;
+    int rc;
+    mpz_init(x);
+    rc = henn__mpz_random_unit(x, pk->n);
+    if (rc == 0) {
+        mpz_mul(x, x, x);
+        mpz_mod(x, x, pk->n);
+        mpz_sub(x, pk->n, x); /* h = -x^2 mod n, in (0, n) */
+        mpz_powm_sec(pk->hs, x, pk->n, pk->n2);
+    }
+    henn__mpz_wipe_clear(x);
+    return rc;
+}
+
+int henn_paillier_pk_from_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
+{
+    int rc = henn__paillier_pk_set_n(pk, n, flags);
+    if (rc == 0)
+        rc = make_hs(pk);
+    if (rc != 0) {
+        henn_paillier_pk_clear(pk);
+        henn_paillier_pk_init(pk);
+    }
+    return rc;
+}
+
+int henn_paillier_pk_copy(henn_paillier_pk *dst, const henn_paillier_pk *src)
+{
+    if (dst == src)
+        return 0;
+    mpz_set(dst->n, src->n);
+    mpz_set(dst->n2, src->n2);
+    mpz_set(dst->max_int, src->max_int);
+    mpz_set(dst->hs, src->hs);
+    dst->n_bits = src->n_bits;
+    dst->a_bits = src->a_bits;
+    memcpy(dst->kid, src->kid, sizeof(dst->kid));
+    henn__paillier_fbtab_free(dst->fb);
+    dst->fb = NULL;
+    return 0;
+}
+
+int henn_paillier_pk_equal(const henn_paillier_pk *a, const henn_paillier_pk *b)
+{
+    return mpz_cmp(a->n, b->n) == 0;
+}
+
+int henn_paillier_pk_precompute(henn_paillier_pk *pk, unsigned window_bits)
+{
+    struct henn__paillier_fbtab *t = NULL;
+    int rc;
+    if (window_bits == 0)
+        window_bits = 10;
+    if (window_bits < 2 || window_bits > 12 || mpz_sgn(pk->hs) == 0)
+        return HENN_EINVAL;
+    rc = henn__paillier_fbtab_build(&t, pk->hs, pk->n2, pk->a_bits, window_bits);
+    if (rc != 0)
+        return rc;
+    henn__paillier_fbtab_free(pk->fb);
+    pk->fb = t;
+    return 0;
+}
+
+/* Derived secret-key values from p, q (sk->p < sk->q already set). */
+static int sk_derive(henn_paillier_sk *sk, unsigned flags)
+{
+    mpz_t n, t;
+    int rc;
+    mpz_inits(n, t, NULL);
+    mpz_mul(n, sk->p, sk->q);
+    rc = henn__paillier_pk_set_n(&sk->pk, n, flags);
+    if (rc != 0)
+        goto cleanup;
+    mpz_mul(sk->p2, sk->p, sk->p);
+    mpz_mul(sk->q2, sk->q, sk->q);
+    mpz_sub_ui(sk->pm1, sk->p, 1);
+    mpz_sub_ui(sk->qm1, sk->q, 1);
+    /* hp = L_p((n+1)^(p-1) mod p^2)^-1 mod p; (n+1)^(p-1) = 1 + (p-1) n mod p^2 */
+    mpz_mul(t, sk->pm1, n);
+    mpz_add_ui(t, t, 1);
+    mpz_mod(t, t, sk->p2);
+    mpz_sub_ui(t, t, 1);
+    mpz_divexact(t, t, sk->p);
+    if (mpz_invert(sk->hp, t, sk->p) == 0) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    mpz_mul(t, sk->qm1, n);
+    mpz_add_ui(t, t, 1);
+    mpz_mod(t, t, sk->q2);
+    mpz_sub_ui(t, t, 1);
+    mpz_divexact(t, t, sk->q);
+    if (mpz_invert(sk->hq, t, sk->q) == 0 || mpz_invert(sk->p_inv_q, sk->p, sk->q) == 0 ||
+        mpz_invert(sk->p2_inv_q2, sk->p2, sk->q2) == 0) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    mpz_lcm(sk->lambda, sk->pm1, sk->qm1);
+    /* mu = L((n+1)^lambda mod n^2)^-1 = lambda^-1 mod n */
+    if (mpz_invert(sk->mu, sk->lambda, n) == 0) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    mpz_mul(t, sk->p, sk->pm1);
+    mpz_mod(sk->ep, n, t);
+    mpz_mul(t, sk->q, sk->qm1);
+    mpz_mod(sk->eq, n, t);
+    if (mpz_sgn(sk->ep) == 0 || mpz_sgn(sk->eq) == 0) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    rc = make_hs(&sk->pk);
+cleanup:
+    henn__mpz_wipe_clear(t);
+    mpz_clear(n);
+    return rc;
+}
+
+int henn_paillier_sk_from_primes(henn_paillier_sk *sk, const mpz_t p, const mpz_t q,
+                                 unsigned flags)
+{
+    mpz_t phi, n, g;
+    int rc = 0;
+    mpz_inits(phi, n, g, NULL);
+    if (mpz_cmp_ui(p, 2) <= 0 || mpz_cmp_ui(q, 2) <= 0 || mpz_cmp(p, q) == 0 ||
+        mpz_probab_prime_p(p, 40) == 0 || mpz_probab_prime_p(q, 40) == 0) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    mpz_mul(n, p, q);
+    mpz_sub_ui(phi, p, 1);
+    mpz_sub_ui(g, q, 1);
+    mpz_mul(phi, phi, g);
+    mpz_gcd(g, n, phi);
+    if (mpz_cmp_ui(g, 1) != 0) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    if (mpz_cmp(p, q) < 0) {
+        mpz_set(sk->p, p);
+        mpz_set(sk->q, q);
+    } else {
+        mpz_set(sk->p, q);
+        mpz_set(sk->q, p);
+    }
+    rc = sk_derive(sk, flags);
+cleanup:
+    henn__mpz_wipe_clear(phi);
+    henn__mpz_wipe_clear(g);
+    mpz_clear(n);
+    if (rc != 0) {
+        henn_paillier_sk_clear(sk);
+        henn_paillier_sk_init(sk);
+    }
+    return rc;
+}
+
+/* A random prime of exactly `bits` bits with the two top bits set (so that
+ * the product of two has exactly 2*bits bits). */
+static int random_prime(mpz_t p, size_t bits)
+{
+    int rc;
+    do {
+        rc = henn__mpz_random_bits(p, bits);
+        if (rc != 0)
+            return rc;
+        mpz_setbit(p, (mp_bitcnt_t)(bits - 1));
+        mpz_setbit(p, (mp_bitcnt_t)(bits - 2));
+        mpz_setbit(p, 0);
+        mpz_nextprime(p, p);
+    } while (mpz_sizeinbase(p, 2) != bits || mpz_probab_prime_p(p, 40) == 0);
+    return 0;
+}
+
+int henn_paillier_keygen(henn_paillier_pk *pk, henn_paillier_sk *sk, size_t n_bits,
+                         unsigned flags)
+{
+    mpz_t p, q;
+    int rc;
+    if (n_bits == 0)
+        n_bits = HENN_PAILLIER_DEFAULT_BITS;
+    rc = check_bits(n_bits, flags);
+    if (rc != 0 || n_bits % 2 != 0)
+        return rc != 0 ? rc : HENN_EPARAM;
+    rc = henn_init();
+    if (rc != 0)
+        return rc;
+    mpz_inits(p, q, NULL);
+    for (;;) {
+        rc = random_prime(p, n_bits / 2);
+        if (rc == 0)
+            rc = random_prime(q, n_bits / 2);
+        if (rc != 0)
+            break;
+        if (mpz_cmp(p, q) == 0)
+            continue;
+        rc = henn_paillier_sk_from_primes(sk, p, q, flags);
+        if (rc != HENN_EKEY) /* EKEY: gcd(n, phi) != 1, draw again */
+            break;
+    }
+    if (rc == 0 && mpz_sizeinbase(sk->pk.n, 2) != n_bits)
+        rc = HENN_EPARAM; /* cannot happen with two top bits set */
+    if (rc == 0 && pk != NULL) {
+        rc = henn_paillier_pk_copy(pk, &sk->pk);
+        if (rc == 0)
+            mpz_set(pk->hs, sk->pk.hs);
+    }
+    henn__mpz_wipe_clear(p);
+    henn__mpz_wipe_clear(q);
+    if (rc != 0) {
+        henn_paillier_sk_clear(sk);
+        henn_paillier_sk_init(sk);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------- encryption -- */
+
+/* gm = g^m = 1 + m n mod n^2 (m < n, so no reduction is needed). */
+static int g_pow(mpz_t gm, const henn_paillier_pk *pk, const mpz_t m)
+{
+    if (mpz_sgn(m) < 0 || mpz_cmp(m, pk->n) >= 0)
+        return HENN_ERANGE;
+    mpz_mul(gm, m, pk->n);
+    mpz_add_ui(gm, gm, 1);
+    return 0;
+}
+
+int henn__paillier_djn_noise(mpz_t noise, const henn_paillier_pk *pk)
+{
+    mpz_t a;
+    int rc;
+    if (mpz_sgn(pk->hs) == 0)
+        return HENN_EKEY;
+    mpz_init(a);
+    rc = henn__mpz_random_bits(a, pk->a_bits);
+    if (rc != 0)
+        goto cleanup;
+    if (mpz_sgn(a) == 0)
+        mpz_set_ui(noise, 1);
+    else if (pk->fb != NULL)
+        rc = henn__paillier_fbtab_pow(noise, pk->fb, a);
+    else
+        mpz_powm_sec(noise, pk->hs, a, pk->n2);
+cleanup:
+    henn__mpz_wipe_clear(a);
+    return rc;
+}
+
+static int finish(henn_paillier_ct *ct, const henn_paillier_pk *pk, const mpz_t gm,
+                  const mpz_t noise, int exponent)
+{
+    mpz_mul(ct->c, gm, noise);
+    mpz_mod(ct->c, ct->c, pk->n2);
+    ct->exponent = exponent;
+    memcpy(ct->kid, pk->kid, sizeof(ct->kid));
+    return 0;
+}
+
+int henn_paillier_encrypt(henn_paillier_ct *ct, const henn_paillier_pk *pk,
+                          const henn_paillier_pt *pt)
+{
+    mpz_t gm, noise;
+    int rc;
+    mpz_inits(gm, noise, NULL);
+    rc = g_pow(gm, pk, pt->encoding);
+    if (rc == 0)
+        rc = henn__paillier_djn_noise(noise, pk);
+    if (rc == 0)
+        rc = finish(ct, pk, gm, noise, pt->exponent);
+    henn__mpz_wipe_clear(gm);
+    henn__mpz_wipe_clear(noise);
+    return rc;
+}
+
+int henn_paillier_encrypt_with_r(henn_paillier_ct *ct, const henn_paillier_pk *pk,
+                                 const henn_paillier_pt *pt, const mpz_t r)
+{
+    mpz_t gm, noise;
+    int rc;
+    mpz_inits(gm, noise, NULL);
+    rc = g_pow(gm, pk, pt->encoding);
+    if (rc == 0) {
+        mpz_gcd(noise, r, pk->n);
+        if (mpz_sgn(r) <= 0 || mpz_cmp(r, pk->n) >= 0 || mpz_cmp_ui(noise, 1) != 0)
+            rc = HENN_EINVAL;
+    }
+    if (rc == 0) {
+        mpz_powm_sec(noise, r, pk->n, pk->n2);
+        rc = finish(ct, pk, gm, noise, pt->exponent);
+    }
+    henn__mpz_wipe_clear(gm);
+    henn__mpz_wipe_clear(noise);
+    return rc;
+}
+
+int henn_paillier_encrypt_textbook(henn_paillier_ct *ct, const henn_paillier_pk *pk,
+                                   const henn_paillier_pt *pt)
+{
+    mpz_t r;
+    int rc;
+    mpz_init(r);
+    rc = henn__mpz_random_unit(r, pk->n);
+    if (rc == 0)
+        rc = henn_paillier_encrypt_with_r(ct, pk, pt, r);
+    henn__mpz_wipe_clear(r);
+    return rc;
+}
+
+int henn_paillier_encrypt_djn_with_a(henn_paillier_ct *ct, const henn_paillier_pk *pk,
+                                     const henn_paillier_pt *pt, const mpz_t a)
+{
+    mpz_t gm, noise;
+    int rc;
+    if (mpz_sgn(a) <= 0 || mpz_sgn(pk->hs) == 0)
+        return HENN_EINVAL;
+    mpz_inits(gm, noise, NULL);
+    rc = g_pow(gm, pk, pt->encoding);
+    if (rc == 0) {
+        if (pk->fb != NULL && mpz_sizeinbase(a, 2) <= pk->a_bits)
+            rc = henn__paillier_fbtab_pow(noise, pk->fb, a);
+        else
+            mpz_powm_sec(noise, pk->hs, a, pk->n2);
+    }
+    if (rc == 0)
+        rc = finish(ct, pk, gm, noise, pt->exponent);
+    henn__mpz_wipe_clear(gm);
+    henn__mpz_wipe_clear(noise);
+    return rc;
+}
+
+int henn_paillier_encrypt_sk(henn_paillier_ct *ct, const henn_paillier_sk *sk,
+                             const henn_paillier_pt *pt)
+{
+    /* r^n mod n^2 depends only on r mod p and r mod q (p | n), so draw
+     * r_p in Z*_p and r_q in Z*_q: the same distribution as r in Z*_n. */
+    mpz_t gm, rp, rq, t;
+    int rc;
+    mpz_inits(gm, rp, rq, t, NULL);
+    rc = g_pow(gm, &sk->pk, pt->encoding);
+    if (rc == 0)
+        rc = henn__mpz_random_unit(rp, sk->p);
+    if (rc == 0)
+        rc = henn__mpz_random_unit(rq, sk->q);
+    if (rc == 0) {
+        mpz_powm_sec(rp, rp, sk->ep, sk->p2); /* r^n mod p^2 */
+        mpz_powm_sec(rq, rq, sk->eq, sk->q2); /* r^n mod q^2 */
+        /* CRT: x = x_p + p^2 ((x_q - x_p) (p^2)^-1 mod q^2) */
+        mpz_sub(t, rq, rp);
+        mpz_mul(t, t, sk->p2_inv_q2);
+        mpz_mod(t, t, sk->q2);
+        mpz_mul(t, t, sk->p2);
+        mpz_add(t, t, rp);
+        rc = finish(ct, &sk->pk, gm, t, pt->exponent);
+    }
+    henn__mpz_wipe_clear(gm);
+    henn__mpz_wipe_clear(rp);
+    henn__mpz_wipe_clear(rq);
+    henn__mpz_wipe_clear(t);
+    return rc;
+}
+
+int henn_paillier_ct_validate(const henn_paillier_pk *pk, const henn_paillier_ct *ct)
+{
+    mpz_t g;
+    int ok;
+    if (!henn__paillier_same_key(pk, ct->kid))
+        return HENN_EKEY;
+    if (mpz_sgn(ct->c) <= 0 || mpz_cmp(ct->c, pk->n2) >= 0)
+        return HENN_ERANGE;
+    mpz_init(g);
+    mpz_gcd(g, ct->c, pk->n);
+    ok = mpz_cmp_ui(g, 1) == 0;
+    mpz_clear(g);
+    return ok ? 0 : HENN_ERANGE;
+}
+
+/* Cheap checks before decryption: key and range (gcd is left to validate:
+ * a c sharing a factor with n decrypts to garbage but leaks nothing more
+ * than the factor its sender already knew). */
+static int check_ct(const henn_paillier_pk *pk, const henn_paillier_ct *ct)
+{
+    if (!henn__paillier_same_key(pk, ct->kid))
+        return HENN_EKEY;
+    if (mpz_sgn(ct->c) <= 0 || mpz_cmp(ct->c, pk->n2) >= 0)
+        return HENN_ERANGE;
+    return 0;
+}
+
+int henn_paillier_decrypt(henn_paillier_pt *pt, const henn_paillier_sk *sk,
+                          const henn_paillier_ct *ct)
+{
+    mpz_t mp, mq;
+    int rc = check_ct(&sk->pk, ct);
+    if (rc != 0)
+        return rc;
+    mpz_inits(mp, mq, NULL);
+    /* m_p = L_p(c^(p-1) mod p^2) * hp mod p */
+    mpz_mod(mp, ct->c, sk->p2);
+    if (mpz_sgn(mp) == 0) {
+        rc = HENN_ERANGE;
+        goto cleanup;
+    }
+    mpz_powm_sec(mp, mp, sk->pm1, sk->p2);
+    mpz_sub_ui(mp, mp, 1);
+    mpz_divexact(mp, mp, sk->p);
+    mpz_mul(mp, mp, sk->hp);
+    mpz_mod(mp, mp, sk->p);
+    mpz_mod(mq, ct->c, sk->q2);
+    if (mpz_sgn(mq) == 0) {
+        rc = HENN_ERANGE;
+        goto cleanup;
+    }
+    mpz_powm_sec(mq, mq, sk->qm1, sk->q2);
+    mpz_sub_ui(mq, mq, 1);
+    mpz_divexact(mq, mq, sk->q);
+    mpz_mul(mq, mq, sk->hq);
+    mpz_mod(mq, mq, sk->q);
+    /* m = m_p + ((m_q - m_p) p^-1 mod q) p */
+    mpz_sub(mq, mq, mp);
+    mpz_mul(mq, mq, sk->p_inv_q);
+    mpz_mod(mq, mq, sk->q);
+    mpz_mul(mq, mq, sk->p);
+    mpz_add(pt->encoding, mq, mp);
+    pt->exponent = ct->exponent;
+cleanup:
+    henn__mpz_wipe_clear(mp);
+    henn__mpz_wipe_clear(mq);
+    return rc;
+}
+
+int henn_paillier_decrypt_lambda(henn_paillier_pt *pt, const henn_paillier_sk *sk,
+                                 const henn_paillier_ct *ct)
+{
+    mpz_t x;
+    int rc = check_ct(&sk->pk, ct);
+    if (rc != 0)
+        return rc;
+    mpz_init(x);
+    mpz_powm_sec(x, ct->c, sk->lambda, sk->pk.n2);
+    mpz_sub_ui(x, x, 1);
+    mpz_fdiv_q(x, x, sk->pk.n); /* L(x) = (x - 1) / n */
+    mpz_mul(x, x, sk->mu);
+    mpz_mod(pt->encoding, x, sk->pk.n);
+    pt->exponent = ct->exponent;
+    henn__mpz_wipe_clear(x);
+    return 0;
+}
+
+/* ----------------------------------------------- homomorphic operations -- */
+
+static int lower_exponent(mpz_t out, const henn_paillier_pk *pk, const mpz_t c, int from, int to)
+{
+    mpz_t f;
+    long d = (long)from - (long)to;
+    if (d < 0)
+        return HENN_EINVAL;
+    if (d > HENN__PAILLIER_MAX_EXP_SHIFT)
+        return HENN_ERANGE;
+    if (d == 0) {
+        mpz_set(out, c);
+        return 0;
+    }
+    mpz_init(f);
+    mpz_ui_pow_ui(f, HENN_PAILLIER_BASE, (unsigned long)d);
+    mpz_powm(out, c, f, pk->n2);
+    mpz_clear(f);
+    return 0;
+}
+
+int henn_paillier_ct_decrease_exponent(henn_paillier_ct *r, const henn_paillier_pk *pk,
+                                       const henn_paillier_ct *a, int new_exponent)
+{
+    int rc;
+    if (!henn__paillier_same_key(pk, a->kid))
+        return HENN_EKEY;
+    rc = lower_exponent(r->c, pk, a->c, a->exponent, new_exponent);
+    if (rc != 0)
+        return rc;
+    r->exponent = new_exponent;
+    memcpy(r->kid, pk->kid, sizeof(r->kid));
+    return 0;
+}
+
+int henn_paillier_add(henn_paillier_ct *r, const henn_paillier_pk *pk, const henn_paillier_ct *a,
+                      const henn_paillier_ct *b)
+{
+    mpz_t t;
+    int rc = 0, e;
+    if (!henn__paillier_same_key(pk, a->kid) || !henn__paillier_same_key(pk, b->kid))
+        return HENN_EKEY;
+    if (a->exponent == b->exponent) {
+        mpz_mul(r->c, a->c, b->c);
+        mpz_mod(r->c, r->c, pk->n2);
+        r->exponent = a->exponent;
+    } else {
+        mpz_init(t);
+        if (a->exponent > b->exponent) {
+            e = b->exponent;
+            rc = lower_exponent(t, pk, a->c, a->exponent, e);
+            if (rc == 0)
+                mpz_mul(t, t, b->c);
+        } else {
+            e = a->exponent;
+            rc = lower_exponent(t, pk, b->c, b->exponent, e);
+            if (rc == 0)
+                mpz_mul(t, t, a->c);
+        }
+        if (rc == 0) {
+            mpz_mod(r->c, t, pk->n2);
+            r->exponent = e;
+        }
+        mpz_clear(t);
+    }
+    if (rc == 0)
+        memcpy(r->kid, pk->kid, sizeof(r->kid));
+    return rc;
+}
+
+int henn_paillier_add_plain(henn_paillier_ct *r, const henn_paillier_pk *pk,
+                            const henn_paillier_ct *a, const henn_paillier_pt *b)
+{
+    henn_paillier_pt bb;
+    mpz_t gm, ca;
+    int rc, e;
+    if (!henn__paillier_same_key(pk, a->kid))
+        return HENN_EKEY;
+    if (mpz_sgn(b->encoding) < 0 || mpz_cmp(b->encoding, pk->n) >= 0)
+        return HENN_ERANGE;
+    henn_paillier_pt_init(&bb);
+    mpz_inits(gm, ca, NULL);
+    mpz_set(bb.encoding, b->encoding);
+    bb.exponent = b->exponent;
+    e = a->exponent < b->exponent ? a->exponent : b->exponent;
+    rc = henn_paillier_pt_decrease_exponent(&bb, pk, e);
+    if (rc == 0)
+        rc = lower_exponent(ca, pk, a->c, a->exponent, e);
+    if (rc == 0)
+        rc = g_pow(gm, pk, bb.encoding);
+    if (rc == 0) {
+        mpz_mul(r->c, ca, gm);
+        mpz_mod(r->c, r->c, pk->n2);
+        r->exponent = e;
+        memcpy(r->kid, pk->kid, sizeof(r->kid));
+    }
+    henn_paillier_pt_clear(&bb);
+    henn__mpz_wipe_clear(gm);
+    mpz_clear(ca);
+    return rc;
+}
+
+int henn_paillier_mul_plain(henn_paillier_ct *r, const henn_paillier_pk *pk,
+                            const henn_paillier_ct *a, const henn_paillier_pt *k)
+{
+    mpz_t t;
+    long e = (long)a->exponent + (long)k->exponent;
+    int rc = 0;
+    if (!henn__paillier_same_key(pk, a->kid))
+        return HENN_EKEY;
+    if (mpz_sgn(k->encoding) < 0 || mpz_cmp(k->encoding, pk->n) >= 0 || e > INT32_MAX ||
+        e < INT32_MIN)
+        return HENN_ERANGE;
+    mpz_init(t);
+    mpz_sub(t, pk->n, pk->max_int);
+    if (mpz_cmp(k->encoding, t) >= 0) {
+        /* Negative scalar: (c^-1)^(n - k), a short exponent. */
+        mpz_sub(t, pk->n, k->encoding);
+        if (mpz_invert(r->c, a->c, pk->n2) == 0)
+            rc = HENN_ERANGE;
+        else
+            mpz_powm(r->c, r->c, t, pk->n2);
+    } else {
+        mpz_powm(r->c, a->c, k->encoding, pk->n2);
+    }
+    mpz_clear(t);
+    if (rc == 0) {
+        r->exponent = (int)e;
+        memcpy(r->kid, pk->kid, sizeof(r->kid));
+    }
+    return rc;
+}
+
+int henn_paillier_mul_int64(henn_paillier_ct *r, const henn_paillier_pk *pk,
+                            const henn_paillier_ct *a, int64_t k)
+{
+    henn_paillier_pt pt;
+    int rc;
+    henn_paillier_pt_init(&pt);
+    rc = henn_paillier_encode_int64(&pt, pk, k, HENN_PAILLIER_NO_MAX_EXPONENT);
+    if (rc == 0)
+        rc = henn_paillier_mul_plain(r, pk, a, &pt);
+    henn_paillier_pt_clear(&pt);
+    return rc;
+}
+
+int henn_paillier_neg(henn_paillier_ct *r, const henn_paillier_pk *pk, const henn_paillier_ct *a)
+{
+    if (!henn__paillier_same_key(pk, a->kid))
+        return HENN_EKEY;
+    if (mpz_invert(r->c, a->c, pk->n2) == 0)
+        return HENN_ERANGE;
+    r->exponent = a->exponent;
+    memcpy(r->kid, pk->kid, sizeof(r->kid));
+    return 0;
+}
+
+int henn_paillier_sub(henn_paillier_ct *r, const henn_paillier_pk *pk, const henn_paillier_ct *a,
+                      const henn_paillier_ct *b)
+{
+    henn_paillier_ct nb;
+    int rc;
+    henn_paillier_ct_init(&nb);
+    rc = henn_paillier_neg(&nb, pk, b);
+    if (rc == 0)
+        rc = henn_paillier_add(r, pk, a, &nb);
+    henn_paillier_ct_clear(&nb);
+    return rc;
+}
+
+int henn_paillier_rerandomize(henn_paillier_ct *r, const henn_paillier_pk *pk,
+                              const henn_paillier_ct *a)
+{
+    mpz_t noise;
+    int rc;
+    if (!henn__paillier_same_key(pk, a->kid))
+        return HENN_EKEY;
+    mpz_init(noise);
+    rc = henn__paillier_djn_noise(noise, pk);
+    if (rc == 0) {
+        mpz_mul(r->c, a->c, noise);
+        mpz_mod(r->c, r->c, pk->n2);
+        r->exponent = a->exponent;
+        memcpy(r->kid, pk->kid, sizeof(r->kid));
+    }
+    henn__mpz_wipe_clear(noise);
+    return rc;
+}
+
+/* Miller's reduction: with L a multiple of lambda, a random w gives a
+ * nontrivial square root of 1 mod n with probability >= 1/2. */
+int henn__paillier_factor_from_lambda(mpz_t p, mpz_t q, const mpz_t n, const mpz_t lambda)
+{
+    mpz_t t, w, x, y, nm1;
+    unsigned long s = 0, i;
+    int tries, rc = HENN_EKEY;
+    if (mpz_sgn(lambda) <= 0 || mpz_cmp_ui(n, 15) < 0)
+        return HENN_EKEY;
+    mpz_inits(t, w, x, y, nm1, NULL);
+    mpz_set(t, lambda);
+    while (mpz_even_p(t)) {
+        mpz_fdiv_q_2exp(t, t, 1);
+        s++;
+    }
+    mpz_sub_ui(nm1, n, 1);
+    for (tries = 0; tries < 128 && rc != 0; tries++) {
+        if (henn__mpz_random_below(w, nm1) != 0) {
+            rc = HENN_ERNG;
+            break;
+        }
+        if (mpz_cmp_ui(w, 2) < 0)
+            continue;
+        mpz_gcd(y, w, n);
+        if (mpz_cmp_ui(y, 1) != 0) {
+            mpz_set(p, y);
+            rc = 0;
+            break;
+        }
+        mpz_powm(x, w, t, n);
+        if (mpz_cmp_ui(x, 1) == 0 || mpz_cmp(x, nm1) == 0)
+            continue;
+        for (i = 0; i < s; i++) {
+            mpz_powm_ui(y, x, 2, n);
+            if (mpz_cmp_ui(y, 1) == 0) {
+                mpz_sub_ui(x, x, 1);
+                mpz_gcd(p, x, n);
+                rc = 0;
+                break;
+            }
+            if (mpz_cmp(y, nm1) == 0)
+                break;
+            mpz_set(x, y);
+        }
+    }
+    if (rc == 0) {
+        mpz_divexact(q, n, p);
+        if (mpz_cmp_ui(p, 1) == 0 || mpz_cmp_ui(q, 1) == 0)
+            rc = HENN_EKEY;
+    }
+    henn__mpz_wipe_clear(t);
+    henn__mpz_wipe_clear(w);
+    henn__mpz_wipe_clear(x);
+    henn__mpz_wipe_clear(y);
+    mpz_clear(nm1);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/* Private declarations of the Paillier module. */
+#ifndef HENN_PAILLIER_INTERNAL_H
+#define HENN_PAILLIER_INTERNAL_H
+
+#include <string.h>
+
+#include "../core/internal.h"
+#include "henn/paillier.h"
+
+/* Largest exponent difference accepted when aligning exponents
+ * (c^(16^d) costs 4d bits of exponent). */
+#define HENN__PAILLIER_MAX_EXP_SHIFT 4096
+
+/* Fixed-base table (fbtab.c). */
+int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs, const mpz_t n2,
+                               size_t a_bits, unsigned w);
+void henn__paillier_fbtab_free(struct henn__paillier_fbtab *t);
+/* r = h_s^a mod n^2 for 0 <= a < 2^a_bits. */
+int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, const mpz_t a);
+
+/* noise = h_s^a mod n^2 for a fresh random a (table or mpz_powm_sec). */
+int henn__paillier_djn_noise(mpz_t noise, const henn_paillier_pk *pk);
+
+/* Fingerprint of n into kid. */
+void henn__paillier_kid(uint8_t kid[HENN_PAILLIER_KIDBYTES], const mpz_t n);
+
+static inline int henn__paillier_same_key(const henn_paillier_pk *pk, const uint8_t *kid)
+{
+    return memcmp(pk->kid, kid, HENN_PAILLIER_KIDBYTES) == 0;
+}
+
+/* Validate a modulus and fill pk (without h_s). */
+int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags);
+
+/* Factor n given a nonzero multiple of lambda (Miller's method). */
+int henn__paillier_factor_from_lambda(mpz_t p, mpz_t q, const mpz_t n, const mpz_t lambda);
+
+#endif
