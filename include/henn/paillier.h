@@ -54,7 +54,8 @@ extern "C" {
 #define HENN_PAILLIER_BASE 16
 
 /* Flags for henn_paillier_keygen. */
-/* Allow n below HENN_PAILLIER_MIN_BITS (down to 64 bits): tests only. */
+/* Allow n below HENN_PAILLIER_MIN_BITS (down to 6 bits, for textbook
+ * examples): tests only. */
 #define HENN_PAILLIER_INSECURE 1u
 
 struct henn__paillier_fbtab; /* fixed-base table, opaque */
@@ -136,7 +137,7 @@ HENN_API void henn_paillier_ct_clear(henn_paillier_ct *ct);
  *  sk:     output secret key (initialised).
  *  n_bits: modulus size in bits (0 = 2048); n has exactly n_bits bits, p and
  *          q are distinct random n_bits/2-bit primes with gcd(n, (p-1)(q-1)) = 1.
- *  flags:  HENN_PAILLIER_INSECURE allows 64 <= n_bits < 2048 (tests only).
+ *  flags:  HENN_PAILLIER_INSECURE allows 6 <= n_bits < 2048 (tests only).
  * Primes come from the OS CSPRNG (randombytes_buf), 40 Miller-Rabin rounds
  * after a Baillie-PSW test (mpz_probab_prime_p).
  * Errors: HENN_EPARAM (n_bits < 2048 without the flag, odd, or > 8192),
@@ -158,7 +159,7 @@ HENN_API HENN_NODISCARD int henn_paillier_sk_from_primes(henn_paillier_sk *sk, c
 /*
  * henn_paillier_pk_from_n: build a public key object from the modulus n
  * (draws a fresh DJN h_s with the CSPRNG). n must be odd, of at least 2048
- * bits unless HENN_PAILLIER_INSECURE (then >= 64), at most 8192.
+ * bits unless HENN_PAILLIER_INSECURE (then >= 6), at most 8192.
  * Errors: HENN_EKEY (n even or too small to be a modulus), HENN_EPARAM, HENN_ERNG.
  */
 HENN_API HENN_NODISCARD int henn_paillier_pk_from_n(henn_paillier_pk *pk, const mpz_t n,

@@ -18,7 +18,7 @@
 /* ------------------------------------------------------------- helpers -- */
 
 /* Unpadded base64url of the minimal big-endian bytes of x > 0. */
-static char *b64_of_mpz(const mpz_t x)
+char *henn__paillier_b64_of_mpz(const mpz_t x)
 {
     size_t len = (mpz_sizeinbase(x, 2) + 7) / 8, count = 0, b64len;
     uint8_t *bin;
@@ -39,7 +39,7 @@ static char *b64_of_mpz(const mpz_t x)
 }
 
 /* x = the integer in an unpadded base64url string; zero is not allowed. */
-static int mpz_of_b64(mpz_t x, const char *s)
+int henn__paillier_mpz_of_b64(mpz_t x, const char *s)
 {
     size_t slen = strlen(s), cap = slen * 3 / 4 + 3, len = 0;
     uint8_t *bin;
@@ -177,7 +177,7 @@ static int set_new(json_t *obj, const char *key, json_t *value)
 
 static int set_b64(json_t *obj, const char *key, const mpz_t x)
 {
-    char *s = b64_of_mpz(x);
+    char *s = henn__paillier_b64_of_mpz(x);
     int rc;
     if (s == NULL)
         return -1;
@@ -224,7 +224,7 @@ static int pk_from_object(henn_paillier_pk *pk, json_t *o, unsigned flags)
         strcmp(kty, "DAJ") != 0 || strcmp(alg, "PAI-GN1") != 0)
         return HENN_EFORMAT;
     mpz_init(n);
-    rc = mpz_of_b64(n, n64);
+    rc = henn__paillier_mpz_of_b64(n, n64);
     if (rc == 0)
         rc = henn_paillier_pk_from_n(pk, n, flags);
     mpz_clear(n);
@@ -297,13 +297,13 @@ int henn_paillier_sk_from_json(henn_paillier_sk *sk, const char *json, size_t js
     if (rc != 0)
         goto cleanup;
     if (p64 != NULL && q64 != NULL) {
-        rc = mpz_of_b64(p, p64);
+        rc = henn__paillier_mpz_of_b64(p, p64);
         if (rc == 0)
-            rc = mpz_of_b64(q, q64);
+            rc = henn__paillier_mpz_of_b64(q, q64);
     } else if (l64 != NULL && mu64 != NULL) {
-        rc = mpz_of_b64(lambda, l64);
+        rc = henn__paillier_mpz_of_b64(lambda, l64);
         if (rc == 0)
-            rc = mpz_of_b64(mu, mu64);
+            rc = henn__paillier_mpz_of_b64(mu, mu64);
         if (rc == 0)
             rc = henn__paillier_factor_from_lambda(p, q, pub.n, lambda);
     } else {

@@ -35,4 +35,10 @@ int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
 /* Factor n given a nonzero multiple of lambda (Miller's method). */
 int henn__paillier_factor_from_lambda(mpz_t p, mpz_t q, const mpz_t n, const mpz_t lambda);
 
+/* Unpadded base64url of the minimal big-endian bytes of x > 0 (malloc'd;
+ * NULL for x <= 0 or no memory), and its inverse (HENN_EFORMAT for bad
+ * text or zero). */
+char *henn__paillier_b64_of_mpz(const mpz_t x);
+int henn__paillier_mpz_of_b64(mpz_t x, const char *s);
+
 #endif
