@@ -44,7 +44,7 @@ int henn__paillier_mpz_of_b64(mpz_t x, const char *s)
     size_t slen = strlen(s), cap = slen * 3 / 4 + 3, len = 0;
     uint8_t *bin;
     int rc = 0;
-    if (slen == 0 || slen > 8192)
+    if (slen == 0 || slen > (2 * HENN_PAILLIER_MAX_BITS + 5) / 6) /* n^2 at most */
         return HENN_EFORMAT;
     bin = malloc(cap);
     if (bin == NULL)

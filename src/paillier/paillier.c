@@ -260,6 +260,11 @@ int henn_paillier_sk_from_primes(henn_paillier_sk *sk, const mpz_t p, const mpz_
     mpz_t phi, n, g;
     int rc = 0;
     mpz_inits(phi, n, g, NULL);
+    /* sizes first: primality tests on huge inputs would only waste time */
+    if (mpz_sizeinbase(p, 2) + mpz_sizeinbase(q, 2) > HENN_PAILLIER_MAX_BITS + 1) {
+        rc = HENN_EPARAM;
+        goto cleanup;
+    }
     if (mpz_cmp_ui(p, 2) <= 0 || mpz_cmp_ui(q, 2) <= 0 || mpz_cmp(p, q) == 0 ||
         mpz_probab_prime_p(p, 40) == 0 || mpz_probab_prime_p(q, 40) == 0) {
         rc = HENN_EKEY;
