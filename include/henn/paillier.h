@@ -93,7 +93,6 @@ typedef struct henn_paillier_sk {
     mpz_t p2_inv_q2; /* (p^2)^-1 mod q^2 (key-holder encryption) */
     mpz_t lambda;   /* lcm(p-1, q-1) */
     mpz_t mu;       /* L((n+1)^lambda mod n^2)^-1 mod n */
-    mpz_t ep, eq;   /* n mod p(p-1), n mod q(q-1): key-holder encryption */
 } henn_paillier_sk;
 
 /*
@@ -218,9 +217,10 @@ HENN_API HENN_NODISCARD int henn_paillier_encrypt_textbook(henn_paillier_ct *ct,
 
 /*
  * henn_paillier_encrypt_sk: key-holder encryption, same distribution as the
- * textbook path: r^n mod n^2 is computed mod p^2 and q^2 with exponents
- * n mod p(p-1) and n mod q(q-1) (mpz_powm_sec), then recombined (CRT).
- * ~3.5x faster than the textbook path; for the data owner's bulk encryption.
+ * textbook path: the noise r^n mod n^2 is s_p^p mod p^2 and s_q^q mod q^2
+ * for uniform s_p in Z*_p, s_q in Z*_q (equal in distribution because
+ * r -> r^q permutes Z*_p), by mpz_powm_sec, recombined with the CRT.
+ * ~4x faster than the textbook path; for the data owner's bulk encryption.
  * Errors: HENN_ERANGE, HENN_ERNG, HENN_ENOMEM. Timing: independent of m, r, p, q
  * (up to GMP's constant-time powm).
  */

@@ -29,8 +29,7 @@ void henn_paillier_pk_clear(henn_paillier_pk *pk)
 }
 
 #define SK_SECRETS(X)                                                                              \
-    X(p) X(q) X(p2) X(q2) X(pm1) X(qm1) X(hp) X(hq) X(p_inv_q) X(p2_inv_q2) X(lambda) X(mu) X(ep)  \
-        X(eq)
+    X(p) X(q) X(p2) X(q2) X(pm1) X(qm1) X(hp) X(hq) X(p_inv_q) X(p2_inv_q2) X(lambda) X(mu)
 
 void henn_paillier_sk_init(henn_paillier_sk *sk)
 {
@@ -236,14 +235,6 @@ static int sk_derive(henn_paillier_sk *sk, unsigned flags)
     mpz_lcm(sk->lambda, sk->pm1, sk->qm1);
     /* mu = L((n+1)^lambda mod n^2)^-1 = lambda^-1 mod n */
     if (mpz_invert(sk->mu, sk->lambda, n) == 0) {
-        rc = HENN_EKEY;
-        goto cleanup;
-    }
-    mpz_mul(t, sk->p, sk->pm1);
-    mpz_mod(sk->ep, n, t);
-    mpz_mul(t, sk->q, sk->qm1);
-    mpz_mod(sk->eq, n, t);
-    if (mpz_sgn(sk->ep) == 0 || mpz_sgn(sk->eq) == 0) {
         rc = HENN_EKEY;
         goto cleanup;
     }
@@ -475,8 +466,11 @@ int henn_paillier_encrypt_djn_with_a(henn_paillier_ct *ct, const henn_paillier_p
 int henn_paillier_encrypt_sk(henn_paillier_ct *ct, const henn_paillier_sk *sk,
                              const henn_paillier_pt *pt)
 {
-    /* r^n mod n^2 depends only on r mod p and r mod q (p | n), so draw
-     * r_p in Z*_p and r_q in Z*_q: the same distribution as r in Z*_n. */
+    /* r^n mod p^2 depends only on r mod p (p | n), and r -> r^q is a
+     * bijection of Z*_p (gcd(q, p - 1) = 1 because gcd(n, phi) = 1), so
+     * r^n mod p^2 = (r^q)^p mod p^2 is distributed as s^p mod p^2 for s
+     * uniform in Z*_p: a 1024-bit exponent mod p^2 instead of a 2048-bit one
+     * mod n^2. Likewise mod q^2; CRT gives the textbook noise distribution. */
     mpz_t gm, rp, rq, t;
     int rc;
     mpz_inits(gm, rp, rq, t, NULL);
@@ -486,8 +480,8 @@ int henn_paillier_encrypt_sk(henn_paillier_ct *ct, const henn_paillier_sk *sk,
     if (rc == 0)
         rc = henn__mpz_random_unit(rq, sk->q);
     if (rc == 0) {
-        mpz_powm_sec(rp, rp, sk->ep, sk->p2); /* r^n mod p^2 */
-        mpz_powm_sec(rq, rq, sk->eq, sk->q2); /* r^n mod q^2 */
+        mpz_powm_sec(rp, rp, sk->p, sk->p2); /* = r^n mod p^2 */
+        mpz_powm_sec(rq, rq, sk->q, sk->q2); /* = r^n mod q^2 */
         /* CRT: x = x_p + p^2 ((x_q - x_p) (p^2)^-1 mod q^2) */
         mpz_sub(t, rq, rp);
         mpz_mul(t, t, sk->p2_inv_q2);
