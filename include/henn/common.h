@@ -96,9 +96,10 @@ HENN_API void henn_free(void *buf, size_t buf_len);
 HENN_API HENN_NODISCARD int henn_random_bytes(uint8_t *buf, size_t buf_len);
 
 /*
- * henn_install_wiping_allocator: make GMP wipe every block it frees or moves
- * (mp_set_memory_functions), so that limbs of secrets (p, q, plaintexts,
- * encryption randomness) do not linger in freed heap memory. Call once at
+ * henn_install_wiping_allocator: make GMP and jansson wipe every block they
+ * free or move (mp_set_memory_functions, json_set_alloc_funcs), so that
+ * limbs of secrets (p, q, plaintexts, encryption randomness) and the JSON
+ * text of secret keys do not linger in freed heap memory. Call once at
  * program start, before any mpz_t exists (GMP requires it). The CLI does.
  * Residual risk: copies in registers, stack frames of GMP internals and swap.
  * Thread safety: not safe; call before starting threads.

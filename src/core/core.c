@@ -1,5 +1,7 @@
 /* Errors, wiping, randomness and the GMP wiping allocator. */
+#include <jansson.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,9 +94,35 @@ static void wiping_free(void *p, size_t size)
     free(p);
 }
 
+/* jansson's free() gets no size: keep it in a header before the block. */
+typedef union {
+    size_t size;
+    max_align_t align;
+} size_header;
+
+static void *json_wiping_alloc(size_t size)
+{
+    size_header *h = malloc(sizeof(size_header) + size);
+    if (h == NULL)
+        return NULL; /* jansson handles allocation failure */
+    h->size = size;
+    return h + 1;
+}
+
+static void json_wiping_free(void *p)
+{
+    size_header *h;
+    if (p == NULL)
+        return;
+    h = (size_header *)p - 1;
+    henn_memzero(p, h->size);
+    free(h);
+}
+
 void henn_install_wiping_allocator(void)
 {
     mp_set_memory_functions(wiping_alloc, wiping_realloc, wiping_free);
+    json_set_alloc_funcs(json_wiping_alloc, json_wiping_free);
 }
 
 void henn__mpz_wipe(mpz_t x)

@@ -153,10 +153,15 @@ static json_t *parse(const char *text, size_t len)
     return root;
 }
 
-/* Serialise with Python's default separators (", " and ": "). */
+/* Serialise with Python's default separators (", " and ": "). The text is
+ * copied into a malloc'd buffer (released by henn_free) and jansson's own
+ * copy is wiped and handed back to jansson's allocator. */
 static int dump(char **json, size_t *json_len, json_t *root)
 {
-    char *s;
+    json_malloc_t jmalloc;
+    json_free_t jfree;
+    char *s, *copy;
+    size_t len;
     *json = NULL;
     *json_len = 0;
     if (root == NULL)
@@ -165,8 +170,17 @@ static int dump(char **json, size_t *json_len, json_t *root)
     json_decref(root);
     if (s == NULL)
         return HENN_ENOMEM;
-    *json = s;
-    *json_len = strlen(s);
+    len = strlen(s);
+    copy = malloc(len + 1);
+    if (copy != NULL)
+        memcpy(copy, s, len + 1);
+    henn_memzero(s, len);
+    json_get_alloc_funcs(&jmalloc, &jfree);
+    jfree(s);
+    if (copy == NULL)
+        return HENN_ENOMEM;
+    *json = copy;
+    *json_len = len;
     return 0;
 }
 
