@@ -524,6 +524,22 @@ static int check_ct(const henn_paillier_pk *pk, const henn_paillier_ct *ct)
     return 0;
 }
 
+/* One CRT half: m_p = L_p(c^(p-1) mod p^2) * hp mod p (python-paillier's
+ * h_function / l_function). HENN_ERANGE when p divides c. */
+static int decrypt_half(mpz_t mp, const mpz_t c, const mpz_t p, const mpz_t p2, const mpz_t pm1,
+                        const mpz_t hp)
+{
+    mpz_mod(mp, c, p2);
+    if (mpz_sgn(mp) == 0)
+        return HENN_ERANGE;
+    mpz_powm_sec(mp, mp, pm1, p2);
+    mpz_sub_ui(mp, mp, 1);
+    mpz_divexact(mp, mp, p);
+    mpz_mul(mp, mp, hp);
+    mpz_mod(mp, mp, p);
+    return 0;
+}
+
 int henn_paillier_decrypt(henn_paillier_pt *pt, const henn_paillier_sk *sk,
                           const henn_paillier_ct *ct)
 {
@@ -532,35 +548,18 @@ int henn_paillier_decrypt(henn_paillier_pt *pt, const henn_paillier_sk *sk,
     if (rc != 0)
         return rc;
     mpz_inits(mp, mq, NULL);
-    /* m_p = L_p(c^(p-1) mod p^2) * hp mod p */
-    mpz_mod(mp, ct->c, sk->p2);
-    if (mpz_sgn(mp) == 0) {
-        rc = HENN_ERANGE;
-        goto cleanup;
+    rc = decrypt_half(mp, ct->c, sk->p, sk->p2, sk->pm1, sk->hp);
+    if (rc == 0)
+        rc = decrypt_half(mq, ct->c, sk->q, sk->q2, sk->qm1, sk->hq);
+    if (rc == 0) {
+        /* m = m_p + ((m_q - m_p) p^-1 mod q) p */
+        mpz_sub(mq, mq, mp);
+        mpz_mul(mq, mq, sk->p_inv_q);
+        mpz_mod(mq, mq, sk->q);
+        mpz_mul(mq, mq, sk->p);
+        mpz_add(pt->encoding, mq, mp);
+        pt->exponent = ct->exponent;
     }
-    mpz_powm_sec(mp, mp, sk->pm1, sk->p2);
-    mpz_sub_ui(mp, mp, 1);
-    mpz_divexact(mp, mp, sk->p);
-    mpz_mul(mp, mp, sk->hp);
-    mpz_mod(mp, mp, sk->p);
-    mpz_mod(mq, ct->c, sk->q2);
-    if (mpz_sgn(mq) == 0) {
-        rc = HENN_ERANGE;
-        goto cleanup;
-    }
-    mpz_powm_sec(mq, mq, sk->qm1, sk->q2);
-    mpz_sub_ui(mq, mq, 1);
-    mpz_divexact(mq, mq, sk->q);
-    mpz_mul(mq, mq, sk->hq);
-    mpz_mod(mq, mq, sk->q);
-    /* m = m_p + ((m_q - m_p) p^-1 mod q) p */
-    mpz_sub(mq, mq, mp);
-    mpz_mul(mq, mq, sk->p_inv_q);
-    mpz_mod(mq, mq, sk->q);
-    mpz_mul(mq, mq, sk->p);
-    mpz_add(pt->encoding, mq, mp);
-    pt->exponent = ct->exponent;
-cleanup:
     henn__mpz_wipe_clear(mp);
     henn__mpz_wipe_clear(mq);
     return rc;

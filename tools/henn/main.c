@@ -476,6 +476,8 @@ static int cmd_demo(int argc, char **argv)
     /* One ciphertext holds one reading of each of `slots` sensors: slot j of
      * every ciphertext is sensor j, so ciphertext sums are per-sensor sums. */
     slots = henn_paillier_pack_capacity(&pk, w);
+    if (count < slots)
+        count = slots;
     count = (count / slots) * slots;
     nct = count / slots;
     v = malloc(count * sizeof(*v));
