@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "core/internal.h"
 #include "henn/henn.h"
 
 static double now(void)
@@ -252,13 +252,8 @@ int henn_bench_paillier(const henn_bench_config *cfg)
     emit(cfg, "packed_encrypt", 1, r_pack, extra);
 
     /* Batch API: T threads against one thread on the same arrays. */
-    if (threads == 0) {
-        long n = 0;
-#ifdef _SC_NPROCESSORS_ONLN
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-#endif
-        threads = n > 0 ? (unsigned)n : 1u;
-    }
+    if (threads == 0)
+        threads = henn__cpu_count();
     batch = (size_t)(r_djn * cfg->seconds);
     if (batch < 32)
         batch = 32;

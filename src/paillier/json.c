@@ -82,7 +82,8 @@ static int mpz_of_dec(mpz_t x, const char *s)
  */
 static char *quote_big_ints(const char *in, size_t len, size_t *out_len)
 {
-    char *out = malloc(len * 3 + 1), *o = out;
+    /* each quoted token has >= 19 characters and gains 2 */
+    char *out = malloc(len + len / 9 + 3), *o = out;
     size_t i = 0;
     int in_str = 0;
     if (out == NULL)
@@ -105,22 +106,24 @@ static char *quote_big_ints(const char *in, size_t len, size_t *out_len)
             i++;
             continue;
         }
-        if ((ch == '-' || (ch >= '0' && ch <= '9')) && (i == 0 || !((in[i - 1] >= '0' && in[i - 1] <= '9') || in[i - 1] == '.' || in[i - 1] == 'e' || in[i - 1] == 'E' || in[i - 1] == '+'))) {
-            size_t j = i + (ch == '-'), digits;
-            while (j < len && in[j] >= '0' && in[j] <= '9')
+        if (ch == '-' || (ch >= '0' && ch <= '9')) {
+            /* a whole number token: sign, digits, fraction, exponent */
+            size_t j = i, digits = 0;
+            int integer = 1;
+            while (j < len && ((in[j] >= '0' && in[j] <= '9') || in[j] == '-' || in[j] == '+' ||
+                               in[j] == '.' || in[j] == 'e' || in[j] == 'E')) {
+                if (in[j] >= '0' && in[j] <= '9')
+                    digits++;
+                else if (j > i || in[j] != '-')
+                    integer = 0;
                 j++;
-            digits = j - i - (ch == '-');
-            if (digits > 18 && (j >= len || (in[j] != '.' && in[j] != 'e' && in[j] != 'E'))) {
-                *o++ = '"';
-                memcpy(o, in + i, j - i);
-                o += j - i;
-                *o++ = '"';
-            } else {
-                memcpy(o, in + i, j - i);
-                o += j - i;
             }
-            if (j == i) /* a lone '-' */
-                *o++ = in[j++];
+            if (integer && digits > 18)
+                *o++ = '"';
+            memcpy(o, in + i, j - i);
+            o += j - i;
+            if (integer && digits > 18)
+                *o++ = '"';
             i = j;
             continue;
         }

@@ -336,8 +336,6 @@ int henn_paillier_keygen(henn_paillier_pk *pk, henn_paillier_sk *sk, size_t n_bi
         rc = HENN_EPARAM; /* cannot happen with two top bits set */
     if (rc == 0 && pk != NULL) {
         rc = henn_paillier_pk_copy(pk, &sk->pk);
-        if (rc == 0)
-            mpz_set(pk->hs, sk->pk.hs);
     }
     henn__mpz_wipe_clear(p);
     henn__mpz_wipe_clear(q);

@@ -68,7 +68,7 @@ int cli_read_file(char **buf, size_t *len, const char *path)
     *len = n;
     return 0;
 nomem:
-    free(b);
+    henn_free(b, b != NULL ? cap : 0);
     if (f != stdin)
         fclose(f);
     return HENN_ENOMEM;
