@@ -10,7 +10,10 @@
 #define HENN_HENN_H
 
 #include "common.h"
+#include "kdd.h"
+#include "nn.h"
 #include "paillier.h"
+#include "protocol.h"
 #include "version.h"
 
 #ifdef __cplusplus

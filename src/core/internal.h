@@ -33,4 +33,25 @@ int henn__parallel_for(size_t count, const henn_batch_opts *opts, henn__chunk_fn
 /* Number of online CPUs (at least 1). */
 unsigned henn__cpu_count(void);
 
+/*
+ * Seeded deterministic stream for machine learning (weight initialisation,
+ * shuffling, subsets): ChaCha20 keyed with SHA-256(seed, stream). Never
+ * used for keys, masks or encryption randomness, which come from
+ * henn_random_bytes().
+ */
+typedef struct henn__prng {
+    uint8_t key[32];
+    uint64_t block;
+    uint8_t buf[512];
+    size_t pos;
+} henn__prng;
+void henn__prng_init(henn__prng *r, uint64_t seed, uint64_t stream);
+uint64_t henn__prng_u64(henn__prng *r);
+/* Uniform in [0, n), n > 0 (rejection, no modulo bias). */
+uint64_t henn__prng_below(henn__prng *r, uint64_t n);
+/* Uniform double in [0, 1) with 53 random bits. */
+double henn__prng_uniform(henn__prng *r);
+/* Standard normal (Box-Muller). */
+double henn__prng_normal(henn__prng *r);
+
 #endif

@@ -21,47 +21,15 @@ struct henn__paillier_fbtab {
     unsigned w;
     size_t positions;
     mp_size_t nl;     /* limbs of n^2 */
-    mp_limb_t minv;   /* -(n^2)^-1 mod 2^64 */
-    mp_limb_t *m;     /* n^2, nl limbs */
+    henn__mont mt;    /* Montgomery context of n^2 */
     mp_limb_t *tab;   /* positions * (2^w - 1) * nl limbs */
 };
-
-/* Montgomery reduction of t[0..2nl) into r[0..nl): r = t / R mod m,
- * for t < m * R. t is destroyed. */
-static void redc(mp_limb_t *r, mp_limb_t *t, const mp_limb_t *m, mp_size_t nl, mp_limb_t minv)
-{
-    mp_limb_t cy;
-    mp_size_t i;
-    for (i = 0; i < nl; i++) {
-        mp_limb_t q = t[i] * minv;
-        /* t[i] + q*m[0] == 0 mod 2^64; keep the carry in the freed limb. */
-        t[i] = mpn_addmul_1(t + i, m, nl, q);
-    }
-    cy = mpn_add_n(r, t + nl, t, nl);
-    if (cy != 0 || mpn_cmp(r, m, nl) >= 0)
-        mpn_sub_n(r, r, m, nl);
-}
-
-/* r = a * b / R mod m (r may alias a or b); t: scratch of 2nl limbs. */
-static void mont_mul(mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *t,
-                     const struct henn__paillier_fbtab *tb)
-{
-    mpn_mul_n(t, a, b, tb->nl);
-    redc(r, t, tb->m, tb->nl, tb->minv);
-}
-
-static void to_limbs(mp_limb_t *dst, mp_size_t nl, const mpz_t x)
-{
-    size_t count = 0;
-    memset(dst, 0, (size_t)nl * sizeof(mp_limb_t));
-    mpz_export(dst, &count, -1, sizeof(mp_limb_t), 0, 0, x);
-}
 
 void henn__paillier_fbtab_free(struct henn__paillier_fbtab *t)
 {
     if (t == NULL)
         return;
-    free(t->m);
+    henn__mont_clear(&t->mt);
     free(t->tab);
     free(t);
 }
@@ -71,9 +39,9 @@ int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs
 {
     struct henn__paillier_fbtab *t;
     size_t per, j, d, entries;
-    mp_limb_t *scratch = NULL, inv;
+    mp_limb_t *scratch = NULL;
     mpz_t x;
-    int rc = HENN_ENOMEM, k;
+    int rc = HENN_ENOMEM;
 
     *out = NULL;
     if (w < 2 || w > 12 || a_bits == 0 || mpz_even_p(n2))
@@ -84,32 +52,25 @@ int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs
     mpz_init(x);
     t->w = w;
     t->positions = (a_bits + w - 1) / w;
-    t->nl = (mp_size_t)mpz_size(n2);
+    if (henn__mont_init(&t->mt, n2) != 0)
+        goto cleanup;
+    t->nl = t->mt.nl;
     per = ((size_t)1 << w) - 1;
     entries = t->positions * per;
-    t->m = malloc((size_t)t->nl * sizeof(mp_limb_t));
     t->tab = malloc(entries * (size_t)t->nl * sizeof(mp_limb_t));
     scratch = malloc(2 * (size_t)t->nl * sizeof(mp_limb_t));
-    if (t->m == NULL || t->tab == NULL || scratch == NULL)
+    if (t->tab == NULL || scratch == NULL)
         goto cleanup;
-    to_limbs(t->m, t->nl, n2);
-    /* Newton iteration for m[0]^-1 mod 2^64 (each step doubles the bits). */
-    inv = 1;
-    for (k = 0; k < 7; k++)
-        inv *= 2 - t->m[0] * inv;
-    t->minv = (mp_limb_t)0 - inv;
-
     /* T[0][1] = h_s * R mod n^2. */
-    mpz_mul_2exp(x, hs, (mp_bitcnt_t)(64 * t->nl));
-    mpz_mod(x, x, n2);
-    to_limbs(t->tab, t->nl, x);
+    henn__mont_to(&t->mt, t->tab, hs, x);
     for (j = 0; j < t->positions; j++) {
         mp_limb_t *row = t->tab + j * per * (size_t)t->nl;
         for (d = 2; d <= per; d++)
-            mont_mul(row + (d - 1) * (size_t)t->nl, row + (d - 2) * (size_t)t->nl, row, scratch,
-                     t);
+            henn__mont_mul(&t->mt, row + (d - 1) * (size_t)t->nl, row + (d - 2) * (size_t)t->nl,
+                           row, scratch);
         if (j + 1 < t->positions) /* T[j+1][1] = T[j][2^w - 1] * T[j][1] */
-            mont_mul(row + per * (size_t)t->nl, row + (per - 1) * (size_t)t->nl, row, scratch, t);
+            henn__mont_mul(&t->mt, row + per * (size_t)t->nl, row + (per - 1) * (size_t)t->nl,
+                           row, scratch);
     }
     *out = t;
     t = NULL;
@@ -146,17 +107,13 @@ int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, cons
             memcpy(acc, e, (size_t)nl * sizeof(mp_limb_t));
             have = 1;
         } else {
-            mont_mul(acc, acc, e, tmp, t);
+            henn__mont_mul(&t->mt, acc, acc, e, tmp);
         }
     }
     if (!have) {
         mpz_set_ui(r, 1);
     } else {
-        /* Leave Montgomery form: REDC(acc) = acc / R. */
-        memcpy(tmp, acc, (size_t)nl * sizeof(mp_limb_t));
-        memset(tmp + nl, 0, (size_t)nl * sizeof(mp_limb_t));
-        redc(acc, tmp, t->m, nl, t->minv);
-        mpz_import(r, (size_t)nl, -1, sizeof(mp_limb_t), 0, 0, acc);
+        henn__mont_from(&t->mt, r, acc, tmp);
     }
     henn_memzero(acc, 3 * (size_t)nl * sizeof(mp_limb_t));
     free(acc);

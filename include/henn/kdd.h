@@ -1,0 +1,170 @@
+/*
+ * henn/kdd.h: the KDD Cup 1999 / NSL-KDD intrusion-detection data.
+ *
+ * Workflow:
+ *  1. henn_kdd_load() reads a data file (plain text or .gz, read through
+ *     zlib) in either layout into a henn_kdd_set: 41 raw features per
+ *     connection, symbolic columns as indices into the set's vocabularies,
+ *     and the 5-class label.
+ *  2. henn_kdd_prep_fit() fits the preprocessing on the training set only
+ *     (vocabularies, min/max); henn_kdd_prep_apply() turns any set (train
+ *     or test) into a dense float matrix with the fitted, unchanged rules.
+ *  3. henn_kdd_subset() draws a seeded random subset of rows.
+ *
+ * Layouts: KDD Cup 1999 rows hold 41 features and a label with a trailing
+ * dot ("smurf."); NSL-KDD rows (KDDTrain+.txt) hold the label without the
+ * dot and one extra trailing difficulty column. Attack names map to the
+ * five classes of the KDD Cup 1999 task (data/README.md lists them),
+ * including the 17 attack types found only in the test set.
+ *
+ * Thread safety: functions touch only their arguments.
+ */
+#ifndef HENN_KDD_H
+#define HENN_KDD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "henn/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HENN_KDD_FEATURES 41 /* raw features per connection */
+#define HENN_KDD_CLASSES 5   /* normal, dos, u2r, r2l, probe */
+#define HENN_KDD_SYMBOLIC 3  /* protocol_type, service, flag (columns 1, 2, 3) */
+
+/* The five classes, in label order. */
+typedef enum {
+    HENN_KDD_NORMAL = 0,
+    HENN_KDD_DOS = 1,
+    HENN_KDD_U2R = 2,
+    HENN_KDD_R2L = 3,
+    HENN_KDD_PROBE = 4
+} henn_kdd_class;
+
+/* Flags for henn_kdd_load(). */
+#define HENN_KDD_LAYOUT_AUTO 0u  /* detect from the first row */
+#define HENN_KDD_LAYOUT_KDD99 1u /* 42 fields, label with a dot */
+#define HENN_KDD_LAYOUT_NSL 2u   /* 43 fields, label without a dot, difficulty */
+#define HENN_KDD_SKIP_BAD 4u     /* skip and count malformed rows instead of failing */
+
+/*
+ * A loaded data set.
+ *  x:       [rows x 41] row-major raw values; columns 1..3 hold indices
+ *           into sym[0..2] (vocabularies in order of first appearance).
+ *  y:       [rows] class (henn_kdd_class).
+ *  skipped: rows skipped under HENN_KDD_SKIP_BAD.
+ * Owned by the struct; release with henn_kdd_set_clear().
+ */
+typedef struct henn_kdd_set {
+    size_t rows;
+    double *x;
+    uint8_t *y;
+    char **sym[HENN_KDD_SYMBOLIC];
+    size_t sym_count[HENN_KDD_SYMBOLIC];
+    size_t skipped;
+    unsigned layout; /* HENN_KDD_LAYOUT_KDD99 or _NSL, as read */
+} henn_kdd_set;
+
+/* Where loading failed: file, 1-based line and field (0 = whole line). */
+typedef struct henn_kdd_error {
+    char file[256];
+    size_t line;
+    unsigned field;
+    char msg[128];
+} henn_kdd_error;
+
+HENN_API void henn_kdd_set_init(henn_kdd_set *set);
+HENN_API void henn_kdd_set_clear(henn_kdd_set *set);
+
+/*
+ * henn_kdd_load: read path (gzip or plain; zlib reads both) into set.
+ *  max_rows: stop after this many data rows (0 = all).
+ *  flags:    HENN_KDD_LAYOUT_* | HENN_KDD_SKIP_BAD.
+ *  err:      optional; filled on failure with file, line, field and a
+ *            message (and left empty on success).
+ * Errors: HENN_EIO (cannot open or read, truncated gzip), HENN_EFORMAT (a
+ * malformed row: wrong field count, a non-number, a negative or
+ * non-finite value, a label not in the class map, a layout mismatch,
+ * a line over 64 KiB), HENN_ENOMEM. On error set is left empty.
+ */
+HENN_API HENN_NODISCARD int henn_kdd_load(henn_kdd_set *set, const char *path, size_t max_rows,
+                                          unsigned flags, henn_kdd_error *err);
+
+/*
+ * henn_kdd_load_mem: as henn_kdd_load on an in-memory, uncompressed text
+ * (used by tests and the fuzz target). name is reported in err.
+ */
+HENN_API HENN_NODISCARD int henn_kdd_load_mem(henn_kdd_set *set, const char *text,
+                                              size_t text_len, const char *name, size_t max_rows,
+                                              unsigned flags, henn_kdd_error *err);
+
+/* henn_kdd_class_of_label: class of an attack name ("smurf", "smurf."),
+ * or -1 when the name is not in the map. */
+HENN_API int henn_kdd_class_of_label(const char *label, size_t label_len);
+
+/* henn_kdd_class_name: "normal", "dos", "u2r", "r2l", "probe" (or "?"). */
+HENN_API const char *henn_kdd_class_name(int cls);
+
+/* Feature encodings for the symbolic columns. */
+typedef enum {
+    HENN_KDD_ONEHOT = 0,  /* one column per training category (default) */
+    HENN_KDD_INTCODE = 1  /* one column holding the category's index, min-max scaled
+                             (the published system's choice) */
+} henn_kdd_encoding;
+
+/*
+ * Fitted preprocessing. Numeric columns are min-max scaled to [0, 1]
+ * with the training minimum and maximum (test values outside are clipped
+ * to [0, 1]); with log1p, src_bytes and dst_bytes (columns 4, 5) are
+ * log1p-transformed first. Symbolic columns use the training vocabulary:
+ * categories unseen in training encode as all-zero one-hot columns (or
+ * integer code = vocabulary size, scaled like the others and clipped).
+ */
+typedef struct henn_kdd_prep {
+    henn_kdd_encoding encoding;
+    int log1p;
+    size_t dim;                              /* output columns */
+    double min[HENN_KDD_FEATURES], max[HENN_KDD_FEATURES];
+    char **vocab[HENN_KDD_SYMBOLIC];
+    size_t vocab_count[HENN_KDD_SYMBOLIC];
+} henn_kdd_prep;
+
+HENN_API void henn_kdd_prep_init(henn_kdd_prep *prep);
+HENN_API void henn_kdd_prep_clear(henn_kdd_prep *prep);
+
+/*
+ * henn_kdd_prep_fit: fit prep on train (rows > 0). Returns 0, HENN_EINVAL
+ * (empty set), HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_kdd_prep_fit(henn_kdd_prep *prep, const henn_kdd_set *train,
+                                              henn_kdd_encoding encoding, int log1p);
+
+/*
+ * henn_kdd_prep_apply: X = preprocess(set rows idx[0..count)) as a
+ * [count x prep->dim] row-major float matrix in [0, 1] (malloc'd; free
+ * with free()); idx NULL means rows 0..count-1. unseen (optional) gets the
+ * number of symbolic values not seen in training. Returns 0, HENN_EINVAL
+ * (index out of range), HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_kdd_prep_apply(float **X, size_t *unseen,
+                                                const henn_kdd_prep *prep,
+                                                const henn_kdd_set *set, const size_t *idx,
+                                                size_t count);
+
+/*
+ * henn_kdd_subset: idx[0..count) = a uniformly random subset of count
+ * distinct rows of 0..rows-1 in random order (partial Fisher-Yates with a
+ * seeded ChaCha20 stream: the same seed gives the same subset). count <=
+ * rows. Returns 0 or HENN_EINVAL.
+ */
+HENN_API HENN_NODISCARD int henn_kdd_subset(size_t *idx, size_t count, size_t rows,
+                                            uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

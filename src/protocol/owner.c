@@ -1,0 +1,504 @@
+/*
+ * The data owner's side of the protocols (henn/protocol.h): bulk packed
+ * encryption and upload, decryption of masked values, and the owner's
+ * rounds of encrypted inference.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "proto_internal.h"
+
+struct henn_owner {
+    henn_paillier_sk sk; /* sk.pk carries the fixed-base table */
+    henn_batch_opts opts;
+    uint64_t budget;
+    henn_proto_stats st;
+};
+
+int henn_owner_new(henn_owner **out, const henn_paillier_sk *sk, const henn_batch_opts *opts)
+{
+    henn_owner *o;
+    int rc;
+    *out = NULL;
+    if (sk == NULL)
+        return HENN_EINVAL;
+    o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return HENN_ENOMEM;
+    henn_paillier_sk_init(&o->sk);
+    rc = henn_paillier_sk_from_primes(&o->sk, sk->p, sk->q, HENN_PAILLIER_INSECURE);
+    if (rc == 0)
+        rc = henn_paillier_pk_precompute(&o->sk.pk, 0);
+    if (rc != 0) {
+        henn_owner_free(o);
+        return rc;
+    }
+    if (opts != NULL)
+        o->opts = *opts;
+    *out = o;
+    return 0;
+}
+
+void henn_owner_free(henn_owner *o)
+{
+    if (o == NULL)
+        return;
+    henn_paillier_sk_clear(&o->sk);
+    henn_memzero(o, sizeof(*o));
+    free(o);
+}
+
+void henn_owner_set_decrypt_budget(henn_owner *o, uint64_t max)
+{
+    o->budget = max;
+}
+
+void henn_owner_stats(henn_proto_stats *s, const henn_owner *o)
+{
+    *s = o->st;
+}
+
+/* Send req, free it, and check the response is OK (or return its error). */
+static int call_expect(henn_transport *t, uint8_t *req, size_t req_len, uint8_t **resp,
+                       size_t *resp_len, int want)
+{
+    int rc = henn_transport_call(t, req, req_len, resp, resp_len);
+    free(req);
+    if (rc != 0)
+        return rc;
+    rc = henn__msg_error_code(*resp, *resp_len);
+    if (rc == 0 && henn_msg_type(*resp, *resp_len) != want)
+        rc = HENN_EPROTO;
+    if (rc != 0) {
+        free(*resp);
+        *resp = NULL;
+    }
+    return rc;
+}
+
+static void write_setup(henn__wbuf *w, const henn_owner *o, const henn_proto_params *p,
+                        size_t dim, size_t rows, size_t per_ct)
+{
+    size_t nb = henn__nbytes(&o->sk.pk);
+    henn__wbuf_start(w, HENN_MSG_SETUP);
+    henn__wbuf_u32(w, (uint32_t)nb);
+    henn__wbuf_mpz(w, o->sk.pk.n, nb);
+    henn__params_write(w, p);
+    henn__wbuf_u32(w, (uint32_t)dim);
+    henn__wbuf_u32(w, (uint32_t)rows);
+    henn__wbuf_u32(w, (uint32_t)per_ct);
+}
+
+static int send_setup(henn_owner *o, henn_transport *t, const henn_proto_params *p, size_t dim,
+                      size_t rows, size_t per_ct)
+{
+    henn__wbuf w;
+    uint8_t *req, *resp;
+    size_t req_len, resp_len;
+    int rc;
+    write_setup(&w, o, p, dim, rows, per_ct);
+    rc = henn__wbuf_finish(&w, &req, &req_len);
+    if (rc != 0)
+        return rc;
+    rc = call_expect(t, req, req_len, &resp, &resp_len, HENN_MSG_OK);
+    free(resp);
+    o->st.messages++;
+    return rc;
+}
+
+/* Encrypt count packed plaintexts P[] into cts (fresh DJN noise). */
+static int encrypt_all(henn_owner *o, henn_paillier_ct *ct, henn_paillier_pt *pt, size_t count)
+{
+    henn_batch_opts quiet = o->opts;
+    quiet.progress = NULL;
+    o->st.encryptions += count;
+    return henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, count, &quiet);
+}
+
+static size_t per_ct_of(const henn_owner *o, const henn_proto_params *p)
+{
+    return (mpz_sizeinbase(o->sk.pk.n, 2) - 2) / p->slot_bits;
+}
+
+int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params *p,
+                      const float *X, const uint8_t *y, size_t rows, size_t dim)
+{
+    size_t n_bits, per_ct, chunks, S, g, groups, i, j, maxcts;
+    int64_t *q = NULL;
+    henn_paillier_pt *pt = NULL;
+    henn_paillier_ct *ct = NULL;
+    int rc;
+
+    if (o == NULL || t == NULL || p == NULL || X == NULL || y == NULL || rows == 0 || dim == 0 ||
+        rows > UINT32_MAX)
+        return HENN_EINVAL;
+    n_bits = mpz_sizeinbase(o->sk.pk.n, 2);
+    rc = henn_proto_params_check(p, dim, n_bits);
+    if (rc != 0)
+        return rc;
+    S = p->slots;
+    per_ct = per_ct_of(o, p);
+    chunks = (dim + per_ct - 1) / per_ct;
+    groups = (rows + S - 1) / S;
+    maxcts = dim + S * chunks;
+    q = calloc(S * dim, sizeof(int64_t));
+    pt = calloc(maxcts, sizeof(*pt));
+    ct = calloc(maxcts, sizeof(*ct));
+    if (q == NULL || pt == NULL || ct == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (i = 0; i < maxcts; i++) {
+        henn_paillier_pt_init(&pt[i]);
+        henn_paillier_ct_init(&ct[i]);
+    }
+    rc = send_setup(o, t, p, dim, rows, per_ct);
+    for (g = 0; rc == 0 && g < groups; g++) {
+        size_t r0 = g * S, c = rows - r0 < S ? rows - r0 : S, k = 0;
+        henn__wbuf w;
+        uint8_t *req, *resp;
+        size_t req_len, resp_len, width = 2 * henn__nbytes(&o->sk.pk);
+        for (i = 0; i < c && rc == 0; i++)
+            for (j = 0; j < dim && rc == 0; j++)
+                rc = henn__quantize(&q[i * dim + j], X[(r0 + i) * dim + j], p->fx, p->ai, 1);
+        if (rc != 0)
+            break;
+        /* Feature-major: slot s of ciphertext j holds x[r0 + s][j]. */
+        for (j = 0; j < dim; j++)
+            henn__pack(pt[k++].encoding, q + j, c, dim, p->slot_bits, o->sk.pk.n);
+        /* Sample-major: slot f of chunk b of row i holds x[r0 + i][b per_ct + f]. */
+        for (i = 0; i < c; i++)
+            for (j = 0; j < chunks; j++) {
+                size_t f0 = j * per_ct, nf = dim - f0 < per_ct ? dim - f0 : per_ct;
+                henn__pack(pt[k++].encoding, q + i * dim + f0, nf, 1, p->slot_bits,
+                           o->sk.pk.n);
+            }
+        rc = encrypt_all(o, ct, pt, k);
+        if (rc != 0)
+            break;
+        henn__wbuf_start(&w, HENN_MSG_DATA);
+        henn__wbuf_u32(&w, (uint32_t)g);
+        henn__wbuf_u32(&w, (uint32_t)c);
+        henn__wbuf_u32(&w, (uint32_t)dim);
+        henn__wbuf_u32(&w, (uint32_t)chunks);
+        henn__wbuf_bytes(&w, y + r0, c);
+        for (i = 0; i < k; i++)
+            henn__wbuf_mpz(&w, ct[i].c, width);
+        rc = henn__wbuf_finish(&w, &req, &req_len);
+        if (rc == 0)
+            rc = call_expect(t, req, req_len, &resp, &resp_len, HENN_MSG_OK);
+        if (rc == 0)
+            free(resp);
+        o->st.messages++;
+        if (o->opts.progress != NULL)
+            o->opts.progress(o->opts.user, r0 + c, rows);
+    }
+cleanup:
+    if (q != NULL)
+        henn_free(q, S * dim * sizeof(int64_t));
+    for (i = 0; pt != NULL && i < maxcts; i++) {
+        henn_paillier_pt_clear(&pt[i]); /* wipes the packed plaintexts */
+        henn_paillier_ct_clear(&ct[i]);
+    }
+    free(pt);
+    free(ct);
+    return rc;
+}
+
+/* DECRYPT request -> PLAIN response. */
+static int handle_decrypt(henn_owner *o, henn__rbuf *r, uint8_t **resp, size_t *resp_len)
+{
+    size_t nb = henn__nbytes(&o->sk.pk), width = 2 * nb, count, i;
+    henn_paillier_ct *ct = NULL;
+    henn_paillier_pt *pt = NULL;
+    henn__wbuf w;
+    mpz_t tmp;
+    int rc = 0;
+
+    count = henn__rbuf_u32(r);
+    if (r->err != 0 || count == 0 || count > (r->len - r->pos) / width)
+        return HENN_EFORMAT;
+    if (o->budget != 0 && o->st.decryptions + count > o->budget)
+        return HENN_EPROTO;
+    ct = calloc(count, sizeof(*ct));
+    pt = calloc(count, sizeof(*pt));
+    if (ct == NULL || pt == NULL) {
+        free(ct);
+        free(pt);
+        return HENN_ENOMEM;
+    }
+    mpz_init(tmp);
+    for (i = 0; i < count; i++) {
+        henn_paillier_ct_init(&ct[i]);
+        henn_paillier_pt_init(&pt[i]);
+        memcpy(ct[i].kid, o->sk.pk.kid, HENN_PAILLIER_KIDBYTES);
+        henn__rbuf_mpz(r, ct[i].c, width);
+        if (rc == 0)
+            rc = henn__ct_check(&o->sk.pk, ct[i].c, tmp);
+    }
+    if (rc == 0)
+        rc = henn__rbuf_done(r);
+    if (rc == 0) {
+        henn_batch_opts quiet = o->opts;
+        quiet.progress = NULL;
+        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, count, &quiet);
+    }
+    if (rc == 0) {
+        o->st.decryptions += count;
+        henn__wbuf_start(&w, HENN_MSG_PLAIN);
+        henn__wbuf_u32(&w, (uint32_t)count);
+        for (i = 0; i < count; i++)
+            henn__wbuf_mpz(&w, pt[i].encoding, nb);
+        rc = henn__wbuf_finish(&w, resp, resp_len);
+    }
+    for (i = 0; i < count; i++) {
+        henn_paillier_ct_clear(&ct[i]);
+        henn_paillier_pt_clear(&pt[i]);
+    }
+    mpz_clear(tmp);
+    free(ct);
+    free(pt);
+    return rc;
+}
+
+int henn_owner_handle(henn_owner *o, const uint8_t *req, size_t req_len, uint8_t **resp,
+                      size_t *resp_len)
+{
+    henn__rbuf r;
+    int type, rc;
+    *resp = NULL;
+    *resp_len = 0;
+    rc = henn__rbuf_open(&r, &type, req, req_len);
+    if (rc == 0)
+        rc = type == HENN_MSG_DECRYPT ? handle_decrypt(o, &r, resp, resp_len) : HENN_EPROTO;
+    o->st.messages++;
+    if (rc == HENN_ENOMEM)
+        return rc;
+    if (rc != 0)
+        return henn__msg_error(resp, resp_len, rc);
+    return 0;
+}
+
+/* Decrypt the CIPHER response of one inference round into z [count x out]
+ * (unscaled by 2^-(fx+fw)). */
+static int read_round(henn_owner *o, const henn_proto_params *p, const uint8_t *msg,
+                      size_t msg_len, size_t count, double **zp, size_t *out_dim, int *final,
+                      henn_nn_act *act)
+{
+    henn__rbuf r;
+    int type, rc = 0;
+    size_t i, s, nb = henn__nbytes(&o->sk.pk), width = 2 * nb, outs;
+    henn_paillier_ct *ct = NULL;
+    henn_paillier_pt *pt = NULL;
+    int64_t *v = NULL;
+    mpz_t t1, t2;
+    double scale = ldexp(1.0, -(int)(p->fx + p->fw)), *z;
+
+    *zp = NULL;
+    if (henn__rbuf_open(&r, &type, msg, msg_len) != 0 || type != HENN_MSG_CIPHER)
+        return HENN_EPROTO;
+    (void)henn__rbuf_u32(&r); /* layer */
+    *final = henn__rbuf_u32(&r) != 0;
+    *act = (henn_nn_act)henn__rbuf_u32(&r);
+    outs = henn__rbuf_u32(&r);
+    if (r.err != 0 || outs == 0 || outs > HENN_NN_MAX_DIM || (int)*act < 0 ||
+        *act > HENN_NN_RELU || outs != (r.len - r.pos) / width || (r.len - r.pos) % width != 0)
+        return HENN_EPROTO;
+    *out_dim = outs;
+    ct = calloc(outs, sizeof(*ct));
+    pt = calloc(outs, sizeof(*pt));
+    v = calloc(count, sizeof(int64_t));
+    z = malloc(count * outs * sizeof(double));
+    if (ct == NULL || pt == NULL || v == NULL || z == NULL) {
+        free(ct);
+        free(pt);
+        free(v);
+        free(z);
+        return HENN_ENOMEM;
+    }
+    mpz_init(t1);
+    mpz_init(t2);
+    for (i = 0; i < outs; i++) {
+        henn_paillier_ct_init(&ct[i]);
+        henn_paillier_pt_init(&pt[i]);
+        memcpy(ct[i].kid, o->sk.pk.kid, HENN_PAILLIER_KIDBYTES);
+        henn__rbuf_mpz(&r, ct[i].c, width);
+        if (rc == 0)
+            rc = henn__ct_check(&o->sk.pk, ct[i].c, t1);
+    }
+    if (rc == 0) {
+        henn_batch_opts quiet = o->opts;
+        quiet.progress = NULL;
+        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, outs, &quiet);
+        o->st.decryptions += outs;
+    }
+    for (i = 0; rc == 0 && i < outs; i++) {
+        rc = henn__unpack(v, count, pt[i].encoding, p->slot_bits, o->sk.pk.n, t1, t2);
+        for (s = 0; rc == 0 && s < count; s++)
+            z[s * outs + i] = (double)v[s] * scale;
+    }
+    for (i = 0; i < outs; i++) {
+        henn_paillier_ct_clear(&ct[i]);
+        henn_paillier_pt_clear(&pt[i]);
+    }
+    henn__mpz_wipe_clear(t1);
+    henn__mpz_wipe_clear(t2);
+    henn_free(v, count * sizeof(int64_t));
+    free(ct);
+    free(pt);
+    if (rc == 0)
+        *zp = z;
+    else
+        free(z);
+    return rc;
+}
+
+/* One INFER request: layer l's input a [count x dim] -> CIPHER response. */
+static int send_layer(henn_owner *o, henn_transport *t, const henn_proto_params *p, size_t l,
+                      const double *a, size_t count, size_t dim, uint8_t **resp, size_t *resp_len)
+{
+    henn_paillier_pt *pt = NULL;
+    henn_paillier_ct *ct = NULL;
+    int64_t *q = NULL;
+    size_t i, j, width = 2 * henn__nbytes(&o->sk.pk);
+    henn__wbuf w;
+    uint8_t *req;
+    size_t req_len;
+    int rc = 0;
+
+    q = calloc(count * dim, sizeof(int64_t));
+    pt = calloc(dim, sizeof(*pt));
+    ct = calloc(dim, sizeof(*ct));
+    if (q == NULL || pt == NULL || ct == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (j = 0; j < dim; j++) {
+        henn_paillier_pt_init(&pt[j]);
+        henn_paillier_ct_init(&ct[j]);
+    }
+    for (i = 0; i < count * dim && rc == 0; i++)
+        rc = henn__quantize(&q[i], a[i], p->fx, p->ai, 1);
+    for (j = 0; rc == 0 && j < dim; j++)
+        henn__pack(pt[j].encoding, q + j, count, dim, p->slot_bits, o->sk.pk.n);
+    if (rc == 0)
+        rc = encrypt_all(o, ct, pt, dim);
+    if (rc != 0)
+        goto cleanup;
+    henn__wbuf_start(&w, HENN_MSG_INFER);
+    henn__params_write(&w, p);
+    henn__wbuf_u32(&w, (uint32_t)l);
+    henn__wbuf_u32(&w, (uint32_t)count);
+    henn__wbuf_u32(&w, (uint32_t)dim);
+    for (j = 0; j < dim; j++)
+        henn__wbuf_mpz(&w, ct[j].c, width);
+    rc = henn__wbuf_finish(&w, &req, &req_len);
+    if (rc == 0)
+        rc = call_expect(t, req, req_len, resp, resp_len, HENN_MSG_CIPHER);
+    o->st.messages++;
+cleanup:
+    if (q != NULL)
+        henn_free(q, count * dim * sizeof(int64_t));
+    for (j = 0; pt != NULL && j < dim; j++) {
+        henn_paillier_pt_clear(&pt[j]);
+        henn_paillier_ct_clear(&ct[j]);
+    }
+    free(pt);
+    free(ct);
+    return rc;
+}
+
+static void apply_act(double *v, size_t n, henn_nn_act act)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        switch (act) {
+        case HENN_NN_SIGMOID:
+            v[i] = 1.0 / (1.0 + exp(-v[i]));
+            break;
+        case HENN_NN_TANH:
+            v[i] = tanh(v[i]);
+            break;
+        case HENN_NN_RELU:
+            v[i] = v[i] > 0.0 ? v[i] : 0.0;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+int henn_owner_infer(henn_owner *o, henn_transport *t, const henn_proto_params *p,
+                     const float *X, size_t rows, size_t dim, uint8_t *pred, float *scores)
+{
+    size_t S, r0, i, j, maxd = HENN_NN_MAX_DIM;
+    double *a = NULL, *z = NULL;
+    int rc;
+
+    if (o == NULL || t == NULL || p == NULL || X == NULL || pred == NULL || rows == 0 ||
+        dim == 0 || dim > maxd)
+        return HENN_EINVAL;
+    rc = henn_proto_params_check(p, dim, mpz_sizeinbase(o->sk.pk.n, 2));
+    if (rc != 0)
+        return rc;
+    S = p->slots;
+    rc = send_setup(o, t, p, dim, 0, per_ct_of(o, p));
+    if (rc != 0)
+        return rc;
+    for (r0 = 0; r0 < rows && rc == 0; r0 += S) {
+        size_t c = rows - r0 < S ? rows - r0 : S, in_dim = dim, l;
+        int final = 0;
+        free(a);
+        a = malloc(c * dim * sizeof(double));
+        if (a == NULL) {
+            rc = HENN_ENOMEM;
+            break;
+        }
+        for (i = 0; i < c * dim; i++)
+            a[i] = X[r0 * dim + i];
+        for (l = 0; !final && rc == 0; l++) {
+            uint8_t *resp = NULL;
+            size_t resp_len = 0, out_dim = 0;
+            henn_nn_act act = HENN_NN_IDENTITY;
+            if (l >= HENN_NN_MAX_LAYERS) {
+                rc = HENN_EPROTO;
+                break;
+            }
+            rc = send_layer(o, t, p, l, a, c, in_dim, &resp, &resp_len);
+            if (rc != 0)
+                break;
+            free(z);
+            rc = read_round(o, p, resp, resp_len, c, &z, &out_dim, &final, &act);
+            free(resp);
+            if (rc != 0)
+                break;
+            if (!final) {
+                apply_act(z, c * out_dim, act);
+                henn_free(a, c * in_dim * sizeof(double));
+                a = z;
+                z = NULL;
+                in_dim = out_dim;
+                continue;
+            }
+            if (out_dim > 256) {
+                rc = HENN_EPROTO;
+                break;
+            }
+            for (i = 0; i < c; i++) {
+                size_t best = 0;
+                for (j = 0; j < out_dim; j++) {
+                    if (z[i * out_dim + j] > z[i * out_dim + best])
+                        best = j;
+                    if (scores != NULL)
+                        scores[(r0 + i) * out_dim + j] = (float)z[i * out_dim + j];
+                }
+                pred[r0 + i] = (uint8_t)best;
+            }
+        }
+        if (o->opts.progress != NULL)
+            o->opts.progress(o->opts.user, r0 + c, rows);
+    }
+    free(a);
+    free(z);
+    return rc;
+}

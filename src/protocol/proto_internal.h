@@ -1,0 +1,76 @@
+/* Private declarations of the protocol module: message framing and
+ * fixed-point packing shared by the owner and the trainer. */
+#ifndef HENN_PROTO_INTERNAL_H
+#define HENN_PROTO_INTERNAL_H
+
+#include "../paillier/paillier_internal.h"
+#include "henn/protocol.h"
+
+#define HENN__MSG_HEADER 12
+#define HENN__MSG_MAX ((size_t)1 << 30) /* refuse messages over 1 GiB */
+
+/* Growing output buffer; err sticks at the first failure. */
+typedef struct henn__wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int err;
+} henn__wbuf;
+
+void henn__wbuf_start(henn__wbuf *w, int type);
+void henn__wbuf_u32(henn__wbuf *w, uint32_t v);
+void henn__wbuf_bytes(henn__wbuf *w, const void *b, size_t n);
+/* x as exactly width big-endian bytes (0 <= x < 256^width). */
+void henn__wbuf_mpz(henn__wbuf *w, const mpz_t x, size_t width);
+/* Finish: fill the length; returns 0 and hands over the buffer, or err. */
+int henn__wbuf_finish(henn__wbuf *w, uint8_t **out, size_t *out_len);
+void henn__wbuf_free(henn__wbuf *w);
+
+/* Bounds-checked reader over a payload. */
+typedef struct henn__rbuf {
+    const uint8_t *p;
+    size_t len, pos;
+    int err;
+} henn__rbuf;
+
+/* Check the header; *type gets the type; r reads the payload. */
+int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len);
+uint32_t henn__rbuf_u32(henn__rbuf *r);
+const uint8_t *henn__rbuf_bytes(henn__rbuf *r, size_t n);
+/* x = next width bytes, big-endian. */
+void henn__rbuf_mpz(henn__rbuf *r, mpz_t x, size_t width);
+/* 0 when everything was read and nothing failed, else HENN_EFORMAT. */
+int henn__rbuf_done(const henn__rbuf *r);
+
+/* Error response carrying code. */
+int henn__msg_error(uint8_t **out, size_t *out_len, int code);
+/* If msg is an error response, its code (< 0); HENN_EFORMAT if malformed;
+ * 0 otherwise. */
+int henn__msg_error_code(const uint8_t *msg, size_t msg_len);
+
+/* Parameter block (6 u32). */
+void henn__params_write(henn__wbuf *w, const henn_proto_params *p);
+void henn__params_read(henn__rbuf *r, henn_proto_params *p);
+
+/* Bytes of n and of a ciphertext under pk. */
+size_t henn__nbytes(const henn_paillier_pk *pk);
+
+/* Ciphertext check: 0 < c < n^2 and gcd(c, n) = 1, else HENN_ERANGE. */
+int henn__ct_check(const henn_paillier_pk *pk, const mpz_t c, mpz_t tmp);
+
+/* Fixed-point helpers. round(v 2^f) as int64; HENN_ERANGE when |v| >= 2^ib
+ * (or > 2^ib when inclusive) or v is not finite. */
+int henn__quantize(int64_t *q, double v, unsigned f, unsigned ib, int inclusive);
+
+/* P = sum_s v[s * stride] 2^(k s) for s < count, reduced into [0, n). */
+void henn__pack(mpz_t P, const int64_t *v, size_t count, size_t stride, unsigned k,
+                const mpz_t n);
+/* Inverse of henn__pack for M in [0, n): out[s] for s < count, balanced
+ * slots; HENN_ERANGE if anything is left above count slots. tmp: scratch. */
+int henn__unpack(int64_t *out, size_t count, const mpz_t M, unsigned k, const mpz_t n,
+                 mpz_t tmp, mpz_t tmp2);
+
+/* Mask-and-rerandomise: c = c (1 + R n) h_s^a mod n^2 with R uniform in
+ * [0, n) returned in R (R NULL: rerandomise only). */
+int henn__mask(mpz_t c, mpz_t R, const henn_paillier_pk *pk, mpz_t tmp);
+
+#endif

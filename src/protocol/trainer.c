@@ -1,0 +1,672 @@
+/*
+ * The trainer's (model service's) side of the protocols (henn/protocol.h):
+ * storage of the encrypted training set, homomorphic first layer and
+ * first-layer gradient with masked decryption, encrypted inference.
+ * The trainer holds a public key only.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "proto_internal.h"
+
+struct henn_trainer {
+    henn_paillier_pk pk;
+    int have_pk, allow_insecure;
+    henn_proto_params p;
+    size_t dim, rows, per_ct, chunks, groups, received;
+    mpz_t *fm; /* [groups x dim] feature-major ciphertexts */
+    mpz_t *sm; /* [rows x chunks] sample-major ciphertexts */
+    uint8_t *y, *have;
+    henn_nn_model model;
+    int trainable;
+    henn_nn_opts nn;
+    henn_nn_trainer *nt;
+    henn_batch_opts opts;
+    henn_proto_stats st;
+    float *z1;
+    size_t z1_count;
+};
+
+static void free_data(henn_trainer *t)
+{
+    size_t i;
+    if (t->fm != NULL)
+        for (i = 0; i < t->groups * t->dim; i++)
+            mpz_clear(t->fm[i]);
+    if (t->sm != NULL)
+        for (i = 0; i < t->rows * t->chunks; i++)
+            mpz_clear(t->sm[i]);
+    free(t->fm);
+    free(t->sm);
+    free(t->y);
+    free(t->have);
+    t->fm = t->sm = NULL;
+    t->y = t->have = NULL;
+    t->rows = t->groups = t->received = 0;
+}
+
+int henn_trainer_new(henn_trainer **out, const henn_nn_model *model, const henn_nn_opts *nn,
+                     const henn_batch_opts *opts)
+{
+    henn_trainer *t;
+    int rc;
+    *out = NULL;
+    if (model == NULL || model->layers == 0)
+        return HENN_EINVAL;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return HENN_ENOMEM;
+    henn_paillier_pk_init(&t->pk);
+    rc = henn_nn_model_copy(&t->model, model);
+    if (rc != 0) {
+        henn_paillier_pk_clear(&t->pk);
+        free(t);
+        return rc;
+    }
+    if (nn != NULL) {
+        t->nn = *nn;
+        t->trainable = 1;
+    }
+    if (opts != NULL)
+        t->opts = *opts;
+    t->opts.progress = NULL;
+    *out = t;
+    return 0;
+}
+
+void henn_trainer_free(henn_trainer *t)
+{
+    if (t == NULL)
+        return;
+    free_data(t);
+    henn_nn_trainer_free(t->nt);
+    henn_nn_model_clear(&t->model);
+    henn_paillier_pk_clear(&t->pk);
+    free(t->z1);
+    free(t);
+}
+
+/* Test hook (declared in tests): accept keys under 2048 bits. */
+void henn__trainer_allow_insecure(henn_trainer *t);
+void henn__trainer_allow_insecure(henn_trainer *t)
+{
+    t->allow_insecure = 1;
+}
+
+const henn_nn_model *henn_trainer_model(const henn_trainer *t)
+{
+    return &t->model;
+}
+
+void henn_trainer_stats(henn_proto_stats *s, const henn_trainer *t)
+{
+    *s = t->st;
+}
+
+const float *henn_trainer_last_z1(const henn_trainer *t, size_t *count)
+{
+    *count = t->z1_count;
+    return t->z1;
+}
+
+static size_t max_layer_dim(const henn_nn_model *m)
+{
+    size_t l, d = 0;
+    for (l = 0; l < m->layers; l++)
+        d = m->dims[l] > d ? m->dims[l] : d;
+    return d;
+}
+
+/* ---- homomorphic dense layer ---- */
+
+/*
+ * out[h] = E(sum_i q(v[h m + i]) x_i) for h < outs, where in[i] = E(x_i)
+ * (packed: the same holds slot by slot) and q(v) = round(v 2^fw),
+ * |v| < 2^wi. Exponents are q(v) + 2^(fw+wi) >= 0; the offset is removed
+ * by multiplying with (prod_i in[i])^-(2^(fw+wi)).
+ */
+static int dense_enc(henn_trainer *t, mpz_t *out, mpz_t *in, size_t m, const double *v,
+                     size_t outs)
+{
+    const henn_proto_params *p = &t->p;
+    uint32_t *e = NULL, off = (uint32_t)1 << (p->fw + p->wi);
+    size_t i, h;
+    mpz_t prod, offz;
+    int rc = 0;
+
+    e = malloc(outs * m * sizeof(uint32_t));
+    if (e == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < outs * m && rc == 0; i++) {
+        int64_t q;
+        rc = henn__quantize(&q, v[i], p->fw, p->wi, 0);
+        e[i] = (uint32_t)(q + (int64_t)off);
+    }
+    if (rc == 0)
+        rc = henn__paillier_multi_exp(out, t->pk.n2, (const mpz_t *)in, m, e, outs, p->fw + p->wi + 1,
+                                      &t->opts);
+    free(e);
+    if (rc != 0)
+        return rc;
+    mpz_init_set_ui(prod, 1);
+    mpz_init_set_ui(offz, off);
+    for (i = 0; i < m; i++) {
+        mpz_mul(prod, prod, in[i]);
+        mpz_mod(prod, prod, t->pk.n2);
+    }
+    if (mpz_invert(prod, prod, t->pk.n2) == 0) {
+        rc = HENN_ERANGE;
+    } else {
+        mpz_powm(prod, prod, offz, t->pk.n2);
+        for (h = 0; h < outs; h++) {
+            mpz_mul(out[h], out[h], prod);
+            mpz_mod(out[h], out[h], t->pk.n2);
+        }
+    }
+    mpz_clear(prod);
+    mpz_clear(offz);
+    t->st.homomorphic_outputs += outs;
+    return rc;
+}
+
+typedef struct mask_ctx {
+    const henn_paillier_pk *pk;
+    mpz_t *c, *R;
+} mask_ctx;
+
+static int mask_chunk(void *vctx, size_t begin, size_t end)
+{
+    mask_ctx *x = vctx;
+    mpz_t tmp;
+    size_t i;
+    int rc = 0;
+    mpz_init(tmp);
+    for (i = begin; i < end && rc == 0; i++)
+        rc = henn__mask(x->c[i], x->R ? x->R[i] : NULL, x->pk, tmp);
+    mpz_clear(tmp);
+    return rc;
+}
+
+/* Mask (when R) and rerandomise c[0..count) in parallel. */
+static int mask_all(henn_trainer *t, mpz_t *c, mpz_t *R, size_t count)
+{
+    mask_ctx x = {&t->pk, c, R};
+    return henn__parallel_for(count, &t->opts, mask_chunk, &x);
+}
+
+/* Serialise c[0..count) as a message of the given type with a prefix. */
+static int write_cts(henn_trainer *t, henn__wbuf *w, mpz_t *c, size_t count)
+{
+    size_t i, width = 2 * henn__nbytes(&t->pk);
+    for (i = 0; i < count; i++)
+        henn__wbuf_mpz(w, c[i], width);
+    return w->err;
+}
+
+/*
+ * Masked decryption round trip: send c[0..count) masked by fresh R,
+ * receive D(c) + R mod n, return M[i] = D(c[i]) mod n.
+ */
+static int masked_decrypt(henn_trainer *t, henn_transport *to_owner, mpz_t *c, mpz_t *M,
+                          size_t count)
+{
+    mpz_t *R = calloc(count, sizeof(mpz_t));
+    henn__wbuf w;
+    henn__rbuf r;
+    uint8_t *req = NULL, *resp = NULL;
+    size_t req_len, resp_len, i, nb = henn__nbytes(&t->pk);
+    int rc, type;
+
+    if (R == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < count; i++)
+        mpz_init(R[i]);
+    rc = mask_all(t, c, R, count);
+    if (rc != 0)
+        goto cleanup;
+    henn__wbuf_start(&w, HENN_MSG_DECRYPT);
+    henn__wbuf_u32(&w, (uint32_t)count);
+    write_cts(t, &w, c, count);
+    rc = henn__wbuf_finish(&w, &req, &req_len);
+    if (rc == 0)
+        rc = henn_transport_call(to_owner, req, req_len, &resp, &resp_len);
+    t->st.messages++;
+    if (rc != 0)
+        goto cleanup;
+    rc = henn__msg_error_code(resp, resp_len);
+    if (rc != 0)
+        goto cleanup;
+    if (henn__rbuf_open(&r, &type, resp, resp_len) != 0 || type != HENN_MSG_PLAIN ||
+        henn__rbuf_u32(&r) != count) {
+        rc = HENN_EPROTO;
+        goto cleanup;
+    }
+    for (i = 0; i < count; i++) {
+        henn__rbuf_mpz(&r, M[i], nb);
+        if (mpz_cmp(M[i], t->pk.n) >= 0)
+            r.err = HENN_EFORMAT;
+        mpz_sub(M[i], M[i], R[i]);
+        mpz_mod(M[i], M[i], t->pk.n);
+    }
+    if (henn__rbuf_done(&r) != 0)
+        rc = HENN_EPROTO;
+cleanup:
+    for (i = 0; i < count; i++)
+        henn__mpz_wipe_clear(R[i]);
+    free(R);
+    free(req);
+    free(resp);
+    return rc;
+}
+
+/* ---- requests ---- */
+
+static int handle_setup(henn_trainer *t, henn__rbuf *r)
+{
+    size_t nb, n_bits, i;
+    henn_proto_params p;
+    uint32_t dim, rows, per_ct;
+    mpz_t n;
+    int rc = 0;
+
+    nb = henn__rbuf_u32(r);
+    if (r->err != 0 || nb == 0 || nb > 1024)
+        return HENN_EFORMAT;
+    mpz_init(n);
+    henn__rbuf_mpz(r, n, nb);
+    henn__params_read(r, &p);
+    dim = henn__rbuf_u32(r);
+    rows = henn__rbuf_u32(r);
+    per_ct = henn__rbuf_u32(r);
+    if (henn__rbuf_done(r) != 0) {
+        rc = HENN_EFORMAT;
+        goto cleanup;
+    }
+    n_bits = mpz_sizeinbase(n, 2);
+    if (n_bits < 2048 && !t->allow_insecure) {
+        rc = HENN_EPARAM;
+        goto cleanup;
+    }
+    if (dim != t->model.dims[0] || (rows > 0 && !t->trainable)) {
+        rc = HENN_EINVAL;
+        goto cleanup;
+    }
+    rc = henn_proto_params_check(&p, max_layer_dim(&t->model), n_bits);
+    if (rc != 0)
+        goto cleanup;
+    if (per_ct != (n_bits - 2) / p.slot_bits) {
+        rc = HENN_EFORMAT;
+        goto cleanup;
+    }
+    if (!t->have_pk || mpz_cmp(n, t->pk.n) != 0) {
+        henn_paillier_pk pk;
+        henn_paillier_pk_init(&pk);
+        rc = henn_paillier_pk_from_n(&pk, n, t->allow_insecure ? HENN_PAILLIER_INSECURE : 0);
+        if (rc == 0)
+            rc = henn_paillier_pk_precompute(&pk, 0);
+        if (rc != 0) {
+            henn_paillier_pk_clear(&pk);
+            goto cleanup;
+        }
+        free_data(t);
+        henn_paillier_pk_clear(&t->pk);
+        t->pk = pk; /* move */
+        t->have_pk = 1;
+    }
+    t->p = p;
+    t->dim = dim;
+    t->per_ct = per_ct;
+    t->chunks = (dim + per_ct - 1) / per_ct;
+    if (rows == 0)
+        goto cleanup;
+    free_data(t);
+    t->rows = rows;
+    t->groups = (rows + p.slots - 1) / p.slots;
+    t->fm = calloc(t->groups * dim, sizeof(mpz_t));
+    t->sm = calloc(rows * t->chunks, sizeof(mpz_t));
+    t->y = calloc(rows, 1);
+    t->have = calloc(t->groups, 1);
+    if (t->fm == NULL || t->sm == NULL || t->y == NULL || t->have == NULL) {
+        free(t->fm);
+        free(t->sm);
+        t->fm = t->sm = NULL;
+        free_data(t);
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (i = 0; i < t->groups * dim; i++)
+        mpz_init(t->fm[i]);
+    for (i = 0; i < rows * t->chunks; i++)
+        mpz_init(t->sm[i]);
+    henn_nn_trainer_free(t->nt);
+    t->nt = NULL;
+    t->nn.max_rows = p.slots;
+    rc = henn_nn_trainer_new(&t->nt, &t->model, &t->nn);
+cleanup:
+    mpz_clear(n);
+    return rc;
+}
+
+static int handle_data(henn_trainer *t, henn__rbuf *r)
+{
+    size_t g, c, dim, chunks, i, width, r0, k = t->model.dims[t->model.layers];
+    const uint8_t *labels;
+    mpz_t tmp;
+    int rc = 0;
+
+    if (t->rows == 0)
+        return HENN_EPROTO;
+    g = henn__rbuf_u32(r);
+    c = henn__rbuf_u32(r);
+    dim = henn__rbuf_u32(r);
+    chunks = henn__rbuf_u32(r);
+    if (r->err != 0 || g >= t->groups || t->have[g] || dim != t->dim || chunks != t->chunks)
+        return HENN_EFORMAT;
+    r0 = g * t->p.slots;
+    if (c != (t->rows - r0 < t->p.slots ? t->rows - r0 : t->p.slots))
+        return HENN_EFORMAT;
+    labels = henn__rbuf_bytes(r, c);
+    width = 2 * henn__nbytes(&t->pk);
+    if (labels == NULL || (r->len - r->pos) != (dim + c * chunks) * width)
+        return HENN_EFORMAT;
+    for (i = 0; i < c; i++)
+        if (labels[i] >= k)
+            return HENN_EFORMAT;
+    mpz_init(tmp);
+    for (i = 0; i < dim && rc == 0; i++) {
+        henn__rbuf_mpz(r, t->fm[g * dim + i], width);
+        rc = henn__ct_check(&t->pk, t->fm[g * dim + i], tmp);
+    }
+    for (i = 0; i < c * chunks && rc == 0; i++) {
+        henn__rbuf_mpz(r, t->sm[r0 * chunks + i], width);
+        rc = henn__ct_check(&t->pk, t->sm[r0 * chunks + i], tmp);
+    }
+    mpz_clear(tmp);
+    if (rc == 0)
+        rc = henn__rbuf_done(r);
+    if (rc != 0)
+        return rc;
+    memcpy(t->y + r0, labels, c);
+    t->have[g] = 1;
+    t->received++;
+    return 0;
+}
+
+static int handle_infer(henn_trainer *t, henn__rbuf *r, uint8_t **resp, size_t *resp_len)
+{
+    henn_proto_params p;
+    size_t l, count, in_dim, outs, i, h, width;
+    const henn_nn_model *m = &t->model;
+    mpz_t *in = NULL, *out = NULL, tmp, P;
+    double *v = NULL;
+    int64_t *bq = NULL;
+    henn__wbuf w;
+    int rc = 0;
+
+    if (!t->have_pk)
+        return HENN_EPROTO;
+    henn__params_read(r, &p);
+    l = henn__rbuf_u32(r);
+    count = henn__rbuf_u32(r);
+    in_dim = henn__rbuf_u32(r);
+    if (r->err != 0 || memcmp(&p, &t->p, sizeof(p)) != 0 || l >= m->layers || count == 0 ||
+        count > p.slots || in_dim != m->dims[l])
+        return HENN_EFORMAT;
+    width = 2 * henn__nbytes(&t->pk);
+    if ((r->len - r->pos) != in_dim * width)
+        return HENN_EFORMAT;
+    outs = m->dims[l + 1];
+    in = calloc(in_dim, sizeof(mpz_t));
+    out = calloc(outs, sizeof(mpz_t));
+    v = calloc(outs * in_dim, sizeof(double));
+    bq = calloc(count, sizeof(int64_t));
+    if (in == NULL || out == NULL || v == NULL || bq == NULL) {
+        free(in);
+        free(out);
+        free(v);
+        free(bq);
+        return HENN_ENOMEM;
+    }
+    mpz_init(tmp);
+    mpz_init(P);
+    for (i = 0; i < in_dim; i++)
+        mpz_init(in[i]);
+    for (h = 0; h < outs; h++)
+        mpz_init(out[h]);
+    for (i = 0; i < in_dim && rc == 0; i++) {
+        henn__rbuf_mpz(r, in[i], width);
+        rc = henn__ct_check(&t->pk, in[i], tmp);
+    }
+    if (rc == 0)
+        rc = henn__rbuf_done(r);
+    for (i = 0; i < outs * in_dim; i++)
+        v[i] = m->W[l][i];
+    if (rc == 0)
+        rc = dense_enc(t, out, in, in_dim, v, outs);
+    /* Bias: add b_q 2^fx in every used slot (scale 2^(fx+fw)). */
+    for (h = 0; rc == 0 && h < outs; h++) {
+        int64_t q;
+        rc = henn__quantize(&q, m->b[l][h], p.fw, p.wi, 0);
+        for (i = 0; rc == 0 && i < count; i++)
+            bq[i] = q * ((int64_t)1 << p.fx);
+        if (rc != 0)
+            break;
+        henn__pack(P, bq, count, 1, p.slot_bits, t->pk.n);
+        mpz_mul(P, P, t->pk.n);
+        mpz_add_ui(P, P, 1);
+        mpz_mul(out[h], out[h], P);
+        mpz_mod(out[h], out[h], t->pk.n2);
+    }
+    if (rc == 0)
+        rc = mask_all(t, out, NULL, outs);
+    if (rc == 0) {
+        henn__wbuf_start(&w, HENN_MSG_CIPHER);
+        henn__wbuf_u32(&w, (uint32_t)l);
+        henn__wbuf_u32(&w, l + 1 == m->layers);
+        henn__wbuf_u32(&w, (uint32_t)(l + 1 == m->layers ? HENN_NN_IDENTITY : m->act[l]));
+        henn__wbuf_u32(&w, (uint32_t)outs);
+        write_cts(t, &w, out, outs);
+        rc = henn__wbuf_finish(&w, resp, resp_len);
+    }
+    for (i = 0; i < in_dim; i++)
+        mpz_clear(in[i]);
+    for (h = 0; h < outs; h++)
+        mpz_clear(out[h]);
+    mpz_clear(tmp);
+    mpz_clear(P);
+    free(in);
+    free(out);
+    free(v);
+    free(bq);
+    return rc;
+}
+
+static int ok_response(uint8_t **resp, size_t *resp_len)
+{
+    henn__wbuf w;
+    henn__wbuf_start(&w, HENN_MSG_OK);
+    return henn__wbuf_finish(&w, resp, resp_len);
+}
+
+int henn_trainer_handle(henn_trainer *t, const uint8_t *req, size_t req_len, uint8_t **resp,
+                        size_t *resp_len)
+{
+    henn__rbuf r;
+    int type, rc;
+    *resp = NULL;
+    *resp_len = 0;
+    rc = henn__rbuf_open(&r, &type, req, req_len);
+    t->st.messages++;
+    if (rc == 0) {
+        switch (type) {
+        case HENN_MSG_SETUP:
+            rc = handle_setup(t, &r);
+            break;
+        case HENN_MSG_DATA:
+            rc = handle_data(t, &r);
+            break;
+        case HENN_MSG_INFER:
+            rc = handle_infer(t, &r, resp, resp_len);
+            break;
+        default:
+            rc = HENN_EPROTO;
+        }
+    }
+    if (rc == 0 && *resp == NULL)
+        rc = ok_response(resp, resp_len);
+    if (rc == HENN_ENOMEM)
+        return rc;
+    if (rc != 0)
+        return henn__msg_error(resp, resp_len, rc);
+    return 0;
+}
+
+/* ---- training ---- */
+
+typedef struct step_buf {
+    mpz_t *c, *M, *bases;
+    double *v;
+    int64_t *slots;
+    float *z1, *dW;
+    size_t nc;
+} step_buf;
+
+/* One batch: group g. */
+static int train_group(henn_trainer *t, henn_transport *to_owner, step_buf *b, size_t g,
+                       double *loss)
+{
+    const henn_proto_params *p = &t->p;
+    henn_nn_model *m = &t->model;
+    size_t H = m->dims[1], D = t->dim, S = p->slots, r0 = g * S;
+    size_t c = t->rows - r0 < S ? t->rows - r0 : S, i, h, q, f;
+    double scale = ldexp(1.0, -(int)(p->fx + p->fw));
+    const float *dz;
+    mpz_t t1, t2;
+    int rc;
+
+    mpz_init(t1);
+    mpz_init(t2);
+    /* Forward: E(W1 x) per hidden unit, slots = rows of the batch. */
+    for (i = 0; i < H * D; i++)
+        b->v[i] = m->W[0][i];
+    rc = dense_enc(t, b->c, t->fm + g * D, D, b->v, H);
+    if (rc == 0)
+        rc = masked_decrypt(t, to_owner, b->c, b->M, H);
+    for (h = 0; rc == 0 && h < H; h++) {
+        rc = henn__unpack(b->slots, c, b->M[h], p->slot_bits, t->pk.n, t1, t2);
+        for (i = 0; rc == 0 && i < c; i++)
+            b->z1[i * H + h] = (float)((double)b->slots[i] * scale) + m->b[0][h];
+    }
+    if (rc == 0) {
+        memcpy(t->z1, b->z1, c * H * sizeof(float));
+        t->z1_count = c;
+        rc = henn_nn_backprop(t->nt, NULL, b->z1, t->y + r0, c, loss);
+    }
+    if (rc != 0)
+        goto cleanup;
+    /* Gradient: E(sum_s g_s[h] x_s) per hidden unit and feature chunk, with
+     * g_s = per-row dZ1 (the mean's factor 1/c is applied after decryption). */
+    dz = henn_nn_dz1(t->nt);
+    for (h = 0; h < H; h++)
+        for (i = 0; i < c; i++)
+            b->v[h * c + i] = (double)dz[i * H + h] * (double)c;
+    for (q = 0; rc == 0 && q < t->chunks; q++) {
+        for (i = 0; i < c; i++)
+            b->bases[i][0] = t->sm[(r0 + i) * t->chunks + q][0]; /* read-only view */
+        rc = dense_enc(t, b->c + q * H, b->bases, c, b->v, H);
+    }
+    if (rc == 0)
+        rc = masked_decrypt(t, to_owner, b->c, b->M, H * t->chunks);
+    for (q = 0; rc == 0 && q < t->chunks; q++) {
+        size_t f0 = q * t->per_ct, nf = D - f0 < t->per_ct ? D - f0 : t->per_ct;
+        for (h = 0; rc == 0 && h < H; h++) {
+            rc = henn__unpack(b->slots, nf, b->M[q * H + h], p->slot_bits, t->pk.n, t1, t2);
+            for (f = 0; rc == 0 && f < nf; f++)
+                b->dW[h * D + f0 + f] = (float)((double)b->slots[f] * scale / (double)c);
+        }
+    }
+    if (rc == 0) {
+        henn_nn_set_grad_w1(t->nt, b->dW);
+        henn_nn_update(t->nt);
+    }
+cleanup:
+    mpz_clear(t1);
+    mpz_clear(t2);
+    return rc;
+}
+
+int henn_trainer_train_epoch(henn_trainer *t, henn_transport *to_owner, uint64_t seed,
+                             henn_progress_fn progress, void *user, double *loss)
+{
+    henn_nn_model *m = &t->model;
+    size_t *order = NULL, g, i, done = 0, H, S, maxc;
+    step_buf b;
+    henn__prng rng;
+    double total = 0.0;
+    int rc = 0, inited = 0;
+
+    if (loss != NULL)
+        *loss = 0.0;
+    if (t == NULL || to_owner == NULL || !t->trainable || t->nt == NULL || t->rows == 0 ||
+        t->received != t->groups)
+        return HENN_EINVAL;
+    H = m->dims[1];
+    S = t->p.slots;
+    maxc = H * (t->chunks > 1 ? t->chunks : 1);
+    memset(&b, 0, sizeof(b));
+    b.nc = maxc;
+    order = malloc(t->groups * sizeof(size_t));
+    b.c = calloc(maxc, sizeof(mpz_t));
+    b.M = calloc(maxc, sizeof(mpz_t));
+    b.bases = calloc(S, sizeof(mpz_t));
+    b.v = malloc(H * (t->dim > S ? t->dim : S) * sizeof(double));
+    b.slots = malloc((S > t->per_ct ? S : t->per_ct) * sizeof(int64_t));
+    b.z1 = malloc(S * H * sizeof(float));
+    b.dW = malloc(H * t->dim * sizeof(float));
+    free(t->z1);
+    t->z1 = malloc(S * H * sizeof(float));
+    t->z1_count = 0;
+    if (order == NULL || b.c == NULL || b.M == NULL || b.bases == NULL || b.v == NULL ||
+        b.slots == NULL || b.z1 == NULL || b.dW == NULL || t->z1 == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (i = 0; i < maxc; i++) {
+        mpz_init(b.c[i]);
+        mpz_init(b.M[i]);
+    }
+    inited = 1;
+    for (g = 0; g < t->groups; g++)
+        order[g] = g;
+    henn__prng_init(&rng, seed, 0x65706f6368);
+    for (g = t->groups; g > 1; g--) {
+        size_t j = (size_t)henn__prng_below(&rng, g), tmp = order[g - 1];
+        order[g - 1] = order[j];
+        order[j] = tmp;
+    }
+    for (g = 0; g < t->groups && rc == 0; g++) {
+        size_t r0 = order[g] * S, c = t->rows - r0 < S ? t->rows - r0 : S;
+        double l = 0.0;
+        rc = train_group(t, to_owner, &b, order[g], &l);
+        total += l * (double)c;
+        done += c;
+        if (progress != NULL)
+            progress(user, done, t->rows);
+    }
+    if (rc == 0 && loss != NULL)
+        *loss = total / (double)t->rows;
+cleanup:
+    for (i = 0; inited && i < maxc; i++) {
+        mpz_clear(b.c[i]);
+        henn__mpz_wipe_clear(b.M[i]);
+    }
+    free(order);
+    free(b.c);
+    free(b.M);
+    free(b.bases);
+    free(b.v);
+    free(b.slots);
+    free(b.z1);
+    free(b.dW);
+    return rc;
+}
