@@ -155,10 +155,25 @@ HENN_API HENN_NODISCARD int henn_kdd_prep_apply(float **X, size_t *unseen,
                                                 size_t count);
 
 /*
+ * Preprocessing file section (docs/FORMATS.md): "HKDP", version 1,
+ * encoding, log1p, dim, 41 (min, max) pairs as IEEE doubles, then the
+ * three vocabularies (count, then length-prefixed names), little-endian.
+ * henn_kdd_prep_serialize: *buf malloc'd. henn_kdd_prep_deserialize:
+ * prep uninitialised; *used gets the bytes consumed (the section may be
+ * followed by other data); HENN_EFORMAT on any inconsistency (bad magic,
+ * truncation, dim not matching the vocabularies, non-finite bounds,
+ * empty or over-long names).
+ */
+HENN_API HENN_NODISCARD int henn_kdd_prep_serialize(uint8_t **buf, size_t *buf_len,
+                                                    const henn_kdd_prep *prep);
+HENN_API HENN_NODISCARD int henn_kdd_prep_deserialize(henn_kdd_prep *prep, size_t *used,
+                                                      const uint8_t *buf, size_t buf_len);
+
+/*
  * henn_kdd_subset: idx[0..count) = a uniformly random subset of count
  * distinct rows of 0..rows-1 in random order (partial Fisher-Yates with a
  * seeded ChaCha20 stream: the same seed gives the same subset). count <=
- * rows. Returns 0 or HENN_EINVAL.
+ * rows. Returns 0, HENN_EINVAL or HENN_ENOMEM.
  */
 HENN_API HENN_NODISCARD int henn_kdd_subset(size_t *idx, size_t count, size_t rows,
                                             uint64_t seed);

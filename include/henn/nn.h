@@ -142,6 +142,26 @@ HENN_API void henn_nn_update(henn_nn_trainer *t);
 HENN_API HENN_NODISCARD int henn_nn_train_batch(henn_nn_trainer *t, const float *X,
                                                 const uint8_t *y, size_t rows, double *loss);
 
+/*
+ * henn_nn_batch_order: order[0..batches) = the order in which an epoch
+ * visits its batches (a seeded permutation; the encrypted trainer uses the
+ * same one, so plaintext and encrypted runs see the same batches).
+ * Returns 0, HENN_EINVAL (batches 0), HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_nn_batch_order(size_t *order, size_t batches, uint64_t seed);
+
+/*
+ * henn_nn_train_epoch: one epoch of plaintext training: batches are the
+ * contiguous chunks of `batch` rows of X [rows x d0] (the last may be
+ * shorter), visited in henn_nn_batch_order(seed) order. batch <= the
+ * trainer's max_rows. progress (optional) counts rows; loss (optional)
+ * gets the mean training loss. Returns 0, HENN_EINVAL, HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_nn_train_epoch(henn_nn_trainer *t, const float *X,
+                                                const uint8_t *y, size_t rows, size_t batch,
+                                                uint64_t seed, henn_progress_fn progress,
+                                                void *user, double *loss);
+
 /* henn_nn_grad: the current gradient of layer l's weights and biases (for
  * tests: finite-difference checks). */
 HENN_API const float *henn_nn_grad_w(const henn_nn_trainer *t, size_t l);

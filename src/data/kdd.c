@@ -565,3 +565,191 @@ int henn_kdd_subset(size_t *idx, size_t count, size_t rows, uint64_t seed)
     free(perm);
     return 0;
 }
+
+/* ---- preprocessing file section ---- */
+
+typedef struct pbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int err;
+} pbuf;
+
+static void pb_put(pbuf *b, const void *d, size_t n)
+{
+    if (b->err)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        uint8_t *q;
+        while (cap < b->len + n)
+            cap *= 2;
+        q = realloc(b->p, cap);
+        if (q == NULL) {
+            b->err = HENN_ENOMEM;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+static void pb_u32(pbuf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    pb_put(b, x, 4);
+}
+
+static void pb_f64(pbuf *b, double d)
+{
+    uint64_t u;
+    uint8_t x[8];
+    int i;
+    memcpy(&u, &d, 8);
+    for (i = 0; i < 8; i++)
+        x[i] = (uint8_t)(u >> (8 * i));
+    pb_put(b, x, 8);
+}
+
+int henn_kdd_prep_serialize(uint8_t **buf, size_t *buf_len, const henn_kdd_prep *prep)
+{
+    pbuf b = {NULL, 0, 0, 0};
+    size_t c, i;
+    int k;
+    *buf = NULL;
+    *buf_len = 0;
+    if (prep == NULL || prep->dim == 0)
+        return HENN_EINVAL;
+    pb_put(&b, "HKDP", 4);
+    pb_u32(&b, 1);
+    pb_u32(&b, (uint32_t)prep->encoding);
+    pb_u32(&b, (uint32_t)prep->log1p);
+    pb_u32(&b, (uint32_t)prep->dim);
+    for (c = 0; c < HENN_KDD_FEATURES; c++) {
+        pb_f64(&b, prep->min[c]);
+        pb_f64(&b, prep->max[c]);
+    }
+    for (k = 0; k < HENN_KDD_SYMBOLIC; k++) {
+        pb_u32(&b, (uint32_t)prep->vocab_count[k]);
+        for (i = 0; i < prep->vocab_count[k]; i++) {
+            size_t len = strlen(prep->vocab[k][i]);
+            pb_u32(&b, (uint32_t)len);
+            pb_put(&b, prep->vocab[k][i], len);
+        }
+    }
+    if (b.err) {
+        free(b.p);
+        return b.err;
+    }
+    *buf = b.p;
+    *buf_len = b.len;
+    return 0;
+}
+
+typedef struct rb {
+    const uint8_t *p;
+    size_t len, pos;
+    int err;
+} rb;
+
+static const uint8_t *rb_get(rb *r, size_t n)
+{
+    const uint8_t *q;
+    if (r->err || n > r->len - r->pos) {
+        r->err = 1;
+        return NULL;
+    }
+    q = r->p + r->pos;
+    r->pos += n;
+    return q;
+}
+
+static uint32_t rb_u32(rb *r)
+{
+    const uint8_t *q = rb_get(r, 4);
+    return q ? (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                   (uint32_t)q[3] << 24
+             : 0;
+}
+
+static double rb_f64(rb *r)
+{
+    const uint8_t *q = rb_get(r, 8);
+    uint64_t u = 0;
+    double d;
+    int i;
+    if (q == NULL)
+        return 0.0;
+    for (i = 0; i < 8; i++)
+        u |= (uint64_t)q[i] << (8 * i);
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+int henn_kdd_prep_deserialize(henn_kdd_prep *prep, size_t *used, const uint8_t *buf,
+                              size_t buf_len)
+{
+    rb r = {buf, buf_len, 0, 0};
+    const uint8_t *magic;
+    size_t c, i, dim_expect;
+    uint32_t enc, lg;
+    int k;
+
+    henn_kdd_prep_init(prep);
+    *used = 0;
+    magic = rb_get(&r, 4);
+    if (magic == NULL || memcmp(magic, "HKDP", 4) != 0 || rb_u32(&r) != 1)
+        return HENN_EFORMAT;
+    enc = rb_u32(&r);
+    lg = rb_u32(&r);
+    prep->dim = rb_u32(&r);
+    if (r.err || enc > HENN_KDD_INTCODE || lg > 1)
+        return HENN_EFORMAT;
+    prep->encoding = (henn_kdd_encoding)enc;
+    prep->log1p = (int)lg;
+    for (c = 0; c < HENN_KDD_FEATURES; c++) {
+        prep->min[c] = rb_f64(&r);
+        prep->max[c] = rb_f64(&r);
+        if (!isfinite(prep->min[c]) || !isfinite(prep->max[c]) || prep->min[c] > prep->max[c])
+            goto bad;
+    }
+    for (k = 0; k < HENN_KDD_SYMBOLIC; k++) {
+        size_t n = rb_u32(&r);
+        if (r.err || n > MAX_VOCAB)
+            goto bad;
+        prep->vocab[k] = calloc(n ? n : 1, sizeof(char *));
+        if (prep->vocab[k] == NULL) {
+            henn_kdd_prep_clear(prep);
+            return HENN_ENOMEM;
+        }
+        prep->vocab_count[k] = n;
+        for (i = 0; i < n; i++) {
+            size_t len = rb_u32(&r);
+            const uint8_t *s;
+            if (r.err || len == 0 || len > 256)
+                goto bad;
+            s = rb_get(&r, len);
+            if (s == NULL || memchr(s, 0, len) != NULL)
+                goto bad;
+            prep->vocab[k][i] = malloc(len + 1);
+            if (prep->vocab[k][i] == NULL) {
+                henn_kdd_prep_clear(prep);
+                return HENN_ENOMEM;
+            }
+            memcpy(prep->vocab[k][i], s, len);
+            prep->vocab[k][i][len] = '\0';
+        }
+    }
+    dim_expect = HENN_KDD_FEATURES;
+    if (prep->encoding == HENN_KDD_ONEHOT)
+        dim_expect = HENN_KDD_FEATURES - HENN_KDD_SYMBOLIC + prep->vocab_count[0] +
+                     prep->vocab_count[1] + prep->vocab_count[2];
+    if (prep->dim != dim_expect)
+        goto bad;
+    *used = r.pos;
+    return 0;
+bad:
+    henn_kdd_prep_clear(prep);
+    return HENN_EFORMAT;
+}

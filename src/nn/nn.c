@@ -420,6 +420,55 @@ int henn_nn_train_batch(henn_nn_trainer *t, const float *X, const uint8_t *y, si
     return rc;
 }
 
+int henn_nn_batch_order(size_t *order, size_t batches, uint64_t seed)
+{
+    henn__prng rng;
+    size_t g;
+    if (order == NULL || batches == 0)
+        return HENN_EINVAL;
+    for (g = 0; g < batches; g++)
+        order[g] = g;
+    henn__prng_init(&rng, seed, 0x65706f6368);
+    for (g = batches; g > 1; g--) {
+        size_t j = (size_t)henn__prng_below(&rng, g), tmp = order[g - 1];
+        order[g - 1] = order[j];
+        order[j] = tmp;
+    }
+    return 0;
+}
+
+int henn_nn_train_epoch(henn_nn_trainer *t, const float *X, const uint8_t *y, size_t rows,
+                        size_t batch, uint64_t seed, henn_progress_fn progress, void *user,
+                        double *loss)
+{
+    size_t batches, *order, g, done = 0, d0;
+    double total = 0.0;
+    int rc = 0;
+    if (loss != NULL)
+        *loss = 0.0;
+    if (t == NULL || X == NULL || y == NULL || rows == 0 || batch == 0 || batch > t->o.max_rows)
+        return HENN_EINVAL;
+    d0 = t->m->dims[0];
+    batches = (rows + batch - 1) / batch;
+    order = malloc(batches * sizeof(size_t));
+    if (order == NULL)
+        return HENN_ENOMEM;
+    rc = henn_nn_batch_order(order, batches, seed);
+    for (g = 0; g < batches && rc == 0; g++) {
+        size_t r0 = order[g] * batch, c = rows - r0 < batch ? rows - r0 : batch;
+        double l = 0.0;
+        rc = henn_nn_train_batch(t, X + r0 * d0, y + r0, c, &l);
+        total += l * (double)c;
+        done += c;
+        if (progress != NULL)
+            progress(user, done, rows);
+    }
+    free(order);
+    if (rc == 0 && loss != NULL)
+        *loss = total / (double)rows;
+    return rc;
+}
+
 /* Inference in chunks of CHUNK rows with two ping-pong buffers. */
 #define CHUNK 512
 

@@ -601,7 +601,6 @@ int henn_trainer_train_epoch(henn_trainer *t, henn_transport *to_owner, uint64_t
     henn_nn_model *m = &t->model;
     size_t *order = NULL, g, i, done = 0, H, S, maxc;
     step_buf b;
-    henn__prng rng;
     double total = 0.0;
     int rc = 0, inited = 0;
 
@@ -636,14 +635,7 @@ int henn_trainer_train_epoch(henn_trainer *t, henn_transport *to_owner, uint64_t
         mpz_init(b.M[i]);
     }
     inited = 1;
-    for (g = 0; g < t->groups; g++)
-        order[g] = g;
-    henn__prng_init(&rng, seed, 0x65706f6368);
-    for (g = t->groups; g > 1; g--) {
-        size_t j = (size_t)henn__prng_below(&rng, g), tmp = order[g - 1];
-        order[g - 1] = order[j];
-        order[j] = tmp;
-    }
+    rc = henn_nn_batch_order(order, t->groups, seed);
     for (g = 0; g < t->groups && rc == 0; g++) {
         size_t r0 = order[g] * S, c = t->rows - r0 < S ? t->rows - r0 : S;
         double l = 0.0;

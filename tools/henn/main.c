@@ -12,6 +12,7 @@
 
 #include "bench_paillier.h"
 #include "cli_util.h"
+#include "kdd_cmd.h"
 #include "henn/henn.h"
 
 /* Exit statuses: 0 ok, 1 runtime failure (bad input file, crypto error),
@@ -35,6 +36,14 @@ static const char *usage_text =
     "                      E(a) + E(b), or E(a) + b\n"
     "  multiply [--output F] PUBFILE CTFILE NUMBER\n"
     "                      E(a) * k\n"
+    "\n"
+    "Intrusion detection (KDD Cup 1999):\n"
+    "  kdd train [--encrypted] [options]\n"
+    "                      train the MLP in plaintext and, with --encrypted, on\n"
+    "                      Paillier-encrypted records; prints a side-by-side table\n"
+    "  kdd eval --model FILE [--encrypted] [options]\n"
+    "                      evaluate a saved model (plaintext and encrypted inference)\n"
+    "                      ('henn kdd --help' lists the options)\n"
     "\n"
     "Other:\n"
     "  demo [--bits N] [--count N] [--threads T]\n"
@@ -620,6 +629,8 @@ int main(int argc, char **argv)
         return cmd_binop(argc - 2, argv + 2, 1);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "kdd") == 0)
+        return henn_cli_kdd(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "henn: unknown command '%s'\n", cmd);

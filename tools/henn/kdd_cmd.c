@@ -1,0 +1,902 @@
+/*
+ * henn kdd train / henn kdd eval: intrusion detection on KDD Cup 1999,
+ * plaintext and encrypted (Paillier owner/trainer protocols).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "henn/henn.h"
+#include "kdd_cmd.h"
+
+#ifndef HENN_DATA_DIR
+#define HENN_DATA_DIR "data"
+#endif
+
+static const char *kdd_usage =
+    "usage: henn kdd train [options]\n"
+    "       henn kdd eval --model FILE [options]\n"
+    "\n"
+    "Data:\n"
+    "  --train FILE        training data (.gz or text; default: bundled\n"
+    "                      kddcup.data_10_percent.gz)\n"
+    "  --test FILE         test data (default: bundled corrected.gz)\n"
+    "  --layout L          auto (default), kdd99 or nsl\n"
+    "  --skip-bad          skip and count malformed rows instead of failing\n"
+    "  --rows N            random training rows (default 10000; 0 = all)\n"
+    "  --test-rows N       evaluate on the first N test rows only (default all)\n"
+    "  --features F        onehot (default) or intcode (symbolic columns)\n"
+    "  --log1p             log1p on src_bytes and dst_bytes before scaling\n"
+    "Model and training:\n"
+    "  --hidden LIST       hidden layer sizes, e.g. 41 or 64,32; 0 = none (default 41)\n"
+    "  --activation A      sigmoid (default), tanh, relu or identity\n"
+    "  --output O          softmax (default) or sigmoid (squared error)\n"
+    "  --optimizer O       adam (default) or sgd (with --momentum, default 0.9)\n"
+    "  --lr X              learning rate (default 0.01)\n"
+    "  --batch N           batch size (default 56; with --encrypted the\n"
+    "                      packing decides it and both runs use that)\n"
+    "  --epochs N          epochs (default 1)\n"
+    "  --seed N            seed for subset, initialisation and batch order (default 1)\n"
+    "Encryption:\n"
+    "  --encrypted         also train with encrypted inputs (Paillier) and run\n"
+    "                      encrypted inference; prints the side-by-side table\n"
+    "  --bits N            Paillier modulus bits (default 2048)\n"
+    "  --infer-rows N      test rows for encrypted inference (default 1000)\n"
+    "  --threads T         worker threads (default: all cores)\n"
+    "  --insecure-test-key allow keys under 2048 bits (tests only)\n"
+    "Output:\n"
+    "  --model FILE        write the (encrypted-run, else plaintext) model\n"
+    "  --json FILE         write metrics as JSON\n"
+    "  --quiet             no table, only errors\n";
+
+typedef struct kopts {
+    const char *train, *test, *model, *json;
+    unsigned layout;
+    int skip_bad, log1p, encrypted, insecure, quiet, eval;
+    size_t rows, test_rows, infer_rows, epochs, batch, bits, threads;
+    size_t hidden[HENN_NN_MAX_LAYERS];
+    size_t nhidden;
+    henn_kdd_encoding features;
+    henn_nn_act act;
+    henn_nn_output output;
+    henn_nn_optimizer optimizer;
+    double lr, momentum;
+    uint64_t seed;
+} kopts;
+
+static int bad(const char *msg, const char *arg)
+{
+    fprintf(stderr, "henn kdd: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    fputs(kdd_usage, stderr);
+    return 2;
+}
+
+static int parse_uint(size_t *out, const char *s, size_t lo, size_t hi)
+{
+    char *end;
+    unsigned long long v;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (*end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_real(double *out, const char *s, double lo, double hi)
+{
+    char *end;
+    double v;
+    if (s == NULL || *s == '\0')
+        return -1;
+    v = strtod(s, &end);
+    if (*end != '\0' || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_hidden(kopts *o, const char *s)
+{
+    char buf[256], *tok, *save = NULL;
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    o->nhidden = 0;
+    if (strcmp(buf, "0") == 0 || buf[0] == '\0')
+        return 0;
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (o->nhidden >= HENN_NN_MAX_LAYERS - 1 ||
+            parse_uint(&o->hidden[o->nhidden], tok, 1, 4096) != 0)
+            return -1;
+        o->nhidden++;
+    }
+    return 0;
+}
+
+static void default_path(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "data/kddcup99/%s", name);
+    if (access(out, R_OK) != 0)
+        snprintf(out, len, "%s/kddcup99/%s", HENN_DATA_DIR, name);
+}
+
+static int parse_kopts(kopts *o, int argc, char **argv)
+{
+    int i;
+    memset(o, 0, sizeof(*o));
+    o->rows = 10000;
+    o->test_rows = 0;
+    o->infer_rows = 1000;
+    o->epochs = 1;
+    o->batch = 56;
+    o->bits = 2048;
+    o->hidden[0] = 41;
+    o->nhidden = 1;
+    o->features = HENN_KDD_ONEHOT;
+    o->act = HENN_NN_SIGMOID;
+    o->output = HENN_NN_SOFTMAX_CE;
+    o->optimizer = HENN_NN_ADAM;
+    o->lr = 0.01;
+    o->momentum = 0.9;
+    o->seed = 1;
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t tmp;
+        int takes = 1;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(kdd_usage, stdout);
+            return 1;
+        } else if (strcmp(a, "--skip-bad") == 0) {
+            o->skip_bad = 1, takes = 0;
+        } else if (strcmp(a, "--log1p") == 0) {
+            o->log1p = 1, takes = 0;
+        } else if (strcmp(a, "--encrypted") == 0) {
+            o->encrypted = 1, takes = 0;
+        } else if (strcmp(a, "--insecure-test-key") == 0) {
+            o->insecure = 1, takes = 0;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1, takes = 0;
+        } else if (v == NULL && strncmp(a, "--", 2) == 0) {
+            return bad("option needs a value (or is unknown)", a);
+        } else if (strcmp(a, "--train") == 0) {
+            o->train = v;
+        } else if (strcmp(a, "--test") == 0) {
+            o->test = v;
+        } else if (strcmp(a, "--model") == 0) {
+            o->model = v;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = v;
+        } else if (strcmp(a, "--layout") == 0) {
+            if (strcmp(v, "auto") == 0)
+                o->layout = HENN_KDD_LAYOUT_AUTO;
+            else if (strcmp(v, "kdd99") == 0)
+                o->layout = HENN_KDD_LAYOUT_KDD99;
+            else if (strcmp(v, "nsl") == 0)
+                o->layout = HENN_KDD_LAYOUT_NSL;
+            else
+                return bad("bad --layout", v);
+        } else if (strcmp(a, "--rows") == 0) {
+            if (parse_uint(&o->rows, v, 0, 100000000) != 0)
+                return bad("bad --rows", v);
+        } else if (strcmp(a, "--test-rows") == 0) {
+            if (parse_uint(&o->test_rows, v, 0, 100000000) != 0)
+                return bad("bad --test-rows", v);
+        } else if (strcmp(a, "--infer-rows") == 0) {
+            if (parse_uint(&o->infer_rows, v, 0, 100000000) != 0)
+                return bad("bad --infer-rows", v);
+        } else if (strcmp(a, "--epochs") == 0) {
+            if (parse_uint(&o->epochs, v, 1, 10000) != 0)
+                return bad("bad --epochs", v);
+        } else if (strcmp(a, "--batch") == 0) {
+            if (parse_uint(&o->batch, v, 1, 65536) != 0)
+                return bad("bad --batch", v);
+        } else if (strcmp(a, "--bits") == 0) {
+            if (parse_uint(&o->bits, v, 64, 8192) != 0)
+                return bad("bad --bits", v);
+        } else if (strcmp(a, "--threads") == 0) {
+            if (parse_uint(&o->threads, v, 1, 256) != 0)
+                return bad("bad --threads", v);
+        } else if (strcmp(a, "--seed") == 0) {
+            if (parse_uint(&tmp, v, 0, SIZE_MAX) != 0)
+                return bad("bad --seed", v);
+            o->seed = tmp;
+        } else if (strcmp(a, "--hidden") == 0) {
+            if (parse_hidden(o, v) != 0)
+                return bad("bad --hidden (sizes 1..4096, comma-separated, at most 7)", v);
+        } else if (strcmp(a, "--features") == 0) {
+            if (strcmp(v, "onehot") == 0)
+                o->features = HENN_KDD_ONEHOT;
+            else if (strcmp(v, "intcode") == 0)
+                o->features = HENN_KDD_INTCODE;
+            else
+                return bad("bad --features", v);
+        } else if (strcmp(a, "--activation") == 0) {
+            if (strcmp(v, "sigmoid") == 0)
+                o->act = HENN_NN_SIGMOID;
+            else if (strcmp(v, "tanh") == 0)
+                o->act = HENN_NN_TANH;
+            else if (strcmp(v, "relu") == 0)
+                o->act = HENN_NN_RELU;
+            else if (strcmp(v, "identity") == 0)
+                o->act = HENN_NN_IDENTITY;
+            else
+                return bad("bad --activation", v);
+        } else if (strcmp(a, "--output") == 0) {
+            if (strcmp(v, "softmax") == 0)
+                o->output = HENN_NN_SOFTMAX_CE;
+            else if (strcmp(v, "sigmoid") == 0)
+                o->output = HENN_NN_SIGMOID_MSE;
+            else
+                return bad("bad --output", v);
+        } else if (strcmp(a, "--optimizer") == 0) {
+            if (strcmp(v, "adam") == 0)
+                o->optimizer = HENN_NN_ADAM;
+            else if (strcmp(v, "sgd") == 0)
+                o->optimizer = HENN_NN_SGD;
+            else
+                return bad("bad --optimizer", v);
+        } else if (strcmp(a, "--lr") == 0) {
+            if (parse_real(&o->lr, v, 1e-9, 100.0) != 0)
+                return bad("bad --lr", v);
+        } else if (strcmp(a, "--momentum") == 0) {
+            if (parse_real(&o->momentum, v, 0.0, 0.999) != 0)
+                return bad("bad --momentum", v);
+        } else {
+            return bad("unknown option", a);
+        }
+        i += takes;
+    }
+    if (o->bits < 2048 && !o->insecure)
+        return bad("keys under 2048 bits need --insecure-test-key", NULL);
+    return 0;
+}
+
+static int load_set(henn_kdd_set *set, const char *path, const kopts *o, size_t max_rows)
+{
+    henn_kdd_error err;
+    int rc = henn_kdd_load(set, path, max_rows, o->layout | (o->skip_bad ? HENN_KDD_SKIP_BAD : 0),
+                           &err);
+    if (rc != 0) {
+        if (err.line > 0)
+            fprintf(stderr, "henn kdd: %s:%zu: field %u: %s\n", err.file, err.line, err.field,
+                    err.msg);
+        else
+            fprintf(stderr, "henn kdd: %s: %s\n", err.file[0] ? err.file : path,
+                    err.msg[0] ? err.msg : henn_strerror(rc));
+        return rc;
+    }
+    if (set->skipped > 0 && !o->quiet)
+        fprintf(stderr, "henn kdd: %s: skipped %zu malformed rows\n", path, set->skipped);
+    return 0;
+}
+
+/* Metrics of one run. */
+typedef struct run {
+    const char *name;
+    int encrypted, have;
+    double acc_head, acc_all, macro_f1, seconds, samples_per_s, loss;
+    size_t head_rows, all_rows;
+    henn_nn_metrics mt;
+    /* encrypted inference */
+    double infer_per_s, infer_agree;
+    size_t infer_rows;
+    double upload_seconds;
+} run;
+
+static int evaluate(run *r, const henn_nn_model *m, const float *T, const uint8_t *ty,
+                    size_t rows)
+{
+    uint8_t *pred = malloc(rows);
+    henn_nn_metrics head;
+    int rc;
+    if (pred == NULL)
+        return HENN_ENOMEM;
+    rc = henn_nn_predict(pred, m, T, rows);
+    r->head_rows = rows < 1000 ? rows : 1000;
+    r->all_rows = rows;
+    if (rc == 0)
+        rc = henn_nn_metrics_compute(&head, ty, pred, r->head_rows, HENN_KDD_CLASSES);
+    if (rc == 0) {
+        r->acc_head = head.accuracy;
+        henn_nn_metrics_clear(&head);
+        rc = henn_nn_metrics_compute(&r->mt, ty, pred, rows, HENN_KDD_CLASSES);
+    }
+    if (rc == 0) {
+        r->acc_all = r->mt.accuracy;
+        r->macro_f1 = r->mt.macro_f1;
+    }
+    free(pred);
+    return rc;
+}
+
+static json_t *run_json(const run *r, const kopts *o)
+{
+    json_t *j = json_object(), *pc = json_object(), *cm = json_array();
+    size_t c, d;
+    json_object_set_new(j, "name", json_string(r->name));
+    json_object_set_new(j, "encrypted", json_boolean(r->encrypted));
+    json_object_set_new(j, "key_bits", r->encrypted ? json_integer((json_int_t)o->bits) : json_null());
+    json_object_set_new(j, "accuracy", json_real(r->acc_all));
+    json_object_set_new(j, "accuracy_first_1000", json_real(r->acc_head));
+    json_object_set_new(j, "macro_f1", json_real(r->macro_f1));
+    json_object_set_new(j, "test_rows", json_integer((json_int_t)r->all_rows));
+    json_object_set_new(j, "seconds", json_real(r->seconds));
+    json_object_set_new(j, "samples_per_s", json_real(r->samples_per_s));
+    json_object_set_new(j, "train_loss", json_real(r->loss));
+    if (r->encrypted) {
+        json_object_set_new(j, "upload_seconds", json_real(r->upload_seconds));
+        json_object_set_new(j, "inference_records_per_s", json_real(r->infer_per_s));
+        json_object_set_new(j, "inference_rows", json_integer((json_int_t)r->infer_rows));
+        json_object_set_new(j, "inference_agreement", json_real(r->infer_agree));
+    }
+    for (c = 0; c < HENN_KDD_CLASSES; c++) {
+        json_t *k = json_object();
+        json_object_set_new(k, "precision", json_real(r->mt.precision[c]));
+        json_object_set_new(k, "recall", json_real(r->mt.recall[c]));
+        json_object_set_new(k, "f1", json_real(r->mt.f1[c]));
+        json_object_set_new(k, "support", json_integer((json_int_t)r->mt.support[c]));
+        json_object_set_new(pc, henn_kdd_class_name((int)c), k);
+    }
+    json_object_set_new(j, "per_class", pc);
+    for (c = 0; c < HENN_KDD_CLASSES && r->mt.confusion != NULL; c++) {
+        json_t *row = json_array();
+        for (d = 0; d < HENN_KDD_CLASSES; d++)
+            json_array_append_new(row, json_integer((json_int_t)r->mt.confusion[c * 5 + d]));
+        json_array_append_new(cm, row);
+    }
+    json_object_set_new(j, "confusion", cm);
+    return j;
+}
+
+static int write_json_file(const char *path, const kopts *o, const run *runs, size_t nruns)
+{
+    json_t *root = json_object(), *arr = json_array(), *cfg = json_object();
+    char *text;
+    size_t i;
+    int rc;
+    json_object_set_new(cfg, "rows", json_integer((json_int_t)o->rows));
+    json_object_set_new(cfg, "epochs", json_integer((json_int_t)o->epochs));
+    json_object_set_new(cfg, "features", json_string(o->features == HENN_KDD_ONEHOT ? "onehot" : "intcode"));
+    json_object_set_new(cfg, "seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(cfg, "lr", json_real(o->lr));
+    json_object_set_new(root, "config", cfg);
+    for (i = 0; i < nruns; i++)
+        if (runs[i].have)
+            json_array_append_new(arr, run_json(&runs[i], o));
+    json_object_set_new(root, "runs", arr);
+    /* Top-level copies of the main run's figures for simple consumers. */
+    for (i = nruns; i-- > 0;) {
+        if (!runs[i].have)
+            continue;
+        json_object_set_new(root, "accuracy", json_real(runs[i].acc_all));
+        json_object_set_new(root, "macro_f1", json_real(runs[i].macro_f1));
+        json_object_set_new(root, "samples_per_s", json_real(runs[i].samples_per_s));
+        json_object_set_new(root, "seconds", json_real(runs[i].seconds));
+        json_object_set_new(root, "encrypted", json_boolean(runs[i].encrypted));
+        json_object_set_new(root, "key_bits",
+                            runs[i].encrypted ? json_integer((json_int_t)o->bits) : json_null());
+        break;
+    }
+    text = json_dumps(root, JSON_INDENT(2));
+    json_decref(root);
+    if (text == NULL)
+        return HENN_ENOMEM;
+    rc = cli_write_file(path, text, strlen(text), 0644);
+    {
+        json_malloc_t jm;
+        json_free_t jf;
+        json_get_alloc_funcs(&jm, &jf); /* text belongs to jansson's allocator */
+        jf(text);
+    }
+    return rc;
+}
+
+static void print_table(const run *pl, const run *en, const kopts *o)
+{
+    printf("\n%-28s %12s %12s %22s\n", "", "plaintext", "encrypted", "published (256-bit)");
+    printf("%-28s %12.4f ", "accuracy, first 1,000", pl->acc_head);
+    if (en->have)
+        printf("%12.4f ", en->acc_head);
+    else
+        printf("%12s ", "-");
+    printf("%22s\n", "0.880 / 0.886 enc");
+    printf("%-28s %12.4f ", "accuracy, all test rows", pl->acc_all);
+    if (en->have)
+        printf("%12.4f ", en->acc_all);
+    else
+        printf("%12s ", "-");
+    printf("%22s\n", "-");
+    printf("%-28s %12.4f ", "macro-F1, all test rows", pl->macro_f1);
+    if (en->have)
+        printf("%12.4f ", en->macro_f1);
+    else
+        printf("%12s ", "-");
+    printf("%22s\n", "-");
+    printf("%-28s %12.2f ", "training time (s)", pl->seconds);
+    if (en->have)
+        printf("%12.2f ", en->seconds);
+    else
+        printf("%12s ", "-");
+    printf("%22s\n", "-");
+    printf("%-28s %12.0f ", "training samples/s", pl->samples_per_s);
+    if (en->have)
+        printf("%12.1f ", en->samples_per_s);
+    else
+        printf("%12s ", "-");
+    printf("%22s\n", "~180 / 2.5 enc");
+    if (en->have) {
+        printf("%-28s %12s %12.2f %22s\n", "encrypting the rows (s)", "-", en->upload_seconds,
+               "~42 enc/s");
+        printf("%-28s %12s %12.1f %22s\n", "encrypted inference rec/s", "-", en->infer_per_s,
+               "-");
+        printf("%-28s %12s %11.2f%% %22s\n", "inference = plaintext", "-",
+               100.0 * en->infer_agree, "-");
+        printf("%-28s %12s %12zu %22s\n", "key bits", "-", o->bits, "256");
+    }
+    printf("(test rows: %zu; the published figures are for 41-41-5, integer-coded features,\n"
+           " 10,000 rows, one epoch)\n",
+           pl->all_rows);
+}
+
+/* Model file: "HKDM", u32 version 1, u32 prep length, prep, nn model. */
+static int save_model(const char *path, const henn_kdd_prep *prep, const henn_nn_model *m)
+{
+    uint8_t *pb = NULL, *mb = NULL, *all = NULL;
+    size_t pl = 0, ml = 0;
+    int rc = henn_kdd_prep_serialize(&pb, &pl, prep);
+    if (rc == 0)
+        rc = henn_nn_model_serialize(&mb, &ml, m);
+    if (rc == 0 && (all = malloc(12 + pl + ml)) == NULL)
+        rc = HENN_ENOMEM;
+    if (rc == 0) {
+        memcpy(all, "HKDM", 4);
+        all[4] = 1, all[5] = all[6] = all[7] = 0;
+        all[8] = (uint8_t)pl, all[9] = (uint8_t)(pl >> 8), all[10] = (uint8_t)(pl >> 16),
+        all[11] = (uint8_t)(pl >> 24);
+        memcpy(all + 12, pb, pl);
+        memcpy(all + 12 + pl, mb, ml);
+        rc = cli_write_file(path, all, 12 + pl + ml, 0644);
+    }
+    free(pb);
+    free(mb);
+    free(all);
+    return rc;
+}
+
+static int load_model(const char *path, henn_kdd_prep *prep, henn_nn_model *m)
+{
+    char *buf = NULL;
+    size_t len = 0, pl, used;
+    const uint8_t *b;
+    int rc = cli_read_file(&buf, &len, path);
+    henn_kdd_prep_init(prep);
+    henn_nn_model_init_empty(m);
+    if (rc != 0)
+        return rc;
+    b = (const uint8_t *)buf;
+    rc = HENN_EFORMAT;
+    if (len >= 12 && memcmp(b, "HKDM", 4) == 0 && b[4] == 1 && b[5] == 0 && b[6] == 0 &&
+        b[7] == 0) {
+        pl = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+        if (pl <= len - 12) {
+            rc = henn_kdd_prep_deserialize(prep, &used, b + 12, pl);
+            if (rc == 0 && used != pl)
+                rc = HENN_EFORMAT;
+            if (rc == 0)
+                rc = henn_nn_model_deserialize(m, b + 12 + pl, len - 12 - pl);
+            if (rc == 0 && m->dims[0] != prep->dim)
+                rc = HENN_EFORMAT;
+        }
+    }
+    if (rc != 0) {
+        henn_kdd_prep_clear(prep);
+        henn_nn_model_clear(m);
+    }
+    henn_free(buf, len + 1);
+    return rc;
+}
+
+void henn__trainer_allow_insecure(henn_trainer *t);
+
+/* Encrypted training, then encrypted inference on the first test rows. */
+static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const henn_nn_opts *nno,
+                         const henn_proto_params *p, const float *X, const uint8_t *y,
+                         size_t rows, size_t dim, const float *T, const uint8_t *ty,
+                         size_t trows, henn_nn_model *out_model)
+{
+    henn_paillier_pk pk;
+    henn_paillier_sk sk;
+    henn_owner *owner = NULL;
+    henn_trainer *trainer = NULL;
+    henn_transport to_trainer, to_owner;
+    henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
+    cli_progress prog;
+    uint8_t *pe = NULL, *pp = NULL;
+    double t0;
+    size_t e, i, ir;
+    int rc;
+
+    henn_paillier_pk_init(&pk);
+    henn_paillier_sk_init(&sk);
+    if (!o->quiet)
+        fprintf(stderr, "henn kdd: generating a %zu-bit Paillier key (owner)\n", o->bits);
+    rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
+    if (rc == 0) {
+        cli_progress_init(&prog, "encrypting rows");
+        bo.progress = o->quiet ? NULL : cli_progress_cb;
+        bo.user = &prog;
+        rc = henn_owner_new(&owner, &sk, &bo);
+    }
+    henn_paillier_sk_clear(&sk); /* the owner keeps its own copy */
+    if (rc == 0) {
+        henn_batch_opts to = {(unsigned)o->threads, NULL, NULL};
+        rc = henn_trainer_new(&trainer, init, nno, &to);
+        if (rc == 0 && o->insecure)
+            henn__trainer_allow_insecure(trainer);
+    }
+    if (rc != 0)
+        goto cleanup;
+    henn_transport_to_trainer(&to_trainer, trainer);
+    henn_transport_to_owner(&to_owner, owner);
+    t0 = cli_now();
+    rc = henn_owner_upload(owner, &to_trainer, p, X, y, rows, dim);
+    en->upload_seconds = cli_now() - t0;
+    if (rc != 0) {
+        cli_error("encrypting the training rows", rc);
+        goto cleanup;
+    }
+    t0 = cli_now();
+    for (e = 0; e < o->epochs && rc == 0; e++) {
+        char label[64];
+        snprintf(label, sizeof(label), "encrypted epoch %zu/%zu", e + 1, o->epochs);
+        cli_progress_init(&prog, label);
+        rc = henn_trainer_train_epoch(trainer, &to_owner, o->seed + e,
+                                      o->quiet ? NULL : cli_progress_cb, &prog, &en->loss);
+    }
+    en->seconds = cli_now() - t0;
+    en->samples_per_s = (double)(rows * o->epochs) / en->seconds;
+    if (rc != 0) {
+        cli_error("encrypted training", rc);
+        goto cleanup;
+    }
+    rc = henn_nn_model_copy(out_model, henn_trainer_model(trainer));
+    if (rc == 0)
+        rc = evaluate(en, out_model, T, ty, trows);
+    /* Encrypted inference of the first test rows on the trained model. */
+    ir = o->infer_rows < trows ? o->infer_rows : trows;
+    en->infer_rows = ir;
+    if (rc == 0 && ir > 0) {
+        pe = malloc(ir);
+        pp = malloc(ir);
+        if (pe == NULL || pp == NULL)
+            rc = HENN_ENOMEM;
+        if (rc == 0)
+            rc = henn_nn_predict(pp, out_model, T, ir);
+        cli_progress_init(&prog, "encrypted inference");
+        t0 = cli_now();
+        if (rc == 0)
+            rc = henn_owner_infer(owner, &to_trainer, p, T, ir, dim, pe, NULL);
+        en->infer_per_s = (double)ir / (cli_now() - t0);
+        if (rc != 0) {
+            cli_error("encrypted inference", rc);
+        } else {
+            size_t same = 0;
+            for (i = 0; i < ir; i++)
+                same += pe[i] == pp[i];
+            en->infer_agree = (double)same / (double)ir;
+        }
+    }
+    en->have = rc == 0;
+cleanup:
+    free(pe);
+    free(pp);
+    henn_owner_free(owner);
+    henn_trainer_free(trainer);
+    henn_paillier_pk_clear(&pk);
+    return rc;
+}
+
+static int cmd_train(const kopts *o)
+{
+    char trainp[4096], testp[4096];
+    henn_kdd_set tr, te;
+    henn_kdd_prep prep;
+    henn_nn_model init, pm, em;
+    henn_nn_trainer *nt = NULL;
+    henn_nn_opts nno;
+    henn_proto_params p;
+    run runs[2];
+    size_t *idx = NULL, rows, unseen = 0, trows, dims[HENN_NN_MAX_LAYERS + 1], i, e, batch;
+    float *X = NULL, *T = NULL;
+    uint8_t *y = NULL;
+    cli_progress prog;
+    double t0;
+    int rc;
+
+    memset(runs, 0, sizeof(runs));
+    runs[0].name = "plaintext";
+    runs[1].name = "encrypted";
+    runs[1].encrypted = 1;
+    henn_kdd_set_init(&tr);
+    henn_kdd_set_init(&te);
+    henn_kdd_prep_init(&prep);
+    henn_nn_model_init_empty(&init);
+    henn_nn_model_init_empty(&pm);
+    henn_nn_model_init_empty(&em);
+    if (o->train == NULL)
+        default_path(trainp, sizeof(trainp), "kddcup.data_10_percent.gz");
+    else
+        snprintf(trainp, sizeof(trainp), "%s", o->train);
+    if (o->test == NULL)
+        default_path(testp, sizeof(testp), "corrected.gz");
+    else
+        snprintf(testp, sizeof(testp), "%s", o->test);
+
+    rc = load_set(&tr, trainp, o, 0);
+    if (rc == 0)
+        rc = load_set(&te, testp, o, o->test_rows);
+    if (rc != 0)
+        goto cleanup;
+    rows = o->rows == 0 || o->rows > tr.rows ? tr.rows : o->rows;
+    idx = malloc(rows * sizeof(size_t));
+    y = malloc(rows);
+    if (idx == NULL || y == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    rc = henn_kdd_subset(idx, rows, tr.rows, o->seed);
+    /* Fit on the training rows used, apply unchanged to the test set. */
+    if (rc == 0) {
+        henn_kdd_set sub = tr;
+        double *sx = malloc(rows * HENN_KDD_FEATURES * sizeof(double));
+        if (sx == NULL) {
+            rc = HENN_ENOMEM;
+        } else {
+            for (i = 0; i < rows; i++)
+                memcpy(sx + i * HENN_KDD_FEATURES, tr.x + idx[i] * HENN_KDD_FEATURES,
+                       HENN_KDD_FEATURES * sizeof(double));
+            sub.x = sx;
+            sub.rows = rows;
+            rc = henn_kdd_prep_fit(&prep, &sub, o->features, o->log1p);
+            free(sx);
+        }
+    }
+    if (rc == 0)
+        rc = henn_kdd_prep_apply(&X, NULL, &prep, &tr, idx, rows);
+    if (rc == 0)
+        rc = henn_kdd_prep_apply(&T, &unseen, &prep, &te, NULL, te.rows);
+    if (rc != 0) {
+        cli_error("preprocessing", rc);
+        goto cleanup;
+    }
+    for (i = 0; i < rows; i++)
+        y[i] = tr.y[idx[i]];
+    trows = te.rows;
+    if (!o->quiet)
+        fprintf(stderr,
+                "henn kdd: %zu training rows of %zu (%s, %zu features), %zu test rows "
+                "(%zu unseen symbolic values)\n",
+                rows, tr.rows, o->features == HENN_KDD_ONEHOT ? "one-hot" : "integer codes",
+                prep.dim, trows, unseen);
+
+    dims[0] = prep.dim;
+    for (i = 0; i < o->nhidden; i++)
+        dims[i + 1] = o->hidden[i];
+    dims[o->nhidden + 1] = HENN_KDD_CLASSES;
+    rc = henn_nn_model_init(&init, dims, o->nhidden + 2, o->act, o->output, o->seed);
+    if (rc != 0) {
+        cli_error("model", rc);
+        goto cleanup;
+    }
+    batch = o->batch;
+    if (o->encrypted) {
+        size_t maxd = 0;
+        if (o->nhidden == 0) {
+            rc = HENN_EINVAL;
+            fprintf(stderr, "henn kdd: --encrypted needs a hidden layer (the protocol "
+                            "decrypts the first layer's pre-activations)\n");
+            goto cleanup;
+        }
+        for (i = 0; i <= o->nhidden; i++)
+            maxd = dims[i] > maxd ? dims[i] : maxd;
+        rc = henn_proto_params_default(&p, maxd, o->act == HENN_NN_SIGMOID || o->act == HENN_NN_TANH ? 0 : 4, o->bits);
+        if (rc != 0) {
+            cli_error("fixed-point parameters", rc);
+            goto cleanup;
+        }
+        batch = p.slots;
+    }
+    henn_nn_opts_default(&nno);
+    nno.optimizer = o->optimizer;
+    nno.lr = (float)o->lr;
+    nno.momentum = (float)o->momentum;
+    nno.max_rows = batch;
+
+    /* Plaintext run. */
+    rc = henn_nn_model_copy(&pm, &init);
+    if (rc == 0)
+        rc = henn_nn_trainer_new(&nt, &pm, &nno);
+    t0 = cli_now();
+    for (e = 0; e < o->epochs && rc == 0; e++) {
+        char label[64];
+        snprintf(label, sizeof(label), "plaintext epoch %zu/%zu", e + 1, o->epochs);
+        cli_progress_init(&prog, label);
+        rc = henn_nn_train_epoch(nt, X, y, rows, batch, o->seed + e,
+                                 o->quiet ? NULL : cli_progress_cb, &prog, &runs[0].loss);
+    }
+    runs[0].seconds = cli_now() - t0;
+    runs[0].samples_per_s = (double)(rows * o->epochs) / runs[0].seconds;
+    if (rc == 0)
+        rc = evaluate(&runs[0], &pm, T, te.y, trows);
+    if (rc != 0) {
+        cli_error("plaintext training", rc);
+        goto cleanup;
+    }
+    runs[0].have = 1;
+
+    if (o->encrypted) {
+        rc = run_encrypted(&runs[1], o, &init, &nno, &p, X, y, rows, prep.dim, T, te.y, trows,
+                           &em);
+        if (rc != 0)
+            goto cleanup;
+    }
+    if (!o->quiet)
+        print_table(&runs[0], &runs[1], o);
+    if (o->model != NULL) {
+        rc = save_model(o->model, &prep, o->encrypted ? &em : &pm);
+        if (rc != 0) {
+            cli_error(o->model, rc);
+            goto cleanup;
+        }
+    }
+    if (o->json != NULL) {
+        rc = write_json_file(o->json, o, runs, 2);
+        if (rc != 0)
+            cli_error(o->json, rc);
+    }
+cleanup:
+    henn_nn_metrics_clear(&runs[0].mt);
+    henn_nn_metrics_clear(&runs[1].mt);
+    henn_nn_trainer_free(nt);
+    henn_nn_model_clear(&init);
+    henn_nn_model_clear(&pm);
+    henn_nn_model_clear(&em);
+    henn_kdd_prep_clear(&prep);
+    henn_kdd_set_clear(&tr);
+    henn_kdd_set_clear(&te);
+    free(idx);
+    free(y);
+    free(X);
+    free(T);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_eval(const kopts *o)
+{
+    char testp[4096];
+    henn_kdd_set te;
+    henn_kdd_prep prep;
+    henn_nn_model m;
+    run r[2];
+    float *T = NULL;
+    size_t unseen = 0;
+    int rc;
+
+    memset(r, 0, sizeof(r));
+    r[0].name = "plaintext";
+    r[1].name = "encrypted";
+    r[1].encrypted = 1;
+    henn_kdd_set_init(&te);
+    if (o->model == NULL)
+        return bad("eval needs --model FILE", NULL);
+    rc = load_model(o->model, &prep, &m);
+    if (rc != 0) {
+        fprintf(stderr, "henn kdd: %s: not a henn KDD model file (%s)\n", o->model,
+                henn_strerror(rc));
+        return 1;
+    }
+    if (o->test == NULL)
+        default_path(testp, sizeof(testp), "corrected.gz");
+    else
+        snprintf(testp, sizeof(testp), "%s", o->test);
+    rc = load_set(&te, testp, o, o->test_rows);
+    if (rc == 0)
+        rc = henn_kdd_prep_apply(&T, &unseen, &prep, &te, NULL, te.rows);
+    if (rc == 0)
+        rc = evaluate(&r[0], &m, T, te.y, te.rows);
+    if (rc == 0 && o->encrypted) {
+        henn_paillier_pk pk;
+        henn_paillier_sk sk;
+        henn_owner *owner = NULL;
+        henn_trainer *server = NULL;
+        henn_transport to_server;
+        henn_proto_params p;
+        henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
+        size_t ir = o->infer_rows < te.rows ? o->infer_rows : te.rows, maxd = 0, l, same = 0, i;
+        uint8_t *pe = malloc(ir ? ir : 1), *pp = malloc(ir ? ir : 1);
+        cli_progress prog;
+        double t0;
+        henn_paillier_pk_init(&pk);
+        henn_paillier_sk_init(&sk);
+        for (l = 0; l < m.layers; l++)
+            maxd = m.dims[l] > maxd ? m.dims[l] : maxd;
+        rc = (pe && pp) ? 0 : HENN_ENOMEM;
+        if (rc == 0)
+            rc = henn_proto_params_default(&p, maxd, m.act[0] == HENN_NN_SIGMOID || m.act[0] == HENN_NN_TANH ? 0 : 4, o->bits);
+        if (rc == 0)
+            rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
+        cli_progress_init(&prog, "encrypted inference");
+        bo.progress = o->quiet ? NULL : cli_progress_cb;
+        bo.user = &prog;
+        if (rc == 0)
+            rc = henn_owner_new(&owner, &sk, &bo);
+        henn_paillier_sk_clear(&sk);
+        if (rc == 0)
+            rc = henn_trainer_new(&server, &m, NULL, NULL);
+        if (rc == 0 && o->insecure)
+            henn__trainer_allow_insecure(server);
+        if (rc == 0) {
+            henn_transport_to_trainer(&to_server, server);
+            rc = henn_nn_predict(pp, &m, T, ir);
+        }
+        t0 = cli_now();
+        if (rc == 0 && ir > 0)
+            rc = henn_owner_infer(owner, &to_server, &p, T, ir, prep.dim, pe, NULL);
+        r[1].infer_per_s = (double)ir / (cli_now() - t0);
+        for (i = 0; rc == 0 && i < ir; i++)
+            same += pe[i] == pp[i];
+        r[1].infer_rows = ir;
+        r[1].infer_agree = ir ? (double)same / (double)ir : 1.0;
+        if (rc == 0 && !o->quiet)
+            printf("encrypted inference: %zu records, %.1f records/s, %.2f%% equal to "
+                   "plaintext inference (%zu-bit key)\n",
+                   ir, r[1].infer_per_s, 100.0 * r[1].infer_agree, o->bits);
+        henn_owner_free(owner);
+        henn_trainer_free(server);
+        henn_paillier_pk_clear(&pk);
+        free(pe);
+        free(pp);
+    }
+    if (rc != 0)
+        cli_error("eval", rc);
+    if (rc == 0 && !o->quiet)
+        printf("accuracy %.4f (first 1,000: %.4f), macro-F1 %.4f on %zu test rows "
+               "(%zu unseen symbolic values)\n",
+               r[0].acc_all, r[0].acc_head, r[0].macro_f1, r[0].all_rows, unseen);
+    if (rc == 0 && o->json != NULL) {
+        r[0].have = 1;
+        rc = write_json_file(o->json, o, r, 1);
+    }
+    henn_nn_metrics_clear(&r[0].mt);
+    henn_nn_model_clear(&m);
+    henn_kdd_prep_clear(&prep);
+    henn_kdd_set_clear(&te);
+    free(T);
+    return rc == 0 ? 0 : 1;
+}
+
+int henn_cli_kdd(int argc, char **argv)
+{
+    kopts o;
+    int rc;
+    if (argc < 1 || (strcmp(argv[0], "train") != 0 && strcmp(argv[0], "eval") != 0)) {
+        if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+            fputs(kdd_usage, stdout);
+            return 0;
+        }
+        return bad("kdd takes a subcommand: train or eval", NULL);
+    }
+    rc = parse_kopts(&o, argc - 1, argv + 1);
+    if (rc == 1)
+        return 0;
+    if (rc != 0)
+        return rc;
+    return strcmp(argv[0], "train") == 0 ? cmd_train(&o) : cmd_eval(&o);
+}
