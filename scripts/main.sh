@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+mkdir -p out
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)" >/dev/null
 ./build/release/henn kdd train --encrypted --features intcode --hidden 41 --rows 10000 \
