@@ -1,1 +1,590 @@
-int main(void){return 0;}
+/* Protocol tests: multi-exponentiation against mpz_powm, packing, encrypted
+ * inference equal to plaintext inference, encrypted training close to
+ * plaintext training, what each party sees (only ciphertexts at the
+ * server; masked values at the owner; the trainer's reconstruction of x
+ * from its own view), and malformed messages. Keys under 2048 bits are
+ * used here only, through the test hooks. */
+#include "../test.h"
+
+#include <math.h>
+
+#include "henn/henn.h"
+#include "protocol/proto_internal.h"
+
+void henn__trainer_allow_insecure(henn_trainer *t);
+
+static unsigned long rng_state;
+static double urand(void)
+{
+    rng_state = rng_state * 6364136223846793005UL + 1442695040888963407UL;
+    return (double)(rng_state >> 11) * 0x1.0p-53;
+}
+
+static henn_paillier_pk PK;
+static henn_paillier_sk SK;
+
+/* ---- building blocks ---- */
+
+static void test_multi_exp(void)
+{
+    size_t ms[3] = {1, 3, 7}, outs_list[4] = {1, 3, 5, 20}, a, b, i, h;
+    unsigned ebits_list[4] = {1, 7, 19, 32}, c;
+    gmp_randstate_t st;
+    gmp_randinit_default(st);
+    gmp_randseed_ui(st, rng_state);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 4; b++)
+            for (c = 0; c < 4; c++) {
+                size_t m = ms[a], outs = outs_list[b];
+                unsigned eb = ebits_list[c];
+                mpz_t *base = malloc(m * sizeof(mpz_t)), *r = malloc(outs * sizeof(mpz_t)), want,
+                      t, ez;
+                uint32_t *e = malloc(m * outs * sizeof(uint32_t));
+                mpz_inits(want, t, ez, NULL);
+                for (i = 0; i < m; i++) {
+                    mpz_init(base[i]);
+                    mpz_urandomm(base[i], st, PK.n2);
+                }
+                for (i = 0; i < m * outs; i++) {
+                    e[i] = (uint32_t)(urand() * 4294967296.0);
+                    if (eb < 32)
+                        e[i] &= (1u << eb) - 1;
+                    if (i % 5 == 0)
+                        e[i] = 0; /* zero digits and zero exponents */
+                }
+                for (h = 0; h < outs; h++)
+                    mpz_init(r[h]);
+                CHECK_OK(henn__paillier_multi_exp(r, PK.n2, (const mpz_t *)base, m, e, outs, eb,
+                                                  NULL));
+                for (h = 0; h < outs; h++) {
+                    mpz_set_ui(want, 1);
+                    for (i = 0; i < m; i++) {
+                        mpz_set_ui(ez, e[h * m + i]);
+                        mpz_powm(t, base[i], ez, PK.n2);
+                        mpz_mul(want, want, t);
+                        mpz_mod(want, want, PK.n2);
+                    }
+                    CHECK_EQ_MPZ(r[h], want);
+                    mpz_clear(r[h]);
+                }
+                if (eb < 32) {
+                    e[0] = 1u << eb; /* exponent too wide */
+                    CHECK_RC(henn__paillier_multi_exp(r, PK.n2, (const mpz_t *)base, m, e, 1, eb,
+                                                      NULL),
+                             HENN_EINVAL);
+                }
+                for (i = 0; i < m; i++)
+                    mpz_clear(base[i]);
+                mpz_clears(want, t, ez, NULL);
+                free(base);
+                free(r);
+                free(e);
+            }
+    gmp_randclear(st);
+}
+
+static void test_packing(void)
+{
+    int64_t v[28], back[28];
+    unsigned k = 36;
+    size_t count = (mpz_sizeinbase(PK.n, 2) - 2) / k, i, trial;
+    mpz_t P, t1, t2;
+    mpz_inits(P, t1, t2, NULL);
+    for (trial = 0; trial < 50; trial++) {
+        for (i = 0; i < count; i++)
+            v[i] = (int64_t)((urand() * 2.0 - 1.0) * ldexp(1.0, (int)k - 2));
+        if (trial == 0)
+            for (i = 0; i < count; i++)
+                v[i] = (i & 1) ? ((int64_t)1 << (k - 1)) - 1 : -((int64_t)1 << (k - 1));
+        henn__pack(P, v, count, 1, k, PK.n);
+        CHECK(mpz_cmp(P, PK.n) < 0 && mpz_sgn(P) >= 0);
+        CHECK_OK(henn__unpack(back, count, P, k, PK.n, t1, t2));
+        for (i = 0; i < count; i++)
+            CHECK_EQ_INT(back[i], v[i]);
+        /* Reading fewer slots than were packed is detected. */
+        if (v[count - 1] != 0)
+            CHECK_RC(henn__unpack(back, count - 1, P, k, PK.n, t1, t2), HENN_ERANGE);
+    }
+    mpz_clears(P, t1, t2, NULL);
+}
+
+static void test_params(void)
+{
+    henn_proto_params p;
+    CHECK_OK(henn_proto_params_default(&p, 41, 0, 2048));
+    CHECK_EQ_INT(p.slot_bits, 36);
+    CHECK_EQ_INT(p.slots, 56);
+    CHECK_OK(henn_proto_params_check(&p, 41, 2048));
+    CHECK_RC(henn_proto_params_check(&p, 41, 1024), HENN_EPARAM); /* too many slots */
+    p.slot_bits--;
+    CHECK_RC(henn_proto_params_check(&p, 41, 2048), HENN_EPARAM);
+    CHECK_OK(henn_proto_params_default(&p, 122, 0, 2048));
+    CHECK_EQ_INT(p.slot_bits, 37); /* one more bit for 122 terms */
+    CHECK_RC(henn_proto_params_default(&p, 0, 0, 2048), HENN_EINVAL);
+}
+
+/* ---- a recording transport (the view of the receiving party) ---- */
+
+typedef struct rec {
+    henn_transport *inner;
+    uint8_t *msg[4096];
+    size_t len[4096], n;
+} rec;
+
+static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                    size_t *resp_len)
+{
+    rec *r = ctx;
+    if (r->n < 4096) {
+        r->msg[r->n] = malloc(req_len);
+        memcpy(r->msg[r->n], req, req_len);
+        r->len[r->n++] = req_len;
+    }
+    return henn_transport_call(r->inner, req, req_len, resp, resp_len);
+}
+
+static void rec_clear(rec *r)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++)
+        free(r->msg[i]);
+    r->n = 0;
+}
+
+static void random_model(henn_nn_model *m, const size_t *dims, size_t nd, henn_nn_act act)
+{
+    size_t l, i;
+    CHECK_OK(henn_nn_model_init(m, dims, nd, act, HENN_NN_SOFTMAX_CE, 21));
+    for (l = 0; l < m->layers; l++)
+        for (i = 0; i < m->dims[l + 1]; i++)
+            m->b[l][i] = (float)(urand() - 0.5);
+}
+
+/* ---- encrypted inference ---- */
+
+static void test_inference(void)
+{
+    size_t dims[4] = {10, 8, 6, 3}, rows = 70, i, j, same = 0, maxdiff_ok = 1;
+    henn_nn_model m;
+    henn_owner *o;
+    henn_trainer *t;
+    henn_transport to_t, rec_t;
+    henn_proto_params p;
+    rec view = {0};
+    float *X = malloc(rows * 10 * sizeof(float)), *scores = malloc(rows * 3 * sizeof(float)),
+          *P = malloc(rows * 3 * sizeof(float));
+    uint8_t *pe = malloc(rows), *pp = malloc(rows), *pe2 = malloc(rows);
+
+    for (i = 0; i < rows * 10; i++)
+        X[i] = (float)urand();
+    random_model(&m, dims, 4, HENN_NN_TANH);
+    CHECK_OK(henn_proto_params_default(&p, 10, 0, mpz_sizeinbase(PK.n, 2)));
+    CHECK_OK(henn_owner_new(&o, &SK, NULL));
+    CHECK_OK(henn_trainer_new(&t, &m, NULL, NULL));
+    henn__trainer_allow_insecure(t);
+    henn_transport_to_trainer(&to_t, t);
+    view.inner = &to_t;
+    memset(&rec_t, 0, sizeof(rec_t));
+    rec_t.call = rec_call;
+    rec_t.ctx = &view;
+
+    CHECK_OK(henn_owner_infer(o, &rec_t, &p, X, rows, 10, pe, scores));
+    CHECK_OK(henn_nn_predict(pp, &m, X, rows));
+    CHECK_OK(henn_nn_forward(P, &m, X, rows));
+    for (i = 0; i < rows; i++) {
+        float mx = scores[i * 3], s = 0, q[3];
+        same += pe[i] == pp[i];
+        for (j = 1; j < 3; j++)
+            mx = scores[i * 3 + j] > mx ? scores[i * 3 + j] : mx;
+        for (j = 0; j < 3; j++)
+            s += q[j] = expf(scores[i * 3 + j] - mx);
+        for (j = 0; j < 3; j++)
+            if (fabsf(q[j] / s - P[i * 3 + j]) > 5e-3f)
+                maxdiff_ok = 0;
+    }
+    printf("encrypted inference: %zu/%zu predictions equal to plaintext\n", same, rows);
+    CHECK(same * 1000 >= rows * 999);
+    CHECK(maxdiff_ok);
+
+    /* The server's view: SETUP (the public modulus and parameters only) and
+     * INFER messages that hold nothing but valid ciphertexts. */
+    {
+        size_t setups = 0, infers = 0, cts, nb = (mpz_sizeinbase(PK.n, 2) + 7) / 8;
+        for (i = 0; i < view.n; i++) {
+            int type = henn_msg_type(view.msg[i], view.len[i]);
+            CHECK(type == HENN_MSG_SETUP || type == HENN_MSG_INFER);
+            if (type == HENN_MSG_SETUP) {
+                setups++;
+                CHECK_EQ_INT(view.len[i], 12 + 4 + nb + 6 * 4 + 3 * 4);
+            } else if (type == HENN_MSG_INFER) {
+                infers++;
+                CHECK_OK(henn_msg_ciphertexts(&cts, &PK, view.msg[i], view.len[i]));
+                CHECK(cts == 10 || cts == 8 || cts == 6);
+                /* payload = parameters, layer, records, count, ciphertexts */
+                CHECK_EQ_INT(view.len[i], 12 + 9 * 4 + cts * 2 * nb);
+            }
+        }
+        CHECK_EQ_INT(setups, 1);
+        CHECK_EQ_INT(infers, 3 * ((rows + p.slots - 1) / p.slots));
+    }
+    /* The same records again: same predictions, but fresh ciphertexts. */
+    {
+        size_t first = view.n, i2;
+        CHECK_OK(henn_owner_infer(o, &rec_t, &p, X, rows, 10, pe2, NULL));
+        CHECK(memcmp(pe, pe2, rows) == 0);
+        for (i2 = 0; i2 < first; i2++)
+            if (henn_msg_type(view.msg[i2], view.len[i2]) == HENN_MSG_INFER)
+                break;
+        for (j = first; j < view.n; j++)
+            if (henn_msg_type(view.msg[j], view.len[j]) == HENN_MSG_INFER)
+                break;
+        CHECK(i2 < first && j < view.n && view.len[i2] == view.len[j]);
+        CHECK(memcmp(view.msg[i2] + 48, view.msg[j] + 48, view.len[j] - 48) != 0);
+    }
+    /* An input outside [0, 2^ai] is refused, not wrapped. */
+    X[3] = 1.5f;
+    CHECK_RC(henn_owner_infer(o, &rec_t, &p, X, rows, 10, pe, NULL), HENN_ERANGE);
+
+    rec_clear(&view);
+    henn_owner_free(o);
+    henn_trainer_free(t);
+    henn_nn_model_clear(&m);
+    free(X);
+    free(scores);
+    free(P);
+    free(pe);
+    free(pp);
+    free(pe2);
+}
+
+/* ---- encrypted training ---- */
+
+#define TD 8  /* inputs */
+#define TH 10 /* hidden units (>= TD: the reconstruction below works) */
+
+static void make_data(float *X, uint8_t *y, size_t rows)
+{
+    size_t i, j;
+    for (i = 0; i < rows; i++) {
+        double s = 0;
+        for (j = 0; j < TD; j++) {
+            X[i * TD + j] = (float)urand();
+            s += (j < 4 ? 1.0 : -1.0) * X[i * TD + j];
+        }
+        y[i] = (uint8_t)(s > 0.3 ? 2 : s < -0.3 ? 0 : 1);
+    }
+}
+
+static float max_abs_diff(const henn_nn_model *a, const henn_nn_model *b)
+{
+    size_t l, i;
+    float d = 0;
+    for (l = 0; l < a->layers; l++) {
+        for (i = 0; i < a->dims[l + 1] * a->dims[l]; i++)
+            d = fmaxf(d, fabsf(a->W[l][i] - b->W[l][i]));
+        for (i = 0; i < a->dims[l + 1]; i++)
+            d = fmaxf(d, fabsf(a->b[l][i] - b->b[l][i]));
+    }
+    return d;
+}
+
+static void test_training(void)
+{
+    size_t dims[3] = {TD, TH, 3}, rows = 84, e, i;
+    henn_nn_model init, plain;
+    henn_nn_trainer *nt;
+    henn_nn_opts o;
+    henn_owner *ow;
+    henn_trainer *t;
+    henn_transport to_t, to_o, rec_o;
+    henn_proto_params p;
+    henn_proto_stats st;
+    rec view = {0};
+    float X[84 * TD];
+    uint8_t y[84];
+    float moved, diff;
+    size_t slots_bits;
+
+    make_data(X, y, rows);
+    random_model(&init, dims, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_proto_params_default(&p, TH, 0, mpz_sizeinbase(PK.n, 2)));
+    p.slots = 12; /* batches of 12: unmasked values stay far below n */
+    CHECK_OK(henn_proto_params_check(&p, TH, mpz_sizeinbase(PK.n, 2)));
+    henn_nn_opts_default(&o);
+    o.lr = 0.05f;
+    o.max_rows = p.slots;
+
+    /* Plaintext twin: same initial model, batches and order. */
+    CHECK_OK(henn_nn_model_copy(&plain, &init));
+    CHECK_OK(henn_nn_trainer_new(&nt, &plain, &o));
+    for (e = 0; e < 3; e++)
+        CHECK_OK(henn_nn_train_epoch(nt, X, y, rows, p.slots, 100 + e, NULL, NULL, NULL));
+
+    CHECK_OK(henn_owner_new(&ow, &SK, NULL));
+    CHECK_OK(henn_trainer_new(&t, &init, &o, NULL));
+    henn__trainer_allow_insecure(t);
+    henn_transport_to_trainer(&to_t, t);
+    henn_transport_to_owner(&to_o, ow);
+    view.inner = &to_o;
+    memset(&rec_o, 0, sizeof(rec_o));
+    rec_o.call = rec_call;
+    rec_o.ctx = &view;
+    CHECK_OK(henn_owner_upload(ow, &to_t, &p, X, y, rows, TD));
+    for (e = 0; e < 3; e++)
+        CHECK_OK(henn_trainer_train_epoch(t, &rec_o, 100 + e, NULL, NULL, NULL));
+    moved = max_abs_diff(&plain, &init);
+    diff = max_abs_diff(henn_trainer_model(t), &plain);
+    printf("encrypted vs plaintext training: max weight difference %.5f (weights moved %.3f)\n",
+           diff, moved);
+    CHECK(moved > 0.1f);
+    CHECK(diff < 0.01f);
+
+    /* Owner's view: 2 DECRYPT requests per batch, each plaintext masked to
+     * a uniform value mod n (an unmasked one would be below 2^(slots*bits)). */
+    henn_owner_stats(&st, ow);
+    CHECK_EQ_INT(st.decryptions, 3 * 7 * (TH + TH)); /* 84 rows = 7 batches */
+    slots_bits = (size_t)p.slots * p.slot_bits;
+    {
+        size_t big = 0, total = 0;
+        henn_paillier_ct ct;
+        henn_paillier_pt pt;
+        mpz_t tmp;
+        henn_paillier_ct_init(&ct);
+        henn_paillier_pt_init(&pt);
+        mpz_init(tmp);
+        memcpy(ct.kid, PK.kid, HENN_PAILLIER_KIDBYTES);
+        for (i = 0; i < view.n; i++) {
+            henn__rbuf r;
+            int type;
+            size_t count, k, nb = henn__nbytes(&PK);
+            CHECK_OK(henn__rbuf_open(&r, &type, view.msg[i], view.len[i]));
+            CHECK_EQ_INT(type, HENN_MSG_DECRYPT);
+            count = henn__rbuf_u32(&r);
+            for (k = 0; k < count; k++) {
+                henn__rbuf_mpz(&r, ct.c, 2 * nb);
+                CHECK_OK(henn_paillier_decrypt(&pt, &SK, &ct));
+                mpz_sub(tmp, PK.n, pt.encoding);
+                total++;
+                big += mpz_sizeinbase(pt.encoding, 2) > slots_bits + 40 &&
+                       mpz_sizeinbase(tmp, 2) > slots_bits + 40;
+            }
+        }
+        CHECK_EQ_INT(total, 3 * 7 * 2 * TH);
+        CHECK_EQ_INT(big, total);
+        henn_paillier_ct_clear(&ct);
+        henn_paillier_pt_clear(&pt);
+        mpz_clear(tmp);
+    }
+    rec_clear(&view);
+
+    /* A decryption budget stops a trainer that asks for more. */
+    henn_owner_set_decrypt_budget(ow, st.decryptions + 5);
+    CHECK_RC(henn_trainer_train_epoch(t, &to_o, 7, NULL, NULL, NULL), HENN_EPROTO);
+
+    henn_owner_free(ow);
+    henn_trainer_free(t);
+    henn_nn_trainer_free(nt);
+    henn_nn_model_clear(&init);
+    henn_nn_model_clear(&plain);
+}
+
+/* Solve A x = b for a small dense system (Gaussian elimination, pivoting). */
+static int solve(double *A, double *b, size_t n)
+{
+    size_t i, j, k;
+    for (i = 0; i < n; i++) {
+        size_t piv = i;
+        for (k = i + 1; k < n; k++)
+            if (fabs(A[k * n + i]) > fabs(A[piv * n + i]))
+                piv = k;
+        if (fabs(A[piv * n + i]) < 1e-12)
+            return -1;
+        for (j = 0; j < n; j++) {
+            double t = A[i * n + j];
+            A[i * n + j] = A[piv * n + j];
+            A[piv * n + j] = t;
+        }
+        {
+            double t = b[i];
+            b[i] = b[piv];
+            b[piv] = t;
+        }
+        for (k = i + 1; k < n; k++) {
+            double f = A[k * n + i] / A[i * n + i];
+            for (j = i; j < n; j++)
+                A[k * n + j] -= f * A[i * n + j];
+            b[k] -= f * b[i];
+        }
+    }
+    for (i = n; i-- > 0;) {
+        for (j = i + 1; j < n; j++)
+            b[i] -= A[i * n + j] * b[j];
+        b[i] /= A[i * n + i];
+    }
+    return 0;
+}
+
+/*
+ * The known weakness (as in CryptoNN; Ionita & Ionita, RAID 2025): the
+ * trainer sees Z1 = W1 x + b1 for its own W1 with hidden width >= input
+ * width, so it solves for x. Performed here from the trainer's view only.
+ */
+static void test_reconstruction(void)
+{
+    size_t dims[3] = {TD, TH, 3}, rows = 20, count, i, j, h;
+    henn_nn_model init;
+    henn_nn_opts o;
+    henn_owner *ow;
+    henn_trainer *t;
+    henn_transport to_t, to_o;
+    henn_proto_params p;
+    float X[20 * TD];
+    uint8_t y[20];
+    const float *z1;
+    double worst = 0;
+
+    make_data(X, y, rows);
+    random_model(&init, dims, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_proto_params_default(&p, TH, 0, mpz_sizeinbase(PK.n, 2)));
+    henn_nn_opts_default(&o);
+    CHECK_OK(henn_owner_new(&ow, &SK, NULL));
+    CHECK_OK(henn_trainer_new(&t, &init, &o, NULL));
+    henn__trainer_allow_insecure(t);
+    henn_transport_to_trainer(&to_t, t);
+    henn_transport_to_owner(&to_o, ow);
+    CHECK_OK(henn_owner_upload(ow, &to_t, &p, X, y, rows, TD));
+    CHECK_OK(henn_trainer_train_epoch(t, &to_o, 1, NULL, NULL, NULL)); /* one batch */
+    z1 = henn_trainer_last_z1(t, &count);
+    CHECK_EQ_INT(count, rows);
+    /* Least squares with the W1, b1 the trainer used for that batch. */
+    for (i = 0; i < count; i++) {
+        double A[TD * TD] = {0}, b[TD] = {0};
+        for (j = 0; j < TD; j++) {
+            size_t k;
+            for (k = 0; k < TD; k++)
+                for (h = 0; h < TH; h++)
+                    A[j * TD + k] += (double)init.W[0][h * TD + j] * init.W[0][h * TD + k];
+            for (h = 0; h < TH; h++)
+                b[j] += (double)init.W[0][h * TD + j] * ((double)z1[i * TH + h] - init.b[0][h]);
+        }
+        CHECK_OK(solve(A, b, TD));
+        for (j = 0; j < TD; j++)
+            worst = fmax(worst, fabs(b[j] - X[i * TD + j]));
+    }
+    printf("trainer reconstructs the encrypted inputs from its view: max error %.5f\n", worst);
+    CHECK(worst < 0.01);
+    henn_owner_free(ow);
+    henn_trainer_free(t);
+    henn_nn_model_clear(&init);
+}
+
+/* ---- malformed input ---- */
+
+static int is_error(const uint8_t *resp, size_t len)
+{
+    return henn_msg_type(resp, len) == HENN_MSG_ERROR;
+}
+
+static void test_bad_messages(void)
+{
+    size_t dims[3] = {TD, TH, 3}, rows = 30, i, cut;
+    henn_nn_model init;
+    henn_nn_opts o;
+    henn_owner *ow;
+    henn_trainer *t, *strict;
+    henn_transport to_t, rec_t, to_strict;
+    henn_proto_params p;
+    rec view = {0};
+    float X[30 * TD];
+    uint8_t y[30], *resp, junk[64] = "HNP\x01";
+    size_t resp_len;
+
+    make_data(X, y, rows);
+    random_model(&init, dims, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_proto_params_default(&p, TH, 0, mpz_sizeinbase(PK.n, 2)));
+    henn_nn_opts_default(&o);
+    CHECK_OK(henn_owner_new(&ow, &SK, NULL));
+    CHECK_OK(henn_trainer_new(&t, &init, &o, NULL));
+    henn__trainer_allow_insecure(t);
+    henn_transport_to_trainer(&to_t, t);
+    view.inner = &to_t;
+    memset(&rec_t, 0, sizeof(rec_t));
+    rec_t.call = rec_call;
+    rec_t.ctx = &view;
+    CHECK_OK(henn_owner_upload(ow, &rec_t, &p, X, y, rows, TD));
+
+    /* Every truncation of every recorded message is an error response. */
+    for (i = 0; i < view.n; i++) {
+        size_t step = view.len[i] / 97 + 1;
+        for (cut = 0; cut < view.len[i]; cut += step) {
+            CHECK_OK(henn_trainer_handle(t, view.msg[i], cut, &resp, &resp_len));
+            CHECK(is_error(resp, resp_len));
+            free(resp);
+        }
+    }
+    /* A replayed DATA message (group already stored) is refused. */
+    CHECK_OK(henn_trainer_handle(t, view.msg[1], view.len[1], &resp, &resp_len));
+    CHECK(is_error(resp, resp_len));
+    free(resp);
+    /* Unknown types and junk. */
+    junk[4] = 99;
+    CHECK_EQ_INT(henn_msg_type(junk, sizeof(junk)), -1);
+    CHECK_OK(henn_trainer_handle(t, junk, sizeof(junk), &resp, &resp_len));
+    CHECK(is_error(resp, resp_len));
+    free(resp);
+    CHECK_OK(henn_owner_handle(ow, junk, 3, &resp, &resp_len));
+    CHECK(is_error(resp, resp_len));
+    free(resp);
+    /* A ciphertext outside Z*_{n^2} in a DECRYPT request: ERANGE. */
+    {
+        henn__wbuf w;
+        uint8_t *req;
+        size_t req_len, nb = henn__nbytes(&PK);
+        mpz_t big;
+        mpz_init_set(big, PK.n2);
+        mpz_sub_ui(big, big, 0); /* c = n^2 itself */
+        henn__wbuf_start(&w, HENN_MSG_DECRYPT);
+        henn__wbuf_u32(&w, 1);
+        henn__wbuf_mpz(&w, big, 2 * nb);
+        CHECK_OK(henn__wbuf_finish(&w, &req, &req_len));
+        CHECK_OK(henn_owner_handle(ow, req, req_len, &resp, &resp_len));
+        CHECK_RC(henn__msg_error_code(resp, resp_len), HENN_ERANGE);
+        free(resp);
+        /* The same ciphertext in a DATA message is caught by the inspector. */
+        CHECK_RC(henn_msg_ciphertexts(&cut, &PK, req, req_len), HENN_ERANGE);
+        free(req);
+        mpz_clear(big);
+    }
+    /* A trainer that does not accept test keys refuses the small key. */
+    CHECK_OK(henn_trainer_new(&strict, &init, &o, NULL));
+    henn_transport_to_trainer(&to_strict, strict);
+    CHECK_RC(henn_owner_upload(ow, &to_strict, &p, X, y, rows, TD), HENN_EPARAM);
+    /* Wrong input width. */
+    CHECK_RC(henn_owner_upload(ow, &to_t, &p, X, y, rows / 2, TD - 1), HENN_EINVAL);
+    henn_trainer_free(strict);
+    rec_clear(&view);
+    henn_owner_free(ow);
+    henn_trainer_free(t);
+    henn_nn_model_clear(&init);
+}
+
+int main(void)
+{
+    rng_state = test_seed();
+    if (henn_init() != 0)
+        return 1;
+    henn_paillier_pk_init(&PK);
+    henn_paillier_sk_init(&SK);
+    if (henn_paillier_keygen(&PK, &SK, 1024, HENN_PAILLIER_INSECURE) != 0)
+        return 1;
+    test_multi_exp();
+    test_packing();
+    test_params();
+    test_inference();
+    test_training();
+    test_reconstruction();
+    test_bad_messages();
+    henn_paillier_pk_clear(&PK);
+    henn_paillier_sk_clear(&SK);
+    return test_report("test_protocol");
+}
