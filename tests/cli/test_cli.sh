@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CLI tests: run the built henn binary, check exit codes, outputs and files.
 set -u
-HENN=${1:?usage: test_cli.sh path/to/henn}
+HENN=${1:?usage: test_cli.sh path/to/henn data-dir}
+DATA=${2:?usage: test_cli.sh path/to/henn data-dir}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 pass=0
@@ -88,6 +89,41 @@ expect 2 "bench unknown scheme" -- "$HENN" bench ckks
 # demo (the README's main job) on a small run
 expect 0 "demo" -- "$HENN" demo --count 2000
 grep -q "all equal the plaintext sums" out && ok || bad "demo result"
+
+# kdd: bad arguments
+expect 2 "kdd no subcommand" -- "$HENN" kdd
+expect 2 "kdd unknown option" -- "$HENN" kdd train --frob
+expect 2 "kdd bad rows" -- "$HENN" kdd train --rows abc
+expect 2 "kdd bad hidden" -- "$HENN" kdd train --hidden 0,5000
+expect 2 "kdd small key without the flag" -- "$HENN" kdd train --encrypted --bits 512
+expect 2 "kdd missing value" -- "$HENN" kdd train --lr
+expect 0 "kdd help" -- "$HENN" kdd --help
+grep -q -- "--encrypted" out && ok || bad "kdd help lists --encrypted"
+# kdd: bad files name the file, line and field
+row='0,tcp,http,SF,181,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0.00,0.00,0.00,0.00,1.00,0.00,0.00,9,9,1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00'
+{ for i in $(seq 1 40); do echo "$row,normal."; echo "$row,smurf."; done; echo "$row,frobnicate."; } >bad.txt
+expect 1 "kdd unknown label" -- "$HENN" kdd train --train bad.txt --test bad.txt
+grep -q "bad.txt:81: field 42: unknown label 'frobnicate.'" err && ok || bad "kdd error names file, line, field"
+expect 1 "kdd missing file" -- "$HENN" kdd train --train nonexistent.gz
+grep -q "nonexistent.gz" err && ok || bad "kdd missing file named"
+head -c 3000 "$DATA/kddcup99/corrected.gz" >trunc.gz
+expect 1 "kdd truncated gzip" -- "$HENN" kdd train --train trunc.gz
+# --skip-bad: the same file trains, and the skipped row is counted
+expect 0 "kdd skip-bad" -- "$HENN" kdd train --train bad.txt --test bad.txt --skip-bad --rows 0 --json m.json
+grep -q "skipped 1 malformed rows" err && ok || bad "kdd skip count"
+grep -q '"accuracy"' m.json && ok || bad "kdd json"
+# a small plaintext and encrypted run on the bundled data; model file round trip
+expect 0 "kdd train encrypted (test key)" -- "$HENN" kdd train --encrypted --bits 768 --insecure-test-key \
+    --features intcode --rows 300 --test-rows 2000 --infer-rows 60 --json k.json --model k.model
+grep -q "inference = plaintext" out && ok || bad "kdd table"
+grep -q '"encrypted": true' k.json && ok || bad "kdd json encrypted run"
+grep -q '"confusion"' k.json && ok || bad "kdd json confusion matrix"
+expect 0 "kdd eval" -- "$HENN" kdd eval --model k.model --test-rows 2000 --encrypted --bits 768 --insecure-test-key --infer-rows 30
+grep -q "encrypted inference: 30 records" out && ok || bad "kdd eval encrypted"
+head -c 100 k.model >cut.model
+expect 1 "kdd eval truncated model" -- "$HENN" kdd eval --model cut.model
+grep -q "not a henn KDD model file" err && ok || bad "kdd eval message"
+expect 2 "kdd eval without model" -- "$HENN" kdd eval
 
 echo "test_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
