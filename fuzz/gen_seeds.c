@@ -1,5 +1,6 @@
 /* Writes the seed corpora for the fuzz targets under the fixed fuzz key:
- * gen_seeds <json-dir> <binary-dir>. The seeds are checked in. */
+ * gen_seeds <json-dir> <binary-dir> <kdd-dir> <model-dir> <protocol-dir>.
+ * The seeds are checked in. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,105 @@ static void put(const char *dir, const char *name, const void *buf, size_t len)
     fclose(f);
 }
 
+static const char *row = "0,tcp,http,SF,181,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0.00,"
+                        "0.00,0.00,0.00,1.00,0.00,0.00,9,9,1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00";
+
+/* Recording transport: keeps what the owner sends, forwards to the trainer. */
+typedef struct rec {
+    henn_transport *inner;
+    const char *dir;
+    int n;
+} rec;
+
+static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                    size_t *resp_len)
+{
+    rec *r = ctx;
+    char name[32];
+    snprintf(name, sizeof(name), "msg%d", r->n++);
+    put(r->dir, name, req, req_len);
+    return henn_transport_call(r->inner, req, req_len, resp, resp_len);
+}
+
+void henn__trainer_allow_insecure(henn_trainer *t);
+
+static int more_seeds(const char *kdd_dir, const char *model_dir, const char *proto_dir)
+{
+    char text[4096];
+    size_t dims[3] = {4, 3, 2}, len;
+    henn_nn_model m;
+    henn_nn_opts o;
+    henn_owner *ow;
+    henn_trainer *t;
+    henn_transport to_t, rt;
+    henn_proto_params p;
+    henn_kdd_set set;
+    henn_kdd_prep prep;
+    henn_kdd_error e;
+    rec r;
+    uint8_t *buf;
+    float X[5 * 4] = {0.1f, 0.2f, 0.3f, 0.4f, 1.0f, 0.0f, 0.5f, 0.5f, 0.25f, 0.75f,
+                      0.0f, 0.0f, 1.0f, 1.0f, 1.0f, 1.0f, 0.9f, 0.8f, 0.7f, 0.6f};
+    uint8_t y[5] = {0, 1, 1, 0, 1};
+
+    snprintf(text, sizeof(text), "%c%s,normal.\n%s,smurf.\n", 0, row, row);
+    put(kdd_dir, "kdd99", text, strlen(text + 1) + 1);
+    snprintf(text, sizeof(text), "%c%s,normal,20\n%s,neptune,3\n", 2 | 8, row, row);
+    put(kdd_dir, "nsl", text, strlen(text + 1) + 1);
+
+    if (henn_nn_model_init(&m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 1) ||
+        henn_nn_model_serialize(&buf, &len, &m))
+        return 1;
+    put(model_dir, "mlp", buf, len);
+    free(buf);
+    snprintf(text, sizeof(text), "%s,normal.\n", row);
+    if (henn_kdd_load_mem(&set, text, strlen(text), "seed", 0, 0, &e) ||
+        henn_kdd_prep_fit(&prep, &set, HENN_KDD_ONEHOT, 1) ||
+        henn_kdd_prep_serialize(&buf, &len, &prep))
+        return 1;
+    put(model_dir, "prep", buf, len);
+    free(buf);
+    henn_kdd_prep_clear(&prep);
+    henn_kdd_set_clear(&set);
+
+    henn_nn_opts_default(&o);
+    if (henn_proto_params_default(&p, 4, 0, mpz_sizeinbase(fuzz_sk.pk.n, 2)) ||
+        henn_owner_new(&ow, &fuzz_sk, NULL) || henn_trainer_new(&t, &m, &o, NULL))
+        return 1;
+    henn__trainer_allow_insecure(t);
+    henn_transport_to_trainer(&to_t, t);
+    r.inner = &to_t;
+    r.dir = proto_dir;
+    r.n = 0;
+    memset(&rt, 0, sizeof(rt));
+    rt.call = rec_call;
+    rt.ctx = &r;
+    {
+        uint8_t pred[5];
+        if (henn_owner_upload(ow, &rt, &p, X, y, 5, 4) ||
+            henn_owner_infer(ow, &rt, &p, X, 5, 4, pred, NULL))
+            return 1;
+    }
+    {
+        /* the trainer's DECRYPT requests to the owner */
+        henn_transport to_o, ro;
+        rec r2;
+        henn_transport_to_owner(&to_o, ow);
+        r2.inner = &to_o;
+        r2.dir = proto_dir;
+        r2.n = 100;
+        memset(&ro, 0, sizeof(ro));
+        ro.call = rec_call;
+        ro.ctx = &r2;
+        if (henn_trainer_train_epoch(t, &ro, 1, NULL, NULL, NULL))
+            return 1;
+    }
+    henn_owner_free(ow);
+    henn_trainer_free(t);
+    henn_nn_model_clear(&m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     henn_paillier_pt pt;
@@ -24,7 +124,7 @@ int main(int argc, char **argv)
     char *json;
     size_t len, i, n;
     uint8_t *bin;
-    if (argc != 3)
+    if (argc != 6)
         return 2;
     fuzz_setup();
     henn_paillier_pt_init(&pt);
@@ -54,5 +154,5 @@ int main(int argc, char **argv)
         put(argv[2], n ? "three.bin" : "empty.bin", bin, size);
         free(bin);
     }
-    return 0;
+    return more_seeds(argv[3], argv[4], argv[5]);
 }

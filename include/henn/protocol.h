@@ -178,7 +178,9 @@ HENN_API void henn_trainer_free(henn_trainer *t);
 
 /*
  * henn_trainer_handle: serve one request from the owner (SETUP, DATA,
- * INFER). *resp is malloc'd. Returns 0 (errors travel as error
+ * INFER). *resp is malloc'd. A SETUP for more than 2^24 rows (or 2^26
+ * stored ciphertexts) is refused with HENN_EINVAL; keys under 2048 bits
+ * with HENN_EPARAM. Returns 0 (errors travel as error
  * responses) or HENN_ENOMEM.
  */
 HENN_API HENN_NODISCARD int henn_trainer_handle(henn_trainer *t, const uint8_t *req,

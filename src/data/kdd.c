@@ -104,6 +104,8 @@ typedef struct loader {
 } loader;
 
 static int fail(loader *ld, int rc, unsigned field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(loader *ld, int rc, unsigned field, const char *fmt, ...)
 {
     va_list ap;
     if (ld->err != NULL) {

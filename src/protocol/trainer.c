@@ -319,6 +319,12 @@ static int handle_setup(henn_trainer *t, henn__rbuf *r)
     t->chunks = (dim + per_ct - 1) / per_ct;
     if (rows == 0)
         goto cleanup;
+    /* Storage limits: 2^24 rows, 2^26 stored ciphertexts of each kind. */
+    if (rows > ((size_t)1 << 24) || (size_t)rows * t->chunks > ((size_t)1 << 26) ||
+        ((size_t)rows / p.slots + 1) * dim > ((size_t)1 << 26)) {
+        rc = HENN_EINVAL;
+        goto cleanup;
+    }
     free_data(t);
     t->rows = rows;
     t->groups = (rows + p.slots - 1) / p.slots;
