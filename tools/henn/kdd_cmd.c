@@ -52,10 +52,12 @@ static const char *kdd_usage =
     "Output:\n"
     "  --model FILE        write the (encrypted-run, else plaintext) model\n"
     "  --json FILE         write metrics as JSON\n"
+    "  --export PREFIX     write the preprocessed data: PREFIX-{train,test}.f32\n"
+    "                      (row-major float32) and .labels (uint8) for bench/\n"
     "  --quiet             no table, only errors\n";
 
 typedef struct kopts {
-    const char *train, *test, *model, *json;
+    const char *train, *test, *model, *json, *export_prefix;
     unsigned layout;
     int skip_bad, log1p, encrypted, insecure, quiet, eval;
     size_t rows, test_rows, infer_rows, epochs, batch, bits, threads;
@@ -173,6 +175,8 @@ static int parse_kopts(kopts *o, int argc, char **argv)
             o->model = v;
         } else if (strcmp(a, "--json") == 0) {
             o->json = v;
+        } else if (strcmp(a, "--export") == 0) {
+            o->export_prefix = v;
         } else if (strcmp(a, "--layout") == 0) {
             if (strcmp(v, "auto") == 0)
                 o->layout = HENN_KDD_LAYOUT_AUTO;
@@ -505,6 +509,21 @@ static int load_model(const char *path, henn_kdd_prep *prep, henn_nn_model *m)
 
 void henn__trainer_allow_insecure(henn_trainer *t);
 
+/* PREFIX-<what>.f32 and .labels. */
+static int export_part(const char *prefix, const char *what, const float *X, const uint8_t *y,
+                       size_t rows, size_t dim)
+{
+    char path[4096];
+    int rc;
+    snprintf(path, sizeof(path), "%s-%s.f32", prefix, what);
+    rc = cli_write_file(path, X, rows * dim * sizeof(float), 0644);
+    if (rc == 0) {
+        snprintf(path, sizeof(path), "%s-%s.labels", prefix, what);
+        rc = cli_write_file(path, y, rows, 0644);
+    }
+    return rc;
+}
+
 /* Encrypted training, then encrypted inference on the first test rows. */
 static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const henn_nn_opts *nno,
                          const henn_proto_params *p, const float *X, const uint8_t *y,
@@ -686,6 +705,15 @@ static int cmd_train(const kopts *o)
                 rows, tr.rows, o->features == HENN_KDD_ONEHOT ? "one-hot" : "integer codes",
                 prep.dim, trows, unseen);
 
+    if (o->export_prefix != NULL) {
+        rc = export_part(o->export_prefix, "train", X, y, rows, prep.dim);
+        if (rc == 0)
+            rc = export_part(o->export_prefix, "test", T, te.y, trows, prep.dim);
+        if (rc != 0) {
+            cli_error(o->export_prefix, rc);
+            goto cleanup;
+        }
+    }
     dims[0] = prep.dim;
     for (i = 0; i < o->nhidden; i++)
         dims[i + 1] = o->hidden[i];
