@@ -136,3 +136,17 @@ void cli_progress_cb(void *user, size_t done, size_t total)
         fputc('\n', stderr);
     fflush(stderr);
 }
+
+int cli_parse_size(size_t *out, const char *s, size_t lo, size_t hi)
+{
+    char *end;
+    unsigned long long v;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}

@@ -30,4 +30,7 @@ void cli_progress_cb(void *user, size_t done, size_t total);
 
 double cli_now(void);
 
+/* Parse a decimal size in [lo, hi] (no sign, no junk). Returns 0 or -1. */
+int cli_parse_size(size_t *out, const char *s, size_t lo, size_t hi);
+
 #endif

@@ -78,19 +78,6 @@ static int bad(const char *msg, const char *arg)
     return 2;
 }
 
-static int parse_uint(size_t *out, const char *s, size_t lo, size_t hi)
-{
-    char *end;
-    unsigned long long v;
-    if (s == NULL || *s == '\0' || *s == '-')
-        return -1;
-    v = strtoull(s, &end, 10);
-    if (*end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 static int parse_real(double *out, const char *s, double lo, double hi)
 {
     char *end;
@@ -115,7 +102,7 @@ static int parse_hidden(kopts *o, const char *s)
         return 0;
     for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (o->nhidden >= HENN_NN_MAX_LAYERS - 1 ||
-            parse_uint(&o->hidden[o->nhidden], tok, 1, 4096) != 0)
+            cli_parse_size(&o->hidden[o->nhidden], tok, 1, 4096) != 0)
             return -1;
         o->nhidden++;
     }
@@ -187,28 +174,28 @@ static int parse_kopts(kopts *o, int argc, char **argv)
             else
                 return bad("bad --layout", v);
         } else if (strcmp(a, "--rows") == 0) {
-            if (parse_uint(&o->rows, v, 0, 100000000) != 0)
+            if (cli_parse_size(&o->rows, v, 0, 100000000) != 0)
                 return bad("bad --rows", v);
         } else if (strcmp(a, "--test-rows") == 0) {
-            if (parse_uint(&o->test_rows, v, 0, 100000000) != 0)
+            if (cli_parse_size(&o->test_rows, v, 0, 100000000) != 0)
                 return bad("bad --test-rows", v);
         } else if (strcmp(a, "--infer-rows") == 0) {
-            if (parse_uint(&o->infer_rows, v, 0, 100000000) != 0)
+            if (cli_parse_size(&o->infer_rows, v, 0, 100000000) != 0)
                 return bad("bad --infer-rows", v);
         } else if (strcmp(a, "--epochs") == 0) {
-            if (parse_uint(&o->epochs, v, 1, 10000) != 0)
+            if (cli_parse_size(&o->epochs, v, 1, 10000) != 0)
                 return bad("bad --epochs", v);
         } else if (strcmp(a, "--batch") == 0) {
-            if (parse_uint(&o->batch, v, 1, 65536) != 0)
+            if (cli_parse_size(&o->batch, v, 1, 65536) != 0)
                 return bad("bad --batch", v);
         } else if (strcmp(a, "--bits") == 0) {
-            if (parse_uint(&o->bits, v, 64, 8192) != 0)
+            if (cli_parse_size(&o->bits, v, 64, 8192) != 0)
                 return bad("bad --bits", v);
         } else if (strcmp(a, "--threads") == 0) {
-            if (parse_uint(&o->threads, v, 1, 256) != 0)
+            if (cli_parse_size(&o->threads, v, 1, 256) != 0)
                 return bad("bad --threads", v);
         } else if (strcmp(a, "--seed") == 0) {
-            if (parse_uint(&tmp, v, 0, SIZE_MAX) != 0)
+            if (cli_parse_size(&tmp, v, 0, SIZE_MAX) != 0)
                 return bad("bad --seed", v);
             o->seed = tmp;
         } else if (strcmp(a, "--hidden") == 0) {
@@ -402,39 +389,30 @@ static int write_json_file(const char *path, const kopts *o, const run *runs, si
     return rc;
 }
 
+/* One table row: label, plaintext value, encrypted value (or "-" when the
+ * encrypted run is absent), published figure. */
+static void table_row(const char *label, int decimals, double plain, const run *en,
+                      double enc, const char *published)
+{
+    char a[32], b[32];
+    snprintf(a, sizeof(a), "%.*f", decimals, plain);
+    if (en->have)
+        snprintf(b, sizeof(b), "%.*f", decimals, enc);
+    else
+        snprintf(b, sizeof(b), "-");
+    printf("%-28s %12s %12s %22s\n", label, a, b, published);
+}
+
 static void print_table(const run *pl, const run *en, const kopts *o)
 {
     printf("\n%-28s %12s %12s %22s\n", "", "plaintext", "encrypted", "published (256-bit)");
-    printf("%-28s %12.4f ", "accuracy, first 1,000", pl->acc_head);
-    if (en->have)
-        printf("%12.4f ", en->acc_head);
-    else
-        printf("%12s ", "-");
-    printf("%22s\n", "0.880 / 0.886 enc");
-    printf("%-28s %12.4f ", "accuracy, all test rows", pl->acc_all);
-    if (en->have)
-        printf("%12.4f ", en->acc_all);
-    else
-        printf("%12s ", "-");
-    printf("%22s\n", "-");
-    printf("%-28s %12.4f ", "macro-F1, all test rows", pl->macro_f1);
-    if (en->have)
-        printf("%12.4f ", en->macro_f1);
-    else
-        printf("%12s ", "-");
-    printf("%22s\n", "-");
-    printf("%-28s %12.2f ", "training time (s)", pl->seconds);
-    if (en->have)
-        printf("%12.2f ", en->seconds);
-    else
-        printf("%12s ", "-");
-    printf("%22s\n", "-");
-    printf("%-28s %12.0f ", "training samples/s", pl->samples_per_s);
-    if (en->have)
-        printf("%12.1f ", en->samples_per_s);
-    else
-        printf("%12s ", "-");
-    printf("%22s\n", "~180 / 2.5 enc");
+    table_row("accuracy, first 1,000", 4, pl->acc_head, en, en->acc_head,
+              "0.880 / 0.886 enc");
+    table_row("accuracy, all test rows", 4, pl->acc_all, en, en->acc_all, "-");
+    table_row("macro-F1, all test rows", 4, pl->macro_f1, en, en->macro_f1, "-");
+    table_row("training time (s)", 2, pl->seconds, en, en->seconds, "-");
+    table_row("training samples/s", 1, pl->samples_per_s, en, en->samples_per_s,
+              "~180 / 2.5 enc");
     if (en->have) {
         printf("%-28s %12s %12.2f %22s\n", "encrypting the rows (s)", "-", en->upload_seconds,
                "~42 enc/s");

@@ -127,20 +127,6 @@ static int parse_opts(opts *o, int argc, char **argv)
     return 0;
 }
 
-static int parse_size(size_t *out, const char *s, size_t lo, size_t hi)
-{
-    char *end;
-    unsigned long long v;
-    if (s == NULL || *s == '\0' || *s == '-')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 /* A number as pheutil reads it: Python's float(). */
 static int parse_number(double *x, const char *s)
 {
@@ -265,7 +251,7 @@ static int cmd_keygen(int argc, char **argv)
     int rc;
     if (parse_opts(&o, argc, argv) != 0 || o.help || o.npos != 1)
         return usage(o.help ? NULL : "keygen takes one output file");
-    if (o.bits != NULL && parse_size(&bits, o.bits, 64, HENN_PAILLIER_MAX_BITS) != 0)
+    if (o.bits != NULL && cli_parse_size(&bits, o.bits, 64, HENN_PAILLIER_MAX_BITS) != 0)
         return usage("--bits must be an even number of bits, 2048 or more");
     henn_paillier_sk_init(&sk);
     fprintf(stderr, "henn: generating a %zu-bit Paillier key pair\n", bits);
@@ -468,9 +454,9 @@ static int cmd_demo(int argc, char **argv)
 
     if (parse_opts(&o, argc, argv) != 0 || o.help)
         return usage(NULL);
-    if ((o.bits != NULL && parse_size(&bits, o.bits, 64, 8192) != 0) ||
-        (o.count != NULL && parse_size(&count, o.count, 64, 10000000) != 0) ||
-        (o.threads != NULL && parse_size(&threads, o.threads, 0, 256) != 0))
+    if ((o.bits != NULL && cli_parse_size(&bits, o.bits, 64, 8192) != 0) ||
+        (o.count != NULL && cli_parse_size(&count, o.count, 64, 10000000) != 0) ||
+        (o.threads != NULL && cli_parse_size(&threads, o.threads, 0, 256) != 0))
         return usage("bad --bits, --count or --threads");
     henn_paillier_sk_init(&sk);
     henn_paillier_pk_init(&pk);
@@ -583,8 +569,8 @@ static int cmd_bench(int argc, char **argv)
         return usage("bench takes a scheme: paillier");
     if (parse_opts(&o, argc - 1, argv + 1) != 0 || o.help || o.npos != 0)
         return usage(NULL);
-    if ((o.bits != NULL && parse_size(&bits, o.bits, 64, 8192) != 0) ||
-        (o.threads != NULL && parse_size(&threads, o.threads, 1, 256) != 0))
+    if ((o.bits != NULL && cli_parse_size(&bits, o.bits, 64, 8192) != 0) ||
+        (o.threads != NULL && cli_parse_size(&threads, o.threads, 1, 256) != 0))
         return usage("bad --bits or --threads");
     if (o.seconds != NULL && (parse_number(&secs, o.seconds) != 0 || secs <= 0 || secs > 60))
         return usage("bad --seconds");
