@@ -76,6 +76,8 @@ typedef struct henn_kdd_error {
     char msg[128];
 } henn_kdd_error;
 
+/* henn_kdd_set_init: an empty set. henn_kdd_set_clear: free everything and
+ * leave it empty (safe on an empty or zeroed set). */
 HENN_API void henn_kdd_set_init(henn_kdd_set *set);
 HENN_API void henn_kdd_set_clear(henn_kdd_set *set);
 
@@ -132,6 +134,8 @@ typedef struct henn_kdd_prep {
     size_t vocab_count[HENN_KDD_SYMBOLIC];
 } henn_kdd_prep;
 
+/* henn_kdd_prep_init: unfitted. henn_kdd_prep_clear: free the vocabularies
+ * (safe on an unfitted or zeroed prep). */
 HENN_API void henn_kdd_prep_init(henn_kdd_prep *prep);
 HENN_API void henn_kdd_prep_clear(henn_kdd_prep *prep);
 

@@ -62,6 +62,9 @@ typedef struct henn_nn_model {
     float *b[HENN_NN_MAX_LAYERS];
 } henn_nn_model;
 
+/* henn_nn_model_init_empty: a model with no layers (for _deserialize or
+ * _copy). henn_nn_model_clear: free the weights (safe on an empty or
+ * zeroed model). */
 HENN_API void henn_nn_model_init_empty(henn_nn_model *m);
 HENN_API void henn_nn_model_clear(henn_nn_model *m);
 
@@ -115,6 +118,7 @@ typedef struct henn_nn_trainer henn_nn_trainer;
  * place). Returns 0, HENN_EINVAL, HENN_ENOMEM. */
 HENN_API HENN_NODISCARD int henn_nn_trainer_new(henn_nn_trainer **t, henn_nn_model *m,
                                                 const henn_nn_opts *o);
+/* henn_nn_trainer_free: release t (NULL is allowed); the model stays. */
 HENN_API void henn_nn_trainer_free(henn_nn_trainer *t);
 
 /*
@@ -191,6 +195,7 @@ typedef struct henn_nn_metrics {
 HENN_API HENN_NODISCARD int henn_nn_metrics_compute(henn_nn_metrics *mt, const uint8_t *y,
                                                     const uint8_t *pred, size_t rows,
                                                     size_t classes);
+/* henn_nn_metrics_clear: free the confusion matrix. */
 HENN_API void henn_nn_metrics_clear(henn_nn_metrics *mt);
 
 /*

@@ -120,6 +120,7 @@ typedef struct henn_trainer henn_trainer;
  */
 HENN_API HENN_NODISCARD int henn_owner_new(henn_owner **o, const henn_paillier_sk *sk,
                                            const henn_batch_opts *opts);
+/* henn_owner_free: wipe the key copy and release o (NULL is allowed). */
 HENN_API void henn_owner_free(henn_owner *o);
 
 /*
@@ -174,6 +175,7 @@ HENN_API HENN_NODISCARD int henn_owner_infer(henn_owner *o, henn_transport *to_t
 HENN_API HENN_NODISCARD int henn_trainer_new(henn_trainer **t, const henn_nn_model *model,
                                              const henn_nn_opts *nn,
                                              const henn_batch_opts *opts);
+/* henn_trainer_free: release t and its stored ciphertexts (NULL is allowed). */
 HENN_API void henn_trainer_free(henn_trainer *t);
 
 /*
