@@ -515,7 +515,12 @@ int henn_kdd_prep_apply(float **X, size_t *unseen_out, const henn_kdd_prep *prep
         size_t pos = 0;
         for (c = 0; c < HENN_KDD_FEATURES; c++) {
             if (c >= 1 && c <= 3) {
-                size_t code = map[c - 1][(size_t)x[c]];
+                size_t code;
+                if (!(x[c] >= 0.0 && x[c] < (double)set->sym_count[c - 1])) {
+                    rc = HENN_EINVAL; /* not an index into the set's vocabulary */
+                    goto cleanup;
+                }
+                code = map[c - 1][(size_t)x[c]];
                 if (code == SIZE_MAX)
                     unseen++;
                 if (prep->encoding == HENN_KDD_ONEHOT) {
