@@ -205,23 +205,25 @@ cleanup:
     return rc;
 }
 
-/* DECRYPT request -> PLAIN response. */
-static int handle_decrypt(henn_owner *o, henn__rbuf *r, uint8_t **resp, size_t *resp_len)
+static void free_pts(henn_paillier_pt *pt, size_t count)
 {
-    size_t nb = henn__nbytes(&o->sk.pk), width = 2 * nb, count, i;
-    henn_paillier_ct *ct = NULL;
-    henn_paillier_pt *pt = NULL;
-    henn__wbuf w;
+    size_t i;
+    for (i = 0; pt != NULL && i < count; i++)
+        henn_paillier_pt_clear(&pt[i]); /* wipes */
+    free(pt);
+}
+
+/* Read the count ciphertexts that end r, check each against the key and
+ * decrypt them: *pt_out = count plaintexts (release with free_pts). */
+static int decrypt_rest(henn_owner *o, henn__rbuf *r, size_t count, henn_paillier_pt **pt_out)
+{
+    size_t width = 2 * henn__nbytes(&o->sk.pk), i;
+    henn_paillier_ct *ct = calloc(count, sizeof(*ct));
+    henn_paillier_pt *pt = calloc(count, sizeof(*pt));
     mpz_t tmp;
     int rc = 0;
 
-    count = henn__rbuf_u32(r);
-    if (r->err != 0 || count == 0 || count > (r->len - r->pos) / width)
-        return HENN_EFORMAT;
-    if (o->budget != 0 && o->st.decryptions + count > o->budget)
-        return HENN_EPROTO;
-    ct = calloc(count, sizeof(*ct));
-    pt = calloc(count, sizeof(*pt));
+    *pt_out = NULL;
     if (ct == NULL || pt == NULL) {
         free(ct);
         free(pt);
@@ -243,21 +245,41 @@ static int handle_decrypt(henn_owner *o, henn__rbuf *r, uint8_t **resp, size_t *
         quiet.progress = NULL;
         rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, count, &quiet);
     }
-    if (rc == 0) {
+    if (rc == 0)
         o->st.decryptions += count;
-        henn__wbuf_start(&w, HENN_MSG_PLAIN);
-        henn__wbuf_u32(&w, (uint32_t)count);
-        for (i = 0; i < count; i++)
-            henn__wbuf_mpz(&w, pt[i].encoding, nb);
-        rc = henn__wbuf_finish(&w, resp, resp_len);
-    }
-    for (i = 0; i < count; i++) {
+    for (i = 0; i < count; i++)
         henn_paillier_ct_clear(&ct[i]);
-        henn_paillier_pt_clear(&pt[i]);
-    }
     mpz_clear(tmp);
     free(ct);
-    free(pt);
+    if (rc == 0)
+        *pt_out = pt;
+    else
+        free_pts(pt, count);
+    return rc;
+}
+
+/* DECRYPT request -> PLAIN response. */
+static int handle_decrypt(henn_owner *o, henn__rbuf *r, uint8_t **resp, size_t *resp_len)
+{
+    size_t nb = henn__nbytes(&o->sk.pk), count, i;
+    henn_paillier_pt *pt;
+    henn__wbuf w;
+    int rc;
+
+    count = henn__rbuf_u32(r);
+    if (r->err != 0 || count == 0 || count > (r->len - r->pos) / (2 * nb))
+        return HENN_EFORMAT;
+    if (o->budget != 0 && o->st.decryptions + count > o->budget)
+        return HENN_EPROTO;
+    rc = decrypt_rest(o, r, count, &pt);
+    if (rc != 0)
+        return rc;
+    henn__wbuf_start(&w, HENN_MSG_PLAIN);
+    henn__wbuf_u32(&w, (uint32_t)count);
+    for (i = 0; i < count; i++)
+        henn__wbuf_mpz(&w, pt[i].encoding, nb);
+    rc = henn__wbuf_finish(&w, resp, resp_len);
+    free_pts(pt, count);
     return rc;
 }
 
@@ -286,11 +308,10 @@ static int read_round(henn_owner *o, const henn_proto_params *p, const uint8_t *
                       henn_nn_act *act)
 {
     henn__rbuf r;
-    int type, rc = 0;
-    size_t i, s, nb = henn__nbytes(&o->sk.pk), width = 2 * nb, outs;
-    henn_paillier_ct *ct = NULL;
+    int type, rc;
+    size_t i, s, width = 2 * henn__nbytes(&o->sk.pk), outs;
     henn_paillier_pt *pt = NULL;
-    int64_t *v = NULL;
+    int64_t *v;
     mpz_t t1, t2;
     double scale = ldexp(1.0, -(int)(p->fx + p->fw)), *z;
 
@@ -305,47 +326,28 @@ static int read_round(henn_owner *o, const henn_proto_params *p, const uint8_t *
         *act > HENN_NN_RELU || outs != (r.len - r.pos) / width || (r.len - r.pos) % width != 0)
         return HENN_EPROTO;
     *out_dim = outs;
-    ct = calloc(outs, sizeof(*ct));
-    pt = calloc(outs, sizeof(*pt));
+    rc = decrypt_rest(o, &r, outs, &pt);
+    if (rc != 0)
+        return rc;
     v = calloc(count, sizeof(int64_t));
     z = malloc(count * outs * sizeof(double));
-    if (ct == NULL || pt == NULL || v == NULL || z == NULL) {
-        free(ct);
-        free(pt);
+    if (v == NULL || z == NULL) {
         free(v);
         free(z);
+        free_pts(pt, outs);
         return HENN_ENOMEM;
     }
     mpz_init(t1);
     mpz_init(t2);
-    for (i = 0; i < outs; i++) {
-        henn_paillier_ct_init(&ct[i]);
-        henn_paillier_pt_init(&pt[i]);
-        memcpy(ct[i].kid, o->sk.pk.kid, HENN_PAILLIER_KIDBYTES);
-        henn__rbuf_mpz(&r, ct[i].c, width);
-        if (rc == 0)
-            rc = henn__ct_check(&o->sk.pk, ct[i].c, t1);
-    }
-    if (rc == 0) {
-        henn_batch_opts quiet = o->opts;
-        quiet.progress = NULL;
-        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, outs, &quiet);
-        o->st.decryptions += outs;
-    }
     for (i = 0; rc == 0 && i < outs; i++) {
         rc = henn__unpack(v, count, pt[i].encoding, p->slot_bits, o->sk.pk.n, t1, t2);
         for (s = 0; rc == 0 && s < count; s++)
             z[s * outs + i] = (double)v[s] * scale;
     }
-    for (i = 0; i < outs; i++) {
-        henn_paillier_ct_clear(&ct[i]);
-        henn_paillier_pt_clear(&pt[i]);
-    }
+    free_pts(pt, outs);
     henn__mpz_wipe_clear(t1);
     henn__mpz_wipe_clear(t2);
     henn_free(v, count * sizeof(int64_t));
-    free(ct);
-    free(pt);
     if (rc == 0)
         *zp = z;
     else
