@@ -120,13 +120,51 @@ static size_t per_ct_of(const henn_owner *o, const henn_proto_params *p)
     return (mpz_sizeinbase(o->sk.pk.n, 2) - 2) / p->slot_bits;
 }
 
+/* Plaintexts to pack and their ciphertexts, allocated and initialised
+ * together (all or nothing); cleared with wiping. */
+typedef struct enc_buf {
+    henn_paillier_pt *pt;
+    henn_paillier_ct *ct;
+    size_t n;
+} enc_buf;
+
+static int enc_buf_init(enc_buf *b, size_t n)
+{
+    size_t i;
+    b->n = n;
+    b->pt = calloc(n, sizeof(*b->pt));
+    b->ct = calloc(n, sizeof(*b->ct));
+    if (b->pt == NULL || b->ct == NULL) {
+        free(b->pt);
+        free(b->ct);
+        memset(b, 0, sizeof(*b));
+        return HENN_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        henn_paillier_pt_init(&b->pt[i]);
+        henn_paillier_ct_init(&b->ct[i]);
+    }
+    return 0;
+}
+
+static void enc_buf_clear(enc_buf *b)
+{
+    size_t i;
+    for (i = 0; i < b->n; i++) {
+        henn_paillier_pt_clear(&b->pt[i]); /* wipes the packed plaintexts */
+        henn_paillier_ct_clear(&b->ct[i]);
+    }
+    free(b->pt);
+    free(b->ct);
+    memset(b, 0, sizeof(*b));
+}
+
 int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params *p,
                       const float *X, const uint8_t *y, size_t rows, size_t dim)
 {
-    size_t n_bits, per_ct, chunks, S, g, groups, i, j, maxcts;
+    size_t n_bits, per_ct, chunks, S, g, groups, i, j;
     int64_t *q = NULL;
-    henn_paillier_pt *pt = NULL;
-    henn_paillier_ct *ct = NULL;
+    enc_buf b = {NULL, NULL, 0};
     int rc;
 
     if (o == NULL || t == NULL || p == NULL || X == NULL || y == NULL || rows == 0 || dim == 0 ||
@@ -140,17 +178,10 @@ int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params 
     per_ct = per_ct_of(o, p);
     chunks = (dim + per_ct - 1) / per_ct;
     groups = (rows + S - 1) / S;
-    maxcts = dim + S * chunks;
     q = calloc(S * dim, sizeof(int64_t));
-    pt = calloc(maxcts, sizeof(*pt));
-    ct = calloc(maxcts, sizeof(*ct));
-    if (q == NULL || pt == NULL || ct == NULL) {
+    if (q == NULL || enc_buf_init(&b, dim + S * chunks) != 0) {
         rc = HENN_ENOMEM;
         goto cleanup;
-    }
-    for (i = 0; i < maxcts; i++) {
-        henn_paillier_pt_init(&pt[i]);
-        henn_paillier_ct_init(&ct[i]);
     }
     rc = send_setup(o, t, p, dim, rows, per_ct);
     for (g = 0; rc == 0 && g < groups; g++) {
@@ -165,15 +196,15 @@ int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params 
             break;
         /* Feature-major: slot s of ciphertext j holds x[r0 + s][j]. */
         for (j = 0; j < dim; j++)
-            henn__pack(pt[k++].encoding, q + j, c, dim, p->slot_bits, o->sk.pk.n);
+            henn__pack(b.pt[k++].encoding, q + j, c, dim, p->slot_bits, o->sk.pk.n);
         /* Sample-major: slot f of chunk b of row i holds x[r0 + i][b per_ct + f]. */
         for (i = 0; i < c; i++)
             for (j = 0; j < chunks; j++) {
                 size_t f0 = j * per_ct, nf = dim - f0 < per_ct ? dim - f0 : per_ct;
-                henn__pack(pt[k++].encoding, q + i * dim + f0, nf, 1, p->slot_bits,
+                henn__pack(b.pt[k++].encoding, q + i * dim + f0, nf, 1, p->slot_bits,
                            o->sk.pk.n);
             }
-        rc = encrypt_all(o, ct, pt, k);
+        rc = encrypt_all(o, b.ct, b.pt, k);
         if (rc != 0)
             break;
         henn__wbuf_start(&w, HENN_MSG_DATA);
@@ -183,7 +214,7 @@ int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params 
         henn__wbuf_u32(&w, (uint32_t)chunks);
         henn__wbuf_bytes(&w, y + r0, c);
         for (i = 0; i < k; i++)
-            henn__wbuf_mpz(&w, ct[i].c, width);
+            henn__wbuf_mpz(&w, b.ct[i].c, width);
         rc = henn__wbuf_finish(&w, &req, &req_len);
         if (rc == 0)
             rc = call_expect(t, req, req_len, &resp, &resp_len, HENN_MSG_OK);
@@ -196,12 +227,7 @@ int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params 
 cleanup:
     if (q != NULL)
         henn_free(q, S * dim * sizeof(int64_t));
-    for (i = 0; pt != NULL && i < maxcts; i++) {
-        henn_paillier_pt_clear(&pt[i]); /* wipes the packed plaintexts */
-        henn_paillier_ct_clear(&ct[i]);
-    }
-    free(pt);
-    free(ct);
+    enc_buf_clear(&b);
     return rc;
 }
 
@@ -359,8 +385,7 @@ static int read_round(henn_owner *o, const henn_proto_params *p, const uint8_t *
 static int send_layer(henn_owner *o, henn_transport *t, const henn_proto_params *p, size_t l,
                       const double *a, size_t count, size_t dim, uint8_t **resp, size_t *resp_len)
 {
-    henn_paillier_pt *pt = NULL;
-    henn_paillier_ct *ct = NULL;
+    enc_buf b = {NULL, NULL, 0};
     int64_t *q = NULL;
     size_t i, j, width = 2 * henn__nbytes(&o->sk.pk);
     henn__wbuf w;
@@ -369,22 +394,16 @@ static int send_layer(henn_owner *o, henn_transport *t, const henn_proto_params 
     int rc = 0;
 
     q = calloc(count * dim, sizeof(int64_t));
-    pt = calloc(dim, sizeof(*pt));
-    ct = calloc(dim, sizeof(*ct));
-    if (q == NULL || pt == NULL || ct == NULL) {
+    if (q == NULL || enc_buf_init(&b, dim) != 0) {
         rc = HENN_ENOMEM;
         goto cleanup;
-    }
-    for (j = 0; j < dim; j++) {
-        henn_paillier_pt_init(&pt[j]);
-        henn_paillier_ct_init(&ct[j]);
     }
     for (i = 0; i < count * dim && rc == 0; i++)
         rc = henn__quantize(&q[i], a[i], p->fx, p->ai, 1);
     for (j = 0; rc == 0 && j < dim; j++)
-        henn__pack(pt[j].encoding, q + j, count, dim, p->slot_bits, o->sk.pk.n);
+        henn__pack(b.pt[j].encoding, q + j, count, dim, p->slot_bits, o->sk.pk.n);
     if (rc == 0)
-        rc = encrypt_all(o, ct, pt, dim);
+        rc = encrypt_all(o, b.ct, b.pt, dim);
     if (rc != 0)
         goto cleanup;
     henn__wbuf_start(&w, HENN_MSG_INFER);
@@ -393,7 +412,7 @@ static int send_layer(henn_owner *o, henn_transport *t, const henn_proto_params 
     henn__wbuf_u32(&w, (uint32_t)count);
     henn__wbuf_u32(&w, (uint32_t)dim);
     for (j = 0; j < dim; j++)
-        henn__wbuf_mpz(&w, ct[j].c, width);
+        henn__wbuf_mpz(&w, b.ct[j].c, width);
     rc = henn__wbuf_finish(&w, &req, &req_len);
     if (rc == 0)
         rc = call_expect(t, req, req_len, resp, resp_len, HENN_MSG_CIPHER);
@@ -401,12 +420,7 @@ static int send_layer(henn_owner *o, henn_transport *t, const henn_proto_params 
 cleanup:
     if (q != NULL)
         henn_free(q, count * dim * sizeof(int64_t));
-    for (j = 0; pt != NULL && j < dim; j++) {
-        henn_paillier_pt_clear(&pt[j]);
-        henn_paillier_ct_clear(&ct[j]);
-    }
-    free(pt);
-    free(ct);
+    enc_buf_clear(&b);
     return rc;
 }
 
