@@ -533,7 +533,7 @@ typedef struct step_buf {
     mpz_t *c, *M, *bases;
     double *v;
     int64_t *slots;
-    float *z1, *dW;
+    float *dW;
     size_t nc;
 } step_buf;
 
@@ -552,6 +552,7 @@ static int train_group(henn_trainer *t, henn_transport *to_owner, step_buf *b, s
 
     mpz_init(t1);
     mpz_init(t2);
+    t->z1_count = 0; /* t->z1 holds this batch's view only once it is complete */
     /* Forward: E(W1 x) per hidden unit, slots = rows of the batch. */
     for (i = 0; i < H * D; i++)
         b->v[i] = m->W[0][i];
@@ -561,12 +562,11 @@ static int train_group(henn_trainer *t, henn_transport *to_owner, step_buf *b, s
     for (h = 0; rc == 0 && h < H; h++) {
         rc = henn__unpack(b->slots, c, b->M[h], p->slot_bits, t->pk.n, t1, t2);
         for (i = 0; rc == 0 && i < c; i++)
-            b->z1[i * H + h] = (float)((double)b->slots[i] * scale) + m->b[0][h];
+            t->z1[i * H + h] = (float)((double)b->slots[i] * scale) + m->b[0][h];
     }
     if (rc == 0) {
-        memcpy(t->z1, b->z1, c * H * sizeof(float));
         t->z1_count = c;
-        rc = henn_nn_backprop(t->nt, NULL, b->z1, t->y + r0, c, loss);
+        rc = henn_nn_backprop(t->nt, NULL, t->z1, t->y + r0, c, loss);
     }
     if (rc != 0)
         goto cleanup;
@@ -626,13 +626,12 @@ int henn_trainer_train_epoch(henn_trainer *t, henn_transport *to_owner, uint64_t
     b.bases = calloc(S, sizeof(mpz_t));
     b.v = malloc(H * (t->dim > S ? t->dim : S) * sizeof(double));
     b.slots = malloc((S > t->per_ct ? S : t->per_ct) * sizeof(int64_t));
-    b.z1 = malloc(S * H * sizeof(float));
     b.dW = malloc(H * t->dim * sizeof(float));
     free(t->z1);
     t->z1 = malloc(S * H * sizeof(float));
     t->z1_count = 0;
     if (order == NULL || b.c == NULL || b.M == NULL || b.bases == NULL || b.v == NULL ||
-        b.slots == NULL || b.z1 == NULL || b.dW == NULL || t->z1 == NULL) {
+        b.slots == NULL || b.dW == NULL || t->z1 == NULL) {
         rc = HENN_ENOMEM;
         goto cleanup;
     }
@@ -664,7 +663,6 @@ cleanup:
     free(b.bases);
     free(b.v);
     free(b.slots);
-    free(b.z1);
     free(b.dW);
     return rc;
 }
