@@ -502,42 +502,97 @@ static int export_part(const char *prefix, const char *what, const float *X, con
     return rc;
 }
 
-/* Encrypted training, then encrypted inference on the first test rows. */
-static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const henn_nn_opts *nno,
-                         const henn_proto_params *p, const float *X, const uint8_t *y,
-                         size_t rows, size_t dim, const float *T, const uint8_t *ty,
-                         size_t trows, henn_nn_model *out_model)
+/* Fixed-point parameters for model m: slots sized for its widest layer
+ * input; activations bounded by 1 for sigmoid/tanh, else by 2^4. */
+static int params_for(henn_proto_params *p, const henn_nn_model *m, size_t bits)
+{
+    size_t l, maxd = 0;
+    unsigned ai = m->act[0] == HENN_NN_SIGMOID || m->act[0] == HENN_NN_TANH ? 0 : 4;
+    for (l = 0; l < m->layers; l++)
+        maxd = m->dims[l] > maxd ? m->dims[l] : maxd;
+    return henn_proto_params_default(p, maxd, ai, bits);
+}
+
+/* A fresh key, the owner holding it (progress on prog under label) and a
+ * trainer holding m (nno NULL: inference only). */
+static int make_parties(henn_owner **owner, henn_trainer **trainer, const kopts *o,
+                        const henn_nn_model *m, const henn_nn_opts *nno, cli_progress *prog,
+                        const char *label)
 {
     henn_paillier_pk pk;
     henn_paillier_sk sk;
-    henn_owner *owner = NULL;
-    henn_trainer *trainer = NULL;
-    henn_transport to_trainer, to_owner;
     henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
-    cli_progress prog;
-    uint8_t *pe = NULL, *pp = NULL;
-    double t0;
-    size_t e, i, ir;
     int rc;
 
+    *owner = NULL;
+    *trainer = NULL;
     henn_paillier_pk_init(&pk);
     henn_paillier_sk_init(&sk);
     if (!o->quiet)
         fprintf(stderr, "henn kdd: generating a %zu-bit Paillier key (owner)\n", o->bits);
     rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
     if (rc == 0) {
-        cli_progress_init(&prog, "encrypting rows");
+        cli_progress_init(prog, label);
         bo.progress = o->quiet ? NULL : cli_progress_cb;
-        bo.user = &prog;
-        rc = henn_owner_new(&owner, &sk, &bo);
+        bo.user = prog;
+        rc = henn_owner_new(owner, &sk, &bo);
     }
     henn_paillier_sk_clear(&sk); /* the owner keeps its own copy */
+    henn_paillier_pk_clear(&pk);
     if (rc == 0) {
         henn_batch_opts to = {(unsigned)o->threads, NULL, NULL};
-        rc = henn_trainer_new(&trainer, init, nno, &to);
+        rc = henn_trainer_new(trainer, m, nno, &to);
         if (rc == 0 && o->insecure)
-            henn__trainer_allow_insecure(trainer);
+            henn__trainer_allow_insecure(*trainer);
     }
+    if (rc != 0) {
+        henn_owner_free(*owner);
+        *owner = NULL;
+    }
+    return rc;
+}
+
+/* Encrypted inference of T [rows x dim] on m (held by the trainer behind
+ * to_trainer), timed and compared with plaintext inference into r. */
+static int infer_compare(run *r, henn_owner *owner, henn_transport *to_trainer,
+                         const henn_proto_params *p, const henn_nn_model *m, const float *T,
+                         size_t rows, size_t dim)
+{
+    uint8_t *pe = malloc(rows ? rows : 1), *pp = malloc(rows ? rows : 1);
+    size_t i, same = 0;
+    double t0;
+    int rc = (pe != NULL && pp != NULL) ? 0 : HENN_ENOMEM;
+
+    r->infer_rows = rows;
+    if (rc == 0)
+        rc = henn_nn_predict(pp, m, T, rows);
+    t0 = cli_now();
+    if (rc == 0 && rows > 0)
+        rc = henn_owner_infer(owner, to_trainer, p, T, rows, dim, pe, NULL);
+    r->infer_per_s = (double)rows / (cli_now() - t0);
+    for (i = 0; rc == 0 && i < rows; i++)
+        same += pe[i] == pp[i];
+    r->infer_agree = rows ? (double)same / (double)rows : 1.0;
+    free(pe);
+    free(pp);
+    return rc;
+}
+
+/* Encrypted training, then encrypted inference on the first test rows. */
+static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const henn_nn_opts *nno,
+                         const henn_proto_params *p, const float *X, const uint8_t *y,
+                         size_t rows, size_t dim, const float *T, const uint8_t *ty,
+                         size_t trows, henn_nn_model *out_model)
+{
+    henn_owner *owner = NULL;
+    henn_trainer *trainer = NULL;
+    henn_transport to_trainer, to_owner;
+    cli_progress prog, eprog;
+    double t0;
+    size_t e;
+    int rc;
+
+    rc = make_parties(&owner, &trainer, o, init, nno, &prog, "encrypting rows");
     if (rc != 0)
         goto cleanup;
     henn_transport_to_trainer(&to_trainer, trainer);
@@ -553,9 +608,9 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     for (e = 0; e < o->epochs && rc == 0; e++) {
         char label[64];
         snprintf(label, sizeof(label), "encrypted epoch %zu/%zu", e + 1, o->epochs);
-        cli_progress_init(&prog, label);
+        cli_progress_init(&eprog, label);
         rc = henn_trainer_train_epoch(trainer, &to_owner, o->seed + e,
-                                      o->quiet ? NULL : cli_progress_cb, &prog, &en->loss);
+                                      o->quiet ? NULL : cli_progress_cb, &eprog, &en->loss);
     }
     en->seconds = cli_now() - t0;
     en->samples_per_s = (double)(rows * o->epochs) / en->seconds;
@@ -567,36 +622,17 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     if (rc == 0)
         rc = evaluate(en, out_model, T, ty, trows);
     /* Encrypted inference of the first test rows on the trained model. */
-    ir = o->infer_rows < trows ? o->infer_rows : trows;
-    en->infer_rows = ir;
-    if (rc == 0 && ir > 0) {
-        pe = malloc(ir);
-        pp = malloc(ir);
-        if (pe == NULL || pp == NULL)
-            rc = HENN_ENOMEM;
-        if (rc == 0)
-            rc = henn_nn_predict(pp, out_model, T, ir);
+    if (rc == 0) {
         cli_progress_init(&prog, "encrypted inference");
-        t0 = cli_now();
-        if (rc == 0)
-            rc = henn_owner_infer(owner, &to_trainer, p, T, ir, dim, pe, NULL);
-        en->infer_per_s = (double)ir / (cli_now() - t0);
-        if (rc != 0) {
+        rc = infer_compare(en, owner, &to_trainer, p, out_model, T,
+                           o->infer_rows < trows ? o->infer_rows : trows, dim);
+        if (rc != 0)
             cli_error("encrypted inference", rc);
-        } else {
-            size_t same = 0;
-            for (i = 0; i < ir; i++)
-                same += pe[i] == pp[i];
-            en->infer_agree = (double)same / (double)ir;
-        }
     }
     en->have = rc == 0;
 cleanup:
-    free(pe);
-    free(pp);
     henn_owner_free(owner);
     henn_trainer_free(trainer);
-    henn_paillier_pk_clear(&pk);
     return rc;
 }
 
@@ -703,16 +739,13 @@ static int cmd_train(const kopts *o)
     }
     batch = o->batch;
     if (o->encrypted) {
-        size_t maxd = 0;
         if (o->nhidden == 0) {
             rc = HENN_EINVAL;
             fprintf(stderr, "henn kdd: --encrypted needs a hidden layer (the protocol "
                             "decrypts the first layer's pre-activations)\n");
             goto cleanup;
         }
-        for (i = 0; i <= o->nhidden; i++)
-            maxd = dims[i] > maxd ? dims[i] : maxd;
-        rc = henn_proto_params_default(&p, maxd, o->act == HENN_NN_SIGMOID || o->act == HENN_NN_TANH ? 0 : 4, o->bits);
+        rc = params_for(&p, &init, o->bits);
         if (rc != 0) {
             cli_error("fixed-point parameters", rc);
             goto cleanup;
@@ -818,57 +851,25 @@ static int cmd_eval(const kopts *o)
     if (rc == 0)
         rc = evaluate(&r[0], &m, T, te.y, te.rows);
     if (rc == 0 && o->encrypted) {
-        henn_paillier_pk pk;
-        henn_paillier_sk sk;
         henn_owner *owner = NULL;
         henn_trainer *server = NULL;
         henn_transport to_server;
         henn_proto_params p;
-        henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
-        size_t ir = o->infer_rows < te.rows ? o->infer_rows : te.rows, maxd = 0, l, same = 0, i;
-        uint8_t *pe = malloc(ir ? ir : 1), *pp = malloc(ir ? ir : 1);
         cli_progress prog;
-        double t0;
-        henn_paillier_pk_init(&pk);
-        henn_paillier_sk_init(&sk);
-        for (l = 0; l < m.layers; l++)
-            maxd = m.dims[l] > maxd ? m.dims[l] : maxd;
-        rc = (pe && pp) ? 0 : HENN_ENOMEM;
+        rc = params_for(&p, &m, o->bits);
         if (rc == 0)
-            rc = henn_proto_params_default(&p, maxd, m.act[0] == HENN_NN_SIGMOID || m.act[0] == HENN_NN_TANH ? 0 : 4, o->bits);
-        if (rc == 0)
-            rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
-        cli_progress_init(&prog, "encrypted inference");
-        bo.progress = o->quiet ? NULL : cli_progress_cb;
-        bo.user = &prog;
-        if (rc == 0)
-            rc = henn_owner_new(&owner, &sk, &bo);
-        henn_paillier_sk_clear(&sk);
-        if (rc == 0)
-            rc = henn_trainer_new(&server, &m, NULL, NULL);
-        if (rc == 0 && o->insecure)
-            henn__trainer_allow_insecure(server);
+            rc = make_parties(&owner, &server, o, &m, NULL, &prog, "encrypted inference");
         if (rc == 0) {
             henn_transport_to_trainer(&to_server, server);
-            rc = henn_nn_predict(pp, &m, T, ir);
+            rc = infer_compare(&r[1], owner, &to_server, &p, &m, T,
+                               o->infer_rows < te.rows ? o->infer_rows : te.rows, prep.dim);
         }
-        t0 = cli_now();
-        if (rc == 0 && ir > 0)
-            rc = henn_owner_infer(owner, &to_server, &p, T, ir, prep.dim, pe, NULL);
-        r[1].infer_per_s = (double)ir / (cli_now() - t0);
-        for (i = 0; rc == 0 && i < ir; i++)
-            same += pe[i] == pp[i];
-        r[1].infer_rows = ir;
-        r[1].infer_agree = ir ? (double)same / (double)ir : 1.0;
         if (rc == 0 && !o->quiet)
             printf("encrypted inference: %zu records, %.1f records/s, %.2f%% equal to "
                    "plaintext inference (%zu-bit key)\n",
-                   ir, r[1].infer_per_s, 100.0 * r[1].infer_agree, o->bits);
+                   r[1].infer_rows, r[1].infer_per_s, 100.0 * r[1].infer_agree, o->bits);
         henn_owner_free(owner);
         henn_trainer_free(server);
-        henn_paillier_pk_clear(&pk);
-        free(pe);
-        free(pp);
     }
     if (rc != 0)
         cli_error("eval", rc);
