@@ -447,12 +447,12 @@ static void apply_act(double *v, size_t n, henn_nn_act act)
 int henn_owner_infer(henn_owner *o, henn_transport *t, const henn_proto_params *p,
                      const float *X, size_t rows, size_t dim, uint8_t *pred, float *scores)
 {
-    size_t S, r0, i, j, maxd = HENN_NN_MAX_DIM;
+    size_t S, r0, i, j;
     double *a = NULL, *z = NULL;
     int rc;
 
     if (o == NULL || t == NULL || p == NULL || X == NULL || pred == NULL || rows == 0 ||
-        dim == 0 || dim > maxd)
+        dim == 0 || dim > HENN_NN_MAX_DIM)
         return HENN_EINVAL;
     rc = henn_proto_params_check(p, dim, mpz_sizeinbase(o->sk.pk.n, 2));
     if (rc != 0)
