@@ -15,6 +15,7 @@
 
 #include "core/internal.h"
 #include "henn/henn.h"
+#include "paillier/paillier_internal.h"
 
 static double now(void)
 {
@@ -161,7 +162,9 @@ int henn_bench_paillier(const henn_bench_config *cfg)
         nk++;
     } while (now() - t0 < cfg->seconds || nk < 3);
     r_keygen = (double)nk / (now() - t0);
-    emit(cfg, "keygen", 1, r_keygen, "");
+    snprintf(extra, sizeof(extra), "\"backend\":\"%s\"",
+             sk.mont != NULL && sk.mont[0].v != 0 ? "ifma" : "gmp");
+    emit(cfg, "keygen", 1, r_keygen, extra);
     rc = henn_paillier_pk_copy(&pk, &sk.pk);
     if (rc != 0)
         goto done;
@@ -236,6 +239,49 @@ int henn_bench_paillier(const henn_bench_config *cfg)
         goto done;
     snprintf(extra, sizeof(extra), "\"vs_gmp_powm_rn\":%.2f", r_mul / r_base);
     emit(cfg, "mul_plain_32bit", 1, r_mul, extra);
+
+    /* The same operations on GMP's code (IFMA turned off for a key rebuilt
+     * from the same primes): the in-process baseline of the IFMA backend. */
+    if (sk.mont != NULL && sk.mont[0].v != 0) {
+        static const struct {
+            const char *op, *gmp_op;
+            op_fn fn;
+            size_t min_iter;
+        } cmp[] = {{"encrypt", "encrypt_gmp", op_djn, 3},
+                   {"encrypt_keyholder", "encrypt_keyholder_gmp", op_sk, 3},
+                   {"decrypt", "decrypt_gmp", op_decrypt, 3},
+                   {"mul_plain_32bit", "mul_plain_32bit_gmp", op_mul32, 10}};
+        const double fast[] = {r_djn, r_sk, r_dec, r_mul};
+        henn_paillier_sk skg;
+        henn_paillier_pk pkg;
+        size_t j;
+        henn_paillier_sk_init(&skg);
+        henn_paillier_pk_init(&pkg);
+        henn__ifma_set_enabled(0);
+        rc = henn_paillier_sk_from_primes(&skg, sk.p, sk.q, flags);
+        if (rc == 0)
+            rc = henn_paillier_pk_copy(&pkg, &skg.pk);
+        if (rc == 0)
+            rc = henn_paillier_pk_precompute(&pkg, 0);
+        henn__ifma_set_enabled(1);
+        s.sk = &skg;
+        s.pk = &pkg;
+        for (j = 0; rc == 0 && j < sizeof(cmp) / sizeof(cmp[0]); j++) {
+            double r_gmp = 0;
+            rc = measure(&r_gmp, &s, cmp[j].fn, cmp[j].min_iter);
+            if (rc != 0)
+                break;
+            snprintf(extra, sizeof(extra), "\"backend\":\"gmp\",\"ifma_op\":\"%s\","
+                     "\"ifma_ratio\":%.2f", cmp[j].op, fast[j] / r_gmp);
+            emit(cfg, cmp[j].gmp_op, 1, r_gmp, extra);
+        }
+        s.sk = &sk;
+        s.pk = &pk;
+        henn_paillier_pk_clear(&pkg);
+        henn_paillier_sk_clear(&skg);
+        if (rc != 0)
+            goto done;
+    }
 
     rc = measure(&r_rr, &s, op_rerandomize, 3);
     if (rc != 0)

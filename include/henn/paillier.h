@@ -75,7 +75,8 @@ typedef struct henn_paillier_pk {
     size_t n_bits;
     size_t a_bits; /* bits of the DJN exponent a: ceil(n_bits / 2) */
     uint8_t kid[HENN_PAILLIER_KIDBYTES];
-    struct henn__paillier_fbtab *fb;
+    struct henn__paillier_fbtab *fb; /* DJN fixed-base table, or NULL */
+    struct henn__mont *mont;         /* Montgomery context of n^2 (internal) */
 } henn_paillier_pk;
 
 /*
@@ -93,6 +94,7 @@ typedef struct henn_paillier_sk {
     mpz_t p2_inv_q2; /* (p^2)^-1 mod q^2 (key-holder encryption) */
     mpz_t lambda;   /* lcm(p-1, q-1) */
     mpz_t mu;       /* L((n+1)^lambda mod n^2)^-1 mod n */
+    struct henn__mont *mont; /* Montgomery contexts of p^2, q^2 (internal) */
 } henn_paillier_sk;
 
 /*

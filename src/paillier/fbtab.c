@@ -5,10 +5,9 @@
  *
  * a is cut into w-bit digits a = sum_j d_j 2^(w j). For every digit
  * position j the table holds T[j][d] = h_s^(d 2^(w j)) * R mod n^2 for
- * d = 1 .. 2^w - 1, in Montgomery form (R = 2^(64 L), L limbs of n^2).
+ * d = 1 .. 2^w - 1, in Montgomery form (mont.c: IFMA or mpn backend).
  * Then h_s^a = prod_j T[j][d_j], one Montgomery multiplication per non-zero
- * digit and no squarings. Montgomery reduction uses only GMP's public mpn
- * layer (mpn_mul_n, mpn_addmul_1).
+ * digit and no squarings.
  *
  * Timing: the table index and the number of multiplications depend on a
  * (see the warning on henn_paillier_encrypt).
@@ -20,9 +19,9 @@
 struct henn__paillier_fbtab {
     unsigned w;
     size_t positions;
-    mp_size_t nl;     /* limbs of n^2 */
+    size_t nl;        /* words per residue */
     henn__mont mt;    /* Montgomery context of n^2 */
-    mp_limb_t *tab;   /* positions * (2^w - 1) * nl limbs */
+    mp_limb_t *tab;   /* positions * (2^w - 1) * nl words */
 };
 
 void henn__paillier_fbtab_free(struct henn__paillier_fbtab *t)
@@ -54,22 +53,22 @@ int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs
     t->positions = (a_bits + w - 1) / w;
     if (henn__mont_init(&t->mt, n2) != 0)
         goto cleanup;
-    t->nl = t->mt.nl;
+    t->nl = t->mt.words;
     per = ((size_t)1 << w) - 1;
     entries = t->positions * per;
-    t->tab = malloc(entries * (size_t)t->nl * sizeof(mp_limb_t));
-    scratch = malloc(2 * (size_t)t->nl * sizeof(mp_limb_t));
+    t->tab = malloc(entries * t->nl * sizeof(mp_limb_t));
+    scratch = malloc(t->mt.scratch_words * sizeof(mp_limb_t));
     if (t->tab == NULL || scratch == NULL)
         goto cleanup;
     /* T[0][1] = h_s * R mod n^2. */
     henn__mont_to(&t->mt, t->tab, hs, x);
     for (j = 0; j < t->positions; j++) {
-        mp_limb_t *row = t->tab + j * per * (size_t)t->nl;
+        mp_limb_t *row = t->tab + j * per * t->nl;
         for (d = 2; d <= per; d++)
-            henn__mont_mul(&t->mt, row + (d - 1) * (size_t)t->nl, row + (d - 2) * (size_t)t->nl,
+            henn__mont_mul(&t->mt, row + (d - 1) * t->nl, row + (d - 2) * t->nl,
                            row, scratch);
         if (j + 1 < t->positions) /* T[j+1][1] = T[j][2^w - 1] * T[j][1] */
-            henn__mont_mul(&t->mt, row + per * (size_t)t->nl, row + (per - 1) * (size_t)t->nl,
+            henn__mont_mul(&t->mt, row + per * t->nl, row + (per - 1) * t->nl,
                            row, scratch);
     }
     *out = t;
@@ -84,14 +83,14 @@ cleanup:
 
 int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, const mpz_t a)
 {
-    mp_size_t nl = t->nl;
-    size_t per = ((size_t)1 << t->w) - 1, j;
+    size_t nl = t->nl, per = ((size_t)1 << t->w) - 1, j, len;
     mp_limb_t *acc, *tmp;
     int have = 0;
 
     if (mpz_sgn(a) < 0 || mpz_sizeinbase(a, 2) > t->positions * t->w)
         return HENN_EINVAL;
-    acc = malloc(3 * (size_t)nl * sizeof(mp_limb_t));
+    len = (nl + t->mt.scratch_words) * sizeof(mp_limb_t);
+    acc = malloc(len);
     if (acc == NULL)
         return HENN_ENOMEM;
     tmp = acc + nl;
@@ -102,9 +101,9 @@ int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, cons
             d |= (size_t)mpz_tstbit(a, (mp_bitcnt_t)(j * t->w + b)) << b;
         if (d == 0)
             continue;
-        const mp_limb_t *e = t->tab + (j * per + d - 1) * (size_t)nl;
+        const mp_limb_t *e = t->tab + (j * per + d - 1) * nl;
         if (!have) {
-            memcpy(acc, e, (size_t)nl * sizeof(mp_limb_t));
+            memcpy(acc, e, nl * sizeof(mp_limb_t));
             have = 1;
         } else {
             henn__mont_mul(&t->mt, acc, acc, e, tmp);
@@ -115,7 +114,7 @@ int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, cons
     } else {
         henn__mont_from(&t->mt, r, acc, tmp);
     }
-    henn_memzero(acc, 3 * (size_t)nl * sizeof(mp_limb_t));
+    henn_memzero(acc, len);
     free(acc);
     return 0;
 }

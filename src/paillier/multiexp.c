@@ -16,8 +16,7 @@ typedef struct me_ctx {
     const mpz_t *base;
     size_t m;
     unsigned w;
-    mp_limb_t *tab; /* m * (2^w - 1) * nl limbs */
-    mp_limb_t *one; /* R mod m */
+    mp_limb_t *tab; /* m * (2^w - 1) * words */
     const uint32_t *e;
     unsigned ebits;
     mpz_t *r;
@@ -26,8 +25,8 @@ typedef struct me_ctx {
 static int build_chunk(void *vctx, size_t begin, size_t end)
 {
     me_ctx *c = vctx;
-    size_t nl = (size_t)c->mt.nl, per = ((size_t)1 << c->w) - 1, i, d;
-    mp_limb_t *t = malloc(2 * nl * sizeof(mp_limb_t));
+    size_t nl = c->mt.words, per = ((size_t)1 << c->w) - 1, i, d;
+    mp_limb_t *t = malloc(c->mt.scratch_words * sizeof(mp_limb_t));
     mpz_t tmp;
     if (t == NULL)
         return HENN_ENOMEM;
@@ -46,9 +45,9 @@ static int build_chunk(void *vctx, size_t begin, size_t end)
 static int eval_chunk(void *vctx, size_t begin, size_t end)
 {
     me_ctx *c = vctx;
-    size_t nl = (size_t)c->mt.nl, per = ((size_t)1 << c->w) - 1, h, i;
+    size_t nl = c->mt.words, per = ((size_t)1 << c->w) - 1, h, i;
     unsigned digits = (c->ebits + c->w - 1) / c->w, mask = (1u << c->w) - 1, k;
-    mp_limb_t *acc = malloc(3 * nl * sizeof(mp_limb_t)), *t;
+    mp_limb_t *acc = malloc((nl + c->mt.scratch_words) * sizeof(mp_limb_t)), *t;
     if (acc == NULL)
         return HENN_ENOMEM;
     t = acc + nl;
@@ -112,7 +111,7 @@ int henn__paillier_multi_exp(mpz_t *r, const mpz_t m2, const mpz_t *base, size_t
     c.e = e;
     c.ebits = ebits;
     c.r = r;
-    c.tab = malloc(m * per * (size_t)c.mt.nl * sizeof(mp_limb_t));
+    c.tab = malloc(m * per * c.mt.words * sizeof(mp_limb_t));
     if (c.tab == NULL) {
         rc = HENN_ENOMEM;
         goto cleanup;

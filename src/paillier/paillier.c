@@ -10,6 +10,37 @@
 
 /* ---------------------------------------------------------- init/clear -- */
 
+/* count Montgomery contexts (mont.c picks IFMA or mpn), for moduli m[i]. */
+static int mont_new(struct henn__mont **out, const mpz_srcptr *m, size_t count)
+{
+    struct henn__mont *mt = calloc(count, sizeof(*mt));
+    size_t i;
+    int rc = 0;
+    *out = NULL;
+    if (mt == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < count && rc == 0; i++)
+        rc = henn__mont_init(&mt[i], m[i]);
+    if (rc != 0) {
+        while (i-- > 0)
+            henn__mont_clear(&mt[i]);
+        free(mt);
+        return rc;
+    }
+    *out = mt;
+    return 0;
+}
+
+static void mont_free(struct henn__mont *mt, size_t count)
+{
+    size_t i;
+    if (mt == NULL)
+        return;
+    for (i = 0; i < count; i++)
+        henn__mont_clear(&mt[i]);
+    free(mt);
+}
+
 void henn_paillier_pk_init(henn_paillier_pk *pk)
 {
     memset(pk, 0, sizeof(*pk));
@@ -25,6 +56,7 @@ void henn_paillier_pk_clear(henn_paillier_pk *pk)
         mpz_clear(pk->hs);
     }
     henn__paillier_fbtab_free(pk->fb);
+    mont_free(pk->mont, 1);
     memset(pk, 0, sizeof(*pk));
 }
 
@@ -43,6 +75,7 @@ void henn_paillier_sk_init(henn_paillier_sk *sk)
 void henn_paillier_sk_clear(henn_paillier_sk *sk)
 {
     henn_paillier_pk_clear(&sk->pk);
+    mont_free(sk->mont, 2);
 #define SK_CLEAR_(f) henn__mpz_wipe_clear(sk->f);
     SK_SECRETS(SK_CLEAR_)
 #undef SK_CLEAR_
@@ -114,6 +147,7 @@ static int check_bits(size_t bits, unsigned flags)
 int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
 {
     size_t bits = mpz_sizeinbase(n, 2);
+    mpz_srcptr mod;
     int rc;
     if (mpz_sgn(n) <= 0 || mpz_even_p(n))
         return HENN_EKEY;
@@ -129,7 +163,9 @@ int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
     henn__paillier_kid(pk->kid, n);
     henn__paillier_fbtab_free(pk->fb);
     pk->fb = NULL;
-    return 0;
+    mont_free(pk->mont, 1);
+    mod = pk->n2;
+    return mont_new(&pk->mont, &mod, 1);
 }
 
 /* h_s = (-x^2 mod n)^n mod n^2 for a random unit x (DJN 2010, 4.2). */
@@ -163,6 +199,7 @@ int henn_paillier_pk_from_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
 
 int henn_paillier_pk_copy(henn_paillier_pk *dst, const henn_paillier_pk *src)
 {
+    mpz_srcptr mod;
     if (dst == src)
         return 0;
     mpz_set(dst->n, src->n);
@@ -174,7 +211,9 @@ int henn_paillier_pk_copy(henn_paillier_pk *dst, const henn_paillier_pk *src)
     memcpy(dst->kid, src->kid, sizeof(dst->kid));
     henn__paillier_fbtab_free(dst->fb);
     dst->fb = NULL;
-    return 0;
+    mont_free(dst->mont, 1);
+    mod = dst->n2;
+    return mont_new(&dst->mont, &mod, 1);
 }
 
 int henn_paillier_pk_equal(const henn_paillier_pk *a, const henn_paillier_pk *b)
@@ -201,6 +240,7 @@ int henn_paillier_pk_precompute(henn_paillier_pk *pk, unsigned window_bits)
 /* Derived secret-key values from p, q (sk->p < sk->q already set). */
 static int sk_derive(henn_paillier_sk *sk, unsigned flags)
 {
+    mpz_srcptr mods[2];
     mpz_t n, t;
     int rc;
     mpz_inits(n, t, NULL);
@@ -212,6 +252,12 @@ static int sk_derive(henn_paillier_sk *sk, unsigned flags)
     mpz_mul(sk->q2, sk->q, sk->q);
     mpz_sub_ui(sk->pm1, sk->p, 1);
     mpz_sub_ui(sk->qm1, sk->q, 1);
+    mont_free(sk->mont, 2);
+    mods[0] = sk->p2;
+    mods[1] = sk->q2;
+    rc = mont_new(&sk->mont, mods, 2);
+    if (rc != 0)
+        goto cleanup;
     /* hp = L_p((n+1)^(p-1) mod p^2)^-1 mod p; (n+1)^(p-1) = 1 + (p-1) n mod p^2 */
     mpz_mul(t, sk->pm1, n);
     mpz_add_ui(t, t, 1);
@@ -373,7 +419,7 @@ int henn__paillier_djn_noise(mpz_t noise, const henn_paillier_pk *pk)
     else if (pk->fb != NULL)
         rc = henn__paillier_fbtab_pow(noise, pk->fb, a);
     else
-        mpz_powm_sec(noise, pk->hs, a, pk->n2);
+        rc = henn__mont_powm_sec(pk->mont, noise, pk->hs, a, pk->a_bits);
 cleanup:
     henn__mpz_wipe_clear(a);
     return rc;
@@ -478,8 +524,12 @@ int henn_paillier_encrypt_sk(henn_paillier_ct *ct, const henn_paillier_sk *sk,
     if (rc == 0)
         rc = henn__mpz_random_unit(rq, sk->q);
     if (rc == 0) {
-        mpz_powm_sec(rp, rp, sk->p, sk->p2); /* = r^n mod p^2 */
-        mpz_powm_sec(rq, rq, sk->q, sk->q2); /* = r^n mod q^2 */
+        /* rp = r^n mod p^2, rq = r^n mod q^2 */
+        rc = henn__mont_powm_sec(&sk->mont[0], rp, rp, sk->p, mpz_sizeinbase(sk->p, 2));
+        if (rc == 0)
+            rc = henn__mont_powm_sec(&sk->mont[1], rq, rq, sk->q, mpz_sizeinbase(sk->q, 2));
+    }
+    if (rc == 0) {
         /* CRT: x = x_p + p^2 ((x_q - x_p) (p^2)^-1 mod q^2) */
         mpz_sub(t, rq, rp);
         mpz_mul(t, t, sk->p2_inv_q2);
@@ -523,14 +573,19 @@ static int check_ct(const henn_paillier_pk *pk, const henn_paillier_ct *ct)
 }
 
 /* One CRT half: m_p = L_p(c^(p-1) mod p^2) * hp mod p (python-paillier's
- * h_function / l_function). HENN_ERANGE when p divides c. */
+ * h_function / l_function). The exponent length is that of p (public), so
+ * the constant-time exponentiation does not depend on the value of p - 1.
+ * HENN_ERANGE when p divides c. */
 static int decrypt_half(mpz_t mp, const mpz_t c, const mpz_t p, const mpz_t p2, const mpz_t pm1,
-                        const mpz_t hp)
+                        const mpz_t hp, const struct henn__mont *mt)
 {
+    int rc;
     mpz_mod(mp, c, p2);
     if (mpz_sgn(mp) == 0)
         return HENN_ERANGE;
-    mpz_powm_sec(mp, mp, pm1, p2);
+    rc = henn__mont_powm_sec(mt, mp, mp, pm1, mpz_sizeinbase(p, 2));
+    if (rc != 0)
+        return rc;
     mpz_sub_ui(mp, mp, 1);
     mpz_divexact(mp, mp, p);
     mpz_mul(mp, mp, hp);
@@ -546,9 +601,9 @@ int henn_paillier_decrypt(henn_paillier_pt *pt, const henn_paillier_sk *sk,
     if (rc != 0)
         return rc;
     mpz_inits(mp, mq, NULL);
-    rc = decrypt_half(mp, ct->c, sk->p, sk->p2, sk->pm1, sk->hp);
+    rc = decrypt_half(mp, ct->c, sk->p, sk->p2, sk->pm1, sk->hp, &sk->mont[0]);
     if (rc == 0)
-        rc = decrypt_half(mq, ct->c, sk->q, sk->q2, sk->qm1, sk->hq);
+        rc = decrypt_half(mq, ct->c, sk->q, sk->q2, sk->qm1, sk->hq, &sk->mont[1]);
     if (rc == 0) {
         /* m = m_p + ((m_q - m_p) p^-1 mod q) p */
         mpz_sub(mq, mq, mp);
@@ -586,6 +641,7 @@ int henn_paillier_decrypt_lambda(henn_paillier_pt *pt, const henn_paillier_sk *s
 static int lower_exponent(mpz_t out, const henn_paillier_pk *pk, const mpz_t c, int from, int to)
 {
     mpz_t f;
+    int rc;
     long d = (long)from - (long)to;
     if (d < 0)
         return HENN_EINVAL;
@@ -597,9 +653,9 @@ static int lower_exponent(mpz_t out, const henn_paillier_pk *pk, const mpz_t c, 
     }
     mpz_init(f);
     mpz_ui_pow_ui(f, HENN_PAILLIER_BASE, (unsigned long)d);
-    mpz_powm(out, c, f, pk->n2);
+    rc = henn__mont_powm(pk->mont, out, c, f);
     mpz_clear(f);
-    return 0;
+    return rc;
 }
 
 int henn_paillier_ct_decrease_exponent(henn_paillier_ct *r, const henn_paillier_pk *pk,
@@ -702,9 +758,9 @@ int henn_paillier_mul_plain(henn_paillier_ct *r, const henn_paillier_pk *pk,
         if (mpz_invert(r->c, a->c, pk->n2) == 0)
             rc = HENN_ERANGE;
         else
-            mpz_powm(r->c, r->c, t, pk->n2);
+            rc = henn__mont_powm(pk->mont, r->c, r->c, t);
     } else {
-        mpz_powm(r->c, a->c, k->encoding, pk->n2);
+        rc = henn__mont_powm(pk->mont, r->c, a->c, k->encoding);
     }
     mpz_clear(t);
     if (rc == 0) {

@@ -12,23 +12,58 @@
 #define HENN__PAILLIER_MAX_EXP_SHIFT 4096
 
 /*
- * Montgomery arithmetic modulo an odd m (mont.c), on GMP's public mpn
- * layer: R = 2^(64 nl), nl = limbs of m. Residues are nl-limb arrays < m.
+ * Montgomery arithmetic modulo an odd m (mont.c, mont_ifma.c). The backend
+ * is chosen by henn__mont_init(): AVX-512 IFMA in 52-bit limbs when the CPU
+ * has it and m has 1,024 to 8,318 bits (R = 2^(416 v), residues of 8 v
+ * words, < 2m), else GMP's public mpn layer (R = 2^(64 nl), residues of nl
+ * words, < m). Callers treat residues as opaque arrays of mt->words words
+ * and give henn__mont_mul/_from scratch of mt->scratch_words words.
+ * A context is read-only after init and may be shared between threads.
  */
+#define HENN__IFMA_MAX_V 20
+#define HENN__IFMA_MIN_BITS 1024
 typedef struct henn__mont {
-    mp_size_t nl;
-    mp_limb_t minv; /* -m^-1 mod 2^64 */
-    mp_limb_t *m;   /* nl limbs */
+    mp_size_t nl;         /* 64-bit limbs of m */
+    size_t words;         /* words per residue */
+    size_t scratch_words; /* scratch words for mont_mul / mont_from */
+    size_t v;             /* IFMA: 512-bit vectors per residue; 0: mpn backend */
+    mp_limb_t minv;       /* -m^-1 mod 2^64 (mpn) or mod 2^52 (IFMA) */
+    mp_limb_t *m;         /* nl limbs */
+    uint64_t *m52;        /* IFMA: m, then R^2 mod m, then 1, in 52-bit limbs */
+    uint64_t *rr52;
+    uint64_t *one52;
 } henn__mont;
 int henn__mont_init(henn__mont *mt, const mpz_t m);
+/* The mpn backend whatever the CPU (tests and benchmarks). */
+int henn__mont_init_mpn(henn__mont *mt, const mpz_t m);
+/* Wipes (the modulus may be secret) and frees. */
 void henn__mont_clear(henn__mont *mt);
-/* r = a b / R mod m (r may alias a or b); t: scratch of 2 nl limbs. */
+/* r = a b / R mod m (r may alias a or b); t: scratch. */
 void henn__mont_mul(const henn__mont *mt, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b,
                     mp_limb_t *t);
-/* dst = x R mod m, for 0 <= x; tmp: an initialised scratch mpz. */
+/* dst = x R mod m, for any integer x; tmp: an initialised scratch mpz. */
 void henn__mont_to(const henn__mont *mt, mp_limb_t *dst, const mpz_t x, mpz_t tmp);
-/* r = a / R mod m (leave Montgomery form); t: scratch of 2 nl limbs. */
+/* r = a / R mod m, fully reduced (leave Montgomery form); t: scratch. */
 void henn__mont_from(const henn__mont *mt, mpz_t r, const mp_limb_t *a, mp_limb_t *t);
+/* r = b^e mod m for 0 <= e < 2^ebits. Constant time in b, e and m for a
+ * given ebits and modulus size (IFMA: fixed 5-bit windows, every table
+ * entry read; mpn backend: mpz_powm_sec). HENN_EINVAL, HENN_ENOMEM. */
+int henn__mont_powm_sec(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_t e,
+                        size_t ebits);
+/* r = b^e mod m, e >= 0 public (sliding window; time depends on e).
+ * Both: HENN_EKEY for a NULL or empty context. */
+int henn__mont_powm(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_t e);
+
+/* AVX-512 IFMA (mont_ifma.c): henn__ifma_cpu() says whether the CPU and
+ * this build have it; henn__ifma_active() whether it is also enabled
+ * (henn__ifma_set_enabled(0) forces the mpn backend for new contexts:
+ * tests and benchmark baselines). henn__ifma_amm: r = a b / 2^(416 v)
+ * mod m, not fully reduced, for 52-bit-limb a, b < 2m, 1 <= v <= 20. */
+int henn__ifma_cpu(void);
+int henn__ifma_active(void);
+void henn__ifma_set_enabled(int on);
+void henn__ifma_amm(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *m,
+                    uint64_t k0, size_t v);
 
 /*
  * Multi-exponentiation (multiexp.c): r[h] = prod_i base[i]^e[h m + i]

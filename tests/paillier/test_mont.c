@@ -1,0 +1,234 @@
+/* Montgomery arithmetic: both backends (AVX-512 IFMA, GMP mpn) against
+ * GMP's mpz_powm / mpz_mul + mpz_mod on random and edge-case moduli, bases
+ * and exponents of every supported size, and Paillier operations with the
+ * IFMA backend against the same operations with it turned off. Where the
+ * CPU has no IFMA the IFMA cases say so and only the mpn backend runs. */
+#include "../test.h"
+#include "henn/henn.h"
+#include "paillier/paillier_internal.h"
+
+static gmp_randstate_t rs;
+
+/* The modulus shapes: random odd, all ones, sparse 2^(b-1) + 1. */
+static void make_modulus(mpz_t m, size_t bits, int shape)
+{
+    if (shape == 0) {
+        mpz_urandomb(m, rs, (mp_bitcnt_t)bits);
+        mpz_setbit(m, (mp_bitcnt_t)bits - 1);
+        mpz_setbit(m, 0);
+    } else if (shape == 1) {
+        mpz_set_ui(m, 0);
+        mpz_setbit(m, (mp_bitcnt_t)bits);
+        mpz_sub_ui(m, m, 1);
+    } else {
+        mpz_set_ui(m, 1);
+        mpz_setbit(m, (mp_bitcnt_t)bits - 1);
+    }
+}
+
+/* to/from round trips, products and both exponentiations on one context. */
+static void check_context(const henn__mont *mt, const mpz_t m)
+{
+    size_t words = mt->words, bits = mpz_sizeinbase(m, 2), k;
+    mp_limb_t *a = calloc(3 * words + mt->scratch_words, sizeof(mp_limb_t));
+    mp_limb_t *b = a + words, *c = b + words, *t = c + words;
+    mpz_t x, y, r, want, e, tmp;
+    mpz_inits(x, y, r, want, e, tmp, NULL);
+
+    for (k = 0; k < 12; k++) {
+        /* bases: random, 0, 1, m - 1, and out of range (reduced by _to) */
+        if (k == 0)
+            mpz_set_ui(x, 0);
+        else if (k == 1)
+            mpz_set_ui(x, 1);
+        else if (k == 2)
+            mpz_sub_ui(x, m, 1);
+        else if (k == 3)
+            mpz_add_ui(x, m, 5);
+        else if (k == 4)
+            mpz_mul(x, m, m), mpz_sub_ui(x, x, 1);
+        else
+            mpz_urandomm(x, rs, m);
+        mpz_urandomm(y, rs, m);
+
+        henn__mont_to(mt, a, x, tmp);
+        henn__mont_from(mt, r, a, t);
+        mpz_mod(want, x, m);
+        CHECK_EQ_MPZ(r, want);
+
+        henn__mont_to(mt, b, y, tmp);
+        henn__mont_mul(mt, c, a, b, t);
+        henn__mont_from(mt, r, c, t);
+        mpz_mul(want, x, y);
+        mpz_mod(want, want, m);
+        CHECK_EQ_MPZ(r, want);
+        henn__mont_mul(mt, c, a, a, t); /* squaring, then in place */
+        henn__mont_mul(mt, c, c, b, t);
+        henn__mont_from(mt, r, c, t);
+        mpz_mul(want, x, x);
+        mpz_mul(want, want, y);
+        mpz_mod(want, want, m);
+        CHECK_EQ_MPZ(r, want);
+
+        /* exponents: random half-size (decryption), 0, 1, all ones,
+         * lengths that are not a multiple of the window */
+        {
+            size_t half = (bits + 1) / 2 < 1100 ? (bits + 1) / 2 : 1100;
+            size_t ebits = k == 5 ? 1 : k == 6 ? 7 : k == 7 ? 64 : half;
+            mpz_urandomb(e, rs, (mp_bitcnt_t)ebits);
+            if (k == 8)
+                mpz_set_ui(e, 0);
+            else if (k == 9)
+                mpz_set_ui(e, 1);
+            else if (k == 10) {
+                mpz_set_ui(e, 0);
+                mpz_setbit(e, (mp_bitcnt_t)ebits);
+                mpz_sub_ui(e, e, 1);
+            }
+            mpz_mod(tmp, x, m);
+            mpz_powm(want, tmp, e, m);
+            CHECK_OK(henn__mont_powm_sec(mt, r, tmp, e, ebits));
+            CHECK_EQ_MPZ(r, want);
+            CHECK_OK(henn__mont_powm(mt, r, x, e));
+            CHECK_EQ_MPZ(r, want);
+            /* an exponent longer than ebits is refused, not truncated */
+            mpz_setbit(e, (mp_bitcnt_t)ebits);
+            CHECK_RC(henn__mont_powm_sec(mt, r, tmp, e, ebits), HENN_EINVAL);
+        }
+        /* public 32-bit exponents (ciphertext times scalar) */
+        mpz_urandomb(e, rs, 32);
+        mpz_powm(want, x, e, m);
+        CHECK_OK(henn__mont_powm(mt, r, x, e));
+        CHECK_EQ_MPZ(r, want);
+    }
+    mpz_set_si(e, -1);
+    CHECK_RC(henn__mont_powm(mt, r, x, e), HENN_EINVAL);
+    CHECK_RC(henn__mont_powm_sec(mt, r, x, e, 8), HENN_EINVAL);
+    mpz_clears(x, y, r, want, e, tmp, NULL);
+    free(a);
+}
+
+static void test_backends(void)
+{
+    static const size_t sizes[] = {64, 1023, 1024, 1500, 2047, 2048, 2049, 3072, 4096, 6144, 8192,
+                                   8318, 8319};
+    size_t i;
+    int shape;
+    mpz_t m;
+    mpz_init(m);
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (shape = 0; shape < 3; shape++) {
+            henn__mont mt;
+            make_modulus(m, sizes[i], shape);
+            if (mpz_sizeinbase(m, 2) != sizes[i]) /* all-ones has bits + 0 */
+                continue;
+            CHECK_OK(henn__mont_init_mpn(&mt, m));
+            CHECK(mt.v == 0);
+            check_context(&mt, m);
+            henn__mont_clear(&mt);
+            CHECK_OK(henn__mont_init(&mt, m));
+            if (henn__ifma_cpu() && sizes[i] >= HENN__IFMA_MIN_BITS && sizes[i] <= 8318) {
+                /* the smallest v with R = 2^(416 v) > 4m */
+                CHECK(mt.v == (sizes[i] + 2 + 415) / 416);
+                CHECK(416 * mt.v >= sizes[i] + 2 && 416 * (mt.v - 1) < sizes[i] + 2);
+            } else {
+                CHECK(mt.v == 0);
+            }
+            check_context(&mt, m);
+            henn__mont_clear(&mt);
+        }
+    /* even and non-positive moduli are refused */
+    {
+        henn__mont mt;
+        mpz_set_ui(m, 1000);
+        CHECK_RC(henn__mont_init(&mt, m), HENN_EINVAL);
+        mpz_set_si(m, -7);
+        CHECK_RC(henn__mont_init(&mt, m), HENN_EINVAL);
+        CHECK_RC(henn__mont_powm(NULL, m, m, m), HENN_EKEY);
+    }
+    mpz_clear(m);
+}
+
+/* Paillier with and without IFMA: same decryptions, same homomorphic
+ * results, under one key generated with IFMA on (contexts chosen then) and
+ * one rebuilt from the same primes with IFMA off. */
+static void test_paillier_backends(void)
+{
+    henn_paillier_pk pk;
+    henn_paillier_sk on, off;
+    henn_paillier_ct c, d, e;
+    henn_paillier_pt pt, out1, out2;
+    int k;
+
+    henn_paillier_sk_init(&on);
+    henn_paillier_sk_init(&off);
+    henn_paillier_pk_init(&pk);
+    henn_paillier_ct_init(&c);
+    henn_paillier_ct_init(&d);
+    henn_paillier_ct_init(&e);
+    henn_paillier_pt_init(&pt);
+    henn_paillier_pt_init(&out1);
+    henn_paillier_pt_init(&out2);
+    CHECK_OK(henn_paillier_keygen(NULL, &on, 2048, 0));
+    henn__ifma_set_enabled(0);
+    CHECK_OK(henn_paillier_sk_from_primes(&off, on.p, on.q, 0));
+    CHECK(off.mont[0].v == 0 && off.pk.mont->v == 0);
+    henn__ifma_set_enabled(1);
+    if (henn__ifma_cpu())
+        CHECK(on.mont[0].v == 5 && on.mont[1].v == 5 && on.pk.mont->v == 10);
+    else
+        printf("this CPU has no AVX-512 IFMA: only the GMP backend is tested\n");
+    CHECK_OK(henn_paillier_pk_copy(&pk, &on.pk));
+    CHECK_OK(henn_paillier_pk_precompute(&pk, 6));
+    for (k = 0; k < 20; k++) {
+        int64_t a = (int64_t)(gmp_urandomb_ui(rs, 30)) - ((int64_t)1 << 29);
+        int64_t s = (int64_t)gmp_urandomb_ui(rs, 32) - ((int64_t)1 << 31);
+        CHECK_OK(henn_paillier_encode_int64(&pt, &pk, a, 0));
+        /* fixed-base table (IFMA), key-holder (IFMA CRT), textbook (GMP) */
+        CHECK_OK(k % 3 == 0   ? henn_paillier_encrypt(&c, &pk, &pt)
+                 : k % 3 == 1 ? henn_paillier_encrypt_sk(&c, &on, &pt)
+                              : henn_paillier_encrypt_textbook(&c, &off.pk, &pt));
+        CHECK_OK(henn_paillier_decrypt(&out1, &on, &c));
+        CHECK_OK(henn_paillier_decrypt(&out2, &off, &c));
+        CHECK_EQ_MPZ(out1.encoding, out2.encoding);
+        CHECK_EQ_MPZ(out1.encoding, pt.encoding);
+        CHECK_OK(henn_paillier_decrypt_lambda(&out2, &on, &c));
+        CHECK_EQ_MPZ(out1.encoding, out2.encoding);
+        /* c^s under both public contexts, negative scalars included */
+        CHECK_OK(henn_paillier_mul_int64(&d, &on.pk, &c, s));
+        CHECK_OK(henn_paillier_mul_int64(&e, &off.pk, &c, s));
+        CHECK_EQ_MPZ(d.c, e.c);
+        {
+            int64_t got;
+            CHECK_OK(henn_paillier_decrypt(&out1, &on, &d));
+            CHECK_OK(henn_paillier_decode_int64(&got, &on.pk, &out1));
+            CHECK(got == a * s);
+        }
+        /* re-randomised ciphertexts differ but decrypt the same */
+        CHECK_OK(henn_paillier_rerandomize(&d, &pk, &c));
+        CHECK(mpz_cmp(d.c, c.c) != 0);
+        CHECK_OK(henn_paillier_decrypt(&out1, &off, &d));
+        CHECK_EQ_MPZ(out1.encoding, pt.encoding);
+    }
+    henn_paillier_pt_clear(&out2);
+    henn_paillier_pt_clear(&out1);
+    henn_paillier_pt_clear(&pt);
+    henn_paillier_ct_clear(&e);
+    henn_paillier_ct_clear(&d);
+    henn_paillier_ct_clear(&c);
+    henn_paillier_pk_clear(&pk);
+    henn_paillier_sk_clear(&off);
+    henn_paillier_sk_clear(&on);
+}
+
+int main(void)
+{
+    CHECK_OK(henn_init());
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, test_seed());
+    printf("AVX-512 IFMA: %s\n", henn__ifma_cpu() ? "yes" : "no");
+    test_backends();
+    test_paillier_backends();
+    gmp_randclear(rs);
+    return test_report("test_mont");
+}
