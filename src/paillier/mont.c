@@ -57,12 +57,12 @@ static void to52(uint64_t *dst, size_t v, const mpz_t x)
     henn_memzero(w, sizeof(w));
 }
 
-/* x = the integer with 52-bit limbs src[0 .. 8v). */
-static void from52(mpz_t x, const uint64_t *src, size_t v)
+/* w[0 .. 8v 52 / 64 + 2) = the 64-bit words of the integer with 52-bit
+ * limbs src[0 .. 8v). */
+static void from52(uint64_t *w, const uint64_t *src, size_t v)
 {
-    size_t words = 8 * v * 52 / 64 + 1, i;
-    uint64_t w[262];
-    memset(w, 0, (words + 1) * sizeof(uint64_t));
+    size_t i;
+    memset(w, 0, (8 * v * 52 / 64 + 2) * sizeof(uint64_t));
     for (i = 0; i < 8 * v; i++) {
         size_t bit = 52 * i, k = bit / 64;
         unsigned off = (unsigned)(bit % 64);
@@ -70,8 +70,6 @@ static void from52(mpz_t x, const uint64_t *src, size_t v)
         if (off > 12)
             w[k + 1] |= src[i] >> (64 - off);
     }
-    mpz_import(x, words + 1, -1, sizeof(uint64_t), 0, 0, w);
-    henn_memzero(w, sizeof(w));
 }
 
 static int init_common(henn__mont *mt, const mpz_t m)
@@ -214,12 +212,17 @@ void henn__mont_to(const henn__mont *mt, mp_limb_t *dst, const mpz_t x, mpz_t tm
 void henn__mont_from(const henn__mont *mt, mpz_t r, const mp_limb_t *a, mp_limb_t *t)
 {
     if (mt->v != 0) {
-        mpz_t mview;
-        /* a / R < m + 1; it equals m only for a = 0 mod m */
+        uint64_t w[262], d[262];
+        mp_limb_t borrow;
+        /* a / R <= m, and = m only for a = 0 mod m: subtract m when the
+         * value is >= m, without a data-dependent branch */
         henn__ifma_amm(t, a, mt->one52, mt->m52, mt->minv, mt->v);
-        from52(r, t, mt->v);
-        if (mpz_cmp(r, mpz_roinit_n(mview, mt->m, mt->nl)) >= 0)
-            mpz_sub(r, r, mview);
+        from52(w, t, mt->v);
+        borrow = mpn_sub_n(d, w, mt->m, mt->nl);
+        mpn_cnd_sub_n(1 - borrow, w, w, mt->m, mt->nl);
+        mpz_import(r, (size_t)mt->nl, -1, sizeof(mp_limb_t), 0, 0, w);
+        henn_memzero(w, sizeof(w));
+        henn_memzero(d, sizeof(d));
         return;
     }
     /* redc may write its result over the upper half it reads (mpn_add_n
