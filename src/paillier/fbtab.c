@@ -19,31 +19,29 @@
 struct henn__paillier_fbtab {
     unsigned w;
     size_t positions;
-    size_t nl;        /* words per residue */
-    henn__mont mt;    /* Montgomery context of n^2 */
-    mp_limb_t *tab;   /* positions * (2^w - 1) * nl words */
+    const henn__mont *mt; /* the public key's Montgomery context of n^2 */
+    mp_limb_t *tab;       /* positions * (2^w - 1) * mt->words words */
 };
 
 void henn__paillier_fbtab_free(struct henn__paillier_fbtab *t)
 {
     if (t == NULL)
         return;
-    henn__mont_clear(&t->mt);
     free(t->tab);
     free(t);
 }
 
-int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs, const mpz_t n2,
-                               size_t a_bits, unsigned w)
+int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs,
+                               const henn__mont *mt, size_t a_bits, unsigned w)
 {
     struct henn__paillier_fbtab *t;
-    size_t per, j, d, entries;
+    size_t per, j, d, entries, nl;
     mp_limb_t *scratch = NULL;
     mpz_t x;
     int rc = HENN_ENOMEM;
 
     *out = NULL;
-    if (w < 2 || w > 12 || a_bits == 0 || mpz_even_p(n2))
+    if (w < 2 || w > 12 || a_bits == 0 || mt == NULL)
         return HENN_EINVAL;
     t = calloc(1, sizeof(*t));
     if (t == NULL)
@@ -51,25 +49,22 @@ int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs
     mpz_init(x);
     t->w = w;
     t->positions = (a_bits + w - 1) / w;
-    if (henn__mont_init(&t->mt, n2) != 0)
-        goto cleanup;
-    t->nl = t->mt.words;
+    t->mt = mt;
+    nl = mt->words;
     per = ((size_t)1 << w) - 1;
     entries = t->positions * per;
-    t->tab = malloc(entries * t->nl * sizeof(mp_limb_t));
-    scratch = malloc(t->mt.scratch_words * sizeof(mp_limb_t));
+    t->tab = malloc(entries * nl * sizeof(mp_limb_t));
+    scratch = malloc(mt->scratch_words * sizeof(mp_limb_t));
     if (t->tab == NULL || scratch == NULL)
         goto cleanup;
     /* T[0][1] = h_s * R mod n^2. */
-    henn__mont_to(&t->mt, t->tab, hs, x);
+    henn__mont_to(mt, t->tab, hs, x);
     for (j = 0; j < t->positions; j++) {
-        mp_limb_t *row = t->tab + j * per * t->nl;
+        mp_limb_t *row = t->tab + j * per * nl;
         for (d = 2; d <= per; d++)
-            henn__mont_mul(&t->mt, row + (d - 1) * t->nl, row + (d - 2) * t->nl,
-                           row, scratch);
+            henn__mont_mul(mt, row + (d - 1) * nl, row + (d - 2) * nl, row, scratch);
         if (j + 1 < t->positions) /* T[j+1][1] = T[j][2^w - 1] * T[j][1] */
-            henn__mont_mul(&t->mt, row + per * t->nl, row + (per - 1) * t->nl,
-                           row, scratch);
+            henn__mont_mul(mt, row + per * nl, row + (per - 1) * nl, row, scratch);
     }
     *out = t;
     t = NULL;
@@ -83,13 +78,13 @@ cleanup:
 
 int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, const mpz_t a)
 {
-    size_t nl = t->nl, per = ((size_t)1 << t->w) - 1, j, len;
+    size_t nl = t->mt->words, per = ((size_t)1 << t->w) - 1, j, len;
     mp_limb_t *acc, *tmp;
     int have = 0;
 
     if (mpz_sgn(a) < 0 || mpz_sizeinbase(a, 2) > t->positions * t->w)
         return HENN_EINVAL;
-    len = (nl + t->mt.scratch_words) * sizeof(mp_limb_t);
+    len = (nl + t->mt->scratch_words) * sizeof(mp_limb_t);
     acc = malloc(len);
     if (acc == NULL)
         return HENN_ENOMEM;
@@ -106,13 +101,13 @@ int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, cons
             memcpy(acc, e, nl * sizeof(mp_limb_t));
             have = 1;
         } else {
-            henn__mont_mul(&t->mt, acc, acc, e, tmp);
+            henn__mont_mul(t->mt, acc, acc, e, tmp);
         }
     }
     if (!have) {
         mpz_set_ui(r, 1);
     } else {
-        henn__mont_from(&t->mt, r, acc, tmp);
+        henn__mont_from(t->mt, r, acc, tmp);
     }
     henn_memzero(acc, len);
     free(acc);

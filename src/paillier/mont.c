@@ -20,6 +20,9 @@
 #include "paillier_internal.h"
 
 #define MASK52 ((UINT64_C(1) << 52) - 1)
+/* 64-bit words of the largest IFMA residue (8 v 52 bits), plus slack for
+ * the word straddled by the top limb */
+#define WORDS64_MAX (8 * HENN__IFMA_MAX_V * 52 / 64 + 2)
 
 static int ifma_enabled = 1;
 
@@ -43,7 +46,7 @@ static size_t ifma_vectors(size_t bits)
 static void to52(uint64_t *dst, size_t v, const mpz_t x)
 {
     size_t words = 8 * v * 52 / 64 + 2, count = 0, i;
-    uint64_t w[262];
+    uint64_t w[WORDS64_MAX];
     memset(w, 0, words * sizeof(uint64_t));
     mpz_export(w, &count, -1, sizeof(uint64_t), 0, 0, x);
     for (i = 0; i < 8 * v; i++) {
@@ -212,7 +215,7 @@ void henn__mont_to(const henn__mont *mt, mp_limb_t *dst, const mpz_t x, mpz_t tm
 void henn__mont_from(const henn__mont *mt, mpz_t r, const mp_limb_t *a, mp_limb_t *t)
 {
     if (mt->v != 0) {
-        uint64_t w[262], d[262];
+        uint64_t w[WORDS64_MAX], d[WORDS64_MAX];
         mp_limb_t borrow;
         /* a / R <= m, and = m only for a = 0 mod m: subtract m when the
          * value is >= m, without a data-dependent branch */
@@ -267,7 +270,7 @@ static void select_ct(uint64_t *dst, const uint64_t *tab, size_t entries, size_t
 int henn__mont_powm_sec(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_t e,
                         size_t ebits)
 {
-    size_t words, ewords = ebits / 64 + 2, count = 0, k, nwin, pos;
+    size_t words, ewords = ebits / 64 + 2, count = 0, k, nwin, pos, len;
     uint64_t *mem, *tab, *acc, *sel, *ew;
     mpz_t tmp, mview;
     unsigned i;
@@ -285,7 +288,8 @@ int henn__mont_powm_sec(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_
         return 0;
     }
     words = mt->words;
-    mem = malloc(((2 + ((size_t)1 << SEC_W)) * words + ewords) * sizeof(uint64_t));
+    len = ((2 + ((size_t)1 << SEC_W)) * words + ewords) * sizeof(uint64_t);
+    mem = malloc(len);
     if (mem == NULL)
         return HENN_ENOMEM;
     tab = mem;
@@ -312,7 +316,7 @@ int henn__mont_powm_sec(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_
         henn__ifma_amm(acc, acc, sel, mt->m52, mt->minv, mt->v);
     }
     henn__mont_from(mt, r, acc, sel);
-    henn_memzero(mem, ((2 + ((size_t)1 << SEC_W)) * words + ewords) * sizeof(uint64_t));
+    henn_memzero(mem, len);
     free(mem);
     henn__mpz_wipe_clear(tmp);
     return 0;

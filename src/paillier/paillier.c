@@ -41,6 +41,17 @@ static void mont_free(struct henn__mont *mt, size_t count)
     free(mt);
 }
 
+/* (Re)build pk->mont for pk->n2; the fixed-base table built on the old
+ * context is dropped first. */
+static int pk_reset_mont(henn_paillier_pk *pk)
+{
+    mpz_srcptr mod = pk->n2;
+    henn__paillier_fbtab_free(pk->fb);
+    pk->fb = NULL;
+    mont_free(pk->mont, 1);
+    return mont_new(&pk->mont, &mod, 1);
+}
+
 void henn_paillier_pk_init(henn_paillier_pk *pk)
 {
     memset(pk, 0, sizeof(*pk));
@@ -147,7 +158,6 @@ static int check_bits(size_t bits, unsigned flags)
 int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
 {
     size_t bits = mpz_sizeinbase(n, 2);
-    mpz_srcptr mod;
     int rc;
     if (mpz_sgn(n) <= 0 || mpz_even_p(n))
         return HENN_EKEY;
@@ -161,11 +171,7 @@ int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
     pk->n_bits = bits;
     pk->a_bits = (bits + 1) / 2;
     henn__paillier_kid(pk->kid, n);
-    henn__paillier_fbtab_free(pk->fb);
-    pk->fb = NULL;
-    mont_free(pk->mont, 1);
-    mod = pk->n2;
-    return mont_new(&pk->mont, &mod, 1);
+    return pk_reset_mont(pk);
 }
 
 /* h_s = (-x^2 mod n)^n mod n^2 for a random unit x (DJN 2010, 4.2). */
@@ -199,7 +205,6 @@ int henn_paillier_pk_from_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
 
 int henn_paillier_pk_copy(henn_paillier_pk *dst, const henn_paillier_pk *src)
 {
-    mpz_srcptr mod;
     if (dst == src)
         return 0;
     mpz_set(dst->n, src->n);
@@ -209,11 +214,7 @@ int henn_paillier_pk_copy(henn_paillier_pk *dst, const henn_paillier_pk *src)
     dst->n_bits = src->n_bits;
     dst->a_bits = src->a_bits;
     memcpy(dst->kid, src->kid, sizeof(dst->kid));
-    henn__paillier_fbtab_free(dst->fb);
-    dst->fb = NULL;
-    mont_free(dst->mont, 1);
-    mod = dst->n2;
-    return mont_new(&dst->mont, &mod, 1);
+    return pk_reset_mont(dst);
 }
 
 int henn_paillier_pk_equal(const henn_paillier_pk *a, const henn_paillier_pk *b)
@@ -229,7 +230,7 @@ int henn_paillier_pk_precompute(henn_paillier_pk *pk, unsigned window_bits)
         window_bits = 10;
     if (window_bits < 2 || window_bits > 12 || mpz_sgn(pk->hs) == 0)
         return HENN_EINVAL;
-    rc = henn__paillier_fbtab_build(&t, pk->hs, pk->n2, pk->a_bits, window_bits);
+    rc = henn__paillier_fbtab_build(&t, pk->hs, pk->mont, pk->a_bits, window_bits);
     if (rc != 0)
         return rc;
     henn__paillier_fbtab_free(pk->fb);

@@ -77,9 +77,10 @@ int henn__paillier_multi_exp(mpz_t *r, const mpz_t m2, const mpz_t *base, size_t
                              const uint32_t *e, size_t outs, unsigned ebits,
                              const henn_batch_opts *opts);
 
-/* Fixed-base table (fbtab.c). */
-int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs, const mpz_t n2,
-                               size_t a_bits, unsigned w);
+/* Fixed-base table (fbtab.c), on mt (the public key's context of n^2,
+ * which must outlive the table). */
+int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs,
+                               const henn__mont *mt, size_t a_bits, unsigned w);
 void henn__paillier_fbtab_free(struct henn__paillier_fbtab *t);
 /* r = h_s^a mod n^2 for 0 <= a < 2^a_bits. */
 int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, const mpz_t a);
