@@ -38,6 +38,19 @@ static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **res
     return henn_transport_call(r->inner, req, req_len, resp, resp_len);
 }
 
+/* out: a transport that writes every request to dir as msg<first>,
+ * msg<first + 1>, ..., then forwards it to inner. */
+static void rec_attach(henn_transport *out, rec *r, henn_transport *inner, const char *dir,
+                       int first)
+{
+    r->inner = inner;
+    r->dir = dir;
+    r->n = first;
+    memset(out, 0, sizeof(*out));
+    out->call = rec_call;
+    out->ctx = r;
+}
+
 void henn__trainer_allow_insecure(henn_trainer *t);
 
 static int more_seeds(const char *kdd_dir, const char *model_dir, const char *proto_dir)
@@ -85,12 +98,7 @@ static int more_seeds(const char *kdd_dir, const char *model_dir, const char *pr
         return 1;
     henn__trainer_allow_insecure(t);
     henn_transport_to_trainer(&to_t, t);
-    r.inner = &to_t;
-    r.dir = proto_dir;
-    r.n = 0;
-    memset(&rt, 0, sizeof(rt));
-    rt.call = rec_call;
-    rt.ctx = &r;
+    rec_attach(&rt, &r, &to_t, proto_dir, 0);
     {
         uint8_t pred[5];
         if (henn_owner_upload(ow, &rt, &p, X, y, 5, 4) ||
@@ -102,12 +110,7 @@ static int more_seeds(const char *kdd_dir, const char *model_dir, const char *pr
         henn_transport to_o, ro;
         rec r2;
         henn_transport_to_owner(&to_o, ow);
-        r2.inner = &to_o;
-        r2.dir = proto_dir;
-        r2.n = 100;
-        memset(&ro, 0, sizeof(ro));
-        ro.call = rec_call;
-        ro.ctx = &r2;
+        rec_attach(&ro, &r2, &to_o, proto_dir, 100);
         if (henn_trainer_train_epoch(t, &ro, 1, NULL, NULL, NULL))
             return 1;
     }

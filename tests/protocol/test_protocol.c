@@ -143,6 +143,25 @@ static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **res
     return henn_transport_call(r->inner, req, req_len, resp, resp_len);
 }
 
+/* out: a transport that records every request in r, then forwards it to
+ * inner. */
+static void rec_attach(henn_transport *out, rec *r, henn_transport *inner)
+{
+    r->inner = inner;
+    memset(out, 0, sizeof(*out));
+    out->call = rec_call;
+    out->ctx = r;
+}
+
+/* The owner of SK and a trainer of init that accepts the small test key. */
+static void new_parties(henn_owner **ow, henn_trainer **t, const henn_nn_model *init,
+                        const henn_nn_opts *o)
+{
+    CHECK_OK(henn_owner_new(ow, &SK, NULL));
+    CHECK_OK(henn_trainer_new(t, init, o, NULL));
+    henn__trainer_allow_insecure(*t);
+}
+
 static void rec_clear(rec *r)
 {
     size_t i;
@@ -179,14 +198,9 @@ static void test_inference(void)
         X[i] = (float)urand();
     random_model(&m, dims, 4, HENN_NN_TANH);
     CHECK_OK(henn_proto_params_default(&p, 10, 0, mpz_sizeinbase(PK.n, 2)));
-    CHECK_OK(henn_owner_new(&o, &SK, NULL));
-    CHECK_OK(henn_trainer_new(&t, &m, NULL, NULL));
-    henn__trainer_allow_insecure(t);
+    new_parties(&o, &t, &m, NULL);
     henn_transport_to_trainer(&to_t, t);
-    view.inner = &to_t;
-    memset(&rec_t, 0, sizeof(rec_t));
-    rec_t.call = rec_call;
-    rec_t.ctx = &view;
+    rec_attach(&rec_t, &view, &to_t);
 
     CHECK_OK(henn_owner_infer(o, &rec_t, &p, X, rows, 10, pe, scores));
     CHECK_OK(henn_nn_predict(pp, &m, X, rows));
@@ -334,15 +348,10 @@ static void test_training(void)
     for (e = 0; e < 3; e++)
         CHECK_OK(henn_nn_train_epoch(nt, X, y, rows, p.slots, 100 + e, NULL, NULL, NULL));
 
-    CHECK_OK(henn_owner_new(&ow, &SK, NULL));
-    CHECK_OK(henn_trainer_new(&t, &init, &o, NULL));
-    henn__trainer_allow_insecure(t);
+    new_parties(&ow, &t, &init, &o);
     henn_transport_to_trainer(&to_t, t);
     henn_transport_to_owner(&to_o, ow);
-    view.inner = &to_o;
-    memset(&rec_o, 0, sizeof(rec_o));
-    rec_o.call = rec_call;
-    rec_o.ctx = &view;
+    rec_attach(&rec_o, &view, &to_o);
     CHECK_OK(henn_owner_upload(ow, &to_t, &p, X, y, rows, TD));
     for (e = 0; e < 3; e++)
         CHECK_OK(henn_trainer_train_epoch(t, &rec_o, 100 + e, NULL, NULL, NULL));
@@ -461,9 +470,7 @@ static void test_reconstruction(void)
     random_model(&init, dims, 3, HENN_NN_SIGMOID);
     CHECK_OK(henn_proto_params_default(&p, TH, 0, mpz_sizeinbase(PK.n, 2)));
     henn_nn_opts_default(&o);
-    CHECK_OK(henn_owner_new(&ow, &SK, NULL));
-    CHECK_OK(henn_trainer_new(&t, &init, &o, NULL));
-    henn__trainer_allow_insecure(t);
+    new_parties(&ow, &t, &init, &o);
     henn_transport_to_trainer(&to_t, t);
     henn_transport_to_owner(&to_o, ow);
     CHECK_OK(henn_owner_upload(ow, &to_t, &p, X, y, rows, TD));
@@ -517,14 +524,9 @@ static void test_bad_messages(void)
     random_model(&init, dims, 3, HENN_NN_SIGMOID);
     CHECK_OK(henn_proto_params_default(&p, TH, 0, mpz_sizeinbase(PK.n, 2)));
     henn_nn_opts_default(&o);
-    CHECK_OK(henn_owner_new(&ow, &SK, NULL));
-    CHECK_OK(henn_trainer_new(&t, &init, &o, NULL));
-    henn__trainer_allow_insecure(t);
+    new_parties(&ow, &t, &init, &o);
     henn_transport_to_trainer(&to_t, t);
-    view.inner = &to_t;
-    memset(&rec_t, 0, sizeof(rec_t));
-    rec_t.call = rec_call;
-    rec_t.ctx = &view;
+    rec_attach(&rec_t, &view, &to_t);
     CHECK_OK(henn_owner_upload(ow, &rec_t, &p, X, y, rows, TD));
 
     /* Every truncation of every recorded message is an error response. */
