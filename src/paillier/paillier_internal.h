@@ -66,6 +66,18 @@ void henn__ifma_amm(uint64_t *r, const uint64_t *a, const uint64_t *b, const uin
                     uint64_t k0, size_t v);
 
 /*
+ * Fresh randomness (noise.c): out[i] = r_i^n mod n^2 with r_i uniform in
+ * [1, n), independent, for i < count (out[] initialised by the caller).
+ * This is the randomness distribution of a textbook encryption: uniform
+ * over the n-th residues mod n^2, so c * out[i] is distributed as a fresh
+ * encryption of D(c) even to the key holder (unlike DJN noise h_s^a, whose
+ * subgroup keeps the characters of c's randomness). Single-threaded;
+ * callers split work over threads. Timing: independent of the r_i.
+ * HENN_EKEY without a Montgomery context, HENN_ERNG, HENN_ENOMEM.
+ */
+int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk);
+
+/*
  * Multi-exponentiation (multiexp.c): r[h] = prod_i base[i]^e[h m + i]
  * mod m2 for h < outs, exponents 0 <= e < 2^ebits (ebits <= 32), bases
  * in [0, m2). Straus's method with w-bit windows; the per-base tables are
