@@ -254,9 +254,16 @@ HENN_API HENN_NODISCARD int henn_paillier_encrypt_djn_with_a(henn_paillier_ct *c
  * The exponentiations are constant-time: on CPUs with AVX-512 IFMA, henn's
  * own fixed-window ladder over 52-bit-limb Montgomery products (every
  * table entry read for every window, no operand-dependent branch; about
- * 2.4x mpz_powm_sec), else GMP's mpz_powm_sec. pt->exponent = ct->exponent.
- * Errors: HENN_EKEY (ct under another key), HENN_ERANGE (c not in Z*_{n^2}).
- * Timing: independent of p, q and c apart from the validity checks.
+ * 2.4x mpz_powm_sec), else GMP's mpz_powm_sec. The reductions, L_p and the
+ * CRT recombination use GMP's mpn_sec_* functions (time depends on the
+ * sizes of p, q and n only). pt->exponent = ct->exponent. Before
+ * returning, the 32 KiB of stack below the call are overwritten (callees
+ * leave secret-derived values there); vector registers are not cleared.
+ * Errors: HENN_EKEY (ct under another key), HENN_ERANGE (c not in
+ * Z*_{n^2}: c = 0, c >= n^2 or gcd(c, n) != 1).
+ * Timing: independent of p, q and c apart from the validity checks (on the
+ * public c and n).
+ * Thread safety: sk is only read; concurrent calls are safe.
  */
 HENN_API HENN_NODISCARD int henn_paillier_decrypt(henn_paillier_pt *pt,
                                                   const henn_paillier_sk *sk,
@@ -265,7 +272,9 @@ HENN_API HENN_NODISCARD int henn_paillier_decrypt(henn_paillier_pt *pt,
 /*
  * henn_paillier_decrypt_lambda: the textbook decryption
  * m = L(c^lambda mod n^2) * mu mod n (Paillier 1999, section 3); reference
- * for differential tests. Errors as henn_paillier_decrypt.
+ * for differential tests. Errors as henn_paillier_decrypt. Timing: the
+ * exponentiation is mpz_powm_sec; L and the product with mu use GMP's
+ * variable-time division (not for production use).
  */
 HENN_API HENN_NODISCARD int henn_paillier_decrypt_lambda(henn_paillier_pt *pt,
                                                          const henn_paillier_sk *sk,
@@ -328,11 +337,23 @@ HENN_API HENN_NODISCARD int henn_paillier_sub(henn_paillier_ct *r, const henn_pa
                                               const henn_paillier_ct *b);
 
 /*
- * henn_paillier_rerandomize: r = a * E(0) with fresh noise (DJN path as in
- * henn_paillier_encrypt): the result is distributed as a fresh encryption of
- * the same plaintext (python-paillier's obfuscate()). Call it on every
- * ciphertext computed from others before it leaves the party.
- * Errors: HENN_EKEY, HENN_ERNG, HENN_ENOMEM.
+ * henn_paillier_rerandomize: r = a * r'^n mod n^2 with r' uniform in
+ * [1, n) from the OS CSPRNG (python-paillier's obfuscate()). Whatever the
+ * randomness of a, r is distributed exactly as a fresh textbook encryption
+ * E(D(a); r'') with r'' uniform in Z*_n, even to the key holder: a = (1 + m
+ * n) s^n for some s in Z*_n, and s^n r'^n = (s r')^n with s r' uniform. The
+ * statement assumes gcd(n, phi(n)) = 1 (true for every key henn generates
+ * or accepts from p and q; a key holder who could publish n with
+ * gcd(n, phi(n)) != 1 is outside it) and ignores the probability about
+ * 2^-1023 of drawing a non-unit r'. It does not use the DJN noise h_s^a:
+ * h_s generates a subgroup of index >= 2 of the n-th residues, so the key
+ * holder could read characters of a's randomness (and so of the
+ * evaluator's scalars) through it. Call it on every ciphertext computed
+ * from others before it leaves the party. Cost: one exponentiation with an
+ * n-bit exponent mod n^2 (8 at a time on the multi-buffer IFMA engine in
+ * the batch and protocol paths).
+ * Errors: HENN_EKEY, HENN_ERANGE (a->c not in [1, n^2)), HENN_ERNG,
+ * HENN_ENOMEM. Timing: independent of a and of the randomness.
  */
 HENN_API HENN_NODISCARD int henn_paillier_rerandomize(henn_paillier_ct *r,
                                                       const henn_paillier_pk *pk,

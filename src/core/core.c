@@ -199,3 +199,13 @@ int henn__mpz_random_unit(mpz_t x, const mpz_t n)
     mpz_clear(g);
     return rc;
 }
+
+/* The stack below the caller's frame, overwritten by a frame this large. */
+#define BURN_BYTES 32768
+
+__attribute__((noinline)) void henn__burn_stack(void)
+{
+    volatile uint8_t buf[BURN_BYTES];
+    henn_memzero((void *)buf, sizeof(buf));
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+}

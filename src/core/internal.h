@@ -30,6 +30,14 @@ int henn__mpz_random_unit(mpz_t x, const mpz_t n);
 typedef int (*henn__chunk_fn)(void *ctx, size_t begin, size_t end);
 int henn__parallel_for(size_t count, const henn_batch_opts *opts, henn__chunk_fn fn, void *ctx);
 
+/*
+ * Overwrite the 32 KiB of stack below the caller's frame with zeros: call it
+ * after secret-key arithmetic, whose callees (GMP's alloca scratch, spilled
+ * vector registers of the IFMA code) leave secret-derived values in stack
+ * memory that is no longer in use. Registers are not cleared.
+ */
+void henn__burn_stack(void);
+
 /* Number of online CPUs (at least 1). */
 unsigned henn__cpu_count(void);
 

@@ -520,10 +520,13 @@ int henn_paillier_encrypt_sk(henn_paillier_ct *ct, const henn_paillier_sk *sk,
     int rc;
     mpz_inits(gm, rp, rq, t, NULL);
     rc = g_pow(gm, &sk->pk, pt->encoding);
-    if (rc == 0)
-        rc = henn__mpz_random_unit(rp, sk->p);
-    if (rc == 0)
-        rc = henn__mpz_random_unit(rq, sk->q);
+    /* p and q are prime: every nonzero residue is a unit (no gcd on secrets) */
+    do {
+        rc = rc == 0 ? henn__mpz_random_below(rp, sk->p) : rc;
+    } while (rc == 0 && mpz_sgn(rp) == 0);
+    do {
+        rc = rc == 0 ? henn__mpz_random_below(rq, sk->q) : rc;
+    } while (rc == 0 && mpz_sgn(rq) == 0);
     if (rc == 0) {
         /* rp = r^n mod p^2, rq = r^n mod q^2 */
         rc = henn__mont_powm_sec(&sk->mont[0], rp, rp, sk->p, mpz_sizeinbase(sk->p, 2));
@@ -532,17 +535,15 @@ int henn_paillier_encrypt_sk(henn_paillier_ct *ct, const henn_paillier_sk *sk,
     }
     if (rc == 0) {
         /* CRT: x = x_p + p^2 ((x_q - x_p) (p^2)^-1 mod q^2) */
-        mpz_sub(t, rq, rp);
-        mpz_mul(t, t, sk->p2_inv_q2);
-        mpz_mod(t, t, sk->q2);
-        mpz_mul(t, t, sk->p2);
-        mpz_add(t, t, rp);
-        rc = finish(ct, &sk->pk, gm, t, pt->exponent);
+        rc = henn__sec_crt_combine(t, rp, rq, sk->p2, sk->q2, sk->p2_inv_q2);
+        if (rc == 0)
+            rc = finish(ct, &sk->pk, gm, t, pt->exponent);
     }
     henn__mpz_wipe_clear(gm);
     henn__mpz_wipe_clear(rp);
     henn__mpz_wipe_clear(rq);
     henn__mpz_wipe_clear(t);
+    henn__burn_stack();
     return rc;
 }
 
@@ -561,61 +562,58 @@ int henn_paillier_ct_validate(const henn_paillier_pk *pk, const henn_paillier_ct
     return ok ? 0 : HENN_ERANGE;
 }
 
-/* Cheap checks before decryption: key and range (gcd is left to validate:
- * a c sharing a factor with n decrypts to garbage but leaks nothing more
- * than the factor its sender already knew). */
-static int check_ct(const henn_paillier_pk *pk, const henn_paillier_ct *ct)
+int henn__paillier_decrypt_check(const henn_paillier_sk *sk, const henn_paillier_ct *ct)
 {
-    if (!henn__paillier_same_key(pk, ct->kid))
-        return HENN_EKEY;
-    if (mpz_sgn(ct->c) <= 0 || mpz_cmp(ct->c, pk->n2) >= 0)
-        return HENN_ERANGE;
-    return 0;
+    /* A c sharing a factor with n would make L_p's division inexact and
+     * decrypt to garbage: refuse it (c and n are public). */
+    return henn_paillier_ct_validate(&sk->pk, ct);
 }
 
-/* One CRT half: m_p = L_p(c^(p-1) mod p^2) * hp mod p (python-paillier's
- * h_function / l_function). The exponent length is that of p (public), so
- * the constant-time exponentiation does not depend on the value of p - 1.
- * HENN_ERANGE when p divides c. */
-static int decrypt_half(mpz_t mp, const mpz_t c, const mpz_t p, const mpz_t p2, const mpz_t pm1,
-                        const mpz_t hp, const struct henn__mont *mt)
+int henn__paillier_decrypt_finish(henn_paillier_pt *pt, const henn_paillier_sk *sk, mpz_t xp,
+                                  mpz_t xq, int exponent)
 {
-    int rc;
-    mpz_mod(mp, c, p2);
-    if (mpz_sgn(mp) == 0)
-        return HENN_ERANGE;
-    rc = henn__mont_powm_sec(mt, mp, mp, pm1, mpz_sizeinbase(p, 2));
-    if (rc != 0)
-        return rc;
-    mpz_sub_ui(mp, mp, 1);
-    mpz_divexact(mp, mp, p);
-    mpz_mul(mp, mp, hp);
-    mpz_mod(mp, mp, p);
-    return 0;
+    /* m_p = L_p(xp) hp mod p, m_q likewise (python-paillier's h_function /
+     * l_function); m = m_p + ((m_q - m_p) p^-1 mod q) p, p < q */
+    int rc = henn__sec_crt_half(xp, xp, sk->p, sk->hp);
+    if (rc == 0)
+        rc = henn__sec_crt_half(xq, xq, sk->q, sk->hq);
+    if (rc == 0)
+        rc = henn__sec_crt_combine(pt->encoding, xp, xq, sk->p, sk->q, sk->p_inv_q);
+    if (rc == 0)
+        pt->exponent = exponent;
+    henn__mpz_wipe(xp);
+    henn__mpz_wipe(xq);
+    return rc;
+}
+
+/* x = c^(p-1) mod p^2: the reduction and the exponentiation are constant
+ * time for the sizes of n and p; the exponent length is that of p. */
+static int decrypt_pow(mpz_t x, const mpz_t c, const mpz_t p, const mpz_t p2, const mpz_t pm1,
+                       const struct henn__mont *mt, size_t c_limbs)
+{
+    int rc = henn__sec_mod(x, c, c_limbs, p2);
+    if (rc == 0)
+        rc = henn__mont_powm_sec(mt, x, x, pm1, mpz_sizeinbase(p, 2));
+    return rc;
 }
 
 int henn_paillier_decrypt(henn_paillier_pt *pt, const henn_paillier_sk *sk,
                           const henn_paillier_ct *ct)
 {
-    mpz_t mp, mq;
-    int rc = check_ct(&sk->pk, ct);
+    mpz_t xp, xq;
+    size_t c_limbs = mpz_size(sk->pk.n2);
+    int rc = henn__paillier_decrypt_check(sk, ct);
     if (rc != 0)
         return rc;
-    mpz_inits(mp, mq, NULL);
-    rc = decrypt_half(mp, ct->c, sk->p, sk->p2, sk->pm1, sk->hp, &sk->mont[0]);
+    mpz_inits(xp, xq, NULL);
+    rc = decrypt_pow(xp, ct->c, sk->p, sk->p2, sk->pm1, &sk->mont[0], c_limbs);
     if (rc == 0)
-        rc = decrypt_half(mq, ct->c, sk->q, sk->q2, sk->qm1, sk->hq, &sk->mont[1]);
-    if (rc == 0) {
-        /* m = m_p + ((m_q - m_p) p^-1 mod q) p */
-        mpz_sub(mq, mq, mp);
-        mpz_mul(mq, mq, sk->p_inv_q);
-        mpz_mod(mq, mq, sk->q);
-        mpz_mul(mq, mq, sk->p);
-        mpz_add(pt->encoding, mq, mp);
-        pt->exponent = ct->exponent;
-    }
-    henn__mpz_wipe_clear(mp);
-    henn__mpz_wipe_clear(mq);
+        rc = decrypt_pow(xq, ct->c, sk->q, sk->q2, sk->qm1, &sk->mont[1], c_limbs);
+    if (rc == 0)
+        rc = henn__paillier_decrypt_finish(pt, sk, xp, xq, ct->exponent);
+    henn__mpz_wipe_clear(xp);
+    henn__mpz_wipe_clear(xq);
+    henn__burn_stack();
     return rc;
 }
 
@@ -623,7 +621,7 @@ int henn_paillier_decrypt_lambda(henn_paillier_pt *pt, const henn_paillier_sk *s
                                  const henn_paillier_ct *ct)
 {
     mpz_t x;
-    int rc = check_ct(&sk->pk, ct);
+    int rc = henn__paillier_decrypt_check(sk, ct);
     if (rc != 0)
         return rc;
     mpz_init(x);
@@ -634,6 +632,7 @@ int henn_paillier_decrypt_lambda(henn_paillier_pt *pt, const henn_paillier_sk *s
     mpz_mod(pt->encoding, x, sk->pk.n);
     pt->exponent = ct->exponent;
     henn__mpz_wipe_clear(x);
+    henn__burn_stack();
     return 0;
 }
 
@@ -815,8 +814,11 @@ int henn_paillier_rerandomize(henn_paillier_ct *r, const henn_paillier_pk *pk,
     int rc;
     if (!henn__paillier_same_key(pk, a->kid))
         return HENN_EKEY;
+    if (mpz_sgn(a->c) <= 0 || mpz_cmp(a->c, pk->n2) >= 0)
+        return HENN_ERANGE;
     mpz_init(noise);
-    rc = henn__paillier_djn_noise(noise, pk);
+    /* full r^n, not DJN's h_s^a: see henn__paillier_noise */
+    rc = henn__paillier_noise(&noise, 1, pk);
     if (rc == 0) {
         mpz_mul(r->c, a->c, noise);
         mpz_mod(r->c, r->c, pk->n2);

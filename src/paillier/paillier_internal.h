@@ -66,6 +66,35 @@ void henn__ifma_amm(uint64_t *r, const uint64_t *a, const uint64_t *b, const uin
                     uint64_t k0, size_t v);
 
 /*
+ * Constant-time glue for secret-key operations (sec.c), on GMP's mpn_sec_*
+ * functions: time and memory accesses depend on the limb counts of the
+ * arguments only. Outputs may alias inputs.
+ * henn__sec_mod: r = a mod m, a >= 0 of at most a_limbs limbs, m > 0.
+ * henn__sec_crt_half: m_p = L_p(x) hp mod p with L_p(x) = (x - 1) / p, for
+ *   0 < x < p^2 with x = 1 mod p (x = c^(p-1) mod p^2) and hp < p.
+ * henn__sec_crt_combine: r = a + m1 ((b - a) inv mod m2), for
+ *   0 <= a < m1 <= m2, 0 <= b < m2, inv < m2 (Garner's CRT step).
+ * All: HENN_EINVAL for sizes outside these bounds, HENN_ENOMEM.
+ */
+int henn__sec_mod(mpz_t r, const mpz_t a, size_t a_limbs, const mpz_t m);
+int henn__sec_crt_half(mpz_t mp, const mpz_t x, const mpz_t p, const mpz_t hp);
+int henn__sec_crt_combine(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t m1,
+                          const mpz_t m2, const mpz_t inv);
+
+/*
+ * CRT decryption in two steps, so that the exponentiations in between can
+ * run one at a time or 8 at a time (batch.c):
+ * henn__paillier_decrypt_check: key, 0 < c < n^2 and gcd(c, n) = 1
+ *   (HENN_EKEY, HENN_ERANGE); c is public, so the gcd may be variable-time.
+ * henn__paillier_decrypt_finish: given xp = c^(p-1) mod p^2 and
+ *   xq = c^(q-1) mod q^2 (fully reduced), pt = the plaintext with the
+ *   given exponent; constant time (sec.c); wipes xp and xq.
+ */
+int henn__paillier_decrypt_check(const henn_paillier_sk *sk, const henn_paillier_ct *ct);
+int henn__paillier_decrypt_finish(henn_paillier_pt *pt, const henn_paillier_sk *sk, mpz_t xp,
+                                  mpz_t xq, int exponent);
+
+/*
  * Fresh randomness (noise.c): out[i] = r_i^n mod n^2 with r_i uniform in
  * [1, n), independent, for i < count (out[] initialised by the caller).
  * This is the randomness distribution of a textbook encryption: uniform

@@ -69,8 +69,10 @@ void henn__pack(mpz_t P, const int64_t *v, size_t count, size_t stride, unsigned
 int henn__unpack(int64_t *out, size_t count, const mpz_t M, unsigned k, const mpz_t n,
                  mpz_t tmp, mpz_t tmp2);
 
-/* Mask-and-rerandomise: c = c (1 + R n) h_s^a mod n^2 with R uniform in
- * [0, n) returned in R (R NULL: rerandomise only). */
-int henn__mask(mpz_t c, mpz_t R, const henn_paillier_pk *pk, mpz_t tmp);
+/* Mask-and-rerandomise c[0 .. count): c[i] = c[i] (1 + R[i] n) r_i^n mod
+ * n^2 with R[i] uniform in [0, n) returned in R (R NULL: rerandomise only)
+ * and r_i uniform in [1, n) (henn__paillier_noise: the result is a fresh
+ * encryption of D(c[i]) + R[i] even to the key holder). Single-threaded. */
+int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk);
 
 #endif

@@ -325,25 +325,41 @@ int henn__unpack(int64_t *out, size_t count, const mpz_t M, unsigned k, const mp
     return mpz_sgn(tmp) == 0 ? 0 : HENN_ERANGE;
 }
 
-int henn__mask(mpz_t c, mpz_t R, const henn_paillier_pk *pk, mpz_t tmp)
+int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk)
 {
-    int rc;
-    if (R != NULL) {
-        rc = henn__mpz_random_below(R, pk->n);
-        if (rc != 0)
-            return rc;
-        mpz_mul(tmp, R, pk->n);
-        mpz_add_ui(tmp, tmp, 1);
-        mpz_mul(c, c, tmp);
-        mpz_mod(c, c, pk->n2);
+    mpz_t *noise, tmp;
+    size_t i;
+    int rc = 0;
+    if (count == 0)
+        return 0;
+    noise = calloc(count, sizeof(mpz_t));
+    if (noise == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < count; i++)
+        mpz_init(noise[i]);
+    mpz_init(tmp);
+    /* fresh r^n (uniform over the n-th residues), not DJN noise: the owner
+     * knows p and q and could read characters of c's randomness through
+     * the DJN subgroup (see henn_paillier_rerandomize) */
+    rc = henn__paillier_noise(noise, count, pk);
+    for (i = 0; i < count && rc == 0; i++) {
+        if (R != NULL) {
+            rc = henn__mpz_random_below(R[i], pk->n);
+            if (rc != 0)
+                break;
+            mpz_mul(tmp, R[i], pk->n);
+            mpz_add_ui(tmp, tmp, 1);
+            mpz_mul(c[i], c[i], tmp);
+            mpz_mod(c[i], c[i], pk->n2);
+        }
+        mpz_mul(c[i], c[i], noise[i]);
+        mpz_mod(c[i], c[i], pk->n2);
     }
-    rc = henn__paillier_djn_noise(tmp, pk);
-    if (rc != 0)
-        return rc;
-    mpz_mul(c, c, tmp);
-    mpz_mod(c, c, pk->n2);
-    henn__mpz_wipe(tmp);
-    return 0;
+    for (i = 0; i < count; i++)
+        henn__mpz_wipe_clear(noise[i]);
+    free(noise);
+    henn__mpz_wipe_clear(tmp);
+    return rc;
 }
 
 /* ---- transports ---- */

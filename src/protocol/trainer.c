@@ -177,14 +177,7 @@ typedef struct mask_ctx {
 static int mask_chunk(void *vctx, size_t begin, size_t end)
 {
     mask_ctx *x = vctx;
-    mpz_t tmp;
-    size_t i;
-    int rc = 0;
-    mpz_init(tmp);
-    for (i = begin; i < end && rc == 0; i++)
-        rc = henn__mask(x->c[i], x->R ? x->R[i] : NULL, x->pk, tmp);
-    mpz_clear(tmp);
-    return rc;
+    return henn__mask_range(x->c + begin, x->R ? x->R + begin : NULL, end - begin, x->pk);
 }
 
 /* Mask (when R) and rerandomise c[0..count) in parallel. */
