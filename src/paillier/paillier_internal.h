@@ -94,6 +94,53 @@ int henn__paillier_decrypt_check(const henn_paillier_sk *sk, const henn_paillier
 int henn__paillier_decrypt_finish(henn_paillier_pt *pt, const henn_paillier_sk *sk, mpz_t xp,
                                   mpz_t xq, int exponent);
 
+/* ---- multi-buffer Montgomery arithmetic (mont_mb.c) ------------------- */
+/*
+ * Eight residues modulo the same odd m at once, one per 64-bit lane of
+ * AVX-512 IFMA vectors ("vertical" layout: word 8 j + l is 52-bit limb j
+ * of number l; L = limbs, R = 2^(52 L) > 4m; residues < 2m; arrays of
+ * henn__mb_words() words, 64-byte aligned). The engine is used when, at
+ * henn__mb_init() time, henn__ifma_active() and m has
+ * HENN__MB_MIN_BITS .. 8,318 bits; otherwise limbs = 0 and the
+ * exponentiations fall back to henn__mont_powm(_sec) on mt per element
+ * (henn__mb_to/_from/_mul/_sqr need limbs != 0). mt is borrowed: it must
+ * outlive the context. A context is read-only after init (thread-safe).
+ * Timing: independent of the residues and of m (see mont_mb.c).
+ */
+#define HENN__MB_LANES 8
+#define HENN__MB_MAX_LIMBS 160
+#define HENN__MB_MIN_BITS 1024
+typedef struct henn__mb {
+    const henn__mont *mt; /* modulus and fallback context */
+    size_t limbs;         /* L; 0: no engine, per-element fallback */
+    uint64_t k0;          /* -m^-1 mod 2^52 */
+    uint64_t *m;          /* L scalar 52-bit limbs of m (one wiped block) */
+    uint64_t *rr;         /* R^2 mod m in every lane */
+    uint64_t *one;        /* 1 in every lane */
+} henn__mb;
+/* HENN_EKEY for an empty mt, HENN_ENOMEM. */
+int henn__mb_init(henn__mb *mb, const henn__mont *mt);
+void henn__mb_clear(henn__mb *mb); /* wipes; safe on a zeroed struct */
+size_t henn__mb_words(const henn__mb *mb);
+/* r = x[l] R mod m in lane l < count; lanes >= count hold 1 R. x[l] of any
+ * sign (reduced with mpz_mod when outside [0, m): variable time). */
+void henn__mb_to(const henn__mb *mb, uint64_t *r, const mpz_t *x, size_t count);
+/* x[l] = a_l / R mod m, fully reduced, for l < count; t: scratch words. */
+void henn__mb_from(const henn__mb *mb, mpz_t *x, size_t count, const uint64_t *a, uint64_t *t);
+/* r = a b / R, r = a^2 / R per lane (almost Montgomery; may alias). */
+void henn__mb_mul(const henn__mb *mb, uint64_t *r, const uint64_t *a, const uint64_t *b);
+void henn__mb_sqr(const henn__mb *mb, uint64_t *r, const uint64_t *a);
+/* r[l] = b[l]^e mod m for l < count <= 8 (r may alias b). _sec: secret e
+ * with 0 <= e < 2^ebits, fixed 5-bit windows, every table entry read per
+ * window, constant time in b, e and m for given ebits and L; wipes its
+ * memory and burns the stack. Public e: sliding window (time depends on
+ * e only). HENN_EKEY (no context), HENN_EINVAL (count > 8, e < 0, e too
+ * long), HENN_ENOMEM. */
+int henn__mb_powm_sec(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, const mpz_t e,
+                      size_t ebits);
+int henn__mb_powm(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, const mpz_t e);
+/* ---- end of multi-buffer block ---------------------------------------- */
+
 /*
  * Fresh randomness (noise.c): out[i] = r_i^n mod n^2 with r_i uniform in
  * [1, n), independent, for i < count (out[] initialised by the caller).

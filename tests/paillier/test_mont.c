@@ -149,6 +149,192 @@ static void test_backends(void)
     mpz_clear(m);
 }
 
+/* ---------------------------------------------- multi-buffer (8 lanes) -- */
+
+/* x[l] for test case k: edge values 0, 1, m - 1 and m - 2 in some lanes,
+ * random elsewhere. */
+static void mb_inputs(mpz_t *x, const mpz_t m, int k)
+{
+    size_t l;
+    for (l = 0; l < HENN__MB_LANES; l++) {
+        mpz_urandomm(x[l], rs, m);
+        if (k == 1 && l < 4) { /* 0, 1, m - 1, m - 2 */
+            if (l < 2)
+                mpz_set_ui(x[l], (unsigned long)l);
+            else
+                mpz_sub_ui(x[l], m, l - 1);
+        }
+        if (k == 2) /* every lane m - 1 */
+            mpz_sub_ui(x[l], m, 1);
+    }
+}
+
+/* Products, squares and both exponentiations of one 8-lane context
+ * against mpz arithmetic; chains feed unreduced (< 2m) results back in. */
+static void check_mb_context(const henn__mb *mb, const mpz_t m, size_t ebits_max)
+{
+    size_t W = henn__mb_words(mb), l, bits = mpz_sizeinbase(m, 2);
+    uint64_t *a = aligned_alloc(64, 4 * W * sizeof(uint64_t));
+    uint64_t *b = a + W, *c = b + W, *t = c + W;
+    mpz_t x[HENN__MB_LANES], y[HENN__MB_LANES], r[HENN__MB_LANES], want, e;
+    int k;
+    mpz_inits(want, e, NULL);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_inits(x[l], y[l], r[l], NULL);
+    for (k = 0; k < 4; k++) {
+        mb_inputs(x, m, k);
+        mb_inputs(y, m, k == 1 ? 2 : 0);
+        henn__mb_to(mb, a, (const mpz_t *)x, HENN__MB_LANES);
+        henn__mb_from(mb, r, HENN__MB_LANES, a, t);
+        for (l = 0; l < HENN__MB_LANES; l++)
+            CHECK_EQ_MPZ(r[l], x[l]);
+        henn__mb_to(mb, b, (const mpz_t *)y, HENN__MB_LANES);
+        henn__mb_mul(mb, c, a, b);
+        henn__mb_from(mb, r, HENN__MB_LANES, c, t);
+        for (l = 0; l < HENN__MB_LANES; l++) {
+            mpz_mul(want, x[l], y[l]);
+            mpz_mod(want, want, m);
+            CHECK_EQ_MPZ(r[l], want);
+        }
+        /* (x^2)^2 y, in place, squaring results of squarings */
+        henn__mb_sqr(mb, c, a);
+        henn__mb_sqr(mb, c, c);
+        henn__mb_mul(mb, c, c, b);
+        henn__mb_from(mb, r, HENN__MB_LANES, c, t);
+        for (l = 0; l < HENN__MB_LANES; l++) {
+            mpz_powm_ui(want, x[l], 4, m);
+            mpz_mul(want, want, y[l]);
+            mpz_mod(want, want, m);
+            CHECK_EQ_MPZ(r[l], want);
+        }
+        /* exponentiations: random, 0, 1, all ones; 8 lanes and partial */
+        {
+            size_t ebits = k == 0 ? ebits_max : k == 1 ? 7 : k == 2 ? 64 : (bits + 1) / 2;
+            size_t count = k == 3 ? 3 : HENN__MB_LANES;
+            if (ebits > ebits_max)
+                ebits = ebits_max;
+            mpz_urandomb(e, rs, (mp_bitcnt_t)ebits);
+            if (k == 1)
+                mpz_set_ui(e, 1);
+            if (k == 2) {
+                mpz_set_ui(e, 0);
+                mpz_setbit(e, (mp_bitcnt_t)ebits);
+                mpz_sub_ui(e, e, 1);
+            }
+            CHECK_OK(henn__mb_powm_sec(mb, r, (const mpz_t *)x, count, e, ebits));
+            for (l = 0; l < count; l++) {
+                mpz_powm(want, x[l], e, m);
+                CHECK_EQ_MPZ(r[l], want);
+            }
+            CHECK_OK(henn__mb_powm(mb, r, (const mpz_t *)x, count, e));
+            for (l = 0; l < count; l++) {
+                mpz_powm(want, x[l], e, m);
+                CHECK_EQ_MPZ(r[l], want);
+            }
+            mpz_set_ui(e, 0);
+            CHECK_OK(henn__mb_powm_sec(mb, r, (const mpz_t *)x, count, e, 5));
+            CHECK_OK(henn__mb_powm(mb, y, (const mpz_t *)x, count, e));
+            for (l = 0; l < count; l++) {
+                CHECK(mpz_cmp_ui(r[l], 1) == 0);
+                CHECK(mpz_cmp_ui(y[l], 1) == 0);
+            }
+        }
+    }
+    /* bad arguments: e longer than ebits, negative e, more than 8 lanes */
+    mpz_set_ui(e, 64);
+    CHECK_RC(henn__mb_powm_sec(mb, r, (const mpz_t *)x, 8, e, 6), HENN_EINVAL);
+    CHECK_RC(henn__mb_powm_sec(mb, r, (const mpz_t *)x, 9, e, 8), HENN_EINVAL);
+    CHECK_RC(henn__mb_powm(mb, r, (const mpz_t *)x, 9, e), HENN_EINVAL);
+    mpz_set_si(e, -3);
+    CHECK_RC(henn__mb_powm(mb, r, (const mpz_t *)x, 8, e), HENN_EINVAL);
+    CHECK_RC(henn__mb_powm_sec(mb, r, (const mpz_t *)x, 8, e, 8), HENN_EINVAL);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_clears(x[l], y[l], r[l], NULL);
+    mpz_clears(want, e, NULL);
+    free(a);
+}
+
+/* Exponentiations only (the fallback has no vertical form). */
+static void check_mb_powm(const henn__mb *mb, const mpz_t m, size_t ebits)
+{
+    mpz_t x[HENN__MB_LANES], r[HENN__MB_LANES], want, e;
+    size_t l;
+    mpz_inits(want, e, NULL);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_inits(x[l], r[l], NULL);
+    mb_inputs(x, m, 1);
+    mpz_urandomb(e, rs, (mp_bitcnt_t)ebits);
+    CHECK_OK(henn__mb_powm_sec(mb, r, (const mpz_t *)x, 5, e, ebits));
+    for (l = 0; l < 5; l++) {
+        mpz_powm(want, x[l], e, m);
+        CHECK_EQ_MPZ(r[l], want);
+    }
+    CHECK_OK(henn__mb_powm(mb, r, (const mpz_t *)x, 8, e));
+    for (l = 0; l < 8; l++) {
+        mpz_powm(want, x[l], e, m);
+        CHECK_EQ_MPZ(r[l], want);
+    }
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_clears(x[l], r[l], NULL);
+    mpz_clears(want, e, NULL);
+}
+
+static void test_mb(void)
+{
+    /* backend boundaries: 1,023 / 8,319 bits fall back; the sizes with a
+     * compiled-in limb count (40, 60, 79, 80, 119, 158) and generic ones */
+    static const size_t sizes[] = {1023, 1024, 1025, 1500, 2046, 2047, 2048, 2049, 3072,
+                                   4095, 4096, 4097, 6144, 8192, 8318, 8319};
+    size_t i;
+    int shape;
+    mpz_t m;
+    mpz_init(m);
+    if (!henn__ifma_cpu())
+        printf("this CPU has no AVX-512 IFMA: only the multi-buffer fallback is tested\n");
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (shape = 0; shape < 3; shape++) {
+            henn__mont mt;
+            henn__mb mb;
+            size_t bits = sizes[i], L = (bits + 2 + 51) / 52;
+            /* big sizes: short exponents keep the run short */
+            size_t ebits = bits > 4200 ? 160 : 600;
+            if (shape != 0 && bits != 2048 && bits != 4096 && bits != 8318)
+                continue;
+            make_modulus(m, bits, shape);
+            if (mpz_sizeinbase(m, 2) != bits)
+                continue;
+            CHECK_OK(henn__mont_init(&mt, m));
+            CHECK_OK(henn__mb_init(&mb, &mt));
+            if (henn__ifma_cpu() && bits >= HENN__MB_MIN_BITS && L <= HENN__MB_MAX_LIMBS) {
+                CHECK_EQ_INT(mb.limbs, L);
+                CHECK(52 * L >= bits + 2 && 52 * (L - 1) < bits + 2); /* smallest R > 4m */
+                check_mb_context(&mb, m, ebits);
+            } else {
+                CHECK_EQ_INT(mb.limbs, 0);
+                check_mb_powm(&mb, m, ebits);
+            }
+            henn__mb_clear(&mb);
+            henn__mont_clear(&mt);
+            /* forced fallback on the same modulus gives the same results */
+            if (shape == 0 && (bits == 2048 || bits == 4096)) {
+                henn__ifma_set_enabled(0);
+                CHECK_OK(henn__mont_init(&mt, m));
+                CHECK_OK(henn__mb_init(&mb, &mt));
+                CHECK_EQ_INT(mb.limbs, 0);
+                check_mb_powm(&mb, m, ebits);
+                henn__mb_clear(&mb);
+                henn__mont_clear(&mt);
+                henn__ifma_set_enabled(1);
+            }
+        }
+    {
+        henn__mb mb;
+        CHECK_RC(henn__mb_init(&mb, NULL), HENN_EKEY);
+        henn__mb_clear(&mb); /* safe after a failed init */
+    }
+    mpz_clear(m);
+}
+
 /* Paillier with and without IFMA: same decryptions, same homomorphic
  * results, under one key generated with IFMA on (contexts chosen then) and
  * one rebuilt from the same primes with IFMA off. */
@@ -228,6 +414,7 @@ int main(void)
     gmp_randseed_ui(rs, test_seed());
     printf("AVX-512 IFMA: %s\n", henn__ifma_cpu() ? "yes" : "no");
     test_backends();
+    test_mb();
     test_paillier_backends();
     gmp_randclear(rs);
     return test_report("test_mont");

@@ -1,0 +1,597 @@
+/*
+ * Multi-buffer ("vertical") Montgomery arithmetic with AVX-512 IFMA: eight
+ * independent residues modulo the same odd m, one 64-bit lane per residue.
+ *
+ * Layout. A residue set is L 512-bit vectors; vector j holds limb j (bits
+ * 52 j .. 52 j + 51) of all eight numbers, lane l of every vector belongs to
+ * number l (word 8 j + l of the array). L is the smallest count of 52-bit
+ * limbs with R = 2^(52 L) > 4m, so that almost-Montgomery products of
+ * inputs < 2m stay < 2m without a final subtraction (Gueron & Krasnov,
+ * "Accelerating Big Integer Arithmetic Using Intel IFMA Extensions", ARITH
+ * 2016, section IV; the vertical layout is their section V and the
+ * multi-buffer design of Intel's crypto_mb). The modulus is the same in
+ * every lane, so it is kept as L scalar limbs and broadcast.
+ *
+ * Product (mb_amm): operand scanning, word-serial Montgomery: for every
+ * limb vector b_i, T += a b_i + y m with y = T_0 (-m^-1) mod 2^52 per lane,
+ * then T /= 2^52, where the shift is a renaming of the vectors (T[j - 1]
+ * receives the new limb j), so no lane crosses another.
+ * Squaring (mb_sqr): the double-width square with each cross product
+ * a_i a_j (i < j) computed once, the column sums doubled by one shift, the
+ * diagonal added, then a separate Montgomery reduction (Drucker & Gueron,
+ * "Fast modular squaring with AVX512IFMA", ITNG 2019, section 3): 3 L^2
+ * multiply instructions instead of 4 L^2.
+ *
+ * Bounds (why the 64-bit lanes never overflow). Inputs are normalised to
+ * 52 bits per limb (vpmadd52 reads only the low 52 bits). Each
+ * vpmadd52{lo,hi} adds less than 2^52. In mb_amm a position receives at
+ * most 4 such terms per iteration and survives at most L iterations
+ * before it is shifted out, plus carries below 2^12: < (4 L + 1) 2^52.
+ * In mb_sqr a column receives at most L cross terms (< L 2^52), is
+ * doubled, gets 2 diagonal terms, then at most 2 L reduction terms and a
+ * carry: < (4 L + 3) 2^52. With L <= 160 both are < 643 * 2^52 < 2^62.
+ * Limbs are normalised (carry propagated per lane) once per product.
+ *
+ * Timing. No branch and no memory address depends on the residues or on
+ * m: the instruction stream depends only on L (and, in the exponentiations,
+ * on the exponent's length; for the public-exponent ladder also on its
+ * bits). The secret-exponent ladder uses fixed 5-bit windows and reads
+ * every table entry for every window, selecting one with an all-ones or
+ * all-zeros mask computed without branches. Leaving Montgomery form ends
+ * with a masked subtraction of m (no comparison branch). Conversions from
+ * mpz read mpz_size() of the inputs (see sec.c for the same caveat).
+ *
+ * Wiping: heap tables and accumulators are wiped before they are freed;
+ * the kernels' stack scratch is left for henn__burn_stack(), which the
+ * secret-exponent entry point calls before it returns.
+ */
+#include <stdlib.h>
+
+#include "paillier_internal.h"
+
+#define MASK52 ((UINT64_C(1) << 52) - 1)
+#define LANES HENN__MB_LANES
+#define SEC_W 5
+
+/* -m0^-1 mod 2^64 by Newton's iteration. */
+static uint64_t neg_inv64(uint64_t m0)
+{
+    uint64_t inv = 1;
+    int k;
+    for (k = 0; k < 7; k++)
+        inv *= 2 - m0 * inv;
+    return (uint64_t)0 - inv;
+}
+
+/* dst[0 .. L) = the 52-bit limbs of 0 <= x < 2^(52 L), at stride `stride`
+ * (1: scalar, LANES: one lane of a vertical residue). */
+static void put52(uint64_t *dst, size_t stride, size_t L, const mpz_t x)
+{
+    uint64_t w[HENN__MB_MAX_LIMBS * 52 / 64 + 2];
+    size_t words = L * 52 / 64 + 2, count = 0, i;
+    memset(w, 0, words * sizeof(uint64_t));
+    mpz_export(w, &count, -1, sizeof(uint64_t), 0, 0, x);
+    for (i = 0; i < L; i++) {
+        size_t bit = 52 * i, k = bit / 64;
+        unsigned off = (unsigned)(bit % 64);
+        uint64_t t = w[k] >> off;
+        if (off > 12)
+            t |= w[k + 1] << (64 - off);
+        dst[i * stride] = t & MASK52;
+    }
+    henn_memzero(w, sizeof(w));
+}
+
+/* x = the integer whose 52-bit limbs are src[0], src[stride], ... */
+static void get52(mpz_t x, const uint64_t *src, size_t stride, size_t L)
+{
+    uint64_t w[HENN__MB_MAX_LIMBS * 52 / 64 + 2];
+    size_t words = L * 52 / 64 + 2, i;
+    memset(w, 0, words * sizeof(uint64_t));
+    for (i = 0; i < L; i++) {
+        size_t bit = 52 * i, k = bit / 64;
+        unsigned off = (unsigned)(bit % 64);
+        uint64_t s = src[i * stride];
+        w[k] |= s << off;
+        if (off > 12)
+            w[k + 1] |= s >> (64 - off);
+    }
+    mpz_import(x, words, -1, sizeof(uint64_t), 0, 0, w);
+    henn_memzero(w, sizeof(w));
+}
+
+/* ------------------------------------------------------------ kernels -- */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MB_HAVE_IFMA 1
+#include <immintrin.h>
+
+#define IFMA_TARGET __attribute__((target("avx512f,avx512ifma")))
+#define INLINE static inline __attribute__((always_inline))
+#define LO(acc, x, y) _mm512_madd52lo_epu64(acc, x, y)
+#define HI(acc, x, y) _mm512_madd52hi_epu64(acc, x, y)
+#define BC(p) _mm512_set1_epi64((long long)(p))
+
+/* r[j] = normalised limbs of t[0 .. L) (carries propagated per lane). */
+INLINE IFMA_TARGET void normalise(__m512i *r, const __m512i *t, size_t L)
+{
+    const __m512i mask = BC(MASK52);
+    __m512i c = _mm512_setzero_si512();
+    size_t j;
+    for (j = 0; j < L; j++) {
+        __m512i x = _mm512_add_epi64(t[j], c);
+        c = _mm512_srli_epi64(x, 52);
+        r[j] = _mm512_and_si512(x, mask);
+    }
+}
+
+/* r = a b / R mod m per lane, r < 2m for a, b < 2m; r may alias a or b. */
+INLINE IFMA_TARGET void amm_body(__m512i *r, const __m512i *a, const __m512i *b,
+                                 const uint64_t *m, uint64_t k0, size_t L)
+{
+    __m512i t[HENN__MB_MAX_LIMBS + 1];
+    const __m512i zero = _mm512_setzero_si512(), k0v = BC(k0);
+    size_t i, j;
+    for (j = 0; j < L; j++)
+        t[j] = zero;
+    for (i = 0; i < L; i++) {
+        const __m512i bi = b[i];
+        __m512i x, y, c, ap, mp;
+        x = LO(t[0], a[0], bi);
+        y = LO(zero, x, k0v);
+        mp = BC(m[0]);
+        x = LO(x, mp, y);
+        c = _mm512_srli_epi64(x, 52);
+        ap = a[0];
+#pragma GCC unroll 4
+        for (j = 1; j < L; j++) {
+            const __m512i aj = a[j], mj = BC(m[j]);
+            x = LO(t[j], aj, bi);
+            x = LO(x, mj, y);
+            x = HI(x, ap, bi);
+            x = HI(x, mp, y);
+            t[j - 1] = x;
+            ap = aj;
+            mp = mj;
+        }
+        t[L - 1] = HI(HI(zero, ap, bi), mp, y);
+        t[0] = _mm512_add_epi64(t[0], c);
+    }
+    normalise(r, t, L);
+}
+
+/* r = a^2 / R mod m per lane (a < 2m, r < 2m); r may alias a. */
+INLINE IFMA_TARGET void sqr_body(__m512i *r, const __m512i *a, const uint64_t *m, uint64_t k0,
+                                 size_t L)
+{
+    __m512i t[2 * HENN__MB_MAX_LIMBS + 1];
+    const __m512i zero = _mm512_setzero_si512(), k0v = BC(k0);
+    size_t i, j;
+    for (j = 0; j <= 2 * L; j++)
+        t[j] = zero;
+    /* cross products a_i a_j, i < j: lo into column i + j, hi into i + j + 1 */
+    for (i = 0; i + 1 < L; i++) {
+        const __m512i ai = a[i];
+        __m512i prev = a[i + 1];
+        t[2 * i + 1] = LO(t[2 * i + 1], ai, prev);
+#pragma GCC unroll 4
+        for (j = i + 2; j < L; j++) {
+            const __m512i aj = a[j];
+            __m512i x = LO(t[i + j], ai, aj);
+            t[i + j] = HI(x, ai, prev);
+            prev = aj;
+        }
+        t[i + L] = HI(t[i + L], ai, prev);
+    }
+    /* double, add the squares a_i^2 */
+    for (i = 0; i < L; i++) {
+        t[2 * i] = LO(_mm512_slli_epi64(t[2 * i], 1), a[i], a[i]);
+        t[2 * i + 1] = HI(_mm512_slli_epi64(t[2 * i + 1], 1), a[i], a[i]);
+    }
+    /* Montgomery reduction, one limb per step */
+    for (i = 0; i < L; i++) {
+        __m512i x = t[i], y, mp;
+        y = LO(zero, x, k0v);
+        mp = BC(m[0]);
+        x = LO(x, mp, y);
+        t[i + 1] = _mm512_add_epi64(t[i + 1], _mm512_srli_epi64(x, 52));
+#pragma GCC unroll 4
+        for (j = 1; j < L; j++) {
+            const __m512i mj = BC(m[j]);
+            __m512i z = LO(t[i + j], mj, y);
+            t[i + j] = HI(z, mp, y);
+            mp = mj;
+        }
+        t[i + L] = HI(t[i + L], mp, y);
+    }
+    normalise(r, t + L, L);
+}
+
+static IFMA_TARGET void amm_generic(__m512i *r, const __m512i *a, const __m512i *b,
+                                    const uint64_t *m, uint64_t k0, size_t L)
+{
+    amm_body(r, a, b, m, k0, L);
+}
+
+static IFMA_TARGET void sqr_generic(__m512i *r, const __m512i *a, const uint64_t *m,
+                                    uint64_t k0, size_t L)
+{
+    sqr_body(r, a, m, k0, L);
+}
+
+/* Sizes compiled with a constant L (the Paillier moduli p^2, q^2, n^2 for
+ * n of 2048, 3072 and 4096 bits); others use the generic loop. */
+#define MB_FIXED(n)                                                                                \
+    static IFMA_TARGET void amm_##n(__m512i *r, const __m512i *a, const __m512i *b,               \
+                                    const uint64_t *m, uint64_t k0)                                \
+    {                                                                                              \
+        amm_body(r, a, b, m, k0, n);                                                               \
+    }                                                                                              \
+    static IFMA_TARGET void sqr_##n(__m512i *r, const __m512i *a, const uint64_t *m, uint64_t k0) \
+    {                                                                                              \
+        sqr_body(r, a, m, k0, n);                                                                  \
+    }
+MB_FIXED(40)
+MB_FIXED(60)
+MB_FIXED(79)
+MB_FIXED(80)
+MB_FIXED(119)
+MB_FIXED(158)
+
+static IFMA_TARGET void mb_amm(const henn__mb *mb, uint64_t *r, const uint64_t *a,
+                               const uint64_t *b)
+{
+    __m512i *rv = (__m512i *)(void *)r;
+    const __m512i *av = (const __m512i *)(const void *)a, *bv = (const __m512i *)(const void *)b;
+    switch (mb->limbs) {
+    case 40: amm_40(rv, av, bv, mb->m, mb->k0); break;
+    case 60: amm_60(rv, av, bv, mb->m, mb->k0); break;
+    case 79: amm_79(rv, av, bv, mb->m, mb->k0); break;
+    case 80: amm_80(rv, av, bv, mb->m, mb->k0); break;
+    case 119: amm_119(rv, av, bv, mb->m, mb->k0); break;
+    case 158: amm_158(rv, av, bv, mb->m, mb->k0); break;
+    default: amm_generic(rv, av, bv, mb->m, mb->k0, mb->limbs);
+    }
+}
+
+static IFMA_TARGET void mb_sqr(const henn__mb *mb, uint64_t *r, const uint64_t *a)
+{
+    __m512i *rv = (__m512i *)(void *)r;
+    const __m512i *av = (const __m512i *)(const void *)a;
+    switch (mb->limbs) {
+    case 40: sqr_40(rv, av, mb->m, mb->k0); break;
+    case 60: sqr_60(rv, av, mb->m, mb->k0); break;
+    case 79: sqr_79(rv, av, mb->m, mb->k0); break;
+    case 80: sqr_80(rv, av, mb->m, mb->k0); break;
+    case 119: sqr_119(rv, av, mb->m, mb->k0); break;
+    case 158: sqr_158(rv, av, mb->m, mb->k0); break;
+    default: sqr_generic(rv, av, mb->m, mb->k0, mb->limbs);
+    }
+}
+
+/* acc = tab[idx] for a table of `entries` residues of L vectors, reading
+ * every entry (the index only selects through an all-ones/zeros mask). */
+static IFMA_TARGET void select_ct(uint64_t *acc, const uint64_t *tab, size_t entries, size_t L,
+                                  unsigned idx)
+{
+    __m512i *dst = (__m512i *)(void *)acc;
+    const __m512i *src = (const __m512i *)(const void *)tab;
+    size_t k, j;
+    for (j = 0; j < L; j++)
+        dst[j] = _mm512_setzero_si512();
+    for (k = 0; k < entries; k++) {
+        uint64_t d = (uint64_t)k ^ idx;
+        uint64_t mask = ((d | ((uint64_t)0 - d)) >> 63) - 1; /* all ones iff k == idx */
+        const __m512i mv = BC(mask);
+        const __m512i *row = src + k * L;
+        for (j = 0; j < L; j++) /* dst | (row & mv) */
+            dst[j] = _mm512_ternarylogic_epi64(dst[j], row[j], mv, 0xF8);
+    }
+}
+
+/* r = a - m if a >= m else a, per lane, with a masked blend (a < 2m). */
+static IFMA_TARGET void final_sub(const henn__mb *mb, uint64_t *r, const uint64_t *a)
+{
+    __m512i *rv = (__m512i *)(void *)r;
+    const __m512i *av = (const __m512i *)(const void *)a;
+    const __m512i mask = BC(MASK52);
+    __m512i borrow = _mm512_setzero_si512();
+    size_t j, L = mb->limbs;
+    __mmask8 keep;
+    /* first pass: the borrow out of a - m (set: a < m, keep a) */
+    for (j = 0; j < L; j++) {
+        __m512i d = _mm512_sub_epi64(_mm512_sub_epi64(av[j], BC(mb->m[j])), borrow);
+        borrow = _mm512_srli_epi64(d, 63);
+    }
+    keep = _mm512_test_epi64_mask(borrow, borrow);
+    /* second pass (r may alias a): the difference or a, per lane */
+    borrow = _mm512_setzero_si512();
+    for (j = 0; j < L; j++) {
+        __m512i x = av[j];
+        __m512i d = _mm512_sub_epi64(_mm512_sub_epi64(x, BC(mb->m[j])), borrow);
+        borrow = _mm512_srli_epi64(d, 63);
+        rv[j] = _mm512_mask_blend_epi64(keep, _mm512_and_si512(d, mask), x);
+    }
+}
+
+#else /* no IFMA code in this build: contexts always fall back */
+#define MB_HAVE_IFMA 0
+static void mb_amm(const henn__mb *mb, uint64_t *r, const uint64_t *a, const uint64_t *b)
+{
+    (void)mb, (void)r, (void)a, (void)b;
+}
+static void mb_sqr(const henn__mb *mb, uint64_t *r, const uint64_t *a)
+{
+    (void)mb, (void)r, (void)a;
+}
+static void select_ct(uint64_t *acc, const uint64_t *tab, size_t entries, size_t L, unsigned idx)
+{
+    (void)acc, (void)tab, (void)entries, (void)L, (void)idx;
+}
+static void final_sub(const henn__mb *mb, uint64_t *r, const uint64_t *a)
+{
+    (void)mb, (void)r, (void)a;
+}
+#endif
+
+/* ------------------------------------------------------------ context -- */
+
+/* A 64-byte-aligned, wiped-on-free block of `words` words. */
+static uint64_t *mem_alloc(size_t words)
+{
+    return aligned_alloc(64, (words * sizeof(uint64_t) + 63) / 64 * 64);
+}
+
+static void mem_free(uint64_t *p, size_t words)
+{
+    if (p != NULL)
+        henn_memzero(p, words * sizeof(uint64_t));
+    free(p);
+}
+
+/* Words of a context's block: m (padded to 8 words), R^2 and 1 in every lane. */
+static size_t ctx_words(size_t L)
+{
+    return (L + 7) / 8 * 8 + 2 * LANES * L;
+}
+
+int henn__mb_init(henn__mb *mb, const henn__mont *mt)
+{
+    mpz_t mview, t;
+    size_t bits, L, j;
+    memset(mb, 0, sizeof(*mb));
+    if (mt == NULL || mt->m == NULL)
+        return HENN_EKEY;
+    mb->mt = mt;
+    mpz_roinit_n(mview, mt->m, mt->nl);
+    bits = mpz_sizeinbase(mview, 2);
+    L = (bits + 2 + 51) / 52;
+    if (!MB_HAVE_IFMA || !henn__ifma_active() || bits < HENN__MB_MIN_BITS ||
+        L > HENN__MB_MAX_LIMBS)
+        return 0; /* per-element fallback on mt */
+    mb->m = mem_alloc(ctx_words(L));
+    if (mb->m == NULL)
+        return HENN_ENOMEM;
+    mb->limbs = L;
+    mb->rr = mb->m + (L + 7) / 8 * 8; /* 64-byte aligned */
+    mb->one = mb->rr + LANES * L;
+    mb->k0 = neg_inv64(mt->m[0]) & MASK52;
+    put52(mb->m, 1, L, mview);
+    mpz_init(t);
+    mpz_setbit(t, (mp_bitcnt_t)(2 * 52 * L));
+    mpz_mod(t, t, mview);
+    for (j = 0; j < LANES; j++)
+        put52(mb->rr + j, LANES, L, t);
+    henn__mpz_wipe_clear(t);
+    memset(mb->one, 0, LANES * L * sizeof(uint64_t));
+    for (j = 0; j < LANES; j++)
+        mb->one[j] = 1;
+    return 0;
+}
+
+void henn__mb_clear(henn__mb *mb)
+{
+    if (mb->m != NULL) {
+        /* the modulus may be secret (p^2) */
+        mem_free(mb->m, ctx_words(mb->limbs));
+    }
+    henn_memzero(mb, sizeof(*mb));
+}
+
+size_t henn__mb_words(const henn__mb *mb)
+{
+    return LANES * mb->limbs;
+}
+
+void henn__mb_mul(const henn__mb *mb, uint64_t *r, const uint64_t *a, const uint64_t *b)
+{
+    mb_amm(mb, r, a, b);
+}
+
+void henn__mb_sqr(const henn__mb *mb, uint64_t *r, const uint64_t *a)
+{
+    mb_sqr(mb, r, a);
+}
+
+void henn__mb_to(const henn__mb *mb, uint64_t *r, const mpz_t *x, size_t count)
+{
+    size_t L = mb->limbs, l;
+    mpz_t mview, tmp;
+    mpz_roinit_n(mview, mb->mt->m, mb->mt->nl);
+    mpz_init(tmp);
+    memset(r, 0, LANES * L * sizeof(uint64_t));
+    for (l = 0; l < LANES; l++) {
+        if (l >= count) {
+            r[l] = 1; /* padding lane: the value 1 */
+        } else if (mpz_sgn(x[l]) < 0 || mpz_cmp(x[l], mview) >= 0) {
+            mpz_mod(tmp, x[l], mview);
+            put52(r + l, LANES, L, tmp);
+        } else {
+            put52(r + l, LANES, L, x[l]);
+        }
+    }
+    henn__mpz_wipe_clear(tmp);
+    mb_amm(mb, r, r, mb->rr);
+}
+
+void henn__mb_from(const henn__mb *mb, mpz_t *x, size_t count, const uint64_t *a, uint64_t *t)
+{
+    size_t l;
+    /* a / R < m + 1: at most one subtraction of m */
+    mb_amm(mb, t, a, mb->one);
+    final_sub(mb, t, t);
+    for (l = 0; l < count && l < LANES; l++)
+        get52(x[l], t + l, LANES, mb->limbs);
+}
+
+/* ----------------------------------------------------- exponentiation -- */
+
+/* Bits pos .. pos + w - 1 of the little-endian words e (zero past the end;
+ * the caller pads e by one word). */
+static unsigned digit(const uint64_t *e, size_t pos, unsigned w)
+{
+    size_t k = pos / 64;
+    unsigned off = (unsigned)(pos % 64);
+    uint64_t t = e[k] >> off;
+    if (off + w > 64)
+        t |= e[k + 1] << (64 - off);
+    return (unsigned)(t & ((UINT64_C(1) << w) - 1));
+}
+
+static int check_args(const henn__mb *mb, size_t count)
+{
+    if (mb == NULL || mb->mt == NULL || mb->mt->m == NULL)
+        return HENN_EKEY;
+    if (count > LANES)
+        return HENN_EINVAL;
+    return 0;
+}
+
+int henn__mb_powm_sec(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, const mpz_t e,
+                      size_t ebits)
+{
+    size_t L, W, ewords = ebits / 64 + 2, ecount = 0, words, k, nwin, pos;
+    uint64_t *mem, *tab, *acc, *sel, *ew;
+    unsigned i;
+    int rc = check_args(mb, count);
+    if (rc != 0)
+        return rc;
+    if (mpz_sgn(e) < 0 || ebits == 0 || mpz_sizeinbase(e, 2) > ebits)
+        return HENN_EINVAL;
+    if (mb->limbs == 0) {
+        for (k = 0; k < count && rc == 0; k++)
+            rc = henn__mont_powm_sec(mb->mt, r[k], b[k], e, ebits);
+        return rc;
+    }
+    if (count == 0)
+        return 0;
+    L = mb->limbs;
+    W = LANES * L;
+    words = (((size_t)1 << SEC_W) + 2) * W + ewords;
+    mem = mem_alloc(words);
+    if (mem == NULL)
+        return HENN_ENOMEM;
+    tab = mem;
+    acc = tab + ((size_t)1 << SEC_W) * W;
+    sel = acc + W;
+    ew = sel + W;
+    memset(ew, 0, ewords * sizeof(uint64_t));
+    mpz_export(ew, &ecount, -1, sizeof(uint64_t), 0, 0, e);
+    /* tab[k] = b^k R mod m */
+    mb_amm(mb, tab, mb->one, mb->rr);
+    henn__mb_to(mb, tab + W, b, count);
+    for (k = 2; k < ((size_t)1 << SEC_W); k++) {
+        if (k % 2 == 0)
+            mb_sqr(mb, tab + k * W, tab + k / 2 * W);
+        else
+            mb_amm(mb, tab + k * W, tab + (k - 1) * W, tab + W);
+    }
+    nwin = (ebits + SEC_W - 1) / SEC_W;
+    pos = (nwin - 1) * SEC_W;
+    select_ct(acc, tab, (size_t)1 << SEC_W, L, digit(ew, pos, SEC_W));
+    while (pos > 0) {
+        pos -= SEC_W;
+        for (i = 0; i < SEC_W; i++)
+            mb_sqr(mb, acc, acc);
+        select_ct(sel, tab, (size_t)1 << SEC_W, L, digit(ew, pos, SEC_W));
+        mb_amm(mb, acc, acc, sel);
+    }
+    henn__mb_from(mb, r, count, acc, sel);
+    mem_free(mem, words);
+    henn__burn_stack();
+    return 0;
+}
+
+/* Sliding-window width for a public exponent of ebits bits. */
+static unsigned slide_width(size_t ebits)
+{
+    return ebits <= 8 ? 1 : ebits <= 24 ? 2 : ebits <= 80 ? 3 : ebits <= 240 ? 4
+         : ebits <= 672 ? 5 : 6;
+}
+
+int henn__mb_powm(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, const mpz_t e)
+{
+    size_t L, W, ebits, k, odd, words;
+    uint64_t *mem, *tab, *acc, *x2;
+    long i;
+    unsigned w;
+    int started = 0, rc = check_args(mb, count);
+    if (rc != 0)
+        return rc;
+    if (mpz_sgn(e) < 0)
+        return HENN_EINVAL;
+    if (mb->limbs == 0 || mpz_sgn(e) == 0) {
+        for (k = 0; k < count && rc == 0; k++)
+            rc = henn__mont_powm(mb->mt, r[k], b[k], e);
+        return rc;
+    }
+    if (count == 0)
+        return 0;
+    L = mb->limbs;
+    W = LANES * L;
+    ebits = mpz_sizeinbase(e, 2);
+    w = slide_width(ebits);
+    odd = (size_t)1 << (w - 1);
+    words = (odd + 2) * W;
+    mem = mem_alloc(words);
+    if (mem == NULL)
+        return HENN_ENOMEM;
+    tab = mem;
+    acc = tab + odd * W;
+    x2 = acc + W;
+    /* tab[k] = b^(2k + 1) R mod m */
+    henn__mb_to(mb, tab, b, count);
+    if (odd > 1) {
+        mb_sqr(mb, x2, tab);
+        for (k = 1; k < odd; k++)
+            mb_amm(mb, tab + k * W, tab + (k - 1) * W, x2);
+    }
+    /* the exponent is public: the window values pick table rows directly */
+    for (i = (long)ebits - 1; i >= 0;) {
+        long l, j;
+        unsigned val = 0;
+        if (!mpz_tstbit(e, (mp_bitcnt_t)i)) {
+            mb_sqr(mb, acc, acc); /* started: the top bit is 1 */
+            i--;
+            continue;
+        }
+        l = i - (long)w + 1 < 0 ? 0 : i - (long)w + 1;
+        while (!mpz_tstbit(e, (mp_bitcnt_t)l))
+            l++;
+        for (j = i; j >= l; j--)
+            val = (val << 1) | (unsigned)mpz_tstbit(e, (mp_bitcnt_t)j);
+        if (started) {
+            for (j = i; j >= l; j--)
+                mb_sqr(mb, acc, acc);
+            mb_amm(mb, acc, acc, tab + (val >> 1) * W);
+        } else {
+            memcpy(acc, tab + (val >> 1) * W, W * sizeof(uint64_t));
+            started = 1;
+        }
+        i = l - 1;
+    }
+    henn__mb_from(mb, r, count, acc, x2);
+    mem_free(mem, words);
+    henn__burn_stack(); /* the bases are secret (noise r) */
+    return 0;
+}
