@@ -160,8 +160,13 @@ HENN_API HENN_NODISCARD int henn_paillier_sk_from_primes(henn_paillier_sk *sk, c
 /*
  * henn_paillier_pk_from_n: build a public key object from the modulus n
  * (draws a fresh DJN h_s with the CSPRNG). n must be odd, of at least 2048
- * bits unless HENN_PAILLIER_INSECURE (then >= 6), at most 8192.
- * Errors: HENN_EKEY (n even or too small to be a modulus), HENN_EPARAM, HENN_ERNG.
+ * bits unless HENN_PAILLIER_INSECURE (then >= 6), at most 8192, not a
+ * (probable) prime, not a perfect power, and without a prime factor below
+ * min(2^16, 2^(bits/4)) (trial division). These checks cannot show that n
+ * is a product of two large primes; they reject the cheap malformed moduli.
+ * Errors: HENN_EKEY (n even, prime, a perfect power or with a small
+ * factor), HENN_EPARAM (size), HENN_ERNG. Cost: about one exponentiation
+ * mod n (the primality test).
  */
 HENN_API HENN_NODISCARD int henn_paillier_pk_from_n(henn_paillier_pk *pk, const mpz_t n,
                                                     unsigned flags);

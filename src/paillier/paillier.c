@@ -155,6 +155,35 @@ static int check_bits(size_t bits, unsigned flags)
     return 0;
 }
 
+/* Largest trial divisor for a public modulus (primes below it). */
+#define SMALL_FACTOR_BOUND 65536UL
+
+/*
+ * Structural checks of a public modulus, after the size check: n must not
+ * be prime, a perfect power (p^k, or a square such as p^2 q^2), or have a
+ * prime factor below min(2^16, 2^(bits/4)) (trial division through one gcd
+ * with a primorial; the 2^(bits/4) cap keeps textbook keys such as n = 77
+ * usable under HENN_PAILLIER_INSECURE). None of these can be the product
+ * of two large distinct primes; each would make encryption insecure or
+ * decryption ill-defined. Cost: about one modular exponentiation.
+ */
+static int check_modulus(const mpz_t n, size_t bits)
+{
+    unsigned long bound = SMALL_FACTOR_BOUND;
+    mpz_t g;
+    int ok;
+    if (bits / 4 < 16)
+        bound = 1UL << (bits / 4);
+    if (mpz_perfect_power_p(n) || mpz_probab_prime_p(n, 30) != 0)
+        return HENN_EKEY;
+    mpz_init(g);
+    mpz_primorial_ui(g, bound);
+    mpz_gcd(g, g, n);
+    ok = mpz_cmp_ui(g, 1) == 0;
+    mpz_clear(g);
+    return ok ? 0 : HENN_EKEY;
+}
+
 int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
 {
     size_t bits = mpz_sizeinbase(n, 2);
@@ -162,6 +191,8 @@ int henn__paillier_pk_set_n(henn_paillier_pk *pk, const mpz_t n, unsigned flags)
     if (mpz_sgn(n) <= 0 || mpz_even_p(n))
         return HENN_EKEY;
     rc = check_bits(bits, flags);
+    if (rc == 0)
+        rc = check_modulus(n, bits);
     if (rc != 0)
         return rc;
     mpz_set(pk->n, n);

@@ -74,5 +74,8 @@ int henn__unpack(int64_t *out, size_t count, const mpz_t M, unsigned k, const mp
  * and r_i uniform in [1, n) (henn__paillier_noise: the result is a fresh
  * encryption of D(c[i]) + R[i] even to the key holder). Single-threaded. */
 int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk);
+/* Test hook: nonzero makes henn__mask_range use the DJN noise h_s^a of
+ * earlier versions (the control run of the character-attack test). */
+void henn__mask_use_djn_for_tests(int on);
 
 #endif

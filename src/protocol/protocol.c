@@ -325,6 +325,23 @@ int henn__unpack(int64_t *out, size_t count, const mpz_t M, unsigned k, const mp
     return mpz_sgn(tmp) == 0 ? 0 : HENN_ERANGE;
 }
 
+static int mask_with_djn; /* test hook: the pre-fix noise, for the attack's control run */
+
+void henn__mask_use_djn_for_tests(int on)
+{
+    __atomic_store_n(&mask_with_djn, on != 0, __ATOMIC_RELAXED);
+}
+
+/* out[i] = DJN noise h_s^a (what the trainer used before the fix). */
+static int djn_noise_all(mpz_t *out, size_t count, const henn_paillier_pk *pk)
+{
+    size_t i;
+    int rc = 0;
+    for (i = 0; i < count && rc == 0; i++)
+        rc = henn__paillier_djn_noise(out[i], pk);
+    return rc;
+}
+
 int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk)
 {
     mpz_t *noise, tmp;
@@ -341,7 +358,10 @@ int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *p
     /* fresh r^n (uniform over the n-th residues), not DJN noise: the owner
      * knows p and q and could read characters of c's randomness through
      * the DJN subgroup (see henn_paillier_rerandomize) */
-    rc = henn__paillier_noise(noise, count, pk);
+    if (__atomic_load_n(&mask_with_djn, __ATOMIC_RELAXED))
+        rc = djn_noise_all(noise, count, pk);
+    else
+        rc = henn__paillier_noise(noise, count, pk);
     for (i = 0; i < count && rc == 0; i++) {
         if (R != NULL) {
             rc = henn__mpz_random_below(R[i], pk->n);

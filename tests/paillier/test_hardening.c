@@ -1,0 +1,460 @@
+/*
+ * Regression tests for the hardening of the Paillier primitives (issue 7):
+ * the key holder's character attack on re-randomised results, the Jacobi
+ * symbol distinguisher, decryption of ciphertexts sharing a factor with n,
+ * the constant-time CRT glue against GMP, secrets left on the stack by
+ * decryption, and the structural checks of public moduli.
+ *
+ * The key holder here is the curious (or cheating) party: it picks its own
+ * primes p = q = 1 mod 4, so that -1 is a square mod p and the DJN noise
+ * h_s^a = (-x^2)^(n a) has Legendre symbol +1 mod p whatever a is.
+ */
+#include "../test.h"
+
+#include "henn/henn.h"
+#include "paillier/paillier_internal.h"
+
+static gmp_randstate_t RS;
+
+/* Number of trials of each statistical test and the accepted distance
+ * from T/2: 5 standard deviations (sqrt(T)/2 = 8), so an honest result
+ * fails with probability below 10^-6. */
+#define T 256
+#define SLACK 40
+
+/* A random prime of `bits` bits, top two bits set, = 1 mod 4. */
+static void prime_1mod4(mpz_t p, size_t bits)
+{
+    do {
+        mpz_urandomb(p, RS, (mp_bitcnt_t)bits);
+        mpz_setbit(p, bits - 1);
+        mpz_setbit(p, bits - 2);
+        mpz_nextprime(p, p);
+    } while (mpz_fdiv_ui(p, 4) != 1 || mpz_sizeinbase(p, 2) != bits);
+}
+
+/* The cheating key holder's key: n = p q with p = q = 1 mod 4. */
+static void cheating_key(henn_paillier_sk *sk, size_t n_bits)
+{
+    mpz_t p, q;
+    mpz_inits(p, q, NULL);
+    prime_1mod4(p, n_bits / 2);
+    do
+        prime_1mod4(q, n_bits / 2);
+    while (mpz_cmp(p, q) == 0);
+    CHECK_OK(henn_paillier_sk_from_primes(sk, p, q, 0));
+    mpz_clears(p, q, NULL);
+}
+
+/* Legendre symbol of a ciphertext's randomness mod p: c = (1 + m n) s^n,
+ * so c = s^n mod p and (c | p) = (s | p)^n = (s | p). */
+static int legendre_p(const henn_paillier_sk *sk, const mpz_t c)
+{
+    mpz_t t;
+    int l;
+    mpz_init(t);
+    mpz_mod(t, c, sk->p);
+    l = mpz_legendre(t, sk->p);
+    mpz_clear(t);
+    return l;
+}
+
+/* c = E(m) with randomness s chosen so that (s | p) = want. */
+static void encrypt_with_character(henn_paillier_ct *c, const henn_paillier_sk *sk, long m,
+                                   int want)
+{
+    henn_paillier_pt pt;
+    mpz_t s;
+    henn_paillier_pt_init(&pt);
+    mpz_init(s);
+    do
+        mpz_urandomm(s, RS, sk->pk.n);
+    while (mpz_sgn(s) == 0 || mpz_legendre(s, sk->p) != want);
+    CHECK_OK(henn_paillier_encode_int64(&pt, &sk->pk, m, 0));
+    CHECK_OK(henn_paillier_encrypt_with_r(c, &sk->pk, &pt, s));
+    CHECK_EQ_INT(legendre_p(sk, c->c), want);
+    mpz_clear(s);
+    henn_paillier_pt_clear(&pt);
+}
+
+/*
+ * The evaluator's computation: r = a^k * E(mask) with a secret k and a
+ * uniform mask, then re-randomised. mode 0: henn_paillier_rerandomize;
+ * 1: henn_paillier_rerandomize_batch; 2: the DJN noise of earlier
+ * versions (control: shows that the attack below is real).
+ */
+static void evaluate(henn_paillier_ct *r, const henn_paillier_pk *pk, const henn_paillier_ct *a,
+                     uint32_t k, int mode)
+{
+    henn_paillier_ct t, mask;
+    henn_paillier_pt pm;
+    mpz_t u, noise;
+    henn_batch_opts opts = {0};
+    henn_paillier_ct_init(&t);
+    henn_paillier_ct_init(&mask);
+    henn_paillier_pt_init(&pm);
+    mpz_inits(u, noise, NULL);
+    CHECK_OK(henn_paillier_mul_int64(&t, pk, a, (int64_t)k));
+    mpz_urandomm(u, RS, pk->max_int);
+    CHECK_OK(henn_paillier_encode_mpz(&pm, pk, u));
+    CHECK_OK(henn_paillier_encrypt(&mask, pk, &pm));
+    CHECK_OK(henn_paillier_add(&t, pk, &t, &mask));
+    if (mode == 0) {
+        CHECK_OK(henn_paillier_rerandomize(r, pk, &t));
+    } else if (mode == 1) {
+        opts.threads = 1;
+        CHECK_OK(henn_paillier_rerandomize_batch(r, pk, &t, 1, &opts));
+    } else {
+        CHECK_OK(henn__paillier_djn_noise(noise, pk));
+        CHECK_OK(henn_paillier_ct_copy(r, &t));
+        mpz_mul(r->c, t.c, noise);
+        mpz_mod(r->c, r->c, pk->n2);
+    }
+    mpz_clears(u, noise, NULL);
+    henn_paillier_pt_clear(&pm);
+    henn_paillier_ct_clear(&mask);
+    henn_paillier_ct_clear(&t);
+}
+
+/* The key holder sends a with (s | p) = -1 and reads the parity of the
+ * evaluator's scalar k from (r | p) = (-1)^k (noise | p). */
+static int character_attack(const henn_paillier_sk *sk, int mode)
+{
+    henn_paillier_ct a, r;
+    int trial, correct = 0;
+    henn_paillier_ct_init(&a);
+    henn_paillier_ct_init(&r);
+    encrypt_with_character(&a, sk, 3, -1);
+    for (trial = 0; trial < T; trial++) {
+        uint32_t k = (uint32_t)gmp_urandomb_ui(RS, 32);
+        int guess;
+        evaluate(&r, &sk->pk, &a, k, mode);
+        guess = legendre_p(sk, r.c) == -1; /* odd k */
+        correct += guess == (int)(k & 1);
+    }
+    henn_paillier_ct_clear(&a);
+    henn_paillier_ct_clear(&r);
+    return correct;
+}
+
+static void test_character_attack(const henn_paillier_sk *sk)
+{
+    int control = character_attack(sk, 2), single = character_attack(sk, 0),
+        batch = character_attack(sk, 1);
+    printf("character attack, parity of k right: DJN noise %d/%d, rerandomize %d/%d, "
+           "batch %d/%d\n",
+           control, T, single, T, batch, T);
+    CHECK_EQ_INT(control, T); /* the attack works on the old noise */
+    CHECK(single >= T / 2 - SLACK && single <= T / 2 + SLACK);
+    CHECK(batch >= T / 2 - SLACK && batch <= T / 2 + SLACK);
+}
+
+/* Jacobi symbol of c mod n: an outsider's distinguisher. With (-1 | n) =
+ * +1, DJN noise has Jacobi symbol +1, so a re-randomised ciphertext kept
+ * the symbol of its input, while a fresh encryption's is uniform. */
+static int jacobi_n(const henn_paillier_pk *pk, const mpz_t c)
+{
+    mpz_t t;
+    int j;
+    mpz_init(t);
+    mpz_mod(t, c, pk->n);
+    j = mpz_jacobi(t, pk->n);
+    mpz_clear(t);
+    return j;
+}
+
+static void test_jacobi_distinguisher(const henn_paillier_sk *sk)
+{
+    henn_paillier_ct a, r;
+    mpz_t noise, m1;
+    int trial, kept = 0, kept_djn = 0;
+    henn_paillier_ct_init(&a);
+    henn_paillier_ct_init(&r);
+    mpz_inits(noise, m1, NULL);
+    mpz_sub_ui(m1, sk->pk.n, 1);
+    CHECK_EQ_INT(mpz_jacobi(m1, sk->pk.n), 1); /* (-1 | n) = +1 for this key */
+    /* an input whose Jacobi symbol mod n is -1: (s | p) = -1, (s | q) = +1
+     * is not forced, so draw until the symbol is -1 */
+    do
+        encrypt_with_character(&a, sk, 5, -1);
+    while (jacobi_n(&sk->pk, a.c) != -1);
+    for (trial = 0; trial < T; trial++) {
+        CHECK_OK(henn_paillier_rerandomize(&r, &sk->pk, &a));
+        kept += jacobi_n(&sk->pk, r.c) == -1;
+        CHECK_OK(henn__paillier_djn_noise(noise, &sk->pk));
+        mpz_mul(noise, noise, a.c);
+        mpz_mod(noise, noise, sk->pk.n2);
+        kept_djn += jacobi_n(&sk->pk, noise) == -1;
+    }
+    printf("Jacobi distinguisher: symbol kept %d/%d (DJN noise %d/%d)\n", kept, T, kept_djn, T);
+    CHECK_EQ_INT(kept_djn, T);
+    CHECK(kept >= T / 2 - SLACK && kept <= T / 2 + SLACK);
+    mpz_clears(noise, m1, NULL);
+    henn_paillier_ct_clear(&a);
+    henn_paillier_ct_clear(&r);
+}
+
+/* Noise is uniform over the n-th residues: decrypting c * noise gives the
+ * plaintext back, the noise is an n-th residue (noise^(lambda) = 1 mod n^2
+ * since its order divides lambda), and outputs differ. */
+static void test_noise(const henn_paillier_sk *sk)
+{
+    mpz_t out[9], e;
+    size_t i;
+    for (i = 0; i < 9; i++)
+        mpz_init(out[i]);
+    mpz_init(e);
+    CHECK_OK(henn__paillier_noise(out, 9, &sk->pk));
+    for (i = 0; i < 9; i++) {
+        mpz_powm(e, out[i], sk->lambda, sk->pk.n2);
+        CHECK(mpz_cmp_ui(e, 1) == 0);
+        CHECK(mpz_cmp(out[i], out[(i + 1) % 9]) != 0);
+        CHECK(mpz_sgn(out[i]) > 0 && mpz_cmp(out[i], sk->pk.n2) < 0);
+    }
+    for (i = 0; i < 9; i++)
+        mpz_clear(out[i]);
+    mpz_clear(e);
+}
+
+/* Ciphertexts that share a factor with n are refused, not decrypted to
+ * garbage (c = p, c = k p for k < n, c = q^2 u). */
+static void test_decrypt_non_units(const henn_paillier_sk *sk)
+{
+    henn_paillier_ct c;
+    henn_paillier_pt pt;
+    henn_batch_opts opts = {0};
+    mpz_t k;
+    int i;
+    henn_paillier_ct_init(&c);
+    henn_paillier_pt_init(&pt);
+    mpz_init(k);
+    memcpy(c.kid, sk->pk.kid, sizeof(c.kid));
+    for (i = 0; i < 6; i++) {
+        mpz_urandomm(k, RS, sk->pk.n);
+        mpz_add_ui(k, k, 1);
+        if (i == 0)
+            mpz_set(c.c, sk->p);
+        else if (i < 3)
+            mpz_mul(c.c, sk->p, k);
+        else if (i < 5)
+            mpz_mul(c.c, sk->q2, k);
+        else
+            mpz_mul(c.c, sk->q, k);
+        mpz_mod(c.c, c.c, sk->pk.n2);
+        if (mpz_sgn(c.c) == 0)
+            mpz_set(c.c, sk->q);
+        CHECK_RC(henn_paillier_decrypt(&pt, sk, &c), HENN_ERANGE);
+        CHECK_RC(henn_paillier_decrypt_lambda(&pt, sk, &c), HENN_ERANGE);
+        opts.threads = 1;
+        CHECK_RC(henn_paillier_decrypt_batch(&pt, sk, &c, 1, &opts), HENN_ERANGE);
+        CHECK_RC(henn_paillier_ct_validate(&sk->pk, &c), HENN_ERANGE);
+    }
+    mpz_clear(k);
+    henn_paillier_pt_clear(&pt);
+    henn_paillier_ct_clear(&c);
+}
+
+/* The mpn_sec_* glue against plain GMP arithmetic on random and edge
+ * inputs. */
+static void test_sec_glue(const henn_paillier_sk *sk)
+{
+    mpz_t a, b, r, want, x;
+    int i;
+    mpz_inits(a, b, r, want, x, NULL);
+    for (i = 0; i < 200; i++) {
+        /* sec_mod */
+        mpz_urandomm(a, RS, sk->pk.n2);
+        if (i == 0)
+            mpz_set_ui(a, 0);
+        if (i == 1)
+            mpz_sub_ui(a, sk->pk.n2, 1);
+        CHECK_OK(henn__sec_mod(r, a, mpz_size(sk->pk.n2), sk->p2));
+        mpz_mod(want, a, sk->p2);
+        CHECK_EQ_MPZ(r, want);
+        /* crt_half on x = c^(p-1) mod p^2 */
+        mpz_add_ui(a, a, i < 2 ? 2 : 0);
+        mpz_powm(x, a, sk->pm1, sk->p2);
+        if (mpz_divisible_p(a, sk->p))
+            continue;
+        CHECK_OK(henn__sec_crt_half(r, x, sk->p, sk->hp));
+        mpz_sub_ui(want, x, 1);
+        mpz_divexact(want, want, sk->p);
+        mpz_mul(want, want, sk->hp);
+        mpz_mod(want, want, sk->p);
+        CHECK_EQ_MPZ(r, want);
+        /* crt_combine with a < p, b < q, edge values included */
+        mpz_urandomm(a, RS, sk->p);
+        mpz_urandomm(b, RS, sk->q);
+        if (i == 2)
+            mpz_set_ui(a, 0), mpz_sub_ui(b, sk->q, 1);
+        if (i == 3)
+            mpz_sub_ui(a, sk->p, 1), mpz_set_ui(b, 0);
+        CHECK_OK(henn__sec_crt_combine(r, a, b, sk->p, sk->q, sk->p_inv_q));
+        CHECK(mpz_cmp(r, sk->pk.n) < 0);
+        mpz_mod(want, r, sk->p);
+        CHECK_EQ_MPZ(want, a);
+        mpz_mod(want, r, sk->q);
+        CHECK_EQ_MPZ(want, b);
+    }
+    /* sizes outside the bounds are refused */
+    mpz_set(a, sk->q);
+    CHECK_RC(henn__sec_crt_combine(r, a, b, sk->q2, sk->p, sk->p_inv_q), HENN_EINVAL);
+    CHECK_RC(henn__sec_mod(r, sk->pk.n2, 1, sk->p), HENN_EINVAL);
+    mpz_clears(a, b, r, want, x, NULL);
+}
+
+/* ---- secrets left on the stack ---- */
+
+#define SCAN_WORDS 4096 /* 32 KiB, the depth henn__burn_stack clears */
+
+__attribute__((noinline)) static int decrypt_call(henn_paillier_pt *pt,
+                                                  const henn_paillier_sk *sk,
+                                                  const henn_paillier_ct *c)
+{
+    return henn_paillier_decrypt(pt, sk, c);
+}
+
+/* Count the stack words below this frame that match one of the needles
+ * (the memory is read as it was left by the previous call at this depth):
+ * 64-bit needles exactly; 52-bit limbs (tagged by bit 63) also when the
+ * word is the limb before its carry-in (the IFMA product's unnormalised
+ * accumulator lanes hold limb - carry mod 2^52 with carry < 2^14). */
+#define LIMB52 (UINT64_C(1) << 63)
+static int matches(uint64_t w, uint64_t needle)
+{
+    const uint64_t mask = (UINT64_C(1) << 52) - 1;
+    if (!(needle & LIMB52))
+        return w == needle;
+    return ((needle - w) & mask) < (UINT64_C(1) << 14);
+}
+
+__attribute__((noinline)) static size_t scan_stack(const uint64_t *needle, size_t count)
+{
+    uint64_t buf[SCAN_WORDS];
+    const volatile uint64_t *view = buf;
+    size_t i, j, hits = 0;
+    /* the compiler must not assume anything about buf's contents */
+    __asm__ __volatile__("" : "+r"(view) : : "memory");
+    for (i = 0; i < SCAN_WORDS; i++) {
+        uint64_t w = view[i];
+        for (j = 0; j < count; j++)
+            hits += w != 0 && matches(w, needle[j]);
+    }
+    return hits;
+}
+
+/* limbs of x in 64-bit words and in 52-bit limbs, nonzero ones only */
+static size_t add_needles(uint64_t *out, size_t at, size_t cap, const mpz_t x)
+{
+    uint64_t w[128];
+    size_t count = 0, i, bits = mpz_sizeinbase(x, 2);
+    memset(w, 0, sizeof(w));
+    mpz_export(w, &count, -1, 8, 0, 0, x);
+    for (i = 0; i < count && at < cap; i++)
+        if (w[i] > 0xFFFFFFFFu)
+            out[at++] = w[i];
+    for (i = 0; i * 52 + 52 <= bits && at < cap; i++) {
+        size_t bit = i * 52, k = bit / 64, off = bit % 64;
+        uint64_t v = w[k] >> off;
+        if (off > 12)
+            v |= w[k + 1] << (64 - off);
+        v &= (UINT64_C(1) << 52) - 1;
+        if (v > 0xFFFFFFFFu)
+            out[at++] = v | LIMB52;
+    }
+    return at;
+}
+
+static void test_stack_residue(const henn_paillier_sk *sk)
+{
+    henn_paillier_ct c;
+    henn_paillier_pt pt;
+    uint64_t needle[1024];
+    size_t count = 0, hits;
+    mpz_t xq, xp;
+    henn_paillier_ct_init(&c);
+    henn_paillier_pt_init(&pt);
+    mpz_inits(xq, xp, NULL);
+    CHECK_OK(henn_paillier_encode_int64(&pt, &sk->pk, 123456789, 0));
+    CHECK_OK(henn_paillier_encrypt(&c, &sk->pk, &pt));
+    /* the values a key-recovering scan looks for: c^(q-1) mod q^2 (gcd of
+     * it minus 1 with n gives q), likewise for p, and p and q themselves */
+    mpz_powm(xq, c.c, sk->qm1, sk->q2);
+    mpz_powm(xp, c.c, sk->pm1, sk->p2);
+    count = add_needles(needle, count, 1024, xq);
+    count = add_needles(needle, count, 1024, xp);
+    count = add_needles(needle, count, 1024, sk->p);
+    count = add_needles(needle, count, 1024, sk->q);
+    CHECK_OK(decrypt_call(&pt, sk, &c));
+    hits = scan_stack(needle, count);
+    printf("stack scan after decryption: %zu of %zu secret words found\n", hits, count);
+    CHECK_EQ_INT(hits, 0);
+    mpz_clears(xq, xp, NULL);
+    henn_paillier_pt_clear(&pt);
+    henn_paillier_ct_clear(&c);
+}
+
+/* ---- public-key checks ---- */
+
+static void test_modulus_checks(const henn_paillier_sk *sk)
+{
+    henn_paillier_pk pk;
+    mpz_t n, t;
+    henn_paillier_pk_init(&pk);
+    mpz_inits(n, t, NULL);
+    CHECK_OK(henn_paillier_pk_from_n(&pk, sk->pk.n, 0));
+    henn_paillier_pk_clear(&pk);
+    henn_paillier_pk_init(&pk);
+    /* a prime n */
+    mpz_urandomb(n, RS, 2048);
+    mpz_setbit(n, 2047);
+    mpz_nextprime(n, n);
+    if (mpz_sizeinbase(n, 2) == 2048)
+        CHECK_RC(henn_paillier_pk_from_n(&pk, n, 0), HENN_EKEY);
+    /* perfect powers: p^2, and (p q)^2 / 2^k-sized variants */
+    mpz_mul(n, sk->p, sk->p);
+    mpz_mul(t, sk->q, sk->q);
+    CHECK_RC(henn_paillier_pk_from_n(&pk, n, HENN_PAILLIER_INSECURE), HENN_EKEY);
+    mpz_mul(n, n, t); /* (p q)^2: 4096 bits */
+    CHECK_RC(henn_paillier_pk_from_n(&pk, n, 0), HENN_EKEY);
+    mpz_pow_ui(n, sk->p, 3);
+    CHECK_RC(henn_paillier_pk_from_n(&pk, n, 0), HENN_EKEY);
+    /* small factors: 3 q', 65521 q' of 2048 bits */
+    mpz_urandomb(t, RS, 2047);
+    mpz_setbit(t, 2046);
+    mpz_nextprime(t, t);
+    mpz_mul_ui(n, t, 3);
+    CHECK_RC(henn_paillier_pk_from_n(&pk, n, 0), HENN_EKEY);
+    mpz_urandomb(t, RS, 2032);
+    mpz_setbit(t, 2031);
+    mpz_nextprime(t, t);
+    mpz_mul_ui(n, t, 65521);
+    CHECK_RC(henn_paillier_pk_from_n(&pk, n, 0), HENN_EKEY);
+    /* the textbook key still loads under HENN_PAILLIER_INSECURE */
+    mpz_set_ui(n, 77);
+    CHECK_OK(henn_paillier_pk_from_n(&pk, n, HENN_PAILLIER_INSECURE));
+    henn_paillier_pk_clear(&pk);
+    mpz_clears(n, t, NULL);
+}
+
+int main(void)
+{
+    henn_paillier_sk sk;
+    unsigned long seed = test_seed();
+    if (henn_init() != 0)
+        return 1;
+    gmp_randinit_default(RS);
+    gmp_randseed_ui(RS, seed);
+    henn_paillier_sk_init(&sk);
+    cheating_key(&sk, 2048);
+    test_decrypt_non_units(&sk);
+    test_sec_glue(&sk);
+    test_noise(&sk);
+    test_stack_residue(&sk);
+    test_modulus_checks(&sk);
+    test_jacobi_distinguisher(&sk);
+    test_character_attack(&sk);
+    henn_paillier_sk_clear(&sk);
+    gmp_randclear(RS);
+    return test_report("test_hardening");
+}
