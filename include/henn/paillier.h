@@ -366,8 +366,13 @@ HENN_API HENN_NODISCARD int henn_paillier_rerandomize(henn_paillier_ct *r,
 
 /*
  * henn_paillier_ct_decrease_exponent: r = a with exponent lowered to
- * new_exponent <= a->exponent (c^(16^d)), as python-paillier's
- * decrease_exponent_to. Errors: HENN_EINVAL (new_exponent > a->exponent).
+ * new_exponent <= a->exponent (c^(16^d), d = a->exponent - new_exponent),
+ * as python-paillier's EncryptedNumber.decrease_exponent_to, with its
+ * limit: 16^d <= max_int (phe 1.5 raises ValueError beyond it). The
+ * mantissa is not visible, so below the limit it can still leave
+ * [-max_int, max_int] and wrap mod n; henn add and add_plain use the same
+ * rule. Errors: HENN_EINVAL (new_exponent > a->exponent), HENN_ERANGE
+ * (16^d > max_int).
  */
 HENN_API HENN_NODISCARD int henn_paillier_ct_decrease_exponent(henn_paillier_ct *r,
                                                                const henn_paillier_pk *pk,
@@ -443,8 +448,12 @@ HENN_API HENN_NODISCARD int henn_paillier_decode_int64(int64_t *v, const henn_pa
                                                        const henn_paillier_pt *pt);
 
 /* henn_paillier_pt_decrease_exponent: pt = pt with exponent lowered to
- * new_exponent (encoding * 16^d mod n), as python-paillier.
- * Errors: HENN_EINVAL (new_exponent > pt->exponent). */
+ * new_exponent (mantissa * 16^d). Stricter than python-paillier 1.5, which
+ * reduces mod n without a check: the new mantissa must stay within
+ * [-max_int, max_int]; pt is unchanged on error.
+ * Errors: HENN_EINVAL (new_exponent > pt->exponent), HENN_ERANGE (the new
+ * mantissa, or pt's own, is outside [-max_int, max_int]), HENN_EFORMAT
+ * (encoding >= n). */
 HENN_API HENN_NODISCARD int henn_paillier_pt_decrease_exponent(henn_paillier_pt *pt,
                                                                const henn_paillier_pk *pk,
                                                                int new_exponent);

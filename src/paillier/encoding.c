@@ -231,22 +231,33 @@ cleanup:
     return rc;
 }
 
+/* Stricter than python-paillier 1.5, whose EncodedNumber.decrease_exponent_to
+ * reduces mantissa * 16^d mod n without a check: here the mantissa is
+ * visible, so the new one must stay within [-max_int, max_int]. */
 int henn_paillier_pt_decrease_exponent(henn_paillier_pt *pt, const henn_paillier_pk *pk,
                                        int new_exponent)
 {
     long d = (long)pt->exponent - (long)new_exponent;
-    mpz_t f;
+    mpz_t m;
+    int rc;
     if (d < 0)
         return HENN_EINVAL;
-    if (d > HENN__PAILLIER_MAX_EXP_SHIFT)
-        return HENN_ERANGE;
     if (d == 0)
         return 0;
-    mpz_init(f);
-    mpz_ui_pow_ui(f, HENN_PAILLIER_BASE, (unsigned long)d);
-    mpz_mul(pt->encoding, pt->encoding, f);
-    mpz_mod(pt->encoding, pt->encoding, pk->n);
-    mpz_clear(f);
-    pt->exponent = new_exponent;
-    return 0;
+    mpz_init(m);
+    rc = henn_paillier_decode_mantissa(m, pk, pt);
+    if (rc == 0 && mpz_sgn(m) != 0) {
+        /* |m| 16^d > max_int, tested on sizes first so that d is bounded */
+        size_t mbits = mpz_sizeinbase(m, 2), lim = mpz_sizeinbase(pk->max_int, 2);
+        if ((size_t)d > lim / 4 + 1 || mbits + 4 * (size_t)d - 1 > lim) {
+            rc = HENN_ERANGE;
+        } else {
+            mpz_mul_2exp(m, m, (mp_bitcnt_t)(4 * d));
+            rc = store(pt, pk, m, new_exponent);
+        }
+    } else if (rc == 0) {
+        pt->exponent = new_exponent;
+    }
+    henn__mpz_wipe_clear(m);
+    return rc;
 }

@@ -77,13 +77,19 @@ static int mpz_of_dec(mpz_t x, const char *s)
 /*
  * Python's json.dumps writes big ints as bare numbers ({"n": 2519...}).
  * jansson refuses integers above 64 bits, so before parsing, integer
- * literals of more than 18 digits outside strings are turned into strings.
+ * literals of more than 18 digits outside strings are turned into strings
+ * that start with a NUL character ("\u0000" then the digits). Input that
+ * has "\u0000" inside a string of its own is refused (NULL), so that
+ * marker means "a bare number" and nothing else: readers that take C
+ * strings see "" (refused everywhere a string is required, as a
+ * public key's "n", which phe's base64_to_int only takes as a string), and
+ * big_number() reads the digits where a bare number is allowed.
  * Returns a new NUL-terminated buffer (caller frees) or NULL.
  */
 static char *quote_big_ints(const char *in, size_t len, size_t *out_len)
 {
-    /* each quoted token has >= 19 characters and gains 2 */
-    char *out = malloc(len + len / 9 + 3), *o = out;
+    /* each quoted token has >= 19 characters and gains 8 */
+    char *out = malloc(len + len / 2 + 9), *o = out;
     size_t i = 0;
     int in_str = 0;
     if (out == NULL)
@@ -92,6 +98,10 @@ static char *quote_big_ints(const char *in, size_t len, size_t *out_len)
         char ch = in[i];
         if (in_str) {
             *o++ = ch;
+            if (ch == '\\' && i + 5 < len && memcmp(in + i + 1, "u0000", 5) == 0) {
+                free(out);
+                return NULL;
+            }
             if (ch == '\\' && i + 1 < len) {
                 *o++ = in[++i];
             } else if (ch == '"') {
@@ -118,8 +128,10 @@ static char *quote_big_ints(const char *in, size_t len, size_t *out_len)
                     integer = 0;
                 j++;
             }
-            if (integer && digits > 18)
-                *o++ = '"';
+            if (integer && digits > 18) {
+                memcpy(o, "\"\\u0000", 7);
+                o += 7;
+            }
             memcpy(o, in + i, j - i);
             o += j - i;
             if (integer && digits > 18)
@@ -146,7 +158,7 @@ static json_t *parse(const char *text, size_t len)
     q = quote_big_ints(text, len, &qlen);
     if (q == NULL)
         return NULL;
-    root = json_loadb(q, qlen, JSON_REJECT_DUPLICATES, &err);
+    root = json_loadb(q, qlen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     henn_memzero(q, qlen);
     free(q);
     if (root != NULL && !json_is_object(root)) {
@@ -156,9 +168,48 @@ static json_t *parse(const char *text, size_t len)
     return root;
 }
 
-/* Serialise with Python's default separators (", " and ": "). The text is
- * copied into a malloc'd buffer (released by henn_free) and jansson's own
- * copy is wiped and handed back to jansson's allocator. */
+/* A copy of jansson's ensure-ASCII text s with Python's escapes (see
+ * dump); *len: in, strlen(s); out, the copy's length. NULL: no memory. */
+static char *python_escapes(const char *s, size_t *len)
+{
+    size_t i, dels = 0, o = 0, n = *len;
+    char *copy;
+    for (i = 0; i < n; i++)
+        dels += s[i] == 0x7f;
+    copy = malloc(n + 5 * dels + 1);
+    if (copy == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        if (s[i] == 0x7f) {
+            memcpy(copy + o, "\\u007f", 6);
+            o += 6;
+        } else if (s[i] == '\\' && i + 1 < n) {
+            copy[o++] = s[i++];
+            copy[o++] = s[i];
+            if (s[i] == 'u' && i + 4 < n) { /* \uXXXX: lower-case hex */
+                for (size_t h = 1; h <= 4; h++)
+                    copy[o++] = (char)(s[i + h] >= 'A' && s[i + h] <= 'F' ? s[i + h] + 32
+                                                                          : s[i + h]);
+                i += 4;
+            }
+        } else {
+            copy[o++] = s[i];
+        }
+    }
+    copy[o] = '\0';
+    *len = o;
+    return copy;
+}
+
+/*
+ * Serialise with Python's default separators (", " and ": ") and escapes
+ * (json.dumps with ensure_ascii): jansson's JSON_ENSURE_ASCII writes
+ * \uXXXX (surrogate pairs above U+FFFF) in upper case and leaves DEL
+ * (0x7f) raw; Python writes lower-case hex and escapes DEL as \u007f.
+ * The text is copied into a malloc'd buffer (released by henn_free) with
+ * those two differences fixed, and jansson's own copy is wiped and handed
+ * back to jansson's allocator.
+ */
 static int dump(char **json, size_t *json_len, json_t *root)
 {
     json_malloc_t jmalloc;
@@ -169,15 +220,13 @@ static int dump(char **json, size_t *json_len, json_t *root)
     *json_len = 0;
     if (root == NULL)
         return HENN_ENOMEM;
-    s = json_dumps(root, JSON_PRESERVE_ORDER);
+    s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(root);
     if (s == NULL)
         return HENN_ENOMEM;
     len = strlen(s);
-    copy = malloc(len + 1);
-    if (copy != NULL)
-        memcpy(copy, s, len + 1);
-    henn_memzero(s, len);
+    copy = python_escapes(s, &len);
+    henn_memzero(s, strlen(s));
     json_get_alloc_funcs(&jmalloc, &jfree);
     jfree(s);
     if (copy == NULL)
@@ -204,6 +253,8 @@ static int set_b64(json_t *obj, const char *key, const mpz_t x)
     return rc;
 }
 
+/* A string member as a C string. A bare big number (see quote_big_ints)
+ * reads as "", which every caller refuses. */
 static const char *get_str(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
@@ -226,9 +277,28 @@ static json_t *pk_object(const henn_paillier_pk *pk, const char *kid)
     return o;
 }
 
+/* HENN_EINVAL when kid is not valid UTF-8 (jansson's json_string refuses it). */
+static int check_kid(const char *kid)
+{
+    json_t *t;
+    if (kid == NULL)
+        return 0;
+    t = json_string(kid);
+    if (t == NULL)
+        return HENN_EINVAL;
+    json_decref(t);
+    return 0;
+}
+
 int henn_paillier_pk_to_json(char **json, size_t *json_len, const henn_paillier_pk *pk,
                              const char *kid)
 {
+    int rc = check_kid(kid);
+    if (rc != 0) {
+        *json = NULL;
+        *json_len = 0;
+        return rc;
+    }
     return dump(json, json_len, pk_object(pk, kid));
 }
 
@@ -265,8 +335,15 @@ int henn_paillier_pk_from_json(henn_paillier_pk *pk, const char *json, size_t js
 int henn_paillier_sk_to_json(char **json, size_t *json_len, const henn_paillier_sk *sk,
                              const char *kid)
 {
-    json_t *o = json_object(), *ops = json_array(), *pub = pk_object(&sk->pk, kid);
-    int rc;
+    json_t *o, *ops, *pub;
+    int rc = check_kid(kid);
+    *json = NULL;
+    *json_len = 0;
+    if (rc != 0)
+        return rc;
+    o = json_object();
+    ops = json_array();
+    pub = pk_object(&sk->pk, kid);
     if (o == NULL || ops == NULL || pub == NULL ||
         json_array_append_new(ops, json_string("decrypt")) != 0 ||
         set_new(o, "kty", json_string("DAJ")) != 0 || set_new(o, "key_ops", ops) != 0 ||
@@ -470,7 +547,9 @@ int henn_paillier_vector_from_json(henn_paillier_ct **ct, size_t *count,
     vals = json_object_get(root, "values");
     if (n == NULL || !json_is_array(vals))
         goto cleanup;
-    if (json_is_string(n))
+    if (json_is_string(n) && json_string_length(n) > 1 && json_string_value(n)[0] == '\0')
+        rc = mpz_of_dec(nn, json_string_value(n) + 1); /* a bare big number */
+    else if (json_is_string(n))
         rc = mpz_of_dec(nn, json_string_value(n));
     else if (json_is_integer(n) && json_integer_value(n) > 0)
         rc = (mpz_set_ui(nn, (unsigned long)json_integer_value(n)), 0);

@@ -669,6 +669,12 @@ int henn_paillier_decrypt_lambda(henn_paillier_pt *pt, const henn_paillier_sk *s
 
 /* ----------------------------------------------- homomorphic operations -- */
 
+/* out = c^(16^d), d = from - to: the mantissa times 16^d. Refused
+ * (HENN_ERANGE) when 16^d > max_int, as python-paillier refuses it (see
+ * henn__paillier_max_shift): the result could then only be right for a
+ * zero mantissa. Below that limit the mantissa, which is not visible here,
+ * may still leave the valid range; callers that print results bound it
+ * further (the CLI's exponent floor, docs/FORMATS.md). */
 static int lower_exponent(mpz_t out, const henn_paillier_pk *pk, const mpz_t c, int from, int to)
 {
     mpz_t f;
@@ -676,7 +682,7 @@ static int lower_exponent(mpz_t out, const henn_paillier_pk *pk, const mpz_t c, 
     long d = (long)from - (long)to;
     if (d < 0)
         return HENN_EINVAL;
-    if (d > HENN__PAILLIER_MAX_EXP_SHIFT)
+    if (d > henn__paillier_max_shift(pk))
         return HENN_ERANGE;
     if (d == 0) {
         mpz_set(out, c);

@@ -7,9 +7,25 @@
 #include "../core/internal.h"
 #include "henn/paillier.h"
 
-/* Largest exponent difference accepted when aligning exponents
- * (c^(16^d) costs 4d bits of exponent). */
+/* Absolute ceiling on an exponent difference when aligning exponents
+ * (c^(16^d) costs 4d bits of exponent); the per-key limit below is lower
+ * for every n henn accepts (at most 2,047 for 8,192-bit n). */
 #define HENN__PAILLIER_MAX_EXP_SHIFT 4096
+
+/*
+ * Largest d with 16^d <= max_int: python-paillier's limit on lowering a
+ * ciphertext's exponent by d (phe 1.5 EncryptedNumber.decrease_exponent_to
+ * multiplies by the int 16^d, and EncodedNumber.encode raises ValueError
+ * when |16^d| > max_int). Any nonzero mantissa lowered further leaves
+ * [-max_int, max_int] for certain. 16^d = 2^(4d) <= max_int exactly when
+ * 4d <= bits(max_int) - 1.
+ */
+static inline long henn__paillier_max_shift(const henn_paillier_pk *pk)
+{
+    size_t b = mpz_sgn(pk->max_int) > 0 ? mpz_sizeinbase(pk->max_int, 2) : 1;
+    long d = (long)((b - 1) / 4);
+    return d < HENN__PAILLIER_MAX_EXP_SHIFT ? d : HENN__PAILLIER_MAX_EXP_SHIFT;
+}
 
 /*
  * Montgomery arithmetic modulo an odd m (mont.c, mont_ifma.c). The backend

@@ -896,6 +896,145 @@ static void test_binary(void)
     free(buf);
 }
 
+/*
+ * Issue 7, item 5: exponent alignment refuses what python-paillier refuses
+ * (phe 1.5: EncryptedNumber.decrease_exponent_to multiplies by the int
+ * 16^d, and encoding an int above max_int raises ValueError), plaintext
+ * alignment refuses any mantissa that would leave [-max_int, max_int], a
+ * bare-number "n" is not a public key, and key ids are escaped as
+ * json.dumps escapes them.
+ */
+static void test_phe_limits(void)
+{
+    const henn_paillier_pk *pk = &key.pk;
+    henn_paillier_pt pa, pb, out;
+    henn_paillier_ct ca, cb, cr;
+    long dmax = henn__paillier_max_shift(pk);
+    double got = 0;
+    henn_paillier_pt_init(&pa);
+    henn_paillier_pt_init(&pb);
+    henn_paillier_pt_init(&out);
+    henn_paillier_ct_init(&ca);
+    henn_paillier_ct_init(&cb);
+    henn_paillier_ct_init(&cr);
+    /* 16^dmax <= max_int < 16^(dmax + 1) */
+    {
+        mpz_t f;
+        mpz_init(f);
+        mpz_ui_pow_ui(f, 16, (unsigned long)dmax);
+        CHECK(mpz_cmp(f, pk->max_int) <= 0);
+        mpz_mul_ui(f, f, 16);
+        CHECK(mpz_cmp(f, pk->max_int) > 0);
+        mpz_clear(f);
+    }
+    /* phe's example: DBL_MAX (exponent 242) + 5e-324 (exponent -282), gap 524 */
+    CHECK_OK(henn_paillier_encode_double(&pa, pk, 1.7976931348623157e308,
+                                         HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_OK(henn_paillier_encode_double(&pb, pk, 5e-324, HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_EQ_INT(pa.exponent, 242);
+    CHECK_EQ_INT(pb.exponent, -282);
+    CHECK_OK(henn_paillier_encrypt(&ca, pk, &pa));
+    CHECK_OK(henn_paillier_encrypt(&cb, pk, &pb));
+    CHECK_RC(henn_paillier_add(&cr, pk, &ca, &cb), HENN_ERANGE);
+    CHECK_RC(henn_paillier_add(&cr, pk, &cb, &ca), HENN_ERANGE);
+    CHECK_RC(henn_paillier_ct_decrease_exponent(&cr, pk, &ca, -282), HENN_ERANGE);
+    CHECK_RC(henn_paillier_add_plain(&cr, pk, &ca, &pb), HENN_ERANGE);
+    /* 3 at exponent 0 + a ciphertext at exponent -600 */
+    CHECK_OK(henn_paillier_encode_int64(&pa, pk, 3, HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_OK(henn_paillier_encrypt(&ca, pk, &pa));
+    cb.exponent = -600;
+    CHECK_RC(henn_paillier_add(&cr, pk, &ca, &cb), HENN_ERANGE);
+    /* the boundary: a gap of dmax is computed exactly, dmax + 1 is refused */
+    CHECK_OK(henn_paillier_ct_decrease_exponent(&cr, pk, &ca, (int)-dmax));
+    CHECK_EQ_INT(cr.exponent, (int)-dmax);
+    CHECK_OK(henn_paillier_decrypt(&out, &key, &cr));
+    CHECK_OK(henn_paillier_decode_double(&got, pk, &out));
+    CHECK_EQ_DBL(got, 3.0);
+    CHECK_RC(henn_paillier_ct_decrease_exponent(&cr, pk, &ca, (int)(-dmax - 1)), HENN_ERANGE);
+    CHECK_RC(henn_paillier_ct_decrease_exponent(&cr, pk, &ca, 1), HENN_EINVAL);
+    /* plaintext alignment: exact, the mantissa is visible */
+    CHECK_OK(henn_paillier_encode_int64(&pa, pk, 1, HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_OK(henn_paillier_pt_decrease_exponent(&pa, pk, (int)-dmax));
+    CHECK_OK(henn_paillier_encode_int64(&pa, pk, -1, HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_OK(henn_paillier_pt_decrease_exponent(&pa, pk, (int)-dmax));
+    CHECK_OK(henn_paillier_decode_double(&got, pk, &pa));
+    CHECK_EQ_DBL(got, -1.0);
+    CHECK_OK(henn_paillier_encode_int64(&pa, pk, 1, HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_RC(henn_paillier_pt_decrease_exponent(&pa, pk, (int)(-dmax - 1)), HENN_ERANGE);
+    CHECK_OK(henn_paillier_encode_int64(&pa, pk, 17, HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_RC(henn_paillier_pt_decrease_exponent(&pa, pk, (int)-dmax), HENN_ERANGE);
+    CHECK_EQ_INT(pa.exponent, 0); /* left as it was */
+    CHECK_OK(henn_paillier_encode_mpz(&pa, pk, pk->max_int));
+    CHECK_RC(henn_paillier_pt_decrease_exponent(&pa, pk, -1), HENN_ERANGE);
+    mpz_add_ui(pa.encoding, pk->max_int, 1); /* overflow band */
+    CHECK_RC(henn_paillier_pt_decrease_exponent(&pa, pk, -1), HENN_ERANGE);
+    mpz_set_ui(pa.encoding, 0); /* zero lowers any distance */
+    CHECK_OK(henn_paillier_pt_decrease_exponent(&pa, pk, -100000));
+    CHECK_EQ_INT(pa.exponent, -100000);
+    /* E(x) + tiny y: y's exponent is lower, the ciphertext follows within limits */
+    CHECK_OK(henn_paillier_encode_double(&pa, pk, 1.0, HENN_PAILLIER_NO_MAX_EXPONENT));
+    CHECK_OK(henn_paillier_encrypt(&ca, pk, &pa));
+    CHECK_OK(henn_paillier_encode_double(&pb, pk, 5e-324, ca.exponent));
+    CHECK_OK(henn_paillier_add_plain(&cr, pk, &ca, &pb));
+    CHECK_EQ_INT(cr.exponent, -282);
+    CHECK_OK(henn_paillier_decrypt(&out, &key, &cr));
+    CHECK_OK(henn_paillier_decode_double(&got, pk, &out));
+    CHECK_EQ_DBL(got, 1.0);
+
+    /* a bare JSON number is not a base64url "n" (phe's base64_to_int refuses it) */
+    {
+        char buf[2048], *json = NULL;
+        size_t len = 0;
+        char *dec = mpz_get_str(NULL, 10, pk->n);
+        snprintf(buf, sizeof(buf),
+                 "{\"kty\": \"DAJ\", \"alg\": \"PAI-GN1\", \"key_ops\": [\"encrypt\"], "
+                 "\"n\": %s, \"kid\": \"x\"}",
+                 dec);
+        henn_paillier_pk pk2;
+        henn_paillier_pk_init(&pk2);
+        CHECK_RC(henn_paillier_pk_from_json(&pk2, buf, strlen(buf), 0), HENN_EFORMAT);
+        /* the same digits as a string are base64url text, read as such (and
+         * refused here: not a valid modulus) */
+        snprintf(buf, sizeof(buf),
+                 "{\"kty\": \"DAJ\", \"alg\": \"PAI-GN1\", \"key_ops\": [\"encrypt\"], "
+                 "\"n\": \"%s\", \"kid\": \"x\"}",
+                 dec);
+        CHECK(henn_paillier_pk_from_json(&pk2, buf, strlen(buf), 0) != 0);
+        /* the vector format still takes n as a bare number */
+        snprintf(buf, sizeof(buf), "{\"public_key\": {\"n\": %s}, \"values\": []}", dec);
+        {
+            henn_paillier_ct *v = NULL;
+            size_t count = 1;
+            CHECK_OK(henn_paillier_vector_from_json(&v, &count, pk, buf, strlen(buf)));
+            CHECK_EQ_INT((int)count, 0);
+            free(v);
+        }
+        /* and a number inside a string is not the marker of a bare number */
+        snprintf(buf, sizeof(buf), "{\"public_key\": {\"n\": \"\\u0000%s\"}, \"values\": []}",
+                 dec);
+        {
+            henn_paillier_ct *v = NULL;
+            size_t count = 0;
+            CHECK_RC(henn_paillier_vector_from_json(&v, &count, pk, buf, strlen(buf)),
+                     HENN_EFORMAT);
+        }
+        free(dec);
+        /* key ids as json.dumps (ensure_ascii) writes them */
+        CHECK_OK(henn_paillier_pk_to_json(&json, &len, pk,
+                                          "caf\xc3\xa9 \xf0\x9f\x98\x80 /\x7f\t\"\\"));
+        CHECK(strstr(json, "\"kid\": \"caf\\u00e9 \\ud83d\\ude00 /\\u007f\\t\\\"\\\\\"}") != NULL);
+        henn_free(json, len);
+        CHECK_RC(henn_paillier_pk_to_json(&json, &len, pk, "bad \xff utf-8"), HENN_EINVAL);
+        henn_paillier_pk_clear(&pk2);
+    }
+    henn_paillier_ct_clear(&cr);
+    henn_paillier_ct_clear(&cb);
+    henn_paillier_ct_clear(&ca);
+    henn_paillier_pt_clear(&out);
+    henn_paillier_pt_clear(&pb);
+    henn_paillier_pt_clear(&pa);
+}
+
 int main(void)
 {
     CHECK_OK(henn_init());
@@ -916,6 +1055,7 @@ int main(void)
     test_json_keys();
     test_json_ct();
     test_binary();
+    test_phe_limits();
     henn_paillier_sk_clear(&other);
     henn_paillier_sk_clear(&key);
     gmp_randclear(rs);
