@@ -5,24 +5,51 @@
  * DJN noise h_s^a it covers the whole group, so multiplying any ciphertext
  * by it yields a ciphertext distributed exactly as a fresh textbook
  * encryption of the same plaintext, even to whoever knows p and q.
+ *
+ * Speed: groups of 8 exponentiations run together on the multi-buffer
+ * IFMA engine (mont_mb.c), one r per lane, all to the common public
+ * exponent n. A short last group (fewer than NOISE_MB_MIN values) is cheaper
+ * one at a time on the single-buffer engine, since 8 lanes cost the same
+ * whether they are all used or padded. The 8-lane context of n^2 is built
+ * per call from pk->mont (a few microseconds against milliseconds per
+ * exponentiation), so the public key needs no extra member.
  */
 #include "paillier_internal.h"
 
+/* Smallest last group worth padding to 8 lanes (at n = 2048 one 8-lane
+ * r^n costs about 6 single-buffer ones on Zen 4). */
+#define NOISE_MB_MIN 6
+
 int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk)
 {
-    mpz_t r;
-    size_t i;
-    int rc = 0;
+    mpz_t r[HENN__MB_LANES];
+    henn__mb mb;
+    size_t i, l, g;
+    int rc;
     if (pk->mont == NULL || mpz_sgn(pk->n) == 0)
         return HENN_EKEY;
-    mpz_init(r);
-    for (i = 0; i < count && rc == 0; i++) {
-        do {
-            rc = henn__mpz_random_below(r, pk->n);
-        } while (rc == 0 && mpz_sgn(r) == 0);
-        if (rc == 0)
-            rc = henn__mont_powm(pk->mont, out[i], r, pk->n);
+    rc = henn__mb_init(&mb, pk->mont);
+    if (rc != 0)
+        return rc;
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_init(r[l]);
+    for (i = 0; i < count && rc == 0; i += g) {
+        g = count - i < HENN__MB_LANES ? count - i : HENN__MB_LANES;
+        for (l = 0; l < g && rc == 0; l++)
+            do {
+                rc = henn__mpz_random_below(r[l], pk->n);
+            } while (rc == 0 && mpz_sgn(r[l]) == 0);
+        if (rc != 0)
+            break;
+        if (mb.limbs != 0 && g >= NOISE_MB_MIN) {
+            rc = henn__mb_powm(&mb, out + i, (const mpz_t *)r, g, pk->n);
+        } else {
+            for (l = 0; l < g && rc == 0; l++)
+                rc = henn__mont_powm(pk->mont, out[i + l], r[l], pk->n);
+        }
     }
-    henn__mpz_wipe_clear(r);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        henn__mpz_wipe_clear(r[l]);
+    henn__mb_clear(&mb);
     return rc;
 }
