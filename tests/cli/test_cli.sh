@@ -77,6 +77,104 @@ grep -q "HENN_ERANGE" err && ok || bad "too large ciphertext gives HENN_ERANGE"
 expect 2 "unknown option" -- "$HENN" encrypt --frob pub.json 1
 expect 2 "missing args" -- "$HENN" add pub.json a.json
 
+# issue 7 item 5: numbers as Python's float() reads them, printed as pheutil prints them
+dec() { "$HENN" encrypt --output x.json pub.json -- "$1" && "$HENN" decrypt priv.json x.json; }
+for pair in "-10|-10.0" "1500|1500.0" "1e15|1000000000000000.0" "1e16|1e+16" "1.5e-05|1.5e-05" \
+    "5e-324|5e-324" "1e-310|1e-310" "2.225073858507201e-308|2.225073858507201e-308" \
+    " 1_000.5 |1000.5" "0.1|0.1" "1e-5|1e-05" "0.0001|0.0001" "123456789012345678|1.2345678901234568e+17" \
+    "-0|0.0" "1.7976931348623157e308|1.7976931348623157e+308"; do
+    got=$(dec "${pair%%|*}" 2>/dev/null)
+    [ "$got" = "${pair#*|}" ] && ok || bad "'${pair%%|*}' decrypts to '$got', wanted '${pair#*|}'"
+done
+for v in 0x10 1__0 _1 1_ 1_.5 1._5 1e_5 "" . e5 1e abc; do
+    expect 2 "'$v' is not a number" -- "$HENN" encrypt pub.json -- "$v"
+    grep -q "is not a number" err && ok || bad "message for '$v'"
+done
+for v in inf -Infinity nan 1e400; do
+    expect 2 "'$v' is not finite" -- "$HENN" encrypt pub.json -- "$v"
+    grep -q "is not a finite number" err && ok || bad "message for '$v'"
+done
+# a ciphertext with another exponent: the same "v" read as mantissa * 16^e
+setexp() { sed "s/\"e\": -\?[0-9]*}/\"e\": $2}/" "$1"; }
+# integer plaintexts (exponent >= 0) print exactly, as Python's int
+"$HENN" encrypt --output one.json pub.json 1 2>/dev/null
+setexp one.json 0 >int0.json
+expect 0 "decrypt an integer ciphertext" -- "$HENN" decrypt priv.json int0.json
+[ "$(cat out)" = 340282366920938463463374607431768211456 ] && ok || bad "2^128 printed as $(cat out)"
+"$HENN" encrypt --output big.json pub.json 1152921504606846976 2>/dev/null
+setexp big.json 0 >int1.json
+expect 0 "decrypt an integer beyond 2^53" -- "$HENN" decrypt priv.json int1.json
+[ "$(cat out)" = 392318858461667547739736838950479151006397215279002157056 ] && ok || bad "2^188 printed as $(cat out)"
+setexp one.json 1 >int2.json
+expect 0 "integer at exponent 1" -- "$HENN" decrypt priv.json int2.json
+[ "$(cat out)" = 5444517870735015415413993718908291383296 ] && ok || bad "2^132 printed as $(cat out)"
+# exponent alignment: python-paillier's limit (16^gap <= max_int) and the CLI's floor
+"$HENN" encrypt --output max.json pub.json 1.7976931348623157e308 2>/dev/null
+"$HENN" encrypt --output tiny.json pub.json 5e-324 2>/dev/null
+grep -q '"e": -282}' tiny.json && ok || bad "5e-324 has exponent -282"
+setexp max.json 242 >max242.json
+expect 1 "DBL_MAX (e 242) + 5e-324 (e -282) refused" -- "$HENN" add pub.json max242.json tiny.json
+grep -q "16^gap must not exceed max_int" err && ok || bad "gap message: $(cat err)"
+expect 1 "DBL_MAX (e -32) + 5e-324 (e -282) refused" -- "$HENN" add pub.json max.json tiny.json
+grep -q "below -223" err && ok || bad "floor message: $(cat err)"
+setexp tiny.json -600 >tiny600.json
+setexp one.json 0 >three0.json
+expect 1 "E(e 0) + E(e -600) refused" -- "$HENN" addenc pub.json three0.json tiny600.json
+expect 1 "E(1) + 1e-300 refused (exponent -263)" -- "$HENN" add pub.json one.json --plain 1e-300
+expect 0 "same exponent: 5e-324 + 5e-324" -- "$HENN" add -o tt.json pub.json tiny.json tiny.json
+expect 0 "decrypt 1e-323" -- "$HENN" decrypt priv.json tt.json
+[ "$(cat out)" = 1e-323 ] && ok || bad "5e-324 + 5e-324 = $(cat out)"
+expect 1 "multiply below the floor refused" -- "$HENN" multiply pub.json tiny.json 0.5
+setexp one.json -16777216 >low.json
+expect 0 "decrypt at exponent -2^24" -- "$HENN" decrypt priv.json low.json
+expect 1 "multiply beyond -2^24 refused" -- "$HENN" multiply pub.json low.json 0.5
+grep -q "outside +-2^24" err && ok || bad "exponent limit message"
+setexp one.json 600 >e600.json
+expect 1 "result at exponent 600 cannot be lowered to -32" -- "$HENN" addenc pub.json e600.json e600.json
+grep -q "cannot lower the result's exponent from 600" err && ok || bad "lowering message"
+# a public key whose n is a bare JSON number is not a key
+sed 's/"n": "[^"]*"/"n": 25195908475657893494027183240048398571429282126204032027777137836043662020707595556264018525880784406918290641249515082189298559149176184502808489120072844992687392807287776735971418347270261896375014971824691165077613379859095700097330459748808428401797429100642458691817195118746121515172654632282216869987549182422433637259085141865462043576798423387184774447920739934236584823824281198163815010674810451660377306056201619676256133844143603833904414952634432190114657544454178424020924616515723350778707749817125772467962926386356373289912154831438167899885040445364023527381951378636564391212010397122822120720357/' pub.json >numn.json
+expect 1 "bare-number n refused" -- "$HENN" encrypt numn.json 1
+grep -q "not a valid Paillier public key" err && ok || bad "bare-number n message"
+# key ids as json.dumps writes them
+expect 0 "keygen with a non-ASCII id" -- "$HENN" keygen --id "café 😀" --public pubu.json privu.json
+grep -q '"kid": "caf\\u00e9 \\ud83d\\ude00"}' pubu.json && ok || bad "kid escapes: $(cat pubu.json)"
+expect 1 "id that is not UTF-8" -- "$HENN" keygen --id "$(printf 'a\377')" privbad.json
+[ ! -e privbad.json ] && ok || bad "no key file for a bad id"
+# pheutil's verbs and argument forms
+expect 0 "pheutil add PUB CT NUMBER" -- "$HENN" add --output p1.json pub.json a.json 10
+expect 0 "decrypt" -- "$HENN" decrypt priv.json p1.json
+[ "$(cat out)" = "12.5" ] && ok || bad "pheutil add: $(cat out)"
+expect 0 "pheutil addenc" -- "$HENN" addenc pub.json a.json b.json --output p2.json
+expect 0 "decrypt" -- "$HENN" decrypt priv.json p2.json
+[ "$(cat out)" = "1.75" ] && ok || bad "addenc: $(cat out)"
+expect 0 "pheutil -v, genpkey --keysize, files and '-'" -- "$HENN" -v genpkey --keysize 2048 priv3.json
+expect 0 "ciphertext from stdin" -- sh -c "\"$HENN\" multiply pub.json - -- -4 <b.json >p3.json"
+expect 0 "decrypt from stdin" -- sh -c "\"$HENN\" decrypt priv.json - <p3.json"
+[ "$(cat out)" = "3.0" ] && ok || bad "stdin multiply: $(cat out)"
+cp a.json 7
+expect 2 "a number that is also a file is ambiguous" -- "$HENN" add pub.json a.json 7
+expect 0 "./7 names the file" -- "$HENN" add pub.json a.json ./7
+expect 2 "addenc takes no number" -- "$HENN" addenc pub.json a.json --plain 1
+
+# issue 7 item 6: key files never overwrite or follow links; plaintext files are 0600
+expect 1 "keygen over an existing file" -- "$HENN" keygen priv.json
+grep -q "already exists" err && ok || bad "existing file message"
+ln -s victim.json link.json
+expect 1 "keygen through a symlink refused" -- "$HENN" keygen link.json
+[ ! -e victim.json ] && ok || bad "keygen wrote through a symlink"
+expect 1 "extract over an existing file" -- "$HENN" extract priv.json pub.json
+expect 0 "keygen --force replaces the link itself" -- "$HENN" keygen --force link.json
+[ ! -e victim.json ] && [ -f link.json ] && [ ! -L link.json ] && ok || bad "--force followed the link"
+[ "$(stat -c %a link.json)" = 600 ] && ok || bad "forced key mode $(stat -c %a link.json)"
+ls link.json.* >/dev/null 2>&1 && bad "temporary file left" || ok
+expect 0 "decrypt --output" -- "$HENN" decrypt --output plain.txt priv.json a.json
+[ "$(stat -c %a plain.txt)" = 600 ] && ok || bad "plaintext file mode $(stat -c %a plain.txt)"
+[ "$(cat plain.txt)" = 2.5 ] && ok || bad "plaintext file: $(cat plain.txt)"
+echo old >plain2.txt && chmod 644 plain2.txt
+expect 0 "decrypt --output over a 0644 file" -- "$HENN" decrypt --output plain2.txt priv.json a.json
+[ "$(stat -c %a plain2.txt)" = 600 ] && [ "$(cat plain2.txt)" = 2.5 ] && ok || bad "existing plaintext file not 0600"
+
 # bench prints JSON lines with the required fields (small key: quick)
 expect 0 "bench" -- "$HENN" bench paillier --bits 512 --insecure-test-key --threads 2 --json --seconds 0.02
 for op in keygen encrypt_textbook encrypt encrypt_keyholder decrypt add mul_plain_32bit packed_encrypt; do

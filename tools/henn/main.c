@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,20 +23,25 @@ enum { EXIT_USAGE = 2 };
 static const char *usage_text =
     "usage: henn <command> [options] [args]\n"
     "\n"
-    "Paillier (python-paillier compatible JSON files):\n"
-    "  keygen [--bits N] [--id TEXT] [--public PUBFILE] PRIVFILE\n"
+    "Paillier (python-paillier compatible JSON files; pheutil's commands and\n"
+    "arguments work too; FILE may be '-' for stdin or stdout):\n"
+    "  keygen [--bits N] [--id TEXT] [--public PUBFILE] [--force] PRIVFILE\n"
     "                      generate a key pair (n of 2048, 3072 or 4096 bits);\n"
-    "                      PRIVFILE is written with mode 0600\n"
-    "  extract PRIVFILE PUBFILE\n"
+    "                      PRIVFILE is written with mode 0600; existing files\n"
+    "                      are kept unless --force (also: genpkey, --keysize)\n"
+    "  extract [--force] PRIVFILE PUBFILE\n"
     "                      write the public key of a private key\n"
     "  encrypt [--output F] PUBFILE NUMBER\n"
     "                      encrypt a number ({\"v\": ..., \"e\": ...})\n"
     "  decrypt [--output F] PRIVFILE CTFILE\n"
-    "                      decrypt and print a number\n"
-    "  add [--output F] PUBFILE CTFILE (CTFILE2 | --plain NUMBER)\n"
+    "                      decrypt and print a number as pheutil does (F: mode 0600)\n"
+    "  add [--output F] PUBFILE CTFILE (CTFILE2 | NUMBER | --plain NUMBER)\n"
     "                      E(a) + E(b), or E(a) + b\n"
+    "  addenc [--output F] PUBFILE CTFILE CTFILE2\n"
+    "                      E(a) + E(b) (pheutil's name)\n"
     "  multiply [--output F] PUBFILE CTFILE NUMBER\n"
     "                      E(a) * k\n"
+    "NUMBER is read as Python's float() reads it.\n"
     "\n"
     "Intrusion detection (KDD Cup 1999):\n"
     "  kdd train [--encrypted] [options]\n"
@@ -66,7 +72,7 @@ static int usage(const char *msg)
 /* Simple option scanner: flags with a value, positional args collected. */
 typedef struct {
     const char *output, *bits, *id, *pub, *plain, *threads, *count, *seconds;
-    int insecure, json, help;
+    int insecure, json, help, force;
     const char *pos[4];
     int npos;
 } opts;
@@ -106,6 +112,8 @@ static int parse_opts(opts *o, int argc, char **argv)
             o->insecure = 1;
         else if (strcmp(a, "--json") == 0)
             o->json = 1;
+        else if (strcmp(a, "--force") == 0)
+            o->force = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             o->help = 1;
         else if (a[0] == '-' && a[1] == '-') {
@@ -130,29 +138,76 @@ static int parse_opts(opts *o, int argc, char **argv)
 /* A number as pheutil reads it: Python's float(). */
 static int parse_number(double *x, const char *s)
 {
-    char *end;
-    if (s == NULL || *s == '\0')
-        return -1;
-    errno = 0;
-    *x = strtod(s, &end);
-    if (errno == ERANGE || *end != '\0' || !isfinite(*x))
-        return -1;
-    return 0;
+    return cli_parse_float(x, s) == 0 ? 0 : -1;
 }
 
-/* Print the shortest decimal that reads back as x (Python's repr). */
-static void print_double(FILE *f, double x)
+/* parse_number, or a usage message saying why not; returns 0 or EXIT_USAGE. */
+static int number_arg(double *x, const char *s)
 {
-    char buf[64];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, x);
-        if (strtod(buf, NULL) == x)
-            break;
+    int rc = cli_parse_float(x, s);
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, rc == CLI_NOT_FINITE ? "henn: '%s' is not a finite number\n"
+                                         : "henn: '%s' is not a number\n",
+            s);
+    return EXIT_USAGE;
+}
+
+/* Python's limit on int-to-text conversion (sys.get_int_max_str_digits(),
+ * 4300 by default since 3.11): pheutil cannot print a longer integer. */
+#define MAX_INT_DIGITS 4300
+
+/*
+ * The text pheutil's decrypt prints for a plaintext: phe's decode() gives
+ * an int, mantissa * 16^exponent, when the exponent is >= 0 (printed
+ * exactly) and a float, mantissa / 16^-exponent correctly rounded, when it
+ * is negative (printed as Python's repr). *text: malloc'd, NUL-terminated;
+ * free with henn_free(*text, *len + 1).
+ */
+static int plaintext_text(char **text, size_t *len, const henn_paillier_pk *pk,
+                          const henn_paillier_pt *pt)
+{
+    mpz_t m;
+    int rc;
+    *text = NULL;
+    *len = 0;
+    if (pt->exponent < 0) {
+        double x = 0;
+        rc = henn_paillier_decode_double(&x, pk, pt);
+        if (rc == 0) {
+            *text = malloc(CLI_FLOAT_CHARS);
+            if (*text == NULL)
+                rc = HENN_ENOMEM;
+            else
+                cli_format_float(*text, x);
+        }
+        henn_memzero(&x, sizeof(x));
+    } else {
+        mpz_init(m);
+        rc = henn_paillier_decode_mantissa(m, pk, pt);
+        /* 4300 digits hold less than 2^14284 */
+        if (rc == 0 && mpz_sgn(m) != 0 &&
+            mpz_sizeinbase(m, 2) + 4 * (size_t)pt->exponent > 14286)
+            rc = HENN_ERANGE;
+        if (rc == 0) {
+            mpz_mul_2exp(m, m, 4 * (mp_bitcnt_t)pt->exponent);
+            *text = malloc(mpz_sizeinbase(m, 10) + 2);
+            if (*text == NULL)
+                rc = HENN_ENOMEM;
+            else
+                mpz_get_str(*text, 10, m);
+        }
+        if (rc == 0 && strlen(*text + (**text == '-')) > MAX_INT_DIGITS)
+            rc = HENN_ERANGE;
+        mpz_clear(m); /* main() installed the wiping allocator */
     }
-    if (strchr(buf, '.') == NULL && strchr(buf, 'e') == NULL && strchr(buf, 'n') == NULL)
-        strcat(buf, ".0");
-    fprintf(f, "%s\n", buf);
+    if (rc == 0) {
+        *len = strlen(*text);
+    } else if (*text != NULL) {
+        henn_free(*text, strlen(*text) + 1);
+        *text = NULL;
+    }
+    return rc;
 }
 
 static unsigned load_flags(const opts *o)
@@ -217,8 +272,17 @@ static int write_ct(const henn_paillier_pk *pk, henn_paillier_ct *ct, const char
     char *json;
     size_t len;
     int rc = 0;
-    if (ct->exponent > -32)
+    if (ct->exponent > -32) {
         rc = henn_paillier_ct_decrease_exponent(ct, pk, ct, -32);
+        if (rc == HENN_ERANGE) {
+            /* python-paillier raises ValueError here too */
+            fprintf(stderr,
+                    "henn: cannot lower the result's exponent from %d to -32: 16^%ld "
+                    "exceeds max_int (n/3 - 1) for this key\n",
+                    ct->exponent, (long)ct->exponent + 32);
+            return rc;
+        }
+    }
     if (rc == 0)
         rc = henn_paillier_ct_to_json(&json, &len, ct);
     if (rc != 0) {
@@ -233,13 +297,29 @@ static int write_ct(const henn_paillier_pk *pk, henn_paillier_ct *ct, const char
     return rc;
 }
 
-static int write_json(const char *path, char *json, size_t len, unsigned mode)
+/* A key file: never over an existing file or link unless force (see
+ * cli_write_new_file). Prints its own message on failure. */
+static int write_key(const char *path, char *json, size_t len, unsigned mode, int force)
 {
     int rc;
     json[len] = '\n';
-    rc = cli_write_file(path, json, len + 1, mode);
+    rc = cli_write_new_file(path, json, len + 1, mode, force);
     henn_free(json, len + 1);
+    if (rc == CLI_EXISTS)
+        fprintf(stderr, "henn: %s already exists; not overwritten (--force replaces it)\n", path);
+    else if (rc != 0)
+        fprintf(stderr, "henn: cannot write %s: %s (%s)\n", path, henn_strerror(rc),
+                henn_err_name(rc));
     return rc;
+}
+
+/* Message for a key id henn cannot write. */
+static void kid_error(int rc)
+{
+    if (rc == HENN_EINVAL)
+        fprintf(stderr, "henn: --id must be UTF-8 text\n");
+    else
+        cli_error("serialising the key", rc);
 }
 
 static int cmd_keygen(int argc, char **argv)
@@ -264,18 +344,20 @@ static int cmd_keygen(int argc, char **argv)
         return rc == HENN_EPARAM ? EXIT_USAGE : 1;
     }
     rc = henn_paillier_sk_to_json(&json, &len, &sk, o.id);
+    if (rc != 0)
+        kid_error(rc);
     if (rc == 0)
-        rc = write_json(o.pos[0], json, len, 0600);
+        rc = write_key(o.pos[0], json, len, 0600, o.force);
     if (rc == 0 && o.pub != NULL) {
         rc = henn_paillier_pk_to_json(&json, &len, &sk.pk, o.id);
+        if (rc != 0)
+            kid_error(rc);
         if (rc == 0)
-            rc = write_json(o.pub, json, len, 0644);
+            rc = write_key(o.pub, json, len, 0644, o.force);
     }
     henn_paillier_sk_clear(&sk);
-    if (rc != 0) {
-        cli_error("writing the key", rc);
+    if (rc != 0)
         return 1;
-    }
     fprintf(stderr, "henn: private key written to %s (mode 0600)\n", o.pos[0]);
     return 0;
 }
@@ -291,10 +373,13 @@ static int cmd_extract(int argc, char **argv)
         return usage(o.help ? NULL : "extract takes PRIVFILE PUBFILE");
     henn_paillier_sk_init(&sk);
     rc = load_sk(&sk, o.pos[0], load_flags(&o));
-    if (rc == 0)
+    if (rc == 0) {
         rc = henn_paillier_pk_to_json(&json, &len, &sk.pk, o.id);
+        if (rc != 0)
+            kid_error(rc);
+    }
     if (rc == 0)
-        rc = write_json(o.pos[1], json, len, 0644);
+        rc = write_key(o.pos[1], json, len, 0644, o.force);
     henn_paillier_sk_clear(&sk);
     return rc == 0 ? 0 : 1;
 }
@@ -309,10 +394,8 @@ static int cmd_encrypt(int argc, char **argv)
     int rc;
     if (parse_opts(&o, argc, argv) != 0 || o.help || o.npos != 2)
         return usage(o.help ? NULL : "encrypt takes PUBFILE NUMBER");
-    if (parse_number(&x, o.pos[1]) != 0) {
-        fprintf(stderr, "henn: '%s' is not a finite number\n", o.pos[1]);
+    if (number_arg(&x, o.pos[1]) != 0)
         return EXIT_USAGE;
-    }
     henn_paillier_pk_init(&pk);
     henn_paillier_pt_init(&pt);
     henn_paillier_ct_init(&ct);
@@ -341,9 +424,9 @@ static int cmd_decrypt(int argc, char **argv)
     henn_paillier_sk sk;
     henn_paillier_pt pt;
     henn_paillier_ct ct;
-    double x = 0;
+    char *text = NULL;
+    size_t len = 0;
     int rc;
-    FILE *out = stdout;
     if (parse_opts(&o, argc, argv) != 0 || o.help || o.npos != 2)
         return usage(o.help ? NULL : "decrypt takes PRIVFILE CTFILE");
     henn_paillier_sk_init(&sk);
@@ -354,49 +437,143 @@ static int cmd_decrypt(int argc, char **argv)
         rc = load_ct(&ct, &sk.pk, o.pos[1]);
     if (rc == 0) {
         rc = henn_paillier_decrypt(&pt, &sk, &ct);
-        if (rc == 0)
-            rc = henn_paillier_decode_double(&x, &sk.pk, &pt);
         if (rc != 0)
             cli_error("decrypting", rc);
     }
-    if (rc == 0 && o.output != NULL) {
-        out = fopen(o.output, "w");
-        if (out == NULL) {
-            cli_error(o.output, HENN_EIO);
-            rc = HENN_EIO;
-        }
+    if (rc == 0) {
+        rc = plaintext_text(&text, &len, &sk.pk, &pt);
+        if (rc == HENN_ERANGE && pt.exponent < 0)
+            fprintf(stderr, "henn: decrypting: the value overflowed (the plaintext is outside "
+                            "+-max_int) or is too large for a float (HENN_ERANGE)\n");
+        else if (rc == HENN_ERANGE)
+            fprintf(stderr, "henn: decrypting: the value overflowed (outside +-max_int) or "
+                            "has more than %d digits (HENN_ERANGE)\n",
+                    MAX_INT_DIGITS);
+        else if (rc != 0)
+            cli_error("decoding", rc);
     }
     if (rc == 0) {
-        print_double(out, x);
-        if (out != stdout)
-            fclose(out);
+        text[len] = '\n'; /* replaces the NUL; written without it */
+        rc = cli_write_file(o.output != NULL ? o.output : "-", text, len + 1, 0600);
+        if (rc != 0)
+            cli_error(o.output != NULL ? o.output : "writing the plaintext", rc);
     }
-    henn_memzero(&x, sizeof(x));
+    henn_free(text, len + 1);
     henn_paillier_ct_clear(&ct);
     henn_paillier_pt_clear(&pt);
     henn_paillier_sk_clear(&sk);
     return rc == 0 ? 0 : 1;
 }
 
-/* add and multiply share everything but the operation. */
-static int cmd_binop(int argc, char **argv, int is_mul)
+/*
+ * The lowest exponent at which add and multiply produce a result (other
+ * than by adding two ciphertexts of the same exponent). Aligning
+ * exponents multiplies a mantissa by 16^d and multiply multiplies two
+ * mantissas; neither the library nor the CLI sees the mantissas, so a
+ * product can exceed max_int and wrap modulo n (python-paillier lets it).
+ * At exponent e < 0, henn decrypt prints only values below 2^1024 in
+ * magnitude (a float), which are 2^(1025 - 4e) of the n residues; at
+ * e >= ceil((1154 - n_bits) / 4) that is at most n / 2^128, so a wrapped
+ * result is refused at decryption, not printed, unless a residue that is
+ * as good as random lands in that fraction (-223 for 2,048-bit n, -479 for
+ * 3,072, -735 for 4,096). Keys below 1,282 bits (test keys) get -32 and
+ * no such margin.
+ */
+static long exponent_floor(const henn_paillier_pk *pk)
+{
+    long bits = (long)pk->n_bits, f;
+    if (bits <= 1154 + 4 * 32)
+        return -32;
+    f = -((bits - 1154) / 4); /* ceil((1154 - bits) / 4) */
+    return f < -32 ? f : -32;
+}
+
+/* Largest |exponent| henn reads (docs/FORMATS.md). */
+#define MAX_ABS_EXPONENT (1L << 24)
+
+/* The CLI's limits on a result exponent e, in the order a reader would
+ * look for them: python-paillier's limit on the exponent gap (16^gap <=
+ * max_int, which the library enforces too), henn's readable range, then
+ * exponent_floor. gap: how far an input's exponent is lowered (0 if
+ * none); aligned: whether mantissas are scaled (lowered, or multiply).
+ * Prints the reason and returns -1 when refused. */
+static int check_result_exponent(const henn_paillier_pk *pk, long e, long gap, int aligned)
+{
+    if (gap > 0 && (size_t)gap > (mpz_sizeinbase(pk->max_int, 2) - 1) / 4) {
+        fprintf(stderr,
+                "henn: the exponents differ by %ld and 16^%ld exceeds max_int (n/3 - 1) for "
+                "this key: 16^gap must not exceed max_int, as in python-paillier; refused\n",
+                gap, gap);
+        return -1;
+    }
+    if (e < -MAX_ABS_EXPONENT || e > MAX_ABS_EXPONENT) {
+        fprintf(stderr, "henn: the result's exponent %ld is outside +-2^24, the exponents "
+                        "henn reads; refused\n", e);
+        return -1;
+    }
+    if (aligned && e < exponent_floor(pk)) {
+        fprintf(stderr,
+                "henn: the result's exponent %ld is below %ld, the lowest at which henn can "
+                "tell an overflowed result from a valid one for this key; refused (a "
+                "python-paillier result here could decrypt to a wrong number; see "
+                "docs/FORMATS.md)\n",
+                e, exponent_floor(pk));
+        return -1;
+    }
+    return 0;
+}
+
+/* add (henn's and pheutil's forms), addenc and multiply. */
+enum { OP_ADD, OP_ADDENC, OP_MUL };
+
+/* Does path name something in the file system? */
+static int path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int cmd_binop(int argc, char **argv, int op)
 {
     opts o;
     henn_paillier_pk pk;
     henn_paillier_ct a, b;
     henn_paillier_pt k;
     double x = 0;
+    const char *number = NULL;
+    long e, gap;
     int rc, plain;
     if (parse_opts(&o, argc, argv) != 0 || o.help)
         return usage(NULL);
-    plain = is_mul || o.plain != NULL;
-    if ((is_mul && o.npos != 3) || (!is_mul && o.npos != (plain ? 2 : 3)))
-        return usage(is_mul ? "multiply takes PUBFILE CTFILE NUMBER"
-                            : "add takes PUBFILE CTFILE (CTFILE2 | --plain NUMBER)");
-    if (plain && parse_number(&x, is_mul ? o.pos[2] : o.plain) != 0) {
-        fprintf(stderr, "henn: '%s' is not a finite number\n", is_mul ? o.pos[2] : o.plain);
-        return EXIT_USAGE;
+    if (op == OP_MUL) {
+        if (o.npos != 3 || o.plain != NULL)
+            return usage("multiply takes PUBFILE CTFILE NUMBER");
+        number = o.pos[2];
+    } else if (op == OP_ADDENC) {
+        if (o.npos != 3 || o.plain != NULL)
+            return usage("addenc takes PUBFILE CTFILE CTFILE2");
+    } else if (o.plain != NULL) {
+        if (o.npos != 2)
+            return usage("add takes PUBFILE CTFILE (CTFILE2 | NUMBER | --plain NUMBER)");
+        number = o.plain;
+    } else {
+        if (o.npos != 3)
+            return usage("add takes PUBFILE CTFILE (CTFILE2 | NUMBER | --plain NUMBER)");
+        /* pheutil's add PUBLIC ENCRYPTED PLAINTEXT, or henn's CTFILE2 */
+        if (parse_number(&x, o.pos[2]) == 0) {
+            if (path_exists(o.pos[2])) {
+                fprintf(stderr,
+                        "henn: '%s' is both a number and a file: write --plain %s for the "
+                        "number or ./%s for the file\n",
+                        o.pos[2], o.pos[2], o.pos[2]);
+                return EXIT_USAGE;
+            }
+            number = o.pos[2];
+        }
     }
+    plain = number != NULL;
+    if (plain && number_arg(&x, number) != 0)
+        return EXIT_USAGE;
     henn_paillier_pk_init(&pk);
     henn_paillier_ct_init(&a);
     henn_paillier_ct_init(&b);
@@ -406,26 +583,50 @@ static int cmd_binop(int argc, char **argv, int is_mul)
         rc = load_ct(&a, &pk, o.pos[1]);
     if (rc == 0 && !plain)
         rc = load_ct(&b, &pk, o.pos[2]);
+    if (rc == 0 && plain) {
+        /* python-paillier: a scalar added gets an exponent at most the
+         * ciphertext's; a factor gets its own */
+        rc = henn_paillier_encode_double(&k, &pk, x,
+                                         op == OP_MUL ? HENN_PAILLIER_NO_MAX_EXPONENT : a.exponent);
+        if (rc != 0)
+            cli_error("encoding the number", rc);
+    }
     if (rc == 0) {
-        if (is_mul) {
-            rc = henn_paillier_encode_double(&k, &pk, x, HENN_PAILLIER_NO_MAX_EXPONENT);
-            if (rc == 0)
-                rc = henn_paillier_mul_plain(&a, &pk, &a, &k);
-        } else if (plain) {
-            /* python-paillier: the scalar's exponent is at most the ciphertext's */
-            rc = henn_paillier_encode_double(&k, &pk, x, a.exponent);
-            if (rc == 0)
-                rc = henn_paillier_add_plain(&a, &pk, &a, &k);
-        } else {
+        if (op == OP_MUL)
+            e = (long)a.exponent + k.exponent;
+        else if (plain)
+            e = k.exponent < a.exponent ? k.exponent : a.exponent;
+        else
+            e = b.exponent < a.exponent ? b.exponent : a.exponent;
+        /* how far a ciphertext's exponent is lowered to e (a plaintext
+         * added is encoded at e directly) */
+        gap = (long)a.exponent - e;
+        if (!plain && (long)b.exponent - e > gap)
+            gap = (long)b.exponent - e;
+        if (op == OP_MUL)
+            gap = 0;
+        if (check_result_exponent(&pk, e, gap, op == OP_MUL || gap > 0) != 0)
+            rc = HENN_ERANGE;
+    }
+    if (rc == 0) {
+        if (op == OP_MUL)
+            rc = henn_paillier_mul_plain(&a, &pk, &a, &k);
+        else if (plain)
+            rc = henn_paillier_add_plain(&a, &pk, &a, &k);
+        else
             rc = henn_paillier_add(&a, &pk, &a, &b);
-        }
         if (rc == 0)
             rc = henn_paillier_rerandomize(&a, &pk, &a);
-        if (rc != 0)
-            cli_error(is_mul ? "multiplying" : "adding", rc);
+        if (rc == HENN_ERANGE && op != OP_MUL)
+            fprintf(stderr, "henn: adding: the exponents differ by more than the key allows "
+                            "(16^gap must not exceed max_int, as in python-paillier) "
+                            "(HENN_ERANGE)\n");
+        else if (rc != 0)
+            cli_error(op == OP_MUL ? "multiplying" : "adding", rc);
     }
     if (rc == 0)
         rc = write_ct(&pk, &a, o.output);
+    henn_memzero(&x, sizeof(x));
     henn_paillier_pt_clear(&k);
     henn_paillier_ct_clear(&b);
     henn_paillier_ct_clear(&a);
@@ -590,6 +791,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "henn: cannot open the operating system's random number generator\n");
         return 1;
     }
+    /* pheutil's group option: pheutil -v COMMAND ... */
+    if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0)) {
+        argv[1] = argv[0];
+        argc--;
+        argv++;
+    }
     if (argc < 2)
         return usage(NULL);
     cmd = argv[1];
@@ -610,9 +817,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "decrypt") == 0)
         return cmd_decrypt(argc - 2, argv + 2);
     if (strcmp(cmd, "add") == 0)
-        return cmd_binop(argc - 2, argv + 2, 0);
+        return cmd_binop(argc - 2, argv + 2, OP_ADD);
+    if (strcmp(cmd, "addenc") == 0)
+        return cmd_binop(argc - 2, argv + 2, OP_ADDENC);
     if (strcmp(cmd, "multiply") == 0)
-        return cmd_binop(argc - 2, argv + 2, 1);
+        return cmd_binop(argc - 2, argv + 2, OP_MUL);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "kdd") == 0)
