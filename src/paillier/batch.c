@@ -59,9 +59,13 @@ static int decrypt_pow_group(mpz_t *xs, const henn__mb *mb, const henn__mont *mt
     return rc;
 }
 
-static int do_decrypt(void *ctx, size_t begin, size_t end)
+/* Chunks of the thread pool are counted in groups of 8 ciphertexts (the
+ * pool's chunks may be smaller than a group). */
+static int do_decrypt(void *ctx, size_t gbegin, size_t gend)
 {
     batch *b = ctx;
+    size_t begin = gbegin * HENN__MB_LANES;
+    size_t end = gend * HENN__MB_LANES < b->v_count ? gend * HENN__MB_LANES : b->v_count;
     const henn_paillier_sk *sk = b->sk;
     mpz_t xp[HENN__MB_LANES], xq[HENN__MB_LANES];
     henn__mb mbp, mbq;
@@ -164,7 +168,8 @@ int henn_paillier_decrypt_batch(henn_paillier_pt *pt, const henn_paillier_sk *sk
     b.sk = sk;
     b.pt_out = pt;
     b.ct_in = ct;
-    return henn__parallel_for(count, opts, do_decrypt, &b);
+    b.v_count = count; /* ciphertexts; the pool sees groups of 8 */
+    return henn__parallel_for((count + HENN__MB_LANES - 1) / HENN__MB_LANES, opts, do_decrypt, &b);
 }
 
 int henn_paillier_rerandomize_batch(henn_paillier_ct *r, const henn_paillier_pk *pk,
