@@ -172,19 +172,26 @@ static int dense_enc(henn_trainer *t, mpz_t *out, mpz_t *in, size_t m, const dou
 typedef struct mask_ctx {
     const henn_paillier_pk *pk;
     mpz_t *c, *R;
+    size_t count;
 } mask_ctx;
 
-static int mask_chunk(void *vctx, size_t begin, size_t end)
+/* The pool's chunks count groups of 8 ciphertexts, so that the noise of
+ * each group comes from one 8-lane exponentiation. */
+static int mask_chunk(void *vctx, size_t gbegin, size_t gend)
 {
     mask_ctx *x = vctx;
+    size_t begin = gbegin * HENN__MB_LANES, end = gend * HENN__MB_LANES;
+    if (end > x->count)
+        end = x->count;
     return henn__mask_range(x->c + begin, x->R ? x->R + begin : NULL, end - begin, x->pk);
 }
 
 /* Mask (when R) and rerandomise c[0..count) in parallel. */
 static int mask_all(henn_trainer *t, mpz_t *c, mpz_t *R, size_t count)
 {
-    mask_ctx x = {&t->pk, c, R};
-    return henn__parallel_for(count, &t->opts, mask_chunk, &x);
+    mask_ctx x = {&t->pk, c, R, count};
+    return henn__parallel_for((count + HENN__MB_LANES - 1) / HENN__MB_LANES, &t->opts, mask_chunk,
+                              &x);
 }
 
 /* Serialise c[0..count) as a message of the given type with a prefix. */
