@@ -1,5 +1,6 @@
 /* Writes the seed corpora for the fuzz targets under the fixed fuzz key:
- * gen_seeds <json-dir> <binary-dir> <kdd-dir> <model-dir> <protocol-dir>.
+ * gen_seeds <json-dir> <binary-dir> <kdd-dir> <model-dir> <protocol-dir>
+ *           <protocol-owner-dir>.
  * The seeds are checked in. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,9 +52,44 @@ static void rec_attach(henn_transport *out, rec *r, henn_transport *inner, const
     out->ctx = r;
 }
 
+/* Response recorder: forwards to the trainer and appends each of its
+ * responses to buf (what fuzz_protocol_owner feeds the owner, in order). */
+typedef struct resp_rec {
+    henn_transport *inner;
+    uint8_t *buf;
+    size_t len;
+} resp_rec;
+
+static int resp_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    resp_rec *r = ctx;
+    uint8_t *b;
+    int rc = henn_transport_call(r->inner, req, req_len, resp, resp_len);
+    if (rc != 0)
+        return rc;
+    b = realloc(r->buf, r->len + *resp_len);
+    if (b == NULL)
+        exit(1);
+    memcpy(b + r->len, *resp, *resp_len);
+    r->buf = b;
+    r->len += *resp_len;
+    return 0;
+}
+
+static void resp_attach(henn_transport *out, resp_rec *r, henn_transport *inner)
+{
+    memset(r, 0, sizeof(*r));
+    r->inner = inner;
+    memset(out, 0, sizeof(*out));
+    out->call = resp_call;
+    out->ctx = r;
+}
+
 void henn__trainer_allow_insecure(henn_trainer *t);
 
-static int more_seeds(const char *kdd_dir, const char *model_dir, const char *proto_dir)
+static int more_seeds(const char *kdd_dir, const char *model_dir, const char *proto_dir,
+                      const char *owner_dir)
 {
     char text[4096];
     size_t dims[3] = {4, 3, 2}, len;
@@ -102,8 +138,25 @@ static int more_seeds(const char *kdd_dir, const char *model_dir, const char *pr
     {
         uint8_t pred[5];
         if (henn_owner_upload(ow, &rt, &p, X, y, 5, 4) ||
-            henn_owner_infer(ow, &rt, &p, X, 5, 4, pred, NULL))
+            henn_owner_infer(ow, &rt, &p, X, 5, 4, 2, pred, NULL))
             return 1;
+    }
+    {
+        /* the trainer's responses to the owner, as fuzz_protocol_owner reads
+         * them (same records, width and parameters) */
+        henn_transport rr;
+        resp_rec r3;
+        uint8_t pred[5];
+        resp_attach(&rr, &r3, &to_t);
+        if (henn_owner_infer(ow, &rr, &p, X, 5, 4, 2, pred, NULL))
+            return 1;
+        put(owner_dir, "infer", r3.buf, r3.len);
+        free(r3.buf);
+        resp_attach(&rr, &r3, &to_t);
+        if (henn_owner_upload(ow, &rr, &p, X, y, 5, 4))
+            return 1;
+        put(owner_dir, "upload", r3.buf, r3.len);
+        free(r3.buf);
     }
     {
         /* the trainer's DECRYPT requests to the owner */
@@ -127,7 +180,8 @@ int main(int argc, char **argv)
     char *json;
     size_t len, i, n;
     uint8_t *bin;
-    if (argc != 6)
+    int rc;
+    if (argc != 7)
         return 2;
     fuzz_setup();
     henn_paillier_pt_init(&pt);
@@ -157,5 +211,10 @@ int main(int argc, char **argv)
         put(argv[2], n ? "three.bin" : "empty.bin", bin, size);
         free(bin);
     }
-    return more_seeds(argv[3], argv[4], argv[5]);
+    rc = more_seeds(argv[3], argv[4], argv[5], argv[6]);
+    for (i = 0; i < 3; i++)
+        henn_paillier_ct_clear(&ct[i]);
+    henn_paillier_pt_clear(&pt);
+    henn_paillier_sk_clear(&fuzz_sk);
+    return rc;
 }

@@ -35,9 +35,21 @@
  *
  * Fixed point (henn_proto_params): inputs and activations x_q =
  * round(x 2^fx) with |x| <= 2^ai; weights and per-row gradients w_q =
- * round(w 2^fw) with |w| < 2^wi, used as exponents w_q + 2^(fw+wi) >= 0 and
- * the offset removed with one inverse per batch. Values that leave these
- * ranges give HENN_ERANGE, never a wrapped result.
+ * round(w 2^fw) with |w_q| < 2^(fw+wi), used as exponents w_q + 2^(fw+wi)
+ * in [1, 2^(fw+wi+1)) (at most 32 bits) and the offset removed with one
+ * inverse per batch. henn_proto_params_check accepts only parameters
+ * whose worst case fits every intermediate. Weights and gradients that
+ * leave the range give HENN_ERANGE at the trainer, never a wrapped
+ * result. In encrypted inference the owner clamps activations outside
+ * [-2^ai, 2^ai] and counts them (henn_proto_stats.out_of_range) instead of
+ * stopping, so that the number and sizes of the rounds do not depend on
+ * the values.
+ *
+ * Limits: the trainer refuses keys, row counts and stored ciphertexts
+ * above henn_trainer_limits (a peer cannot make it allocate or compute
+ * more than those allow); the owner refuses responses whose sizes differ
+ * from what it asked for (class count, layer numbers) and can cap the
+ * ciphertexts it decrypts for the trainer (henn_owner_set_decrypt_budget).
  *
  * Thread safety: one thread per party object; the parties use
  * opts->threads worker threads internally.
@@ -96,16 +108,37 @@ HENN_API HENN_NODISCARD int henn_proto_params_default(henn_proto_params *p, size
                                                       unsigned ai, size_t n_bits);
 
 /*
- * henn_proto_params_check: HENN_EPARAM unless every sum of terms rows of
- * products w_q x_q (terms <= max(max_dim, slots)) fits a balanced slot
- * and slots * slot_bits <= n_bits - 2.
+ * henn_proto_params_check: HENN_EPARAM unless the parameters are in the
+ * ranges of henn_proto_params, the offset exponents w_q + 2^(fw+wi) fit
+ * fw + wi + 1 <= 32 bits, every sum of terms products w_q x_q plus a bias
+ * (terms = max(max_dim, slots) <= HENN_NN_MAX_DIM) fits a balanced slot of
+ * slot_bits <= 62 bits, and slots * slot_bits <= n_bits - 2. Every
+ * accepted combination is representable in its worst case (checked
+ * exhaustively by test_protocol).
  */
 HENN_API HENN_NODISCARD int henn_proto_params_check(const henn_proto_params *p, size_t max_dim,
                                                     size_t n_bits);
 
-/* Traffic and work counters of a party. */
+/*
+ * henn_proto_training_decryptions: the number of ciphertexts an honest
+ * trainer asks the owner to decrypt when training `epochs` epochs on
+ * `rows` rows of width dim with a first hidden layer of `hidden` units:
+ * epochs * ceil(rows / slots) * hidden * (1 + ceil(dim / per_ct)) with
+ * per_ct = (n_bits - 2) / slot_bits. Use it as the owner's decryption
+ * budget. Returns 0, HENN_EINVAL (a zero count, n_bits too small) or
+ * HENN_ERANGE (the count overflows 64 bits).
+ */
+HENN_API HENN_NODISCARD int henn_proto_training_decryptions(uint64_t *count,
+                                                            const henn_proto_params *p,
+                                                            size_t n_bits, size_t rows,
+                                                            size_t dim, size_t hidden,
+                                                            size_t epochs);
+
+/* Traffic and work counters of a party. out_of_range (owner only, never
+ * sent): inference values the owner clamped to [-2^ai, 2^ai], or slots it
+ * could not unpack and replaced by 0, instead of stopping the protocol. */
 typedef struct henn_proto_stats {
-    uint64_t encryptions, decryptions, homomorphic_outputs, messages;
+    uint64_t encryptions, decryptions, homomorphic_outputs, messages, out_of_range;
 } henn_proto_stats;
 
 typedef struct henn_owner henn_owner;
@@ -124,9 +157,13 @@ HENN_API HENN_NODISCARD int henn_owner_new(henn_owner **o, const henn_paillier_s
 HENN_API void henn_owner_free(henn_owner *o);
 
 /*
- * henn_owner_set_decrypt_budget: refuse (HENN_EPROTO) decryption requests
- * beyond max ciphertexts in total (0 = no limit). The owner can compute
- * the honest count: 2 H per batch per epoch for intcode-width inputs.
+ * henn_owner_set_decrypt_budget: refuse (HENN_EPROTO) DECRYPT requests
+ * that would take the ciphertexts decrypted for the trainer beyond max in
+ * total (0 = no limit, the default). The owner decrypts any valid
+ * ciphertext it is sent (it cannot tell a masked value from a stored
+ * row), so the budget is its only bound on this decryption oracle; set it
+ * to henn_proto_training_decryptions(). Decryptions in henn_owner_infer
+ * do not count against it.
  */
 HENN_API void henn_owner_set_decrypt_budget(henn_owner *o, uint64_t max);
 
@@ -137,8 +174,8 @@ HENN_API void henn_owner_stats(henn_proto_stats *s, const henn_owner *o);
  * henn_owner_upload: encrypt rows of X [rows x dim] (values in [0, 1]) and
  * send them with the labels y [rows] to the trainer: SETUP, then one DATA
  * message per batch of p->slots rows (rows in the given order). Progress
- * counts rows. Returns 0, HENN_EINVAL, HENN_ERANGE (a value outside
- * [0, 2^ai]), HENN_EPARAM (p unsafe for dim), HENN_EPROTO (the trainer
+ * counts rows. Returns 0, HENN_EINVAL, HENN_ERANGE (a value with
+ * |x| > 2^ai, found before anything is sent), HENN_EPARAM (p unsafe for dim), HENN_EPROTO (the trainer
  * refused), or a transport error.
  */
 HENN_API HENN_NODISCARD int henn_owner_upload(henn_owner *o, henn_transport *to_trainer,
@@ -154,16 +191,25 @@ HENN_API HENN_NODISCARD int henn_owner_handle(henn_owner *o, const uint8_t *req,
                                               uint8_t **resp, size_t *resp_len);
 
 /*
- * henn_owner_infer: encrypted inference of X [rows x dim] on the
- * trainer's model. pred [rows] gets the argmax class; scores (optional)
+ * henn_owner_infer: encrypted inference of X [rows x dim] (|x| <= 2^ai)
+ * on the trainer's model, which must have `classes` outputs
+ * (1..256). pred [rows] gets the argmax class; scores (optional)
  * [rows x classes] the decrypted logits. p->slots records per round.
- * Returns 0, HENN_EINVAL, HENN_ERANGE (an activation outside 2^ai),
- * HENN_EPROTO, or a transport error.
+ * The owner's messages do not depend on the values: a hidden activation
+ * outside [-2^ai, 2^ai] is clamped, a slot that does not unpack is read as
+ * 0, both counted in henn_owner_stats().out_of_range, and every round
+ * runs (a result computed from clamped values is still returned: check
+ * the count). Returns 0, HENN_EINVAL (bad arguments, classes 0 or > 256),
+ * HENN_ERANGE (an input with |x| > 2^ai, before anything is sent),
+ * HENN_EPARAM, HENN_EPROTO (the trainer's response does not match the
+ * request: another class count, layer number or ciphertext count, more
+ * than HENN_NN_MAX_LAYERS layers or HENN_NN_MAX_DIM units), or a
+ * transport error.
  */
 HENN_API HENN_NODISCARD int henn_owner_infer(henn_owner *o, henn_transport *to_trainer,
                                              const henn_proto_params *p, const float *X,
-                                             size_t rows, size_t dim, uint8_t *pred,
-                                             float *scores);
+                                             size_t rows, size_t dim, size_t classes,
+                                             uint8_t *pred, float *scores);
 
 /*
  * henn_trainer_new: the model service with a copy of model. nn: optimiser
@@ -179,11 +225,41 @@ HENN_API HENN_NODISCARD int henn_trainer_new(henn_trainer **t, const henn_nn_mod
 HENN_API void henn_trainer_free(henn_trainer *t);
 
 /*
+ * What a SETUP message may make the trainer allocate and compute. A 1 KB
+ * SETUP names the key size and the row count. (The trainer builds no
+ * fixed-base table: its masks use fresh r^n; the table an 8192-bit n
+ * would have needed is ~0.9 GB.)
+ *  max_key_bits: largest n accepted, 2048..HENN_PAILLIER_MAX_BITS (default
+ *                4096); a larger n: HENN_EPARAM. The trainer's work per
+ *                ciphertext grows faster than n_bits^2.
+ *  max_rows:     rows of a training upload, 1..2^24 (default 2^20 =
+ *                1,048,576; the bundled KDD 10% set has 494,021); more:
+ *                HENN_EINVAL.
+ *  max_stored:   stored ciphertexts of each packing, 1..2^26 (default 2^22);
+ *                more: HENN_EINVAL. SETUP reserves zeroed slots (16 bytes
+ *                each, untouched); each DATA message initialises its own
+ *                group's, so memory follows the data actually sent.
+ */
+typedef struct henn_trainer_limits {
+    size_t max_key_bits, max_rows, max_stored;
+} henn_trainer_limits;
+
+/* henn_trainer_limits_default: the defaults above. */
+HENN_API void henn_trainer_limits_default(henn_trainer_limits *l);
+
+/*
+ * henn_trainer_set_limits: replace t's limits (applies to later SETUP
+ * messages). Returns 0 or HENN_EINVAL (a field outside its range).
+ */
+HENN_API HENN_NODISCARD int henn_trainer_set_limits(henn_trainer *t,
+                                                    const henn_trainer_limits *l);
+
+/*
  * henn_trainer_handle: serve one request from the owner (SETUP, DATA,
- * INFER). *resp is malloc'd. A SETUP for more than 2^24 rows (or 2^26
- * stored ciphertexts) is refused with HENN_EINVAL; keys under 2048 bits
- * with HENN_EPARAM. Returns 0 (errors travel as error
- * responses) or HENN_ENOMEM.
+ * INFER). *resp is malloc'd. A SETUP beyond the trainer's limits is
+ * refused: keys under 2048 bits or above max_key_bits with HENN_EPARAM,
+ * more than max_rows rows or max_stored ciphertexts with HENN_EINVAL.
+ * Returns 0 (errors travel as error responses) or HENN_ENOMEM.
  */
 HENN_API HENN_NODISCARD int henn_trainer_handle(henn_trainer *t, const uint8_t *req,
                                                 size_t req_len, uint8_t **resp,

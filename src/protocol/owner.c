@@ -11,7 +11,7 @@
 struct henn_owner {
     henn_paillier_sk sk; /* sk.pk carries the fixed-base table */
     henn_batch_opts opts;
-    uint64_t budget;
+    uint64_t budget, served; /* ciphertexts decrypted for DECRYPT requests */
     henn_proto_stats st;
 };
 
@@ -69,6 +69,8 @@ static int call_expect(henn_transport *t, uint8_t *req, size_t req_len, uint8_t 
     rc = henn__msg_error_code(*resp, *resp_len);
     if (rc == 0 && henn_msg_type(*resp, *resp_len) != want)
         rc = HENN_EPROTO;
+    if (rc == 0 && want == HENN_MSG_OK && *resp_len != HENN__MSG_HEADER)
+        rc = HENN_EPROTO; /* OK carries nothing */
     if (rc != 0) {
         free(*resp);
         *resp = NULL;
@@ -174,6 +176,15 @@ int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params 
     rc = henn_proto_params_check(p, dim, n_bits);
     if (rc != 0)
         return rc;
+    if (rows > SIZE_MAX / dim)
+        return HENN_EINVAL;
+    /* Every value is checked before anything is sent. */
+    for (i = 0; i < rows * dim; i++) {
+        int64_t v;
+        rc = henn__quantize(&v, X[i], p->fx, p->ai, 1);
+        if (rc != 0)
+            return rc;
+    }
     S = p->slots;
     per_ct = per_ct_of(o, p);
     chunks = (dim + per_ct - 1) / per_ct;
@@ -295,11 +306,12 @@ static int handle_decrypt(henn_owner *o, henn__rbuf *r, uint8_t **resp, size_t *
     count = henn__rbuf_u32(r);
     if (r->err != 0 || count == 0 || count > (r->len - r->pos) / (2 * nb))
         return HENN_EFORMAT;
-    if (o->budget != 0 && o->st.decryptions + count > o->budget)
+    if (o->budget != 0 && (o->served > o->budget || count > o->budget - o->served))
         return HENN_EPROTO;
     rc = decrypt_rest(o, r, count, &pt);
     if (rc != 0)
         return rc;
+    o->served += count;
     henn__wbuf_start(&w, HENN_MSG_PLAIN);
     henn__wbuf_u32(&w, (uint32_t)count);
     for (i = 0; i < count; i++)
@@ -327,15 +339,22 @@ int henn_owner_handle(henn_owner *o, const uint8_t *req, size_t req_len, uint8_t
     return 0;
 }
 
-/* Decrypt the CIPHER response of one inference round into z [count x out]
- * (unscaled by 2^-(fx+fw)). */
+/*
+ * Decrypt the CIPHER response to layer l's INFER into z [count x outs]
+ * (unscaled by 2^-(fx+fw)). The response must answer layer l; outs must
+ * be 1..HENN_NN_MAX_DIM and match the ciphertexts sent. A ciphertext
+ * whose slots do not unpack (the trainer's fault, never the honest
+ * protocol's) gives zeros, counted in out_of_range: the owner's messages
+ * stay independent of the values.
+ */
 static int read_round(henn_owner *o, const henn_proto_params *p, const uint8_t *msg,
-                      size_t msg_len, size_t count, double **zp, size_t *out_dim, int *final,
-                      henn_nn_act *act)
+                      size_t msg_len, size_t l, size_t count, double **zp, size_t *out_dim,
+                      int *final, henn_nn_act *act)
 {
     henn__rbuf r;
     int type, rc;
     size_t i, s, width = 2 * henn__nbytes(&o->sk.pk), outs;
+    uint32_t layer, fin, a;
     henn_paillier_pt *pt = NULL;
     int64_t *v;
     mpz_t t1, t2;
@@ -344,13 +363,16 @@ static int read_round(henn_owner *o, const henn_proto_params *p, const uint8_t *
     *zp = NULL;
     if (henn__rbuf_open(&r, &type, msg, msg_len) != 0 || type != HENN_MSG_CIPHER)
         return HENN_EPROTO;
-    (void)henn__rbuf_u32(&r); /* layer */
-    *final = henn__rbuf_u32(&r) != 0;
-    *act = (henn_nn_act)henn__rbuf_u32(&r);
+    layer = henn__rbuf_u32(&r);
+    fin = henn__rbuf_u32(&r);
+    a = henn__rbuf_u32(&r);
     outs = henn__rbuf_u32(&r);
-    if (r.err != 0 || outs == 0 || outs > HENN_NN_MAX_DIM || (int)*act < 0 ||
-        *act > HENN_NN_RELU || outs != (r.len - r.pos) / width || (r.len - r.pos) % width != 0)
+    if (r.err != 0 || layer != l || fin > 1 || a > (uint32_t)HENN_NN_RELU || outs == 0 ||
+        outs > HENN_NN_MAX_DIM || outs != (r.len - r.pos) / width ||
+        (r.len - r.pos) % width != 0)
         return HENN_EPROTO;
+    *final = (int)fin;
+    *act = (henn_nn_act)a;
     *out_dim = outs;
     rc = decrypt_rest(o, &r, outs, &pt);
     if (rc != 0)
@@ -365,20 +387,18 @@ static int read_round(henn_owner *o, const henn_proto_params *p, const uint8_t *
     }
     mpz_init(t1);
     mpz_init(t2);
-    for (i = 0; rc == 0 && i < outs; i++) {
-        rc = henn__unpack(v, count, pt[i].encoding, p->slot_bits, o->sk.pk.n, t1, t2);
-        for (s = 0; rc == 0 && s < count; s++)
-            z[s * outs + i] = (double)v[s] * scale;
+    for (i = 0; i < outs; i++) {
+        int bad = henn__unpack(v, count, pt[i].encoding, p->slot_bits, o->sk.pk.n, t1, t2) != 0;
+        o->st.out_of_range += bad ? count : 0;
+        for (s = 0; s < count; s++)
+            z[s * outs + i] = bad ? 0.0 : (double)v[s] * scale;
     }
     free_pts(pt, outs);
     henn__mpz_wipe_clear(t1);
     henn__mpz_wipe_clear(t2);
     henn_free(v, count * sizeof(int64_t));
-    if (rc == 0)
-        *zp = z;
-    else
-        free(z);
-    return rc;
+    *zp = z;
+    return 0;
 }
 
 /* One INFER request: layer l's input a [count x dim] -> CIPHER response. */
@@ -424,8 +444,12 @@ cleanup:
     return rc;
 }
 
-static void apply_act(double *v, size_t n, henn_nn_act act)
+/* Activation, then clamp to [-2^ai, 2^ai] (the range the next layer's
+ * fixed point holds); returns the number of values clamped. */
+static uint64_t apply_act(double *v, size_t n, henn_nn_act act, unsigned ai)
 {
+    double lim = ldexp(1.0, (int)ai);
+    uint64_t clamped = 0;
     size_t i;
     for (i = 0; i < n; i++) {
         switch (act) {
@@ -441,22 +465,35 @@ static void apply_act(double *v, size_t n, henn_nn_act act)
         default:
             break;
         }
+        /* branch-free in effect: both bounds are always compared */
+        clamped += (uint64_t)(v[i] > lim) + (uint64_t)(v[i] < -lim);
+        v[i] = v[i] > lim ? lim : v[i] < -lim ? -lim : v[i];
     }
+    return clamped;
 }
 
 int henn_owner_infer(henn_owner *o, henn_transport *t, const henn_proto_params *p,
-                     const float *X, size_t rows, size_t dim, uint8_t *pred, float *scores)
+                     const float *X, size_t rows, size_t dim, size_t classes, uint8_t *pred,
+                     float *scores)
 {
     size_t S, r0, i, j;
     double *a = NULL, *z = NULL;
     int rc;
 
     if (o == NULL || t == NULL || p == NULL || X == NULL || pred == NULL || rows == 0 ||
-        dim == 0 || dim > HENN_NN_MAX_DIM)
+        dim == 0 || dim > HENN_NN_MAX_DIM || classes == 0 || classes > 256 ||
+        rows > SIZE_MAX / dim)
         return HENN_EINVAL;
     rc = henn_proto_params_check(p, dim, mpz_sizeinbase(o->sk.pk.n, 2));
     if (rc != 0)
         return rc;
+    /* The inputs are checked before anything is sent. */
+    for (i = 0; i < rows * dim; i++) {
+        int64_t v;
+        rc = henn__quantize(&v, X[i], p->fx, p->ai, 1);
+        if (rc != 0)
+            return rc;
+    }
     S = p->slots;
     rc = send_setup(o, t, p, dim, 0, per_ct_of(o, p));
     if (rc != 0)
@@ -484,29 +521,29 @@ int henn_owner_infer(henn_owner *o, henn_transport *t, const henn_proto_params *
             if (rc != 0)
                 break;
             free(z);
-            rc = read_round(o, p, resp, resp_len, c, &z, &out_dim, &final, &act);
+            rc = read_round(o, p, resp, resp_len, l, c, &z, &out_dim, &final, &act);
             free(resp);
             if (rc != 0)
                 break;
             if (!final) {
-                apply_act(z, c * out_dim, act);
+                o->st.out_of_range += apply_act(z, c * out_dim, act, p->ai);
                 henn_free(a, c * in_dim * sizeof(double));
                 a = z;
                 z = NULL;
                 in_dim = out_dim;
                 continue;
             }
-            if (out_dim > 256) {
-                rc = HENN_EPROTO;
+            if (out_dim != classes) {
+                rc = HENN_EPROTO; /* not the model the owner asked for */
                 break;
             }
             for (i = 0; i < c; i++) {
                 size_t best = 0;
-                for (j = 0; j < out_dim; j++) {
-                    if (z[i * out_dim + j] > z[i * out_dim + best])
+                for (j = 0; j < classes; j++) {
+                    if (z[i * classes + j] > z[i * classes + best])
                         best = j;
                     if (scores != NULL)
-                        scores[(r0 + i) * out_dim + j] = (float)z[i * out_dim + j];
+                        scores[(r0 + i) * classes + j] = (float)z[i * classes + j];
                 }
                 pred[r0 + i] = (uint8_t)best;
             }

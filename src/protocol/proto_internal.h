@@ -57,8 +57,9 @@ size_t henn__nbytes(const henn_paillier_pk *pk);
 /* Ciphertext check: 0 < c < n^2 and gcd(c, n) = 1, else HENN_ERANGE. */
 int henn__ct_check(const henn_paillier_pk *pk, const mpz_t c, mpz_t tmp);
 
-/* Fixed-point helpers. round(v 2^f) as int64; HENN_ERANGE when |v| >= 2^ib
- * (or > 2^ib when inclusive) or v is not finite. */
+/* Fixed-point helpers. round(v 2^f) as int64; HENN_ERANGE when v is not
+ * finite, or |v| > 2^ib when inclusive, or else when |v| >= 2^ib or the
+ * rounded |q| reaches 2^(f+ib). f + ib <= 62. */
 int henn__quantize(int64_t *q, double v, unsigned f, unsigned ib, int inclusive);
 
 /* P = sum_s v[s * stride] 2^(k s) for s < count, reduced into [0, n). */

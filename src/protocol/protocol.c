@@ -116,7 +116,7 @@ int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len
     *type = -1;
     if (msg == NULL || msg_len < HENN__MSG_HEADER || memcmp(msg, "HNP\x01", 4) != 0 ||
         msg[5] != 0 || msg[6] != 0 || msg[7] != 0 || msg[4] > HENN_MSG_CIPHER ||
-        be32(msg + 8) != msg_len - HENN__MSG_HEADER) {
+        msg_len - HENN__MSG_HEADER > HENN__MSG_MAX || be32(msg + 8) != msg_len - HENN__MSG_HEADER) {
         r->err = HENN_EFORMAT;
         return HENN_EFORMAT;
     }
@@ -219,8 +219,11 @@ static unsigned ceil_log2(size_t v)
     return b;
 }
 
-/* Bits a balanced slot needs: |sum of terms products| < 2^(bits - 1),
- * plus one bit for the bias and rounding. */
+/*
+ * Bits a balanced slot needs: |x_q| <= 2^(fx+ai), |w_q| < 2^(fw+wi), so
+ * terms products and a bias w_q 2^fx stay below
+ * (terms + 1) 2^(fx+ai+fw+wi) <= 2^(bits - 1).
+ */
 static unsigned needed_bits(const henn_proto_params *p, size_t terms)
 {
     return ceil_log2(terms) + p->fx + p->ai + p->fw + p->wi + 2;
@@ -233,6 +236,11 @@ int henn_proto_params_check(const henn_proto_params *p, size_t max_dim, size_t n
         p->fw > 24 || p->wi > 7 || p->slots == 0 || p->slot_bits < 2 || p->slot_bits > 62 ||
         n_bits < 64)
         return HENN_EPARAM;
+    /* Offset exponents w_q + 2^(fw+wi) lie in [1, 2^(fw+wi+1)): uint32 and
+     * the multi-exponentiation's width fw + wi + 1 (both <= 32 bits). The
+     * ranges above imply it; the check states it for later widening. */
+    if (p->fw + p->wi + 1 > 32)
+        return HENN_EPARAM;
     terms = max_dim > p->slots ? max_dim : p->slots;
     if (terms > HENN_NN_MAX_DIM || p->slot_bits < needed_bits(p, terms))
         return HENN_EPARAM;
@@ -240,6 +248,27 @@ int henn_proto_params_check(const henn_proto_params *p, size_t max_dim, size_t n
         return HENN_EPARAM;
     return 0;
 }
+
+int henn_proto_training_decryptions(uint64_t *count, const henn_proto_params *p, size_t n_bits,
+                                    size_t rows, size_t dim, size_t hidden, size_t epochs)
+{
+    uint64_t per_ct, chunks, batches, per_batch;
+    *count = 0;
+    if (p == NULL || p->slots == 0 || p->slot_bits == 0 || n_bits < 2 + p->slot_bits ||
+        rows == 0 || dim == 0 || hidden == 0 || epochs == 0)
+        return HENN_EINVAL;
+    per_ct = (n_bits - 2) / p->slot_bits;
+    chunks = (dim + per_ct - 1) / per_ct;
+    batches = ((uint64_t)rows + p->slots - 1) / p->slots;
+    if (hidden > UINT64_MAX / (1 + chunks))
+        return HENN_ERANGE;
+    per_batch = (uint64_t)hidden * (1 + chunks);
+    if (batches > UINT64_MAX / per_batch || batches * per_batch > UINT64_MAX / epochs)
+        return HENN_ERANGE;
+    *count = batches * per_batch * epochs;
+    return 0;
+}
+
 
 int henn_proto_params_default(henn_proto_params *p, size_t max_dim, unsigned ai, size_t n_bits)
 {
@@ -278,10 +307,16 @@ int henn__ct_check(const henn_paillier_pk *pk, const mpz_t c, mpz_t tmp)
 int henn__quantize(int64_t *q, double v, unsigned f, unsigned ib, int inclusive)
 {
     double lim = ldexp(1.0, (int)ib);
+    int64_t r, qlim = (int64_t)1 << (f + ib);
     *q = 0;
     if (!isfinite(v) || fabs(v) > lim || (!inclusive && fabs(v) >= lim))
         return HENN_ERANGE;
-    *q = (int64_t)llround(ldexp(v, (int)f));
+    r = (int64_t)llround(ldexp(v, (int)f));
+    /* A value just under 2^ib can round up to 2^(f+ib): exclusive bounds
+     * hold for the rounded value too (it feeds offset exponents). */
+    if (!inclusive && (r >= qlim || r <= -qlim))
+        return HENN_ERANGE;
+    *q = r;
     return 0;
 }
 

@@ -13,10 +13,13 @@ struct henn_trainer {
     henn_paillier_pk pk;
     int have_pk, allow_insecure;
     henn_proto_params p;
+    henn_trainer_limits lim;
     size_t dim, rows, per_ct, chunks, groups, received;
+    /* Reserved at SETUP, initialised per group as its DATA arrives
+     * (inited[g]), so a SETUP alone commits no ciphertext storage. */
     mpz_t *fm; /* [groups x dim] feature-major ciphertexts */
     mpz_t *sm; /* [rows x chunks] sample-major ciphertexts */
-    uint8_t *y, *have;
+    uint8_t *y, *have, *inited;
     henn_nn_model model;
     int trainable;
     henn_nn_opts nn;
@@ -27,22 +30,60 @@ struct henn_trainer {
     size_t z1_count;
 };
 
+/* Rows r0 .. r0 + c - 1 of group g. */
+static size_t group_rows(const henn_trainer *t, size_t g, size_t *r0)
+{
+    size_t S = t->p.slots;
+    *r0 = g * S;
+    return t->rows - *r0 < S ? t->rows - *r0 : S;
+}
+
 static void free_data(henn_trainer *t)
 {
-    size_t i;
-    if (t->fm != NULL)
-        for (i = 0; i < t->groups * t->dim; i++)
-            mpz_clear(t->fm[i]);
-    if (t->sm != NULL)
-        for (i = 0; i < t->rows * t->chunks; i++)
-            mpz_clear(t->sm[i]);
+    size_t g, i, r0, c;
+    for (g = 0; t->inited != NULL && g < t->groups; g++) {
+        if (!t->inited[g])
+            continue;
+        c = group_rows(t, g, &r0);
+        for (i = 0; i < t->dim; i++)
+            mpz_clear(t->fm[g * t->dim + i]);
+        for (i = 0; i < c * t->chunks; i++)
+            mpz_clear(t->sm[r0 * t->chunks + i]);
+    }
     free(t->fm);
     free(t->sm);
     free(t->y);
     free(t->have);
+    free(t->inited);
     t->fm = t->sm = NULL;
-    t->y = t->have = NULL;
+    t->y = t->have = t->inited = NULL;
     t->rows = t->groups = t->received = 0;
+}
+
+void henn_trainer_limits_default(henn_trainer_limits *l)
+{
+    l->max_key_bits = 4096;
+    l->max_rows = (size_t)1 << 20;
+    l->max_stored = (size_t)1 << 22;
+}
+
+int henn_trainer_set_limits(henn_trainer *t, const henn_trainer_limits *l)
+{
+    if (t == NULL || l == NULL || l->max_key_bits < HENN_PAILLIER_MIN_BITS ||
+        l->max_key_bits > HENN_PAILLIER_MAX_BITS || l->max_rows == 0 ||
+        l->max_rows > ((size_t)1 << 24) || l->max_stored == 0 ||
+        l->max_stored > ((size_t)1 << 26))
+        return HENN_EINVAL;
+    t->lim = *l;
+    return 0;
+}
+
+/* Test hook (declared in tests): whether the trainer's key has a fixed-base
+ * table (it never builds one: its masks use fresh r^n, see henn__mask_range). */
+int henn__trainer_has_table(const henn_trainer *t);
+int henn__trainer_has_table(const henn_trainer *t)
+{
+    return t->have_pk && t->pk.fb != NULL;
 }
 
 int henn_trainer_new(henn_trainer **out, const henn_nn_model *model, const henn_nn_opts *nn,
@@ -57,6 +98,7 @@ int henn_trainer_new(henn_trainer **out, const henn_nn_model *model, const henn_
     if (t == NULL)
         return HENN_ENOMEM;
     henn_paillier_pk_init(&t->pk);
+    henn_trainer_limits_default(&t->lim);
     rc = henn_nn_model_copy(&t->model, model);
     if (rc != 0) {
         henn_paillier_pk_clear(&t->pk);
@@ -261,16 +303,22 @@ cleanup:
 
 /* ---- requests ---- */
 
+/*
+ * SETUP: the owner's n, parameters, input width and row count. Everything
+ * a peer can make the trainer allocate or compute is checked against
+ * t->lim first: the key size, the row count and the stored ciphertexts.
+ * Storage is reserved, not filled.
+ */
 static int handle_setup(henn_trainer *t, henn__rbuf *r)
 {
-    size_t nb, n_bits, i;
+    size_t nb, n_bits, chunks;
     henn_proto_params p;
     uint32_t dim, rows, per_ct;
     mpz_t n;
     int rc = 0;
 
     nb = henn__rbuf_u32(r);
-    if (r->err != 0 || nb == 0 || nb > 1024)
+    if (r->err != 0 || nb == 0 || nb > HENN_PAILLIER_MAX_BITS / 8)
         return HENN_EFORMAT;
     mpz_init(n);
     henn__rbuf_mpz(r, n, nb);
@@ -283,7 +331,7 @@ static int handle_setup(henn_trainer *t, henn__rbuf *r)
         goto cleanup;
     }
     n_bits = mpz_sizeinbase(n, 2);
-    if (n_bits < 2048 && !t->allow_insecure) {
+    if ((n_bits < HENN_PAILLIER_MIN_BITS && !t->allow_insecure) || n_bits > t->lim.max_key_bits) {
         rc = HENN_EPARAM;
         goto cleanup;
     }
@@ -294,16 +342,23 @@ static int handle_setup(henn_trainer *t, henn__rbuf *r)
     rc = henn_proto_params_check(&p, max_layer_dim(&t->model), n_bits);
     if (rc != 0)
         goto cleanup;
-    if (per_ct != (n_bits - 2) / p.slot_bits) {
+    if (per_ct == 0 || per_ct != (n_bits - 2) / p.slot_bits) {
         rc = HENN_EFORMAT;
+        goto cleanup;
+    }
+    chunks = (dim + per_ct - 1) / per_ct;
+    /* Storage limits (checked before anything is built). */
+    if (rows > t->lim.max_rows || (size_t)rows * chunks > t->lim.max_stored ||
+        ((size_t)rows + p.slots - 1) / p.slots * dim > t->lim.max_stored) {
+        rc = HENN_EINVAL;
         goto cleanup;
     }
     if (!t->have_pk || mpz_cmp(n, t->pk.n) != 0) {
         henn_paillier_pk pk;
+        /* No fixed-base table: the trainer encrypts nothing and its masks
+         * use r^n (a table for an 8192-bit n would take ~0.9 GB). */
         henn_paillier_pk_init(&pk);
         rc = henn_paillier_pk_from_n(&pk, n, t->allow_insecure ? HENN_PAILLIER_INSECURE : 0);
-        if (rc == 0)
-            rc = henn_paillier_pk_precompute(&pk, 0);
         if (rc != 0) {
             henn_paillier_pk_clear(&pk);
             goto cleanup;
@@ -313,37 +368,29 @@ static int handle_setup(henn_trainer *t, henn__rbuf *r)
         t->pk = pk; /* move */
         t->have_pk = 1;
     }
+    /* Stored rows belong to the parameters they were packed with: other
+     * parameters (or a new upload) drop them. */
+    if (rows > 0 || memcmp(&p, &t->p, sizeof(p)) != 0 || per_ct != t->per_ct)
+        free_data(t);
     t->p = p;
     t->dim = dim;
     t->per_ct = per_ct;
-    t->chunks = (dim + per_ct - 1) / per_ct;
+    t->chunks = chunks;
     if (rows == 0)
         goto cleanup;
-    /* Storage limits: 2^24 rows, 2^26 stored ciphertexts of each kind. */
-    if (rows > ((size_t)1 << 24) || (size_t)rows * t->chunks > ((size_t)1 << 26) ||
-        ((size_t)rows / p.slots + 1) * dim > ((size_t)1 << 26)) {
-        rc = HENN_EINVAL;
-        goto cleanup;
-    }
-    free_data(t);
     t->rows = rows;
     t->groups = (rows + p.slots - 1) / p.slots;
     t->fm = calloc(t->groups * dim, sizeof(mpz_t));
-    t->sm = calloc(rows * t->chunks, sizeof(mpz_t));
+    t->sm = calloc((size_t)rows * chunks, sizeof(mpz_t));
     t->y = calloc(rows, 1);
     t->have = calloc(t->groups, 1);
-    if (t->fm == NULL || t->sm == NULL || t->y == NULL || t->have == NULL) {
-        free(t->fm);
-        free(t->sm);
-        t->fm = t->sm = NULL;
+    t->inited = calloc(t->groups, 1);
+    if (t->fm == NULL || t->sm == NULL || t->y == NULL || t->have == NULL ||
+        t->inited == NULL) {
         free_data(t);
         rc = HENN_ENOMEM;
         goto cleanup;
     }
-    for (i = 0; i < t->groups * dim; i++)
-        mpz_init(t->fm[i]);
-    for (i = 0; i < rows * t->chunks; i++)
-        mpz_init(t->sm[i]);
     henn_nn_trainer_free(t->nt);
     t->nt = NULL;
     t->nn.max_rows = p.slots;
@@ -378,6 +425,13 @@ static int handle_data(henn_trainer *t, henn__rbuf *r)
     for (i = 0; i < c; i++)
         if (labels[i] >= k)
             return HENN_EFORMAT;
+    if (!t->inited[g]) {
+        for (i = 0; i < dim; i++)
+            mpz_init(t->fm[g * dim + i]);
+        for (i = 0; i < c * chunks; i++)
+            mpz_init(t->sm[r0 * chunks + i]);
+        t->inited[g] = 1;
+    }
     mpz_init(tmp);
     for (i = 0; i < dim && rc == 0; i++) {
         henn__rbuf_mpz(r, t->fm[g * dim + i], width);

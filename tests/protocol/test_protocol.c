@@ -202,7 +202,7 @@ static void test_inference(void)
     henn_transport_to_trainer(&to_t, t);
     rec_attach(&rec_t, &view, &to_t);
 
-    CHECK_OK(henn_owner_infer(o, &rec_t, &p, X, rows, 10, pe, scores));
+    CHECK_OK(henn_owner_infer(o, &rec_t, &p, X, rows, 10, 3, pe, scores));
     CHECK_OK(henn_nn_predict(pp, &m, X, rows));
     CHECK_OK(henn_nn_forward(P, &m, X, rows));
     for (i = 0; i < rows; i++) {
@@ -255,7 +255,7 @@ static void test_inference(void)
     /* The same records again: same predictions, but fresh ciphertexts. */
     {
         size_t first = view.n, i2;
-        CHECK_OK(henn_owner_infer(o, &rec_t, &p, X, rows, 10, pe2, NULL));
+        CHECK_OK(henn_owner_infer(o, &rec_t, &p, X, rows, 10, 3, pe2, NULL));
         CHECK(memcmp(pe, pe2, rows) == 0);
         for (i2 = 0; i2 < first; i2++)
             if (henn_msg_type(view.msg[i2], view.len[i2]) == HENN_MSG_INFER)
@@ -266,9 +266,16 @@ static void test_inference(void)
         CHECK(i2 < first && j < view.n && view.len[i2] == view.len[j]);
         CHECK(memcmp(view.msg[i2] + 48, view.msg[j] + 48, view.len[j] - 48) != 0);
     }
-    /* An input outside [0, 2^ai] is refused, not wrapped. */
-    X[3] = 1.5f;
-    CHECK_RC(henn_owner_infer(o, &rec_t, &p, X, rows, 10, pe, NULL), HENN_ERANGE);
+    /* An input outside [0, 2^ai] is refused, not wrapped, before anything
+     * is sent (the trainer sees nothing). */
+    {
+        size_t before = view.n;
+        X[3] = 1.5f;
+        CHECK_RC(henn_owner_infer(o, &rec_t, &p, X, rows, 10, 3, pe, NULL), HENN_ERANGE);
+        X[3] = -1.5f;
+        CHECK_RC(henn_owner_infer(o, &rec_t, &p, X, rows, 10, 3, pe, NULL), HENN_ERANGE);
+        CHECK_EQ_INT(view.n, before);
+    }
 
     rec_clear(&view);
     henn_owner_free(o);
@@ -329,6 +336,7 @@ static void test_training(void)
     uint8_t y[84];
     float moved, diff;
     size_t slots_bits;
+    uint64_t budget;
 
     make_data(X, y, rows);
     random_model(&init, dims, 3, HENN_NN_SIGMOID);
@@ -352,6 +360,11 @@ static void test_training(void)
     henn_transport_to_trainer(&to_t, t);
     henn_transport_to_owner(&to_o, ow);
     rec_attach(&rec_o, &view, &to_o);
+    /* The owner's budget: exactly what the honest protocol needs. */
+    CHECK_OK(henn_proto_training_decryptions(&budget, &p, mpz_sizeinbase(PK.n, 2), rows, TD, TH,
+                                             3));
+    CHECK_EQ_INT(budget, 3 * 7 * (TH + TH));
+    henn_owner_set_decrypt_budget(ow, budget);
     CHECK_OK(henn_owner_upload(ow, &to_t, &p, X, y, rows, TD));
     for (e = 0; e < 3; e++)
         CHECK_OK(henn_trainer_train_epoch(t, &rec_o, 100 + e, NULL, NULL, NULL));
@@ -400,9 +413,39 @@ static void test_training(void)
     }
     rec_clear(&view);
 
-    /* A decryption budget stops a trainer that asks for more. */
-    henn_owner_set_decrypt_budget(ow, st.decryptions + 5);
+    /* One DECRYPT beyond the budget (a single valid ciphertext) is refused,
+     * and so is another epoch. */
+    {
+        henn__wbuf w;
+        henn_paillier_pt pt;
+        henn_paillier_ct ct;
+        uint8_t *req, *resp;
+        size_t req_len, resp_len;
+        henn_paillier_pt_init(&pt);
+        henn_paillier_ct_init(&ct);
+        CHECK_OK(henn_paillier_encrypt(&ct, &PK, &pt));
+        henn__wbuf_start(&w, HENN_MSG_DECRYPT);
+        henn__wbuf_u32(&w, 1);
+        henn__wbuf_mpz(&w, ct.c, 2 * henn__nbytes(&PK));
+        CHECK_OK(henn__wbuf_finish(&w, &req, &req_len));
+        CHECK_OK(henn_owner_handle(ow, req, req_len, &resp, &resp_len));
+        CHECK_RC(henn__msg_error_code(resp, resp_len), HENN_EPROTO);
+        free(resp);
+        /* with one more ciphertext of budget it is served */
+        henn_owner_set_decrypt_budget(ow, budget + 1);
+        CHECK_OK(henn_owner_handle(ow, req, req_len, &resp, &resp_len));
+        CHECK_EQ_INT(henn_msg_type(resp, resp_len), HENN_MSG_PLAIN);
+        free(resp);
+        free(req);
+        henn_paillier_pt_clear(&pt);
+        henn_paillier_ct_clear(&ct);
+    }
     CHECK_RC(henn_trainer_train_epoch(t, &to_o, 7, NULL, NULL, NULL), HENN_EPROTO);
+    CHECK_RC(henn_proto_training_decryptions(&budget, &p, mpz_sizeinbase(PK.n, 2), 0, TD, TH, 3),
+             HENN_EINVAL);
+    CHECK_RC(henn_proto_training_decryptions(&budget, &p, mpz_sizeinbase(PK.n, 2),
+                                             (size_t)1 << 40, TD, (size_t)1 << 20, 1 << 20),
+             HENN_ERANGE);
 
     henn_owner_free(ow);
     henn_trainer_free(t);
@@ -499,6 +542,439 @@ static void test_reconstruction(void)
     henn_nn_model_clear(&init);
 }
 
+/* ---- fixed point: no silent wrap ---- */
+
+/* Weights and gradients: |w| < 2^wi must give |w_q| < 2^(fw+wi) after
+ * rounding (fw = 24, wi = 7: a value just under 128 rounded to 2^31, and
+ * 2^31 + 2^31 wrapped to 0 in the uint32 exponent). */
+static void test_quantize_bounds(void)
+{
+    int64_t q;
+    unsigned fw, wi;
+    CHECK_RC(henn__quantize(&q, nextafter(128.0, 0.0), 24, 7, 0), HENN_ERANGE);
+    CHECK_RC(henn__quantize(&q, -nextafter(128.0, 0.0), 24, 7, 0), HENN_ERANGE);
+    CHECK_OK(henn__quantize(&q, 128.0 - ldexp(1.0, -23), 24, 7, 0));
+    CHECK_EQ_INT(q, ((int64_t)1 << 31) - 2);
+    CHECK_RC(henn__quantize(&q, 128.0, 24, 7, 0), HENN_ERANGE);
+    CHECK_RC(henn__quantize(&q, NAN, 24, 7, 0), HENN_ERANGE);
+    /* inclusive bounds (inputs): |x| <= 2^ai */
+    CHECK_OK(henn__quantize(&q, 1.0, 10, 0, 1));
+    CHECK_EQ_INT(q, 1024);
+    CHECK_RC(henn__quantize(&q, nextafter(1.0, 2.0), 10, 0, 1), HENN_ERANGE);
+    for (fw = 1; fw <= 24; fw++)
+        for (wi = 0; wi <= 7; wi++) {
+            double lim = ldexp(1.0, (int)wi), v[3];
+            int64_t qmax = ((int64_t)1 << (fw + wi)) - 1;
+            size_t k;
+            v[0] = nextafter(lim, 0.0);
+            v[1] = lim - ldexp(1.0, -(int)fw - 1); /* rounds half away from zero */
+            v[2] = nextafter(v[1], 0.0);
+            for (k = 0; k < 3; k++) {
+                if (henn__quantize(&q, v[k], fw, wi, 0) == 0)
+                    CHECK(q <= qmax);
+                if (henn__quantize(&q, -v[k], fw, wi, 0) == 0)
+                    CHECK(q >= -qmax);
+            }
+        }
+}
+
+/* The largest |w_q| the quantiser returns for |w| < 2^wi (probing the
+ * values that round up), or -1 if it accepts none of them. */
+static int64_t worst_weight(unsigned fw, unsigned wi)
+{
+    double lim = ldexp(1.0, (int)wi), v[3];
+    int64_t q, worst = -1;
+    size_t k;
+    v[0] = nextafter(lim, 0.0);
+    v[1] = lim - ldexp(1.0, -(int)fw - 1);
+    v[2] = nextafter(v[1], 0.0);
+    for (k = 0; k < 3; k++)
+        if (henn__quantize(&q, v[k], fw, wi, 0) == 0 && llabs(q) > worst)
+            worst = llabs(q);
+    return worst;
+}
+
+/*
+ * Every combination over (and one beyond) the documented ranges: if
+ * henn_proto_params_check accepts it, its worst case must fit every
+ * intermediate: the offset exponent in a uint32 and in fw + wi + 1 bits
+ * (the multi-exponentiation's width), the bias w_q 2^fx in an int64, and
+ * terms products plus a bias in a balanced slot of at most 62 bits. The
+ * worst case is computed here with GMP from the quantiser's own output.
+ */
+static void test_params_exhaustive(void)
+{
+    static const size_t terms_list[6] = {1, 2, 41, 64, 65, 4096};
+    unsigned fx, ai, fw, wi, k;
+    size_t t, accepted = 0, bad = 0, missed = 0;
+    mpz_t sum, e, x;
+    mpz_inits(sum, e, x, NULL);
+    for (fw = 0; fw <= 25; fw++)
+        for (wi = 0; wi <= 8; wi++) {
+            int64_t wq = fw >= 1 && fw <= 24 && wi <= 7 ? worst_weight(fw, wi) : -1;
+            int e_ok = 0, bias_ok = 0;
+            if (wq >= 0) {
+                /* offset exponent: 2^(fw+wi) + wq */
+                mpz_set_ui(e, 1);
+                mpz_mul_2exp(e, e, fw + wi);
+                mpz_add_ui(e, e, (unsigned long)wq);
+                e_ok = mpz_sizeinbase(e, 2) <= 32 && mpz_sizeinbase(e, 2) <= fw + wi + 1;
+            }
+            for (fx = 0; fx <= 25; fx++)
+                for (ai = 0; ai <= 17; ai++)
+                    for (t = 0; t < 6; t++) {
+                        unsigned need = 0;
+                        if (wq >= 0) {
+                            int64_t xq;
+                            if (fx >= 1 && henn__quantize(&xq, ldexp(1.0, (int)ai), fx, ai, 1) == 0) {
+                                /* terms * wq * xq + wq * 2^fx, balanced: bits + 1 */
+                                mpz_set_ui(x, (unsigned long)xq);
+                                mpz_mul_ui(sum, x, (unsigned long)wq);
+                                mpz_mul_ui(sum, sum, terms_list[t]);
+                                mpz_set_ui(x, (unsigned long)wq);
+                                mpz_mul_2exp(x, x, fx);
+                                bias_ok = mpz_sizeinbase(x, 2) <= 62;
+                                mpz_add(sum, sum, x);
+                                need = (unsigned)mpz_sizeinbase(sum, 2) + 1;
+                            }
+                        }
+                        for (k = 0; k <= 64; k++) {
+                            henn_proto_params p = {fx, ai, fw, wi, k, 1};
+                            int ok = wq >= 0 && need > 0 && e_ok && bias_ok && k >= need &&
+                                     k <= 62;
+                            int acc = henn_proto_params_check(&p, terms_list[t], 8192) == 0;
+                            accepted += (size_t)acc;
+                            bad += (size_t)(acc && !ok);
+                            /* the check may be stricter (it bounds |w_q| by 2^(fw+wi)
+                             * and terms by a power of 2), by at most two bits */
+                            missed += (size_t)(!acc && ok && k > need + 1 && fx <= 24 && ai <= 16);
+                        }
+                    }
+        }
+    printf("fixed-point parameters: %zu accepted combinations, all representable\n", accepted);
+    CHECK(accepted > 100000);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(missed, 0);
+    {
+        henn_proto_params p = {10, 0, 12, 6, 36, 56};
+        CHECK_OK(henn_proto_params_check(&p, 41, 2048));
+        p.slots = 57; /* 57 * 36 > 2046 */
+        CHECK_RC(henn_proto_params_check(&p, 41, 2048), HENN_EPARAM);
+        p.slots = 56;
+        CHECK_RC(henn_proto_params_check(&p, (size_t)HENN_NN_MAX_DIM + 1, 2048), HENN_EPARAM);
+    }
+    mpz_clears(sum, e, x, NULL);
+}
+
+/* ---- a trainer that lies about sizes ---- */
+
+/* Rewrites the trainer's CIPHER responses: layer number + dl, and (when
+ * big) every ciphertext replaced by a fresh encryption of n/2, which
+ * does not unpack. */
+typedef struct liar {
+    henn_transport *inner;
+    int dl, big;
+} liar;
+
+static int liar_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    liar *L = ctx;
+    int rc = henn_transport_call(L->inner, req, req_len, resp, resp_len);
+    if (rc != 0 || henn_msg_type(*resp, *resp_len) != HENN_MSG_CIPHER)
+        return rc;
+    {
+        uint8_t *m = *resp;
+        uint32_t layer = (uint32_t)m[12] << 24 | (uint32_t)m[13] << 16 | (uint32_t)m[14] << 8 | m[15];
+        size_t nb = henn__nbytes(&PK), count = (*resp_len - 28) / (2 * nb), i;
+        layer += (uint32_t)L->dl;
+        m[12] = (uint8_t)(layer >> 24), m[13] = (uint8_t)(layer >> 16);
+        m[14] = (uint8_t)(layer >> 8), m[15] = (uint8_t)layer;
+        for (i = 0; L->big && i < count; i++) {
+            henn_paillier_pt pt;
+            henn_paillier_ct ct;
+            size_t cnt;
+            henn_paillier_pt_init(&pt);
+            henn_paillier_ct_init(&ct);
+            mpz_tdiv_q_2exp(pt.encoding, PK.n, 1);
+            CHECK_OK(henn_paillier_encrypt(&ct, &PK, &pt));
+            memset(m + 28 + i * 2 * nb, 0, 2 * nb);
+            mpz_export(m + 28 + (i + 1) * 2 * nb - (mpz_sizeinbase(ct.c, 2) + 7) / 8, &cnt, 1,
+                       1, 1, 0, ct.c);
+            henn_paillier_pt_clear(&pt);
+            henn_paillier_ct_clear(&ct);
+        }
+    }
+    return 0;
+}
+
+static void liar_attach(henn_transport *out, liar *L, henn_transport *inner, int dl, int big)
+{
+    L->inner = inner;
+    L->dl = dl;
+    L->big = big;
+    memset(out, 0, sizeof(*out));
+    out->call = liar_call;
+    out->ctx = L;
+}
+
+/* The owner states the class count; a trainer whose model has more (it
+ * used to overflow the owner's scores buffer: ASan heap-buffer-overflow
+ * write) or fewer outputs, or that renumbers layers, is refused. */
+static void test_infer_wrong_classes(void)
+{
+    size_t dims7[3] = {4, 5, 7}, dims2[3] = {4, 5, 2}, dims3[3] = {4, 5, 3}, rows = 6, i;
+    henn_nn_model m7, m2, m3;
+    henn_owner *o;
+    henn_trainer *t7, *t2, *t3;
+    henn_transport to7, to2, to3, lying;
+    henn_proto_params p;
+    liar L;
+    float X[6 * 4], *scores = malloc(rows * 3 * sizeof(float));
+    uint8_t pred[6];
+
+    for (i = 0; i < rows * 4; i++)
+        X[i] = (float)urand();
+    random_model(&m7, dims7, 3, HENN_NN_SIGMOID);
+    random_model(&m2, dims2, 3, HENN_NN_SIGMOID);
+    random_model(&m3, dims3, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_proto_params_default(&p, 7, 0, mpz_sizeinbase(PK.n, 2)));
+    new_parties(&o, &t7, &m7, NULL);
+    CHECK_OK(henn_trainer_new(&t2, &m2, NULL, NULL));
+    CHECK_OK(henn_trainer_new(&t3, &m3, NULL, NULL));
+    henn__trainer_allow_insecure(t2);
+    henn__trainer_allow_insecure(t3);
+    henn_transport_to_trainer(&to7, t7);
+    henn_transport_to_trainer(&to2, t2);
+    henn_transport_to_trainer(&to3, t3);
+    CHECK_RC(henn_owner_infer(o, &to7, &p, X, rows, 4, 3, pred, scores), HENN_EPROTO);
+    CHECK_RC(henn_owner_infer(o, &to2, &p, X, rows, 4, 3, pred, scores), HENN_EPROTO);
+    CHECK_OK(henn_owner_infer(o, &to3, &p, X, rows, 4, 3, pred, scores));
+    CHECK_RC(henn_owner_infer(o, &to3, &p, X, rows, 4, 0, pred, scores), HENN_EINVAL);
+    CHECK_RC(henn_owner_infer(o, &to3, &p, X, rows, 4, 257, pred, NULL), HENN_EINVAL);
+    /* a response for another layer than the one asked for */
+    liar_attach(&lying, &L, &to3, 1, 0);
+    CHECK_RC(henn_owner_infer(o, &lying, &p, X, rows, 4, 3, pred, scores), HENN_EPROTO);
+    henn_owner_free(o);
+    henn_trainer_free(t7);
+    henn_trainer_free(t2);
+    henn_trainer_free(t3);
+    henn_nn_model_clear(&m7);
+    henn_nn_model_clear(&m2);
+    henn_nn_model_clear(&m3);
+    free(scores);
+}
+
+/* Same number, types and sizes of messages in the trainer's view. */
+static void check_same_view(const rec *a, const rec *b)
+{
+    size_t i;
+    CHECK_EQ_INT(a->n, b->n);
+    for (i = 0; i < a->n && i < b->n; i++) {
+        CHECK_EQ_INT(henn_msg_type(a->msg[i], a->len[i]), henn_msg_type(b->msg[i], b->len[i]));
+        CHECK_EQ_INT(a->len[i], b->len[i]);
+    }
+}
+
+/*
+ * The abort oracle: a hidden activation above 2^ai used to stop the owner
+ * with HENN_ERANGE, so the trainer saw one INFER round fewer for such a
+ * record (a threshold bit of the record). Now the trainer's view of a
+ * saturating record and of a quiet one is the same; only the owner's
+ * count shows the clamp. A cheating trainer whose responses do not
+ * unpack gets the same view too.
+ */
+static void test_infer_no_oracle(void)
+{
+    size_t dims[3] = {4, 3, 2}, i;
+    henn_nn_model m;
+    henn_owner *o;
+    henn_trainer *t;
+    henn_transport to_t, ta, tb, tc, lying;
+    henn_proto_params p;
+    henn_proto_stats s0, s1, s2, s3;
+    rec va = {0}, vb = {0}, vc = {0};
+    liar L;
+    float lo[4] = {0.05f, 0.1f, 0.0f, 0.05f}, hi[4] = {1.0f, 1.0f, 1.0f, 1.0f}, sc[2], want[2];
+    float hidden[3];
+    uint8_t pred;
+
+    random_model(&m, dims, 3, HENN_NN_RELU);
+    for (i = 0; i < 12; i++)
+        m.W[0][i] = 2.0f; /* ReLU(W1 hi) = 8 > 2^ai = 1; ReLU(W1 lo) = 0.4 */
+    for (i = 0; i < 3; i++)
+        m.b[0][i] = 0.0f;
+    CHECK_OK(henn_proto_params_default(&p, 4, 0, mpz_sizeinbase(PK.n, 2)));
+    new_parties(&o, &t, &m, NULL);
+    henn_transport_to_trainer(&to_t, t);
+    rec_attach(&ta, &va, &to_t);
+    rec_attach(&tb, &vb, &to_t);
+
+    henn_owner_stats(&s0, o);
+    CHECK_OK(henn_owner_infer(o, &ta, &p, lo, 1, 4, 2, &pred, sc));
+    henn_owner_stats(&s1, o);
+    CHECK_OK(henn_owner_infer(o, &tb, &p, hi, 1, 4, 2, &pred, sc));
+    henn_owner_stats(&s2, o);
+    CHECK_EQ_INT(s1.out_of_range - s0.out_of_range, 0);
+    CHECK_EQ_INT(s2.out_of_range - s1.out_of_range, 3); /* the three hidden units */
+    check_same_view(&va, &vb);
+    CHECK_EQ_INT(va.n, 3); /* SETUP, INFER layer 0, INFER layer 1 */
+    /* The result is that of the clamped activations. */
+    for (i = 0; i < 2; i++) {
+        size_t h;
+        want[i] = m.b[1][i];
+        for (h = 0; h < 3; h++) {
+            hidden[h] = 1.0f;
+            want[i] += m.W[1][i * 3 + h] * hidden[h];
+        }
+        CHECK(fabsf(sc[i] - want[i]) < 0.01f);
+    }
+    /* A trainer whose first response does not unpack: same view again. */
+    liar_attach(&lying, &L, &to_t, 0, 1);
+    rec_attach(&tc, &vc, &lying);
+    CHECK_OK(henn_owner_infer(o, &tc, &p, lo, 1, 4, 2, &pred, sc));
+    henn_owner_stats(&s3, o);
+    check_same_view(&va, &vc);
+    CHECK(s3.out_of_range - s2.out_of_range >= 3);
+    /* Stats are the owner's: nothing in the trainer's counters. */
+    {
+        henn_proto_stats ts;
+        henn_trainer_stats(&ts, t);
+        CHECK_EQ_INT(ts.out_of_range, 0);
+    }
+    rec_clear(&va);
+    rec_clear(&vb);
+    rec_clear(&vc);
+    henn_owner_free(o);
+    henn_trainer_free(t);
+    henn_nn_model_clear(&m);
+}
+
+/* ---- what a peer can make the trainer allocate ---- */
+
+/* A SETUP message with modulus n (nb bytes), parameters p, width dim and
+ * rows. */
+static void setup_msg(uint8_t **msg, size_t *len, const mpz_t n, const henn_proto_params *p,
+                      size_t dim, size_t rows)
+{
+    henn__wbuf w;
+    size_t nb = (mpz_sizeinbase(n, 2) + 7) / 8;
+    henn__wbuf_start(&w, HENN_MSG_SETUP);
+    henn__wbuf_u32(&w, (uint32_t)nb);
+    henn__wbuf_mpz(&w, n, nb);
+    henn__params_write(&w, p);
+    henn__wbuf_u32(&w, (uint32_t)dim);
+    henn__wbuf_u32(&w, (uint32_t)rows);
+    henn__wbuf_u32(&w, (uint32_t)((mpz_sizeinbase(n, 2) - 2) / p->slot_bits));
+    CHECK_OK(henn__wbuf_finish(&w, msg, len));
+}
+
+static int setup_rc(henn_trainer *t, const uint8_t *msg, size_t len)
+{
+    uint8_t *resp;
+    size_t resp_len;
+    int rc;
+    CHECK_OK(henn_trainer_handle(t, msg, len, &resp, &resp_len));
+    rc = henn__msg_error_code(resp, resp_len);
+    free(resp);
+    return rc;
+}
+
+int henn__trainer_has_table(const henn_trainer *t);
+
+static void test_trainer_limits(void)
+{
+    size_t dims[3] = {TD, TH, 3}, i;
+    henn_nn_model m;
+    henn_nn_opts o;
+    henn_trainer *t;
+    henn_trainer_limits lim, bad_lim;
+    henn_proto_params p;
+    uint8_t *msg;
+    size_t len;
+    mpz_t big, f;
+    gmp_randstate_t st;
+
+    henn_trainer_limits_default(&lim);
+    CHECK_EQ_INT(lim.max_key_bits, 4096);
+    CHECK_EQ_INT(lim.max_rows, (size_t)1 << 20);
+    CHECK_EQ_INT(lim.max_stored, (size_t)1 << 22);
+
+    henn_nn_opts_default(&o);
+    random_model(&m, dims, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_trainer_new(&t, &m, &o, NULL));
+    henn__trainer_allow_insecure(t);
+    bad_lim = lim;
+    bad_lim.max_key_bits = HENN_PAILLIER_MAX_BITS + 1;
+    CHECK_RC(henn_trainer_set_limits(t, &bad_lim), HENN_EINVAL);
+    bad_lim = lim;
+    bad_lim.max_rows = ((size_t)1 << 24) + 1;
+    CHECK_RC(henn_trainer_set_limits(t, &bad_lim), HENN_EINVAL);
+    bad_lim = lim;
+    bad_lim.max_key_bits = 1024;
+    CHECK_RC(henn_trainer_set_limits(t, &bad_lim), HENN_EINVAL);
+    bad_lim = lim;
+    bad_lim.max_stored = 0;
+    CHECK_RC(henn_trainer_set_limits(t, &bad_lim), HENN_EINVAL);
+
+    /* An 8192-bit n (a product of sixteen 512-bit primes) in a 1 KB SETUP. */
+    mpz_init_set_ui(big, 1);
+    mpz_init(f);
+    gmp_randinit_default(st);
+    gmp_randseed_ui(st, rng_state);
+    for (i = 0; i < 16; i++) {
+        mpz_urandomb(f, st, 512);
+        mpz_setbit(f, 511);
+        mpz_nextprime(f, f);
+        mpz_mul(big, big, f);
+    }
+    while (mpz_sizeinbase(big, 2) > 8192)
+        mpz_tdiv_q_2exp(big, big, 1), mpz_setbit(big, 0); /* keep it odd */
+    CHECK_OK(henn_proto_params_default(&p, TH, 0, 8192));
+    p.slots = 12;
+    setup_msg(&msg, &len, big, &p, TD, 0);
+    CHECK(len < 1100);
+    CHECK_RC(setup_rc(t, msg, len), HENN_EPARAM); /* default: at most 4096 bits */
+    free(msg);
+
+    /* Row and storage caps, with the test key. */
+    CHECK_OK(henn_proto_params_default(&p, TH, 0, mpz_sizeinbase(PK.n, 2)));
+    lim.max_rows = 100;
+    lim.max_stored = 1000;
+    CHECK_OK(henn_trainer_set_limits(t, &lim));
+    setup_msg(&msg, &len, PK.n, &p, TD, 101);
+    CHECK_RC(setup_rc(t, msg, len), HENN_EINVAL);
+    free(msg);
+    setup_msg(&msg, &len, PK.n, &p, TD, 100);
+    CHECK_OK(setup_rc(t, msg, len));
+    CHECK(!henn__trainer_has_table(t));
+    free(msg);
+    lim.max_stored = 99; /* 100 rows x 1 chunk */
+    CHECK_OK(henn_trainer_set_limits(t, &lim));
+    setup_msg(&msg, &len, PK.n, &p, TD, 100);
+    CHECK_RC(setup_rc(t, msg, len), HENN_EINVAL);
+    free(msg);
+    henn_trainer_free(t);
+
+    /* A trainer that allows 8192-bit keys accepts the big key, and still
+     * builds no fixed-base table (~0.9 GB for this n with 10-bit windows). */
+    CHECK_OK(henn_trainer_new(&t, &m, &o, NULL));
+    henn_trainer_limits_default(&lim);
+    lim.max_key_bits = 8192;
+    CHECK_OK(henn_trainer_set_limits(t, &lim));
+    CHECK_OK(henn_proto_params_default(&p, TH, 0, 8192));
+    p.slots = 12;
+    setup_msg(&msg, &len, big, &p, TD, 0);
+    CHECK_OK(setup_rc(t, msg, len));
+    CHECK(!henn__trainer_has_table(t));
+    free(msg);
+    henn_trainer_free(t);
+
+    gmp_randclear(st);
+    mpz_clears(big, f, NULL);
+    henn_nn_model_clear(&m);
+}
+
 /* ---- malformed input ---- */
 
 static int is_error(const uint8_t *resp, size_t len)
@@ -577,6 +1053,23 @@ static void test_bad_messages(void)
     CHECK_RC(henn_owner_upload(ow, &to_strict, &p, X, y, rows, TD), HENN_EPARAM);
     /* Wrong input width. */
     CHECK_RC(henn_owner_upload(ow, &to_t, &p, X, y, rows / 2, TD - 1), HENN_EINVAL);
+    /* Rows stored with 12 slots, then an inference SETUP with more slots:
+     * the trainer drops the rows instead of indexing them with the new
+     * batch size (it used to read past its storage). */
+    {
+        henn_proto_params p12 = p;
+        henn_transport to_o;
+        uint8_t *msg;
+        size_t len;
+        p12.slots = 12;
+        CHECK(p.slots > 12);
+        CHECK_OK(henn_owner_upload(ow, &to_t, &p12, X, y, rows, TD));
+        setup_msg(&msg, &len, PK.n, &p, TD, 0);
+        CHECK_OK(setup_rc(t, msg, len));
+        free(msg);
+        henn_transport_to_owner(&to_o, ow);
+        CHECK_RC(henn_trainer_train_epoch(t, &to_o, 1, NULL, NULL, NULL), HENN_EINVAL);
+    }
     henn_trainer_free(strict);
     rec_clear(&view);
     henn_owner_free(ow);
@@ -600,6 +1093,11 @@ int main(void)
     test_training();
     test_reconstruction();
     test_bad_messages();
+    test_quantize_bounds();
+    test_params_exhaustive();
+    test_infer_wrong_classes();
+    test_infer_no_oracle();
+    test_trainer_limits();
     henn_paillier_pk_clear(&PK);
     henn_paillier_sk_clear(&SK);
     return test_report("test_protocol");

@@ -49,6 +49,8 @@ static const char *kdd_usage =
     "  --infer-rows N      test rows for encrypted inference (default 1000)\n"
     "  --threads T         worker threads (default: all cores)\n"
     "  --insecure-test-key allow keys under 2048 bits (tests only)\n"
+    "  --decrypt-budget N  most ciphertexts the owner decrypts for the trainer\n"
+    "                      (default: exactly what honest training needs; 0 = no limit)\n"
     "Output:\n"
     "  --model FILE        write the (encrypted-run, else plaintext) model\n"
     "  --json FILE         write metrics as JSON\n"
@@ -61,6 +63,8 @@ typedef struct kopts {
     unsigned layout;
     int skip_bad, log1p, encrypted, insecure, quiet, eval;
     size_t rows, test_rows, infer_rows, epochs, batch, bits, threads;
+    int have_budget;
+    uint64_t budget;
     size_t hidden[HENN_NN_MAX_LAYERS];
     size_t nhidden;
     henn_kdd_encoding features;
@@ -194,6 +198,11 @@ static int parse_kopts(kopts *o, int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             if (cli_parse_size(&o->threads, v, 1, 256) != 0)
                 return bad("bad --threads", v);
+        } else if (strcmp(a, "--decrypt-budget") == 0) {
+            if (cli_parse_size(&tmp, v, 0, SIZE_MAX) != 0)
+                return bad("bad --decrypt-budget", v);
+            o->budget = tmp;
+            o->have_budget = 1;
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_size(&tmp, v, 0, SIZE_MAX) != 0)
                 return bad("bad --seed", v);
@@ -514,10 +523,11 @@ static int params_for(henn_proto_params *p, const henn_nn_model *m, size_t bits)
 }
 
 /* A fresh key, the owner holding it (progress on prog under label) and a
- * trainer holding m (nno NULL: inference only). */
+ * trainer holding m (nno NULL: inference only) whose limits admit this
+ * run's key and rows (both parties run here; the defaults are for peers). */
 static int make_parties(henn_owner **owner, henn_trainer **trainer, const kopts *o,
-                        const henn_nn_model *m, const henn_nn_opts *nno, cli_progress *prog,
-                        const char *label)
+                        const henn_nn_model *m, const henn_nn_opts *nno, size_t rows,
+                        cli_progress *prog, const char *label)
 {
     henn_paillier_pk pk;
     henn_paillier_sk sk;
@@ -541,7 +551,17 @@ static int make_parties(henn_owner **owner, henn_trainer **trainer, const kopts 
     henn_paillier_pk_clear(&pk);
     if (rc == 0) {
         henn_batch_opts to = {(unsigned)o->threads, NULL, NULL};
+        henn_trainer_limits lim;
         rc = henn_trainer_new(trainer, m, nno, &to);
+        henn_trainer_limits_default(&lim);
+        if (o->bits > lim.max_key_bits)
+            lim.max_key_bits = o->bits;
+        if (rows > lim.max_rows) {
+            lim.max_rows = rows < ((size_t)1 << 24) ? rows : (size_t)1 << 24;
+            lim.max_stored = (size_t)1 << 26;
+        }
+        if (rc == 0)
+            rc = henn_trainer_set_limits(*trainer, &lim);
         if (rc == 0 && o->insecure)
             henn__trainer_allow_insecure(*trainer);
     }
@@ -568,8 +588,17 @@ static int infer_compare(run *r, henn_owner *owner, henn_transport *to_trainer,
         rc = henn_nn_predict(pp, m, T, rows);
     t0 = cli_now();
     if (rc == 0 && rows > 0)
-        rc = henn_owner_infer(owner, to_trainer, p, T, rows, dim, pe, NULL);
+        rc = henn_owner_infer(owner, to_trainer, p, T, rows, dim, m->dims[m->layers], pe, NULL);
     r->infer_per_s = (double)rows / (cli_now() - t0);
+    if (rc == 0) {
+        henn_proto_stats st;
+        henn_owner_stats(&st, owner);
+        if (st.out_of_range > 0)
+            fprintf(stderr,
+                    "henn kdd: encrypted inference clamped %llu values to the fixed-point "
+                    "range (results may differ from plaintext inference)\n",
+                    (unsigned long long)st.out_of_range);
+    }
     for (i = 0; rc == 0 && i < rows; i++)
         same += pe[i] == pp[i];
     r->infer_agree = rows ? (double)same / (double)rows : 1.0;
@@ -590,11 +619,24 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     cli_progress prog, eprog;
     double t0;
     size_t e;
+    uint64_t budget = 0;
     int rc;
 
-    rc = make_parties(&owner, &trainer, o, init, nno, &prog, "encrypting rows");
+    rc = make_parties(&owner, &trainer, o, init, nno, rows, &prog, "encrypting rows");
     if (rc != 0)
         goto cleanup;
+    /* The owner decrypts only what honest training asks for (the trainer
+     * cannot tell it anything else: see docs/THREAT_MODEL.md). */
+    budget = o->budget;
+    if (!o->have_budget) {
+        rc = henn_proto_training_decryptions(&budget, p, o->bits, rows, dim, init->dims[1],
+                                             o->epochs);
+        if (rc != 0) {
+            cli_error("decryption budget", rc);
+            goto cleanup;
+        }
+    }
+    henn_owner_set_decrypt_budget(owner, budget);
     henn_transport_to_trainer(&to_trainer, trainer);
     henn_transport_to_owner(&to_owner, owner);
     t0 = cli_now();
@@ -616,6 +658,10 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     en->samples_per_s = (double)(rows * o->epochs) / en->seconds;
     if (rc != 0) {
         cli_error("encrypted training", rc);
+        if (rc == HENN_EPROTO)
+            fprintf(stderr, "henn kdd: the owner refuses decryptions beyond its budget of "
+                            "%llu ciphertexts (--decrypt-budget)\n",
+                    (unsigned long long)budget);
         goto cleanup;
     }
     rc = henn_nn_model_copy(out_model, henn_trainer_model(trainer));
@@ -858,7 +904,7 @@ static int cmd_eval(const kopts *o)
         cli_progress prog;
         rc = params_for(&p, &m, o->bits);
         if (rc == 0)
-            rc = make_parties(&owner, &server, o, &m, NULL, &prog, "encrypted inference");
+            rc = make_parties(&owner, &server, o, &m, NULL, 0, &prog, "encrypted inference");
         if (rc == 0) {
             henn_transport_to_trainer(&to_server, server);
             rc = infer_compare(&r[1], owner, &to_server, &p, &m, T,
