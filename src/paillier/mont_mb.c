@@ -160,42 +160,89 @@ INLINE IFMA_TARGET void amm_body(__m512i *r, const __m512i *a, const __m512i *b,
     normalise(r, t, L);
 }
 
-/* r = a^2 / R mod m per lane (a < 2m, r < 2m); r may alias a. */
+/* r = a^2 / R mod m per lane (a < 2m, r < 2m); r may alias a.
+ * Cross products a_i a_j (i < j) two rows (i, i + 1) per pass, so every
+ * accumulator vector t[c] is loaded and stored once per 4 multiply-adds
+ * (lo/hi of a_i a_{c-i}, a_i a_{c-i-1}, a_{i+1} a_{c-i-1}, a_{i+1}
+ * a_{c-i-2}); a copy of a padded with two zero limbs lets the last columns
+ * of a pass run through the same loop. The column sums are doubled by one
+ * shift and the squares a_i^2 added; the Montgomery reduction then also
+ * takes two limbs (y_i, y_{i+1}) per pass, 4 multiply-adds per load/store
+ * of t (one single-limb pass when L is odd). Loads/stores of the 512-bit
+ * accumulator, not the multiplies, were the limit of the one-row form.
+ * Bound: a column receives < L cross terms (< L 2^52), is doubled, gets 2
+ * diagonal terms, then at most 2 L reduction terms and carries < 2^13:
+ * < (4 L + 3) 2^52 < 2^62 for L <= 160. */
 INLINE IFMA_TARGET void sqr_body(__m512i *r, const __m512i *a, const uint64_t *m, uint64_t k0,
                                  size_t L)
 {
-    __m512i t[2 * HENN__MB_MAX_LIMBS + 1];
+    __m512i t[2 * HENN__MB_MAX_LIMBS + 2], az[HENN__MB_MAX_LIMBS + 2];
     const __m512i zero = _mm512_setzero_si512(), k0v = BC(k0);
     size_t i, j;
-    for (j = 0; j <= 2 * L; j++)
+    for (j = 0; j < L; j++)
+        az[j] = a[j];
+    az[L] = zero;
+    az[L + 1] = zero;
+    for (j = 0; j < 2 * L + 2; j++)
         t[j] = zero;
-    /* cross products a_i a_j, i < j: lo into column i + j, hi into i + j + 1 */
-    for (i = 0; i + 1 < L; i++) {
-        const __m512i ai = a[i];
-        __m512i prev = a[i + 1];
-        t[2 * i + 1] = LO(t[2 * i + 1], ai, prev);
+    /* cross products, rows i and i + 1 (row L - 1 has none) */
+    for (i = 0; i + 1 < L; i += 2) {
+        const __m512i ai = az[i], ai1 = az[i + 1];
+        __m512i p1 = az[i + 2], p2 = az[i + 1], x; /* p1 = az[j - 1], p2 = az[j - 2] */
+        t[2 * i + 1] = LO(t[2 * i + 1], ai, ai1);
+        t[2 * i + 2] = LO(HI(t[2 * i + 2], ai, ai1), ai, p1);
+        x = LO(HI(t[2 * i + 3], ai, p1), ai, az[i + 3]);
+        t[2 * i + 3] = LO(x, ai1, p1);
+        p2 = p1;
+        p1 = az[i + 3];
 #pragma GCC unroll 4
-        for (j = i + 2; j < L; j++) {
-            const __m512i aj = a[j];
-            __m512i x = LO(t[i + j], ai, aj);
-            t[i + j] = HI(x, ai, prev);
-            prev = aj;
+        for (j = i + 4; j < L + 2; j++) {
+            const __m512i aj = az[j];
+            x = LO(t[i + j], ai, aj);
+            x = HI(x, ai, p1);
+            x = LO(x, ai1, p1);
+            t[i + j] = HI(x, ai1, p2);
+            p2 = p1;
+            p1 = aj;
         }
-        t[i + L] = HI(t[i + L], ai, prev);
     }
     /* double, add the squares a_i^2 */
     for (i = 0; i < L; i++) {
-        t[2 * i] = LO(_mm512_slli_epi64(t[2 * i], 1), a[i], a[i]);
-        t[2 * i + 1] = HI(_mm512_slli_epi64(t[2 * i + 1], 1), a[i], a[i]);
+        t[2 * i] = LO(_mm512_slli_epi64(t[2 * i], 1), az[i], az[i]);
+        t[2 * i + 1] = HI(_mm512_slli_epi64(t[2 * i + 1], 1), az[i], az[i]);
     }
-    /* Montgomery reduction, one limb per step */
-    for (i = 0; i < L; i++) {
+    /* Montgomery reduction, two limbs per pass */
+    for (i = 0; i + 1 < L; i += 2) {
+        const __m512i m0 = BC(m[0]), m1 = BC(m[1]);
+        __m512i x0 = t[i], x1, y0, y1, mp1, mp2;
+        y0 = LO(zero, x0, k0v);
+        x0 = LO(x0, m0, y0);
+        x1 = _mm512_add_epi64(t[i + 1], _mm512_srli_epi64(x0, 52));
+        x1 = HI(LO(x1, m1, y0), m0, y0);
+        y1 = LO(zero, x1, k0v);
+        x1 = LO(x1, m0, y1);
+        t[i + 2] = _mm512_add_epi64(t[i + 2], _mm512_srli_epi64(x1, 52));
+        mp1 = m1;
+        mp2 = m0;
+#pragma GCC unroll 4
+        for (j = 2; j < L; j++) {
+            const __m512i mj = BC(m[j]);
+            __m512i x = LO(t[i + j], mj, y0);
+            x = HI(x, mp1, y0);
+            x = LO(x, mp1, y1);
+            t[i + j] = HI(x, mp2, y1);
+            mp2 = mp1;
+            mp1 = mj;
+        }
+        t[i + L] = HI(LO(HI(t[i + L], mp1, y0), mp1, y1), mp2, y1);
+        t[i + L + 1] = HI(t[i + L + 1], mp1, y1);
+    }
+    if (L % 2 != 0) { /* the last limb, i = L - 1 */
         __m512i x = t[i], y, mp;
         y = LO(zero, x, k0v);
         mp = BC(m[0]);
         x = LO(x, mp, y);
         t[i + 1] = _mm512_add_epi64(t[i + 1], _mm512_srli_epi64(x, 52));
-#pragma GCC unroll 4
         for (j = 1; j < L; j++) {
             const __m512i mj = BC(m[j]);
             __m512i z = LO(t[i + j], mj, y);
