@@ -4,11 +4,12 @@
  *
  * Modules: common.h (errors, wiping, randomness, batch options),
  * paillier.h (Paillier 1999 with DJN and CRT speed-ups, python-paillier
- * compatible encoding and formats, packing).
+ * compatible encoding and formats, packing), ckks.h (full-RNS CKKS).
  */
 #ifndef HENN_HENN_H
 #define HENN_HENN_H
 
+#include "ckks.h"
 #include "common.h"
 #include "kdd.h"
 #include "nn.h"

@@ -1,0 +1,361 @@
+/*
+ * henn/ckks.h: full-RNS CKKS approximate homomorphic encryption.
+ * Cheon, Kim, Kim, Song, "Homomorphic Encryption for Arithmetic of
+ * Approximate Numbers" (ASIACRYPT 2017), in the RNS variant of Cheon, Han,
+ * Kim, Kim, Song, "A Full RNS Variant of Approximate Homomorphic Encryption"
+ * (SAC 2018), with hybrid key switching through one special prime P
+ * (as Microsoft SEAL does) and balanced (centred) key-switching digits.
+ *
+ * Workflow
+ *  1. henn_ckks_params_init(): ring degree N (4096..65536) and a chain of
+ *     prime bit sizes, as SEAL's CoeffModulus::Create(N, {60, 40, 40, 60}):
+ *     the first count - 1 primes are the data primes q_0..q_{L-1}, the last
+ *     one is the special prime P used only by key switching. Parameters
+ *     beyond the HomomorphicEncryption.org 128-bit table are refused with
+ *     HENN_EPARAM unless HENN_CKKS_INSECURE is passed (tests only).
+ *  2. The key holder calls henn_ckks_keygen() (secret key sk, public key pk),
+ *     henn_ckks_relin_keygen() and henn_ckks_galois_keygen().
+ *  3. Vectors of up to N/2 real (or complex) numbers are encoded into a
+ *     plaintext at a scale Delta (henn_ckks_encode()) and encrypted with the
+ *     public key or, by the key holder, symmetrically with a seed-compressed
+ *     uniform polynomial a.
+ *  4. Anyone with the evaluation keys adds, multiplies, relinearises,
+ *     rescales and rotates ciphertexts; levels and scales are tracked exactly
+ *     and mismatches are errors (HENN_EINVAL), never silently wrong results.
+ *  5. The key holder decrypts and decodes.
+ *
+ * Levels: a ciphertext at level l lives modulo Q_l = q_0 * ... * q_l; fresh
+ * ciphertexts are at level L - 1, and every rescale divides by q_l and
+ * drops one level. Polynomials are kept in the NTT domain.
+ *
+ * Objects are caller-allocated structs, zero-initialise them or call the
+ * _init functions; _clear is safe on a zeroed struct and wipes secrets.
+ * Every object keeps a pointer to the henn_ckks_params it was made with: the
+ * params object must outlive it and must not move. The serialised formats,
+ * not these struct layouts, are the stable interface.
+ *
+ * Thread safety: params and keys are read-only after they are built and may
+ * be shared by threads; an object written by a call must not be used by
+ * another thread during that call.
+ */
+#ifndef HENN_CKKS_H
+#define HENN_CKKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Smallest and largest log2 of the ring degree N. */
+#define HENN_CKKS_MIN_LOGN 12
+#define HENN_CKKS_MAX_LOGN 16
+/* Most primes in a chain (data primes plus the special prime). */
+#define HENN_CKKS_MAX_PRIMES 64
+/* Bit sizes accepted for one prime (each prime is below 2^61). */
+#define HENN_CKKS_MIN_PRIME_BITS 17
+#define HENN_CKKS_MAX_PRIME_BITS 60
+/* Bytes of the seed that stands for the uniform polynomial a of a
+ * symmetric ciphertext. */
+#define HENN_CKKS_SEEDBYTES 32
+
+/* Flags for henn_ckks_params_init. */
+/* Accept parameters beyond the 128-bit security table (tests only). */
+#define HENN_CKKS_INSECURE 1u
+
+struct henn__ckks_tables; /* NTT and encoder tables, opaque */
+
+/*
+ * Parameters. N: ring degree; L: number of data primes; q[0..L-1]: the data
+ * primes, q[L]: the special prime P; bits[i]: the requested bit size of
+ * q[i]; log2_pq: log2 of the product of all L + 1 primes. Filled by
+ * henn_ckks_params_init(); read-only afterwards.
+ */
+typedef struct henn_ckks_params {
+    size_t N;
+    size_t logN;
+    size_t L;
+    uint64_t q[HENN_CKKS_MAX_PRIMES];
+    int bits[HENN_CKKS_MAX_PRIMES];
+    double log2_pq;
+    unsigned flags;
+    struct henn__ckks_tables *tables;
+} henn_ckks_params;
+
+/*
+ * henn_ckks_params_init: choose primes and build the NTT and encoder tables.
+ *  N:         ring degree, a power of two in [2^12, 2^16].
+ *  bit_sizes: count sizes in bits, each in [17, 60]; the last is the special
+ *             prime P, which should be at least as large as every data prime
+ *             (key-switching noise is divided by P).
+ *  count:     2 .. HENN_CKKS_MAX_PRIMES.
+ *  flags:     0 or HENN_CKKS_INSECURE.
+ * Primes are chosen as SEAL 4.4 does (deterministic): for each distinct bit
+ * size b, candidates start at floor((2^b - 1) / 2N) * 2N + 1 and step down
+ * by 2N; the i-th occurrence of b in bit_sizes gets the i-th prime found.
+ * Returns 0; HENN_EINVAL for a bad N, count or bit size, or too few primes
+ * of a size; HENN_EPARAM when log2(P*Q) exceeds the HomomorphicEncryption.org
+ * 128-bit bound for N (4096: 109, 8192: 218, 16384: 438, 32768: 881,
+ * 65536: 1772) without HENN_CKKS_INSECURE; HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_params_init(henn_ckks_params *params, size_t N,
+                                                  const int *bit_sizes, size_t count,
+                                                  unsigned flags);
+
+/* henn_ckks_params_clear: free the tables; safe on a zeroed struct. */
+HENN_API void henn_ckks_params_clear(henn_ckks_params *params);
+
+/*
+ * henn_ckks_max_log2_pq: the HomomorphicEncryption.org 128-bit bound on
+ * log2(P*Q) for ring degree N (ternary secret, classical attacks), or 0 for
+ * an unsupported N.
+ */
+HENN_API int henn_ckks_max_log2_pq(size_t N);
+
+/*
+ * Plaintext: an encoded vector. level: the plaintext lives modulo
+ * q_0..q_level; scale: Delta, the factor the values were multiplied by;
+ * data: (level + 1) x N residues in the NTT domain, limb-major.
+ */
+typedef struct henn_ckks_pt {
+    const henn_ckks_params *params;
+    size_t level;
+    double scale;
+    uint64_t *data;
+    size_t alloc; /* uint64_t words allocated */
+} henn_ckks_pt;
+
+/*
+ * Ciphertext: size polynomials (2, or 3 after a multiplication without
+ * relinearisation), each (level + 1) x N residues in the NTT domain; the
+ * residues of polynomial c, prime i start at data + (c * (level + 1) + i) * N.
+ * Decrypts to sum_c data_c * s^c.
+ */
+typedef struct henn_ckks_ct {
+    const henn_ckks_params *params;
+    size_t size;
+    size_t level;
+    double scale;
+    uint64_t *data;
+    size_t alloc; /* uint64_t words allocated */
+} henn_ckks_ct;
+
+/* Secret key: a uniform ternary s, stored in the NTT domain modulo every
+ * prime including P ((L + 1) x N words). Wiped on clear. */
+typedef struct henn_ckks_sk {
+    const henn_ckks_params *params;
+    uint64_t *s;
+} henn_ckks_sk;
+
+/* Public key (b, a) = (-a s + e, a) modulo the L data primes, NTT domain:
+ * data holds 2 x L x N words (b first). */
+typedef struct henn_ckks_pk {
+    const henn_ckks_params *params;
+    uint64_t *data;
+} henn_ckks_pk;
+
+/*
+ * Key-switching key from s' to s, one digit per data prime j (hybrid key
+ * switching): (-a_j s + e_j + P s' [i == j] mod q_i, a_j) over the primes
+ * q_0..q_{L-1}, P. data holds L x 2 x (L + 1) x N words, NTT domain:
+ * digit j, component c, prime i at data + ((j * 2 + c) * (L + 1) + i) * N.
+ */
+typedef struct henn_ckks_ksk {
+    const henn_ckks_params *params;
+    uint64_t *data;
+} henn_ckks_ksk;
+
+/* Relinearisation key: key switching from s^2 to s. */
+typedef struct henn_ckks_relin_key {
+    henn_ckks_ksk ksk;
+} henn_ckks_relin_key;
+
+/*
+ * Galois keys: count key-switching keys from s(X^g) to s, for the Galois
+ * elements elts[0..count-1] (odd, below 2N; rotation by k slots to the left
+ * is g = 3^k mod 2N, conjugation is 2N - 1).
+ */
+typedef struct henn_ckks_galois_keys {
+    const henn_ckks_params *params;
+    size_t count;
+    uint32_t *elts;
+    henn_ckks_ksk *keys;
+} henn_ckks_galois_keys;
+
+/* ---- plaintexts and ciphertexts ---------------------------------------- */
+
+/* henn_ckks_pt_clear / henn_ckks_ct_clear: free (and wipe) the data; safe on
+ * a zeroed struct. The struct is left zeroed and may be reused. */
+HENN_API void henn_ckks_pt_clear(henn_ckks_pt *pt);
+HENN_API void henn_ckks_ct_clear(henn_ckks_ct *ct);
+
+/* henn_ckks_ct_copy: dst = src (dst may be a zeroed struct or hold another
+ * ciphertext). Returns 0 or HENN_ENOMEM. */
+HENN_API HENN_NODISCARD int henn_ckks_ct_copy(henn_ckks_ct *dst, const henn_ckks_ct *src);
+
+/* ---- encoding ------------------------------------------------------------ */
+
+/*
+ * henn_ckks_encode: encode count real values (count <= N/2; the rest of the
+ * slots are 0) at scale Delta = scale and level `level` (<= L - 1) through
+ * the canonical embedding: slot i is the value at the root zeta^(3^i mod 2N)
+ * of X^N + 1, zeta = exp(i pi / N) (docs/CKKS.md). pt may be zeroed or hold a plaintext.
+ * Returns 0; HENN_EINVAL (count, level, scale not positive or not finite);
+ * HENN_ERANGE when a scaled coefficient does not fit below Q_level / 2 or in
+ * the encoder's exact range (|coefficient| < 2^126); HENN_ENOMEM.
+ * Timing: depends on the values (floating point), not on any key.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_encode(henn_ckks_pt *pt, const henn_ckks_params *params,
+                                             const double *values, size_t count, double scale,
+                                             size_t level);
+
+/* henn_ckks_encode_complex: as henn_ckks_encode, with count complex values
+ * given as re_im[2 * i] + i * re_im[2 * i + 1]. */
+HENN_API HENN_NODISCARD int henn_ckks_encode_complex(henn_ckks_pt *pt,
+                                                     const henn_ckks_params *params,
+                                                     const double *re_im, size_t count,
+                                                     double scale, size_t level);
+
+/*
+ * henn_ckks_decode: the first count (<= N/2) slots of pt as real numbers
+ * (imaginary parts dropped). Returns 0, HENN_EINVAL or HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_decode(double *values, size_t count,
+                                             const henn_ckks_pt *pt);
+
+/* henn_ckks_decode_complex: count complex slots into re_im[2 * count]. */
+HENN_API HENN_NODISCARD int henn_ckks_decode_complex(double *re_im, size_t count,
+                                                     const henn_ckks_pt *pt);
+
+/* ---- keys -------------------------------------------------------------- */
+
+/*
+ * henn_ckks_keygen: s uniform ternary, pk = (-a s + e, a), e from the
+ * centred binomial distribution with sigma about 3.24 (k = 21), all from
+ * the OS CSPRNG. Returns 0, HENN_EINVAL, HENN_ERNG or HENN_ENOMEM.
+ * Timing: independent of s and e.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_keygen(henn_ckks_sk *sk, henn_ckks_pk *pk,
+                                             const henn_ckks_params *params);
+
+/* henn_ckks_relin_keygen: the relinearisation key for sk. */
+HENN_API HENN_NODISCARD int henn_ckks_relin_keygen(henn_ckks_relin_key *rk,
+                                                   const henn_ckks_sk *sk);
+
+/*
+ * henn_ckks_galois_keygen: Galois keys for rotations by steps[0..count-1]
+ * slots (negative: to the right) and, if conjugate is nonzero, for complex
+ * conjugation. With steps == NULL and count == 0: the default set, +-2^i for
+ * 2^i < N/2, and conjugation. Returns 0, HENN_EINVAL, HENN_ERNG, HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_galois_keygen(henn_ckks_galois_keys *gk,
+                                                    const henn_ckks_sk *sk, const int *steps,
+                                                    size_t count, int conjugate);
+
+HENN_API void henn_ckks_sk_clear(henn_ckks_sk *sk);
+HENN_API void henn_ckks_pk_clear(henn_ckks_pk *pk);
+HENN_API void henn_ckks_relin_key_clear(henn_ckks_relin_key *rk);
+HENN_API void henn_ckks_galois_keys_clear(henn_ckks_galois_keys *gk);
+
+/* ---- encryption ---------------------------------------------------------- */
+
+/*
+ * henn_ckks_encrypt: public-key encryption of pt: (v b + e0 + m, v a + e1)
+ * with v ternary and e0, e1 centred binomial, at pt's level and scale.
+ * Returns 0, HENN_EINVAL (pt from other params), HENN_ERNG or HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_encrypt(henn_ckks_ct *ct, const henn_ckks_pk *pk,
+                                              const henn_ckks_pt *pt);
+
+/*
+ * henn_ckks_encrypt_symmetric: (-a s + e + m, a) with a expanded from a
+ * fresh random seed; seed (may be NULL) receives the HENN_CKKS_SEEDBYTES
+ * seed so that a serialiser can store it instead of a.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_encrypt_symmetric(henn_ckks_ct *ct,
+                                                        uint8_t seed[HENN_CKKS_SEEDBYTES],
+                                                        const henn_ckks_sk *sk,
+                                                        const henn_ckks_pt *pt);
+
+/*
+ * henn_ckks_decrypt: pt = sum_c ct_c s^c at ct's level and scale (size 2 or
+ * 3). Returns 0, HENN_EINVAL or HENN_ENOMEM. Timing: independent of s.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_decrypt(henn_ckks_pt *pt, const henn_ckks_sk *sk,
+                                              const henn_ckks_ct *ct);
+
+/* ---- evaluation ----------------------------------------------------------
+ * Unless stated otherwise: out may alias an input; inputs must share params,
+ * level and scale (relative difference below 2^-20), else HENN_EINVAL; the
+ * functions return 0, HENN_EINVAL or HENN_ENOMEM. */
+
+HENN_API HENN_NODISCARD int henn_ckks_add(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                          const henn_ckks_ct *b);
+HENN_API HENN_NODISCARD int henn_ckks_sub(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                          const henn_ckks_ct *b);
+HENN_API HENN_NODISCARD int henn_ckks_negate(henn_ckks_ct *out, const henn_ckks_ct *a);
+HENN_API HENN_NODISCARD int henn_ckks_add_plain(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                const henn_ckks_pt *b);
+HENN_API HENN_NODISCARD int henn_ckks_sub_plain(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                const henn_ckks_pt *b);
+/* Adds the constant c to every slot (encoded at a's scale and level);
+ * HENN_ERANGE if c * scale does not fit. */
+HENN_API HENN_NODISCARD int henn_ckks_add_const(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                double c);
+
+/* Tensor product, size 3 (inputs of size 2); scale = a.scale * b.scale. */
+HENN_API HENN_NODISCARD int henn_ckks_multiply(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                               const henn_ckks_ct *b);
+/* out = a * pt; scale = a.scale * pt.scale (levels must match). */
+HENN_API HENN_NODISCARD int henn_ckks_multiply_plain(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                     const henn_ckks_pt *pt);
+/* Multiply every slot by c encoded at scale `scale` (out.scale = a.scale *
+ * scale); HENN_ERANGE if c * scale does not fit below q_0 / 2. */
+HENN_API HENN_NODISCARD int henn_ckks_multiply_const(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                     double c, double scale);
+/* Multiply by an integer without using a level (scale unchanged). */
+HENN_API HENN_NODISCARD int henn_ckks_multiply_int(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                   int64_t k);
+/* out = a * a (size 3). */
+HENN_API HENN_NODISCARD int henn_ckks_square(henn_ckks_ct *out, const henn_ckks_ct *a);
+
+/* Size 3 -> 2 with the relinearisation key. */
+HENN_API HENN_NODISCARD int henn_ckks_relinearize(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                  const henn_ckks_relin_key *rk);
+/* Divide by q_level with rounding: level - 1, scale / q_level. HENN_EINVAL
+ * at level 0. */
+HENN_API HENN_NODISCARD int henn_ckks_rescale(henn_ckks_ct *out, const henn_ckks_ct *a);
+/* Drop primes down to `level` without scaling (level <= a.level). */
+HENN_API HENN_NODISCARD int henn_ckks_mod_switch(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                 size_t level);
+/* Same for a plaintext. */
+HENN_API HENN_NODISCARD int henn_ckks_pt_mod_switch(henn_ckks_pt *out, const henn_ckks_pt *a,
+                                                    size_t level);
+
+/*
+ * henn_ckks_rotate: rotate the slots by steps to the left (negative: right),
+ * |steps| < N/2. Uses the Galois key for the element if present, otherwise
+ * composes rotations by keys that exist (the binary expansion of steps over
+ * the +-2^i keys). HENN_EKEY when no combination of keys gives the rotation.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_rotate(henn_ckks_ct *out, const henn_ckks_ct *a, int steps,
+                                             const henn_ckks_galois_keys *gk);
+/* Complex conjugation of every slot; HENN_EKEY without its key. */
+HENN_API HENN_NODISCARD int henn_ckks_conjugate(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                const henn_ckks_galois_keys *gk);
+/*
+ * henn_ckks_rotate_sum: out = sum_{k=0}^{width-1} rotate(a, k): slot 0 holds
+ * the sum of slots 0..width-1 (width a power of two, <= N/2), by log2(width)
+ * rotations and additions.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_rotate_sum(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                 size_t width,
+                                                 const henn_ckks_galois_keys *gk);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

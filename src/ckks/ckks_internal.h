@@ -1,0 +1,110 @@
+/*
+ * CKKS internals shared by src/ckks/*.c (never installed).
+ *
+ * Files and their concerns (docs/STYLE layout):
+ *   modarith.h  64-bit modular arithmetic (Barrett, Shoup), static inline
+ *   params.c    prime generation (SEAL's rule), security table, tables
+ *   ntt.c       negacyclic NTT (Harvey lazy butterflies, Shoup twiddles)
+ *   encoder.c   canonical embedding (special FFT), encode/decode
+ *   sample.c    ternary, centred binomial, uniform and seeded uniform
+ *   keys.c      sk, pk, relinearisation and Galois keys
+ *   encrypt.c   public-key and symmetric encryption, decryption
+ *   keyswitch.c hybrid key switching (balanced digits, mod-down by P)
+ *   eval.c      add, multiply, relinearise, rescale, mod-switch, rotate
+ *   serialize.c versioned binary formats
+ */
+#ifndef HENN_CKKS_INTERNAL_H
+#define HENN_CKKS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "henn/ckks.h"
+
+/*
+ * A prime modulus q < 2^61 with its Barrett constant ratio = floor(2^128 / q)
+ * (ratio[0] low word, ratio[1] high word).
+ */
+typedef struct henn__ckks_mod {
+    uint64_t q;
+    uint64_t ratio[2];
+    int bits;
+} henn__ckks_mod;
+
+/*
+ * NTT tables for one prime. Negacyclic NTT of length N modulo q with psi a
+ * primitive 2N-th root of unity (the minimal one, as SEAL picks).
+ * Forward output order (bit-reversed): a_hat[k] = a(psi^(2 * brv(k) + 1)),
+ * brv = bit reversal over logN bits. The inverse undoes the forward
+ * exactly (N^-1 folded in). Both take and return values in [0, q).
+ *  w[k], w_shoup[k]:   psi^brv(k) and floor(w * 2^64 / q), k in [0, N)
+ *  iw[k], iw_shoup[k]: the inverse twiddles in the order ntt.c uses them
+ */
+typedef struct henn__ckks_ntt {
+    size_t N;
+    size_t logN;
+    uint64_t q;
+    uint64_t psi;
+    uint64_t *w, *w_shoup;
+    uint64_t *iw, *iw_shoup;
+    uint64_t n_inv, n_inv_shoup;
+} henn__ckks_ntt;
+
+struct henn__ckks_encoder; /* encoder.c: FFT roots, slot index map */
+
+/* Everything params_init builds; prime i = 0..L (L = special prime P). */
+struct henn__ckks_tables {
+    size_t nprimes; /* L + 1 */
+    henn__ckks_mod mod[HENN_CKKS_MAX_PRIMES];
+    henn__ckks_ntt ntt[HENN_CKKS_MAX_PRIMES];
+    struct henn__ckks_encoder *enc;
+};
+
+/* ---- ntt.c ---- */
+/* Build / free the tables for prime q (q = 1 mod 2N, q < 2^61). */
+int henn__ckks_ntt_init(henn__ckks_ntt *t, size_t N, uint64_t q);
+void henn__ckks_ntt_clear(henn__ckks_ntt *t);
+/* In place, values in [0, q) in and out. Timing: independent of a. */
+void henn__ckks_ntt_forward(uint64_t *a, const henn__ckks_ntt *t);
+void henn__ckks_ntt_inverse(uint64_t *a, const henn__ckks_ntt *t);
+
+/* ---- params.c ---- */
+/* SEAL's deterministic prime selection (see henn_ckks_params_init). */
+int henn__ckks_select_primes(uint64_t *primes, size_t N, const int *bit_sizes, size_t count);
+/* Deterministic Miller-Rabin for 64-bit n. */
+int henn__ckks_is_prime(uint64_t n);
+
+/* ---- encoder.c ---- */
+int henn__ckks_encoder_new(struct henn__ckks_encoder **enc, size_t N);
+void henn__ckks_encoder_free(struct henn__ckks_encoder *enc);
+
+/* ---- sample.c ---- (all from the OS CSPRNG unless seeded) */
+/* Uniform ternary {-1, 0, 1} coefficients, as small signed integers. */
+int henn__ckks_sample_ternary(int8_t *out, size_t N);
+/* Centred binomial, k = 21 (sigma ~ 3.24), |x| <= 21. */
+int henn__ckks_sample_cbd(int8_t *out, size_t N);
+/* Write small signed coefficients into rows 0..nprimes-1 of dst
+ * (coefficient domain: x < 0 -> q_i + x); prime indices given by idx (or
+ * 0..nprimes-1 if idx is NULL). */
+void henn__ckks_small_to_rns(uint64_t *dst, const int8_t *x, const henn_ckks_params *params,
+                             const size_t *idx, size_t nprimes);
+/* Uniform residues in [0, q_i) for each listed prime, expanded from seed
+ * (deterministic, ChaCha20 stream per (seed, domain)); values are used as
+ * NTT-domain coefficients. */
+void henn__ckks_expand_uniform(uint64_t *dst, const uint8_t seed[HENN_CKKS_SEEDBYTES],
+                               uint64_t domain, const henn_ckks_params *params,
+                               const size_t *idx, size_t nprimes);
+
+/* ---- eval helpers ---- */
+/* Ensure ct has room for size x (level + 1) x N words and set the header. */
+int henn__ckks_ct_reserve(henn_ckks_ct *ct, const henn_ckks_params *params, size_t size,
+                          size_t level, double scale);
+int henn__ckks_pt_reserve(henn_ckks_pt *pt, const henn_ckks_params *params, size_t level,
+                          double scale);
+
+static inline uint64_t *henn__ckks_ct_poly(const henn_ckks_ct *ct, size_t c, size_t i)
+{
+    return ct->data + (c * (ct->level + 1) + i) * ct->params->N;
+}
+
+#endif
