@@ -1,5 +1,5 @@
 /*
- * CKKS internals shared by src/ckks/*.c (never installed).
+ * CKKS internals shared by the files in src/ckks (never installed).
  *
  * Files and their concerns (docs/STYLE layout):
  *   modarith.h  64-bit modular arithmetic (Barrett, Shoup), static inline
