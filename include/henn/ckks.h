@@ -150,8 +150,9 @@ typedef struct henn_ckks_sk {
     uint64_t *s;
 } henn_ckks_sk;
 
-/* Public key (b, a) = (-a s + e, a) modulo the L data primes, NTT domain:
- * data holds 2 x L x N words (b first). */
+/* Public key (b, a) = (-a s + e, a) modulo all L + 1 primes (data primes
+ * and P, so that encryption can work modulo Q P and divide the noise by P,
+ * as SEAL does), NTT domain: data holds 2 x (L + 1) x N words (b first). */
 typedef struct henn_ckks_pk {
     const henn_ckks_params *params;
     uint64_t *data;
@@ -263,8 +264,9 @@ HENN_API void henn_ckks_galois_keys_clear(henn_ckks_galois_keys *gk);
 /* ---- encryption ---------------------------------------------------------- */
 
 /*
- * henn_ckks_encrypt: public-key encryption of pt: (v b + e0 + m, v a + e1)
- * with v ternary and e0, e1 centred binomial, at pt's level and scale.
+ * henn_ckks_encrypt: public-key encryption of pt: (v b + e0, v a + e1)
+ * computed modulo Q_level * P with v ternary and e0, e1 centred binomial,
+ * divided by P with rounding, plus m; at pt's level and scale.
  * Returns 0, HENN_EINVAL (pt from other params), HENN_ERNG or HENN_ENOMEM.
  */
 HENN_API HENN_NODISCARD int henn_ckks_encrypt(henn_ckks_ct *ct, const henn_ckks_pk *pk,
