@@ -95,7 +95,10 @@ typedef struct henn_ckks_params {
  *  flags:     0 or HENN_CKKS_INSECURE.
  * Primes are chosen as SEAL 4.4 does (deterministic): for each distinct bit
  * size b, candidates start at floor((2^b - 1) / 2N) * 2N + 1 and step down
- * by 2N; the i-th occurrence of b in bit_sizes gets the i-th prime found.
+ * by 2N; with c occurrences of b, the first c primes found are handed out
+ * in increasing order (the first occurrence gets the smallest, as SEAL's
+ * known answers show). log2(P*Q) is the real sum of log2 q_i, which is at
+ * most the sum of the bit sizes that SEAL compares with the table.
  * Returns 0; HENN_EINVAL for a bad N, count or bit size, or too few primes
  * of a size; HENN_EPARAM when log2(P*Q) exceeds the HomomorphicEncryption.org
  * 128-bit bound for N (4096: 109, 8192: 218, 16384: 438, 32768: 881,
@@ -356,6 +359,141 @@ HENN_API HENN_NODISCARD int henn_ckks_conjugate(henn_ckks_ct *out, const henn_ck
 HENN_API HENN_NODISCARD int henn_ckks_rotate_sum(henn_ckks_ct *out, const henn_ckks_ct *a,
                                                  size_t width,
                                                  const henn_ckks_galois_keys *gk);
+
+/* ---- serialisation --------------------------------------------------------
+ * Versioned binary formats (docs/CKKS.md, "Formats"); these bytes, not the
+ * structs, are the stable interface. All integers little-endian:
+ *   "HENNCKKS" | version u8 (1) | type u8 (HENN_CKKS_OBJ_*) | reserved u16 (0)
+ *   then, for every object but params, the params fingerprint (16 bytes),
+ *   then the object's fields. Residues are stored in the NTT domain, each in
+ *   ceil(bits(q_i) / 8) bytes, and must be below their prime q_i.
+ * Serialisers allocate *buf (release with henn_free(buf, buf_len), which
+ * wipes it) and return 0, HENN_EINVAL (a NULL or unbuilt object) or
+ * HENN_ENOMEM; on error *buf is NULL and *buf_len 0.
+ * Deserialisers take the params the object was made with (they must outlive
+ * it), read exactly buf_len bytes and return 0 or: HENN_EFORMAT (bad magic,
+ * version or type, truncated or trailing bytes, a size, level, count, scale,
+ * Galois element or residue out of range), HENN_EKEY (the object was made
+ * with other params: fingerprint mismatch), HENN_EINVAL (NULL arguments),
+ * HENN_ENOMEM. Nothing is allocated before the length has been checked
+ * against the header. The output may be a zeroed struct or hold an object of
+ * its type (it is cleared first); on error it is left zeroed.
+ * Thread safety: as the rest of the module (inputs read-only).
+ * Timing: the secret-key functions do not branch on the key; the others
+ * depend only on public data. */
+
+/* Object types (the type byte). */
+#define HENN_CKKS_OBJ_PARAMS 1
+#define HENN_CKKS_OBJ_SK 2
+#define HENN_CKKS_OBJ_PK 3
+#define HENN_CKKS_OBJ_RELIN_KEY 4
+#define HENN_CKKS_OBJ_GALOIS_KEYS 5
+#define HENN_CKKS_OBJ_CT 6
+#define HENN_CKKS_OBJ_CT_SEEDED 7 /* symmetric ciphertext: seed instead of a */
+#define HENN_CKKS_OBJ_PT 8
+/* Format version written and read. */
+#define HENN_CKKS_FORMAT_VERSION 1
+/* Bytes of the params fingerprint: BLAKE2b-128 (libsodium's
+ * crypto_generichash) of the serialised params. */
+#define HENN_CKKS_FINGERPRINTBYTES 16
+
+/*
+ * henn_ckks_params_fingerprint: BLAKE2b-128 of the serialised params (N,
+ * bit sizes, primes; the HENN_CKKS_INSECURE flag is not part of it).
+ * Returns 0 or HENN_EINVAL.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_params_fingerprint(
+    uint8_t fp[HENN_CKKS_FINGERPRINTBYTES], const henn_ckks_params *params);
+
+/*
+ * Params: header | N u32 | count u32 | bits u8 x count | primes u64 x count
+ * (count = L + 1, the special prime last). Reading re-runs
+ * henn_ckks_params_init(N, bits, count, flags) and refuses a file whose
+ * primes differ from the ones it picks (HENN_EFORMAT). flags: 0 or
+ * HENN_CKKS_INSECURE; beyond the security table without it: HENN_EPARAM.
+ * params may be zeroed or hold parameters (cleared first; objects made with
+ * them must be gone).
+ */
+HENN_API HENN_NODISCARD int henn_ckks_params_serialize(uint8_t **buf, size_t *buf_len,
+                                                       const henn_ckks_params *params);
+HENN_API HENN_NODISCARD int henn_ckks_params_deserialize(henn_ckks_params *params,
+                                                         const uint8_t *buf, size_t buf_len,
+                                                         unsigned flags);
+
+/*
+ * Secret key: header | fingerprint | N/4 bytes, 2 bits per coefficient of
+ * the ternary s (0: 0, 1: +1, 2: -1; 3 is refused), coefficient k in bits
+ * 2(k mod 4) .. of byte k / 4. The serialiser returns HENN_EKEY if sk is
+ * not ternary. Write the buffer only to 0600 files.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_sk_serialize(uint8_t **buf, size_t *buf_len,
+                                                   const henn_ckks_sk *sk);
+HENN_API HENN_NODISCARD int henn_ckks_sk_deserialize(henn_ckks_sk *sk,
+                                                     const henn_ckks_params *params,
+                                                     const uint8_t *buf, size_t buf_len);
+
+/* Public key: header | fingerprint | b, a: 2 x (L + 1) x N residues. */
+HENN_API HENN_NODISCARD int henn_ckks_pk_serialize(uint8_t **buf, size_t *buf_len,
+                                                   const henn_ckks_pk *pk);
+HENN_API HENN_NODISCARD int henn_ckks_pk_deserialize(henn_ckks_pk *pk,
+                                                     const henn_ckks_params *params,
+                                                     const uint8_t *buf, size_t buf_len);
+
+/* Relinearisation key: header | fingerprint | L x 2 x (L + 1) x N residues
+ * (the henn_ckks_ksk layout). */
+HENN_API HENN_NODISCARD int henn_ckks_relin_key_serialize(uint8_t **buf, size_t *buf_len,
+                                                          const henn_ckks_relin_key *rk);
+HENN_API HENN_NODISCARD int henn_ckks_relin_key_deserialize(henn_ckks_relin_key *rk,
+                                                            const henn_ckks_params *params,
+                                                            const uint8_t *buf,
+                                                            size_t buf_len);
+
+/* Galois keys: header | fingerprint | count u32 | elements u32 x count (odd,
+ * below 2N, distinct) | count key-switching keys as in the relinearisation
+ * key. count <= N (there are N odd residues below 2N). */
+HENN_API HENN_NODISCARD int henn_ckks_galois_keys_serialize(uint8_t **buf, size_t *buf_len,
+                                                            const henn_ckks_galois_keys *gk);
+HENN_API HENN_NODISCARD int henn_ckks_galois_keys_deserialize(henn_ckks_galois_keys *gk,
+                                                              const henn_ckks_params *params,
+                                                              const uint8_t *buf,
+                                                              size_t buf_len);
+
+/*
+ * Ciphertext: header | fingerprint | size u32 (2 or 3) | level u32 (< L) |
+ * scale f64 (finite, > 0) | size x (level + 1) x N residues (type
+ * HENN_CKKS_OBJ_CT). With seed != NULL (the seed henn_ckks_encrypt_symmetric
+ * returned for this ciphertext, which must be unchanged since): type
+ * HENN_CKKS_OBJ_CT_SEEDED, the same fields with c_1 = a replaced by the 32
+ * seed bytes, about half the size; the serialiser regenerates a from the
+ * seed and returns HENN_EINVAL if it is not ct's c_1. The deserialiser reads
+ * both types (ct may be zeroed or hold a ciphertext).
+ */
+HENN_API HENN_NODISCARD int henn_ckks_ct_serialize(uint8_t **buf, size_t *buf_len,
+                                                   const henn_ckks_ct *ct,
+                                                   const uint8_t *seed);
+HENN_API HENN_NODISCARD int henn_ckks_ct_deserialize(henn_ckks_ct *ct,
+                                                     const henn_ckks_params *params,
+                                                     const uint8_t *buf, size_t buf_len);
+
+/* Plaintext: header | fingerprint | reserved u32 (0) | level u32 | scale f64 |
+ * (level + 1) x N residues. */
+HENN_API HENN_NODISCARD int henn_ckks_pt_serialize(uint8_t **buf, size_t *buf_len,
+                                                   const henn_ckks_pt *pt);
+HENN_API HENN_NODISCARD int henn_ckks_pt_deserialize(henn_ckks_pt *pt,
+                                                     const henn_ckks_params *params,
+                                                     const uint8_t *buf, size_t buf_len);
+
+/*
+ * henn_ckks_serialized_info: the type and total length of the object that
+ * starts at buf (which may be followed by more objects, e.g. a file of
+ * concatenated ciphertexts), from its header alone; the residues are not
+ * checked (the deserialiser does). params may be NULL only for a params
+ * object. Returns 0, HENN_EFORMAT (bad or truncated header, a length beyond
+ * buf_len), HENN_EKEY (fingerprint of other params), HENN_EINVAL.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_serialized_info(int *type, size_t *len,
+                                                      const henn_ckks_params *params,
+                                                      const uint8_t *buf, size_t buf_len);
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,11 @@ void henn__ckks_ntt_clear(henn__ckks_ntt *t);
 /* In place, values in [0, q) in and out. Timing: independent of a. */
 void henn__ckks_ntt_forward(uint64_t *a, const henn__ckks_ntt *t);
 void henn__ckks_ntt_inverse(uint64_t *a, const henn__ckks_ntt *t);
+/* Lazy variants (skip the last conditional subtraction): forward takes
+ * values in [0, 4q) and returns them in [0, 2q); inverse takes [0, 2q) and
+ * returns [0, 2q). Outputs are congruent to the exact transforms'. */
+void henn__ckks_ntt_forward_lazy(uint64_t *a, const henn__ckks_ntt *t);
+void henn__ckks_ntt_inverse_lazy(uint64_t *a, const henn__ckks_ntt *t);
 
 /* ---- params.c ---- */
 /* SEAL's deterministic prime selection (see henn_ckks_params_init). */
@@ -77,6 +82,14 @@ int henn__ckks_is_prime(uint64_t n);
 /* ---- encoder.c ---- */
 int henn__ckks_encoder_new(struct henn__ckks_encoder **enc, size_t N);
 void henn__ckks_encoder_free(struct henn__ckks_encoder *enc);
+/* The canonical embedding in floating point (tests): coeffs[0..N) =
+ * factor * m for the real m whose slot i is re_im[2i] + i re_im[2i+1]
+ * (i < count, later slots 0); and back, the first count slots of
+ * factor * m into re_im (coeffs is overwritten). */
+void henn__ckks_slots_to_coeffs(const struct henn__ckks_encoder *enc, double *coeffs,
+                                const double *re_im, size_t count, double factor);
+void henn__ckks_coeffs_to_slots(const struct henn__ckks_encoder *enc, double *re_im,
+                                size_t count, double *coeffs, double factor);
 
 /* ---- sample.c ---- (all from the OS CSPRNG unless seeded) */
 /* Uniform ternary {-1, 0, 1} coefficients, as small signed integers. */
@@ -94,6 +107,31 @@ void henn__ckks_small_to_rns(uint64_t *dst, const int8_t *x, const henn_ckks_par
 void henn__ckks_expand_uniform(uint64_t *dst, const uint8_t seed[HENN_CKKS_SEEDBYTES],
                                uint64_t domain, const henn_ckks_params *params,
                                const size_t *idx, size_t nprimes);
+
+/* Domain of the seeded expansion for the a of a symmetric ciphertext (rows
+ * for primes 0..level, idx NULL); keys use other domains. */
+#define HENN__CKKS_DOMAIN_CT 0
+
+/* ---- keyswitch.c ---- */
+/* Galois element g (odd, < 2N) in the NTT domain: (a o X^g)_hat[k] =
+ * a_hat[perm[k]] (perm: N entries). */
+void henn__ckks_galois_perm(uint32_t *perm, size_t N, size_t logN, uint64_t g);
+/* out[r N + k] = in[r N + perm[k]] for rows r < rows (out != in). */
+void henn__ckks_apply_perm(uint64_t *out, const uint64_t *in, const uint32_t *perm,
+                           size_t N, size_t rows);
+/* Hybrid key switching: d is (level + 1) x N in the NTT domain; adds to r0
+ * and r1 (each (level + 1) x N, NTT, values in [0, q)) a pair with
+ * r0 + r1 s ~ d s' for ksk from s' to s. Returns 0 or HENN_ENOMEM. */
+int henn__ckks_keyswitch(uint64_t *r0, uint64_t *r1, const uint64_t *d, size_t level,
+                         const henn_ckks_ksk *ksk);
+
+/* ---- keys.c ---- */
+/* Key-switching key from s' (NTT domain, L x N: data primes only) to sk's
+ * s. Returns 0, HENN_ERNG or HENN_ENOMEM (ksk left zeroed on error). */
+int henn__ckks_ksk_gen(henn_ckks_ksk *ksk, const henn_ckks_sk *sk, const uint64_t *s_prime);
+void henn__ckks_ksk_clear(henn_ckks_ksk *ksk);
+/* Galois element of a rotation by steps slots to the left (any sign). */
+uint32_t henn__ckks_rotation_elt(const henn_ckks_params *params, long steps);
 
 /* ---- eval helpers ---- */
 /* Ensure ct has room for size x (level + 1) x N words and set the header. */
