@@ -21,9 +21,9 @@
  * conjugate of the value at -g (which is 1 mod 4) because m is real. So
  * decoding is twist, FFT, and reading slot i from FFT output t_i
  * (conjugated when 3^i = 3 mod 4); encoding runs the same steps backwards.
- * The FFT is a radix-2 Gentleman-Sande transform (natural order in,
- * bit-reversed out) and its inverse a Cooley-Tukey one (bit-reversed in,
- * natural out), so the slot map absorbs the bit reversal.
+ * The FFT is a Gentleman-Sande transform (natural order in, bit-reversed
+ * out) and its inverse a Cooley-Tukey one (bit-reversed in, natural out),
+ * both in radix-4 passes, so the slot map absorbs the bit reversal.
  *
  * Roots are computed once per parameter set from exact angles in long
  * double (cosl/sinl on the first octant, symmetry elsewhere), so each table
@@ -60,6 +60,9 @@ struct henn__ckks_encoder {
     /* FFT twiddles: w_re[h + j] + i w_im[h + j] = exp(2 pi i j / 2h) for
      * h = 1, 2, 4, ..., n/2 and j < h (index 0 unused). */
     double *w_re, *w_im;
+    /* w3_re[h + j] + i w3_im[h + j] = exp(2 pi i 3j / 2h), j < h/2: the
+     * third twiddle of a radix-4 butterfly. */
+    double *w3_re, *w3_im;
     /* Twist: z_re[k] + i z_im[k] = zeta^k, k < n. */
     double *z_re, *z_im;
     /* slot[i]: bit-reversed FFT position of slot i's root, | SLOT_CONJ
@@ -125,6 +128,8 @@ void henn__ckks_encoder_free(struct henn__ckks_encoder *enc)
         return;
     free(enc->w_re);
     free(enc->w_im);
+    free(enc->w3_re);
+    free(enc->w3_im);
     free(enc->z_re);
     free(enc->z_im);
     free(enc->slot);
@@ -148,20 +153,27 @@ int henn__ckks_encoder_new(struct henn__ckks_encoder **enc, size_t N)
     e->n = n;
     e->w_re = malloc(n * sizeof(double));
     e->w_im = malloc(n * sizeof(double));
+    e->w3_re = malloc(n * sizeof(double));
+    e->w3_im = malloc(n * sizeof(double));
     e->z_re = malloc(n * sizeof(double));
     e->z_im = malloc(n * sizeof(double));
     e->slot = malloc(n * sizeof(uint32_t));
-    if (e->w_re == NULL || e->w_im == NULL || e->z_re == NULL || e->z_im == NULL ||
-        e->slot == NULL) {
+    if (e->w_re == NULL || e->w_im == NULL || e->w3_re == NULL || e->w3_im == NULL ||
+        e->z_re == NULL || e->z_im == NULL || e->slot == NULL) {
         henn__ckks_encoder_free(e);
         return HENN_ENOMEM;
     }
+    memset(e->w3_re, 0, n * sizeof(double));
+    memset(e->w3_im, 0, n * sizeof(double));
     e->w_re[0] = 1.0;
     e->w_im[0] = 0.0;
     /* exp(2 pi i j / 2h) = zeta^(j N / h) */
-    for (size_t h = 1; h < n; h <<= 1)
+    for (size_t h = 1; h < n; h <<= 1) {
         for (size_t j = 0; j < h; j++)
             root_of_unity(&e->w_re[h + j], &e->w_im[h + j], j * (N / h), N);
+        for (size_t j = 0; j < h / 2; j++)
+            root_of_unity(&e->w3_re[h + j], &e->w3_im[h + j], 3 * j * (N / h), N);
+    }
     for (size_t k = 0; k < n; k++)
         root_of_unity(&e->z_re[k], &e->z_im[k], k, N);
     unsigned logn = 0;
@@ -185,51 +197,145 @@ int henn__ckks_encoder_new(struct henn__ckks_encoder **enc, size_t N)
 
 /*
  * Forward transform (evaluation): X[brv(t)] = sum_k x_k w^(t k), w =
- * exp(2 pi i / n); natural order in, bit-reversed out.
+ * exp(2 pi i / n); natural order in, bit-reversed out. Gentleman-Sande
+ * stages h = n/2, n/4, ..., 1 (butterfly (a, b) -> (a + b, (a - b)
+ * w_2h^j)), two at a time as radix-4 butterflies: with x0..x3 at offsets
+ * j, j + h/2, j + h, j + 3h/2 of a block of 2h, W1 = w_2h^j, W2 = w_h^j =
+ * W1^2, W3 = W1^3 and w_2h^(h/2) = i:
+ *   a0 = (x0 + x2) + (x1 + x3)         a1 = ((x0 + x2) - (x1 + x3)) W2
+ *   a2 = ((x0 - x2) + i (x1 - x3)) W1  a3 = ((x0 - x2) - i (x1 - x3)) W3
+ * A last radix-2 stage (h = 1, w = 1) when log2(n) is odd.
  */
 static void fft_forward(const struct henn__ckks_encoder *e, double *restrict re,
                         double *restrict im)
 {
-    size_t n = e->n;
-    const double *wr = e->w_re, *wi = e->w_im;
-    for (size_t h = n / 2; h >= 1; h >>= 1) {
+    size_t n = e->n, h = n / 2;
+    for (; h >= 4; h >>= 2) {
+        size_t hh = h / 2;
+        const double *w1r = e->w_re + h, *w1i = e->w_im + h;
+        const double *w2r = e->w_re + hh, *w2i = e->w_im + hh;
+        const double *w3r = e->w3_re + h, *w3i = e->w3_im + h;
         for (size_t s = 0; s < n; s += 2 * h) {
-            double *ar = re + s, *ai = im + s, *br = re + s + h, *bi = im + s + h;
-            const double *tr = wr + h, *ti = wi + h;
-            for (size_t j = 0; j < h; j++) {
-                double xr = ar[j], xi = ai[j], yr = br[j], yi = bi[j];
-                double dr = xr - yr, di = xi - yi;
-                ar[j] = xr + yr;
-                ai[j] = xi + yi;
-                br[j] = dr * tr[j] - di * ti[j];
-                bi[j] = dr * ti[j] + di * tr[j];
+            double *r0 = re + s, *r1 = r0 + hh, *r2 = r0 + h, *r3 = r2 + hh;
+            double *i0 = im + s, *i1 = i0 + hh, *i2 = i0 + h, *i3 = i2 + hh;
+            for (size_t j = 0; j < hh; j++) {
+                double sr = r0[j] + r2[j], si = i0[j] + i2[j];
+                double dr = r0[j] - r2[j], di = i0[j] - i2[j];
+                double tr = r1[j] + r3[j], ti = i1[j] + i3[j];
+                double ur = r1[j] - r3[j], ui = i1[j] - i3[j];
+                /* i (x1 - x3) = (-ui, ur) */
+                double br = sr - tr, bi = si - ti;
+                double cr = dr - ui, ci = di + ur;
+                double fr = dr + ui, fi = di - ur;
+                r0[j] = sr + tr;
+                i0[j] = si + ti;
+                r1[j] = br * w2r[j] - bi * w2i[j];
+                i1[j] = br * w2i[j] + bi * w2r[j];
+                r2[j] = cr * w1r[j] - ci * w1i[j];
+                i2[j] = cr * w1i[j] + ci * w1r[j];
+                r3[j] = fr * w3r[j] - fi * w3i[j];
+                i3[j] = fr * w3i[j] + fi * w3r[j];
             }
+        }
+    }
+    if (h == 2) {
+        /* stages 2 and 1: all twiddles are 1 (and i) */
+        for (size_t s = 0; s < n; s += 4) {
+            double *r = re + s, *ii = im + s;
+            double sr = r[0] + r[2], si = ii[0] + ii[2];
+            double dr = r[0] - r[2], di = ii[0] - ii[2];
+            double tr = r[1] + r[3], ti = ii[1] + ii[3];
+            double ur = r[1] - r[3], ui = ii[1] - ii[3];
+            r[0] = sr + tr;
+            ii[0] = si + ti;
+            r[1] = sr - tr;
+            ii[1] = si - ti;
+            r[2] = dr - ui;
+            ii[2] = di + ur;
+            r[3] = dr + ui;
+            ii[3] = di - ur;
+        }
+    } else if (h == 1) {
+        for (size_t s = 0; s < n; s += 2) {
+            double xr = re[s], xi = im[s], yr = re[s + 1], yi = im[s + 1];
+            re[s] = xr + yr;
+            im[s] = xi + yi;
+            re[s + 1] = xr - yr;
+            im[s + 1] = xi - yi;
         }
     }
 }
 
 /*
  * Inverse transform without the 1/n: x_k = sum_t X[brv(t)] w^(-t k);
- * bit-reversed order in, natural out. Undoes fft_forward up to the factor n.
+ * bit-reversed order in, natural out. Undoes fft_forward pass by pass, up
+ * to the factor n: with b1 = a1 conj(W2), b2 = a2 conj(W1), b3 = a3
+ * conj(W3),
+ *   4 x0 = (a0 + b1) + (b2 + b3)       4 x2 = (a0 + b1) - (b2 + b3)
+ *   4 x1 = (a0 - b1) - i (b2 - b3)     4 x3 = (a0 - b1) + i (b2 - b3)
  */
 static void fft_inverse(const struct henn__ckks_encoder *e, double *restrict re,
                         double *restrict im)
 {
-    size_t n = e->n;
-    const double *wr = e->w_re, *wi = e->w_im;
-    for (size_t h = 1; h < n; h <<= 1) {
+    size_t n = e->n, logn = 0;
+    while (((size_t)1 << logn) < n)
+        logn++;
+    size_t h;
+    if (logn & 1) {
+        for (size_t s = 0; s < n; s += 2) {
+            double xr = re[s], xi = im[s], yr = re[s + 1], yi = im[s + 1];
+            re[s] = xr + yr;
+            im[s] = xi + yi;
+            re[s + 1] = xr - yr;
+            im[s + 1] = xi - yi;
+        }
+        h = 4; /* next: stages 4 and 2 */
+    } else {
+        for (size_t s = 0; n >= 4 && s < n; s += 4) {
+            double *r = re + s, *ii = im + s;
+            double pr = r[0] + r[1], pi = ii[0] + ii[1];
+            double mr = r[0] - r[1], mi = ii[0] - ii[1];
+            double qr = r[2] + r[3], qi = ii[2] + ii[3];
+            double vr = r[2] - r[3], vi = ii[2] - ii[3];
+            /* -i v = (vi, -vr), +i v = (-vi, vr) */
+            r[0] = pr + qr;
+            ii[0] = pi + qi;
+            r[2] = pr - qr;
+            ii[2] = pi - qi;
+            r[1] = mr + vi;
+            ii[1] = mi - vr;
+            r[3] = mr - vi;
+            ii[3] = mi + vr;
+        }
+        h = 8; /* next: stages 8 and 4 */
+    }
+    for (; h <= n / 2; h <<= 2) {
+        size_t hh = h / 2;
+        const double *w1r = e->w_re + h, *w1i = e->w_im + h;
+        const double *w2r = e->w_re + hh, *w2i = e->w_im + hh;
+        const double *w3r = e->w3_re + h, *w3i = e->w3_im + h;
         for (size_t s = 0; s < n; s += 2 * h) {
-            double *ar = re + s, *ai = im + s, *br = re + s + h, *bi = im + s + h;
-            const double *tr = wr + h, *ti = wi + h;
-            for (size_t j = 0; j < h; j++) {
-                /* y = b * conj(w) */
-                double yr = br[j] * tr[j] + bi[j] * ti[j];
-                double yi = bi[j] * tr[j] - br[j] * ti[j];
-                double xr = ar[j], xi = ai[j];
-                ar[j] = xr + yr;
-                ai[j] = xi + yi;
-                br[j] = xr - yr;
-                bi[j] = xi - yi;
+            double *r0 = re + s, *r1 = r0 + hh, *r2 = r0 + h, *r3 = r2 + hh;
+            double *i0 = im + s, *i1 = i0 + hh, *i2 = i0 + h, *i3 = i2 + hh;
+            for (size_t j = 0; j < hh; j++) {
+                double b1r = r1[j] * w2r[j] + i1[j] * w2i[j];
+                double b1i = i1[j] * w2r[j] - r1[j] * w2i[j];
+                double b2r = r2[j] * w1r[j] + i2[j] * w1i[j];
+                double b2i = i2[j] * w1r[j] - r2[j] * w1i[j];
+                double b3r = r3[j] * w3r[j] + i3[j] * w3i[j];
+                double b3i = i3[j] * w3r[j] - r3[j] * w3i[j];
+                double pr = r0[j] + b1r, pi = i0[j] + b1i;
+                double mr = r0[j] - b1r, mi = i0[j] - b1i;
+                double qr = b2r + b3r, qi = b2i + b3i;
+                double vr = b2r - b3r, vi = b2i - b3i;
+                r0[j] = pr + qr;
+                i0[j] = pi + qi;
+                r2[j] = pr - qr;
+                i2[j] = pi - qi;
+                r1[j] = mr + vi;
+                i1[j] = mi - vr;
+                r3[j] = mr - vi;
+                i3[j] = mi + vr;
             }
         }
     }
@@ -382,30 +488,33 @@ static int encode(henn_ckks_pt *pt, const henn_ckks_params *params, const double
     rc = henn__ckks_pt_reserve(pt, params, level, scale);
     if (rc != 0)
         goto cleanup;
+    int small = maxabs < two63;
+    uint64_t maxc = small ? (uint64_t)maxabs : UINT64_MAX;
     for (size_t i = 0; i <= level; i++) {
         const henn__ckks_mod *m = &tb->mod[i];
         uint64_t q = m->q, *dst = pt->data + i * N;
-        if (maxabs < (double)q) {
+        if (maxc < q) {
             /* |c| < q: add q to negative values */
             for (size_t k = 0; k < N; k++) {
                 int64_t c = (int64_t)buf[k];
                 uint64_t neg = (uint64_t)0 - (uint64_t)(c < 0);
                 dst[k] = (uint64_t)c + (q & neg);
             }
-        } else if (maxabs < two63) {
+        } else if (small) {
             for (size_t k = 0; k < N; k++) {
                 int64_t c = (int64_t)buf[k];
                 uint64_t neg = (uint64_t)0 - (uint64_t)(c < 0);
                 uint64_t a = ((uint64_t)c ^ neg) - neg; /* |c| */
                 uint64_t r = henn__ckks_reduce_64(a, m);
-                dst[k] = (r ^ neg) - neg + (q & neg & ((uint64_t)0 - (uint64_t)(r != 0)));
+                dst[k] = (henn__ckks_neg_mod(r, q) & neg) | (r & ~neg);
             }
         } else {
             for (size_t k = 0; k < N; k++) {
                 double x = buf[k];
                 henn__u128 a = (henn__u128)fabs(x); /* exact: an integer below 2^126 */
                 uint64_t r = henn__ckks_reduce_128(a, m);
-                dst[k] = x < 0 ? henn__ckks_neg_mod(r, q) : r;
+                uint64_t neg = (uint64_t)0 - (uint64_t)(x < 0);
+                dst[k] = (henn__ckks_neg_mod(r, q) & neg) | (r & ~neg);
             }
         }
         henn__ckks_ntt_forward(dst, &tb->ntt[i]);
@@ -477,13 +586,14 @@ static int garner_init(garner *g, const henn_ckks_params *params, size_t k)
  * The centred value of the coefficient with residues r[j * stride], j < k,
  * as a long double: Garner's digits d_j (X = sum d_j q_0...q_{j-1}, 0 <= X <
  * Q), X > (Q-1)/2 decided on the digits from the top, then Horner on the
- * digits of X or of Q - X.
+ * digits of X or of Q - X (whose digits are q_j - 1 - d_j, plus one). All
+ * digits are below 2^61, so they convert as signed integers. d: k words of
+ * work space. Inlined with a constant k for the common small levels.
  */
-static long double crt_centred(const uint64_t *r, size_t stride, const henn_ckks_params *params,
-                               const garner *g, uint64_t *d)
+static inline __attribute__((always_inline)) long double
+crt_centred(uint64_t *d, const uint64_t *r, size_t stride, const uint64_t *q, const garner *g,
+            size_t k)
 {
-    size_t k = g->k;
-    const uint64_t *q = params->q;
     d[0] = r[0];
     for (size_t j = 1; j < k; j++) {
         uint64_t t = r[j * stride], qj = q[j];
@@ -501,18 +611,39 @@ static long double crt_centred(const uint64_t *r, size_t stride, const henn_ckks
         gt |= ~decided & above;
         decided |= differ;
     }
-    /* negative: Q - X has digits q_j - 1 - d_j, plus one */
     long double v = 0.0L;
     for (size_t j = k; j-- > 0;) {
         uint64_t e = (((q[j] - 1 - d[j]) + (j == 0)) & gt) | (d[j] & ~gt);
-        v = v * (long double)q[j] + (long double)e;
+        v = v * (long double)(int64_t)q[j] + (long double)(int64_t)e;
     }
-    return v * (long double)(1 - 2 * (int)(gt & 1));
+    return v * (long double)(1 - 2 * (int)(gt & 1)); /* no branch on the sign */
+}
+
+/* buf[c] = centred coefficient c / scale for c < N, k limbs. */
+static void crt_all(double *buf, const uint64_t *limbs, size_t N, const uint64_t *q,
+                    const garner *g, long double inv_scale)
+{
+    size_t k = g->k;
+    uint64_t d[HENN_CKKS_MAX_PRIMES];
+    if (k == 2) {
+        for (size_t c = 0; c < N; c++)
+            buf[c] = (double)(crt_centred(d, limbs + c, N, q, g, 2) * inv_scale);
+    } else if (k == 3) {
+        for (size_t c = 0; c < N; c++)
+            buf[c] = (double)(crt_centred(d, limbs + c, N, q, g, 3) * inv_scale);
+    } else if (k == 4) {
+        for (size_t c = 0; c < N; c++)
+            buf[c] = (double)(crt_centred(d, limbs + c, N, q, g, 4) * inv_scale);
+    } else {
+        for (size_t c = 0; c < N; c++)
+            buf[c] = (double)(crt_centred(d, limbs + c, N, q, g, k) * inv_scale);
+    }
+    henn_memzero(d, sizeof(d));
 }
 
 static int decode(double *out, size_t count, int complex_out, const henn_ckks_pt *pt)
 {
-    uint64_t *limbs = NULL, *digits = NULL;
+    uint64_t *limbs = NULL;
     double *buf = NULL;
     garner g = {0, NULL, NULL, NULL};
     size_t N = 0, k = 0;
@@ -533,8 +664,7 @@ static int decode(double *out, size_t count, int complex_out, const henn_ckks_pt
     k = pt->level + 1;
     limbs = malloc(k * N * sizeof(uint64_t));
     buf = malloc(N * sizeof(double));
-    digits = malloc(k * sizeof(uint64_t));
-    if (limbs == NULL || buf == NULL || digits == NULL) {
+    if (limbs == NULL || buf == NULL) {
         rc = HENN_ENOMEM;
         goto cleanup;
     }
@@ -554,9 +684,7 @@ static int decode(double *out, size_t count, int complex_out, const henn_ckks_pt
         rc = garner_init(&g, params, k);
         if (rc != 0)
             goto cleanup;
-        long double inv_scale = 1.0L / (long double)pt->scale;
-        for (size_t c = 0; c < N; c++)
-            buf[c] = (double)(crt_centred(limbs + c, N, params, &g, digits) * inv_scale);
+        crt_all(buf, limbs, N, params->q, &g, 1.0L / (long double)pt->scale);
         coeffs_to_slots(tb->enc, out, count, complex_out, buf, 1.0);
     }
     rc = 0;
@@ -566,8 +694,6 @@ cleanup:
         henn_free(limbs, k * N * sizeof(uint64_t));
     if (buf != NULL)
         henn_free(buf, N * sizeof(double));
-    if (digits != NULL)
-        henn_free(digits, k * sizeof(uint64_t));
     garner_clear(&g);
     if (rc != 0 && out != NULL && params != NULL && count <= params->N / 2)
         memset(out, 0, (complex_out ? 2 : 1) * count * sizeof(double));
