@@ -48,6 +48,10 @@ typedef struct henn__ckks_ntt {
     uint64_t *w, *w_shoup;
     uint64_t *iw, *iw_shoup;
     uint64_t n_inv, n_inv_shoup;
+    /* Code path chosen by henn__ckks_ntt_init from the CPU (ntt.c): 0
+     * scalar, 1 AVX-512 IFMA (q < 2^50), 2 AVX-512 64-bit; all give the
+     * same outputs (tests set 0 to compare). */
+    int path;
 } henn__ckks_ntt;
 
 struct henn__ckks_encoder; /* encoder.c: FFT roots, slot index map */

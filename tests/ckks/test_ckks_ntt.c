@@ -336,16 +336,14 @@ static void ntt_mul(uint64_t *c, const uint64_t *a, const uint64_t *b, uint64_t 
     henn__ckks_ntt_inverse(c, t);
 }
 
-static void check_ntt_prime(size_t N, uint64_t q, int dense_schoolbook)
+/* The checks on one table (one code path). */
+static void check_ntt_table(const henn__ckks_ntt *tp, int dense_schoolbook)
 {
+    const henn__ckks_ntt t = *tp;
+    const size_t N = t.N;
+    const uint64_t q = t.q;
     henn__ckks_mod m;
     henn__ckks_mod_init(&m, q);
-    henn__ckks_ntt t;
-    int rc = henn__ckks_ntt_init(&t, N, q);
-    CHECK_OK(rc);
-    if (rc != 0)
-        return;
-    CHECK_EQ_U64(t.N, N);
     CHECK_EQ_U64((size_t)1 << t.logN, N);
     CHECK_EQ_U64(henn__ckks_pow_mod(t.psi, N, &m), q - 1); /* primitive 2N-th root */
     /* minimal: no smaller primitive 2N-th root (exhaustive for small q) */
@@ -467,13 +465,64 @@ done:
     free(c);
     free(d);
     free(e);
+}
+
+/* Every check on the path init chose and on the scalar path, and the two
+ * paths against each other (exact outputs bitwise, lazy ones mod q). */
+static void check_ntt_prime(size_t N, uint64_t q, int dense_schoolbook)
+{
+    henn__ckks_ntt t;
+    int rc = henn__ckks_ntt_init(&t, N, q);
+    CHECK_OK(rc);
+    if (rc != 0)
+        return;
+    CHECK_EQ_U64(t.N, N);
+    check_ntt_table(&t, dense_schoolbook);
+    if (t.path != 0) {
+        henn__ckks_ntt s = t;
+        s.path = 0;
+        check_ntt_table(&s, dense_schoolbook);
+        uint64_t *x = malloc(N * sizeof(uint64_t)), *y = malloc(N * sizeof(uint64_t));
+        CHECK(x != NULL && y != NULL);
+        for (int rep = 0; x != NULL && y != NULL && rep < 3; rep++) {
+            /* rep 0: random in [0, q); 1: lazy range [0, 4q) / [0, 2q); 2: top */
+            for (size_t i = 0; i < N; i++)
+                x[i] = rep == 0 ? rnd_below(q) : rep == 1 ? rnd_below(4 * q) : 4 * q - 1;
+            memcpy(y, x, N * sizeof(uint64_t));
+            henn__ckks_ntt_forward_lazy(x, &t);
+            henn__ckks_ntt_forward_lazy(y, &s);
+            int same = 1;
+            for (size_t i = 0; i < N; i++)
+                same &= x[i] < 2 * q && y[i] < 2 * q && x[i] % q == y[i] % q;
+            CHECK(same);
+            for (size_t i = 0; i < N; i++)
+                x[i] = y[i] = rep == 0 ? rnd_below(q) : rep == 1 ? rnd_below(2 * q) : 2 * q - 1;
+            henn__ckks_ntt_inverse_lazy(x, &t);
+            henn__ckks_ntt_inverse_lazy(y, &s);
+            same = 1;
+            for (size_t i = 0; i < N; i++)
+                same &= x[i] < 2 * q && y[i] < 2 * q && x[i] % q == y[i] % q;
+            CHECK(same);
+            for (size_t i = 0; i < N; i++)
+                x[i] = y[i] = rep == 2 ? q - 1 : rnd_below(q);
+            henn__ckks_ntt_forward(x, &t);
+            henn__ckks_ntt_forward(y, &s);
+            CHECK(memcmp(x, y, N * sizeof(uint64_t)) == 0);
+            henn__ckks_ntt_inverse(x, &t);
+            henn__ckks_ntt_inverse(y, &s);
+            CHECK(memcmp(x, y, N * sizeof(uint64_t)) == 0);
+        }
+        free(x);
+        free(y);
+    }
     henn__ckks_ntt_clear(&t);
     CHECK(t.w == NULL);
 }
 
 static void test_ntt(void)
 {
-    static const int sizes[] = {17, 18, 19, 20, 21, 25, 30, 36, 40, 45, 49, 50, 52, 55, 59, 60};
+    static const int sizes[] = {17, 18, 19, 20, 21, 25, 30, 36, 40, 45,
+                               49, 50, 51, 52, 55, 59, 60};
     for (size_t logN = HENN_CKKS_MIN_LOGN; logN <= HENN_CKKS_MAX_LOGN; logN++) {
         size_t N = (size_t)1 << logN;
         size_t tested = 0;
