@@ -1,0 +1,163 @@
+/*
+ * Hybrid key switching with one special prime P and one digit per data
+ * prime (Han and Ki, "Better Bootstrapping for Approximate Homomorphic
+ * Encryption", CT-RSA 2020, section 3; the variant SEAL implements), with
+ * balanced digits, and the Galois automorphisms in the NTT domain.
+ *
+ * Key switching of d (level l, NTT domain) with a key from s' to s:
+ *  1. INTT every limb of d; digit j is limb j taken as its balanced
+ *     representative in (-q_j / 2, q_j / 2]. Balanced digits have mean 0, so
+ *     the key-switching noise sum_j digit_j e_j / P has no systematic part
+ *     (uncentred digits [0, q_j) leave a key-dependent offset in slot 0:
+ *     docs CKKS_NOTES, pitfall 1).
+ *  2. For every output prime (P first, then q_0..q_l): reduce each digit
+ *     modulo that prime, NTT it (digit i modulo q_i is limb i of d itself, in
+ *     the NTT domain already) and multiply-accumulate with the key's digit
+ *     rows in 128-bit sums (q < 2^60, so 63 products of values below 2q and
+ *     q fit), one Barrett reduction per coefficient.
+ *  3. Mod-down by P with rounding: with t the P-limb (INTT, centred),
+ *     r_i = (acc_i - [t]_{q_i}) P^-1 mod q_i = round(acc / P) modulo q_i.
+ *
+ * Timing: independent of secret data (it sees only ciphertexts and public
+ * keys); the reductions are branch-free anyway.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckks/ckks_internal.h"
+#include "ckks/modarith.h"
+
+static size_t bitrev(size_t x, size_t bits)
+{
+    size_t r = 0;
+    for (size_t i = 0; i < bits; i++) {
+        r = (r << 1) | (x & 1);
+        x >>= 1;
+    }
+    return r;
+}
+
+void henn__ckks_galois_perm(uint32_t *perm, size_t N, size_t logN, uint64_t g)
+{
+    uint64_t two_n = 2 * (uint64_t)N, mask = two_n - 1;
+    for (size_t k = 0; k < N; k++) {
+        uint64_t e = 2 * (uint64_t)bitrev(k, logN) + 1;
+        uint64_t e2 = (e * g) & mask; /* odd */
+        perm[k] = (uint32_t)bitrev((size_t)(e2 >> 1), logN);
+    }
+}
+
+void henn__ckks_apply_perm(uint64_t *out, const uint64_t *in, const uint32_t *perm,
+                           size_t N, size_t rows)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t k = 0; k < N; k++)
+            out[r * N + k] = in[r * N + perm[k]];
+}
+
+/*
+ * Reduce balanced digits into prime m: x in [0, qj) stands for x or x - qj
+ * (when x > qj / 2); returns that integer mod m in [0, m). qj_mod = qj mod m.
+ */
+static void reduce_digit(uint64_t *out, const uint64_t *x, size_t N, uint64_t qj,
+                         const henn__ckks_mod *m)
+{
+    uint64_t half = qj >> 1, q = m->q;
+    uint64_t qj_mod = henn__ckks_reduce_64(qj, m);
+    for (size_t k = 0; k < N; k++) {
+        uint64_t v = x[k];
+        uint64_t neg = (uint64_t)0 - (uint64_t)(v > half);
+        uint64_t r = henn__ckks_reduce_64(v, m);
+        out[k] = henn__ckks_sub_mod(r, qj_mod & neg, q);
+    }
+}
+
+/*
+ * acc0/acc1 (N words each, [0, q)) = sum_j dig[j] * key rows of digit j,
+ * output prime pi, components 0 and 1.
+ */
+static void mac_digits(uint64_t *acc0, uint64_t *acc1, const uint64_t *const *dig, size_t nd,
+                       const henn_ckks_ksk *ksk, size_t pi, const henn__ckks_mod *m)
+{
+    const henn_ckks_params *params = ksk->params;
+    size_t N = params->N, rows = params->L + 1;
+    const uint64_t *k0[HENN_CKKS_MAX_PRIMES], *k1[HENN_CKKS_MAX_PRIMES];
+    for (size_t j = 0; j < nd; j++) {
+        k0[j] = ksk->data + ((j * 2 + 0) * rows + pi) * N;
+        k1[j] = ksk->data + ((j * 2 + 1) * rows + pi) * N;
+    }
+    for (size_t k = 0; k < N; k++) {
+        henn__u128 s0 = 0, s1 = 0;
+        for (size_t j = 0; j < nd; j++) {
+            uint64_t x = dig[j][k];
+            s0 += (henn__u128)x * k0[j][k];
+            s1 += (henn__u128)x * k1[j][k];
+        }
+        acc0[k] = henn__ckks_reduce_128(s0, m);
+        acc1[k] = henn__ckks_reduce_128(s1, m);
+    }
+}
+
+int henn__ckks_keyswitch(uint64_t *r0, uint64_t *r1, const uint64_t *d, size_t level,
+                         const henn_ckks_ksk *ksk)
+{
+    const henn_ckks_params *params = ksk->params;
+    const struct henn__ckks_tables *tb = params->tables;
+    size_t N = params->N, L = params->L, nd = level + 1;
+    /* scratch: coefficient digits (nd N), reduced digits (nd N), P-limb
+     * results (2 N), accumulators (2 N), one more row (N) */
+    size_t words = (2 * nd + 5) * N;
+    uint64_t *scratch = malloc(words * sizeof(uint64_t));
+    if (scratch == NULL)
+        return HENN_ENOMEM;
+    uint64_t *dc = scratch, *red = dc + nd * N, *tP0 = red + nd * N, *tP1 = tP0 + N;
+    uint64_t *acc0 = tP1 + N, *acc1 = acc0 + N, *w = acc1 + N;
+    const uint64_t *dig[HENN_CKKS_MAX_PRIMES] = {0};
+
+    memcpy(dc, d, nd * N * sizeof(uint64_t));
+    for (size_t j = 0; j < nd; j++)
+        henn__ckks_ntt_inverse(dc + j * N, &tb->ntt[j]);
+
+    /* The special prime P (index L): accumulate, INTT. */
+    const henn__ckks_mod *mP = &tb->mod[L];
+    for (size_t j = 0; j < nd; j++) {
+        reduce_digit(red + j * N, dc + j * N, N, params->q[j], mP);
+        henn__ckks_ntt_forward_lazy(red + j * N, &tb->ntt[L]);
+        dig[j] = red + j * N;
+    }
+    mac_digits(tP0, tP1, dig, nd, ksk, L, mP);
+    henn__ckks_ntt_inverse(tP0, &tb->ntt[L]);
+    henn__ckks_ntt_inverse(tP1, &tb->ntt[L]);
+
+    /* Data primes: accumulate, subtract the P-limb, multiply by P^-1. */
+    uint64_t P = params->q[L];
+    for (size_t i = 0; i < nd; i++) {
+        const henn__ckks_mod *m = &tb->mod[i];
+        uint64_t q = m->q;
+        for (size_t j = 0; j < nd; j++) {
+            if (j == i) {
+                dig[j] = d + i * N; /* the balanced digit is limb i mod q_i */
+                continue;
+            }
+            reduce_digit(red + j * N, dc + j * N, N, params->q[j], m);
+            henn__ckks_ntt_forward_lazy(red + j * N, &tb->ntt[i]);
+            dig[j] = red + j * N;
+        }
+        mac_digits(acc0, acc1, dig, nd, ksk, i, m);
+        uint64_t pinv = henn__ckks_inv_mod(henn__ckks_reduce_64(P, m), m);
+        uint64_t pinv_s = henn__ckks_shoup(pinv, q);
+        for (int c = 0; c < 2; c++) {
+            const uint64_t *tP = c == 0 ? tP0 : tP1;
+            const uint64_t *acc = c == 0 ? acc0 : acc1;
+            uint64_t *r = (c == 0 ? r0 : r1) + i * N;
+            reduce_digit(w, tP, N, P, m);
+            henn__ckks_ntt_forward_lazy(w, &tb->ntt[i]); /* [0, 2q) */
+            for (size_t k = 0; k < N; k++) {
+                uint64_t v = henn__ckks_mul_shoup(acc[k] + 2 * q - w[k], pinv, pinv_s, q);
+                r[k] = henn__ckks_add_mod(r[k], v, q);
+            }
+        }
+    }
+    free(scratch);
+    return 0;
+}
