@@ -182,7 +182,7 @@ for op in keygen encrypt_textbook encrypt encrypt_keyholder decrypt add mul_plai
 done
 grep -q '"op":"encrypt".*"ratio":' out && ok || bad "bench ratio"
 grep -q '"op":"encrypt_batch","bits":512,"threads":2' out && ok || bad "bench threads"
-expect 2 "bench unknown scheme" -- "$HENN" bench ckks
+expect 2 "bench unknown scheme" -- "$HENN" bench frobnicate
 
 # demo (the README's main job) on a small run
 expect 0 "demo" -- "$HENN" demo --count 2000
@@ -227,6 +227,76 @@ head -c 100 k.model >cut.model
 expect 1 "kdd eval truncated model" -- "$HENN" kdd eval --model cut.model
 grep -q "not a henn KDD model file" err && ok || bad "kdd eval message"
 expect 2 "kdd eval without model" -- "$HENN" kdd eval
+
+# CKKS: keygen / encrypt / decrypt round trip, file modes, refusals
+# ckks_close FILE V1 V2 ...: FILE has exactly these lines, numbers within
+# 1e-4 of V, '-' for an empty line
+ckks_close() {
+    local f=$1
+    shift
+    awk -v want="$*" 'BEGIN { n = split(want, w, " ") }
+        { i++; if (w[i] == "-") { if ($0 != "") bad = 1 }
+               else if ($0 == "" || ($1 - w[i]) ^ 2 > 1e-8) bad = 1 }
+        END { exit (bad || i != n) }' "$f"
+}
+expect 0 "ckks keygen" -- "$HENN" ckks keygen --dir ck --N 4096 --primes 36,30,36 --steps 1,-1
+for f in params public relin galois secret; do
+    [ -s "ck/$f.bin" ] && ok || bad "ckks keygen wrote $f.bin"
+done
+[ "$(stat -c %a ck/secret.bin)" = 600 ] && ok || bad "ckks secret key mode $(stat -c %a ck/secret.bin)"
+[ "$(stat -c %a ck)" = 700 ] && ok || bad "ckks key directory mode $(stat -c %a ck)"
+cp ck/secret.bin sk.keep
+expect 1 "ckks keygen keeps existing files" -- "$HENN" ckks keygen --dir ck --N 4096 --primes 36,30,36
+grep -q "already exists; not overwritten" err && ok || bad "ckks keygen existing-file message"
+cmp -s ck/secret.bin sk.keep && ok || bad "ckks secret key overwritten"
+mkdir ckl && ln -s "$dir/target" ckl/secret.bin
+expect 1 "ckks keygen does not follow a link" -- "$HENN" ckks keygen --dir ckl --N 4096 --primes 36,30,36
+[ ! -e target ] && ok || bad "ckks keygen wrote through a symbolic link"
+printf '0.5,-0.25,0.125\n\n1, -2, 3.75, 1e-3\n' >v.csv
+expect 0 "ckks encrypt" -- "$HENN" ckks encrypt --params ck/params.bin --pk ck/public.bin --in v.csv --out v.ct --scale-bits 30
+expect 0 "ckks decrypt" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck/secret.bin --in v.ct --count 4
+ckks_close out 0.5 -0.25 0.125 0 - 1 -2 3.75 0.001 && ok || { bad "ckks round trip"; cat out >&2; }
+expect 0 "ckks encrypt symmetric" -- "$HENN" ckks encrypt --params ck/params.bin --sk ck/secret.bin --in v.csv --out s.ct
+[ $(( $(stat -c %s s.ct) * 100 )) -lt $(( $(stat -c %s v.ct) * 51 )) ] && ok || bad "ckks symmetric ciphertexts are not half the size"
+expect 0 "ckks decrypt symmetric" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck/secret.bin --in s.ct --count 3 --out s.txt
+ckks_close s.txt 0.5 -0.25 0.125 - 1 -2 3.75 && ok || { bad "ckks symmetric round trip"; cat s.txt >&2; }
+[ "$(stat -c %a s.txt)" = 600 ] && ok || bad "ckks decrypt --out mode $(stat -c %a s.txt)"
+# damaged input: clear message, exit 1, nothing printed
+head -c 5000 v.ct >cut.ct
+expect 1 "ckks decrypt truncated" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck/secret.bin --in cut.ct
+grep -q "cut.ct: not a valid CKKS ciphertext" err && ok || bad "ckks truncated message: $(cat err)"
+[ ! -s out ] && ok || bad "ckks decrypt printed from a truncated file"
+head -c $(( $(stat -c %s v.ct) - 1 )) v.ct >cut2.ct
+expect 1 "ckks decrypt truncated second" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck/secret.bin --in cut2.ct
+grep -q "ciphertext 2 .*truncated or damaged" err && ok || bad "ckks second-ciphertext message: $(cat err)"
+expect 1 "ckks decrypt of a key file" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck/secret.bin --in ck/public.bin
+head -c 20 ck/params.bin >cut.params
+expect 1 "ckks truncated params" -- "$HENN" ckks decrypt --params cut.params --sk ck/secret.bin --in v.ct
+grep -q "not a valid CKKS parameter file" err && ok || bad "ckks params message"
+expect 0 "ckks keygen other params" -- "$HENN" ckks keygen --dir ck2 --N 4096 --primes 36,25,36 --steps none
+expect 1 "ckks decrypt with other params" -- "$HENN" ckks decrypt --params ck2/params.bin --sk ck2/secret.bin --in v.ct
+grep -q "other CKKS parameters (HENN_EKEY)" err && ok || bad "ckks other-params message"
+expect 1 "ckks secret key of other params" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck2/secret.bin --in v.ct
+# the security guard, bad options and CSV
+expect 2 "ckks insecure params refused" -- "$HENN" ckks keygen --dir ck3 --N 4096 --primes 60,60
+grep -q "128-bit security bound" err && ok || bad "ckks guard message"
+[ ! -e ck3 ] && ok || bad "ckks refused keygen left a directory"
+expect 0 "ckks insecure test params" -- "$HENN" ckks keygen --dir ck3 --N 4096 --primes 60,60 --steps none --insecure-test-params
+expect 2 "ckks insecure params file refused" -- "$HENN" ckks encrypt --params ck3/params.bin --pk ck3/public.bin --in v.csv --out x.ct
+expect 2 "ckks bad primes" -- "$HENN" ckks keygen --dir ck4 --primes 60,70
+expect 2 "ckks bad N" -- "$HENN" ckks keygen --dir ck4 --N 5000
+expect 2 "ckks unknown command" -- "$HENN" ckks frobnicate
+expect 2 "ckks encrypt without key" -- "$HENN" ckks encrypt --params ck/params.bin --in v.csv --out x.ct
+printf '1,abc\n' >bad.csv
+expect 1 "ckks bad csv" -- "$HENN" ckks encrypt --params ck/params.bin --pk ck/public.bin --in bad.csv --out x.ct
+grep -q "bad.csv:1: field 2: 'abc' is not a number" err && ok || bad "ckks csv message"
+seq -s, 1 2049 >long.csv
+expect 1 "ckks too many values" -- "$HENN" ckks encrypt --params ck/params.bin --pk ck/public.bin --in long.csv --out x.ct
+grep -q "more than 2048 values" err && ok || bad "ckks slot count message"
+expect 0 "ckks help" -- "$HENN" ckks --help
+expect 0 "bench ckks quick" -- "$HENN" bench ckks --quick --json --config D
+grep -q '"op":"rotate_1".*"seal_us":465,"ratio_to_seal"' out && ok || bad "bench ckks op line"
+grep -q '"op":"precision".*"fresh_bits"' out && ok || bad "bench ckks precision line"
 
 echo "test_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

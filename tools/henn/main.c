@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bench_paillier.h"
+#include "ckks_cmd.h"
 #include "cli_util.h"
 #include "kdd_cmd.h"
 #include "henn/henn.h"
@@ -51,11 +52,23 @@ static const char *usage_text =
     "                      evaluate a saved model (plaintext and encrypted inference)\n"
     "                      ('henn kdd --help' lists the options)\n"
     "\n"
+    "CKKS (approximate arithmetic on vectors of reals; binary files, docs/CKKS.md):\n"
+    "  ckks keygen --dir D [--N 8192] [--primes 60,40,40,60] [--steps LIST] [--force]\n"
+    "                      params.bin, public.bin, relin.bin, galois.bin and\n"
+    "                      secret.bin (mode 0600) in D; the last prime is special\n"
+    "  ckks encrypt --params P (--pk K | --sk S) --in CSV --out CT [--scale-bits B]\n"
+    "                      one ciphertext per CSV line of up to N/2 numbers\n"
+    "  ckks decrypt --params P --sk S --in CT [--count n] [--out F]\n"
+    "                      print the slots, one number per line\n"
+    "                      ('henn ckks --help' lists the options)\n"
+    "\n"
     "Other:\n"
     "  demo [--bits N] [--count N] [--threads T]\n"
     "                      encrypt readings in bulk, sum them encrypted, decrypt\n"
     "  bench paillier [--bits N] [--threads T] [--json] [--seconds S]\n"
     "                      benchmark (JSON lines with --json)\n"
+    "  bench ckks [--json] [--quick] [--seconds S] [--config A|B|C|D]\n"
+    "                      CKKS benchmark and precision next to SEAL's figures\n"
     "  version             print the version\n"
     "\n"
     "Keys below 2048 bits are refused unless --insecure-test-key is given.\n"
@@ -766,8 +779,10 @@ static int cmd_bench(int argc, char **argv)
     henn_bench_config cfg = {0};
     size_t bits = 2048, threads = 0;
     double secs = 1.0;
+    if (argc >= 1 && strcmp(argv[0], "ckks") == 0)
+        return henn_cli_bench_ckks(argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "paillier") != 0)
-        return usage("bench takes a scheme: paillier");
+        return usage("bench takes a scheme: paillier or ckks");
     if (parse_opts(&o, argc - 1, argv + 1) != 0 || o.help || o.npos != 0)
         return usage(NULL);
     if ((o.bits != NULL && cli_parse_size(&bits, o.bits, 64, 8192) != 0) ||
@@ -826,6 +841,8 @@ int main(int argc, char **argv)
         return cmd_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "kdd") == 0)
         return henn_cli_kdd(argc - 2, argv + 2);
+    if (strcmp(cmd, "ckks") == 0)
+        return henn_cli_ckks(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "henn: unknown command '%s'\n", cmd);
