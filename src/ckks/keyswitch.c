@@ -63,7 +63,25 @@ static void reduce_digit(uint64_t *out, const uint64_t *x, size_t N, uint64_t qj
                          const henn__ckks_mod *m)
 {
     uint64_t half = qj >> 1, q = m->q;
+    if (qj < q) {
+        /* x < q already: add q - qj to the negative ones */
+        uint64_t diff = q - qj;
+        for (size_t k = 0; k < N; k++) {
+            uint64_t v = x[k];
+            out[k] = v + (diff & ((uint64_t)0 - (uint64_t)(v > half)));
+        }
+        return;
+    }
     uint64_t qj_mod = henn__ckks_reduce_64(qj, m);
+    if (qj < 2 * q) {
+        /* x < 2q: one conditional subtraction reduces it */
+        for (size_t k = 0; k < N; k++) {
+            uint64_t v = x[k];
+            uint64_t neg = (uint64_t)0 - (uint64_t)(v > half);
+            out[k] = henn__ckks_sub_mod(henn__ckks_csub(v, q), qj_mod & neg, q);
+        }
+        return;
+    }
     for (size_t k = 0; k < N; k++) {
         uint64_t v = x[k];
         uint64_t neg = (uint64_t)0 - (uint64_t)(v > half);
@@ -74,27 +92,39 @@ static void reduce_digit(uint64_t *out, const uint64_t *x, size_t N, uint64_t qj
 
 /*
  * acc0/acc1 (N words each, [0, q)) = sum_j dig[j] * key rows of digit j,
- * output prime pi, components 0 and 1.
+ * output prime pi, components 0 and 1. The key rows of one prime are far
+ * apart (digit-major layout), so the sums run over blocks of MAC_BLOCK
+ * coefficients, one row at a time, with 128-bit accumulators in L1.
  */
+#define MAC_BLOCK 256
+
 static void mac_digits(uint64_t *acc0, uint64_t *acc1, const uint64_t *const *dig, size_t nd,
                        const henn_ckks_ksk *ksk, size_t pi, const henn__ckks_mod *m)
 {
     const henn_ckks_params *params = ksk->params;
     size_t N = params->N, rows = params->L + 1;
-    const uint64_t *k0[HENN_CKKS_MAX_PRIMES], *k1[HENN_CKKS_MAX_PRIMES];
-    for (size_t j = 0; j < nd; j++) {
-        k0[j] = ksk->data + ((j * 2 + 0) * rows + pi) * N;
-        k1[j] = ksk->data + ((j * 2 + 1) * rows + pi) * N;
-    }
-    for (size_t k = 0; k < N; k++) {
-        henn__u128 s0 = 0, s1 = 0;
+    henn__u128 s0[MAC_BLOCK], s1[MAC_BLOCK];
+    for (size_t b = 0; b < N; b += MAC_BLOCK) {
         for (size_t j = 0; j < nd; j++) {
-            uint64_t x = dig[j][k];
-            s0 += (henn__u128)x * k0[j][k];
-            s1 += (henn__u128)x * k1[j][k];
+            const uint64_t *x = dig[j] + b;
+            const uint64_t *k0 = ksk->data + ((j * 2 + 0) * rows + pi) * N + b;
+            const uint64_t *k1 = ksk->data + ((j * 2 + 1) * rows + pi) * N + b;
+            if (j == 0) {
+                for (size_t k = 0; k < MAC_BLOCK; k++) {
+                    s0[k] = (henn__u128)x[k] * k0[k];
+                    s1[k] = (henn__u128)x[k] * k1[k];
+                }
+            } else {
+                for (size_t k = 0; k < MAC_BLOCK; k++) {
+                    s0[k] += (henn__u128)x[k] * k0[k];
+                    s1[k] += (henn__u128)x[k] * k1[k];
+                }
+            }
         }
-        acc0[k] = henn__ckks_reduce_128(s0, m);
-        acc1[k] = henn__ckks_reduce_128(s1, m);
+        for (size_t k = 0; k < MAC_BLOCK; k++) {
+            acc0[b + k] = henn__ckks_reduce_128(s0[k], m);
+            acc1[b + k] = henn__ckks_reduce_128(s1[k], m);
+        }
     }
 }
 
