@@ -586,7 +586,12 @@ int henn_ckks_rotate(henn_ckks_ct *out, const henn_ckks_ct *a, int steps,
     henn_ckks_ct t0 = {0}, t1 = {0};
     size_t *path = NULL, len = 0;
     int rc;
-    if (ksk != NULL) {
+    if (ksk != NULL && out != a) {
+        rc = apply_galois(out, a, g, ksk); /* straight into out's buffer */
+        if (rc != 0)
+            henn_ckks_ct_clear(out);
+        return rc;
+    } else if (ksk != NULL) {
         rc = apply_galois(&t0, a, g, ksk);
     } else {
         path = malloc((size_t)half * sizeof(size_t));
@@ -624,6 +629,12 @@ int henn_ckks_conjugate(henn_ckks_ct *out, const henn_ckks_ct *a, const henn_ckk
     const henn_ckks_ksk *ksk = find_key(gk, g);
     if (ksk == NULL)
         return HENN_EKEY;
+    if (out != a) {
+        int rc = apply_galois(out, a, g, ksk);
+        if (rc != 0)
+            henn_ckks_ct_clear(out);
+        return rc;
+    }
     henn_ckks_ct t = {0};
     int rc = apply_galois(&t, a, g, ksk);
     if (rc != 0) {

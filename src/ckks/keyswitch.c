@@ -27,23 +27,24 @@
 #include "ckks/ckks_internal.h"
 #include "ckks/modarith.h"
 
-static size_t bitrev(size_t x, size_t bits)
+/* Bit reversal of x over `bits` (<= 32) bits, branch-free. */
+static uint32_t bitrev(uint32_t x, size_t bits)
 {
-    size_t r = 0;
-    for (size_t i = 0; i < bits; i++) {
-        r = (r << 1) | (x & 1);
-        x >>= 1;
-    }
-    return r;
+    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+    x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
+    x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
+    x = (x >> 16) | (x << 16);
+    return x >> (32 - bits);
 }
 
 void henn__ckks_galois_perm(uint32_t *perm, size_t N, size_t logN, uint64_t g)
 {
     uint64_t two_n = 2 * (uint64_t)N, mask = two_n - 1;
     for (size_t k = 0; k < N; k++) {
-        uint64_t e = 2 * (uint64_t)bitrev(k, logN) + 1;
+        uint64_t e = 2 * (uint64_t)bitrev((uint32_t)k, logN) + 1;
         uint64_t e2 = (e * g) & mask; /* odd */
-        perm[k] = (uint32_t)bitrev((size_t)(e2 >> 1), logN);
+        perm[k] = bitrev((uint32_t)(e2 >> 1), logN);
     }
 }
 
