@@ -327,7 +327,8 @@ HENN_API HENN_NODISCARD int henn_ckks_multiply_int(henn_ckks_ct *out, const henn
 /* out = a * a (size 3). */
 HENN_API HENN_NODISCARD int henn_ckks_square(henn_ckks_ct *out, const henn_ckks_ct *a);
 
-/* Size 3 -> 2 with the relinearisation key. */
+/* Size 3 -> 2 with the relinearisation key (HENN_EINVAL for a size-2
+ * input or a key made with other params). */
 HENN_API HENN_NODISCARD int henn_ckks_relinearize(henn_ckks_ct *out, const henn_ckks_ct *a,
                                                   const henn_ckks_relin_key *rk);
 /* Divide by q_level with rounding: level - 1, scale / q_level. HENN_EINVAL
@@ -343,8 +344,11 @@ HENN_API HENN_NODISCARD int henn_ckks_pt_mod_switch(henn_ckks_pt *out, const hen
 /*
  * henn_ckks_rotate: rotate the slots by steps to the left (negative: right),
  * |steps| < N/2. Uses the Galois key for the element if present, otherwise
- * composes rotations by keys that exist (the binary expansion of steps over
- * the +-2^i keys). HENN_EKEY when no combination of keys gives the rotation.
+ * composes rotations by keys that exist: the fewest key switches that add
+ * up to steps modulo N/2 (breadth-first search over the rotation keys; with
+ * the default +-2^i keys, the non-adjacent form of steps, e.g. 5 = 4 + 1).
+ * Each key switch adds its noise. HENN_EKEY when no combination of keys
+ * gives the rotation; HENN_EINVAL for a size-3 input.
  */
 HENN_API HENN_NODISCARD int henn_ckks_rotate(henn_ckks_ct *out, const henn_ckks_ct *a, int steps,
                                              const henn_ckks_galois_keys *gk);
