@@ -499,7 +499,7 @@ cleanup:
 static const henn_ckks_ksk *find_key(const henn_ckks_galois_keys *gk, uint32_t g)
 {
     for (size_t t = 0; t < gk->count; t++)
-        if (gk->elts[t] == g && gk->keys[t].data != NULL)
+        if (gk->elts[t] == g && ksk_ok(&gk->keys[t], gk->params))
             return &gk->keys[t];
     return NULL;
 }
@@ -536,7 +536,9 @@ static int rotation_path(size_t *path, size_t *len, const henn_ckks_galois_keys 
         prev[n] = -1;
     for (size_t t = 0; t < gk->count; t++) {
         uint32_t g = gk->elts[t];
-        gstep[t] = (g < two_n && dlog[g] > 0 && gk->keys[t].data != NULL) ? (size_t)dlog[g] : 0;
+        gstep[t] = (g < two_n && dlog[g] > 0 && ksk_ok(&gk->keys[t], gk->params))
+                       ? (size_t)dlog[g]
+                       : 0;
     }
     size_t head = 0, tail = 0;
     queue[tail++] = 0;
