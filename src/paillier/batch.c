@@ -1,5 +1,7 @@
 /* Array versions of encrypt, decrypt, rerandomise and packed encrypt on the
  * thread pool. Each element is independent. */
+#include <stdlib.h>
+
 #include "paillier_internal.h"
 
 typedef struct {
@@ -36,93 +38,143 @@ static int do_encrypt_sk(void *ctx, size_t begin, size_t end)
 }
 
 /*
- * Batch CRT decryption, 8 ciphertexts at a time: each is checked as
- * henn_paillier_decrypt checks it, reduced mod p^2 and q^2 in constant
- * time, and the 8 exponentiations c^(p-1) mod p^2 (then q) run together on
- * the multi-buffer IFMA engine (mont_mb.c, constant time, exponent length
- * that of p). A group shorter than DEC_MB_MIN is cheaper one at a time on
- * the single-buffer engine. The first failing ciphertext stops the chunk
- * with the code the single call returns; those before it are decrypted.
+ * Batch CRT decryption, 8 ciphertexts at a time, in three passes on the
+ * thread pool:
+ *  1. per group of 8: each ciphertext is checked as henn_paillier_decrypt
+ *     checks it and reduced mod p^2 and q^2 in constant time;
+ *  2. per half-group: the 8 exponentiations c^(p-1) mod p^2 of a group,
+ *     or the 8 c^(q-1) mod q^2, together on the multi-buffer IFMA engine
+ *     (mont_mb.c, constant time, exponent length that of p). The halves
+ *     are separate units so that two threads share a short batch evenly
+ *     (41 ciphertexts: 12 half-groups, 6 per thread, instead of 6 whole
+ *     groups of which one thread got 3 full ones);
+ *  3. per group: the CRT recombination (constant time, sec.c).
+ * A group shorter than DEC_MB_MIN is cheaper one at a time on the
+ * single-buffer engine. The first failing ciphertext (in index order)
+ * stops the batch with the code the single call returns; those before it
+ * are decrypted, those after it are not touched.
  */
 #define DEC_MB_MIN 5
 
-/* xs[l] = c_l^(p-1) mod p^2 (one CRT half) for l < g. */
-static int decrypt_pow_group(mpz_t *xs, const henn__mb *mb, const henn__mont *mt, const mpz_t pm1,
-                             size_t ebits, size_t g)
+typedef struct dec_job {
+    const henn_paillier_sk *sk;
+    henn_paillier_pt *pt;
+    const henn_paillier_ct *ct;
+    mpz_t *x[2];         /* count residues each: c mod p^2 (then c^(p-1)), likewise q */
+    int *bad;            /* per group: code of its first failing ciphertext, or 0 */
+    size_t *bad_at;      /* per group: index of that ciphertext */
+    size_t count, valid; /* valid: ciphertexts before the first failing one */
+    const henn__mb *mb[2];
+} dec_job;
+
+static size_t group_len(size_t total, size_t g)
 {
-    size_t l;
+    size_t first = g * HENN__MB_LANES;
+    return total - first < HENN__MB_LANES ? total - first : HENN__MB_LANES;
+}
+
+/* Pass 1, groups gbegin..gend: checks and the constant-time reductions. */
+static int dec_reduce(void *ctx, size_t gbegin, size_t gend)
+{
+    dec_job *j = ctx;
+    const henn_paillier_sk *sk = j->sk;
+    size_t c_limbs = mpz_size(sk->pk.n2), g, l;
     int rc = 0;
-    if (mb->limbs != 0 && g >= DEC_MB_MIN)
-        return henn__mb_powm_sec(mb, xs, (const mpz_t *)xs, g, pm1, ebits);
-    for (l = 0; l < g && rc == 0; l++)
-        rc = henn__mont_powm_sec(mt, xs[l], xs[l], pm1, ebits);
+    for (g = gbegin; g < gend && rc == 0; g++) {
+        size_t i0 = g * HENN__MB_LANES, len = group_len(j->count, g);
+        for (l = 0; l < len && rc == 0; l++) {
+            int bad = henn__paillier_decrypt_check(sk, &j->ct[i0 + l]);
+            if (bad != 0) {
+                j->bad[g] = bad;
+                j->bad_at[g] = i0 + l;
+                break;
+            }
+            rc = henn__sec_mod(j->x[0][i0 + l], j->ct[i0 + l].c, c_limbs, sk->p2);
+            if (rc == 0)
+                rc = henn__sec_mod(j->x[1][i0 + l], j->ct[i0 + l].c, c_limbs, sk->q2);
+        }
+    }
     return rc;
 }
 
-/* Chunks of the thread pool are counted in groups of 8 ciphertexts (the
- * pool's chunks may be smaller than a group). */
-static int do_decrypt(void *ctx, size_t gbegin, size_t gend)
+/* Pass 2, half-groups: unit 2 g + h raises group g's residues mod p^2
+ * (h = 0) or q^2 (h = 1) to p - 1 or q - 1. */
+static int dec_pow(void *ctx, size_t ubegin, size_t uend)
 {
-    batch *b = ctx;
-    size_t begin = gbegin * HENN__MB_LANES;
-    size_t end = gend * HENN__MB_LANES < b->v_count ? gend * HENN__MB_LANES : b->v_count;
-    const henn_paillier_sk *sk = b->sk;
-    mpz_t xp[HENN__MB_LANES], xq[HENN__MB_LANES];
-    henn__mb mbp, mbq;
-    size_t c_limbs = mpz_size(sk->pk.n2), i, l, g;
-    int rc = 0, bad = 0;
-    memset(&mbp, 0, sizeof(mbp));
-    memset(&mbq, 0, sizeof(mbq));
-    if (sk->mont == NULL)
-        return HENN_EKEY;
-    rc = henn__mb_init(&mbp, &sk->mont[0]);
-    if (rc == 0)
-        rc = henn__mb_init(&mbq, &sk->mont[1]);
-    for (l = 0; l < HENN__MB_LANES; l++)
-        mpz_inits(xp[l], xq[l], NULL);
-    for (i = begin; i < end && rc == 0; i += g) {
-        size_t want = end - i < HENN__MB_LANES ? end - i : HENN__MB_LANES;
-        /* the group stops before the first ciphertext that fails its checks */
-        for (g = 0; g < want; g++) {
-            bad = henn__paillier_decrypt_check(sk, &b->ct_in[i + g]);
-            if (bad != 0)
-                break;
-            rc = henn__sec_mod(xp[g], b->ct_in[i + g].c, c_limbs, sk->p2);
-            if (rc == 0)
-                rc = henn__sec_mod(xq[g], b->ct_in[i + g].c, c_limbs, sk->q2);
-            if (rc != 0)
-                break;
+    dec_job *j = ctx;
+    const henn_paillier_sk *sk = j->sk;
+    size_t u, l;
+    int rc = 0;
+    for (u = ubegin; u < uend && rc == 0; u++) {
+        size_t g = u / 2, h = u % 2, i0 = g * HENN__MB_LANES, len = group_len(j->valid, g);
+        const mpz_srcptr e = h == 0 ? sk->pm1 : sk->qm1;
+        size_t ebits = mpz_sizeinbase(h == 0 ? sk->p : sk->q, 2);
+        const henn__mb *mb = j->mb[h];
+        mpz_t *xs = j->x[h] + i0;
+        if (mb->limbs != 0 && len >= DEC_MB_MIN) {
+            rc = henn__mb_powm_sec(mb, xs, (const mpz_t *)xs, len, e, ebits);
+        } else {
+            for (l = 0; l < len && rc == 0; l++)
+                rc = henn__mont_powm_sec(&sk->mont[h], xs[l], xs[l], e, ebits);
         }
-        if (rc == 0 && g > 0)
-            rc = decrypt_pow_group(xp, &mbp, &sk->mont[0], sk->pm1, mpz_sizeinbase(sk->p, 2), g);
-        if (rc == 0 && g > 0)
-            rc = decrypt_pow_group(xq, &mbq, &sk->mont[1], sk->qm1, mpz_sizeinbase(sk->q, 2), g);
-        for (l = 0; l < g && rc == 0; l++)
-            rc = henn__paillier_decrypt_finish(&b->pt_out[i + l], sk, xp[l], xq[l],
-                                               b->ct_in[i + l].exponent);
-        if (rc == 0)
-            rc = bad;
-        if (g == 0 && rc == 0)
-            break; /* unreachable: g == 0 means bad != 0 */
     }
-    for (l = 0; l < HENN__MB_LANES; l++) {
-        henn__mpz_wipe_clear(xp[l]);
-        henn__mpz_wipe_clear(xq[l]);
-    }
-    henn__mb_clear(&mbq);
-    henn__mb_clear(&mbp);
     henn__burn_stack();
     return rc;
 }
 
-static int do_rerandomize(void *ctx, size_t begin, size_t end)
+/* Pass 3, groups: the CRT recombination (wipes both residues). */
+static int dec_finish(void *ctx, size_t gbegin, size_t gend)
+{
+    dec_job *j = ctx;
+    size_t g, l;
+    int rc = 0;
+    for (g = gbegin; g < gend && rc == 0; g++) {
+        size_t i0 = g * HENN__MB_LANES, len = group_len(j->valid, g);
+        for (l = 0; l < len && rc == 0; l++)
+            rc = henn__paillier_decrypt_finish(&j->pt[i0 + l], j->sk, j->x[0][i0 + l],
+                                               j->x[1][i0 + l], j->ct[i0 + l].exponent);
+    }
+    henn__burn_stack();
+    return rc;
+}
+
+static int do_rerandomize(void *ctx, size_t gbegin, size_t gend)
 {
     batch *b = ctx;
-    size_t i;
-    int rc = 0;
-    for (i = begin; i < end && rc == 0; i++)
-        rc = henn_paillier_rerandomize(&b->ct_out[i], b->pk, &b->ct_in[i]);
-    return rc;
+    size_t begin = gbegin * HENN__MB_LANES;
+    size_t end = gend * HENN__MB_LANES < b->v_count ? gend * HENN__MB_LANES : b->v_count;
+    mpz_t noise[HENN__MB_LANES];
+    size_t i, l, g;
+    int rc = 0, bad = 0;
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_init(noise[l]);
+    for (i = begin; i < end && rc == 0 && bad == 0; i += g) {
+        size_t want = end - i < HENN__MB_LANES ? end - i : HENN__MB_LANES;
+        /* the group stops before the first ciphertext the single call refuses */
+        for (g = 0; g < want; g++) {
+            const henn_paillier_ct *a = &b->ct_in[i + g];
+            if (!henn__paillier_same_key(b->pk, a->kid))
+                bad = HENN_EKEY;
+            else if (mpz_sgn(a->c) <= 0 || mpz_cmp(a->c, b->pk->n2) >= 0)
+                bad = HENN_ERANGE;
+            if (bad != 0)
+                break;
+        }
+        /* one 8-lane r^n for the group (see henn_paillier_rerandomize) */
+        if (g > 0)
+            rc = henn__paillier_noise(noise, g, b->pk);
+        for (l = 0; l < g && rc == 0; l++) {
+            henn_paillier_ct *r = &b->ct_out[i + l];
+            const henn_paillier_ct *a = &b->ct_in[i + l];
+            mpz_mul(r->c, a->c, noise[l]);
+            mpz_mod(r->c, r->c, b->pk->n2);
+            r->exponent = a->exponent;
+            memcpy(r->kid, b->pk->kid, sizeof(r->kid));
+        }
+    }
+    for (l = 0; l < HENN__MB_LANES; l++)
+        henn__mpz_wipe_clear(noise[l]);
+    return rc != 0 ? rc : bad;
 }
 
 static int do_pack_encrypt(void *ctx, size_t begin, size_t end)
@@ -164,12 +216,66 @@ int henn_paillier_decrypt_batch(henn_paillier_pt *pt, const henn_paillier_sk *sk
                                 const henn_paillier_ct *ct, size_t count,
                                 const henn_batch_opts *opts)
 {
-    batch b = {0};
-    b.sk = sk;
-    b.pt_out = pt;
-    b.ct_in = ct;
-    b.v_count = count; /* ciphertexts; the pool sees groups of 8 */
-    return henn__parallel_for((count + HENN__MB_LANES - 1) / HENN__MB_LANES, opts, do_decrypt, &b);
+    dec_job j;
+    henn__mb tmp[2];
+    henn_batch_opts quiet = {0, NULL, NULL};
+    size_t groups = (count + HENN__MB_LANES - 1) / HENN__MB_LANES, i, g;
+    int rc = 0, first_bad = 0, inited = 0;
+    memset(&j, 0, sizeof(j));
+    memset(tmp, 0, sizeof(tmp));
+    if (count == 0)
+        return henn__parallel_for(0, opts, dec_reduce, &j);
+    if (sk == NULL || sk->mont == NULL)
+        return HENN_EKEY;
+    if (opts != NULL)
+        quiet.threads = opts->threads; /* progress is reported by the main pass only */
+    j.sk = sk;
+    j.pt = pt;
+    j.ct = ct;
+    j.count = count;
+    j.x[0] = calloc(count, sizeof(mpz_t));
+    j.x[1] = calloc(count, sizeof(mpz_t));
+    j.bad = calloc(groups, sizeof(int));
+    j.bad_at = calloc(groups, sizeof(size_t));
+    if (j.x[0] == NULL || j.x[1] == NULL || j.bad == NULL || j.bad_at == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (i = 0; i < count; i++)
+        mpz_inits(j.x[0][i], j.x[1][i], NULL);
+    inited = 1;
+    rc = henn__mb_get(&j.mb[0], &tmp[0], &sk->mont[0]);
+    if (rc == 0)
+        rc = henn__mb_get(&j.mb[1], &tmp[1], &sk->mont[1]);
+    if (rc == 0)
+        rc = henn__parallel_for(groups, &quiet, dec_reduce, &j);
+    if (rc != 0)
+        goto cleanup;
+    j.valid = count;
+    for (g = 0; g < groups; g++)
+        if (j.bad[g] != 0) {
+            first_bad = j.bad[g];
+            j.valid = j.bad_at[g];
+            break;
+        }
+    groups = (j.valid + HENN__MB_LANES - 1) / HENN__MB_LANES;
+    rc = henn__parallel_for(2 * groups, opts, dec_pow, &j);
+    if (rc == 0)
+        rc = henn__parallel_for(groups, &quiet, dec_finish, &j);
+    if (rc == 0)
+        rc = first_bad;
+cleanup:
+    for (i = 0; inited && i < count; i++) {
+        henn__mpz_wipe_clear(j.x[0][i]);
+        henn__mpz_wipe_clear(j.x[1][i]);
+    }
+    free(j.x[0]);
+    free(j.x[1]);
+    free(j.bad);
+    free(j.bad_at);
+    henn__mb_clear(&tmp[1]);
+    henn__mb_clear(&tmp[0]);
+    return rc;
 }
 
 int henn_paillier_rerandomize_batch(henn_paillier_ct *r, const henn_paillier_pk *pk,
@@ -180,7 +286,9 @@ int henn_paillier_rerandomize_batch(henn_paillier_ct *r, const henn_paillier_pk 
     b.pk = pk;
     b.ct_out = r;
     b.ct_in = a;
-    return henn__parallel_for(count, opts, do_rerandomize, &b);
+    b.v_count = count; /* ciphertexts; the pool sees groups of 8 */
+    return henn__parallel_for((count + HENN__MB_LANES - 1) / HENN__MB_LANES, opts, do_rerandomize,
+                              &b);
 }
 
 int henn_paillier_pack_encrypt_batch(henn_paillier_packed *out, size_t out_len,

@@ -148,6 +148,10 @@ int henn__mont_init(henn__mont *mt, const mpz_t m)
 
 void henn__mont_clear(henn__mont *mt)
 {
+    if (mt->mb != NULL) {
+        henn__mb_clear(mt->mb); /* wipes its copy of the modulus */
+        free(mt->mb);
+    }
     /* the modulus may be secret (p^2 in decryption) */
     if (mt->m != NULL) {
         henn_memzero(mt->m, (size_t)mt->nl * sizeof(mp_limb_t));

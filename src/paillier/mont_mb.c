@@ -445,6 +445,43 @@ void henn__mb_clear(henn__mb *mb)
     henn_memzero(mb, sizeof(*mb));
 }
 
+int henn__mont_attach_mb(henn__mont *mt)
+{
+    henn__mb *mb;
+    int rc;
+    if (mt == NULL || mt->m == NULL)
+        return HENN_EKEY;
+    if (mt->mb != NULL)
+        return 0;
+    mb = calloc(1, sizeof(*mb));
+    if (mb == NULL)
+        return HENN_ENOMEM;
+    rc = henn__mb_init(mb, mt);
+    if (rc != 0) {
+        free(mb);
+        return rc;
+    }
+    mt->mb = mb;
+    return 0;
+}
+
+int henn__mb_get(const henn__mb **use, henn__mb *tmp, const henn__mont *mt)
+{
+    int rc;
+    memset(tmp, 0, sizeof(*tmp));
+    *use = NULL;
+    if (mt == NULL || mt->m == NULL)
+        return HENN_EKEY;
+    if (mt->mb != NULL) {
+        *use = mt->mb;
+        return 0;
+    }
+    rc = henn__mb_init(tmp, mt);
+    if (rc == 0)
+        *use = tmp;
+    return rc;
+}
+
 size_t henn__mb_words(const henn__mb *mb)
 {
     return LANES * mb->limbs;

@@ -10,9 +10,9 @@
  * IFMA engine (mont_mb.c), one r per lane, all to the common public
  * exponent n. A short last group (fewer than NOISE_MB_MIN values) is cheaper
  * one at a time on the single-buffer engine, since 8 lanes cost the same
- * whether they are all used or padded. The 8-lane context of n^2 is built
- * per call from pk->mont (a few microseconds against milliseconds per
- * exponentiation), so the public key needs no extra member.
+ * whether they are all used or padded. The 8-lane context of n^2 is the
+ * one attached to pk->mont at key set-up (henn__mont_attach_mb), or built
+ * for the call when a context has none.
  */
 #include "paillier_internal.h"
 
@@ -23,12 +23,13 @@
 int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk)
 {
     mpz_t r[HENN__MB_LANES];
-    henn__mb mb;
+    henn__mb tmp;
+    const henn__mb *mb;
     size_t i, l, g;
     int rc;
     if (pk->mont == NULL || mpz_sgn(pk->n) == 0)
         return HENN_EKEY;
-    rc = henn__mb_init(&mb, pk->mont);
+    rc = henn__mb_get(&mb, &tmp, pk->mont);
     if (rc != 0)
         return rc;
     for (l = 0; l < HENN__MB_LANES; l++)
@@ -41,8 +42,8 @@ int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk)
             } while (rc == 0 && mpz_sgn(r[l]) == 0);
         if (rc != 0)
             break;
-        if (mb.limbs != 0 && g >= NOISE_MB_MIN) {
-            rc = henn__mb_powm(&mb, out + i, (const mpz_t *)r, g, pk->n);
+        if (mb->limbs != 0 && g >= NOISE_MB_MIN) {
+            rc = henn__mb_powm(mb, out + i, (const mpz_t *)r, g, pk->n);
         } else {
             for (l = 0; l < g && rc == 0; l++)
                 rc = henn__mont_powm(pk->mont, out[i + l], r[l], pk->n);
@@ -50,6 +51,6 @@ int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk)
     }
     for (l = 0; l < HENN__MB_LANES; l++)
         henn__mpz_wipe_clear(r[l]);
-    henn__mb_clear(&mb);
+    henn__mb_clear(&tmp);
     return rc;
 }

@@ -10,7 +10,8 @@
 
 /* ---------------------------------------------------------- init/clear -- */
 
-/* count Montgomery contexts (mont.c picks IFMA or mpn), for moduli m[i]. */
+/* count Montgomery contexts (mont.c picks IFMA or mpn), for moduli m[i],
+ * each with its 8-lane context attached (mont_mb.c). */
 static int mont_new(struct henn__mont **out, const mpz_srcptr *m, size_t count)
 {
     struct henn__mont *mt = calloc(count, sizeof(*mt));
@@ -19,9 +20,12 @@ static int mont_new(struct henn__mont **out, const mpz_srcptr *m, size_t count)
     *out = NULL;
     if (mt == NULL)
         return HENN_ENOMEM;
-    for (i = 0; i < count && rc == 0; i++)
+    for (i = 0; i < count && rc == 0; i++) {
         rc = henn__mont_init(&mt[i], m[i]);
-    if (rc != 0) {
+        if (rc == 0)
+            rc = henn__mont_attach_mb(&mt[i]);
+    }
+    if (rc != 0) { /* a failed init leaves its context zeroed: clearing it is safe */
         while (i-- > 0)
             henn__mont_clear(&mt[i]);
         free(mt);

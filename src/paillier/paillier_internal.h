@@ -38,6 +38,7 @@ static inline long henn__paillier_max_shift(const henn_paillier_pk *pk)
  */
 #define HENN__IFMA_MAX_V 20
 #define HENN__IFMA_MIN_BITS 1024
+struct henn__mb;
 typedef struct henn__mont {
     mp_size_t nl;         /* 64-bit limbs of m */
     size_t words;         /* words per residue */
@@ -48,11 +49,13 @@ typedef struct henn__mont {
     uint64_t *m52;        /* IFMA: m, then R^2 mod m, then 1, in 52-bit limbs */
     uint64_t *rr52;
     uint64_t *one52;
+    struct henn__mb *mb;  /* 8-lane context of m for keys (henn__mont_attach_mb), or NULL */
 } henn__mont;
 int henn__mont_init(henn__mont *mt, const mpz_t m);
 /* The mpn backend whatever the CPU (tests and benchmarks). */
 int henn__mont_init_mpn(henn__mont *mt, const mpz_t m);
-/* Wipes (the modulus may be secret) and frees. */
+/* Wipes (the modulus may be secret) and frees, with the attached 8-lane
+ * context if any. */
 void henn__mont_clear(henn__mont *mt);
 /* r = a b / R mod m (r may alias a or b); t: scratch. */
 void henn__mont_mul(const henn__mont *mt, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b,
@@ -146,6 +149,17 @@ void henn__mb_from(const henn__mb *mb, mpz_t *x, size_t count, const uint64_t *a
 /* r = a b / R, r = a^2 / R per lane (almost Montgomery; may alias). */
 void henn__mb_mul(const henn__mb *mb, uint64_t *r, const uint64_t *a, const uint64_t *b);
 void henn__mb_sqr(const henn__mb *mb, uint64_t *r, const uint64_t *a);
+/*
+ * Keys carry their 8-lane contexts (n^2; p^2 and q^2): built once with the
+ * Montgomery context (henn__mont_attach_mb, from the key set-up) instead of
+ * per call (about 5 us each). Built with the IFMA setting in force then,
+ * like mt itself; read-only afterwards, so threads may share it.
+ * henn__mb_get: *use = mt->mb when attached, else tmp initialised from mt
+ * (the caller clears tmp with henn__mb_clear either way; tmp is zeroed
+ * first). Both: HENN_EKEY (no context), HENN_ENOMEM.
+ */
+int henn__mont_attach_mb(henn__mont *mt);
+int henn__mb_get(const henn__mb **use, henn__mb *tmp, const henn__mont *mt);
 /* r[l] = b[l]^e mod m for l < count <= 8 (r may alias b). _sec: secret e
  * with 0 <= e < 2^ebits, fixed 5-bit windows, every table entry read per
  * window, constant time in b, e and m for given ebits and L; wipes its

@@ -387,6 +387,113 @@ static void check_noise(const henn_paillier_sk *sk)
     mpz_clear(t);
 }
 
+/* Keys carry 8-lane contexts of n^2, p^2 and q^2, built with the IFMA
+ * setting of the key's set-up: the engine's limb count when IFMA was on,
+ * the per-element fallback when it was off (as a per-call context). */
+static void check_attached(const henn_paillier_sk *sk)
+{
+    const henn__mont *mts[3];
+    size_t k;
+    mts[0] = sk->pk.mont;
+    mts[1] = &sk->mont[0];
+    mts[2] = &sk->mont[1];
+    for (k = 0; k < 3; k++) {
+        henn__mb tmp;
+        const henn__mb *use = NULL;
+        CHECK(mts[k]->mb != NULL);
+        CHECK(mts[k]->mb->mt == mts[k]);
+        CHECK_EQ_INT(mts[k]->mb->limbs, mts[k]->v != 0 ? (k == 0 ? 79 : 40) : 0);
+        CHECK_OK(henn__mb_get(&use, &tmp, mts[k]));
+        CHECK(use == mts[k]->mb);
+        CHECK(tmp.m == NULL);
+        henn__mb_clear(&tmp);
+    }
+    {
+        henn__mb tmp;
+        const henn__mb *use = NULL;
+        CHECK_RC(henn__mb_get(&use, &tmp, NULL), HENN_EKEY);
+        CHECK(use == NULL);
+        henn__mb_clear(&tmp);
+    }
+}
+
+/* Batch re-randomisation (the pool's groups of 8, one 8-lane r^n each):
+ * for counts 0 .. 20 on 1 and 2 threads, in place and not, every output
+ * decrypts to its input, keeps its exponent, differs from the input and
+ * from the other outputs; elements past count are untouched. A bad element
+ * stops its group with the single call's code; those before it in the
+ * batch are re-randomised. */
+static void check_rerandomize_batch(const henn_paillier_sk *sk)
+{
+    enum { N = 20 };
+    const henn_paillier_pk *pk = &sk->pk;
+    henn_paillier_ct in[N], out[N];
+    henn_paillier_pt pt;
+    mpz_t want[N];
+    henn_batch_opts o1 = {1, NULL, NULL}, o2 = {2, NULL, NULL};
+    size_t i, j, count;
+    henn_paillier_pt_init(&pt);
+    for (i = 0; i < N; i++) {
+        henn_paillier_ct_init(&in[i]);
+        henn_paillier_ct_init(&out[i]);
+        CHECK_OK(henn_paillier_encode_int64(&pt, pk, (int64_t)i * 31 - 100, 0));
+        pt.exponent = (int)i - 5;
+        CHECK_OK(henn_paillier_encrypt_sk(&in[i], sk, &pt));
+        mpz_init_set(want[i], pt.encoding);
+    }
+    for (count = 0; count <= N; count++) {
+        const henn_batch_opts *o = count % 2 ? &o2 : &o1;
+        for (i = 0; i < N; i++)
+            mpz_set_ui(out[i].c, 7);
+        CHECK_OK(henn_paillier_rerandomize_batch(out, pk, in, count, o));
+        for (i = 0; i < count; i++) {
+            CHECK(mpz_cmp(out[i].c, in[i].c) != 0);
+            for (j = 0; j < i; j++)
+                CHECK(mpz_cmp(out[i].c, out[j].c) != 0);
+            CHECK_EQ_INT(out[i].exponent, in[i].exponent);
+            CHECK_OK(henn_paillier_decrypt(&pt, sk, &out[i]));
+            CHECK_EQ_MPZ(pt.encoding, want[i]);
+            CHECK_EQ_INT(pt.exponent, (int)i - 5);
+        }
+        for (; i < N; i++)
+            CHECK(mpz_cmp_ui(out[i].c, 7) == 0);
+    }
+    /* in place */
+    for (i = 0; i < N; i++) {
+        mpz_set(out[i].c, in[i].c);
+        out[i].exponent = in[i].exponent;
+        memcpy(out[i].kid, in[i].kid, sizeof(in[i].kid));
+    }
+    CHECK_OK(henn_paillier_rerandomize_batch(out, pk, out, N, &o2));
+    for (i = 0; i < N; i++) {
+        CHECK(mpz_cmp(out[i].c, in[i].c) != 0);
+        CHECK_OK(henn_paillier_decrypt(&pt, sk, &out[i]));
+        CHECK_EQ_MPZ(pt.encoding, want[i]);
+    }
+    /* element 11 out of range (second group), then element 3 under another key */
+    mpz_set(pt.encoding, in[11].c);
+    mpz_set(in[11].c, pk->n2);
+    for (i = 0; i < N; i++)
+        mpz_set_ui(out[i].c, 7);
+    CHECK_RC(henn_paillier_rerandomize_batch(out, pk, in, N, &o1), HENN_ERANGE);
+    for (i = 0; i < 11; i++)
+        CHECK(mpz_cmp_ui(out[i].c, 7) != 0 && mpz_cmp(out[i].c, in[i].c) != 0);
+    for (; i < 16; i++) /* the rest of its group */
+        CHECK(mpz_cmp_ui(out[i].c, 7) == 0);
+    mpz_set_ui(in[11].c, 0);
+    CHECK_RC(henn_paillier_rerandomize_batch(out, pk, in, N, &o2), HENN_ERANGE);
+    mpz_set(in[11].c, pt.encoding);
+    in[3].kid[0] ^= 1;
+    CHECK_RC(henn_paillier_rerandomize_batch(out, pk, in, N, &o1), HENN_EKEY);
+    in[3].kid[0] ^= 1;
+    for (i = 0; i < N; i++) {
+        henn_paillier_ct_clear(&in[i]);
+        henn_paillier_ct_clear(&out[i]);
+        mpz_clear(want[i]);
+    }
+    henn_paillier_pt_clear(&pt);
+}
+
 /* Batch decryption (8-lane groups, single-buffer remainders) equals
  * henn_paillier_decrypt for counts 0 .. 20, and a bad element stops the
  * batch with the single call's error after decrypting those before it. */
@@ -430,6 +537,16 @@ static void check_decrypt_batch(const henn_paillier_sk *sk)
         CHECK_OK(henn_paillier_decrypt(&one, sk, &ct[i]));
         CHECK_EQ_MPZ(pt[i].encoding, one.encoding);
     }
+    /* on two threads too (the half-group passes): before it decrypted, after it untouched */
+    for (i = 0; i < N; i++)
+        mpz_set_ui(pt[i].encoding, 7);
+    CHECK_RC(henn_paillier_decrypt_batch(pt, sk, ct, N, &o2), HENN_ERANGE);
+    for (i = 0; i < 10; i++) {
+        CHECK_OK(henn_paillier_decrypt(&one, sk, &ct[i]));
+        CHECK_EQ_MPZ(pt[i].encoding, one.encoding);
+    }
+    for (; i < N; i++)
+        CHECK(mpz_cmp_ui(pt[i].encoding, 7) == 0);
     mpz_set(ct[10].c, in.encoding);
     mpz_set_ui(ct[10].c, 0);
     CHECK_RC(henn_paillier_decrypt_batch(pt, sk, ct, N, &o1), HENN_ERANGE);
@@ -459,12 +576,16 @@ static void test_mb_paillier(void)
     henn_paillier_sk_init(&on);
     henn_paillier_sk_init(&off);
     CHECK_OK(henn_paillier_keygen(NULL, &on, 2048, 0));
+    check_attached(&on);
     check_noise(&on);
     check_decrypt_batch(&on);
+    check_rerandomize_batch(&on);
     henn__ifma_set_enabled(0);
     CHECK_OK(henn_paillier_sk_from_primes(&off, on.p, on.q, 0));
+    check_attached(&off);
     check_noise(&off);
     check_decrypt_batch(&off);
+    check_rerandomize_batch(&off);
     henn__ifma_set_enabled(1);
     henn_paillier_sk_clear(&off);
     henn_paillier_sk_clear(&on);
