@@ -75,8 +75,40 @@ int henn__unpack(int64_t *out, size_t count, const mpz_t M, unsigned k, const mp
  * and r_i uniform in [1, n) (henn__paillier_noise: the result is a fresh
  * encryption of D(c[i]) + R[i] even to the key holder). Single-threaded. */
 int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk);
-/* Test hook: nonzero makes henn__mask_range use the DJN noise h_s^a of
- * earlier versions (the control run of the character-attack test). */
+/* The same with the noise given: c[i] *= (1 + R[i] n) noise[i] mod n^2,
+ * noise[i] a fresh r^n used for nothing else (henn__noise_take). */
+int henn__mask_apply(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk,
+                     mpz_t *noise);
+/* Test hook: nonzero makes henn__mask_range and henn__noise_take use the
+ * DJN noise h_s^a of earlier versions (the control run of the
+ * character-attack test). */
 void henn__mask_use_djn_for_tests(int on);
+
+/*
+ * A party's reserve of fresh noise r^n mod n^2 (henn__paillier_noise) for
+ * one key. henn__noise_take fills out[0 .. count) (initialised by the
+ * caller) with values from the reserve first; the rest are generated on
+ * the thread pool in 8-lane groups, the number of groups rounded up to a
+ * multiple of the threads so that every thread does the same whole
+ * groups, and the surplus (fewer than 8 x threads values) stays for the
+ * next call. This removes the padded or single-buffer remainder groups
+ * and the idle thread of an odd group count (41 values on 2 threads: 6
+ * groups, one thread doing 3 while the other did 2 and a single).
+ * Every value is handed out once (moved, not copied), each is an
+ * independent r^n with r uniform in [1, n), and a value drawn for one key
+ * is never used for another (the reserve is dropped when pk's kid
+ * changes). Dropped and cleared values are wiped. Not thread-safe: one
+ * reserve per party, used from one thread at a time.
+ * HENN_EKEY, HENN_ERNG, HENN_ENOMEM.
+ */
+typedef struct henn__noise_reserve {
+    mpz_t *v;
+    size_t have, cap;
+    uint8_t kid[HENN_PAILLIER_KIDBYTES];
+} henn__noise_reserve;
+int henn__noise_take(henn__noise_reserve *nr, mpz_t *out, size_t count,
+                     const henn_paillier_pk *pk, const henn_batch_opts *opts);
+/* Wipes and frees the values; safe on a zeroed reserve. */
+void henn__noise_reserve_clear(henn__noise_reserve *nr);
 
 #endif

@@ -377,26 +377,13 @@ static int djn_noise_all(mpz_t *out, size_t count, const henn_paillier_pk *pk)
     return rc;
 }
 
-int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk)
+int henn__mask_apply(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk,
+                     mpz_t *noise)
 {
-    mpz_t *noise, tmp;
+    mpz_t tmp;
     size_t i;
     int rc = 0;
-    if (count == 0)
-        return 0;
-    noise = calloc(count, sizeof(mpz_t));
-    if (noise == NULL)
-        return HENN_ENOMEM;
-    for (i = 0; i < count; i++)
-        mpz_init(noise[i]);
     mpz_init(tmp);
-    /* fresh r^n (uniform over the n-th residues), not DJN noise: the owner
-     * knows p and q and could read characters of c's randomness through
-     * the DJN subgroup (see henn_paillier_rerandomize) */
-    if (__atomic_load_n(&mask_with_djn, __ATOMIC_RELAXED))
-        rc = djn_noise_all(noise, count, pk);
-    else
-        rc = henn__paillier_noise(noise, count, pk);
     for (i = 0; i < count && rc == 0; i++) {
         if (R != NULL) {
             rc = henn__mpz_random_below(R[i], pk->n);
@@ -410,10 +397,123 @@ int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *p
         mpz_mul(c[i], c[i], noise[i]);
         mpz_mod(c[i], c[i], pk->n2);
     }
+    henn__mpz_wipe_clear(tmp);
+    return rc;
+}
+
+int henn__mask_range(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *pk)
+{
+    mpz_t *noise;
+    size_t i;
+    int rc = 0;
+    if (count == 0)
+        return 0;
+    noise = calloc(count, sizeof(mpz_t));
+    if (noise == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < count; i++)
+        mpz_init(noise[i]);
+    /* fresh r^n (uniform over the n-th residues), not DJN noise: the owner
+     * knows p and q and could read characters of c's randomness through
+     * the DJN subgroup (see henn_paillier_rerandomize) */
+    if (__atomic_load_n(&mask_with_djn, __ATOMIC_RELAXED))
+        rc = djn_noise_all(noise, count, pk);
+    else
+        rc = henn__paillier_noise(noise, count, pk);
+    if (rc == 0)
+        rc = henn__mask_apply(c, R, count, pk, noise);
     for (i = 0; i < count; i++)
         henn__mpz_wipe_clear(noise[i]);
     free(noise);
-    henn__mpz_wipe_clear(tmp);
+    return rc;
+}
+
+/* ---- noise reserve ---- */
+
+void henn__noise_reserve_clear(henn__noise_reserve *nr)
+{
+    size_t i;
+    for (i = 0; i < nr->cap; i++)
+        henn__mpz_wipe_clear(nr->v[i]);
+    free(nr->v);
+    memset(nr, 0, sizeof(*nr));
+}
+
+typedef struct noise_gen {
+    mpz_t *out;
+    const henn_paillier_pk *pk;
+} noise_gen;
+
+/* Groups gbegin .. gend of 8 values: one 8-lane r^n each. */
+static int noise_gen_chunk(void *vctx, size_t gbegin, size_t gend)
+{
+    noise_gen *x = vctx;
+    return henn__paillier_noise(x->out + gbegin * HENN__MB_LANES,
+                                (gend - gbegin) * HENN__MB_LANES, x->pk);
+}
+
+int henn__noise_take(henn__noise_reserve *nr, mpz_t *out, size_t count,
+                     const henn_paillier_pk *pk, const henn_batch_opts *opts)
+{
+    henn_batch_opts quiet = {0, NULL, NULL};
+    noise_gen x;
+    mpz_t *gen = NULL;
+    size_t k = 0, need, groups, total = 0, i;
+    unsigned threads;
+    int rc = 0;
+    if (pk == NULL || pk->mont == NULL)
+        return HENN_EKEY;
+    if (__atomic_load_n(&mask_with_djn, __ATOMIC_RELAXED))
+        return djn_noise_all(out, count, pk); /* test hook: no reserve */
+    if (nr->have > 0 && !henn__paillier_same_key(pk, nr->kid))
+        henn__noise_reserve_clear(nr); /* drawn for another key */
+    /* from the reserve: its last values, moved out (out's old values go
+     * into the reserve's slots and are wiped when reused or cleared) */
+    while (k < count && nr->have > 0) {
+        nr->have--;
+        mpz_swap(out[k], nr->v[nr->have]);
+        k++;
+    }
+    if (k == count)
+        return 0;
+    threads = opts != NULL && opts->threads > 0 ? opts->threads : henn__cpu_count();
+    if (threads > 256)
+        threads = 256;
+    quiet.threads = threads;
+    need = count - k;
+    groups = (need + HENN__MB_LANES - 1) / HENN__MB_LANES;
+    groups = (groups + threads - 1) / threads * threads;
+    total = groups * HENN__MB_LANES;
+    gen = calloc(total, sizeof(mpz_t));
+    if (gen == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < total; i++)
+        mpz_init(gen[i]);
+    x.out = gen;
+    x.pk = pk;
+    rc = henn__parallel_for(groups, &quiet, noise_gen_chunk, &x);
+    if (rc == 0 && total - need > nr->cap - nr->have) { /* room for the surplus */
+        size_t cap = nr->have + (total - need);
+        mpz_t *v = realloc(nr->v, cap * sizeof(mpz_t));
+        if (v == NULL) {
+            rc = HENN_ENOMEM;
+        } else {
+            for (i = nr->cap; i < cap; i++)
+                mpz_init(v[i]);
+            nr->v = v;
+            nr->cap = cap;
+        }
+    }
+    if (rc == 0) {
+        for (i = 0; i < need; i++)
+            mpz_swap(out[k + i], gen[i]);
+        for (; i < total; i++)
+            mpz_swap(nr->v[nr->have++], gen[i]);
+        memcpy(nr->kid, pk->kid, sizeof(nr->kid));
+    }
+    for (i = 0; i < total; i++)
+        henn__mpz_wipe_clear(gen[i]);
+    free(gen);
     return rc;
 }
 

@@ -28,6 +28,7 @@ struct henn_trainer {
     henn_proto_stats st;
     float *z1;
     size_t z1_count;
+    henn__noise_reserve noise; /* fresh r^n for the masks (henn__noise_take) */
 };
 
 /* Rows r0 .. r0 + c - 1 of group g. */
@@ -124,6 +125,7 @@ void henn_trainer_free(henn_trainer *t)
     henn_nn_trainer_free(t->nt);
     henn_nn_model_clear(&t->model);
     henn_paillier_pk_clear(&t->pk);
+    henn__noise_reserve_clear(&t->noise);
     free(t->z1);
     free(t);
 }
@@ -213,27 +215,39 @@ static int dense_enc(henn_trainer *t, mpz_t *out, mpz_t *in, size_t m, const dou
 
 typedef struct mask_ctx {
     const henn_paillier_pk *pk;
-    mpz_t *c, *R;
+    mpz_t *c, *R, *noise;
     size_t count;
 } mask_ctx;
 
-/* The pool's chunks count groups of 8 ciphertexts, so that the noise of
- * each group comes from one 8-lane exponentiation. */
-static int mask_chunk(void *vctx, size_t gbegin, size_t gend)
+static int mask_chunk(void *vctx, size_t begin, size_t end)
 {
     mask_ctx *x = vctx;
-    size_t begin = gbegin * HENN__MB_LANES, end = gend * HENN__MB_LANES;
-    if (end > x->count)
-        end = x->count;
-    return henn__mask_range(x->c + begin, x->R ? x->R + begin : NULL, end - begin, x->pk);
+    return henn__mask_apply(x->c + begin, x->R ? x->R + begin : NULL, end - begin, x->pk,
+                            x->noise + begin);
 }
 
-/* Mask (when R) and rerandomise c[0..count) in parallel. */
+/* Mask (when R) and rerandomise c[0..count) in parallel, with noise from
+ * the trainer's reserve (whole 8-lane groups, the same number per
+ * thread; see henn__noise_take). */
 static int mask_all(henn_trainer *t, mpz_t *c, mpz_t *R, size_t count)
 {
-    mask_ctx x = {&t->pk, c, R, count};
-    return henn__parallel_for((count + HENN__MB_LANES - 1) / HENN__MB_LANES, &t->opts, mask_chunk,
-                              &x);
+    mask_ctx x = {&t->pk, c, R, NULL, count};
+    size_t i;
+    int rc;
+    if (count == 0)
+        return 0;
+    x.noise = calloc(count, sizeof(mpz_t));
+    if (x.noise == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < count; i++)
+        mpz_init(x.noise[i]);
+    rc = henn__noise_take(&t->noise, x.noise, count, &t->pk, &t->opts);
+    if (rc == 0)
+        rc = henn__parallel_for(count, &t->opts, mask_chunk, &x);
+    for (i = 0; i < count; i++)
+        henn__mpz_wipe_clear(x.noise[i]);
+    free(x.noise);
+    return rc;
 }
 
 /* Serialise c[0..count) as a message of the given type with a prefix. */
@@ -364,6 +378,7 @@ static int handle_setup(henn_trainer *t, henn__rbuf *r)
             goto cleanup;
         }
         free_data(t);
+        henn__noise_reserve_clear(&t->noise); /* drawn for the old key */
         henn_paillier_pk_clear(&t->pk);
         t->pk = pk; /* move */
         t->have_pk = 1;

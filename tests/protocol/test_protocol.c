@@ -83,6 +83,71 @@ static void test_multi_exp(void)
     gmp_randclear(st);
 }
 
+/* The trainer's noise reserve: every value handed out is an n-th residue
+ * (x^lambda = 1 mod n^2), all values over a sequence of calls are
+ * distinct (none handed out twice), the surplus stays below 8 x threads
+ * and is counted exactly, the counts are those asked for, and a value
+ * drawn for one key is never handed out for another. */
+static void test_noise_reserve(void)
+{
+    static const size_t counts[] = {41, 41, 5, 1, 16, 0, 17, 3};
+    enum { TOTAL = 124 };
+    henn__noise_reserve nr;
+    henn_batch_opts o2 = {2, NULL, NULL};
+    henn_paillier_pk other;
+    henn_paillier_sk sk2;
+    mpz_t all[TOTAL], t;
+    size_t k, i, j, used = 0, made = 0;
+    memset(&nr, 0, sizeof(nr));
+    mpz_init(t);
+    for (i = 0; i < TOTAL; i++)
+        mpz_init(all[i]);
+    for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+        size_t c = counts[k], before = nr.have;
+        CHECK_OK(henn__noise_take(&nr, all + used, c, &PK, &o2));
+        if (c > before) /* whole groups, an even number of them (2 threads) */
+            made += (c - before + 15) / 16 * 16;
+        used += c;
+        CHECK_EQ_INT(nr.have, made - used);
+        CHECK(nr.have < 16);
+    }
+    CHECK_EQ_INT(used, TOTAL);
+    for (i = 0; i < TOTAL; i++) {
+        CHECK(mpz_sgn(all[i]) > 0 && mpz_cmp(all[i], PK.n2) < 0);
+        mpz_powm(t, all[i], SK.lambda, PK.n2);
+        CHECK(mpz_cmp_ui(t, 1) == 0);
+        for (j = 0; j < i; j++)
+            CHECK(mpz_cmp(all[i], all[j]) != 0);
+    }
+    /* another key: the reserve left for PK is dropped, not handed out */
+    henn_paillier_pk_init(&other);
+    henn_paillier_sk_init(&sk2);
+    CHECK_OK(henn_paillier_keygen(&other, &sk2, 1024, HENN_PAILLIER_INSECURE));
+    CHECK(nr.have > 0);
+    CHECK_OK(henn__noise_take(&nr, all, 1, &other, &o2));
+    mpz_powm(t, all[0], sk2.lambda, other.n2);
+    CHECK(mpz_cmp_ui(t, 1) == 0);
+    CHECK(mpz_cmp(all[0], other.n2) < 0);
+    CHECK_EQ_INT(nr.have, 15);
+    CHECK(memcmp(nr.kid, other.kid, sizeof(nr.kid)) == 0);
+    CHECK_OK(henn__noise_take(&nr, all, 1, &PK, NULL));
+    CHECK(nr.have < 8 * henn__cpu_count() && memcmp(nr.kid, PK.kid, sizeof(nr.kid)) == 0);
+    {
+        henn_paillier_pk empty;
+        henn_paillier_pk_init(&empty);
+        CHECK_RC(henn__noise_take(&nr, all, 1, &empty, &o2), HENN_EKEY);
+        henn_paillier_pk_clear(&empty);
+    }
+    henn__noise_reserve_clear(&nr);
+    CHECK(nr.v == NULL && nr.have == 0 && nr.cap == 0);
+    henn__noise_reserve_clear(&nr); /* twice: safe */
+    henn_paillier_sk_clear(&sk2);
+    henn_paillier_pk_clear(&other);
+    for (i = 0; i < TOTAL; i++)
+        mpz_clear(all[i]);
+    mpz_clear(t);
+}
+
 static void test_packing(void)
 {
     int64_t v[28], back[28];
@@ -1087,6 +1152,7 @@ int main(void)
     if (henn_paillier_keygen(&PK, &SK, 1024, HENN_PAILLIER_INSECURE) != 0)
         return 1;
     test_multi_exp();
+    test_noise_reserve();
     test_packing();
     test_params();
     test_inference();
