@@ -326,11 +326,22 @@ int henn__mont_powm_sec(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_
     return 0;
 }
 
-/* Sliding-window width for a public exponent of ebits bits. */
-static unsigned slide_width(size_t ebits)
+unsigned henn__slide_width(size_t ebits)
 {
     return ebits <= 8 ? 1 : ebits <= 24 ? 2 : ebits <= 80 ? 3 : ebits <= 240 ? 4
          : ebits <= 672 ? 5 : 6;
+}
+
+long henn__slide_window(const mpz_t e, long i, unsigned w, unsigned *val)
+{
+    long l = i - (long)w + 1 < 0 ? 0 : i - (long)w + 1, j;
+    unsigned v = 0;
+    while (!mpz_tstbit(e, (mp_bitcnt_t)l))
+        l++;
+    for (j = i; j >= l; j--)
+        v = (v << 1) | (unsigned)mpz_tstbit(e, (mp_bitcnt_t)j);
+    *val = v;
+    return l;
 }
 
 int henn__mont_powm(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_t e)
@@ -352,7 +363,7 @@ int henn__mont_powm(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_t e)
     }
     words = mt->words;
     ebits = mpz_sizeinbase(e, 2);
-    w = slide_width(ebits);
+    w = henn__slide_width(ebits);
     odd = (size_t)1 << (w - 1);
     mem = malloc((odd + 2) * words * sizeof(uint64_t));
     if (mem == NULL)
@@ -376,12 +387,7 @@ int henn__mont_powm(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_t e)
             i--;
             continue;
         }
-        /* the longest window i .. l (at most w bits) that ends in a 1 bit */
-        l = i - (long)w + 1 < 0 ? 0 : i - (long)w + 1;
-        while (!mpz_tstbit(e, (mp_bitcnt_t)l))
-            l++;
-        for (j = i; j >= l; j--)
-            val = (val << 1) | (unsigned)mpz_tstbit(e, (mp_bitcnt_t)j);
+        l = henn__slide_window(e, i, w, &val);
         if (started) {
             for (j = i; j >= l; j--)
                 henn__ifma_amm(acc, acc, acc, mt->m52, mt->minv, mt->v);

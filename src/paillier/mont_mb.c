@@ -606,13 +606,6 @@ int henn__mb_powm_sec(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count
     return 0;
 }
 
-/* Sliding-window width for a public exponent of ebits bits. */
-static unsigned slide_width(size_t ebits)
-{
-    return ebits <= 8 ? 1 : ebits <= 24 ? 2 : ebits <= 80 ? 3 : ebits <= 240 ? 4
-         : ebits <= 672 ? 5 : 6;
-}
-
 int henn__mb_powm(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, const mpz_t e)
 {
     size_t L, W, ebits, k, odd, words;
@@ -634,7 +627,7 @@ int henn__mb_powm(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, co
     L = mb->limbs;
     W = LANES * L;
     ebits = mpz_sizeinbase(e, 2);
-    w = slide_width(ebits);
+    w = henn__slide_width(ebits);
     odd = (size_t)1 << (w - 1);
     words = (odd + 2) * W;
     mem = mem_alloc(words);
@@ -659,11 +652,7 @@ int henn__mb_powm(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, co
             i--;
             continue;
         }
-        l = i - (long)w + 1 < 0 ? 0 : i - (long)w + 1;
-        while (!mpz_tstbit(e, (mp_bitcnt_t)l))
-            l++;
-        for (j = i; j >= l; j--)
-            val = (val << 1) | (unsigned)mpz_tstbit(e, (mp_bitcnt_t)j);
+        l = henn__slide_window(e, i, w, &val);
         if (started) {
             for (j = i; j >= l; j--)
                 mb_sqr(mb, acc, acc);

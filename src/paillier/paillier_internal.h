@@ -72,6 +72,14 @@ int henn__mont_powm_sec(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_
 /* r = b^e mod m, e >= 0 public (sliding window; time depends on e).
  * Both: HENN_EKEY for a NULL or empty context. */
 int henn__mont_powm(const henn__mont *mt, mpz_t r, const mpz_t b, const mpz_t e);
+/* Sliding windows over a public exponent (shared by mont.c and mont_mb.c;
+ * the time they take depends on e, never use them on secrets):
+ * henn__slide_width: the window width for an exponent of ebits bits;
+ * henn__slide_window: for a set bit i of e, the window i .. l of at most
+ * w bits that ends in a set bit (l >= 0 the lowest such); *val = bits
+ * i .. l of e (odd). Returns l. */
+unsigned henn__slide_width(size_t ebits);
+long henn__slide_window(const mpz_t e, long i, unsigned w, unsigned *val);
 
 /* AVX-512 IFMA (mont_ifma.c): henn__ifma_cpu() says whether the CPU and
  * this build have it; henn__ifma_active() whether it is also enabled
