@@ -161,6 +161,21 @@ static void enc_buf_clear(enc_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* HENN_ERANGE unless each of X[0 .. count) quantises with p's input fixed
+ * point (|x| <= 2^ai, finite), so that a refusal comes before any message
+ * and never part-way through (the trainer would see how far it got). */
+static int check_inputs(const henn_proto_params *p, const float *X, size_t count)
+{
+    size_t i;
+    for (i = 0; i < count; i++) {
+        int64_t v;
+        int rc = henn__quantize(&v, X[i], p->fx, p->ai, 1);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params *p,
                       const float *X, const uint8_t *y, size_t rows, size_t dim)
 {
@@ -179,12 +194,9 @@ int henn_owner_upload(henn_owner *o, henn_transport *t, const henn_proto_params 
     if (rows > SIZE_MAX / dim)
         return HENN_EINVAL;
     /* Every value is checked before anything is sent. */
-    for (i = 0; i < rows * dim; i++) {
-        int64_t v;
-        rc = henn__quantize(&v, X[i], p->fx, p->ai, 1);
-        if (rc != 0)
-            return rc;
-    }
+    rc = check_inputs(p, X, rows * dim);
+    if (rc != 0)
+        return rc;
     S = p->slots;
     per_ct = per_ct_of(o, p);
     chunks = (dim + per_ct - 1) / per_ct;
@@ -488,12 +500,9 @@ int henn_owner_infer(henn_owner *o, henn_transport *t, const henn_proto_params *
     if (rc != 0)
         return rc;
     /* The inputs are checked before anything is sent. */
-    for (i = 0; i < rows * dim; i++) {
-        int64_t v;
-        rc = henn__quantize(&v, X[i], p->fx, p->ai, 1);
-        if (rc != 0)
-            return rc;
-    }
+    rc = check_inputs(p, X, rows * dim);
+    if (rc != 0)
+        return rc;
     S = p->slots;
     rc = send_setup(o, t, p, dim, 0, per_ct_of(o, p));
     if (rc != 0)
