@@ -10,6 +10,7 @@
  * h_s^a = (-x^2)^(n a) has Legendre symbol +1 mod p whatever a is.
  */
 #include "../test.h"
+#include "test_primes.h"
 
 #include "henn/henn.h"
 #include "paillier/paillier_internal.h"
@@ -22,25 +23,14 @@ static gmp_randstate_t RS;
 #define T 256
 #define SLACK 40
 
-/* A random prime of `bits` bits, top two bits set, = 1 mod 4. */
-static void prime_1mod4(mpz_t p, size_t bits)
-{
-    do {
-        mpz_urandomb(p, RS, (mp_bitcnt_t)bits);
-        mpz_setbit(p, bits - 1);
-        mpz_setbit(p, bits - 2);
-        mpz_nextprime(p, p);
-    } while (mpz_fdiv_ui(p, 4) != 1 || mpz_sizeinbase(p, 2) != bits);
-}
-
 /* The cheating key holder's key: n = p q with p = q = 1 mod 4. */
 static void cheating_key(henn_paillier_sk *sk, size_t n_bits)
 {
     mpz_t p, q;
     mpz_inits(p, q, NULL);
-    prime_1mod4(p, n_bits / 2);
+    test_prime_1mod4(p, n_bits / 2, RS);
     do
-        prime_1mod4(q, n_bits / 2);
+        test_prime_1mod4(q, n_bits / 2, RS);
     while (mpz_cmp(p, q) == 0);
     CHECK_OK(henn_paillier_sk_from_primes(sk, p, q, 0));
     mpz_clears(p, q, NULL);

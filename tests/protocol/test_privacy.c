@@ -10,6 +10,7 @@
  * requests; with fresh r^n noise it must do no better than chance.
  */
 #include "../test.h"
+#include "../paillier/test_primes.h"
 
 #include <math.h>
 
@@ -20,17 +21,6 @@ static gmp_randstate_t RS;
 
 #define D 6  /* features */
 #define H 32 /* hidden units: bits read per batch */
-
-/* A random prime of `bits` bits, top two bits set, = 1 mod 4. */
-static void prime_1mod4(mpz_t p, size_t bits)
-{
-    do {
-        mpz_urandomb(p, RS, (mp_bitcnt_t)bits);
-        mpz_setbit(p, bits - 1);
-        mpz_setbit(p, bits - 2);
-        mpz_nextprime(p, p);
-    } while (mpz_fdiv_ui(p, 4) != 1 || mpz_sizeinbase(p, 2) != bits);
-}
 
 typedef struct attack {
     const henn_paillier_sk *sk;
@@ -201,9 +191,9 @@ int main(void)
     gmp_randseed_ui(RS, seed);
     henn_paillier_sk_init(&sk);
     mpz_inits(p, q, NULL);
-    prime_1mod4(p, 1024);
+    test_prime_1mod4(p, 1024, RS);
     do
-        prime_1mod4(q, 1024);
+        test_prime_1mod4(q, 1024, RS);
     while (mpz_cmp(p, q) == 0);
     if (henn_paillier_sk_from_primes(&sk, p, q, 0) != 0)
         return 1;
