@@ -302,6 +302,22 @@ static int cmd_keygen(int argc, char **argv)
         rc = HENN_EIO;
         goto done;
     }
+    /* refuse early rather than after key generation (O_EXCL still decides) */
+    if (!o.force) {
+        static const char *const names[] = {"secret.bin", "params.bin", "public.bin",
+                                            "relin.bin", "galois.bin"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            char path[PATH_MAX];
+            struct stat lst;
+            snprintf(path, sizeof(path), "%s/%s", o.dir, names[i]);
+            if (lstat(path, &lst) == 0) {
+                fprintf(stderr, "henn: %s already exists; not overwritten (--force replaces "
+                                "it)\n", path);
+                rc = CLI_EXISTS;
+                goto done;
+            }
+        }
+    }
     fprintf(stderr, "henn: CKKS N = %zu, %zu data primes + special prime, log2(PQ) = %.1f\n",
             params.N, params.L, params.log2_pq);
 
