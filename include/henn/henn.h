@@ -12,6 +12,7 @@
 #include "ckks.h"
 #include "common.h"
 #include "kdd.h"
+#include "lr.h"
 #include "nn.h"
 #include "paillier.h"
 #include "protocol.h"
