@@ -15,6 +15,7 @@
 #include "ckks_cmd.h"
 #include "cli_util.h"
 #include "kdd_cmd.h"
+#include "lr_cmd.h"
 #include "henn/henn.h"
 
 /* Exit statuses: 0 ok, 1 runtime failure (bad input file, crypto error),
@@ -61,6 +62,16 @@ static const char *usage_text =
     "  ckks decrypt --params P --sk S --in CT [--count n] [--out F]\n"
     "                      print the slots, one number per line\n"
     "                      ('henn ckks --help' lists the options)\n"
+    "\n"
+    "Logistic regression (breast cancer WDBC, Framingham, CSV; docs/CLI.md):\n"
+    "  lr train --data wdbc|framingham|FILE.csv [--encrypted] [options]\n"
+    "                      train in the clear and, with --encrypted, on CKKS-\n"
+    "                      encrypted records; prints a side-by-side table\n"
+    "  lr eval --model F [--data D]\n"
+    "                      a saved model's metrics on the test split\n"
+    "  lr export --data D --out DIR\n"
+    "                      the prepared train.csv and test.csv\n"
+    "                      ('henn lr --help' lists the options)\n"
     "\n"
     "Other:\n"
     "  demo [--bits N] [--count N] [--threads T]\n"
@@ -843,6 +854,8 @@ int main(int argc, char **argv)
         return henn_cli_kdd(argc - 2, argv + 2);
     if (strcmp(cmd, "ckks") == 0)
         return henn_cli_ckks(argc - 2, argv + 2);
+    if (strcmp(cmd, "lr") == 0)
+        return henn_cli_lr(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "henn: unknown command '%s'\n", cmd);
