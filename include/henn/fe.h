@@ -1,0 +1,312 @@
+/*
+ * henn/fe.h: functional encryption on ristretto255 (libdecaf's decaf_255).
+ *
+ * Two schemes, one group (prime order l ~ 2^252, about 126-bit security):
+ *
+ *  FEIP, inner products (Abdalla, Bourse, De Caro, Pointcheval, PKC 2015,
+ *  section 3, the DDH scheme). The authority runs henn_feip_setup (mpk, msk),
+ *  hands out function keys henn_feip_derive_key(msk, y) = <s, y> mod l; a client
+ *  encrypts x under mpk; whoever holds the key for y and the ciphertext of x
+ *  learns <x, y> and nothing else about x (s-IND-CPA under DDH):
+ *
+ *      henn_feip_setup(&mpk, &msk, n, X, Y);
+ *      henn_feip_derive_key(&fk, &msk, y, n);
+ *      henn_feip_encrypt(&ct, &mpk, x, n);
+ *      henn_fe_dlog_init(&dl, B, 0);          // once per bound, kept
+ *      henn_feip_decrypt(&v, &mpk, &dl, &ct, &fk, y, n);   // v = <x, y>
+ *
+ *  FEBO, CryptoNN's element-wise basic operations (Xu, Joshi, Li, ICDCS 2019,
+ *  section III-B): a key bound to one ciphertext's commitment reveals x + y,
+ *  x - y, x * y or x / y for that ciphertext only.
+ *
+ * Bounds. Every value is a signed 64-bit integer. The mpk carries X and Y:
+ * encryption refuses |x_i| > X, key derivation and decryption refuse
+ * |y_i| > Y (HENN_ERANGE); n * X * Y must stay below 2^62 so that the result
+ * is a well-defined integer. The discrete-log table (henn_fe_dlog) covers
+ * |result| <= B; a result outside it is HENN_ERANGE, never a wrong value.
+ *
+ * Timing. Operations involving msk, the encryption randomness r or the
+ * plaintext x run in time independent of them (libdecaf's constant-time
+ * scalar and point arithmetic, constant-time table selection). Decryption
+ * is variable time in the public y and in the decrypted result (the
+ * baby-step giant-step search), which is the output anyway.
+ *
+ * Formats. The serialized formats (below each serializer) are the stable
+ * interface; the structs are not. Points travel as 32-byte canonical
+ * ristretto255 encodings, scalars as 32-byte canonical little-endian values
+ * below l; integers little-endian.
+ *
+ * Thread safety: every function is safe on distinct objects; read-only use
+ * of one mpk, dlog table, key or ciphertext from several threads is safe.
+ */
+#ifndef HENN_FE_H
+#define HENN_FE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HENN_FE_POINTBYTES 32  /* one serialized group element */
+#define HENN_FE_SCALARBYTES 32 /* one serialized scalar mod l */
+#define HENN_FE_MAX_N 1048576  /* longest FEIP vector */
+#define HENN_FE_MAX_DLOG_TABLE ((uint64_t)1 << 30) /* largest baby-step table T */
+#define HENN_FE_DEFAULT_DLOG_TABLE ((uint64_t)1 << 20)
+
+HENN_API size_t henn_fe_pointbytes(void);
+HENN_API size_t henn_fe_scalarbytes(void);
+
+/* One decoded group element (internal representation, 256 bytes). */
+typedef struct henn_fe_elem {
+    _Alignas(32) uint8_t opaque_[256];
+} henn_fe_elem;
+
+/* Precomputed tables of an mpk (internal). */
+struct henn__fe_tabs;
+
+/* ------------------------------------------------------------------ */
+/* Discrete logarithm                                                  */
+
+/*
+ * A bounded discrete-log solver: baby-step giant-step over a table of
+ * j * (4g), j in [0, T], keyed on the low 64 bits of the affine y coordinate
+ * (one entry covers +-j; the parity of x gives the sign). Built once, kept,
+ * read-only afterwards. Memory: about 12 bytes x 4/3 x T rounded up to a
+ * power of two (T = 2^20: 24 MiB; 2^22: 96 MiB). Build time about 0.3 us per
+ * entry. A query costs about (|result| / (2T + 1)) giant steps of ~0.3 us.
+ */
+typedef struct henn_fe_dlog {
+    uint64_t bound;      /* B: results in [-B, B] are found */
+    uint64_t table_size; /* T */
+    size_t cap;          /* hash slots (power of two) */
+    uint64_t *keys;      /* cap keys, 0 = empty */
+    uint32_t *vals;      /* j | x-parity << 31 */
+    henn_fe_elem *giant; /* (2T + 1) * 4g */
+} henn_fe_dlog;
+
+/*
+ * henn_fe_dlog_init: build the table for results |v| <= bound with T =
+ * table_size baby steps (0: HENN_FE_DEFAULT_DLOG_TABLE; T is lowered to
+ * bound when bound is smaller).
+ * Errors: HENN_EINVAL (NULL, bound 0 or >= 2^62, T > HENN_FE_MAX_DLOG_TABLE),
+ * HENN_ENOMEM, HENN_EPARAM (libdecaf's internal layout is not the one this
+ * code reads; checked on the base point). On error dl is zeroed.
+ */
+HENN_API HENN_NODISCARD int henn_fe_dlog_init(henn_fe_dlog *dl, uint64_t bound,
+                                              uint64_t table_size);
+/* henn_fe_dlog_clear: free the table; safe on a zeroed struct. */
+HENN_API void henn_fe_dlog_clear(henn_fe_dlog *dl);
+
+/*
+ * henn_fe_dlog_solve: v with v * g = P for a serialized point P, |v| <= B.
+ * Errors: HENN_EFORMAT (not a canonical encoding), HENN_ERANGE (no such v).
+ */
+HENN_API HENN_NODISCARD int henn_fe_dlog_solve(int64_t *v, const henn_fe_dlog *dl,
+                                               const uint8_t p[HENN_FE_POINTBYTES]);
+
+/*
+ * henn_fe_point_mul_g: the serialized encoding of v * g (g the ristretto255
+ * generator), for tests and known answers. v = 0 gives the identity (32 zero
+ * bytes).
+ */
+HENN_API void henn_fe_point_mul_g(uint8_t p[HENN_FE_POINTBYTES], int64_t v);
+
+/* ------------------------------------------------------------------ */
+/* FEIP                                                                */
+
+typedef struct henn_feip_mpk {
+    size_t n;
+    uint64_t x_bound, y_bound; /* X, Y */
+    henn_fe_elem *h;           /* n elements h_i = s_i g */
+    struct henn__fe_tabs *tabs; /* fixed-base tables (built at setup / load) */
+} henn_feip_mpk;
+
+typedef struct henn_feip_msk {
+    size_t n;
+    uint64_t x_bound, y_bound;
+    uint8_t *s; /* n x 32-byte scalars; secret, wiped on clear */
+} henn_feip_msk;
+
+/* A function key sk_y = <s, y> mod l (it does not carry y). */
+typedef struct henn_feip_fk {
+    size_t n;
+    uint8_t sk[HENN_FE_SCALARBYTES];
+} henn_feip_fk;
+
+/* A ciphertext: c[0] = r g, c[i] = r h_i + x_i g (i = 1..n). */
+typedef struct henn_feip_ct {
+    size_t n;
+    henn_fe_elem *c; /* n + 1 elements */
+} henn_feip_ct;
+
+/*
+ * henn_feip_setup: fresh keys for vectors of length n, 1 <= n <= HENN_FE_MAX_N,
+ * with |x_i| <= x_bound and |y_i| <= y_bound (both >= 1, n * X * Y < 2^62).
+ * Builds the encryption tables (about 9 KiB per h_i and 100 us per element).
+ * Errors: HENN_EINVAL, HENN_ERANGE (bounds), HENN_ENOMEM, HENN_ERNG. On error
+ * both outputs are zeroed. Timing: independent of the secret s.
+ */
+HENN_API HENN_NODISCARD int henn_feip_setup(henn_feip_mpk *mpk, henn_feip_msk *msk, size_t n,
+                                            uint64_t x_bound, uint64_t y_bound);
+HENN_API void henn_feip_mpk_clear(henn_feip_mpk *mpk);
+/* henn_feip_msk_clear: wipe and free. */
+HENN_API void henn_feip_msk_clear(henn_feip_msk *msk);
+
+/*
+ * henn_feip_derive_key: fk = <s, y> mod l for y: [n], |y_i| <= Y.
+ * Errors: HENN_EINVAL (n differs), HENN_ERANGE (|y_i| > Y). Timing:
+ * independent of s.
+ */
+HENN_API HENN_NODISCARD int henn_feip_derive_key(henn_feip_fk *fk, const henn_feip_msk *msk,
+                                                 const int64_t *y, size_t n);
+/* henn_feip_fk_clear: wipe a function key. */
+HENN_API void henn_feip_fk_clear(henn_feip_fk *fk);
+
+/*
+ * henn_feip_encrypt: ct of x: [n], |x_i| <= X (fresh r for every call).
+ * ct must be zeroed or cleared; it is (re)allocated here.
+ * Errors: HENN_EINVAL, HENN_ERANGE, HENN_ENOMEM, HENN_ERNG. Timing:
+ * independent of x and r. Cost: one fixed-base multiplication per element.
+ */
+HENN_API HENN_NODISCARD int henn_feip_encrypt(henn_feip_ct *ct, const henn_feip_mpk *mpk,
+                                              const int64_t *x, size_t n);
+/* henn_feip_encrypt_notab: the same without fixed-base tables (baseline). */
+HENN_API HENN_NODISCARD int henn_feip_encrypt_notab(henn_feip_ct *ct, const henn_feip_mpk *mpk,
+                                                    const int64_t *x, size_t n);
+HENN_API void henn_feip_ct_clear(henn_feip_ct *ct);
+
+/*
+ * henn_feip_decrypt: v = <x, y> = dlog(sum y_i c_i - sk c_0), with a
+ * multi-scalar multiplication over the signed y and the table dl.
+ * Errors: HENN_EINVAL (lengths), HENN_ERANGE (|y_i| > Y, or the result is
+ * outside [-B, B], which is also what a key for another y usually gives).
+ * Timing: variable in y and v (public / output); constant in sk.
+ */
+HENN_API HENN_NODISCARD int henn_feip_decrypt(int64_t *v, const henn_feip_mpk *mpk,
+                                              const henn_fe_dlog *dl, const henn_feip_ct *ct,
+                                              const henn_feip_fk *fk, const int64_t *y,
+                                              size_t n);
+/* henn_feip_decrypt_naive: the same with one scalar multiplication per term
+ * (baseline and differential tests). */
+HENN_API HENN_NODISCARD int henn_feip_decrypt_naive(int64_t *v, const henn_feip_mpk *mpk,
+                                                    const henn_fe_dlog *dl,
+                                                    const henn_feip_ct *ct,
+                                                    const henn_feip_fk *fk, const int64_t *y,
+                                                    size_t n);
+
+/*
+ * Serialization. Each serializer allocates *buf (free it with henn_free).
+ *  mpk: "HFEM" 01 | n u32 | X u64 | Y u64 | n points h_i
+ *  msk: "HFES" 01 | n u32 | X u64 | Y u64 | n scalars s_i
+ *  fk:  "HFEK" 01 | n u32 | scalar
+ *  ct:  "HFEC" 01 | n u32 | n + 1 points
+ * Deserializers check the magic, version, length, n in [1, HENN_FE_MAX_N],
+ * bounds, every point (canonical encoding; h_i may not be the identity) and
+ * every scalar (canonical, < l). Errors: HENN_EFORMAT, HENN_ENOMEM; the
+ * output is zeroed on error. A deserialized mpk has its tables built.
+ */
+HENN_API HENN_NODISCARD int henn_feip_mpk_serialize(uint8_t **buf, size_t *buf_len,
+                                                    const henn_feip_mpk *mpk);
+HENN_API HENN_NODISCARD int henn_feip_mpk_deserialize(henn_feip_mpk *mpk, const uint8_t *buf,
+                                                      size_t buf_len);
+HENN_API HENN_NODISCARD int henn_feip_msk_serialize(uint8_t **buf, size_t *buf_len,
+                                                    const henn_feip_msk *msk);
+HENN_API HENN_NODISCARD int henn_feip_msk_deserialize(henn_feip_msk *msk, const uint8_t *buf,
+                                                      size_t buf_len);
+HENN_API HENN_NODISCARD int henn_feip_fk_serialize(uint8_t **buf, size_t *buf_len,
+                                                   const henn_feip_fk *fk);
+HENN_API HENN_NODISCARD int henn_feip_fk_deserialize(henn_feip_fk *fk, const uint8_t *buf,
+                                                     size_t buf_len);
+HENN_API HENN_NODISCARD int henn_feip_ct_serialize(uint8_t **buf, size_t *buf_len,
+                                                   const henn_feip_ct *ct);
+HENN_API HENN_NODISCARD int henn_feip_ct_deserialize(henn_feip_ct *ct, const uint8_t *buf,
+                                                     size_t buf_len);
+
+/* ------------------------------------------------------------------ */
+/* FEBO                                                                */
+
+typedef enum { HENN_FEBO_ADD = 1, HENN_FEBO_SUB, HENN_FEBO_MUL, HENN_FEBO_DIV } henn_febo_op;
+
+typedef struct henn_febo_mpk {
+    uint64_t x_bound, y_bound;
+    henn_fe_elem h; /* s g */
+} henn_febo_mpk;
+
+typedef struct henn_febo_msk {
+    uint64_t x_bound, y_bound;
+    uint8_t s[HENN_FE_SCALARBYTES]; /* secret */
+} henn_febo_msk;
+
+typedef struct henn_febo_ct {
+    henn_fe_elem cmt; /* r g */
+    henn_fe_elem c;   /* r h + x g */
+} henn_febo_ct;
+
+/* A key for (op, y), bound to one ciphertext's commitment. */
+typedef struct henn_febo_fk {
+    int op;
+    int64_t y;
+    henn_fe_elem k;
+} henn_febo_fk;
+
+/*
+ * henn_febo_setup: s random, h = s g; bounds as for FEIP (X * Y < 2^62).
+ * Errors: HENN_EINVAL, HENN_ERANGE, HENN_ERNG.
+ */
+HENN_API HENN_NODISCARD int henn_febo_setup(henn_febo_mpk *mpk, henn_febo_msk *msk,
+                                            uint64_t x_bound, uint64_t y_bound);
+HENN_API void henn_febo_msk_clear(henn_febo_msk *msk);
+/* henn_febo_encrypt: |x| <= X. Errors: HENN_ERANGE, HENN_ERNG. */
+HENN_API HENN_NODISCARD int henn_febo_encrypt(henn_febo_ct *ct, const henn_febo_mpk *mpk,
+                                              int64_t x);
+/*
+ * henn_febo_derive_key: the key for op with y, bound to ct's commitment:
+ * add s cmt - y g; sub s cmt + y g; mul (s y) cmt; div (s / y) cmt.
+ * Errors: HENN_EINVAL (op, y = 0 for div), HENN_ERANGE (|y| > Y).
+ */
+HENN_API HENN_NODISCARD int henn_febo_derive_key(henn_febo_fk *fk, const henn_febo_msk *msk,
+                                                 const henn_febo_ct *ct, int op, int64_t y);
+/*
+ * henn_febo_decrypt: x + y, x - y, x * y or x / y. Division is defined only
+ * when y divides x; otherwise, and for a key bound to another ciphertext,
+ * the group element is not a small multiple of g and the result is
+ * HENN_ERANGE (with overwhelming probability; never a wrong quotient, since
+ * B * Y < l / 2). Errors: HENN_EINVAL, HENN_ERANGE.
+ */
+HENN_API HENN_NODISCARD int henn_febo_decrypt(int64_t *v, const henn_febo_mpk *mpk,
+                                              const henn_fe_dlog *dl, const henn_febo_ct *ct,
+                                              const henn_febo_fk *fk);
+
+/*
+ * FEBO formats (fixed sizes):
+ *  mpk: "HFBM" 01 | X u64 | Y u64 | point h               (49 bytes)
+ *  msk: "HFBS" 01 | X u64 | Y u64 | scalar s              (49 bytes)
+ *  ct:  "HFBC" 01 | point cmt | point c                   (69 bytes)
+ *  fk:  "HFBK" 01 | op u8 | y i64 | point k               (46 bytes)
+ * Errors: HENN_EFORMAT (length, magic, op, point or scalar not canonical).
+ */
+#define HENN_FEBO_MPK_BYTES 49
+#define HENN_FEBO_MSK_BYTES 49
+#define HENN_FEBO_CT_BYTES 69
+#define HENN_FEBO_FK_BYTES 46
+HENN_API void henn_febo_mpk_serialize(uint8_t out[HENN_FEBO_MPK_BYTES], const henn_febo_mpk *mpk);
+HENN_API HENN_NODISCARD int henn_febo_mpk_deserialize(henn_febo_mpk *mpk, const uint8_t *buf,
+                                                      size_t buf_len);
+HENN_API void henn_febo_msk_serialize(uint8_t out[HENN_FEBO_MSK_BYTES], const henn_febo_msk *msk);
+HENN_API HENN_NODISCARD int henn_febo_msk_deserialize(henn_febo_msk *msk, const uint8_t *buf,
+                                                      size_t buf_len);
+HENN_API void henn_febo_ct_serialize(uint8_t out[HENN_FEBO_CT_BYTES], const henn_febo_ct *ct);
+HENN_API HENN_NODISCARD int henn_febo_ct_deserialize(henn_febo_ct *ct, const uint8_t *buf,
+                                                     size_t buf_len);
+HENN_API void henn_febo_fk_serialize(uint8_t out[HENN_FEBO_FK_BYTES], const henn_febo_fk *fk);
+HENN_API HENN_NODISCARD int henn_febo_fk_deserialize(henn_febo_fk *fk, const uint8_t *buf,
+                                                     size_t buf_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

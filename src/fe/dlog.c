@@ -1,0 +1,386 @@
+/*
+ * dlog.c: bounded discrete logarithms in ristretto255 by baby-step
+ * giant-step with a table built once and kept.
+ *
+ * A ristretto255 element is a class P + E[4] of points of 2E on edwards25519
+ * (libdecaf keeps one representative). Multiplying by 4 kills the E[4] part,
+ * so for Q = v g the curve point 4Q equals v A with A = 4 g exactly, whatever
+ * representatives libdecaf holds. The table holds j A for j in [0, T],
+ * keyed on the low 64 bits of the canonical affine y; -jA has the same y and
+ * the opposite x, so the parity of x (stored in bit 31) gives the sign and
+ * one table covers [-T, T]. A query walks giant steps 4Q -+ i M A with
+ * M = 2T + 1, i = 0, 1, 2, ... (small |v| first), normalising 2 x 32 points
+ * with one field inversion (Montgomery's trick), and checks every table hit
+ * with one fixed-base multiplication, so a 64-bit key collision costs time,
+ * never a wrong value.
+ *
+ * The field code below (GF(2^255 - 19), five 51-bit limbs, only what
+ * normalisation needs: multiply, invert, freeze) reads libdecaf's limbs;
+ * layout_ok() checks on the base point that they are what we expect.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe/fe_internal.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+#define M51 ((uint64_t)0x7ffffffffffff)
+#define BATCH 32
+
+typedef struct {
+    uint64_t v[5];
+} fe25519;
+
+/* Carry a field element with limbs < 2^63 to limbs < 2^51 (+ small in v[1]). */
+static void fe_carry(fe25519 *a)
+{
+    uint64_t c;
+    for (int i = 0; i < 4; i++) {
+        c = a->v[i] >> 51;
+        a->v[i] &= M51;
+        a->v[i + 1] += c;
+    }
+    c = a->v[4] >> 51;
+    a->v[4] &= M51;
+    a->v[0] += 19 * c;
+    c = a->v[0] >> 51;
+    a->v[0] &= M51;
+    a->v[1] += c;
+}
+
+static void fe_load(fe25519 *r, const gf_25519_s *g)
+{
+    for (int i = 0; i < 5; i++)
+        r->v[i] = g->limb[i];
+    fe_carry(r);
+}
+
+static void fe_mul(fe25519 *r, const fe25519 *a, const fe25519 *b)
+{
+    const uint64_t a0 = a->v[0], a1 = a->v[1], a2 = a->v[2], a3 = a->v[3], a4 = a->v[4];
+    const uint64_t b0 = b->v[0], b1 = b->v[1], b2 = b->v[2], b3 = b->v[3], b4 = b->v[4];
+    const uint64_t b1t = 19 * b1, b2t = 19 * b2, b3t = 19 * b3, b4t = 19 * b4;
+    u128 r0 = (u128)a0 * b0 + (u128)a1 * b4t + (u128)a2 * b3t + (u128)a3 * b2t + (u128)a4 * b1t;
+    u128 r1 = (u128)a0 * b1 + (u128)a1 * b0 + (u128)a2 * b4t + (u128)a3 * b3t + (u128)a4 * b2t;
+    u128 r2 = (u128)a0 * b2 + (u128)a1 * b1 + (u128)a2 * b0 + (u128)a3 * b4t + (u128)a4 * b3t;
+    u128 r3 = (u128)a0 * b3 + (u128)a1 * b2 + (u128)a2 * b1 + (u128)a3 * b0 + (u128)a4 * b4t;
+    u128 r4 = (u128)a0 * b4 + (u128)a1 * b3 + (u128)a2 * b2 + (u128)a3 * b1 + (u128)a4 * b0;
+    r1 += (uint64_t)(r0 >> 51);
+    r2 += (uint64_t)(r1 >> 51);
+    r3 += (uint64_t)(r2 >> 51);
+    r4 += (uint64_t)(r3 >> 51);
+    u128 t = (u128)((uint64_t)r0 & M51) + (u128)(uint64_t)(r4 >> 51) * 19;
+    r->v[0] = (uint64_t)t & M51;
+    r->v[1] = ((uint64_t)r1 & M51) + (uint64_t)(t >> 51);
+    r->v[2] = (uint64_t)r2 & M51;
+    r->v[3] = (uint64_t)r3 & M51;
+    r->v[4] = (uint64_t)r4 & M51;
+}
+
+static void fe_sqn(fe25519 *r, const fe25519 *a, int n)
+{
+    fe_mul(r, a, a);
+    for (int i = 1; i < n; i++)
+        fe_mul(r, r, r);
+}
+
+/* r = a^(p - 2) (the ref10 addition chain). */
+static void fe_invert(fe25519 *r, const fe25519 *z)
+{
+    fe25519 z2, z9, z11, z5, z10, z20, z50, z100, t;
+    fe_sqn(&z2, z, 1);
+    fe_sqn(&t, &z2, 2);
+    fe_mul(&z9, &t, z);
+    fe_mul(&z11, &z9, &z2);
+    fe_sqn(&t, &z11, 1);
+    fe_mul(&z5, &t, &z9);
+    fe_sqn(&t, &z5, 5);
+    fe_mul(&z10, &t, &z5);
+    fe_sqn(&t, &z10, 10);
+    fe_mul(&z20, &t, &z10);
+    fe_sqn(&t, &z20, 20);
+    fe_mul(&t, &t, &z20);
+    fe_sqn(&t, &t, 10);
+    fe_mul(&z50, &t, &z10);
+    fe_sqn(&t, &z50, 50);
+    fe_mul(&z100, &t, &z50);
+    fe_sqn(&t, &z100, 100);
+    fe_mul(&t, &t, &z100);
+    fe_sqn(&t, &t, 50);
+    fe_mul(&t, &t, &z50);
+    fe_sqn(&t, &t, 5);
+    fe_mul(r, &t, &z11);
+}
+
+/* Canonical representative (limbs < 2^51, value < p). */
+static void fe_freeze(fe25519 *a)
+{
+    fe_carry(a);
+    fe_carry(a);
+    uint64_t q = (a->v[0] + 19) >> 51;
+    q = (a->v[1] + q) >> 51;
+    q = (a->v[2] + q) >> 51;
+    q = (a->v[3] + q) >> 51;
+    q = (a->v[4] + q) >> 51;
+    a->v[0] += 19 * q;
+    for (int i = 0; i < 4; i++) {
+        a->v[i + 1] += a->v[i] >> 51;
+        a->v[i] &= M51;
+    }
+    a->v[4] &= M51;
+}
+
+static int fe_eq(const fe25519 *a, const fe25519 *b)
+{
+    fe25519 x = *a, y = *b;
+    fe_freeze(&x);
+    fe_freeze(&y);
+    return memcmp(x.v, y.v, sizeof x.v) == 0;
+}
+
+/* The table key of an affine y (canonical) and the parity of x. */
+static uint64_t key_of(const fe25519 *y)
+{
+    uint64_t k = y->v[0] | (y->v[1] << 51);
+    return k == 0 ? 1 : k;
+}
+
+/*
+ * Normalise cnt points: key[i] and parity[i] of their affine (x, y).
+ * Montgomery's trick: one inversion for the batch.
+ */
+static void normalise(uint64_t *key, uint32_t *par, const struct decaf_255_point_s *const *p,
+                      size_t cnt)
+{
+    fe25519 acc[2 * BATCH], z[2 * BATCH], inv, t, x, y;
+    for (size_t i = 0; i < cnt; i++) {
+        fe_load(&z[i], p[i]->z);
+        if (i == 0)
+            acc[0] = z[0];
+        else
+            fe_mul(&acc[i], &acc[i - 1], &z[i]);
+    }
+    fe_invert(&inv, &acc[cnt - 1]);
+    for (size_t i = cnt; i-- > 0;) {
+        fe25519 zi;
+        if (i > 0) {
+            fe_mul(&zi, &inv, &acc[i - 1]);
+            fe_mul(&inv, &inv, &z[i]);
+        } else {
+            zi = inv;
+        }
+        fe_load(&t, p[i]->y);
+        fe_mul(&y, &t, &zi);
+        fe_load(&t, p[i]->x);
+        fe_mul(&x, &t, &zi);
+        fe_freeze(&y);
+        fe_freeze(&x);
+        key[i] = key_of(&y);
+        par[i] = (uint32_t)(x.v[0] & 1);
+    }
+}
+
+/*
+ * Check libdecaf's limb layout on multiples of its base point: XY = ZT (the
+ * extended-coordinates invariant) and P, -P share y with opposite x parity.
+ * A wrong layout could only make lookups miss (every hit is verified).
+ */
+static int layout_ok(void)
+{
+    decaf_255_point_t p, q;
+    decaf_255_point_copy(p, decaf_255_point_base);
+    for (int i = 0; i < 4; i++) {
+        fe25519 X, Y, Z, T, l, r;
+        fe_load(&X, p->x);
+        fe_load(&Y, p->y);
+        fe_load(&Z, p->z);
+        fe_load(&T, p->t);
+        fe_mul(&l, &X, &Y);
+        fe_mul(&r, &Z, &T);
+        if (!fe_eq(&l, &r))
+            return 0;
+        const struct decaf_255_point_s *pp[2] = {p, q};
+        uint64_t key[2];
+        uint32_t par[2];
+        decaf_255_point_negate(q, p);
+        normalise(key, par, pp, 2);
+        if (key[0] != key[1] || par[0] == par[1])
+            return 0;
+        decaf_255_point_add(p, p, p);
+        decaf_255_point_add(p, p, decaf_255_point_base);
+    }
+    return 1;
+}
+
+static void insert(henn_fe_dlog *dl, uint64_t key, uint32_t val)
+{
+    size_t m = dl->cap - 1, s = (size_t)key & m;
+    while (dl->keys[s] != 0)
+        s = (s + 1) & m;
+    dl->keys[s] = key;
+    dl->vals[s] = val;
+}
+
+void henn_fe_dlog_clear(henn_fe_dlog *dl)
+{
+    if (dl == NULL)
+        return;
+    free(dl->keys);
+    free(dl->vals);
+    free(dl->giant);
+    memset(dl, 0, sizeof *dl);
+}
+
+int henn_fe_dlog_init(henn_fe_dlog *dl, uint64_t bound, uint64_t table_size)
+{
+    if (dl == NULL)
+        return HENN_EINVAL;
+    memset(dl, 0, sizeof *dl);
+    if (bound == 0 || bound >= ((uint64_t)1 << 62) || table_size > HENN_FE_MAX_DLOG_TABLE)
+        return HENN_EINVAL;
+    if (!layout_ok())
+        return HENN_EPARAM;
+    uint64_t T = table_size == 0 ? HENN_FE_DEFAULT_DLOG_TABLE : table_size;
+    if (T > bound)
+        T = bound;
+    size_t cap = 16;
+    while ((uint64_t)cap < (T + 1) + (T + 1) / 3 + 1)
+        cap <<= 1;
+    dl->bound = bound;
+    dl->table_size = T;
+    dl->cap = cap;
+    dl->keys = calloc(cap, sizeof *dl->keys);
+    dl->vals = calloc(cap, sizeof *dl->vals);
+    dl->giant = henn__fe_elems_alloc(1);
+    henn_fe_elem *buf = henn__fe_elems_alloc(2 * BATCH);
+    int rc = HENN_ENOMEM;
+    if (dl->keys == NULL || dl->vals == NULL || dl->giant == NULL || buf == NULL)
+        goto cleanup;
+
+    decaf_255_point_t a, cur, last;
+    decaf_255_point_double(a, decaf_255_point_base);
+    decaf_255_point_double(a, a);
+    decaf_255_point_copy(cur, decaf_255_point_identity);
+    decaf_255_point_copy(last, decaf_255_point_identity);
+    const struct decaf_255_point_s *ptr[2 * BATCH];
+    uint64_t key[2 * BATCH];
+    uint32_t par[2 * BATCH];
+    for (uint64_t j0 = 0; j0 <= T; j0 += 2 * BATCH) {
+        size_t cnt = 0;
+        for (uint64_t j = j0; j <= T && cnt < 2 * BATCH; j++, cnt++) {
+            decaf_255_point_copy(FE_PT(&buf[cnt]), cur);
+            ptr[cnt] = FE_CPT(&buf[cnt]);
+            decaf_255_point_copy(last, cur);
+            decaf_255_point_add(cur, cur, a);
+        }
+        normalise(key, par, ptr, cnt);
+        for (size_t i = 0; i < cnt; i++)
+            insert(dl, key[i], (uint32_t)(j0 + i) | (par[i] << 31));
+    }
+    /* cur = (T + 1) A, last = T A: the giant step is (2T + 1) A */
+    decaf_255_point_add(FE_PT(dl->giant), cur, last);
+    rc = 0;
+
+cleanup:
+    free(buf);
+    if (rc != 0)
+        henn_fe_dlog_clear(dl);
+    return rc;
+}
+
+/* 1 if v g = p. */
+static int verify(const struct decaf_255_point_s *p, int64_t v)
+{
+    decaf_255_scalar_t s;
+    decaf_255_point_t q;
+    henn__fe_scalar_from_i64(s, v);
+    decaf_255_precomputed_scalarmul(q, decaf_255_precomputed_base, s);
+    return decaf_255_point_eq(q, p) != 0;
+}
+
+/*
+ * Look up one normalised point; on a verified hit set *v = i M + k and
+ * return 1. A 64-bit collision is skipped (the probe goes on).
+ */
+static int lookup(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p,
+                  uint64_t key, uint32_t par, int64_t base)
+{
+    size_t m = dl->cap - 1, s = (size_t)key & m;
+    for (; dl->keys[s] != 0; s = (s + 1) & m) {
+        if (dl->keys[s] != key)
+            continue;
+        int64_t j = (int64_t)(dl->vals[s] & 0x7fffffffu);
+        uint32_t sp = dl->vals[s] >> 31;
+        int64_t cand = base + (sp == par ? j : -j);
+        if (verify(p, cand)) {
+            *v = cand;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int henn__fe_dlog_point(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p)
+{
+    if (v == NULL || dl == NULL || dl->keys == NULL || p == NULL)
+        return HENN_EINVAL;
+    *v = 0;
+    const int64_t M = (int64_t)(2 * dl->table_size + 1);
+    const uint64_t T = dl->table_size;
+    const int64_t I = dl->bound <= T ? 0 : (int64_t)((dl->bound - T + (uint64_t)M - 1) / (uint64_t)M);
+    henn_fe_elem *buf = henn__fe_elems_alloc(2 * BATCH);
+    if (buf == NULL)
+        return HENN_ENOMEM;
+    decaf_255_point_t up, down, gneg;
+    decaf_255_point_double(up, p);
+    decaf_255_point_double(up, up);
+    decaf_255_point_copy(down, up);
+    decaf_255_point_negate(gneg, FE_CPT(dl->giant));
+    const struct decaf_255_point_s *ptr[2 * BATCH];
+    uint64_t key[2 * BATCH];
+    uint32_t par[2 * BATCH];
+    int64_t base[2 * BATCH];
+    int rc = HENN_ERANGE, found = 0;
+    int64_t val = 0;
+    /* i = 0 first (alone), then batches of i = 1.. in both directions */
+    decaf_255_point_copy(FE_PT(&buf[0]), up);
+    ptr[0] = FE_CPT(&buf[0]);
+    normalise(key, par, ptr, 1);
+    found = lookup(&val, dl, p, key[0], par[0], 0);
+    for (int64_t i0 = 1; !found && i0 <= I; i0 += BATCH) {
+        size_t cnt = 0;
+        for (int64_t i = i0; i <= I && i < i0 + BATCH; i++) {
+            decaf_255_point_add(up, up, gneg);
+            decaf_255_point_add(down, down, FE_CPT(dl->giant));
+            decaf_255_point_copy(FE_PT(&buf[cnt]), up);
+            base[cnt] = i * M;
+            ptr[cnt] = FE_CPT(&buf[cnt]);
+            cnt++;
+            decaf_255_point_copy(FE_PT(&buf[cnt]), down);
+            base[cnt] = -i * M;
+            ptr[cnt] = FE_CPT(&buf[cnt]);
+            cnt++;
+        }
+        normalise(key, par, ptr, cnt);
+        for (size_t k = 0; k < cnt && !found; k++)
+            found = lookup(&val, dl, p, key[k], par[k], base[k]);
+    }
+    if (found && (uint64_t)(val < 0 ? -val : val) <= dl->bound) {
+        *v = val;
+        rc = 0;
+    }
+    free(buf);
+    return rc;
+}
+
+int henn_fe_dlog_solve(int64_t *v, const henn_fe_dlog *dl, const uint8_t p[HENN_FE_POINTBYTES])
+{
+    if (v == NULL || dl == NULL || p == NULL)
+        return HENN_EINVAL;
+    *v = 0;
+    decaf_255_point_t q;
+    if (decaf_255_point_decode(q, p, DECAF_TRUE) != DECAF_SUCCESS)
+        return HENN_EFORMAT;
+    return henn__fe_dlog_point(v, dl, q);
+}

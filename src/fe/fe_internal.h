@@ -1,0 +1,69 @@
+/*
+ * fe_internal.h: shared internals of src/fe/ (not installed).
+ *
+ *  feip.c       FEIP setup, keys, encryption (fixed-base tables), decryption
+ *  febo.c       FEBO (CryptoNN's element-wise scheme)
+ *  dlog.c       the persistent baby-step giant-step table
+ *  msm.c        multi-scalar multiplication over small signed scalars
+ *  serialize.c  every serializer and validating deserializer
+ *
+ * Group elements are libdecaf decaf_255 points (ristretto255): extended
+ * Edwards coordinates (X:Y:Z:T) on edwards25519, each coordinate five 51-bit
+ * limbs (x86-64 build of libdecaf 1.0). The discrete-log code reads those
+ * limbs to normalise points in batches; henn__fe_layout_ok() checks the
+ * layout at run time on the base point so a different build is refused
+ * (HENN_EPARAM) instead of giving wrong answers.
+ */
+#ifndef HENN_FE_INTERNAL_H
+#define HENN_FE_INTERNAL_H
+
+#include <decaf/point_255.h>
+#include <stdint.h>
+
+#include "henn/fe.h"
+
+_Static_assert(sizeof(decaf_255_point_t) == sizeof(henn_fe_elem), "henn_fe_elem size");
+
+/* The decaf point stored in a henn_fe_elem. */
+#define FE_PT(e) ((struct decaf_255_point_s *)(void *)(e)->opaque_)
+#define FE_CPT(e) ((const struct decaf_255_point_s *)(const void *)(e)->opaque_)
+
+/* Fixed-base tables of an mpk. */
+struct henn__fe_tabs {
+    size_t n;
+    decaf_255_precomputed_s **h; /* n libdecaf comb tables, one per h_i */
+    henn_fe_elem *gsmall;        /* windows x 9: k * 16^w * g, k = 0..8 */
+    unsigned windows;            /* 4-bit signed windows covering X */
+};
+
+/* Multi-scalar multiplication: out = sum k_i P_i, |k_i| < 2^62 (public). */
+void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                  size_t n);
+/* The same, one scalar multiplication per term (reference). */
+void henn__fe_msm_naive(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                        size_t n);
+
+/* v with v g = P (P a decaf point). HENN_ERANGE when |v| > B. */
+int henn__fe_dlog_point(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p);
+
+/* Scalar from a signed 64-bit integer (public values only: branches on sign). */
+void henn__fe_scalar_from_i64(decaf_255_scalar_t s, int64_t v);
+/* A uniformly random scalar (64 random bytes reduced mod l). */
+int henn__fe_scalar_random(decaf_255_scalar_t s);
+
+/* Tables for the mpk h (n points); fills tabs. */
+int henn__fe_tabs_build(struct henn__fe_tabs **tabs, const henn_fe_elem *h, size_t n,
+                        uint64_t x_bound);
+void henn__fe_tabs_free(struct henn__fe_tabs *tabs);
+
+/* v g for |v| <= X in time independent of v (signed 4-bit windows). */
+void henn__fe_small_mul_g(struct decaf_255_point_s *out, const struct henn__fe_tabs *t,
+                          int64_t v);
+
+/* 1 if n * X * Y < 2^62 and both bounds >= 1. */
+int henn__fe_bounds_ok(size_t n, uint64_t x_bound, uint64_t y_bound);
+
+/* Allocation of n henn_fe_elem (32-byte aligned), zeroed; NULL on failure. */
+henn_fe_elem *henn__fe_elems_alloc(size_t n);
+
+#endif

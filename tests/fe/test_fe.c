@@ -1,0 +1,215 @@
+/* Tests for src/fe/: FEIP, FEBO, the discrete log, the MSM, serialization. */
+#include "../test.h"
+
+#include <stdlib.h>
+
+#include "fe/fe_internal.h"
+#include "henn/fe.h"
+
+#define TABLE ((uint64_t)1 << 16)
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* uniform in [-b, b] */
+static int64_t rnd_signed(uint64_t b)
+{
+    return (int64_t)(rnd() % (2 * b + 1)) - (int64_t)b;
+}
+
+static int64_t dot(const int64_t *x, const int64_t *y, size_t n)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
+static void test_dlog(void)
+{
+    henn_fe_dlog dl;
+    const uint64_t B = 5000000;
+    CHECK_OK(henn_fe_dlog_init(&dl, B, 1000));
+    uint8_t p[32], zero[32] = {0};
+    henn_fe_point_mul_g(p, 0);
+    CHECK(memcmp(p, zero, 32) == 0); /* g^0 is the identity, encoded as zeros */
+    const int64_t ks[] = {0, 1, -1, 2, -2, 999, 1000, 1001, -1001, 2001, -2002, 123456,
+                          -4999999, (int64_t)B, -(int64_t)B};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        int64_t v = 77;
+        henn_fe_point_mul_g(p, ks[i]);
+        CHECK_OK(henn_fe_dlog_solve(&v, &dl, p));
+        CHECK_EQ_INT(v, ks[i]);
+    }
+    for (int i = 0; i < 50; i++) {
+        int64_t k = rnd_signed(B), v = 0;
+        henn_fe_point_mul_g(p, k);
+        CHECK_OK(henn_fe_dlog_solve(&v, &dl, p));
+        CHECK_EQ_INT(v, k);
+    }
+    int64_t v = 5;
+    henn_fe_point_mul_g(p, (int64_t)B + 1);
+    CHECK_RC(henn_fe_dlog_solve(&v, &dl, p), HENN_ERANGE);
+    CHECK_EQ_INT(v, 0);
+    henn_fe_point_mul_g(p, -(int64_t)B - 1);
+    CHECK_RC(henn_fe_dlog_solve(&v, &dl, p), HENN_ERANGE);
+    henn_fe_point_mul_g(p, 1LL << 40);
+    CHECK_RC(henn_fe_dlog_solve(&v, &dl, p), HENN_ERANGE);
+    uint8_t bad[32];
+    memset(bad, 0xff, 32); /* not canonical */
+    CHECK_RC(henn_fe_dlog_solve(&v, &dl, bad), HENN_EFORMAT);
+    henn_fe_dlog_clear(&dl);
+    henn_fe_dlog_clear(&dl);
+
+    /* a tiny table: bound below T */
+    CHECK_OK(henn_fe_dlog_init(&dl, 3, 0));
+    CHECK_EQ_INT(dl.table_size, 3);
+    henn_fe_point_mul_g(p, -3);
+    CHECK_OK(henn_fe_dlog_solve(&v, &dl, p));
+    CHECK_EQ_INT(v, -3);
+    henn_fe_point_mul_g(p, 4);
+    CHECK_RC(henn_fe_dlog_solve(&v, &dl, p), HENN_ERANGE);
+    henn_fe_dlog_clear(&dl);
+    CHECK_RC(henn_fe_dlog_init(&dl, 0, 0), HENN_EINVAL);
+    CHECK_RC(henn_fe_dlog_init(&dl, 1ULL << 62, 0), HENN_EINVAL);
+    CHECK_RC(henn_fe_dlog_init(&dl, 100, HENN_FE_MAX_DLOG_TABLE + 1), HENN_EINVAL);
+}
+
+static void test_msm(void)
+{
+    for (size_t n = 1; n <= 300; n = n * 3 + 1) {
+        for (int rep = 0; rep < 3; rep++) {
+            henn_fe_elem *p = henn__fe_elems_alloc(n);
+            int64_t *k = malloc(n * sizeof *k);
+            uint64_t b = rep == 0 ? 1 : rep == 1 ? 300 : (1ULL << 40);
+            for (size_t i = 0; i < n; i++) {
+                decaf_255_scalar_t s;
+                henn__fe_scalar_from_i64(s, (int64_t)(rnd() >> 2));
+                decaf_255_point_scalarmul(FE_PT(&p[i]), decaf_255_point_base, s);
+                k[i] = rnd_signed(b);
+            }
+            if (rep == 2)
+                k[0] = (int64_t)b; /* largest magnitude, top digit = half */
+            decaf_255_point_t a, c;
+            henn__fe_msm(a, p, k, n);
+            henn__fe_msm_naive(c, p, k, n);
+            CHECK(decaf_255_point_eq(a, c) != 0);
+            free(p);
+            free(k);
+        }
+    }
+}
+
+static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog *dl, int reps)
+{
+    henn_feip_mpk mpk;
+    henn_feip_msk msk;
+    henn_feip_fk fk;
+    henn_feip_ct ct = {0};
+    CHECK_OK(henn_feip_setup(&mpk, &msk, n, X, Y));
+    int64_t *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    for (int r = 0; r < reps; r++) {
+        for (size_t i = 0; i < n; i++) {
+            x[i] = rnd_signed(X);
+            y[i] = rnd_signed(Y);
+        }
+        if (r == 0) {
+            x[0] = (int64_t)X; /* the bounds themselves are allowed */
+            y[0] = -(int64_t)Y;
+        }
+        CHECK_OK(henn_feip_derive_key(&fk, &msk, y, n));
+        CHECK_OK(henn_feip_encrypt(&ct, &mpk, x, n));
+        int64_t v = 0, w = 0;
+        CHECK_OK(henn_feip_decrypt(&v, &mpk, dl, &ct, &fk, y, n));
+        CHECK_EQ_INT(v, dot(x, y, n));
+        CHECK_OK(henn_feip_decrypt_naive(&w, &mpk, dl, &ct, &fk, y, n));
+        CHECK_EQ_INT(w, v);
+        if (r == 0 && n <= 25) {
+            henn_feip_ct ct2 = {0};
+            CHECK_OK(henn_feip_encrypt_notab(&ct2, &mpk, x, n));
+            CHECK_OK(henn_feip_decrypt(&w, &mpk, dl, &ct2, &fk, y, n));
+            CHECK_EQ_INT(w, v);
+            henn_feip_ct_clear(&ct2);
+        }
+        /* the key of another y does not give <x, y> */
+        if (n > 1) {
+            int64_t y0 = y[0];
+            y[0] = y0 == 0 ? 1 : -y0;
+            int rc = henn_feip_decrypt(&w, &mpk, dl, &ct, &fk, y, n);
+            CHECK(rc == HENN_ERANGE || (rc == 0 && w != dot(x, y, n)));
+            y[0] = y0;
+        }
+    }
+    /* bounds */
+    x[0] = (int64_t)X + 1;
+    CHECK_RC(henn_feip_encrypt(&ct, &mpk, x, n), HENN_ERANGE);
+    CHECK(ct.c == NULL);
+    x[0] = -(int64_t)X - 1;
+    CHECK_RC(henn_feip_encrypt(&ct, &mpk, x, n), HENN_ERANGE);
+    y[0] = (int64_t)Y + 1;
+    CHECK_RC(henn_feip_derive_key(&fk, &msk, y, n), HENN_ERANGE);
+    CHECK_RC(henn_feip_derive_key(&fk, &msk, y, n + 1), HENN_EINVAL);
+    CHECK_RC(henn_feip_encrypt(&ct, &mpk, x, n + 1), HENN_EINVAL);
+    henn_feip_fk_clear(&fk);
+    henn_feip_ct_clear(&ct);
+    henn_feip_mpk_clear(&mpk);
+    henn_feip_msk_clear(&msk);
+    henn_feip_mpk_clear(&mpk);
+    henn_feip_msk_clear(&msk);
+    free(x);
+    free(y);
+}
+
+static void test_feip(void)
+{
+    henn_fe_dlog dl;
+    CHECK_OK(henn_fe_dlog_init(&dl, (uint64_t)1 << 32, TABLE));
+    feip_round_trip(1, 1000, 1000, &dl, 10);
+    feip_round_trip(25, 255, 1000, &dl, 5);
+    feip_round_trip(784, 255, 1000, &dl, 2);
+
+    /* a result outside the table's bound is refused, never wrong */
+    henn_fe_dlog small;
+    CHECK_OK(henn_fe_dlog_init(&small, 100, 16));
+    henn_feip_mpk mpk;
+    henn_feip_msk msk;
+    henn_feip_fk fk;
+    henn_feip_ct ct = {0};
+    CHECK_OK(henn_feip_setup(&mpk, &msk, 2, 100, 100));
+    int64_t x[2] = {10, 10}, y[2] = {5, 6}, v = 1;
+    CHECK_OK(henn_feip_derive_key(&fk, &msk, y, 2));
+    CHECK_OK(henn_feip_encrypt(&ct, &mpk, x, 2));
+    CHECK_RC(henn_feip_decrypt(&v, &mpk, &small, &ct, &fk, y, 2), HENN_ERANGE);
+    CHECK_EQ_INT(v, 0);
+    y[1] = 5;
+    CHECK_RC(henn_feip_decrypt(&v, &mpk, &small, &ct, &fk, y, 2), HENN_ERANGE);
+    CHECK_OK(henn_feip_derive_key(&fk, &msk, y, 2));
+    CHECK_OK(henn_feip_decrypt(&v, &mpk, &small, &ct, &fk, y, 2));
+    CHECK_EQ_INT(v, 100);
+    henn_feip_fk_clear(&fk);
+    henn_feip_ct_clear(&ct);
+    henn_feip_mpk_clear(&mpk);
+    henn_feip_msk_clear(&msk);
+    henn_fe_dlog_clear(&small);
+
+    CHECK_RC(henn_feip_setup(&mpk, &msk, 0, 1, 1), HENN_EINVAL);
+    CHECK_RC(henn_feip_setup(&mpk, &msk, 4, 1ULL << 31, 1ULL << 31), HENN_ERANGE);
+    CHECK_RC(henn_feip_setup(&mpk, &msk, 4, 0, 1), HENN_ERANGE);
+    henn_fe_dlog_clear(&dl);
+}
+
+int main(void)
+{
+    rng_state = (uint64_t)test_seed() * 2654435761u + 1;
+    test_dlog();
+    test_msm();
+    test_feip();
+    return test_report("test_fe");
+}
