@@ -283,14 +283,14 @@ HENN_API HENN_NODISCARD int henn_febo_decrypt(int64_t *v, const henn_febo_mpk *m
 
 /*
  * FEBO formats (fixed sizes):
- *  mpk: "HFBM" 01 | X u64 | Y u64 | point h               (49 bytes)
- *  msk: "HFBS" 01 | X u64 | Y u64 | scalar s              (49 bytes)
+ *  mpk: "HFBM" 01 | X u64 | Y u64 | point h               (53 bytes)
+ *  msk: "HFBS" 01 | X u64 | Y u64 | scalar s              (53 bytes)
  *  ct:  "HFBC" 01 | point cmt | point c                   (69 bytes)
  *  fk:  "HFBK" 01 | op u8 | y i64 | point k               (46 bytes)
  * Errors: HENN_EFORMAT (length, magic, op, point or scalar not canonical).
  */
-#define HENN_FEBO_MPK_BYTES 49
-#define HENN_FEBO_MSK_BYTES 49
+#define HENN_FEBO_MPK_BYTES 53
+#define HENN_FEBO_MSK_BYTES 53
 #define HENN_FEBO_CT_BYTES 69
 #define HENN_FEBO_FK_BYTES 46
 HENN_API void henn_febo_mpk_serialize(uint8_t out[HENN_FEBO_MPK_BYTES], const henn_febo_mpk *mpk);

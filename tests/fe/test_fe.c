@@ -205,11 +205,176 @@ static void test_feip(void)
     henn_fe_dlog_clear(&dl);
 }
 
+static void test_febo(void)
+{
+    henn_fe_dlog dl;
+    CHECK_OK(henn_fe_dlog_init(&dl, 1000000, 4096));
+    henn_febo_mpk mpk;
+    henn_febo_msk msk;
+    henn_febo_ct ct, ct2;
+    henn_febo_fk fk;
+    CHECK_OK(henn_febo_setup(&mpk, &msk, 1000, 1000));
+    for (int rep = 0; rep < 10; rep++) {
+        int64_t x = rnd_signed(1000), y = rnd_signed(1000), v = 0;
+        if (y == 0)
+            y = 7;
+        CHECK_OK(henn_febo_encrypt(&ct, &mpk, x));
+        CHECK_OK(henn_febo_encrypt(&ct2, &mpk, x));
+        const int64_t want[4] = {x + y, x - y, x * y, 0};
+        for (int op = HENN_FEBO_ADD; op <= HENN_FEBO_MUL; op++) {
+            CHECK_OK(henn_febo_derive_key(&fk, &msk, &ct, op, y));
+            CHECK_OK(henn_febo_decrypt(&v, &mpk, &dl, &ct, &fk));
+            CHECK_EQ_INT(v, want[op - 1]);
+            /* a key bound to another ciphertext's commitment is garbage */
+            int rc = henn_febo_decrypt(&v, &mpk, &dl, &ct2, &fk);
+            CHECK(rc == HENN_ERANGE || (rc == 0 && v != want[op - 1]));
+        }
+        /* division: exact, and refused when y does not divide x */
+        int64_t xd = (x / y) * y;
+        CHECK_OK(henn_febo_encrypt(&ct, &mpk, xd));
+        CHECK_OK(henn_febo_derive_key(&fk, &msk, &ct, HENN_FEBO_DIV, y));
+        CHECK_OK(henn_febo_decrypt(&v, &mpk, &dl, &ct, &fk));
+        CHECK_EQ_INT(v, xd / y);
+        if (y != 1 && y != -1) {
+            int64_t xn = xd + (xd < 1000 - 1 ? 1 : -1);
+            CHECK_OK(henn_febo_encrypt(&ct, &mpk, xn));
+            CHECK_OK(henn_febo_derive_key(&fk, &msk, &ct, HENN_FEBO_DIV, y));
+            CHECK_RC(henn_febo_decrypt(&v, &mpk, &dl, &ct, &fk), HENN_ERANGE);
+        }
+    }
+    CHECK_RC(henn_febo_encrypt(&ct, &mpk, 1001), HENN_ERANGE);
+    CHECK_RC(henn_febo_derive_key(&fk, &msk, &ct2, HENN_FEBO_DIV, 0), HENN_EINVAL);
+    CHECK_RC(henn_febo_derive_key(&fk, &msk, &ct2, 9, 1), HENN_EINVAL);
+    CHECK_RC(henn_febo_derive_key(&fk, &msk, &ct2, HENN_FEBO_MUL, -1001), HENN_ERANGE);
+
+    /* serialization round trips and refusals */
+    uint8_t b1[HENN_FEBO_MPK_BYTES], b2[HENN_FEBO_MSK_BYTES], b3[HENN_FEBO_CT_BYTES],
+        b4[HENN_FEBO_FK_BYTES], again[HENN_FEBO_MPK_BYTES];
+    henn_febo_mpk mpk2;
+    henn_febo_msk msk2;
+    henn_febo_ct ct3;
+    henn_febo_fk fk2;
+    int64_t v = 0;
+    CHECK_OK(henn_febo_encrypt(&ct, &mpk, 42));
+    CHECK_OK(henn_febo_derive_key(&fk, &msk, &ct, HENN_FEBO_SUB, 2));
+    henn_febo_mpk_serialize(b1, &mpk);
+    henn_febo_msk_serialize(b2, &msk);
+    henn_febo_ct_serialize(b3, &ct);
+    henn_febo_fk_serialize(b4, &fk);
+    CHECK_OK(henn_febo_mpk_deserialize(&mpk2, b1, sizeof b1));
+    CHECK_OK(henn_febo_msk_deserialize(&msk2, b2, sizeof b2));
+    CHECK_OK(henn_febo_ct_deserialize(&ct3, b3, sizeof b3));
+    CHECK_OK(henn_febo_fk_deserialize(&fk2, b4, sizeof b4));
+    henn_febo_mpk_serialize(again, &mpk2);
+    CHECK(memcmp(again, b1, sizeof b1) == 0);
+    CHECK_OK(henn_febo_decrypt(&v, &mpk2, &dl, &ct3, &fk2));
+    CHECK_EQ_INT(v, 40);
+    CHECK_RC(henn_febo_mpk_deserialize(&mpk2, b1, sizeof b1 - 1), HENN_EFORMAT);
+    CHECK_RC(henn_febo_ct_deserialize(&ct3, b3, sizeof b3 - 1), HENN_EFORMAT);
+    memset(b3 + 5, 0xff, 32); /* non-canonical point */
+    CHECK_RC(henn_febo_ct_deserialize(&ct3, b3, sizeof b3), HENN_EFORMAT);
+    memset(b2 + 21, 0xff, 32); /* scalar >= l */
+    CHECK_RC(henn_febo_msk_deserialize(&msk2, b2, sizeof b2), HENN_EFORMAT);
+    b4[5] = 7; /* bad op */
+    CHECK_RC(henn_febo_fk_deserialize(&fk2, b4, sizeof b4), HENN_EFORMAT);
+    henn_febo_msk_clear(&msk);
+    henn_febo_msk_clear(&msk2);
+    henn_fe_dlog_clear(&dl);
+}
+
+static void test_feip_serialize(void)
+{
+    henn_fe_dlog dl;
+    CHECK_OK(henn_fe_dlog_init(&dl, 1000000, 4096));
+    henn_feip_mpk mpk, mpk2;
+    henn_feip_msk msk, msk2;
+    henn_feip_fk fk, fk2;
+    henn_feip_ct ct = {0}, ct2 = {0};
+    const size_t n = 5;
+    int64_t x[5] = {1, -2, 3, 100, -100}, y[5] = {5, 4, -3, 2, 1}, v = 0;
+    CHECK_OK(henn_feip_setup(&mpk, &msk, n, 100, 100));
+    CHECK_OK(henn_feip_encrypt(&ct, &mpk, x, n));
+    uint8_t *bm = NULL, *bs = NULL, *bk = NULL, *bc = NULL, *re = NULL;
+    size_t lm = 0, ls = 0, lk = 0, lc = 0, lr = 0;
+    CHECK_OK(henn_feip_mpk_serialize(&bm, &lm, &mpk));
+    CHECK_OK(henn_feip_msk_serialize(&bs, &ls, &msk));
+    CHECK_OK(henn_feip_ct_serialize(&bc, &lc, &ct));
+    CHECK_OK(henn_feip_mpk_deserialize(&mpk2, bm, lm));
+    CHECK_OK(henn_feip_msk_deserialize(&msk2, bs, ls));
+    CHECK_OK(henn_feip_ct_deserialize(&ct2, bc, lc));
+    CHECK_OK(henn_feip_derive_key(&fk, &msk2, y, n));
+    CHECK_OK(henn_feip_fk_serialize(&bk, &lk, &fk));
+    CHECK_OK(henn_feip_fk_deserialize(&fk2, bk, lk));
+    CHECK_OK(henn_feip_decrypt(&v, &mpk2, &dl, &ct2, &fk2, y, n));
+    CHECK_EQ_INT(v, dot(x, y, n));
+    CHECK_OK(henn_feip_ct_serialize(&re, &lr, &ct2));
+    CHECK(lr == lc && memcmp(re, bc, lc) == 0);
+    /* encryption under the reloaded mpk decrypts with the original keys */
+    CHECK_OK(henn_feip_encrypt(&ct2, &mpk2, x, n));
+    CHECK_OK(henn_feip_decrypt(&v, &mpk, &dl, &ct2, &fk, y, n));
+    CHECK_EQ_INT(v, dot(x, y, n));
+
+    /* truncation, extension, corruption */
+    CHECK_RC(henn_feip_mpk_deserialize(&mpk2, bm, lm - 1), HENN_EFORMAT);
+    CHECK(mpk2.h == NULL);
+    CHECK_RC(henn_feip_msk_deserialize(&msk2, bs, ls - 1), HENN_EFORMAT);
+    CHECK_RC(henn_feip_ct_deserialize(&ct2, bc, lc - 32), HENN_EFORMAT);
+    CHECK_RC(henn_feip_fk_deserialize(&fk2, bk, lk + 1), HENN_EFORMAT);
+    CHECK_RC(henn_feip_ct_deserialize(&ct2, bc, 3), HENN_EFORMAT);
+    uint8_t *bad = malloc(lc);
+    memcpy(bad, bc, lc);
+    bad[9 + 32 * 2] ^= 1; /* flipping a bit usually leaves no point */
+    int rc = henn_feip_ct_deserialize(&ct2, bad, lc);
+    if (rc == 0) /* or a different one: it must not decrypt to <x, y> */
+        CHECK(henn_feip_decrypt(&v, &mpk, &dl, &ct2, &fk, y, n) != 0 || v != dot(x, y, n));
+    memcpy(bad, bc, lc);
+    memset(bad + 9 + 32, 0xff, 32); /* non-canonical encoding (>= p) */
+    CHECK_RC(henn_feip_ct_deserialize(&ct2, bad, lc), HENN_EFORMAT);
+    CHECK(ct2.c == NULL);
+    memcpy(bad, bc, lc);
+    bad[9 + 32] |= 1; /* negative (odd) field element: not canonical */
+    CHECK_RC(henn_feip_ct_deserialize(&ct2, bad, lc), HENN_EFORMAT);
+    memcpy(bad, bc, lc);
+    bad[4] = 2; /* version */
+    CHECK_RC(henn_feip_ct_deserialize(&ct2, bad, lc), HENN_EFORMAT);
+    free(bad);
+    bad = malloc(lm);
+    memcpy(bad, bm, lm);
+    memset(bad + 25, 0, 32); /* identity h_0 refused */
+    CHECK_RC(henn_feip_mpk_deserialize(&mpk2, bad, lm), HENN_EFORMAT);
+    memcpy(bad, bm, lm);
+    bad[5] = 6; /* n = 6 with 5 points */
+    CHECK_RC(henn_feip_mpk_deserialize(&mpk2, bad, lm), HENN_EFORMAT);
+    memcpy(bad, bm, lm);
+    memset(bad + 9, 0xff, 8); /* X too large */
+    CHECK_RC(henn_feip_mpk_deserialize(&mpk2, bad, lm), HENN_EFORMAT);
+    free(bad);
+    bad = malloc(ls);
+    memcpy(bad, bs, ls);
+    memset(bad + 25, 0xff, 32); /* scalar >= l */
+    CHECK_RC(henn_feip_msk_deserialize(&msk2, bad, ls), HENN_EFORMAT);
+    free(bad);
+    henn_free(bm, lm);
+    henn_free(bs, ls);
+    henn_free(bk, lk);
+    henn_free(bc, lc);
+    henn_free(re, lr);
+    henn_feip_ct_clear(&ct);
+    henn_feip_ct_clear(&ct2);
+    henn_feip_mpk_clear(&mpk);
+    henn_feip_mpk_clear(&mpk2);
+    henn_feip_msk_clear(&msk);
+    henn_feip_msk_clear(&msk2);
+    henn_fe_dlog_clear(&dl);
+}
+
 int main(void)
 {
     rng_state = (uint64_t)test_seed() * 2654435761u + 1;
     test_dlog();
     test_msm();
     test_feip();
+    test_febo();
+    test_feip_serialize();
     return test_report("test_fe");
 }
