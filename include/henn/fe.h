@@ -207,7 +207,8 @@ HENN_API HENN_NODISCARD int henn_feip_decrypt_naive(int64_t *v, const henn_feip_
  * Deserializers check the magic, version, length, n in [1, HENN_FE_MAX_N],
  * bounds, every point (canonical encoding; h_i may not be the identity) and
  * every scalar (canonical, < l). Errors: HENN_EFORMAT, HENN_ENOMEM; the
- * output is zeroed on error. A deserialized mpk has its tables built.
+ * output is zeroed on error. A deserialized mpk has its tables built. The
+ * output is overwritten: clear it first if it holds an object.
  */
 HENN_API HENN_NODISCARD int henn_feip_mpk_serialize(uint8_t **buf, size_t *buf_len,
                                                     const henn_feip_mpk *mpk);

@@ -314,6 +314,9 @@ static void test_feip_serialize(void)
     CHECK_OK(henn_feip_decrypt(&v, &mpk, &dl, &ct2, &fk, y, n));
     CHECK_EQ_INT(v, dot(x, y, n));
 
+    henn_feip_mpk_clear(&mpk2);
+    henn_feip_msk_clear(&msk2);
+    henn_feip_ct_clear(&ct2);
     /* truncation, extension, corruption */
     CHECK_RC(henn_feip_mpk_deserialize(&mpk2, bm, lm - 1), HENN_EFORMAT);
     CHECK(mpk2.h == NULL);
@@ -327,6 +330,7 @@ static void test_feip_serialize(void)
     int rc = henn_feip_ct_deserialize(&ct2, bad, lc);
     if (rc == 0) /* or a different one: it must not decrypt to <x, y> */
         CHECK(henn_feip_decrypt(&v, &mpk, &dl, &ct2, &fk, y, n) != 0 || v != dot(x, y, n));
+    henn_feip_ct_clear(&ct2);
     memcpy(bad, bc, lc);
     memset(bad + 9 + 32, 0xff, 32); /* non-canonical encoding (>= p) */
     CHECK_RC(henn_feip_ct_deserialize(&ct2, bad, lc), HENN_EFORMAT);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bench_paillier.h"
+#include "bench_fe.h"
 #include "ckks_cmd.h"
 #include "cli_util.h"
 #include "kdd_cmd.h"
@@ -79,6 +80,8 @@ static const char *usage_text =
     "  bench paillier [--bits N] [--threads T] [--json] [--seconds S]\n"
     "                      benchmark (JSON lines with --json)\n"
     "  bench ckks [--json] [--quick] [--seconds S] [--config A|B|C|D]\n"
+    "  bench fe [--json] [--n N] [--table T] [--reps R]\n"
+    "                      FEIP on ristretto255: encrypt, decrypt, keys, dlog\n"
     "                      CKKS benchmark and precision next to SEAL's figures\n"
     "  version             print the version\n"
     "\n"
@@ -792,8 +795,28 @@ static int cmd_bench(int argc, char **argv)
     double secs = 1.0;
     if (argc >= 1 && strcmp(argv[0], "ckks") == 0)
         return henn_cli_bench_ckks(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "fe") == 0) {
+        henn_bench_fe_config fc = {0};
+        for (int i = 1; i < argc; i++) {
+            size_t val = 0;
+            if (strcmp(argv[i], "--json") == 0)
+                fc.json = 1;
+            else if (i + 1 < argc && strcmp(argv[i], "--n") == 0 &&
+                     cli_parse_size(&val, argv[++i], 1, 65536) == 0)
+                fc.n = val;
+            else if (i + 1 < argc && strcmp(argv[i], "--table") == 0 &&
+                     cli_parse_size(&val, argv[++i], 16, (size_t)1 << 26) == 0)
+                fc.table_size = val;
+            else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0 &&
+                     cli_parse_size(&val, argv[++i], 1, 10000) == 0)
+                fc.reps = (int)val;
+            else
+                return usage("bench fe: bad option");
+        }
+        return henn_bench_fe(&fc) == 0 ? 0 : 1;
+    }
     if (argc < 1 || strcmp(argv[0], "paillier") != 0)
-        return usage("bench takes a scheme: paillier or ckks");
+        return usage("bench takes a scheme: paillier, ckks or fe");
     if (parse_opts(&o, argc - 1, argv + 1) != 0 || o.help || o.npos != 0)
         return usage(NULL);
     if ((o.bits != NULL && cli_parse_size(&bits, o.bits, 64, 8192) != 0) ||
