@@ -8,6 +8,13 @@
  *  "scale_bits":40,"threads":1,"us_per_op":...,"ops_per_s":...,
  *  "iterations":...,"seal_us":407,"ratio_to_seal":...}
  * ratio_to_seal = henn's time / SEAL's time (below 1: henn is faster).
+ * For A and B, relinearize, rotate_1 and multiply_relin_rescale are timed
+ * again with the params set to 2 threads (henn_ckks_params_set_threads):
+ * lines with "threads":2 and "speedup" = the 1-thread median of the same
+ * op in the same run / the 2-thread median. SEAL's figures are 1-thread.
+ * Precision: the median over PREC_KEYS fresh key sets (new sk, pk, relin
+ * and Galois keys, new inputs each) of each figure, with the worst key's
+ * figure next to it ("_min").
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_ckks.h"
@@ -206,23 +213,57 @@ static int fresh_inputs(state *s)
     return rc;
 }
 
-/* Worst precision over `trials` fresh inputs: fresh, after multiply +
- * relinearise + rescale, after a rotation by one slot. */
-static int precision(double bits[3], double *scale_after, state *s, int trials)
+/* Key sets the precision figures are the median over. */
+#define PREC_KEYS 5
+
+/* New sk, pk, relinearisation and rotation-by-one keys in s. */
+static int new_keys(state *s)
+{
+    static const int one[] = {1};
+    int rc;
+    henn_ckks_galois_keys_clear(&s->gk);
+    henn_ckks_relin_key_clear(&s->rk);
+    henn_ckks_pk_clear(&s->pk);
+    henn_ckks_sk_clear(&s->sk);
+    rc = henn_ckks_keygen(&s->sk, &s->pk, s->params);
+    if (rc == 0)
+        rc = henn_ckks_relin_keygen(&s->rk, &s->sk);
+    if (rc == 0)
+        rc = henn_ckks_galois_keygen(&s->gk, &s->sk, one, 1, 0);
+    return rc;
+}
+
+static double median_of(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/*
+ * Precision over `trials` key sets (the first is s's current keys, then new
+ * keys each time) with fresh inputs each: fresh, after multiply +
+ * relinearise + rescale, after a rotation by one slot. bits[0..2]: the
+ * medians over the key sets, bits[3..5]: the worst key set's figures. The
+ * error depends on the key (|s(zeta_i)| in the slots), so one key set can
+ * be a few tenths of a bit off the typical figure.
+ */
+static int precision(double bits[6], double *scale_after, state *s, int trials)
 {
     const size_t n = s->params->N / 2;
-    double *want = malloc(n * sizeof(*want));
+    double *want = malloc(n * sizeof(*want)), got[3][PREC_KEYS];
     int rc = want == NULL ? HENN_ENOMEM : 0;
-    bits[0] = bits[1] = bits[2] = 64.0;
+    if (trials < 1 || trials > PREC_KEYS)
+        rc = HENN_EINVAL;
     for (int t = 0; t < trials && rc == 0; t++) {
-        double b;
-        rc = fresh_inputs(s);
+        if (t > 0)
+            rc = new_keys(s);
+        if (rc == 0)
+            rc = fresh_inputs(s);
         if (rc == 0)
             rc = dec(s, &s->cx);
         if (rc != 0)
             break;
-        b = bits_of(s->vals, s->x, n);
-        bits[0] = b < bits[0] ? b : bits[0];
+        got[0][t] = bits_of(s->vals, s->x, n);
         rc = run_op(s, OP_MUL_RELIN_RESCALE);
         if (rc == 0)
             rc = dec(s, &s->out);
@@ -231,8 +272,7 @@ static int precision(double bits[3], double *scale_after, state *s, int trials)
         *scale_after = s->out.scale;
         for (size_t i = 0; i < n; i++)
             want[i] = s->x[i] * s->y[i];
-        b = bits_of(s->vals, want, n);
-        bits[1] = b < bits[1] ? b : bits[1];
+        got[1][t] = bits_of(s->vals, want, n);
         rc = run_op(s, OP_ROTATE);
         if (rc == 0)
             rc = dec(s, &s->out);
@@ -240,8 +280,11 @@ static int precision(double bits[3], double *scale_after, state *s, int trials)
             break;
         for (size_t i = 0; i < n; i++)
             want[i] = s->x[(i + 1) % n];
-        b = bits_of(s->vals, want, n);
-        bits[2] = b < bits[2] ? b : bits[2];
+        got[2][t] = bits_of(s->vals, want, n);
+    }
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        bits[k] = median_of(got[k], (size_t)trials); /* sorts */
+        bits[3 + k] = got[k][0];
     }
     free(want);
     return rc;
@@ -255,38 +298,50 @@ static int sum_bits(const bench_conf *c)
     return b;
 }
 
+/* One timing line; threads > 1: with the speedup over us1, the 1-thread
+ * median of the same op. */
 static void emit_op(const henn_bench_ckks_config *cfg, const bench_conf *c, int op, double us,
-                    size_t iters)
+                    size_t iters, unsigned threads, double us1)
 {
     double seal = c->seal_us[op];
-    if (cfg->json)
+    if (cfg->json) {
         printf("{\"bench\":\"ckks\",\"config\":\"%s\",\"op\":\"%s\",\"N\":%zu,\"log_q\":%d,"
-               "\"scale_bits\":%d,\"threads\":1,\"us_per_op\":%.1f,\"ops_per_s\":%.1f,"
-               "\"iterations\":%zu,\"seal_us\":%.0f,\"ratio_to_seal\":%.3f}\n",
-               c->name, op_names[op], c->N, sum_bits(c), c->scale_bits, us, 1e6 / us, iters,
-               seal, us / seal);
-    else
+               "\"scale_bits\":%d,\"threads\":%u,\"us_per_op\":%.1f,\"ops_per_s\":%.1f,"
+               "\"iterations\":%zu,\"seal_us\":%.0f,\"ratio_to_seal\":%.3f",
+               c->name, op_names[op], c->N, sum_bits(c), c->scale_bits, threads, us, 1e6 / us,
+               iters, seal, us / seal);
+        if (threads > 1)
+            printf(",\"us_per_op_1_thread\":%.1f,\"speedup\":%.3f", us1, us1 / us);
+        printf("}\n");
+    } else if (threads > 1) {
+        printf("%s  %-24s N=%-5zu log_q=%-3d %10.1f us  %u threads, speedup %.2f over %.1f us\n",
+               c->name, op_names[op], c->N, sum_bits(c), us, threads, us1 / us, us1);
+    } else {
         printf("%s  %-24s N=%-5zu log_q=%-3d %10.1f us  SEAL %7.0f us  ratio %.2f\n", c->name,
                op_names[op], c->N, sum_bits(c), us, seal, us / seal);
+    }
     fflush(stdout);
 }
 
 static void emit_precision(const henn_bench_ckks_config *cfg, const bench_conf *c,
-                           const double bits[3], double scale_after, int trials)
+                           const double bits[6], double scale_after, int trials)
 {
     if (cfg->json)
         printf("{\"bench\":\"ckks\",\"config\":\"%s\",\"op\":\"precision\",\"N\":%zu,"
-               "\"log_q\":%d,\"scale_bits\":%d,\"threads\":1,\"trials\":%d,"
-               "\"fresh_bits\":%.2f,\"mult_bits\":%.2f,\"rotate_bits\":%.2f,"
-               "\"seal_fresh_bits\":%.1f,\"seal_mult_bits\":%.1f,\"seal_rotate_bits\":%.1f,"
-               "\"log2_scale_after_rescale\":%.4f}\n",
+               "\"log_q\":%d,\"scale_bits\":%d,\"threads\":1,\"keys\":%d,"
+               "\"statistic\":\"median over keys\",\"fresh_bits\":%.2f,\"mult_bits\":%.2f,"
+               "\"rotate_bits\":%.2f,\"fresh_bits_min\":%.2f,\"mult_bits_min\":%.2f,"
+               "\"rotate_bits_min\":%.2f,\"seal_fresh_bits\":%.1f,\"seal_mult_bits\":%.1f,"
+               "\"seal_rotate_bits\":%.1f,\"log2_scale_after_rescale\":%.4f}\n",
                c->name, c->N, sum_bits(c), c->scale_bits, trials, bits[0], bits[1], bits[2],
-               c->seal_bits[0], c->seal_bits[1], c->seal_bits[2], log2(scale_after));
+               bits[3], bits[4], bits[5], c->seal_bits[0], c->seal_bits[1], c->seal_bits[2],
+               log2(scale_after));
     else
-        printf("%s  precision (bits, worst of %d)  fresh %.2f (SEAL %.1f)  after multiply %.2f "
-               "(SEAL %.1f)  after rotate %.2f (SEAL %.1f)  log2 scale after rescale %.4f\n",
-               c->name, trials, bits[0], c->seal_bits[0], bits[1], c->seal_bits[1], bits[2],
-               c->seal_bits[2], log2(scale_after));
+        printf("%s  precision (bits, median over %d keys; worst key)  fresh %.2f (%.2f; SEAL "
+               "%.1f)  after multiply %.2f (%.2f; SEAL %.1f)  after rotate %.2f (%.2f; SEAL "
+               "%.1f)  log2 scale after rescale %.4f\n",
+               c->name, trials, bits[0], bits[3], c->seal_bits[0], bits[1], bits[4],
+               c->seal_bits[1], bits[2], bits[5], c->seal_bits[2], log2(scale_after));
     fflush(stdout);
 }
 
@@ -314,9 +369,10 @@ static int bench_conf_run(const henn_bench_ckks_config *cfg, const bench_conf *c
     static const int one[] = {1};
     henn_ckks_params params = {0};
     state s;
-    double us = 0, bits[3], scale_after = 0, seconds = cfg->quick ? 0 : cfg->seconds;
+    double us = 0, us1[NOPS] = {0}, bits[6], scale_after = 0;
+    double seconds = cfg->quick ? 0 : cfg->seconds;
     size_t iters = 0, min_iter = cfg->quick ? 2 : 5, n;
-    int rc, trials = cfg->quick ? 1 : 3;
+    int rc, trials = cfg->quick ? 1 : PREC_KEYS;
     memset(&s, 0, sizeof(s));
     rc = henn_ckks_params_init(&params, c->N, c->bits, c->count, 0);
     if (rc != 0)
@@ -348,7 +404,21 @@ static int bench_conf_run(const henn_bench_ckks_config *cfg, const bench_conf *c
     for (int op = 0; op < NOPS && rc == 0; op++) {
         rc = measure(&us, &iters, &s, op, seconds, min_iter);
         if (rc == 0)
-            emit_op(cfg, c, op, us, iters);
+            us1[op] = us;
+        if (rc == 0)
+            emit_op(cfg, c, op, us, iters, 1, 0);
+    }
+    /* key switching on 2 threads (A and B), same keys and inputs */
+    if (rc == 0 && (strcmp(c->name, "A") == 0 || strcmp(c->name, "B") == 0)) {
+        static const int par_ops[] = {OP_RELIN, OP_ROTATE, OP_MUL_RELIN_RESCALE};
+        rc = henn_ckks_params_set_threads(&params, 2);
+        for (size_t k = 0; k < 3 && rc == 0; k++) {
+            rc = measure(&us, &iters, &s, par_ops[k], seconds, min_iter);
+            if (rc == 0)
+                emit_op(cfg, c, par_ops[k], us, iters, 2, us1[par_ops[k]]);
+        }
+        if (rc == 0)
+            rc = henn_ckks_params_set_threads(&params, 1);
     }
     if (rc == 0)
         rc = precision(bits, &scale_after, &s, trials);
@@ -368,7 +438,7 @@ int henn_bench_ckks(const henn_bench_ckks_config *cfg)
     memcpy(&rng, seed, sizeof(rng));
     rng |= 1;
     if (!cfg->json)
-        printf("henn CKKS benchmark: one thread, median time per op; SEAL 4.4.3 on a 2-vCPU "
+        printf("henn CKKS benchmark: median time per op (one thread unless stated); SEAL 4.4.3 on a 2-vCPU "
                "AMD EPYC (Zen4-class) VM for comparison (ratio = henn / SEAL)\n");
     for (size_t i = 0; i < sizeof(confs) / sizeof(confs[0]); i++) {
         if (cfg->only != NULL && strcmp(cfg->only, confs[i].name) != 0)

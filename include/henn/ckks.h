@@ -36,7 +36,10 @@
  *
  * Thread safety: params and keys are read-only after they are built and may
  * be shared by threads; an object written by a call must not be used by
- * another thread during that call.
+ * another thread during that call. Key switching and rescale can split
+ * their per-limb work over threads of their own (henn_ckks_params_set_threads,
+ * default 1); the calling thread then waits for them, and the results are
+ * bitwise the same as on one thread.
  */
 #ifndef HENN_CKKS_H
 #define HENN_CKKS_H
@@ -83,6 +86,9 @@ typedef struct henn_ckks_params {
     double log2_pq;
     unsigned flags;
     struct henn__ckks_tables *tables;
+    /* Threads the evaluation may use (henn_ckks_params_set_threads): 1 after
+     * henn_ckks_params_init, 0 = the online CPUs. */
+    unsigned threads;
 } henn_ckks_params;
 
 /*
@@ -107,6 +113,25 @@ typedef struct henn_ckks_params {
 HENN_API HENN_NODISCARD int henn_ckks_params_init(henn_ckks_params *params, size_t N,
                                                   const int *bit_sizes, size_t count,
                                                   unsigned flags);
+
+/*
+ * henn_ckks_params_set_threads: how many threads key switching
+ * (relinearise, rotate, conjugate, rotate_sum) and rescale may use for
+ * every object made with params: 1 (the default after
+ * henn_ckks_params_init and deserialisation) runs on the calling thread,
+ * 0 means the number of online CPUs, k > 1 at most k threads (the caller
+ * is one of them; helper threads are started per call and joined before it
+ * returns). The work is split over RNS limbs and only when it is large
+ * enough (N x (level + 1) >= 16384, so N = 4096 at two limbs stays on one
+ * thread). Results are bitwise identical for every thread count (exact
+ * modular arithmetic; tests compare them).
+ * Thread safety: this writes params; call it before params are shared, or
+ * while no other thread uses them. The library keeps no global state: two
+ * params objects may use different counts at the same time.
+ * Returns 0, or HENN_EINVAL for a NULL or unbuilt params.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_params_set_threads(henn_ckks_params *params,
+                                                         unsigned threads);
 
 /* henn_ckks_params_clear: free the tables; safe on a zeroed struct. */
 HENN_API void henn_ckks_params_clear(henn_ckks_params *params);

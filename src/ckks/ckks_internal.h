@@ -10,6 +10,7 @@
  *   keys.c      sk, pk, relinearisation and Galois keys
  *   encrypt.c   public-key and symmetric encryption, decryption
  *   keyswitch.c hybrid key switching (balanced digits, mod-down by P)
+ *   parallel.c  splitting per-limb work over the params' threads
  *   eval.c      add, multiply, relinearise, rescale, mod-switch, rotate
  *   serialize.c versioned binary formats
  */
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/internal.h"
 #include "henn/ckks.h"
 
 /*
@@ -128,6 +130,36 @@ void henn__ckks_apply_perm(uint64_t *out, const uint64_t *in, const uint32_t *pe
  * r0 + r1 s ~ d s' for ksk from s' to s. Returns 0 or HENN_ENOMEM. */
 int henn__ckks_keyswitch(uint64_t *r0, uint64_t *r1, const uint64_t *d, size_t level,
                          const henn_ckks_ksk *ksk);
+
+/* ---- parallel.c ---- */
+/* Most threads (and so scratch slots) one parallel call uses. */
+#define HENN__CKKS_MAX_SLOTS 32
+/* Smallest N x limbs worth splitting over threads. */
+#define HENN__CKKS_PAR_MIN 16384
+/*
+ * Threads for work over `limbs` limbs of params' N and `items` independent
+ * items: 1 when params->threads is 1 or N x limbs < HENN__CKKS_PAR_MIN, else
+ * params->threads (0: online CPUs) capped at items and
+ * HENN__CKKS_MAX_SLOTS.
+ */
+unsigned henn__ckks_threads(const henn_ckks_params *params, size_t limbs, size_t items);
+/*
+ * Run items in phases: phase p has counts[p] items (p < nphases <=
+ * HENN__CKKS_MAX_PHASES), and an item of phase p starts only after every
+ * item of phase p - 1 has finished. fn(ctx, phase, item, slot) runs each
+ * item once; slot < max(threads, 1) is the caller's scratch index, held by
+ * no other item running at the same time. Items are handed out in order
+ * from one counter, so a thread waits only for items that running threads
+ * hold (no deadlock, and on one thread the order is plain). threads <= 1:
+ * all on the calling thread; else one henn__parallel_for (the helper threads
+ * start once per call, not once per phase; a waiting thread yields).
+ * Returns the first nonzero value fn returned (the other items still run),
+ * else 0, or HENN_ENOMEM.
+ */
+#define HENN__CKKS_MAX_PHASES 4
+typedef int (*henn__ckks_item_fn)(void *ctx, size_t phase, size_t item, size_t slot);
+int henn__ckks_phases(unsigned threads, const size_t *counts, size_t nphases,
+                      henn__ckks_item_fn fn, void *ctx);
 
 /* ---- keys.c ---- */
 /* Key-switching key from s' (NTT domain, L x N: data primes only) to sk's

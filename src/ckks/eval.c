@@ -388,43 +388,70 @@ int henn_ckks_relinearize(henn_ckks_ct *out, const henn_ckks_ct *a, const henn_c
     return stage_end(&st, rc);
 }
 
+/*
+ * Rescale in two passes of independent items (threads as key switching):
+ * INTT the last limb of every component (x_c), then for every (component,
+ * prime i < l): r = (a_i - [x_c]_{q_i}) q_l^-1 mod q_i.
+ */
+typedef struct rs_job {
+    const henn_ckks_ct *a;
+    henn_ckks_ct *dst;
+    uint64_t *x, *scratch;
+} rs_job;
+
+static int rs_item(void *ctx, size_t phase, size_t u, size_t slot)
+{
+    rs_job *jb = ctx;
+    const henn_ckks_params *params = jb->a->params;
+    const struct henn__ckks_tables *tb = params->tables;
+    size_t N = params->N, l = jb->a->level;
+    if (phase == 0) {
+        memcpy(jb->x + u * N, henn__ckks_ct_poly(jb->a, u, l), N * sizeof(uint64_t));
+        henn__ckks_ntt_inverse(jb->x + u * N, &tb->ntt[l]);
+        return 0;
+    }
+    uint64_t ql = params->q[l], *w = jb->scratch + slot * N;
+    size_t c = u / l, i = u % l;
+    const uint64_t *x = jb->x + c * N;
+    const henn__ckks_mod *m = &tb->mod[i];
+    uint64_t q = m->q, ql_mod = henn__ckks_reduce_64(ql, m), half = ql >> 1;
+    uint64_t inv = henn__ckks_inv_mod(ql_mod, m), inv_s = henn__ckks_shoup(inv, q);
+    for (size_t k = 0; k < N; k++) {
+        uint64_t neg = (uint64_t)0 - (uint64_t)(x[k] > half);
+        w[k] = henn__ckks_sub_mod(henn__ckks_reduce_64(x[k], m), ql_mod & neg, q);
+    }
+    henn__ckks_ntt_forward_lazy(w, &tb->ntt[i]); /* [0, 2q) */
+    const uint64_t *y = henn__ckks_ct_poly(jb->a, c, i);
+    uint64_t *r = henn__ckks_ct_poly(jb->dst, c, i);
+    for (size_t k = 0; k < N; k++)
+        r[k] = henn__ckks_mul_shoup(y[k] + 2 * q - w[k], inv, inv_s, q);
+    return 0;
+}
+
 int henn_ckks_rescale(henn_ckks_ct *out, const henn_ckks_ct *a)
 {
     if (out == NULL || !ct_ok(a) || a->level == 0)
         return HENN_EINVAL;
     const henn_ckks_params *params = a->params;
-    const struct henn__ckks_tables *tb = params->tables;
     size_t N = params->N, l = a->level, size = a->size;
-    uint64_t ql = params->q[l];
-    double scale = a->scale / (double)ql;
-    uint64_t *x = malloc(2 * N * sizeof(uint64_t));
-    if (x == NULL)
+    double scale = a->scale / (double)params->q[l];
+    unsigned threads = henn__ckks_threads(params, size * l, size * l);
+    rs_job jb;
+    memset(&jb, 0, sizeof(jb));
+    jb.a = a;
+    uint64_t *buf = malloc((size + threads) * N * sizeof(uint64_t));
+    if (buf == NULL)
         return HENN_ENOMEM;
-    uint64_t *w = x + N;
+    jb.x = buf;
+    jb.scratch = buf + size * N;
     stage st;
     int rc = stage_begin(&st, out, a, NULL, params, size, l - 1, scale);
-    if (rc != 0)
-        goto cleanup;
-    for (size_t c = 0; c < size; c++) {
-        memcpy(x, henn__ckks_ct_poly(a, c, l), N * sizeof(uint64_t));
-        henn__ckks_ntt_inverse(x, &tb->ntt[l]);
-        for (size_t i = 0; i < l; i++) {
-            const henn__ckks_mod *m = &tb->mod[i];
-            uint64_t q = m->q, ql_mod = henn__ckks_reduce_64(ql, m), half = ql >> 1;
-            uint64_t inv = henn__ckks_inv_mod(ql_mod, m), inv_s = henn__ckks_shoup(inv, q);
-            for (size_t k = 0; k < N; k++) {
-                uint64_t neg = (uint64_t)0 - (uint64_t)(x[k] > half);
-                w[k] = henn__ckks_sub_mod(henn__ckks_reduce_64(x[k], m), ql_mod & neg, q);
-            }
-            henn__ckks_ntt_forward_lazy(w, &tb->ntt[i]); /* [0, 2q) */
-            const uint64_t *y = henn__ckks_ct_poly(a, c, i);
-            uint64_t *r = henn__ckks_ct_poly(st.dst, c, i);
-            for (size_t k = 0; k < N; k++)
-                r[k] = henn__ckks_mul_shoup(y[k] + 2 * q - w[k], inv, inv_s, q);
-        }
+    if (rc == 0) {
+        const size_t counts[2] = {size, size * l};
+        jb.dst = st.dst; /* never a: the level changes (stage_begin) */
+        rc = henn__ckks_phases(threads, counts, 2, rs_item, &jb);
     }
-cleanup:
-    free(x);
+    free(buf);
     return stage_end(&st, rc);
 }
 

@@ -18,6 +18,9 @@
  *  3. Mod-down by P with rounding: with t the P-limb (INTT, centred),
  *     r_i = (acc_i - [t]_{q_i}) P^-1 mod q_i = round(acc / P) modulo q_i.
  *
+ * Threads: the per-limb passes run over params->threads (parallel.c);
+ * the result does not depend on the thread count.
+ *
  * Timing: independent of secret data (it sees only ciphertexts and public
  * keys); the reductions are branch-free anyway.
  */
@@ -93,14 +96,15 @@ static void reduce_digit(uint64_t *out, const uint64_t *x, size_t N, uint64_t qj
 
 /*
  * acc0/acc1 (N words each, [0, q)) = sum_j dig[j] * key rows of digit j,
- * output prime pi, components 0 and 1. The key rows of one prime are far
- * apart (digit-major layout), so the sums run over blocks of MAC_BLOCK
+ * output prime pi, components 0 and 1 (acc1 NULL: component 0 only, with
+ * the rows of component c0). The key rows of one prime are far apart
+ * (digit-major layout), so the sums run over blocks of MAC_BLOCK
  * coefficients, one row at a time, with 128-bit accumulators in L1.
  */
 #define MAC_BLOCK 256
 
 static void mac_digits(uint64_t *acc0, uint64_t *acc1, const uint64_t *const *dig, size_t nd,
-                       const henn_ckks_ksk *ksk, size_t pi, const henn__ckks_mod *m)
+                       const henn_ckks_ksk *ksk, size_t pi, size_t c0, const henn__ckks_mod *m)
 {
     const henn_ckks_params *params = ksk->params;
     size_t N = params->N, rows = params->L + 1;
@@ -108,9 +112,16 @@ static void mac_digits(uint64_t *acc0, uint64_t *acc1, const uint64_t *const *di
     for (size_t b = 0; b < N; b += MAC_BLOCK) {
         for (size_t j = 0; j < nd; j++) {
             const uint64_t *x = dig[j] + b;
-            const uint64_t *k0 = ksk->data + ((j * 2 + 0) * rows + pi) * N + b;
+            const uint64_t *k0 = ksk->data + ((j * 2 + c0) * rows + pi) * N + b;
             const uint64_t *k1 = ksk->data + ((j * 2 + 1) * rows + pi) * N + b;
-            if (j == 0) {
+            if (acc1 == NULL) {
+                if (j == 0)
+                    for (size_t k = 0; k < MAC_BLOCK; k++)
+                        s0[k] = (henn__u128)x[k] * k0[k];
+                else
+                    for (size_t k = 0; k < MAC_BLOCK; k++)
+                        s0[k] += (henn__u128)x[k] * k0[k];
+            } else if (j == 0) {
                 for (size_t k = 0; k < MAC_BLOCK; k++) {
                     s0[k] = (henn__u128)x[k] * k0[k];
                     s1[k] = (henn__u128)x[k] * k1[k];
@@ -122,73 +133,144 @@ static void mac_digits(uint64_t *acc0, uint64_t *acc1, const uint64_t *const *di
                 }
             }
         }
-        for (size_t k = 0; k < MAC_BLOCK; k++) {
+        for (size_t k = 0; k < MAC_BLOCK; k++)
             acc0[b + k] = henn__ckks_reduce_128(s0[k], m);
-            acc1[b + k] = henn__ckks_reduce_128(s1[k], m);
-        }
+        if (acc1 != NULL)
+            for (size_t k = 0; k < MAC_BLOCK; k++)
+                acc1[b + k] = henn__ckks_reduce_128(s1[k], m);
     }
+}
+
+/*
+ * The work in three passes of independent items (each writes its own rows;
+ * with threads > 1 they run through henn__parallel_for, else in order):
+ *  1. digits j < nd: INTT limb j (dc_j), reduce it mod P and NTT (redP_j);
+ *  2. data primes i < nd: reduce every other digit mod q_i, NTT,
+ *     multiply-accumulate both components (acc_i); and the P-limb: MAC and
+ *     INTT (one item, or one per component when split over threads);
+ *  3. (prime i, component c): mod-down, r_c,i += (acc - [tP_c]_{q_i}) / P.
+ */
+typedef struct ks_job {
+    const henn_ckks_params *params;
+    const henn_ckks_ksk *ksk;
+    const uint64_t *d;
+    uint64_t *r[2];
+    size_t nd;
+    uint64_t *dc, *redP, *acc, *tP, *scratch; /* scratch: slots x nd rows */
+    int split_p;
+} ks_job;
+
+/* Pass 1, digit j. */
+static void ks_digit(ks_job *jb, size_t j)
+{
+    const henn_ckks_params *params = jb->params;
+    const struct henn__ckks_tables *tb = params->tables;
+    size_t N = params->N, L = params->L;
+    uint64_t *dc = jb->dc + j * N, *rp = jb->redP + j * N;
+    memcpy(dc, jb->d + j * N, N * sizeof(uint64_t));
+    henn__ckks_ntt_inverse(dc, &tb->ntt[j]);
+    reduce_digit(rp, dc, N, params->q[j], &tb->mod[L]);
+    henn__ckks_ntt_forward_lazy(rp, &tb->ntt[L]);
+}
+
+/* Pass 2, item u: data prime u < nd, else the P-limb (component u - nd
+ * when split, else both). */
+static void ks_mac(ks_job *jb, size_t u, uint64_t *red)
+{
+    const henn_ckks_params *params = jb->params;
+    const struct henn__ckks_tables *tb = params->tables;
+    size_t N = params->N, L = params->L, nd = jb->nd;
+    const uint64_t *dig[HENN_CKKS_MAX_PRIMES] = {0};
+    if (u >= nd) {
+        for (size_t j = 0; j < nd; j++)
+            dig[j] = jb->redP + j * N;
+        if (!jb->split_p) {
+            mac_digits(jb->tP, jb->tP + N, dig, nd, jb->ksk, L, 0, &tb->mod[L]);
+            henn__ckks_ntt_inverse(jb->tP, &tb->ntt[L]);
+            henn__ckks_ntt_inverse(jb->tP + N, &tb->ntt[L]);
+        } else {
+            size_t c = u - nd;
+            mac_digits(jb->tP + c * N, NULL, dig, nd, jb->ksk, L, c, &tb->mod[L]);
+            henn__ckks_ntt_inverse(jb->tP + c * N, &tb->ntt[L]);
+        }
+        return;
+    }
+    size_t i = u;
+    for (size_t j = 0; j < nd; j++) {
+        if (j == i) {
+            dig[j] = jb->d + i * N; /* the balanced digit is limb i mod q_i */
+            continue;
+        }
+        reduce_digit(red + j * N, jb->dc + j * N, N, params->q[j], &tb->mod[i]);
+        henn__ckks_ntt_forward_lazy(red + j * N, &tb->ntt[i]);
+        dig[j] = red + j * N;
+    }
+    mac_digits(jb->acc + 2 * i * N, jb->acc + (2 * i + 1) * N, dig, nd, jb->ksk, i, 0,
+               &tb->mod[i]);
+}
+
+/* Pass 3, item u: prime u / 2, component u % 2. */
+static void ks_moddown(ks_job *jb, size_t u, uint64_t *w)
+{
+    const henn_ckks_params *params = jb->params;
+    const struct henn__ckks_tables *tb = params->tables;
+    size_t N = params->N, L = params->L, i = u / 2, c = u % 2;
+    uint64_t P = params->q[L];
+    const henn__ckks_mod *m = &tb->mod[i];
+    uint64_t q = m->q;
+    uint64_t pinv = henn__ckks_inv_mod(henn__ckks_reduce_64(P, m), m);
+    uint64_t pinv_s = henn__ckks_shoup(pinv, q);
+    const uint64_t *acc = jb->acc + (2 * i + c) * N;
+    uint64_t *r = jb->r[c] + i * N;
+    reduce_digit(w, jb->tP + c * N, N, P, m);
+    henn__ckks_ntt_forward_lazy(w, &tb->ntt[i]); /* [0, 2q) */
+    for (size_t k = 0; k < N; k++) {
+        uint64_t v = henn__ckks_mul_shoup(acc[k] + 2 * q - w[k], pinv, pinv_s, q);
+        r[k] = henn__ckks_add_mod(r[k], v, q);
+    }
+}
+
+static int ks_item(void *ctx, size_t phase, size_t item, size_t slot)
+{
+    ks_job *jb = ctx;
+    uint64_t *scratch = jb->scratch + slot * jb->nd * jb->params->N;
+    if (phase == 0)
+        ks_digit(jb, item);
+    else if (phase == 1)
+        ks_mac(jb, item, scratch);
+    else
+        ks_moddown(jb, item, scratch);
+    return 0;
 }
 
 int henn__ckks_keyswitch(uint64_t *r0, uint64_t *r1, const uint64_t *d, size_t level,
                          const henn_ckks_ksk *ksk)
 {
     const henn_ckks_params *params = ksk->params;
-    const struct henn__ckks_tables *tb = params->tables;
-    size_t N = params->N, L = params->L, nd = level + 1;
-    /* scratch: coefficient digits (nd N), reduced digits (nd N), P-limb
-     * results (2 N), accumulators (2 N), one more row (N) */
-    size_t words = (2 * nd + 5) * N;
-    uint64_t *scratch = malloc(words * sizeof(uint64_t));
-    if (scratch == NULL)
+    size_t N = params->N, nd = level + 1;
+    unsigned threads = henn__ckks_threads(params, nd, nd + 2);
+    ks_job jb;
+    memset(&jb, 0, sizeof(jb));
+    jb.params = params;
+    jb.ksk = ksk;
+    jb.d = d;
+    jb.r[0] = r0;
+    jb.r[1] = r1;
+    jb.nd = nd;
+    jb.split_p = threads > 1;
+    /* dc, redP (nd rows each), acc (2 nd), tP (2), scratch (threads x nd) */
+    size_t words = (4 * nd + 2 + threads * nd) * N;
+    uint64_t *buf = malloc(words * sizeof(uint64_t));
+    if (buf == NULL)
         return HENN_ENOMEM;
-    uint64_t *dc = scratch, *red = dc + nd * N, *tP0 = red + nd * N, *tP1 = tP0 + N;
-    uint64_t *acc0 = tP1 + N, *acc1 = acc0 + N, *w = acc1 + N;
-    const uint64_t *dig[HENN_CKKS_MAX_PRIMES] = {0};
-
-    memcpy(dc, d, nd * N * sizeof(uint64_t));
-    for (size_t j = 0; j < nd; j++)
-        henn__ckks_ntt_inverse(dc + j * N, &tb->ntt[j]);
-
-    /* The special prime P (index L): accumulate, INTT. */
-    const henn__ckks_mod *mP = &tb->mod[L];
-    for (size_t j = 0; j < nd; j++) {
-        reduce_digit(red + j * N, dc + j * N, N, params->q[j], mP);
-        henn__ckks_ntt_forward_lazy(red + j * N, &tb->ntt[L]);
-        dig[j] = red + j * N;
-    }
-    mac_digits(tP0, tP1, dig, nd, ksk, L, mP);
-    henn__ckks_ntt_inverse(tP0, &tb->ntt[L]);
-    henn__ckks_ntt_inverse(tP1, &tb->ntt[L]);
-
-    /* Data primes: accumulate, subtract the P-limb, multiply by P^-1. */
-    uint64_t P = params->q[L];
-    for (size_t i = 0; i < nd; i++) {
-        const henn__ckks_mod *m = &tb->mod[i];
-        uint64_t q = m->q;
-        for (size_t j = 0; j < nd; j++) {
-            if (j == i) {
-                dig[j] = d + i * N; /* the balanced digit is limb i mod q_i */
-                continue;
-            }
-            reduce_digit(red + j * N, dc + j * N, N, params->q[j], m);
-            henn__ckks_ntt_forward_lazy(red + j * N, &tb->ntt[i]);
-            dig[j] = red + j * N;
-        }
-        mac_digits(acc0, acc1, dig, nd, ksk, i, m);
-        uint64_t pinv = henn__ckks_inv_mod(henn__ckks_reduce_64(P, m), m);
-        uint64_t pinv_s = henn__ckks_shoup(pinv, q);
-        for (int c = 0; c < 2; c++) {
-            const uint64_t *tP = c == 0 ? tP0 : tP1;
-            const uint64_t *acc = c == 0 ? acc0 : acc1;
-            uint64_t *r = (c == 0 ? r0 : r1) + i * N;
-            reduce_digit(w, tP, N, P, m);
-            henn__ckks_ntt_forward_lazy(w, &tb->ntt[i]); /* [0, 2q) */
-            for (size_t k = 0; k < N; k++) {
-                uint64_t v = henn__ckks_mul_shoup(acc[k] + 2 * q - w[k], pinv, pinv_s, q);
-                r[k] = henn__ckks_add_mod(r[k], v, q);
-            }
-        }
-    }
-    free(scratch);
-    return 0;
+    jb.dc = buf;
+    jb.redP = jb.dc + nd * N;
+    jb.acc = jb.redP + nd * N;
+    jb.tP = jb.acc + 2 * nd * N;
+    jb.scratch = jb.tP + 2 * N;
+    /* pass 2: the primes first (the larger items), then the P-limb */
+    const size_t counts[3] = {nd, nd + (jb.split_p ? 2u : 1u), 2 * nd};
+    int rc = henn__ckks_phases(threads, counts, 3, ks_item, &jb);
+    free(buf);
+    return rc;
 }

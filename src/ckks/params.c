@@ -119,6 +119,14 @@ int henn__ckks_select_primes(uint64_t *primes, size_t N, const int *bit_sizes, s
     return 0;
 }
 
+int henn_ckks_params_set_threads(henn_ckks_params *params, unsigned threads)
+{
+    if (params == NULL || params->tables == NULL)
+        return HENN_EINVAL;
+    params->threads = threads;
+    return 0;
+}
+
 int henn_ckks_max_log2_pq(size_t N)
 {
     switch (N) {
@@ -196,6 +204,7 @@ int henn_ckks_params_init(henn_ckks_params *params, size_t N, const int *bit_siz
     }
     params->log2_pq = log2_pq;
     params->flags = flags;
+    params->threads = 1;
 
     struct henn__ckks_tables *tb = calloc(1, sizeof(*tb));
     if (tb == NULL) {
