@@ -10,9 +10,11 @@
 #define HENN_HENN_H
 
 #include "ckks.h"
+#include "cnn.h"
 #include "common.h"
 #include "kdd.h"
 #include "lr.h"
+#include "mnist.h"
 #include "nn.h"
 #include "paillier.h"
 #include "protocol.h"
