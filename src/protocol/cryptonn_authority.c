@@ -1,0 +1,257 @@
+/*
+ * CryptoNN authority: holds the three master secret keys, publishes the
+ * mpks and answers key requests (FEIP keys for vectors, FEBO keys bound to
+ * a ciphertext's commitment). Every key vector passes through the log
+ * callback: the authority sees the server's first-layer weights and its
+ * gradients in the clear (docs/THREAT_MODEL.md).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cryptonn_internal.h"
+
+struct henn_cryptonn_authority {
+    henn_cryptonn_params p;
+    henn_feip_mpk mpk[2];
+    henn_feip_msk msk[2];
+    henn_febo_mpk bo_mpk;
+    henn_febo_msk bo_msk;
+    henn_cryptonn_log_fn log;
+    void *log_user;
+    henn_cryptonn_stats st;
+};
+
+int henn_cryptonn_authority_new(henn_cryptonn_authority **out, const henn_cryptonn_params *p)
+{
+    henn_cryptonn_authority *a;
+    int rc;
+    if (out == NULL)
+        return HENN_EINVAL;
+    *out = NULL;
+    if (p == NULL)
+        return HENN_EINVAL;
+    rc = henn_cryptonn_params_check(p);
+    if (rc != 0)
+        return rc;
+    a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return HENN_ENOMEM;
+    a->p = *p;
+    rc = henn_feip_setup(&a->mpk[0], &a->msk[0], p->in_dim, p->x_scale,
+                         (uint64_t)1 << p->w_bits);
+    if (rc == 0)
+        rc = henn_feip_setup(&a->mpk[1], &a->msk[1], p->batch, p->x_scale,
+                             (uint64_t)1 << p->d_bits);
+    if (rc == 0)
+        rc = henn_febo_setup(&a->bo_mpk, &a->bo_msk, (uint64_t)1 << p->fl,
+                             (uint64_t)1 << p->fl);
+    if (rc != 0) {
+        henn_cryptonn_authority_free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void henn_cryptonn_authority_free(henn_cryptonn_authority *a)
+{
+    if (a == NULL)
+        return;
+    for (int i = 0; i < 2; i++) {
+        henn_feip_mpk_clear(&a->mpk[i]);
+        henn_feip_msk_clear(&a->msk[i]);
+    }
+    henn_febo_msk_clear(&a->bo_msk);
+    henn_memzero(a, sizeof(*a));
+    free(a);
+}
+
+void henn_cryptonn_authority_set_log(henn_cryptonn_authority *a, henn_cryptonn_log_fn fn,
+                                     void *user)
+{
+    a->log = fn;
+    a->log_user = user;
+}
+
+void henn_cryptonn_authority_stats(henn_cryptonn_stats *s, const henn_cryptonn_authority *a)
+{
+    *s = a->st;
+}
+
+static int answer_mpk(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
+                      size_t *resp_len)
+{
+    henn__cn_w w;
+    uint8_t *b[2] = {NULL, NULL}, bo[HENN_FEBO_MPK_BYTES];
+    size_t bl[2] = {0, 0};
+    int rc = henn__cn_r_done(r);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < 2 && rc == 0; i++)
+        rc = henn_feip_mpk_serialize(&b[i], &bl[i], &a->mpk[i]);
+    if (rc == 0) {
+        henn_febo_mpk_serialize(bo, &a->bo_mpk);
+        henn__cn_w_start(&w, HENN__CN_MPK);
+        henn__cn_params_write(&w, &a->p);
+        for (int i = 0; i < 2; i++) {
+            henn__cn_w_u32(&w, (uint32_t)bl[i]);
+            henn__cn_w_bytes(&w, b[i], bl[i]);
+        }
+        henn__cn_w_bytes(&w, bo, sizeof(bo));
+        rc = henn__cn_w_finish(&w, resp, resp_len);
+    }
+    for (int i = 0; i < 2; i++)
+        if (b[i] != NULL)
+            henn_free(b[i], bl[i]);
+    return rc;
+}
+
+/* KEYS_IP: scheme u8 | m u32 | n u32 | m x n i64 -> m u32 | m x fk */
+static int answer_keys_ip(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
+                          size_t *resp_len)
+{
+    henn__cn_w w;
+    henn_feip_fk fk;
+    int64_t *y = NULL;
+    const uint8_t *src;
+    uint8_t *kb = NULL;
+    size_t kl = 0, i, k;
+    int scheme = henn__cn_r_u8(r), rc;
+    uint32_t m = henn__cn_r_u32(r), n = henn__cn_r_u32(r);
+    double t0 = henn__cn_now();
+    if (r->err != 0)
+        return HENN_EFORMAT;
+    if (scheme != HENN_CRYPTONN_SAMPLE && scheme != HENN_CRYPTONN_COLUMN)
+        return HENN_EFORMAT;
+    if (m == 0 || m > HENN_CRYPTONN_MAX_KEYS || n != a->mpk[scheme].n)
+        return HENN_EINVAL;
+    src = henn__cn_r_bytes(r, (size_t)m * n * 8);
+    rc = henn__cn_r_done(r);
+    if (rc != 0)
+        return rc;
+    y = malloc((size_t)n * sizeof(*y));
+    if (y == NULL)
+        return HENN_ENOMEM;
+    memset(&fk, 0, sizeof(fk));
+    henn__cn_w_start(&w, HENN__CN_KEYS_IP_RESP);
+    henn__cn_w_u32(&w, m);
+    for (i = 0; i < m && rc == 0; i++) {
+        for (k = 0; k < n; k++) {
+            uint64_t v = 0;
+            for (int b = 8; b-- > 0;)
+                v = v << 8 | src[(i * n + k) * 8 + (size_t)b];
+            y[k] = (int64_t)v;
+        }
+        rc = henn_feip_derive_key(&fk, &a->msk[scheme], y, n);
+        if (rc != 0)
+            break;
+        if (a->log != NULL)
+            a->log(a->log_user, scheme, 0, y, n);
+        rc = henn_feip_fk_serialize(&kb, &kl, &fk);
+        if (rc == 0 && kl != HENN__CN_FK_BYTES)
+            rc = HENN_EINVAL;
+        if (rc == 0)
+            henn__cn_w_bytes(&w, kb, kl);
+        if (kb != NULL)
+            henn_free(kb, kl);
+        kb = NULL;
+        henn_feip_fk_clear(&fk);
+    }
+    free(y);
+    if (rc != 0) {
+        free(w.p);
+        return rc;
+    }
+    a->st.keys_ip += m;
+    a->st.t_derive += henn__cn_now() - t0;
+    return henn__cn_w_finish(&w, resp, resp_len);
+}
+
+/* KEYS_BO: m u32 | m x (op u8 | y i64 | ct 69) -> m u32 | m x fk 46 */
+static int answer_keys_bo(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
+                          size_t *resp_len)
+{
+    henn__cn_w w;
+    uint32_t m = henn__cn_r_u32(r), i;
+    const uint8_t *src;
+    int rc;
+    double t0 = henn__cn_now();
+    if (r->err != 0)
+        return HENN_EFORMAT;
+    if (m == 0 || m > HENN_CRYPTONN_MAX_KEYS)
+        return HENN_EINVAL;
+    src = henn__cn_r_bytes(r, (size_t)m * (9 + HENN_FEBO_CT_BYTES));
+    rc = henn__cn_r_done(r);
+    if (rc != 0)
+        return rc;
+    henn__cn_w_start(&w, HENN__CN_KEYS_BO_RESP);
+    henn__cn_w_u32(&w, m);
+    for (i = 0; i < m && rc == 0; i++) {
+        const uint8_t *e = src + (size_t)i * (9 + HENN_FEBO_CT_BYTES);
+        henn_febo_ct ct;
+        henn_febo_fk fk;
+        uint64_t v = 0;
+        uint8_t *out;
+        int op = e[0];
+        for (int b = 8; b-- > 0;)
+            v = v << 8 | e[1 + b];
+        rc = henn_febo_ct_deserialize(&ct, e + 9, HENN_FEBO_CT_BYTES);
+        if (rc == 0)
+            rc = henn_febo_derive_key(&fk, &a->bo_msk, &ct, op, (int64_t)v);
+        if (rc != 0)
+            break;
+        if (a->log != NULL) {
+            int64_t yv = (int64_t)v;
+            a->log(a->log_user, HENN_CRYPTONN_LABEL, op, &yv, 1);
+        }
+        out = henn__cn_w_grow(&w, HENN_FEBO_FK_BYTES);
+        if (out != NULL)
+            henn_febo_fk_serialize(out, &fk);
+        henn_memzero(&fk, sizeof(fk));
+    }
+    if (rc != 0) {
+        free(w.p);
+        return rc;
+    }
+    a->st.keys_bo += m;
+    a->st.t_derive += henn__cn_now() - t0;
+    return henn__cn_w_finish(&w, resp, resp_len);
+}
+
+int henn_cryptonn_authority_handle(henn_cryptonn_authority *a, const uint8_t *req,
+                                   size_t req_len, uint8_t **resp, size_t *resp_len)
+{
+    henn__cn_r r;
+    int type, rc;
+    *resp = NULL;
+    *resp_len = 0;
+    rc = henn__cn_r_open(&r, &type, req, req_len);
+    if (rc == 0) {
+        if (type == HENN__CN_MPK_REQ)
+            rc = answer_mpk(a, &r, resp, resp_len);
+        else if (type == HENN__CN_KEYS_IP)
+            rc = answer_keys_ip(a, &r, resp, resp_len);
+        else if (type == HENN__CN_KEYS_BO)
+            rc = answer_keys_bo(a, &r, resp, resp_len);
+        else
+            rc = HENN_EFORMAT;
+    }
+    if (rc == HENN_ENOMEM)
+        return rc;
+    if (rc != 0)
+        return henn__cn_error(resp, resp_len, rc);
+    return 0;
+}
+
+static int authority_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                          size_t *resp_len)
+{
+    return henn_cryptonn_authority_handle(ctx, req, req_len, resp, resp_len);
+}
+
+void henn_transport_to_cryptonn_authority(henn_transport *t, henn_cryptonn_authority *a)
+{
+    memset(t, 0, sizeof(*t));
+    t->call = authority_call;
+    t->ctx = a;
+}
