@@ -336,6 +336,38 @@ HENN_API HENN_NODISCARD int henn_ckks_sub_plain(henn_ckks_ct *out, const henn_ck
 HENN_API HENN_NODISCARD int henn_ckks_add_const(henn_ckks_ct *out, const henn_ckks_ct *a,
                                                 double c);
 
+/* Subtracts the constant c from every slot (as henn_ckks_add_const with
+ * -c); HENN_ERANGE if c * scale does not fit. */
+HENN_API HENN_NODISCARD int henn_ckks_sub_const(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                double c);
+
+/*
+ * Mismatched levels and scales. Binary operations refuse inputs at other
+ * levels or scales (HENN_EINVAL); these helpers line them up explicitly.
+ *
+ * henn_ckks_align_levels: mod-switch (in place) whichever of a and b is at
+ * the higher level down to the other's level; scales are unchanged, the
+ * value is unchanged (no noise added). a and b may be the same object.
+ * Returns 0, or HENN_EINVAL (NULL or unbuilt ciphertexts, other params).
+ */
+HENN_API HENN_NODISCARD int henn_ckks_align_levels(henn_ckks_ct *a, henn_ckks_ct *b);
+
+/*
+ * henn_ckks_match_scale: out = a, with its scale moved to (almost exactly)
+ * `scale`, at the cost of one level: a is multiplied by the integer
+ * k = round(scale * q_l / a.scale) (l = a.level) and rescaled, so out is at
+ * level l - 1 with scale a.scale * k / q_l, which differs from `scale` by a
+ * relative 1 / (2k) at most (exact scale tracking: the value itself gets
+ * only the rescale rounding). Use it on the ciphertext with the smaller
+ * scale ratio, then henn_ckks_align_levels, then add. Requires level >= 1
+ * and 2^20 <= k < q_0 / 2 (so that the scales then agree within the 2^-20
+ * the binary operations allow). Returns 0; HENN_EINVAL (a at level 0,
+ * scale not finite or not positive); HENN_ERANGE (k out of range: the
+ * scales are too far apart for one step); HENN_ENOMEM. out may alias a.
+ */
+HENN_API HENN_NODISCARD int henn_ckks_match_scale(henn_ckks_ct *out, const henn_ckks_ct *a,
+                                                  double scale);
+
 /* Tensor product, size 3 (inputs of size 2); scale = a.scale * b.scale. */
 HENN_API HENN_NODISCARD int henn_ckks_multiply(henn_ckks_ct *out, const henn_ckks_ct *a,
                                                const henn_ckks_ct *b);
@@ -372,9 +404,14 @@ HENN_API HENN_NODISCARD int henn_ckks_pt_mod_switch(henn_ckks_pt *out, const hen
  * composes rotations by keys that exist: the fewest key switches that add
  * up to steps modulo N/2 (breadth-first search over the rotation keys; with
  * the default +-2^i keys, the non-adjacent form of steps, e.g. 5 = 4 + 1).
- * Each key switch adds its noise. HENN_EKEY when no combination of keys
- * gives the rotation; HENN_EINVAL for a size-3 input.
+ * Each key switch adds its noise and costs a full key switch, so a chain
+ * longer than HENN_CKKS_MAX_ROTATION_SWITCHES(logN) = 2 log2(N) switches is
+ * refused (with only a +2 key, a rotation by -4 at N = 4096 would take
+ * 1,022): generate a key for the step, or the default keys (at most
+ * about log2(N) / 2 + 1 switches). HENN_EKEY when no combination of keys
+ * gives the rotation within that bound; HENN_EINVAL for a size-3 input.
  */
+#define HENN_CKKS_MAX_ROTATION_SWITCHES(logN) (2 * (logN))
 HENN_API HENN_NODISCARD int henn_ckks_rotate(henn_ckks_ct *out, const henn_ckks_ct *a, int steps,
                                              const henn_ckks_galois_keys *gk);
 /* Complex conjugation of every slot; HENN_EKEY without its key. */
@@ -383,7 +420,9 @@ HENN_API HENN_NODISCARD int henn_ckks_conjugate(henn_ckks_ct *out, const henn_ck
 /*
  * henn_ckks_rotate_sum: out = sum_{k=0}^{width-1} rotate(a, k): slot 0 holds
  * the sum of slots 0..width-1 (width a power of two, <= N/2), by log2(width)
- * rotations and additions.
+ * rotations and additions (each as henn_ckks_rotate, so under its bound on
+ * composed key switches: have keys for the powers of two, as the default
+ * set does).
  */
 HENN_API HENN_NODISCARD int henn_ckks_rotate_sum(henn_ckks_ct *out, const henn_ckks_ct *a,
                                                  size_t width,

@@ -220,6 +220,13 @@ int henn_ckks_add_const(henn_ckks_ct *out, const henn_ckks_ct *a, double c)
     return add_to_c0(out, a, NULL, cst, 0);
 }
 
+int henn_ckks_sub_const(henn_ckks_ct *out, const henn_ckks_ct *a, double c)
+{
+    if (!isfinite(c))
+        return HENN_EINVAL;
+    return henn_ckks_add_const(out, a, -c);
+}
+
 /* ---- multiplicative operations ---- */
 
 /* out = a * cst[i] (per prime) for every component; scale given. */
@@ -273,6 +280,35 @@ int henn_ckks_multiply_int(henn_ckks_ct *out, const henn_ckks_ct *a, int64_t k)
         cst[i] = k < 0 ? henn__ckks_neg_mod(r, m->q) : r;
     }
     return mul_scalar(out, a, cst, a->scale);
+}
+
+int henn_ckks_align_levels(henn_ckks_ct *a, henn_ckks_ct *b)
+{
+    if (a == NULL || b == NULL || !ct_ok(a) || !ct_ok(b) || a->params != b->params)
+        return HENN_EINVAL;
+    if (a->level > b->level)
+        return henn_ckks_mod_switch(a, a, b->level);
+    if (b->level > a->level)
+        return henn_ckks_mod_switch(b, b, a->level);
+    return 0;
+}
+
+int henn_ckks_match_scale(henn_ckks_ct *out, const henn_ckks_ct *a, double scale)
+{
+    if (out == NULL || !ct_ok(a) || a->level == 0 || !isfinite(scale) || !(scale > 0))
+        return HENN_EINVAL;
+    const henn_ckks_params *params = a->params;
+    double ql = (double)params->q[a->level];
+    double k = round(scale / a->scale * ql);
+    if (!(k >= 0x1p20) || !(k < (double)(params->q[0] / 2)))
+        return HENN_ERANGE;
+    uint64_t cst[HENN_CKKS_MAX_PRIMES];
+    for (size_t i = 0; i <= a->level; i++)
+        cst[i] = henn__ckks_reduce_64((uint64_t)k, &params->tables->mod[i]);
+    int rc = mul_scalar(out, a, cst, a->scale * k);
+    if (rc == 0)
+        rc = henn_ckks_rescale(out, out);
+    return rc;
 }
 
 int henn_ckks_multiply_plain(henn_ckks_ct *out, const henn_ckks_ct *a, const henn_ckks_pt *pt)
@@ -627,6 +663,8 @@ int henn_ckks_rotate(henn_ckks_ct *out, const henn_ckks_ct *a, int steps,
         if (path == NULL)
             return HENN_ENOMEM;
         rc = rotation_path(path, &len, gk, k);
+        if (rc == 0 && len > HENN_CKKS_MAX_ROTATION_SWITCHES(params->logN))
+            rc = HENN_EKEY; /* a chain that long costs more than a key */
         const henn_ckks_ct *cur = a;
         for (size_t u = 0; u < len && rc == 0; u++) {
             henn_ckks_ct *next = cur == &t0 ? &t1 : &t0;

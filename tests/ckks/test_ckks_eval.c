@@ -584,6 +584,47 @@ static void test_set_a(void)
     CHECK_OK(henn_ckks_add_const(&r, &cx, -1e6)); /* round(-1e6 * 2^40) > 2^62 */
     check_ct(&c, "add_const -1e6", &r, z,
              var_of(&c, 1, D, 0, NULL, 0, 1, 0, 1, half_ulp * half_ulp + 0x1p-60), 0);
+    for (size_t i = 0; i < n; i++)
+        z[i] = x[i] - 0.3125;
+    CHECK_OK(henn_ckks_sub_const(&r, &cx, 0.3125));
+    check_ct(&c, "sub_const 0.3125", &r, z, var_fresh(&c, 1), 0);
+    CHECK_RC(henn_ckks_sub_const(&r, &cx, NAN), HENN_EINVAL);
+    CHECK_RC(henn_ckks_sub_const(&r, &cx, 1e300), HENN_ERANGE);
+
+    /* mismatched scales and levels: refused, then lined up explicitly.
+     * r2 = y at scale 2^50 (multiplied by the constant 1 at 2^10, exact) */
+    {
+        henn_ckks_ct m = {0}, ry = {0};
+        CHECK_OK(henn_ckks_multiply_const(&ry, &cy, 1.0, 0x1p10));
+        CHECK_RC(henn_ckks_add(&r, &cx, &ry), HENN_EINVAL); /* scales 2^40, 2^50 */
+        CHECK_OK(henn_ckks_match_scale(&m, &cx, ry.scale));
+        CHECK(m.level == top - 1 && fabs(m.scale / ry.scale - 1) < 0x1p-40);
+        CHECK_RC(henn_ckks_add(&r, &m, &ry), HENN_EINVAL); /* levels top - 1, top */
+        CHECK_OK(henn_ckks_align_levels(&m, &ry));
+        CHECK(ry.level == top - 1 && m.level == top - 1 && ry.scale == 0x1p50);
+        CHECK_OK(henn_ckks_align_levels(&m, &ry)); /* already aligned: no-op */
+        CHECK(ry.level == top - 1 && m.level == top - 1);
+        for (size_t i = 0; i < n; i++)
+            z[i] = x[i] + y[i];
+        CHECK_OK(henn_ckks_add(&r, &m, &ry));
+        check_ct(&c, "match_scale + align_levels + add", &r, z,
+                 var_of(&c, 2, D, 0, NULL, 0, 1, 1, m.scale, 0), 0);
+        CHECK_OK(henn_ckks_match_scale(&m, &m, ry.scale / 0x1p5)); /* in place */
+        CHECK(m.level == top - 2 && fabs(m.scale / (ry.scale / 0x1p5) - 1) < 0x1p-30); /* k ~ 2^35 */
+        /* the other one lower: b is switched */
+        CHECK_OK(henn_ckks_ct_copy(&ry, &cy));
+        CHECK_OK(henn_ckks_align_levels(&ry, &m));
+        CHECK(ry.level == 0 && m.level == 0);
+        CHECK_RC(henn_ckks_match_scale(&r, &m, D), HENN_EINVAL);        /* level 0 */
+        CHECK_RC(henn_ckks_match_scale(&r, &cx, D * 0x1p-30), HENN_ERANGE); /* k ~ 2^10 */
+        CHECK_RC(henn_ckks_match_scale(&r, &cx, D * 0x1p30), HENN_ERANGE);  /* k ~ 2^70 */
+        CHECK_RC(henn_ckks_match_scale(&r, &cx, NAN), HENN_EINVAL);
+        CHECK_RC(henn_ckks_match_scale(&r, &cx, -D), HENN_EINVAL);
+        CHECK_RC(henn_ckks_align_levels(NULL, &m), HENN_EINVAL);
+        henn_ckks_ct_clear(&ry);
+        CHECK_RC(henn_ckks_align_levels(&m, &ry), HENN_EINVAL); /* unbuilt */
+        henn_ckks_ct_clear(&m);
+    }
     double k07 = round(-0.7 * 0x1p30) * 0x1p-30; /* the constant as encoded */
     for (size_t i = 0; i < n; i++)
         z[i] = x[i] * k07;
@@ -910,13 +951,19 @@ static void test_errors(void)
                  var_of(&c, 1, c.scale, 6, NULL, 0, 1, 0, 1,
                         3 * vmax(ks2, n) / (c.scale * c.scale)),
                  0);
+    /* chains longer than 2 log2(N) = 24 switches are refused: -4 would be
+     * 1,022 rotations by 2; 48 = 24 x 2 is the longest accepted */
+    CHECK_EQ_INT(HENN_CKKS_MAX_ROTATION_SWITCHES(c.params.logN), 24);
+    CHECK_RC(henn_ckks_rotate(&r, &a, -4, &c.gk), HENN_EKEY);
+    CHECK_RC(henn_ckks_rotate(&r, &a, 50, &c.gk), HENN_EKEY);
+    CHECK_RC(henn_ckks_rotate(&r, &a, -2, &c.gk), HENN_EKEY);
     for (size_t i = 0; i < n; i++)
-        z[i] = x[(i + n - 4) % n];
-    CHECK_OK(henn_ckks_rotate(&r, &a, -4, &c.gk)); /* 2 x (N/2 - 2)... is the long way: */
-    if (ks2 != NULL)                               /* -4 = 2 * (n / 2 - 2) mod n */
-        check_ct(&c, "rotate -4 from rotations by 2", &r, z,
-                 var_of(&c, 1, c.scale, n - 4, NULL, 0, 1, 0, 1,
-                        (double)(n / 2) * vmax(ks2, n) / (c.scale * c.scale)),
+        z[i] = x[(i + 48) % n];
+    CHECK_OK(henn_ckks_rotate(&r, &a, 48, &c.gk));
+    if (ks2 != NULL)
+        check_ct(&c, "rotate 48 as 24 rotations by 2", &r, z,
+                 var_of(&c, 1, c.scale, 48, NULL, 0, 1, 0, 1,
+                        24 * vmax(ks2, n) / (c.scale * c.scale)),
                  0);
     henn_ckks_galois_keys none = {0};
     none.params = &c.params;

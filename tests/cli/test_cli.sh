@@ -277,6 +277,33 @@ expect 0 "ckks keygen other params" -- "$HENN" ckks keygen --dir ck2 --N 4096 --
 expect 1 "ckks decrypt with other params" -- "$HENN" ckks decrypt --params ck2/params.bin --sk ck2/secret.bin --in v.ct
 grep -q "other CKKS parameters (HENN_EKEY)" err && ok || bad "ckks other-params message"
 expect 1 "ckks secret key of other params" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck2/secret.bin --in v.ct
+# damaged key files: truncated, empty, wrong kind, out-of-range content, missing
+head -c $(( $(stat -c %s ck/secret.bin) - 1 )) ck/secret.bin >cut.sk
+expect 1 "ckks truncated secret key" -- "$HENN" ckks decrypt --params ck/params.bin --sk cut.sk --in v.ct
+grep -q "cut.sk: not a valid CKKS secret key" err && ok || bad "ckks truncated sk message: $(cat err)"
+[ ! -s out ] && ok || bad "ckks decrypt printed with a truncated key"
+cp ck/secret.bin bad.sk && printf '\377' | dd of=bad.sk bs=1 seek=$(( $(stat -c %s ck/secret.bin) - 1 )) conv=notrunc 2>/dev/null
+expect 1 "ckks secret key with a coefficient code 3" -- "$HENN" ckks decrypt --params ck/params.bin --sk bad.sk --in v.ct
+grep -q "bad.sk: not a valid CKKS secret key.*HENN_EFORMAT" err && ok || bad "ckks bad sk message: $(cat err)"
+: >empty.bin
+expect 1 "ckks empty secret key" -- "$HENN" ckks decrypt --params ck/params.bin --sk empty.bin --in v.ct
+grep -q "empty.bin: not a valid CKKS secret key" err && ok || bad "ckks empty sk message: $(cat err)"
+expect 1 "ckks public key given as secret key" -- "$HENN" ckks decrypt --params ck/params.bin --sk ck/public.bin --in v.ct
+grep -q "public.bin: not a valid CKKS secret key" err && ok || bad "ckks pk-as-sk message: $(cat err)"
+expect 1 "ckks missing secret key" -- "$HENN" ckks decrypt --params ck/params.bin --sk nosuch.bin --in v.ct
+grep -q "cannot read secret key nosuch.bin" err && ok || bad "ckks missing sk message: $(cat err)"
+head -c 1000 ck/public.bin >cut.pk
+expect 1 "ckks truncated public key" -- "$HENN" ckks encrypt --params ck/params.bin --pk cut.pk --in v.csv --out x.ct
+grep -q "cut.pk: not a valid CKKS public key" err && ok || bad "ckks truncated pk message: $(cat err)"
+[ ! -e x.ct ] && ok || bad "ckks encrypt wrote output with a truncated key"
+cp ck/public.bin bad.pk && head -c 8 /dev/zero | tr '\0' '\377' | dd of=bad.pk bs=1 seek=$(( $(stat -c %s ck/public.bin) - 8 )) conv=notrunc 2>/dev/null
+expect 1 "ckks public key with a residue above its prime" -- "$HENN" ckks encrypt --params ck/params.bin --pk bad.pk --in v.csv --out x.ct
+grep -q "bad.pk: not a valid CKKS public key.*HENN_EFORMAT" err && ok || bad "ckks bad pk message: $(cat err)"
+expect 1 "ckks public key of other params" -- "$HENN" ckks encrypt --params ck/params.bin --pk ck2/public.bin --in v.csv --out x.ct
+grep -q "other CKKS parameters (HENN_EKEY)" err && ok || bad "ckks other-params pk message: $(cat err)"
+cp ck/params.bin bad.params && printf '\002' | dd of=bad.params bs=1 seek=8 conv=notrunc 2>/dev/null
+expect 1 "ckks params of a future version" -- "$HENN" ckks decrypt --params bad.params --sk ck/secret.bin --in v.ct
+grep -q "not a valid CKKS parameter file" err && ok || bad "ckks version message: $(cat err)"
 # the security guard, bad options and CSV
 expect 2 "ckks insecure params refused" -- "$HENN" ckks keygen --dir ck3 --N 4096 --primes 60,60
 grep -q "128-bit security bound" err && ok || bad "ckks guard message"
