@@ -25,12 +25,13 @@
 
 /*
  * A prime modulus q < 2^61 with its Barrett constant ratio = floor(2^128 / q)
- * (ratio[0] low word, ratio[1] high word).
+ * (ratio[0] low word, ratio[1] high word) and mu = floor(2^(2 bits) / q).
  */
 typedef struct henn__ckks_mod {
     uint64_t q;
     uint64_t ratio[2];
     int bits;
+    uint64_t mu; /* floor(2^(2 bits) / q), for the shifted Barrett reduction */
 } henn__ckks_mod;
 
 /*

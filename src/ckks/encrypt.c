@@ -170,19 +170,18 @@ int henn_ckks_decrypt(henn_ckks_pt *pt, const henn_ckks_sk *sk, const henn_ckks_
         return rc;
     for (size_t i = 0; i <= l; i++) {
         const henn__ckks_mod *m = &params->tables->mod[i];
-        uint64_t q = m->q;
         const uint64_t *c0 = henn__ckks_ct_poly(ct, 0, i), *c1 = henn__ckks_ct_poly(ct, 1, i);
         const uint64_t *si = sk->s + i * N;
         uint64_t *out = pt->data + i * N;
         if (ct->size == 2) {
             for (size_t k = 0; k < N; k++)
-                out[k] = henn__ckks_add_mod(c0[k], henn__ckks_mul_mod(c1[k], si[k], m), q);
+                out[k] = henn__ckks_reduce_sq((henn__u128)c1[k] * si[k] + c0[k], m);
         } else {
-            /* c0 + (c1 + c2 s) s */
+            /* c0 + (c1 + c2 s) s; every sum is below q^2 + q < 2^(2 bits + 1) */
             const uint64_t *c2 = henn__ckks_ct_poly(ct, 2, i);
             for (size_t k = 0; k < N; k++) {
-                uint64_t t = henn__ckks_add_mod(c1[k], henn__ckks_mul_mod(c2[k], si[k], m), q);
-                out[k] = henn__ckks_add_mod(c0[k], henn__ckks_mul_mod(t, si[k], m), q);
+                uint64_t t = henn__ckks_reduce_sq((henn__u128)c2[k] * si[k] + c1[k], m);
+                out[k] = henn__ckks_reduce_sq((henn__u128)t * si[k] + c0[k], m);
             }
         }
     }

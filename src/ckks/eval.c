@@ -331,7 +331,7 @@ int henn_ckks_multiply_plain(henn_ckks_ct *out, const henn_ckks_ct *a, const hen
             uint64_t *r = henn__ckks_ct_poly(st.dst, c, i);
             const uint64_t *x = henn__ckks_ct_poly(a, c, i), *y = pt->data + i * N;
             for (size_t k = 0; k < N; k++)
-                r[k] = henn__ckks_mul_mod(x[k], y[k], m);
+                r[k] = henn__ckks_mul_mod_sq(x[k], y[k], m);
         }
     return stage_end(&st, 0);
 }
@@ -358,9 +358,9 @@ int henn_ckks_multiply(henn_ckks_ct *out, const henn_ckks_ct *a, const henn_ckks
         uint64_t *r2 = henn__ckks_ct_poly(st.dst, 2, i);
         for (size_t k = 0; k < N; k++) {
             uint64_t x0 = a0[k], x1 = a1[k], y0 = b0[k], y1 = b1[k];
-            r0[k] = henn__ckks_mul_mod(x0, y0, m);
-            r1[k] = henn__ckks_reduce_128((henn__u128)x0 * y1 + (henn__u128)x1 * y0, m);
-            r2[k] = henn__ckks_mul_mod(x1, y1, m);
+            r0[k] = henn__ckks_mul_mod_sq(x0, y0, m);
+            r1[k] = henn__ckks_reduce_sq((henn__u128)x0 * y1 + (henn__u128)x1 * y0, m);
+            r2[k] = henn__ckks_mul_mod_sq(x1, y1, m);
         }
     }
     return stage_end(&st, 0);
@@ -386,9 +386,9 @@ int henn_ckks_square(henn_ckks_ct *out, const henn_ckks_ct *a)
         uint64_t *r2 = henn__ckks_ct_poly(st.dst, 2, i);
         for (size_t k = 0; k < N; k++) {
             uint64_t x0 = a0[k], x1 = a1[k];
-            r0[k] = henn__ckks_mul_mod(x0, x0, m);
-            r1[k] = henn__ckks_mul_mod(2 * x0, x1, m);
-            r2[k] = henn__ckks_mul_mod(x1, x1, m);
+            r0[k] = henn__ckks_mul_mod_sq(x0, x0, m);
+            r1[k] = henn__ckks_mul_mod_sq(2 * x0, x1, m);
+            r2[k] = henn__ckks_mul_mod_sq(x1, x1, m);
         }
     }
     return stage_end(&st, 0);

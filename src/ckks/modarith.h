@@ -69,6 +69,7 @@ static inline void henn__ckks_mod_init(henn__ckks_mod *m, uint64_t q)
     m->ratio[0] = (uint64_t)r;
     m->ratio[1] = (uint64_t)(r >> 64);
     m->bits = 64 - __builtin_clzll(q);
+    m->mu = (uint64_t)(((henn__u128)1 << (2 * m->bits)) / q);
 }
 
 /*
@@ -87,6 +88,29 @@ static inline uint64_t henn__ckks_reduce_128(henn__u128 z, const henn__ckks_mod 
     uint64_t qhat = z1 * r1 + (uint64_t)(m1 >> 64) + (uint64_t)(m2 >> 64) + (uint64_t)(s >> 64);
     uint64_t r = z0 - qhat * m->q; /* in [0, 2q) */
     return henn__ckks_csub(r, m->q);
+}
+
+/*
+ * Shifted Barrett reduction (HAC 14.42 with base 2) of z < 2^(2 bits + 1),
+ * e.g. a product of two values below q or the sum of two such products:
+ * z mod q in [0, q). With b = bits, mu = floor(2^(2b) / q) < 2^(b+1): the
+ * quotient estimate ((z >> (b - 1)) mu) >> (b + 1) is at most
+ * z / 2^(2b) + 2 < 4 below floor(z / q), so the remainder is below 4q <
+ * 2^63 and two masked subtractions (2q, then q) finish. One 128-bit product
+ * instead of the three of henn__ckks_reduce_128.
+ */
+static inline uint64_t henn__ckks_reduce_sq(henn__u128 z, const henn__ckks_mod *m)
+{
+    uint64_t q1 = (uint64_t)(z >> (m->bits - 1));
+    uint64_t q3 = (uint64_t)(((henn__u128)q1 * m->mu) >> (m->bits + 1));
+    uint64_t r = (uint64_t)z - q3 * m->q; /* in [0, 4q) */
+    return henn__ckks_csub(henn__ckks_csub(r, 2 * m->q), m->q);
+}
+
+/* a * b mod q in [0, q) for a, b in [0, q) (henn__ckks_reduce_sq). */
+static inline uint64_t henn__ckks_mul_mod_sq(uint64_t a, uint64_t b, const henn__ckks_mod *m)
+{
+    return henn__ckks_reduce_sq((henn__u128)a * b, m);
 }
 
 /*

@@ -87,6 +87,16 @@ static void check_mod_ops(uint64_t q, uint64_t a, uint64_t b)
     CHECK_EQ_U64(henn__ckks_reduce_128(~(henn__u128)0, &m), (uint64_t)(~(henn__u128)0 % q));
     CHECK_EQ_U64(henn__ckks_reduce_128(0, &m), 0);
     CHECK_EQ_U64(henn__ckks_reduce_64(x, &m), x % q);
+    /* shifted Barrett: products of values below q and sums of two */
+    CHECK_EQ_U64(m.mu, (uint64_t)(((henn__u128)1 << (2 * m.bits)) / q));
+    CHECK_EQ_U64(henn__ckks_mul_mod_sq(a, b, &m), ref_mul(a, b, q));
+    uint64_t c = rnd64() % q, d = rnd64() % q;
+    henn__u128 z2 = (henn__u128)a * b + (henn__u128)c * d;
+    CHECK_EQ_U64(henn__ckks_reduce_sq(z2, &m), (uint64_t)(z2 % q));
+    henn__u128 zmax = (((henn__u128)1 << (2 * m.bits + 1)) - 1);
+    CHECK_EQ_U64(henn__ckks_reduce_sq(zmax, &m), (uint64_t)(zmax % q));
+    henn__u128 zq = 2 * (henn__u128)(q - 1) * (q - 1);
+    CHECK_EQ_U64(henn__ckks_reduce_sq(zq, &m), (uint64_t)(zq % q));
     CHECK_EQ_U64(henn__ckks_reduce_64(UINT64_MAX, &m), UINT64_MAX % q);
 }
 
