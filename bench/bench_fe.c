@@ -92,6 +92,23 @@ int henn_bench_fe(const henn_bench_fe_config *in)
     if (rc != 0)
         goto cleanup;
     line(&cfg, "dlog_table_build", n, B, now_us() - t0, NULL, 0);
+    {
+        /* the same table from its serialized form (what a saved file gives) */
+        uint8_t *tb_buf = NULL;
+        size_t tb_len = 0;
+        henn_fe_dlog back;
+        rc = henn_fe_dlog_serialize(&tb_buf, &tb_len, &dl);
+        if (rc != 0)
+            goto cleanup;
+        t0 = now_us();
+        rc = henn_fe_dlog_deserialize(&back, tb_buf, tb_len);
+        double load = now_us() - t0;
+        free(tb_buf);
+        henn_fe_dlog_clear(&back);
+        if (rc != 0)
+            goto cleanup;
+        line(&cfg, "dlog_table_load", n, B, load, NULL, 0);
+    }
 
     for (int r = 0; r < cfg.reps && rc == 0; r++) {
         t0 = now_us();

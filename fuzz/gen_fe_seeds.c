@@ -1,6 +1,6 @@
 /* Writes the seed corpus of fuzz_fe: gen_fe_seeds <dir>
- * Small objects (n = 1 and 3) of every FE format, made with fresh keys; the
- * seeds are checked in. */
+ * Small objects (n = 1 and 3) of every FE format, made with fresh keys, and
+ * two small discrete-log tables; the seeds are checked in. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,5 +95,20 @@ int main(int argc, char **argv)
         put(argv[1], names[i], b, HENN_FEBO_FK_BYTES, rc);
     }
     henn_febo_msk_clear(&msk);
+
+    /* discrete-log tables: T = 3 and T = 40 */
+    static const uint64_t Ts[2] = {3, 40};
+    static const char *tn[2] = {"dlog_t3", "dlog_t40"};
+    for (int i = 0; i < 2; i++) {
+        henn_fe_dlog dl;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        rc = henn_fe_dlog_init(&dl, 1000, Ts[i]);
+        if (rc == 0)
+            rc = henn_fe_dlog_serialize(&buf, &len, &dl);
+        put(argv[1], tn[i], buf, len, rc);
+        free(buf);
+        henn_fe_dlog_clear(&dl);
+    }
     return 0;
 }

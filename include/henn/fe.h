@@ -109,6 +109,40 @@ HENN_API HENN_NODISCARD int henn_fe_dlog_solve(int64_t *v, const henn_fe_dlog *d
                                                const uint8_t p[HENN_FE_POINTBYTES]);
 
 /*
+ * Persistence of a table ("in memory or on disk, never rebuilt per call").
+ * Format (little-endian), the stable interface:
+ *  "HFED" 01 | T u64 | B u64 | (T + 1) keys u64 (key of j (4g), j = 0..T)
+ *  | parity bitmap, ceil((T + 1) / 8) bytes (bit j: parity of x; padding 0)
+ *  | BLAKE2b-256 of everything before it (32 bytes)
+ * Size: 8.125 (T + 1) + 53 bytes (T = 2^20: 8.1 MiB; 2^24: 130 MiB).
+ *
+ * henn_fe_dlog_deserialize checks the magic, version, 1 <= T <=
+ * HENN_FE_MAX_DLOG_TABLE, T <= B < 2^62, the exact length, zero padding and
+ * the checksum, then recomputes entries 0, 1, T and 125 random entries (all
+ * of them when T < 128) from the group, refuses repeated keys (more than 8)
+ * and long probe chains, rebuilds the hash table and recomputes the giant
+ * step. A file whose entries were edited and its checksum recomputed is
+ * refused unless very few entries changed; even then every table hit is
+ * verified by a scalar multiplication, so a bad table can only make
+ * henn_fe_dlog_solve return HENN_ERANGE (or take longer), never a wrong v.
+ * Cost: the checksum (about 1 ms per MiB) plus the rebuild (about 0.05 s per
+ * 2^20 entries), against about 0.5 s per 2^20 entries to build.
+ * Errors: HENN_EINVAL (NULL, dl not built by init/deserialize), HENN_ENOMEM,
+ * HENN_EFORMAT, HENN_EPARAM (as for init), HENN_ERNG; save and load also
+ * HENN_EIO (open, read or write failed). On error dl is zeroed. save writes
+ * the file in place (not atomically); it holds no secret.
+ */
+/* henn_fe_dlog_serialized_len: the length of dl's encoding (0 if not built). */
+HENN_API size_t henn_fe_dlog_serialized_len(const henn_fe_dlog *dl);
+/* henn_fe_dlog_serialize: *buf allocated here (free with free or henn_free). */
+HENN_API HENN_NODISCARD int henn_fe_dlog_serialize(uint8_t **buf, size_t *buf_len,
+                                                   const henn_fe_dlog *dl);
+HENN_API HENN_NODISCARD int henn_fe_dlog_deserialize(henn_fe_dlog *dl, const uint8_t *buf,
+                                                     size_t buf_len);
+HENN_API HENN_NODISCARD int henn_fe_dlog_save(const char *path, const henn_fe_dlog *dl);
+HENN_API HENN_NODISCARD int henn_fe_dlog_load(henn_fe_dlog *dl, const char *path);
+
+/*
  * henn_fe_point_mul_g: the serialized encoding of v * g (g the ristretto255
  * generator), for tests and known answers. v = 0 gives the identity (32 zero
  * bytes).

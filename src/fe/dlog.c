@@ -18,6 +18,11 @@
  * normalisation needs: multiply, invert, freeze) reads libdecaf's limbs;
  * layout_ok() checks on the base point that they are what we expect.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* fseeko, ftello */
+#endif
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,4 +388,266 @@ int henn_fe_dlog_solve(int64_t *v, const henn_fe_dlog *dl, const uint8_t p[HENN_
     if (decaf_255_point_decode(q, p, DECAF_TRUE) != DECAF_SUCCESS)
         return HENN_EFORMAT;
     return henn__fe_dlog_point(v, dl, q);
+}
+
+/*
+ * Persistence. The file holds, for j = 0..T, the key of j A (u64) and the
+ * parity of its x (a bitmap), under a BLAKE2b-256 checksum; the hash table
+ * is rebuilt on load (placement is ours, not the file's) and the giant step
+ * recomputed. A loaded table is checked against the group: j = 0, 1, T and
+ * DLOG_SPOT random j (every j for small tables) are recomputed, before the
+ * table is built, so a file whose entries were changed and its checksum
+ * recomputed is refused unless very few entries changed; and since every
+ * hit is verified, such a table can only cost misses (HENN_ERANGE), never a
+ * wrong value. Insertion refuses long probe chains and repeated keys so a
+ * forged file cannot make loading or lookups quadratic.
+ */
+#define DLOG_MAGIC "HFED"
+#define DLOG_VERSION 1
+#define DLOG_HDR 21 /* magic 4, version 1, T u64, B u64 */
+#define DLOG_SUM 32
+#define DLOG_SPOT 125
+#define DLOG_MAX_PROBE 4096
+#define DLOG_MAX_DUP 8
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static size_t dlog_file_len(uint64_t T)
+{
+    return DLOG_HDR + (size_t)(T + 1) * 8 + (size_t)(T + 1 + 7) / 8 + DLOG_SUM;
+}
+
+size_t henn_fe_dlog_serialized_len(const henn_fe_dlog *dl)
+{
+    if (dl == NULL || dl->keys == NULL)
+        return 0;
+    return dlog_file_len(dl->table_size);
+}
+
+int henn_fe_dlog_serialize(uint8_t **buf, size_t *buf_len, const henn_fe_dlog *dl)
+{
+    if (buf == NULL || buf_len == NULL)
+        return HENN_EINVAL;
+    *buf = NULL;
+    *buf_len = 0;
+    if (dl == NULL || dl->keys == NULL || dl->vals == NULL)
+        return HENN_EINVAL;
+    const uint64_t T = dl->table_size;
+    const size_t len = dlog_file_len(T);
+    uint8_t *p = calloc(len, 1);
+    if (p == NULL)
+        return HENN_ENOMEM;
+    memcpy(p, DLOG_MAGIC, 4);
+    p[4] = DLOG_VERSION;
+    put64(p + 5, T);
+    put64(p + 13, dl->bound);
+    uint8_t *keys = p + DLOG_HDR, *bits = keys + (size_t)(T + 1) * 8;
+    uint64_t seen = 0;
+    for (size_t s = 0; s < dl->cap; s++) {
+        if (dl->keys[s] == 0)
+            continue;
+        uint64_t j = dl->vals[s] & 0x7fffffffu;
+        if (j > T || get64(keys + j * 8) != 0) { /* not a table init made */
+            free(p);
+            return HENN_EINVAL;
+        }
+        put64(keys + j * 8, dl->keys[s]);
+        bits[j / 8] = (uint8_t)(bits[j / 8] | (dl->vals[s] >> 31) << (j % 8));
+        seen++;
+    }
+    if (seen != T + 1) {
+        free(p);
+        return HENN_EINVAL;
+    }
+    crypto_generichash(p + len - DLOG_SUM, DLOG_SUM, p, len - DLOG_SUM, NULL, 0);
+    *buf = p;
+    *buf_len = len;
+    return 0;
+}
+
+/* Insert with a bounded probe; counts keys seen twice. 0 or HENN_EFORMAT. */
+static int insert_checked(henn_fe_dlog *dl, uint64_t key, uint32_t val, unsigned *dups)
+{
+    size_t m = dl->cap - 1, s = (size_t)key & m;
+    for (unsigned probe = 0; dl->keys[s] != 0; probe++, s = (s + 1) & m) {
+        if (probe >= DLOG_MAX_PROBE)
+            return HENN_EFORMAT;
+        if (dl->keys[s] == key && ++*dups > DLOG_MAX_DUP)
+            return HENN_EFORMAT;
+    }
+    dl->keys[s] = key;
+    dl->vals[s] = val;
+    return 0;
+}
+
+/* Recompute the entries idx[0..cnt) (cnt <= 2 BATCH) and compare. */
+static int spot_check(const uint8_t *keys, const uint8_t *bits, const uint64_t *idx, size_t cnt)
+{
+    henn_fe_elem *buf = henn__fe_elems_alloc(2 * BATCH);
+    if (buf == NULL)
+        return HENN_ENOMEM;
+    const struct decaf_255_point_s *ptr[2 * BATCH];
+    uint64_t key[2 * BATCH];
+    uint32_t par[2 * BATCH];
+    decaf_255_scalar_t s;
+    for (size_t i = 0; i < cnt; i++) {
+        /* 4 (j g): the curve point j A (doubling twice drops the E[4] part
+         * of whichever representative the multiplication returns) */
+        decaf_255_scalar_set_unsigned(s, idx[i]);
+        decaf_255_precomputed_scalarmul(FE_PT(&buf[i]), decaf_255_precomputed_base, s);
+        decaf_255_point_double(FE_PT(&buf[i]), FE_CPT(&buf[i]));
+        decaf_255_point_double(FE_PT(&buf[i]), FE_CPT(&buf[i]));
+        ptr[i] = FE_CPT(&buf[i]);
+    }
+    normalise(key, par, ptr, cnt);
+    int rc = 0;
+    for (size_t i = 0; i < cnt; i++)
+        if (key[i] != get64(keys + idx[i] * 8) ||
+            par[i] != (uint32_t)((bits[idx[i] / 8] >> (idx[i] % 8)) & 1))
+            rc = HENN_EFORMAT;
+    free(buf);
+    return rc;
+}
+
+int henn_fe_dlog_deserialize(henn_fe_dlog *dl, const uint8_t *buf, size_t buf_len)
+{
+    if (dl == NULL)
+        return HENN_EINVAL;
+    memset(dl, 0, sizeof *dl);
+    if (buf == NULL || buf_len < DLOG_HDR || memcmp(buf, DLOG_MAGIC, 4) != 0 ||
+        buf[4] != DLOG_VERSION)
+        return HENN_EFORMAT;
+    const uint64_t T = get64(buf + 5), B = get64(buf + 13);
+    if (T == 0 || T > HENN_FE_MAX_DLOG_TABLE || B < T || B >= ((uint64_t)1 << 62) ||
+        buf_len != dlog_file_len(T))
+        return HENN_EFORMAT;
+    uint8_t sum[DLOG_SUM];
+    crypto_generichash(sum, DLOG_SUM, buf, buf_len - DLOG_SUM, NULL, 0);
+    if (sodium_memcmp(sum, buf + buf_len - DLOG_SUM, DLOG_SUM) != 0)
+        return HENN_EFORMAT;
+    const uint8_t *keys = buf + DLOG_HDR, *bits = keys + (size_t)(T + 1) * 8;
+    if ((T + 1) % 8 != 0 && (bits[T / 8] >> ((T + 1) % 8)) != 0)
+        return HENN_EFORMAT; /* padding bits must be zero */
+    if (!layout_ok())
+        return HENN_EPARAM;
+
+    /* entries against the group: all of them for small tables */
+    uint64_t idx[2 * BATCH];
+    size_t cnt = 0;
+    const uint64_t total = T + 1 <= 4 * BATCH ? T + 1 : DLOG_SPOT + 3;
+    int rc = 0;
+    for (uint64_t i = 0; i < total && rc == 0; i++) {
+        uint64_t j = i;
+        if (T + 1 > 4 * BATCH) {
+            if (i == 0 || i == 1)
+                j = i;
+            else if (i == 2)
+                j = T;
+            else if ((rc = henn_random_bytes((uint8_t *)&j, sizeof j)) == 0)
+                j %= T + 1;
+        }
+        idx[cnt++] = j;
+        if (rc == 0 && (cnt == 2 * BATCH || i + 1 == total)) {
+            rc = spot_check(keys, bits, idx, cnt);
+            cnt = 0;
+        }
+    }
+    if (rc != 0)
+        return rc;
+
+    size_t cap = 16;
+    while ((uint64_t)cap < (T + 1) + (T + 1) / 3 + 1)
+        cap <<= 1;
+    dl->bound = B;
+    dl->table_size = T;
+    dl->cap = cap;
+    dl->keys = calloc(cap, sizeof *dl->keys);
+    dl->vals = calloc(cap, sizeof *dl->vals);
+    dl->giant = henn__fe_elems_alloc(1);
+    rc = HENN_ENOMEM;
+    if (dl->keys == NULL || dl->vals == NULL || dl->giant == NULL)
+        goto cleanup;
+    rc = 0;
+    unsigned dups = 0;
+    for (uint64_t j = 0; j <= T && rc == 0; j++) {
+        uint64_t k = get64(keys + j * 8);
+        uint32_t par = (uint32_t)((bits[j / 8] >> (j % 8)) & 1);
+        rc = k == 0 ? HENN_EFORMAT : insert_checked(dl, k, (uint32_t)j | (par << 31), &dups);
+    }
+    if (rc != 0)
+        goto cleanup;
+    decaf_255_scalar_t s;
+    decaf_255_scalar_set_unsigned(s, 2 * T + 1); /* the curve point (2T + 1) A */
+    decaf_255_precomputed_scalarmul(FE_PT(dl->giant), decaf_255_precomputed_base, s);
+    decaf_255_point_double(FE_PT(dl->giant), FE_CPT(dl->giant));
+    decaf_255_point_double(FE_PT(dl->giant), FE_CPT(dl->giant));
+
+cleanup:
+    if (rc != 0)
+        henn_fe_dlog_clear(dl);
+    return rc;
+}
+
+int henn_fe_dlog_save(const char *path, const henn_fe_dlog *dl)
+{
+    if (path == NULL)
+        return HENN_EINVAL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = henn_fe_dlog_serialize(&buf, &len, dl);
+    if (rc != 0)
+        return rc;
+    FILE *f = fopen(path, "wb");
+    rc = HENN_EIO;
+    if (f != NULL) {
+        int ok = fwrite(buf, 1, len, f) == len;
+        if (fclose(f) == 0 && ok)
+            rc = 0;
+    }
+    free(buf);
+    return rc;
+}
+
+int henn_fe_dlog_load(henn_fe_dlog *dl, const char *path)
+{
+    if (dl == NULL)
+        return HENN_EINVAL;
+    memset(dl, 0, sizeof *dl);
+    if (path == NULL)
+        return HENN_EINVAL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return HENN_EIO;
+    uint8_t *buf = NULL;
+    int rc = HENN_EIO;
+    off_t end;
+    if (fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0 || fseeko(f, 0, SEEK_SET) != 0)
+        goto cleanup;
+    rc = HENN_EFORMAT;
+    if ((uint64_t)end < DLOG_HDR || (uint64_t)end > dlog_file_len(HENN_FE_MAX_DLOG_TABLE))
+        goto cleanup;
+    rc = HENN_ENOMEM;
+    if ((buf = malloc((size_t)end)) == NULL)
+        goto cleanup;
+    rc = HENN_EIO;
+    if (fread(buf, 1, (size_t)end, f) != (size_t)end)
+        goto cleanup;
+    rc = henn_fe_dlog_deserialize(dl, buf, (size_t)end);
+
+cleanup:
+    free(buf);
+    fclose(f);
+    return rc;
 }

@@ -1,7 +1,13 @@
 /* Tests for src/fe/: FEIP, FEBO, the discrete log, the MSM, serialization. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkstemp, truncate */
+#endif
 #include "../test.h"
 
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "fe/fe_internal.h"
 #include "henn/fe.h"
@@ -372,6 +378,161 @@ static void test_feip_serialize(void)
     henn_fe_dlog_clear(&dl);
 }
 
+/* Rewrite the checksum of a table file after an edit (a "forger"). */
+static void dlog_fix_sum(uint8_t *buf, size_t len)
+{
+    crypto_generichash(buf + len - 32, 32, buf, len - 32, NULL, 0);
+}
+
+static void dlog_check_solves(const henn_fe_dlog *dl, uint64_t B)
+{
+    const int64_t ks[] = {0, 1, -1, 77, -500, 12345, -(int64_t)B, (int64_t)B};
+    uint8_t p[32];
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        int64_t v = 3;
+        henn_fe_point_mul_g(p, ks[i]);
+        CHECK_OK(henn_fe_dlog_solve(&v, dl, p));
+        CHECK_EQ_INT(v, ks[i]);
+    }
+    int64_t v = 3;
+    henn_fe_point_mul_g(p, (int64_t)B + 1);
+    CHECK_RC(henn_fe_dlog_solve(&v, dl, p), HENN_ERANGE);
+}
+
+static void test_dlog_persist(void)
+{
+    const uint64_t B = 2000000;
+    henn_fe_dlog dl, back;
+    uint8_t *buf = NULL, *again = NULL;
+    size_t len = 0, len2 = 0;
+    /* T = 1000 (spot checks) and T = 100 (every entry checked) */
+    const uint64_t Ts[2] = {1000, 100};
+    for (int t = 0; t < 2; t++) {
+        CHECK_OK(henn_fe_dlog_init(&dl, B, Ts[t]));
+        CHECK_OK(henn_fe_dlog_serialize(&buf, &len, &dl));
+        CHECK_EQ_INT(len, henn_fe_dlog_serialized_len(&dl));
+        CHECK_EQ_INT(len, 21 + 8 * (Ts[t] + 1) + (Ts[t] + 8) / 8 + 32);
+        CHECK(memcmp(buf, "HFED\x01", 5) == 0);
+        CHECK_OK(henn_fe_dlog_deserialize(&back, buf, len));
+        CHECK_EQ_INT(back.bound, B);
+        CHECK_EQ_INT(back.table_size, Ts[t]);
+        dlog_check_solves(&back, B);
+        CHECK_OK(henn_fe_dlog_serialize(&again, &len2, &back));
+        CHECK(len2 == len && memcmp(again, buf, len) == 0);
+        free(again);
+        henn_fe_dlog_clear(&back);
+
+        /* truncation, extension: refused, output zeroed */
+        for (size_t cut = 0; cut < len; cut += cut < 64 ? 1 : 997) {
+            back.cap = 99;
+            CHECK_RC(henn_fe_dlog_deserialize(&back, buf, cut), HENN_EFORMAT);
+            CHECK(back.keys == NULL && back.cap == 0);
+        }
+        uint8_t *big = calloc(len + 1, 1);
+        CHECK(big != NULL);
+        memcpy(big, buf, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, big, len + 1), HENN_EFORMAT);
+        free(big);
+
+        /* one flipped bit anywhere: the checksum refuses it */
+        for (size_t pos = 0; pos < len; pos += 1 + len / 37) {
+            buf[pos] ^= 0x10;
+            CHECK_RC(henn_fe_dlog_deserialize(&back, buf, len), HENN_EFORMAT);
+            buf[pos] ^= 0x10;
+        }
+        /* forged: header fields with a recomputed checksum */
+        uint8_t *f = malloc(len);
+        CHECK(f != NULL);
+        memcpy(f, buf, len);
+        f[4] = 2; /* version */
+        dlog_fix_sum(f, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, f, len), HENN_EFORMAT);
+        memcpy(f, buf, len);
+        f[13] = 1; /* B = 1 < T */
+        memset(f + 14, 0, 7);
+        dlog_fix_sum(f, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, f, len), HENN_EFORMAT);
+        memcpy(f, buf, len);
+        f[5] ^= 1; /* T changed: length no longer matches */
+        dlog_fix_sum(f, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, f, len), HENN_EFORMAT);
+        memcpy(f, buf, len);
+        f[len - 33] |= 0x80; /* a padding bit (T + 1 is not a multiple of 8) */
+        dlog_fix_sum(f, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, f, len), HENN_EFORMAT);
+        /* forged entries with a recomputed checksum: entry 1 (always checked) */
+        memcpy(f, buf, len);
+        f[21 + 8] ^= 1;
+        dlog_fix_sum(f, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, f, len), HENN_EFORMAT);
+        /* the parity bit of entry T */
+        memcpy(f, buf, len);
+        size_t bits = 21 + 8 * (Ts[t] + 1);
+        f[bits + Ts[t] / 8] ^= (uint8_t)(1u << (Ts[t] % 8));
+        dlog_fix_sum(f, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, f, len), HENN_EFORMAT);
+        /* half the keys replaced: caught by the random spot checks */
+        memcpy(f, buf, len);
+        for (uint64_t j = 2; j < Ts[t]; j += 2)
+            f[21 + 8 * j + 3] ^= 0x5a;
+        dlog_fix_sum(f, len);
+        CHECK_RC(henn_fe_dlog_deserialize(&back, f, len), HENN_EFORMAT);
+        /* a single swapped pair may slip past the spot checks of a large table; it
+         * can then only make those values miss, never give a wrong one */
+        if (Ts[t] == 1000) {
+            memcpy(f, buf, len);
+            uint8_t tmp[8];
+            memcpy(tmp, f + 21 + 8 * 500, 8);
+            memcpy(f + 21 + 8 * 500, f + 21 + 8 * 600, 8);
+            memcpy(f + 21 + 8 * 600, tmp, 8);
+            dlog_fix_sum(f, len);
+            int rc = henn_fe_dlog_deserialize(&back, f, len);
+            CHECK(rc == 0 || rc == HENN_EFORMAT);
+            if (rc == 0) {
+                uint8_t p[32];
+                int64_t v = 0;
+                henn_fe_point_mul_g(p, 500);
+                rc = henn_fe_dlog_solve(&v, &back, p);
+                CHECK(rc == HENN_ERANGE || (rc == 0 && v == 500));
+                henn_fe_point_mul_g(p, 601);
+                CHECK_OK(henn_fe_dlog_solve(&v, &back, p));
+                CHECK_EQ_INT(v, 601);
+                henn_fe_dlog_clear(&back);
+            }
+        }
+        free(f);
+
+        /* file round trip; missing file */
+        char path[] = "/tmp/henn_test_dlog_XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK_OK(henn_fe_dlog_save(path, &dl));
+        CHECK_OK(henn_fe_dlog_load(&back, path));
+        dlog_check_solves(&back, B);
+        henn_fe_dlog_clear(&back);
+        FILE *fp = fopen(path, "r+b");
+        CHECK(fp != NULL);
+        CHECK(fseek(fp, 40, SEEK_SET) == 0 && fputc(0xee, fp) != EOF);
+        fclose(fp);
+        CHECK_RC(henn_fe_dlog_load(&back, path), HENN_EFORMAT);
+        CHECK(truncate(path, 10) == 0);
+        CHECK_RC(henn_fe_dlog_load(&back, path), HENN_EFORMAT);
+        unlink(path);
+        CHECK_RC(henn_fe_dlog_load(&back, path), HENN_EIO);
+        CHECK(back.keys == NULL);
+
+        free(buf);
+        buf = NULL;
+        henn_fe_dlog_clear(&dl);
+    }
+    henn_fe_dlog empty;
+    memset(&empty, 0, sizeof empty);
+    CHECK_RC(henn_fe_dlog_serialize(&buf, &len, &empty), HENN_EINVAL);
+    CHECK_EQ_INT(henn_fe_dlog_serialized_len(&empty), 0);
+    CHECK_RC(henn_fe_dlog_save("/tmp/henn_never_written", &empty), HENN_EINVAL);
+}
+
 int main(void)
 {
     rng_state = (uint64_t)test_seed() * 2654435761u + 1;
@@ -380,5 +541,6 @@ int main(void)
     test_feip();
     test_febo();
     test_feip_serialize();
+    test_dlog_persist();
     return test_report("test_fe");
 }
