@@ -4,7 +4,8 @@
  *
  * Modules: common.h (errors, wiping, randomness, batch options),
  * paillier.h (Paillier 1999 with DJN and CRT speed-ups, python-paillier
- * compatible encoding and formats, packing), ckks.h (full-RNS CKKS).
+ * compatible encoding and formats, packing), ckks.h (full-RNS CKKS), fe.h
+ * (functional encryption for inner products, FEIP and FEBO, on ristretto255).
  */
 #ifndef HENN_HENN_H
 #define HENN_HENN_H
@@ -12,6 +13,7 @@
 #include "ckks.h"
 #include "cnn.h"
 #include "common.h"
+#include "fe.h"
 #include "kdd.h"
 #include "lr.h"
 #include "mnist.h"
