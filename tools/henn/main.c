@@ -14,6 +14,7 @@
 #include "bench_paillier.h"
 #include "bench_fe.h"
 #include "ckks_cmd.h"
+#include "cryptonn_cmd.h"
 #include "cli_util.h"
 #include "kdd_cmd.h"
 #include "lr_cmd.h"
@@ -73,6 +74,12 @@ static const char *usage_text =
     "  lr export --data D --out DIR\n"
     "                      the prepared train.csv and test.csv\n"
     "                      ('henn lr --help' lists the options)\n"
+    "\n"
+    "CryptoNN (functional encryption, three parties; docs/THREAT_MODEL.md):\n"
+    "  cryptonn train --net mlp|lenet5 --data mnist|fashion [--epochs E] [--limit N]\n"
+    "                 [--json F]\n"
+    "                      train on FEIP/FEBO-encrypted images next to the plaintext\n"
+    "                      twin and the paper's figures\n"
     "\n"
     "Other:\n"
     "  demo [--bits N] [--count N] [--threads T]\n"
@@ -879,6 +886,8 @@ int main(int argc, char **argv)
         return henn_cli_ckks(argc - 2, argv + 2);
     if (strcmp(cmd, "lr") == 0)
         return henn_cli_lr(argc - 2, argv + 2);
+    if (strcmp(cmd, "cryptonn") == 0)
+        return henn_cli_cryptonn(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "henn: unknown command '%s'\n", cmd);
