@@ -16,6 +16,7 @@
 #include "fe.h"
 #include "kdd.h"
 #include "lr.h"
+#include "lrproto.h"
 #include "mnist.h"
 #include "nn.h"
 #include "paillier.h"

@@ -1,0 +1,108 @@
+/* Private declarations of the CKKS logistic-regression protocol
+ * (henn/lrproto.h): message framing, the packing layout, the chain of
+ * primes, and the parsers the fuzz targets reach directly. */
+#ifndef HENN_LR_WIRE_H
+#define HENN_LR_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "henn/ckks.h"
+#include "henn/lrproto.h"
+
+#define HENN__LR_HEADER 12
+#define HENN__LR_MSG_MAX ((size_t)1 << 30) /* refuse messages over 1 GiB */
+#define HENN__LR_MAX_DIM 254               /* B = next power of two >= dim + 2 <= 256 */
+#define HENN__LR_MAX_ABS_X 64.0            /* records, after standardisation */
+#define HENN__LR_MAX_ABS_W 1048576.0       /* decoded weights and scores, 2^20 */
+#define HENN__LR_ROUND_BITS 30             /* refreshed weights: grid 2^-30 */
+#define HENN__LR_PLAIN_BITS 20             /* published plaintext model: grid 2^-20 */
+
+/* ---- framing: "HNL" 0x01 | type | 0 0 0 | payload length u32 (BE) ---- */
+
+typedef struct henn__lr_wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int err;
+} henn__lr_wbuf;
+
+void henn__lr_wstart(henn__lr_wbuf *w, int type);
+void henn__lr_wu32(henn__lr_wbuf *w, uint32_t v);
+void henn__lr_wu64(henn__lr_wbuf *w, uint64_t v);
+void henn__lr_wf64(henn__lr_wbuf *w, double v);
+void henn__lr_wbytes(henn__lr_wbuf *w, const void *b, size_t n);
+/* length u32 then the bytes (n < 2^32) */
+void henn__lr_wblob(henn__lr_wbuf *w, const uint8_t *b, size_t n);
+/* serialise ct (with seed when not NULL) as a blob */
+void henn__lr_wct(henn__lr_wbuf *w, const henn_ckks_ct *ct, const uint8_t *seed);
+/* Fill the length; hand over the buffer (0) or return err (buffer freed). */
+int henn__lr_wfinish(henn__lr_wbuf *w, uint8_t **out, size_t *out_len);
+void henn__lr_wfree(henn__lr_wbuf *w);
+
+typedef struct henn__lr_rbuf {
+    const uint8_t *p;
+    size_t len, pos;
+    int err;
+} henn__lr_rbuf;
+
+/* Check the header (magic, zero bytes, known type, exact length); *type. */
+int henn__lr_ropen(henn__lr_rbuf *r, int *type, const uint8_t *msg, size_t msg_len);
+uint32_t henn__lr_ru32(henn__lr_rbuf *r);
+uint64_t henn__lr_ru64(henn__lr_rbuf *r);
+double henn__lr_rf64(henn__lr_rbuf *r);
+const uint8_t *henn__lr_rbytes(henn__lr_rbuf *r, size_t n);
+/* a blob: *n gets its length (NULL and err on truncation) */
+const uint8_t *henn__lr_rblob(henn__lr_rbuf *r, size_t *n);
+/* 0 when everything was read and nothing failed, else HENN_EFORMAT */
+int henn__lr_rdone(const henn__lr_rbuf *r);
+
+/* ERROR (code < 0) and OK responses. */
+int henn__lr_msg_error(uint8_t **out, size_t *out_len, int code);
+int henn__lr_msg_ok(uint8_t **out, size_t *out_len);
+/* The code of an ERROR message (< 0; HENN_EPROTO when the code is not a
+ * henn code), 0 for other types, HENN_EFORMAT for a bad header. */
+int henn__lr_error_code(const uint8_t *msg, size_t msg_len);
+
+/* ---- packing layout (henn/lrproto.h, "Packing") ---- */
+
+typedef struct henn__lr_layout {
+    size_t N, slots; /* ring degree, N / 2 */
+    size_t dim;      /* features */
+    size_t B, s;     /* blocks per ciphertext, slots (samples) per block */
+} henn__lr_layout;
+
+/* B = next power of two >= dim + 2, s = N/2 / B >= 1. HENN_EINVAL for
+ * dim 0, dim > HENN__LR_MAX_DIM, or N/2 < B. */
+int henn__lr_layout_init(henn__lr_layout *lo, size_t N, size_t dim);
+
+/* The rotation steps the server needs: s 2^i (2^i < B) and 2^i (2^i < s),
+ * log2(N/2) in all. steps holds at least 32 ints; returns the count. */
+size_t henn__lr_rotation_steps(int *steps, const henn__lr_layout *lo);
+
+/* Multiplicative depth of one training step for a sigmoid polynomial of
+ * degree 3 or 5 (3 and 4), 0 for other degrees. */
+size_t henn__lr_depth(int degree);
+
+/* The chain for ring degree N and depth: bits[0..*count) (data primes
+ * then the special prime) and the encoding scale in bits. N = 16384 (or
+ * 4096, 32768, insecure or large): {60, 40 x depth, 60}, 40; N = 8192:
+ * narrower primes fitted into 218 bits. HENN_EINVAL for other inputs. */
+int henn__lr_chain(int *bits, size_t *count, int *scale_bits, size_t N, size_t depth);
+
+/* ---- parsers shared with the fuzz targets ---- */
+
+/* Client: parse a WEIGHTS response: step (must equal want_step), the
+ * number of steps done (must equal want_done) and the ciphertext (params,
+ * level want_level, size 2, scale within 2^-20 of want_scale). */
+int henn__lr_parse_weights(henn_ckks_ct *ct, const henn_ckks_params *params, const uint8_t *msg,
+                           size_t msg_len, uint32_t want_step, uint32_t want_done,
+                           size_t want_level, double want_scale);
+/* Client: parse a SCORES response of exactly count ciphertexts (level 0,
+ * size 2, scale within 2^-20 of want_scale) into cts[0..count). */
+int henn__lr_parse_scores(henn_ckks_ct *cts, size_t count, const henn_ckks_params *params,
+                          const uint8_t *msg, size_t msg_len, double want_scale);
+
+/* Test hook (leakage tests): the client's secret key, NULL before keygen. */
+const henn_ckks_sk *henn__lr_client_sk(const henn_lr_client *c);
+
+#endif
