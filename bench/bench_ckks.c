@@ -11,7 +11,9 @@
  * For A and B, relinearize, rotate_1 and multiply_relin_rescale are timed
  * again with the params set to 2 threads (henn_ckks_params_set_threads):
  * lines with "threads":2 and "speedup" = the 1-thread median of the same
- * op in the same run / the 2-thread median. SEAL's figures are 1-thread.
+ * op in the same run / the 2-thread median, and "load_avg_1min" (the
+ * machine's load average then: with 2 vCPUs and a load above 2 the second
+ * thread has no free core). SEAL's figures are 1-thread.
  * Precision: the median over PREC_KEYS fresh key sets (new sk, pk, relin
  * and Galois keys, new inputs each) of each figure, with the worst key's
  * figure next to it ("_min").
@@ -298,8 +300,22 @@ static int sum_bits(const bench_conf *c)
     return b;
 }
 
+/* The 1-minute load average (/proc/loadavg), or -1 where there is none:
+ * on a shared machine it says how many cores the threads could get. */
+static double load_avg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 /* One timing line; threads > 1: with the speedup over us1, the 1-thread
- * median of the same op. */
+ * median of the same op, and the load average. */
 static void emit_op(const henn_bench_ckks_config *cfg, const bench_conf *c, int op, double us,
                     size_t iters, unsigned threads, double us1)
 {
@@ -311,7 +327,8 @@ static void emit_op(const henn_bench_ckks_config *cfg, const bench_conf *c, int 
                c->name, op_names[op], c->N, sum_bits(c), c->scale_bits, threads, us, 1e6 / us,
                iters, seal, us / seal);
         if (threads > 1)
-            printf(",\"us_per_op_1_thread\":%.1f,\"speedup\":%.3f", us1, us1 / us);
+            printf(",\"us_per_op_1_thread\":%.1f,\"speedup\":%.3f,\"load_avg_1min\":%.2f", us1,
+                   us1 / us, load_avg());
         printf("}\n");
     } else if (threads > 1) {
         printf("%s  %-24s N=%-5zu log_q=%-3d %10.1f us  %u threads, speedup %.2f over %.1f us\n",

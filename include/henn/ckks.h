@@ -122,8 +122,11 @@ HENN_API HENN_NODISCARD int henn_ckks_params_init(henn_ckks_params *params, size
  * 0 means the number of online CPUs, k > 1 at most k threads (the caller
  * is one of them; helper threads are started per call and joined before it
  * returns). The work is split over RNS limbs and only when it is large
- * enough (N x (level + 1) >= 16384, so N = 4096 at two limbs stays on one
- * thread). Results are bitwise identical for every thread count (exact
+ * enough: key switching when N x (level + 1) >= 16384 (N = 4096 at two
+ * limbs stays on one thread), rescale when N x size x level >= 131072
+ * (N = 16384 from level 4 for size 2). On a machine whose cores are busy
+ * with other work, more threads can be slower than one: each pass waits
+ * for its slowest item. Results are bitwise identical for every thread count (exact
  * modular arithmetic; tests compare them).
  * Thread safety: this writes params; call it before params are shared, or
  * while no other thread uses them. The library keeps no global state: two

@@ -135,15 +135,20 @@ int henn__ckks_keyswitch(uint64_t *r0, uint64_t *r1, const uint64_t *d, size_t l
 /* ---- parallel.c ---- */
 /* Most threads (and so scratch slots) one parallel call uses. */
 #define HENN__CKKS_MAX_SLOTS 32
-/* Smallest N x limbs worth splitting over threads. */
-#define HENN__CKKS_PAR_MIN 16384
+/* Smallest N x limbs worth splitting over threads: key switching (one
+ * key switch is about 2 (limbs + 1) NTTs and the MACs per limb) and
+ * rescale (about one NTT per limb, so it needs 8 times the limbs before
+ * the thread start-up, tens of microseconds, pays). */
+#define HENN__CKKS_PAR_MIN_KS 16384
+#define HENN__CKKS_PAR_MIN_RESCALE 131072
 /*
  * Threads for work over `limbs` limbs of params' N and `items` independent
- * items: 1 when params->threads is 1 or N x limbs < HENN__CKKS_PAR_MIN, else
+ * items: 1 when params->threads is 1 or N x limbs < min_words, else
  * params->threads (0: online CPUs) capped at items and
  * HENN__CKKS_MAX_SLOTS.
  */
-unsigned henn__ckks_threads(const henn_ckks_params *params, size_t limbs, size_t items);
+unsigned henn__ckks_threads(const henn_ckks_params *params, size_t limbs, size_t items,
+                            size_t min_words);
 /*
  * Run items in phases: phase p has counts[p] items (p < nphases <=
  * HENN__CKKS_MAX_PHASES), and an item of phase p starts only after every

@@ -471,7 +471,7 @@ int henn_ckks_rescale(henn_ckks_ct *out, const henn_ckks_ct *a)
     const henn_ckks_params *params = a->params;
     size_t N = params->N, l = a->level, size = a->size;
     double scale = a->scale / (double)params->q[l];
-    unsigned threads = henn__ckks_threads(params, size * l, size * l);
+    unsigned threads = henn__ckks_threads(params, size * l, size * l, HENN__CKKS_PAR_MIN_RESCALE);
     rs_job jb;
     memset(&jb, 0, sizeof(jb));
     jb.a = a;

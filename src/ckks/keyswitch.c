@@ -248,7 +248,7 @@ int henn__ckks_keyswitch(uint64_t *r0, uint64_t *r1, const uint64_t *d, size_t l
 {
     const henn_ckks_params *params = ksk->params;
     size_t N = params->N, nd = level + 1;
-    unsigned threads = henn__ckks_threads(params, nd, nd + 2);
+    unsigned threads = henn__ckks_threads(params, nd, nd + 2, HENN__CKKS_PAR_MIN_KS);
     ks_job jb;
     memset(&jb, 0, sizeof(jb));
     jb.params = params;

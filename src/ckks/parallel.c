@@ -12,10 +12,11 @@
 
 #include "ckks/ckks_internal.h"
 
-unsigned henn__ckks_threads(const henn_ckks_params *params, size_t limbs, size_t items)
+unsigned henn__ckks_threads(const henn_ckks_params *params, size_t limbs, size_t items,
+                            size_t min_words)
 {
     unsigned t = params->threads == 0 ? henn__cpu_count() : params->threads;
-    if (t <= 1 || params->N * limbs < HENN__CKKS_PAR_MIN || items < 2)
+    if (t <= 1 || params->N * limbs < min_words || items < 2)
         return 1;
     if ((size_t)t > items)
         t = (unsigned)items;

@@ -1142,6 +1142,29 @@ static void test_set_b(void)
     double e_rot = check_ct(&c, "rotate 1", &r, z, var_of(&c, 1, D, 1, ks, 1, D, 0, 1, 0), 0);
     printf("  set B precision: fresh %.2f, multiply+relin+rescale %.2f, rotate 1 %.2f bits\n",
            bits_of(e_fresh), bits_of(e_mul), bits_of(e_rot));
+    /* 2 threads at N = 16384: rescale is split here too (N x size x level
+     * >= 131072), key switching over 8 limbs; bitwise the same results */
+    {
+        henn_ckks_ct t3 = {0}, o1[4], o2[4];
+        memset(o1, 0, sizeof(o1));
+        memset(o2, 0, sizeof(o2));
+        CHECK_OK(henn_ckks_multiply(&t3, &cx, &cy));
+        for (unsigned th = 1; th <= 2; th++) {
+            henn_ckks_ct *o = th == 1 ? o1 : o2;
+            CHECK_OK(henn_ckks_params_set_threads(&c.params, th));
+            CHECK_OK(henn_ckks_rescale(&o[0], &t3));
+            CHECK_OK(henn_ckks_rescale(&o[1], &cx));
+            CHECK_OK(henn_ckks_relinearize(&o[2], &t3, &c.rk));
+            CHECK_OK(henn_ckks_rotate(&o[3], &cx, 1, &c.gk));
+        }
+        for (size_t k = 0; k < 4; k++) {
+            CHECK(ct_equal(&o1[k], &o2[k]));
+            henn_ckks_ct_clear(&o1[k]);
+            henn_ckks_ct_clear(&o2[k]);
+        }
+        CHECK_OK(henn_ckks_params_set_threads(&c.params, 1));
+        henn_ckks_ct_clear(&t3);
+    }
 done:
     henn_ckks_ct_clear(&cx);
     henn_ckks_ct_clear(&cy);
@@ -1157,8 +1180,9 @@ done:
 /*
  * Threads: key switching (relinearise, rotations, conjugation) and rescale
  * give bitwise the same ciphertexts on 1, 2, 3 and "all online CPUs"
- * threads, at every level (N x limbs at and above the split threshold), in
- * place and not.
+ * threads, at every level (N x limbs at and above the key-switching split
+ * threshold), in place and not. (Rescale is split only from N x size x
+ * level >= 131072: set B checks that path.)
  */
 static void threads_run(henn_ckks_ct out[8], ctx *c, const henn_ckks_ct *cx,
                         const henn_ckks_ct *cy)
