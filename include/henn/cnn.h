@@ -222,6 +222,19 @@ HENN_API HENN_NODISCARD int henn_cnn_accuracy(double *acc, const henn_cnn_model 
 HENN_API HENN_NODISCARD int henn_cnn_loss(double *loss, const henn_cnn_model *m, const float *X,
                                           const uint8_t *y, size_t rows);
 
+/*
+ * Optimiser settings for LeNet-5 / MLP training on MNIST (docs/RESULTS.md,
+ * CryptoNN section, has the runs behind them).
+ * henn_cnn_opts_paper: CryptoNN's published setting taken literally: SGD,
+ * lr 5e-4, no momentum, batch 64 (max_rows 64). henn's gradients are of
+ * the batch-mean loss; if the published code summed over the batch (its
+ * accuracies suggest so), its step equals lr 0.032 here.
+ * henn_cnn_opts_default: henn's recommended setting, faster and better on
+ * MNIST-8k in the first epochs: SGD, lr 0.05, momentum 0.9, max_rows 64.
+ */
+HENN_API void henn_cnn_opts_paper(henn_nn_opts *o);
+HENN_API void henn_cnn_opts_default(henn_nn_opts *o);
+
 typedef struct henn_cnn_trainer henn_cnn_trainer;
 
 /*

@@ -505,6 +505,24 @@ int henn_cnn_loss(double *loss, const henn_cnn_model *m, const float *X, const u
 
 /* ---- training ---- */
 
+void henn_cnn_opts_paper(henn_nn_opts *o)
+{
+    henn_nn_opts_default(o);
+    o->optimizer = HENN_NN_SGD;
+    o->lr = 5e-4f;
+    o->momentum = 0.0f;
+    o->max_rows = 64;
+}
+
+void henn_cnn_opts_default(henn_nn_opts *o)
+{
+    henn_nn_opts_default(o);
+    o->optimizer = HENN_NN_SGD;
+    o->lr = 0.05f;
+    o->momentum = 0.9f;
+    o->max_rows = 64;
+}
+
 struct henn_cnn_trainer {
     henn_cnn_model *m;
     henn_nn_opts o;

@@ -445,6 +445,14 @@ static void test_models(void)
     CHECK_OK(henn_cnn_model_init_mlp(&m, 784, &hid, 1, HENN_NN_RELU, 10, 1));
     CHECK_EQ_INT(henn_cnn_param_count(&m), 784 * 128 + 128 + 128 * 10 + 10);
     henn_cnn_model_clear(&m);
+    {
+        henn_nn_opts o;
+        henn_cnn_opts_paper(&o);
+        CHECK(o.optimizer == HENN_NN_SGD && o.lr == 5e-4f && o.momentum == 0.0f);
+        CHECK_EQ_INT(o.max_rows, 64);
+        henn_cnn_opts_default(&o);
+        CHECK(o.optimizer == HENN_NN_SGD && o.lr == 0.05f && o.momentum == 0.9f);
+    }
     CHECK_RC(henn_cnn_model_init_lenet5(&m, 1, HENN_NN_RELU, HENN_CNN_MAXPOOL, 1), HENN_EINVAL);
     CHECK(m.layers == 0);
     s[0] = (henn_cnn_spec){HENN_CNN_CONV, 2, 5, 0, HENN_NN_RELU};
