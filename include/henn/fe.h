@@ -38,6 +38,20 @@
  *
  * Thread safety: every function is safe on distinct objects; read-only use
  * of one mpk, dlog table, key or ciphertext from several threads is safe.
+ *
+ * Residual risk: libdecaf's internals. The discrete log (normalising points
+ * in batches) and decryption of deserialized ciphertexts (a multi-scalar
+ * multiplication with mixed additions) run henn's own GF(2^255 - 19) code on
+ * libdecaf's point limbs, which are not its public API. henn_fe_dlog_init
+ * and henn_fe_dlog_deserialize check at run time that the limbs are five
+ * 64-bit words holding extended coordinates on libdecaf 1.0's a = -1,
+ * d = 121665 curve, and that henn's group law agrees with libdecaf's on
+ * test points; any other build gives HENN_EPARAM, and the own code runs only
+ * next to a table that passed the check. A layout that passed the check and
+ * still differed somewhere would give a wrong group element; its discrete
+ * log is then outside [-B, B] except with negligible probability (it mixes
+ * in r s_i terms), so the result would be HENN_ERANGE, not a wrong value.
+ * A libdecaf upgrade should rerun tests/fe (the differential MSM tests).
  */
 #ifndef HENN_FE_H
 #define HENN_FE_H
@@ -215,7 +229,10 @@ HENN_API void henn_feip_ct_clear(henn_feip_ct *ct);
 
 /*
  * henn_feip_decrypt: v = <x, y> = dlog(sum y_i c_i - sk c_0), with a
- * multi-scalar multiplication over the signed y and the table dl.
+ * multi-scalar multiplication over the signed y and the table dl (faster on
+ * a deserialized ct, whose points are affine: about 0.36 ms against 0.41 ms
+ * at n = 784 on a loaded 2-vCPU EPYC VM). Also HENN_EINVAL when dl was not
+ * built.
  * Errors: HENN_EINVAL (lengths), HENN_ERANGE (|y_i| > Y, or the result is
  * outside [-B, B], which is also what a key for another y usually gives).
  * Timing: variable in y and v (public / output); constant in sk.

@@ -16,7 +16,7 @@
  *
  * The field code below (GF(2^255 - 19), five 51-bit limbs, only what
  * normalisation needs: multiply, invert, freeze) reads libdecaf's limbs;
- * layout_ok() checks on the base point that they are what we expect.
+ * henn__fe_layout_ok() checks on the base point that they are what we expect.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* fseeko, ftello */
@@ -27,122 +27,9 @@
 #include <string.h>
 
 #include "fe/fe_internal.h"
+#include "fe/gf25519.h"
 
-__extension__ typedef unsigned __int128 u128;
-
-#define M51 ((uint64_t)0x7ffffffffffff)
 #define BATCH 32
-
-typedef struct {
-    uint64_t v[5];
-} fe25519;
-
-/* Carry a field element with limbs < 2^63 to limbs < 2^51 (+ small in v[1]). */
-static void fe_carry(fe25519 *a)
-{
-    uint64_t c;
-    for (int i = 0; i < 4; i++) {
-        c = a->v[i] >> 51;
-        a->v[i] &= M51;
-        a->v[i + 1] += c;
-    }
-    c = a->v[4] >> 51;
-    a->v[4] &= M51;
-    a->v[0] += 19 * c;
-    c = a->v[0] >> 51;
-    a->v[0] &= M51;
-    a->v[1] += c;
-}
-
-static void fe_load(fe25519 *r, const gf_25519_s *g)
-{
-    for (int i = 0; i < 5; i++)
-        r->v[i] = g->limb[i];
-    fe_carry(r);
-}
-
-static void fe_mul(fe25519 *r, const fe25519 *a, const fe25519 *b)
-{
-    const uint64_t a0 = a->v[0], a1 = a->v[1], a2 = a->v[2], a3 = a->v[3], a4 = a->v[4];
-    const uint64_t b0 = b->v[0], b1 = b->v[1], b2 = b->v[2], b3 = b->v[3], b4 = b->v[4];
-    const uint64_t b1t = 19 * b1, b2t = 19 * b2, b3t = 19 * b3, b4t = 19 * b4;
-    u128 r0 = (u128)a0 * b0 + (u128)a1 * b4t + (u128)a2 * b3t + (u128)a3 * b2t + (u128)a4 * b1t;
-    u128 r1 = (u128)a0 * b1 + (u128)a1 * b0 + (u128)a2 * b4t + (u128)a3 * b3t + (u128)a4 * b2t;
-    u128 r2 = (u128)a0 * b2 + (u128)a1 * b1 + (u128)a2 * b0 + (u128)a3 * b4t + (u128)a4 * b3t;
-    u128 r3 = (u128)a0 * b3 + (u128)a1 * b2 + (u128)a2 * b1 + (u128)a3 * b0 + (u128)a4 * b4t;
-    u128 r4 = (u128)a0 * b4 + (u128)a1 * b3 + (u128)a2 * b2 + (u128)a3 * b1 + (u128)a4 * b0;
-    r1 += (uint64_t)(r0 >> 51);
-    r2 += (uint64_t)(r1 >> 51);
-    r3 += (uint64_t)(r2 >> 51);
-    r4 += (uint64_t)(r3 >> 51);
-    u128 t = (u128)((uint64_t)r0 & M51) + (u128)(uint64_t)(r4 >> 51) * 19;
-    r->v[0] = (uint64_t)t & M51;
-    r->v[1] = ((uint64_t)r1 & M51) + (uint64_t)(t >> 51);
-    r->v[2] = (uint64_t)r2 & M51;
-    r->v[3] = (uint64_t)r3 & M51;
-    r->v[4] = (uint64_t)r4 & M51;
-}
-
-static void fe_sqn(fe25519 *r, const fe25519 *a, int n)
-{
-    fe_mul(r, a, a);
-    for (int i = 1; i < n; i++)
-        fe_mul(r, r, r);
-}
-
-/* r = a^(p - 2) (the ref10 addition chain). */
-static void fe_invert(fe25519 *r, const fe25519 *z)
-{
-    fe25519 z2, z9, z11, z5, z10, z20, z50, z100, t;
-    fe_sqn(&z2, z, 1);
-    fe_sqn(&t, &z2, 2);
-    fe_mul(&z9, &t, z);
-    fe_mul(&z11, &z9, &z2);
-    fe_sqn(&t, &z11, 1);
-    fe_mul(&z5, &t, &z9);
-    fe_sqn(&t, &z5, 5);
-    fe_mul(&z10, &t, &z5);
-    fe_sqn(&t, &z10, 10);
-    fe_mul(&z20, &t, &z10);
-    fe_sqn(&t, &z20, 20);
-    fe_mul(&t, &t, &z20);
-    fe_sqn(&t, &t, 10);
-    fe_mul(&z50, &t, &z10);
-    fe_sqn(&t, &z50, 50);
-    fe_mul(&z100, &t, &z50);
-    fe_sqn(&t, &z100, 100);
-    fe_mul(&t, &t, &z100);
-    fe_sqn(&t, &t, 50);
-    fe_mul(&t, &t, &z50);
-    fe_sqn(&t, &t, 5);
-    fe_mul(r, &t, &z11);
-}
-
-/* Canonical representative (limbs < 2^51, value < p). */
-static void fe_freeze(fe25519 *a)
-{
-    fe_carry(a);
-    fe_carry(a);
-    uint64_t q = (a->v[0] + 19) >> 51;
-    q = (a->v[1] + q) >> 51;
-    q = (a->v[2] + q) >> 51;
-    q = (a->v[3] + q) >> 51;
-    q = (a->v[4] + q) >> 51;
-    a->v[0] += 19 * q;
-    for (int i = 0; i < 4; i++) {
-        a->v[i + 1] += a->v[i] >> 51;
-        a->v[i] &= M51;
-    }
-    a->v[4] &= M51;
-}
-
-static int fe_eq(const fe25519 *a, const fe25519 *b)
-{
-    fe25519 x = *a, y = *b;
-    fe_freeze(&x);
-    fe_freeze(&y);
-    return memcmp(x.v, y.v, sizeof x.v) == 0;
-}
 
 /* The table key of an affine y (canonical) and the parity of x. */
 static uint64_t key_of(const fe25519 *y)
@@ -187,22 +74,40 @@ static void normalise(uint64_t *key, uint32_t *par, const struct decaf_255_point
 }
 
 /*
- * Check libdecaf's limb layout on multiples of its base point: XY = ZT (the
- * extended-coordinates invariant) and P, -P share y with opposite x parity.
- * A wrong layout could only make lookups miss (every hit is verified).
+ * Check libdecaf's limb layout and curve model on multiples of its base
+ * point: five 64-bit limbs; XY = ZT (the extended-coordinates invariant);
+ * (Y^2 - X^2) Z^2 = Z^4 + d X^2 Y^2 with d = 121665 (the a = -1 curve
+ * libdecaf keeps ristretto255 on); P and -P share y with opposite x parity;
+ * and the fast MSM (own group law on decoded points, several window sizes)
+ * agrees with libdecaf's arithmetic. Any other build is
+ * refused (HENN_EPARAM) before a table is built or loaded, and the fast MSM
+ * only runs next to such a table.
  */
-static int layout_ok(void)
+static int limbs_ok(void)
 {
     decaf_255_point_t p, q;
     decaf_255_point_copy(p, decaf_255_point_base);
     for (int i = 0; i < 4; i++) {
-        fe25519 X, Y, Z, T, l, r;
+        fe25519 X, Y, Z, T, l, r, t, u;
         fe_load(&X, p->x);
         fe_load(&Y, p->y);
         fe_load(&Z, p->z);
         fe_load(&T, p->t);
         fe_mul(&l, &X, &Y);
         fe_mul(&r, &Z, &T);
+        if (!fe_eq(&l, &r))
+            return 0;
+        fe_mul(&t, &Y, &Y);
+        fe_mul(&u, &X, &X);
+        fe_sub(&t, &t, &u);
+        fe_mul(&u, &Z, &Z);
+        fe_mul(&l, &t, &u); /* (Y^2 - X^2) Z^2 */
+        fe_mul(&r, &u, &u);
+        fe_mul(&t, &X, &Y);
+        fe_mul(&t, &t, &t);
+        fe_mul_small(&t, &t, 121665);
+        fe_add(&r, &r, &t); /* Z^4 + d X^2 Y^2 */
+        fe_carry(&r);
         if (!fe_eq(&l, &r))
             return 0;
         const struct decaf_255_point_s *pp[2] = {p, q};
@@ -216,6 +121,39 @@ static int layout_ok(void)
         decaf_255_point_add(p, p, decaf_255_point_base);
     }
     return 1;
+}
+
+int henn__fe_layout_ok(void)
+{
+    if (sizeof(((gf_25519_s *)0)->limb) != 5 * sizeof(uint64_t) ||
+        sizeof(((gf_25519_s *)0)->limb[0]) != sizeof(uint64_t) || !limbs_ok())
+        return 0;
+    enum { N = 24 };
+    henn_fe_elem *pts = henn__fe_elems_alloc(N);
+    if (pts == NULL)
+        return 0;
+    int64_t k[N];
+    uint8_t enc[HENN_FE_POINTBYTES];
+    decaf_255_point_t acc, a, b;
+    decaf_255_point_copy(acc, decaf_255_point_base);
+    int ok = 1;
+    for (int i = 0; i < N && ok; i++) {
+        decaf_255_point_double(acc, acc);
+        decaf_255_point_add(acc, acc, decaf_255_point_base);
+        /* decoded points (Z = 1), as the fast path requires */
+        decaf_255_point_encode(enc, acc);
+        ok = decaf_255_point_decode(FE_PT(&pts[i]), enc, DECAF_FALSE) == DECAF_SUCCESS;
+        k[i] = (i % 2 ? -1 : 1) * (int64_t)((i * 7919 + 13) % 30011);
+    }
+    static const size_t lens[3] = {1, 5, N};
+    for (int t = 0; t < 3 && ok; t++) {
+        henn__fe_msm(a, pts, k, lens[t]);
+        henn__fe_msm_fast(b, pts, k, lens[t]);
+        ok = decaf_255_point_eq(a, b) != 0;
+        k[0] = -k[0] * 97;
+    }
+    free(pts);
+    return ok;
 }
 
 static void insert(henn_fe_dlog *dl, uint64_t key, uint32_t val)
@@ -244,7 +182,7 @@ int henn_fe_dlog_init(henn_fe_dlog *dl, uint64_t bound, uint64_t table_size)
     memset(dl, 0, sizeof *dl);
     if (bound == 0 || bound >= ((uint64_t)1 << 62) || table_size > HENN_FE_MAX_DLOG_TABLE)
         return HENN_EINVAL;
-    if (!layout_ok())
+    if (!henn__fe_layout_ok())
         return HENN_EPARAM;
     uint64_t T = table_size == 0 ? HENN_FE_DEFAULT_DLOG_TABLE : table_size;
     if (T > bound)
@@ -540,7 +478,7 @@ int henn_fe_dlog_deserialize(henn_fe_dlog *dl, const uint8_t *buf, size_t buf_le
     const uint8_t *keys = buf + DLOG_HDR, *bits = keys + (size_t)(T + 1) * 8;
     if ((T + 1) % 8 != 0 && (bits[T / 8] >> ((T + 1) % 8)) != 0)
         return HENN_EFORMAT; /* padding bits must be zero */
-    if (!layout_ok())
+    if (!henn__fe_layout_ok())
         return HENN_EPARAM;
 
     /* entries against the group: all of them for small tables */

@@ -355,10 +355,14 @@ static int decrypt(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
         rc = HENN_EKEY;
         goto cleanup;
     }
+    if (dl->keys == NULL) { /* not built: also means the layout was not checked */
+        rc = HENN_EINVAL;
+        goto cleanup;
+    }
     if (naive)
         henn__fe_msm_naive(d, ct->c + 1, y, n);
     else
-        henn__fe_msm(d, ct->c + 1, y, n);
+        henn__fe_msm_fast(d, ct->c + 1, y, n);
     decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
     decaf_255_point_sub(d, d, t);
     rc = henn__fe_dlog_point(v, dl, d);

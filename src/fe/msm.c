@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fe/fe_internal.h"
+#include "fe/gf25519.h"
 
 void henn__fe_msm_naive(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                         size_t n)
@@ -38,10 +39,9 @@ static unsigned bits_of(uint64_t u)
     return b;
 }
 
-void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
-                  size_t n)
+/* The window c and window count w for these scalars; 0 if all are zero. */
+static int window(unsigned *c_out, unsigned *w_out, const int64_t *k, size_t n)
 {
-    decaf_255_point_copy(out, decaf_255_point_identity);
     uint64_t mx = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t a = k[i] < 0 ? (uint64_t)0 - (uint64_t)k[i] : (uint64_t)k[i];
@@ -50,7 +50,7 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
     }
     unsigned b = bits_of(mx);
     if (b == 0)
-        return;
+        return 0;
     unsigned c = 1;
     double best = 0;
     for (unsigned cc = 1; cc <= 12; cc++) {
@@ -61,19 +61,14 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
             c = cc;
         }
     }
-    unsigned w = (b + 1 + c - 1) / c;
-    size_t nb = (size_t)1 << (c - 1);
-    int16_t *dig = malloc(n * w * sizeof *dig);
-    henn_fe_elem *bk = henn__fe_elems_alloc(nb);
-    unsigned char *used = calloc(nb, 1);
-    if (dig == NULL || bk == NULL || used == NULL) {
-        /* out of memory: fall back to the slow path, still correct */
-        free(dig);
-        free(bk);
-        free(used);
-        henn__fe_msm_naive(out, p, k, n);
-        return;
-    }
+    *c_out = c;
+    *w_out = (b + 1 + c - 1) / c;
+    return 1;
+}
+
+/* Signed c-bit digits, w per scalar: dig[i w + j]. */
+static void recode(int16_t *dig, const int64_t *k, size_t n, unsigned c, unsigned w)
+{
     const int64_t half = (int64_t)1 << (c - 1), full = (int64_t)1 << c;
     for (size_t i = 0; i < n; i++) {
         uint64_t u = k[i] < 0 ? (uint64_t)0 - (uint64_t)k[i] : (uint64_t)k[i];
@@ -88,6 +83,28 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
             dig[i * w + j] = (int16_t)(k[i] < 0 ? -d : d);
         }
     }
+}
+
+void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                  size_t n)
+{
+    decaf_255_point_copy(out, decaf_255_point_identity);
+    unsigned c, w;
+    if (!window(&c, &w, k, n))
+        return;
+    size_t nb = (size_t)1 << (c - 1);
+    int16_t *dig = malloc(n * w * sizeof *dig);
+    henn_fe_elem *bk = henn__fe_elems_alloc(nb);
+    unsigned char *used = calloc(nb, 1);
+    if (dig == NULL || bk == NULL || used == NULL) {
+        /* out of memory: fall back to the slow path, still correct */
+        free(dig);
+        free(bk);
+        free(used);
+        henn__fe_msm_naive(out, p, k, n);
+        return;
+    }
+    recode(dig, k, n, c, w);
     decaf_255_point_t run, sum;
     int acc_used = 0;
     for (unsigned j = w; j-- > 0;) {
@@ -140,5 +157,226 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
     }
     free(dig);
     free(bk);
+    free(used);
+}
+
+/*
+ * The fast path: the same Pippenger, with the group law written out on
+ * libdecaf's limbs (gf25519.h). libdecaf keeps ristretto255 elements as
+ * extended coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, XY = ZT, on the curve
+ * -x^2 + y^2 = 1 + d x^2 y^2 with d = 121665 (its internal model; checked
+ * at run time by henn__fe_layout_ok). It runs when every term is affine
+ * (Z = 1: libdecaf's decoder leaves them so, which is how a server receives
+ * ciphertexts); other inputs go to henn__fe_msm, since a batched
+ * normalisation (about 5 multiplications per term) costs more than the
+ * mixed additions save. Terms are stored as (y + x, y - x, 2 d x y), so
+ * adding one to a bucket costs 7
+ * multiplications (Hisil, Wong, Carter, Dawson, Asiacrypt 2008, section
+ * 3.1, "mixed addition"); subtracting swaps the first two and negates the
+ * third. Buckets are summed with the full addition (9 multiplications).
+ */
+#define CURVE_D 121665u
+
+typedef struct {
+    fe25519 x, y, z, t;
+} ext_pt;
+
+typedef struct {
+    fe25519 ypx, ymx, t2d;
+} niels_pt;
+
+/* r = p + q (q affine, sign -1: p - q). */
+static void add_niels(ext_pt *r, const ext_pt *p, const niels_pt *q, int neg)
+{
+    fe25519 a, b, c, d, e, f, g, h;
+    fe_sub(&e, &p->y, &p->x);
+    fe_add(&f, &p->y, &p->x);
+    fe_mul(&a, &e, neg ? &q->ypx : &q->ymx);
+    fe_mul(&b, &f, neg ? &q->ymx : &q->ypx);
+    fe_mul(&c, &p->t, &q->t2d);
+    fe_add(&d, &p->z, &p->z);
+    fe_sub(&e, &b, &a);
+    fe_add(&h, &b, &a);
+    if (neg) {
+        fe_add(&f, &d, &c);
+        fe_sub(&g, &d, &c);
+    } else {
+        fe_sub(&f, &d, &c);
+        fe_add(&g, &d, &c);
+    }
+    fe_mul(&r->x, &e, &f);
+    fe_mul(&r->y, &g, &h);
+    fe_mul(&r->t, &e, &h);
+    fe_mul(&r->z, &f, &g);
+}
+
+/* r = p + q, both extended (add-2008-hwcd-3, k = 2d). */
+static void add_ext(ext_pt *r, const ext_pt *p, const ext_pt *q)
+{
+    fe25519 a, b, c, d, e, f, g, h, u, w;
+    fe_sub(&u, &p->y, &p->x);
+    fe_sub(&w, &q->y, &q->x);
+    fe_mul(&a, &u, &w);
+    fe_add(&u, &p->y, &p->x);
+    fe_add(&w, &q->y, &q->x);
+    fe_mul(&b, &u, &w);
+    fe_mul(&u, &p->t, &q->t);
+    fe_mul_small(&c, &u, 2 * CURVE_D);
+    fe_mul(&u, &p->z, &q->z);
+    fe_add(&d, &u, &u);
+    fe_sub(&e, &b, &a);
+    fe_sub(&f, &d, &c);
+    fe_add(&g, &d, &c);
+    fe_add(&h, &b, &a);
+    fe_mul(&r->x, &e, &f);
+    fe_mul(&r->y, &g, &h);
+    fe_mul(&r->t, &e, &h);
+    fe_mul(&r->z, &f, &g);
+}
+
+/* r = 2 p (dbl-2008-hwcd, a = -1). */
+static void dbl_ext(ext_pt *r, const ext_pt *p)
+{
+    fe25519 a, b, c, e, f, g, h, u;
+    fe_mul(&a, &p->x, &p->x);
+    fe_mul(&b, &p->y, &p->y);
+    fe_mul(&u, &p->z, &p->z);
+    fe_add(&c, &u, &u);
+    fe_add(&u, &p->x, &p->y);
+    fe_mul(&e, &u, &u);
+    fe_sub(&e, &e, &a);
+    fe_carry(&e);
+    fe_sub(&e, &e, &b); /* E = (X + Y)^2 - A - B */
+    fe_sub(&g, &b, &a); /* G = -A + B (a = -1: D = -A) */
+    fe_sub(&f, &g, &c); /* F = G - C */
+    fe_add(&h, &a, &b);
+    fe_carry(&h);
+    fe_sub(&h, &(fe25519){{0, 0, 0, 0, 0}}, &h); /* H = D - B = -A - B */
+    fe_carry(&f);
+    fe_mul(&r->x, &e, &f);
+    fe_mul(&r->y, &g, &h);
+    fe_mul(&r->t, &e, &h);
+    fe_mul(&r->z, &f, &g);
+}
+
+static void ext_from_niels(ext_pt *r, const niels_pt *q, int neg)
+{
+    /* x = (ypx - ymx) / 2 and y = (ypx + ymx) / 2 would need a halving;
+     * start from the identity and add instead */
+    static const ext_pt id = {{{0}}, {{1}}, {{1}}, {{0}}};
+    add_niels(r, &id, q, neg);
+}
+
+/* 1 if every point has Z = 1 exactly (as libdecaf's decoder leaves them). */
+static int all_affine(const henn_fe_elem *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const gf_25519_s *z = FE_CPT(&p[i])->z;
+        if (z->limb[0] != 1 || z->limb[1] != 0 || z->limb[2] != 0 || z->limb[3] != 0 ||
+            z->limb[4] != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* The niels form of n points with Z = 1 (T = xy): one small product each. */
+static void to_niels_affine(niels_pt *q, const henn_fe_elem *p, size_t n)
+{
+    fe25519 x, y, t;
+    for (size_t i = 0; i < n; i++) {
+        fe_load(&x, FE_CPT(&p[i])->x);
+        fe_load(&y, FE_CPT(&p[i])->y);
+        fe_load(&t, FE_CPT(&p[i])->t);
+        fe_add(&q[i].ypx, &y, &x);
+        fe_sub(&q[i].ymx, &y, &x);
+        fe_carry(&q[i].ypx);
+        fe_carry(&q[i].ymx);
+        fe_mul_small(&q[i].t2d, &t, 2 * CURVE_D);
+    }
+}
+
+static void ext_store(struct decaf_255_point_s *out, const ext_pt *r)
+{
+    fe_store(out->x, &r->x);
+    fe_store(out->y, &r->y);
+    fe_store(out->z, &r->z);
+    fe_store(out->t, &r->t);
+}
+
+void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                       size_t n)
+{
+    if (!all_affine(p, n)) {
+        /* making them affine costs more than the mixed additions save */
+        henn__fe_msm(out, p, k, n);
+        return;
+    }
+    decaf_255_point_copy(out, decaf_255_point_identity);
+    unsigned c, w;
+    if (n == 0 || !window(&c, &w, k, n))
+        return;
+    size_t nb = (size_t)1 << (c - 1);
+    int16_t *dig = malloc(n * w * sizeof *dig);
+    ext_pt *bk = malloc(nb * sizeof *bk);
+    niels_pt *q = malloc(n * sizeof *q);
+    unsigned char *used = calloc(nb, 1);
+    if (dig == NULL || bk == NULL || q == NULL || used == NULL) {
+        free(dig);
+        free(bk);
+        free(q);
+        free(used);
+        henn__fe_msm_naive(out, p, k, n); /* out of memory: slow but correct */
+        return;
+    }
+    to_niels_affine(q, p, n);
+    recode(dig, k, n, c, w);
+    ext_pt acc, run, sum;
+    int acc_used = 0;
+    for (unsigned j = w; j-- > 0;) {
+        if (acc_used)
+            for (unsigned d = 0; d < c; d++)
+                dbl_ext(&acc, &acc);
+        memset(used, 0, nb);
+        for (size_t i = 0; i < n; i++) {
+            int d = dig[i * w + j];
+            if (d == 0)
+                continue;
+            size_t bi = (size_t)(d > 0 ? d : -d) - 1;
+            if (!used[bi])
+                ext_from_niels(&bk[bi], &q[i], d < 0);
+            else
+                add_niels(&bk[bi], &bk[bi], &q[i], d < 0);
+            used[bi] = 1;
+        }
+        int run_used = 0, sum_used = 0;
+        for (size_t bi = nb; bi-- > 0;) {
+            if (used[bi]) {
+                if (run_used)
+                    add_ext(&run, &run, &bk[bi]);
+                else
+                    run = bk[bi];
+                run_used = 1;
+            }
+            if (run_used) {
+                if (sum_used)
+                    add_ext(&sum, &sum, &run);
+                else
+                    sum = run;
+                sum_used = 1;
+            }
+        }
+        if (sum_used) {
+            if (acc_used)
+                add_ext(&acc, &acc, &sum);
+            else
+                acc = sum;
+            acc_used = 1;
+        }
+    }
+    if (acc_used)
+        ext_store(out, &acc);
+    free(dig);
+    free(bk);
+    free(q);
     free(used);
 }

@@ -103,10 +103,34 @@ static void test_msm(void)
             }
             if (rep == 2)
                 k[0] = (int64_t)b; /* largest magnitude, top digit = half */
-            decaf_255_point_t a, c;
+            decaf_255_point_t a, c, f;
             henn__fe_msm(a, p, k, n);
             henn__fe_msm_naive(c, p, k, n);
             CHECK(decaf_255_point_eq(a, c) != 0);
+            /* points with Z != 1 (the fallback) ... */
+            CHECK(henn__fe_layout_ok() == 1);
+            henn__fe_msm_fast(f, p, k, n);
+            CHECK(decaf_255_point_eq(f, c) != 0);
+            /* ... and decoded points (Z = 1: own group law), one the identity */
+            for (size_t i = 0; i < n; i++) {
+                uint8_t e[32];
+                if (i == 2)
+                    decaf_255_point_copy(FE_PT(&p[i]), decaf_255_point_identity);
+                decaf_255_point_encode(e, FE_CPT(&p[i]));
+                CHECK(decaf_255_point_decode(FE_PT(&p[i]), e, DECAF_TRUE) == DECAF_SUCCESS);
+            }
+            henn__fe_msm_naive(c, p, k, n);
+            henn__fe_msm_fast(f, p, k, n);
+            CHECK(decaf_255_point_eq(f, c) != 0);
+            /* the fast result is a valid libdecaf point: it encodes like the reference */
+            uint8_t ef[32], ec[32];
+            decaf_255_point_encode(ef, f);
+            decaf_255_point_encode(ec, c);
+            CHECK(memcmp(ef, ec, 32) == 0);
+            for (size_t i = 0; i < n; i++)
+                k[i] = 0;
+            henn__fe_msm_fast(f, p, k, n);
+            CHECK(decaf_255_point_eq(f, decaf_255_point_identity) != 0);
             free(p);
             free(k);
         }
