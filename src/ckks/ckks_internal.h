@@ -157,10 +157,12 @@ unsigned henn__ckks_threads(const henn_ckks_params *params, size_t limbs, size_t
  * no other item running at the same time. Items are handed out in order
  * from one counter, so a thread waits only for items that running threads
  * hold (no deadlock, and on one thread the order is plain). threads <= 1:
- * all on the calling thread; else one henn__parallel_for (the helper threads
- * start once per call, not once per phase; a waiting thread yields).
+ * all on the calling thread; else threads - 1 detached helper threads,
+ * started once per call, not once per phase (a waiting thread yields). The
+ * call returns when every item has finished; a helper that had not started
+ * by then finds nothing to do and exits without touching ctx.
  * Returns the first nonzero value fn returned (the other items still run),
- * else 0, or HENN_ENOMEM.
+ * else 0, or HENN_ENOMEM, HENN_EINVAL (too many phases).
  */
 #define HENN__CKKS_MAX_PHASES 4
 typedef int (*henn__ckks_item_fn)(void *ctx, size_t phase, size_t item, size_t slot);

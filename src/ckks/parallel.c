@@ -2,13 +2,16 @@
  * Splitting per-limb CKKS work over threads (key switching, rescale).
  *
  * The thread count lives in the params object (henn_ckks_params_set_threads),
- * never in global state; the threads come from henn__parallel_for (started
- * per call, joined before it returns). Every item writes its own limbs, and
+ * never in global state; helper threads are started per call (detached:
+ * see henn__ckks_phases) and have finished every item they took before the
+ * call returns. Every item writes its own limbs, and
  * the arithmetic is exact, so results do not depend on the thread count or
  * on the order the items run in.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "ckks/ckks_internal.h"
 
@@ -33,24 +36,22 @@ typedef struct phase_job {
     atomic_size_t next;
     atomic_size_t done[HENN__CKKS_MAX_PHASES];
     atomic_int err;
+    atomic_int refs; /* the caller and every helper started; the last frees */
     atomic_int busy[HENN__CKKS_MAX_SLOTS];
     size_t nslots;
 } phase_job;
 
 static size_t slot_take(phase_job *jb)
 {
-    /* At most nslots callers hold a slot at once, so one of them is free. */
+    /* At most nslots workers hold a slot at once, so one of them is free. */
     for (;;)
         for (size_t i = 0; i < jb->nslots; i++)
             if (atomic_exchange(&jb->busy[i], 1) == 0)
                 return i;
 }
 
-static int phase_worker(void *ctx, size_t begin, size_t end)
+static void phase_worker(phase_job *jb)
 {
-    phase_job *jb = ctx;
-    (void)begin;
-    (void)end;
     size_t slot = slot_take(jb), total = jb->first[jb->nphases], p = 0;
     for (;;) {
         size_t u = atomic_fetch_add(&jb->next, 1);
@@ -71,37 +72,75 @@ static int phase_worker(void *ctx, size_t begin, size_t end)
         atomic_fetch_add(&jb->done[p], 1);
     }
     atomic_store(&jb->busy[slot], 0);
-    return 0;
 }
 
+static void job_release(phase_job *jb)
+{
+    if (atomic_fetch_sub(&jb->refs, 1) == 1)
+        free(jb);
+}
+
+static void *helper_main(void *arg)
+{
+    phase_worker(arg);
+    job_release(arg);
+    return NULL;
+}
+
+/*
+ * Helper threads are detached, not joined: on a machine whose cores are
+ * busy, a new thread can wait milliseconds before it first runs, and a join
+ * (as henn__parallel_for does) would wait for it although the caller has
+ * done every item meanwhile. A helper that starts late finds no items left
+ * and only drops its reference to the job (never touching ctx, which may
+ * be gone by then); the caller waits only for items that running threads
+ * have taken.
+ */
 int henn__ckks_phases(unsigned threads, const size_t *counts, size_t nphases,
                       henn__ckks_item_fn fn, void *ctx)
 {
-    phase_job jb;
     if (nphases > HENN__CKKS_MAX_PHASES)
         return HENN_EINVAL;
     if (threads > HENN__CKKS_MAX_SLOTS)
         threads = HENN__CKKS_MAX_SLOTS;
-    jb.fn = fn;
-    jb.ctx = ctx;
-    jb.nphases = nphases;
-    jb.first[0] = 0;
+    phase_job *jb = malloc(sizeof(*jb));
+    if (jb == NULL)
+        return HENN_ENOMEM;
+    jb->fn = fn;
+    jb->ctx = ctx;
+    jb->nphases = nphases;
+    jb->first[0] = 0;
     for (size_t p = 0; p < nphases; p++) {
-        jb.first[p + 1] = jb.first[p] + counts[p];
-        atomic_init(&jb.done[p], 0);
+        jb->first[p + 1] = jb->first[p] + counts[p];
+        atomic_init(&jb->done[p], 0);
     }
-    atomic_init(&jb.next, 0);
-    atomic_init(&jb.err, 0);
-    jb.nslots = threads < 1 ? 1 : threads;
+    atomic_init(&jb->next, 0);
+    atomic_init(&jb->err, 0);
+    atomic_init(&jb->refs, 1);
+    jb->nslots = threads < 1 ? 1 : threads;
     for (size_t i = 0; i < HENN__CKKS_MAX_SLOTS; i++)
-        atomic_init(&jb.busy[i], 0);
-    int rc;
-    if (jb.nslots == 1) {
-        rc = phase_worker(&jb, 0, 1);
-    } else {
-        henn_batch_opts opts = {0};
-        opts.threads = threads;
-        rc = henn__parallel_for(jb.nslots, &opts, phase_worker, &jb);
+        atomic_init(&jb->busy[i], 0);
+    if (jb->nslots > 1) {
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) == 0) {
+            if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
+                for (size_t t = 1; t < jb->nslots; t++) {
+                    pthread_t tid;
+                    atomic_fetch_add(&jb->refs, 1);
+                    if (pthread_create(&tid, &attr, helper_main, jb) != 0) {
+                        atomic_fetch_sub(&jb->refs, 1);
+                        break; /* run with the threads we have */
+                    }
+                }
+            pthread_attr_destroy(&attr);
+        }
     }
-    return rc != 0 ? rc : atomic_load(&jb.err);
+    phase_worker(jb);
+    /* every item is taken; wait for the ones other threads still run */
+    for (size_t p = 0; p < nphases; p++)
+        while (atomic_load(&jb->done[p]) < counts[p])
+            sched_yield();
+    int rc = atomic_load(&jb->err);
+    job_release(jb);
+    return rc;
 }
