@@ -166,6 +166,14 @@ static int make_keys(henn_lr_client *c, size_t dim, size_t depth)
     return 0;
 }
 
+int henn__lr_client_keys_for(henn_lr_client *c, henn_transport *t, size_t dim, size_t depth)
+{
+    int rc = make_keys(c, dim, depth);
+    if (rc == 0)
+        c->keys_sent = t;
+    return rc;
+}
+
 /* Send req (freed here) and wait for the response. */
 static int call(henn_lr_client *c, henn_transport *t, uint8_t *req, size_t req_len,
                 uint8_t **resp, size_t *resp_len)

@@ -104,5 +104,9 @@ int henn__lr_parse_scores(henn_ckks_ct *cts, size_t count, const henn_ckks_param
 
 /* Test hook (leakage tests): the client's secret key, NULL before keygen. */
 const henn_ckks_sk *henn__lr_client_sk(const henn_lr_client *c);
+/* Fuzz hook: make keys for (dim, depth) without sending them and treat t
+ * as a server that has them, so that a fuzzed server's first response
+ * goes to DATA. */
+int henn__lr_client_keys_for(henn_lr_client *c, henn_transport *t, size_t dim, size_t depth);
 
 #endif
