@@ -21,7 +21,8 @@
  *     uniform polynomial a.
  *  4. Anyone with the evaluation keys adds, multiplies, relinearises,
  *     rescales and rotates ciphertexts; levels and scales are tracked exactly
- *     and mismatches are errors (HENN_EINVAL), never silently wrong results.
+ *     and mismatches are errors (HENN_EINVAL), never silently wrong results
+ *     (henn_ckks_align_levels and henn_ckks_match_scale line inputs up).
  *  5. The key holder decrypts and decodes.
  *
  * Levels: a ciphertext at level l lives modulo Q_l = q_0 * ... * q_l; fresh
