@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const henn_ckks_sk *sk = henn__lr_client_sk(client);
     henn_ckks_ct ct = {0}, cts[2];
     memset(cts, 0, sizeof(cts));
-    if (henn__lr_parse_weights(&ct, sk->params, data, size, 0, 1, 0, 0x1p40) == 0 &&
+    if (henn__lr_parse_weights(&ct, 1, sk->params, data, size, 0, 0, 0x1p40) == 0 &&
         (ct.level != 0 || ct.size != 2))
         __builtin_trap();
     henn_ckks_ct_clear(&ct);

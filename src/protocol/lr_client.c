@@ -264,31 +264,38 @@ static int check_records(const henn_lr_data *d, int labels)
     return 0;
 }
 
-/* Slots of record ciphertext k: block j < dim feature j, block dim the
- * constant 1, block dim + 1 the label (when y != NULL); padding zeros. */
+/* Slots of ciphertext c of record group g: block j holds record index
+ * f = c B + j of the group's rows (features f < dim, the constant 1 at
+ * dim, the label at dim + 1 when labels is set); padding zeros. Returns
+ * the group's row count. */
 static size_t pack_records(double *v, const henn__lr_layout *lo, const henn_lr_data *d,
-                           size_t k, int labels)
+                           size_t g, size_t c, int labels)
 {
-    size_t r0 = k * lo->s, rows = d->rows - r0 < lo->s ? d->rows - r0 : lo->s;
+    size_t r0 = g * lo->s, rows = d->rows - r0 < lo->s ? d->rows - r0 : lo->s;
     memset(v, 0, lo->slots * sizeof(double));
-    for (size_t i = 0; i < rows; i++) {
-        const double *x = d->X + (r0 + i) * d->dim;
-        for (size_t j = 0; j < d->dim; j++)
-            v[j * lo->s + i] = x[j];
-        v[d->dim * lo->s + i] = 1.0;
-        if (labels)
-            v[(d->dim + 1) * lo->s + i] = d->y[r0 + i];
+    for (size_t j = 0; j < lo->B; j++) {
+        size_t f = c * lo->B + j;
+        for (size_t i = 0; i < rows; i++) {
+            double x = f < d->dim ? d->X[(r0 + i) * d->dim + f]
+                       : f == d->dim ? 1.0
+                       : f == d->dim + 1 && labels ? d->y[r0 + i]
+                                                   : 0.0;
+            v[j * lo->s + i] = x;
+        }
     }
     return rows;
 }
 
-/* The weights replicated over their blocks (w_j in block j, b in block dim). */
-static void pack_weights(double *v, const henn__lr_layout *lo, const double *w, double b)
+/* Ciphertext c of the weights: w_f (w[dim] = b) over every slot of block
+ * f % B of ciphertext f / B. */
+static void pack_weights(double *v, const henn__lr_layout *lo, const double *w, size_t c)
 {
     memset(v, 0, lo->slots * sizeof(double));
-    for (size_t j = 0; j <= lo->dim; j++)
-        for (size_t i = 0; i < lo->s; i++)
-            v[j * lo->s + i] = j < lo->dim ? w[j] : b;
+    for (size_t j = 0; j < lo->B; j++) {
+        size_t f = c * lo->B + j;
+        for (size_t i = 0; i < lo->s && f <= lo->dim; i++)
+            v[j * lo->s + i] = w[f];
+    }
 }
 
 /* Encrypt v (symmetric, fresh seed) at level and scale into a blob. */
@@ -373,14 +380,14 @@ static double plan_w(int deg, double L, double p, double x, double q0)
 static int upload(henn_lr_client *c, henn_transport *t, const henn_lr_data *d, double *v,
                   double xscale)
 {
-    size_t nct = (d->rows + c->lo.s - 1) / c->lo.s;
+    size_t groups = (d->rows + c->lo.s - 1) / c->lo.s, G = c->lo.G;
     int rc = 0;
-    for (size_t k = 0; k < nct && rc == 0; k++) {
+    for (size_t k = 0; k < groups * G && rc == 0; k++) {
         henn__lr_wbuf w;
         uint8_t *req;
         size_t req_len;
         double t0 = now_s();
-        size_t rows = pack_records(v, &c->lo, d, k, 1);
+        size_t rows = pack_records(v, &c->lo, d, k / G, k % G, 1);
         henn__lr_wstart(&w, HENN_LR_MSG_DATA);
         henn__lr_wu32(&w, (uint32_t)k);
         henn__lr_wu32(&w, (uint32_t)rows);
@@ -420,18 +427,18 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
         return HENN_EINVAL;
     size_t batch = opts->batch == 0 || opts->batch >= d->rows ? d->rows : opts->batch;
     if (batch < d->rows && (batch % lo.s != 0 || opts->shuffle))
-        return HENN_EINVAL; /* batches are whole ciphertexts, in row order */
-    size_t nct = (d->rows + lo.s - 1) / lo.s, cpb = batch < d->rows ? batch / lo.s : 0;
-    size_t nb = cpb == 0 ? 1 : (nct + cpb - 1) / cpb;
+        return HENN_EINVAL; /* batches are whole record groups, in row order */
+    size_t groups = (d->rows + lo.s - 1) / lo.s, gpb = batch < d->rows ? batch / lo.s : 0;
+    size_t per = gpb == 0 ? groups : gpb, nb = (groups + per - 1) / per, G = lo.G;
     uint64_t total = (uint64_t)opts->epochs * nb;
 
     double *v = malloc(lo.slots * sizeof(double));
     double *w = calloc(d->dim + 1, sizeof(double));
-    henn_ckks_ct W = {0};
+    henn_ckks_ct *W = calloc(G, sizeof(henn_ckks_ct));
     henn__lr_wbuf wb;
     uint8_t *req = NULL, *resp = NULL;
     size_t req_len, resp_len = 0;
-    int rc = v != NULL && w != NULL ? 0 : HENN_ENOMEM;
+    int rc = v != NULL && w != NULL && W != NULL ? 0 : HENN_ENOMEM;
     if (rc == 0)
         rc = ensure_keys(c, t, d->dim, depth);
     double xbits = 0;
@@ -445,7 +452,7 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
         henn__lr_wu32(&wb, (uint32_t)opts->sigmoid);
         henn__lr_wf64(&wb, opts->alpha);
         henn__lr_wf64(&wb, opts->lambda);
-        henn__lr_wu32(&wb, (uint32_t)cpb);
+        henn__lr_wu32(&wb, (uint32_t)gpb);
         henn__lr_wu32(&wb, (uint32_t)opts->epochs);
         rc = henn__lr_wfinish(&wb, &req, &req_len);
         if (rc == 0)
@@ -455,19 +462,22 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
         memcpy(w, m->w, d->dim * sizeof(double));
         w[d->dim] = m->b;
     }
-    size_t top = c->params.L - 1;
+    size_t top = rc == 0 ? c->params.L - 1 : 0;
     double p = (double)c->params.bits[1], q0 = (double)c->params.bits[0];
     c->st.depth_per_step = depth;
     c->st.steps_per_refresh = 1;
     for (uint64_t step = 0; step < total && rc == 0; step++) {
-        double t0 = now_s();
-        size_t b = (size_t)(step % nb), r0 = b * (cpb ? cpb : nct) * lo.s;
-        size_t mb = d->rows - r0 < (cpb ? cpb : nct) * lo.s ? d->rows - r0 : (cpb ? cpb : nct) * lo.s;
+        /* the batch's rows set f = alpha/m, hence the weights' scale */
+        size_t b = (size_t)(step % nb), r0 = b * per * lo.s;
+        size_t mb = d->rows - r0 < per * lo.s ? d->rows - r0 : per * lo.s;
         double wscale = exp2(plan_w(deg, plan_L(cf, deg, opts->alpha / (double)mb), p, xbits, q0));
-        pack_weights(v, &c->lo, w, w[d->dim]);
+        double t0 = now_s();
         henn__lr_wstart(&wb, HENN_LR_MSG_STEP);
         henn__lr_wu32(&wb, (uint32_t)step);
-        encrypt_blob(c, &wb, v, top, wscale);
+        for (size_t k = 0; k < G; k++) {
+            pack_weights(v, &c->lo, w, k);
+            encrypt_blob(c, &wb, v, top, wscale);
+        }
         rc = henn__lr_wfinish(&wb, &req, &req_len);
         if (step > 0) {
             c->st.refreshes++;
@@ -478,19 +488,22 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
         if (rc == 0)
             rc = call(c, t, req, req_len, &resp, &resp_len);
         if (rc == 0)
-            rc = henn__lr_parse_weights(&W, &c->params, resp, resp_len, (uint32_t)step, 1,
+            rc = henn__lr_parse_weights(W, G, &c->params, resp, resp_len, (uint32_t)step,
                                         top - depth, wscale);
         free(resp);
         resp = NULL;
         if (rc != 0)
             break;
-        /* w_j is slot j s of block j (the other slots hold partial sums) */
+        /* w_f is slot (f % B) s of ciphertext f / B; the other slots hold
+         * partial sums */
         t0 = now_s();
-        rc = decrypt_slots(c, v, &W);
-        for (size_t j = 0; j <= d->dim && rc == 0; j++)
-            w[j] = round_to(sane(c, v[j * c->lo.s]), HENN__LR_ROUND_BITS);
+        for (size_t k = 0; k < G && rc == 0; k++) {
+            rc = decrypt_slots(c, v, &W[k]);
+            for (size_t j = 0; j < lo.B && k * lo.B + j <= d->dim && rc == 0; j++)
+                w[k * lo.B + j] = round_to(sane(c, v[j * lo.s]), HENN__LR_ROUND_BITS);
+            henn_ckks_ct_clear(&W[k]);
+        }
         c->st.refresh_s += now_s() - t0;
-        henn_ckks_ct_clear(&W);
         if (rc != 0)
             break;
         c->st.steps++;
@@ -506,8 +519,12 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
     if (v != NULL)
         henn_memzero(v, lo.slots * sizeof(double));
     free(v);
+    if (w != NULL)
+        henn_memzero(w, (d->dim + 1) * sizeof(double));
     free(w);
-    henn_ckks_ct_clear(&W);
+    for (size_t k = 0; W != NULL && k < G; k++)
+        henn_ckks_ct_clear(&W[k]);
+    free(W);
     return rc;
 }
 
@@ -529,45 +546,51 @@ int henn_lr_client_infer(henn_lr_client *c, henn_transport *t, double *scores,
     int rc = ensure_keys(c, t, d->dim, 0);
     if (rc != 0)
         return rc;
-    const size_t per_msg = 16;
-    size_t nct = (d->rows + c->lo.s - 1) / c->lo.s, slots = c->lo.slots;
-    double *v = malloc(slots * sizeof(double));
+    const henn__lr_layout *lo = &c->lo;
+    size_t G = lo->G, slots = lo->slots, groups = (d->rows + lo->s - 1) / lo->s;
+    size_t per_msg = 16 / G > 0 ? 16 / G : 1; /* record groups per INFER message */
+    double *v = malloc(slots * sizeof(double)), *w = malloc((d->dim + 1) * sizeof(double));
     henn_ckks_ct *cts = calloc(per_msg, sizeof(*cts));
     henn__lr_wbuf wb;
     uint8_t *req = NULL, *resp = NULL;
     size_t req_len, resp_len = 0;
-    rc = v != NULL && cts != NULL ? 0 : HENN_ENOMEM;
-    /* the model: a fresh encryption at level 1, or the rounded values */
-    /* inference: records and weights at the scale of the middle primes */
-    double scale = ldexp(1.0, c->params.bits[1]), score_scale;
+    rc = v != NULL && w != NULL && cts != NULL ? 0 : HENN_ENOMEM;
+    /* records and weights at the scale of the middle primes */
+    double scale = ldexp(1.0, c->params.bits[1]);
+    double score_scale = plain ? scale : scale * scale / (double)c->params.q[1];
     if (rc == 0) {
+        memcpy(w, m->w, d->dim * sizeof(double));
+        w[d->dim] = m->b;
         henn__lr_wstart(&wb, HENN_LR_MSG_MODEL);
         henn__lr_wu32(&wb, plain ? 1 : 0);
         if (plain) {
-            for (size_t j = 0; j < d->dim; j++)
-                henn__lr_wf64(&wb, round_to(m->w[j], HENN__LR_PLAIN_BITS));
-            henn__lr_wf64(&wb, round_to(m->b, HENN__LR_PLAIN_BITS));
+            /* rounded to 2^-20: the published values carry none of the
+             * CKKS error of the decryptions they came from, except on
+             * which side of a grid point a weight fell */
+            for (size_t j = 0; j <= d->dim; j++)
+                henn__lr_wf64(&wb, round_to(w[j], HENN__LR_PLAIN_BITS));
         } else {
-            pack_weights(v, &c->lo, m->w, m->b);
-            encrypt_blob(c, &wb, v, 1, scale);
+            for (size_t k = 0; k < G; k++) {
+                pack_weights(v, lo, w, k); /* a fresh encryption at level 1 */
+                encrypt_blob(c, &wb, v, 1, scale);
+            }
         }
         rc = henn__lr_wfinish(&wb, &req, &req_len);
         if (rc == 0)
             rc = call_ok(c, t, req, req_len);
     }
-    score_scale = plain ? scale : scale * scale / (double)c->params.q[1];
-    for (size_t k0 = 0; k0 < nct && rc == 0; k0 += per_msg) {
-        size_t cnt = nct - k0 < per_msg ? nct - k0 : per_msg;
+    for (size_t g0 = 0; g0 < groups && rc == 0; g0 += per_msg) {
+        size_t cnt = groups - g0 < per_msg ? groups - g0 : per_msg;
         double t0 = now_s();
         henn__lr_wstart(&wb, HENN_LR_MSG_INFER);
         henn__lr_wu32(&wb, (uint32_t)cnt);
-        for (size_t k = k0; k < k0 + cnt; k++) {
+        for (size_t k = g0 * G; k < (g0 + cnt) * G; k++) {
             size_t before = wb.len;
-            pack_records(v, &c->lo, d, k, 0);
+            pack_records(v, lo, d, k / G, k % G, 0);
             encrypt_blob(c, &wb, v, 1, scale);
             c->st.data_bytes += wb.len - before;
         }
-        c->st.ciphertexts += cnt;
+        c->st.ciphertexts += cnt * G;
         rc = henn__lr_wfinish(&wb, &req, &req_len);
         c->st.encrypt_s += now_s() - t0;
         if (rc == 0)
@@ -577,14 +600,15 @@ int henn_lr_client_infer(henn_lr_client *c, henn_transport *t, double *scores,
         free(resp);
         resp = NULL;
         t0 = now_s();
-        for (size_t k = k0; k < k0 + cnt && rc == 0; k++) {
-            rc = decrypt_slots(c, v, &cts[k - k0]);
-            size_t r0 = k * c->lo.s, rows = d->rows - r0 < c->lo.s ? d->rows - r0 : c->lo.s;
+        /* z_i sits in slot i of every block: their mean */
+        for (size_t g = g0; g < g0 + cnt && rc == 0; g++) {
+            rc = decrypt_slots(c, v, &cts[g - g0]);
+            size_t r0 = g * lo->s, rows = d->rows - r0 < lo->s ? d->rows - r0 : lo->s;
             for (size_t i = 0; i < rows && rc == 0; i++) {
                 double z = 0;
-                for (size_t j = 0; j < c->lo.B; j++)
-                    z += v[j * c->lo.s + i];
-                z = sane(c, z / (double)c->lo.B);
+                for (size_t j = 0; j < lo->B; j++)
+                    z += v[j * lo->s + i];
+                z = sane(c, z / (double)lo->B);
                 scores[r0 + i] = 1.0 / (1.0 + exp(-z));
             }
         }
@@ -594,7 +618,10 @@ int henn_lr_client_infer(henn_lr_client *c, henn_transport *t, double *scores,
     }
     if (v != NULL)
         henn_memzero(v, slots * sizeof(double));
+    if (w != NULL)
+        henn_memzero(w, (d->dim + 1) * sizeof(double));
     free(v);
+    free(w);
     free(cts);
     return rc;
 }

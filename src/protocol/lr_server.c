@@ -5,9 +5,11 @@
  * scores encrypted records. It has no secret key and never decrypts.
  *
  * One gradient step on a batch (docs/LR_PROTOCOL.md derives each line),
- * W at level l, records X at the top level, D the depth (3 or 4):
- *   P  = X W                                  l - 1   (relinearise, rescale)
+ * W at level l, records X at the top level, D the depth (3 or 4). A record
+ * group is G ciphertexts X_c (one when dim + 2 <= 16), W has G too:
+ *   P  = sum_c X_c W_c                        l - 1   (one relinearisation)
  *   z  = sum_k rot(P, s 2^k)                  l - 1   z_i in every block
+ * then per ciphertext c of the group (X = X_c):
  *   degree 3:  X' = X c3 (constant, rescale)  l - 1
  *              zx = z X', z2 = z z            l - 2
  *              T  = z2 zx + (c1/c3) zx        l - 3
@@ -17,6 +19,7 @@
  *   T += (c0 - y) x summed over the batch (precomputed once per TRAIN)
  *   T  = sum_k rot(T, 2^k), 2^k < s           slot j s: the block's sum
  *   W' = W (1 - alpha lambda/m | 1 | 0) - (alpha/m) T          l - D
+ * (T, T's sum and W' per ciphertext c, over the batch's groups).
  * Only slot j s of block j of W' is the new weight w_j (b in block dim);
  * the other slots hold partial sums. The client, which refreshes W after
  * every step anyway, reads those slots and encrypts a clean replicated W:
@@ -40,16 +43,16 @@
 #include "core/internal.h"
 #include "lr_wire.h"
 
-#define PT_CACHE 8
+#define PT_CACHE 16
 
 typedef struct pt_entry {
     henn_ckks_pt pt;
     int kind;
-    size_t level, batch;
+    size_t level, tag;
     double scale;
 } pt_entry;
 
-enum { PT_REG = 2, PT_LABEL = 3, PT_MODEL = 4 };
+enum { PT_REG = 1, PT_LABEL = 2, PT_MODEL = 3 };
 
 struct henn_lr_server {
     henn_lr_server_limits lim;
@@ -63,7 +66,7 @@ struct henn_lr_server {
     henn_ckks_galois_keys gk;
     henn__lr_layout lo;
 
-    /* records (DATA) */
+    /* records (DATA): ciphertext k = g G + c of group g; rows[g] */
     henn_ckks_ct *X;
     uint32_t *rows;
     size_t nx, capx;
@@ -74,17 +77,17 @@ struct henn_lr_server {
     int deg;
     double c[8];
     double alpha, lambda;
-    size_t cpb, nbatches, D;
+    size_t gpb, nbatches, D; /* groups per batch, batches, depth */
     uint64_t total, next;
-    henn_ckks_ct *K;  /* per batch: sum of (c0 - y) x, level L - 3 */
-    henn_ckks_ct *Xp; /* per record ciphertext: X c3 at level l - 1 (degree 3) */
+    henn_ckks_ct *K;  /* nbatches x G: sum of (c0 - y) x, level L - 3 */
+    henn_ckks_ct *Xp; /* per record ciphertext: X times a constant at l - 1 */
     double *xp_scale;
     size_t *xp_level;
-    henn_ckks_ct W; /* the latest weights (what the server holds) */
+    henn_ckks_ct *W; /* G: the latest weights (what the server holds) */
 
     /* inference (MODEL, INFER) */
-    int model; /* 0 none, 1 encrypted, 2 plaintext */
-    henn_ckks_ct Wm;
+    int model; /* 0 none, 1 encrypted (Wm, G ciphertexts), 2 plaintext */
+    henn_ckks_ct *Wm;
     double *wplain;
 
     pt_entry cache[PT_CACHE];
@@ -96,6 +99,13 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void cts_free(henn_ckks_ct *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        henn_ckks_ct_clear(&v[i]);
+    free(v);
 }
 
 /* ---- lifetime ---- */
@@ -121,38 +131,36 @@ static int limits_ok(const henn_lr_server_limits *l)
            l->max_steps <= ((uint64_t)1 << 32);
 }
 
+static void clear_cache(henn_lr_server *s, int kind)
+{
+    for (size_t i = 0; i < PT_CACHE; i++)
+        if (kind == 0 || s->cache[i].kind == kind) {
+            henn_ckks_pt_clear(&s->cache[i].pt);
+            memset(&s->cache[i], 0, sizeof(s->cache[i]));
+        }
+}
+
 static void clear_training(henn_lr_server *s)
 {
-    if (s->K != NULL)
-        for (size_t b = 0; b < s->nbatches; b++)
-            henn_ckks_ct_clear(&s->K[b]);
-    free(s->K);
-    s->K = NULL;
-    if (s->Xp != NULL)
-        for (size_t k = 0; k < s->nx; k++)
-            henn_ckks_ct_clear(&s->Xp[k]);
-    free(s->Xp);
+    cts_free(s->K, s->nbatches * s->lo.G);
+    cts_free(s->Xp, s->nx);
+    cts_free(s->W, s->lo.G);
     free(s->xp_scale);
     free(s->xp_level);
-    s->Xp = NULL;
+    s->K = s->Xp = s->W = NULL;
     s->xp_scale = NULL;
     s->xp_level = NULL;
-    henn_ckks_ct_clear(&s->W);
     s->training = 0;
     s->nbatches = 0;
     s->total = s->next = 0;
-    for (size_t i = 0; i < PT_CACHE; i++) {
-        henn_ckks_pt_clear(&s->cache[i].pt);
-        memset(&s->cache[i], 0, sizeof(s->cache[i]));
-    }
+    clear_cache(s, PT_REG);
+    clear_cache(s, PT_LABEL);
 }
 
 static void clear_data(henn_lr_server *s)
 {
     clear_training(s);
-    for (size_t k = 0; k < s->nx; k++)
-        henn_ckks_ct_clear(&s->X[k]);
-    free(s->X);
+    cts_free(s->X, s->nx);
     free(s->rows);
     s->X = NULL;
     s->rows = NULL;
@@ -162,16 +170,19 @@ static void clear_data(henn_lr_server *s)
 
 static void clear_model(henn_lr_server *s)
 {
-    henn_ckks_ct_clear(&s->Wm);
+    cts_free(s->Wm, s->lo.G);
     free(s->wplain);
+    s->Wm = NULL;
     s->wplain = NULL;
     s->model = 0;
+    clear_cache(s, PT_MODEL);
 }
 
 static void clear_session(henn_lr_server *s)
 {
     clear_data(s);
     clear_model(s);
+    clear_cache(s, 0);
     henn_ckks_galois_keys_clear(&s->gk);
     henn_ckks_relin_key_clear(&s->rk);
     henn_ckks_params_clear(&s->params);
@@ -217,6 +228,7 @@ void henn_lr_server_get_stats(henn_lr_server_stats *st, const henn_lr_server *s)
 {
     *st = s->st;
     uint64_t held = 0;
+    size_t G = s->lo.G;
     if (s->keyed) {
         size_t L = s->params.L, N = s->params.N;
         uint64_t ksk = (uint64_t)L * 2 * (L + 1) * N * 8;
@@ -227,9 +239,14 @@ void henn_lr_server_get_stats(henn_lr_server_stats *st, const henn_lr_server *s)
         if (s->Xp != NULL)
             held += ct_bytes(&s->Xp[k]);
     }
-    for (size_t b = 0; s->K != NULL && b < s->nbatches; b++)
-        held += ct_bytes(&s->K[b]);
-    held += ct_bytes(&s->W) + ct_bytes(&s->Wm);
+    for (size_t i = 0; s->K != NULL && i < s->nbatches * G; i++)
+        held += ct_bytes(&s->K[i]);
+    for (size_t c = 0; c < G; c++) {
+        if (s->W != NULL)
+            held += ct_bytes(&s->W[c]);
+        if (s->Wm != NULL)
+            held += ct_bytes(&s->Wm[c]);
+    }
     st->held_bytes = held;
 }
 
@@ -238,12 +255,13 @@ void henn_lr_server_get_stats(henn_lr_server_stats *st, const henn_lr_server *s)
 /* Multiply by c at encoding scale sigma (out.scale = a.scale sigma). The
  * integer round(c sigma) must stay below q_0 / 2 for
  * henn_ckks_multiply_const; a larger one is split into round(c sigma /
- * 2^t) times 2^t (exact), and the scale set to a.scale sigma. */
+ * 2^t) times 2^t (exact), and the scale set to a.scale sigma. A constant
+ * below 2^16 at its scale would lose its precision: HENN_ERANGE. */
 static int mul_const(henn_ckks_ct *out, const henn_ckks_ct *a, double c, double sigma)
 {
     double v = fabs(c * sigma), lim = (double)(a->params->q[0] / 8);
     if (!isfinite(v) || !(sigma > 0) || v < 0x1p16)
-        return HENN_ERANGE; /* the constant would lose its precision */
+        return HENN_ERANGE;
     if (v < lim)
         return henn_ckks_multiply_const(out, a, c, sigma);
     int t = 0;
@@ -285,7 +303,7 @@ static int mul_relin_rescale(henn_lr_server *s, henn_ckks_ct *out, const henn_ck
     return rc;
 }
 
-/* acc = sum_{k < count} rot(acc, first 2^k) */
+/* acc = sum over k of rot(acc, first 2^k), first 2^k < limit */
 static int rot_sum(henn_lr_server *s, henn_ckks_ct *acc, size_t first, size_t limit)
 {
     henn_ckks_ct t = {0};
@@ -311,45 +329,49 @@ static int inner_sum(henn_lr_server *s, henn_ckks_ct *acc)
     return rot_sum(s, acc, 1, s->lo.s);
 }
 
-/* A cached plaintext: kind with parameter `batch` (its values depend on
- * the batch's alpha/m), at level and scale. */
-static int get_pt(henn_lr_server *s, const henn_ckks_pt **out, int kind, size_t batch,
+/* Rows of the batch's groups [g0, g1). */
+static double batch_rows(const henn_lr_server *s, size_t g0, size_t g1)
+{
+    double m = 0;
+    for (size_t g = g0; g < g1; g++)
+        m += s->rows[g];
+    return m;
+}
+
+/* A cached plaintext: kind with tag (REG: batch G + c, LABEL and MODEL:
+ * c, the ciphertext of the group it multiplies), at level and scale. Not thread-safe: fetch before parallel work. */
+static int get_pt(henn_lr_server *s, const henn_ckks_pt **out, int kind, size_t tag,
                   size_t level, double scale)
 {
     for (size_t i = 0; i < PT_CACHE; i++) {
         pt_entry *e = &s->cache[i];
-        if (e->kind == kind && e->batch == batch && e->level == level && e->scale == scale) {
+        if (e->kind == kind && e->tag == tag && e->level == level && e->scale == scale) {
             *out = &e->pt;
             return 0;
         }
     }
     const henn__lr_layout *lo = &s->lo;
+    size_t B = lo->B, G = lo->G, c = kind == PT_REG ? tag % G : tag;
     double *v = calloc(lo->slots, sizeof(double));
     if (v == NULL)
         return HENN_ENOMEM;
     double m = 0;
     if (kind == PT_REG) {
-        size_t k0 = batch * s->cpb, k1 = k0 + s->cpb < s->nx ? k0 + s->cpb : s->nx;
-        for (size_t k = k0; k < k1; k++)
-            m += s->rows[k];
+        size_t b = tag / G, g0 = b * s->gpb;
+        size_t g1 = g0 + s->gpb < s->nx / G ? g0 + s->gpb : s->nx / G;
+        m = batch_rows(s, g0, g1);
     }
-    switch (kind) {
-    case PT_REG: /* 1 - alpha lambda/m on features, 1 on the bias, 0 elsewhere */
-        for (size_t j = 0; j <= lo->dim; j++)
-            for (size_t i = 0; i < lo->s; i++)
-                v[j * lo->s + i] = j < lo->dim ? 1.0 - s->alpha * s->lambda / m : 1.0;
-        break;
-    case PT_LABEL: /* 1 on the label block */
-        for (size_t i = 0; i < lo->s; i++)
-            v[(lo->dim + 1) * lo->s + i] = 1.0;
-        break;
-    case PT_MODEL: /* the published model, replicated per block */
-        for (size_t j = 0; j <= lo->dim; j++)
-            for (size_t i = 0; i < lo->s; i++)
-                v[j * lo->s + i] = s->wplain[j];
-        break;
-    default:
-        break;
+    for (size_t j = 0; j < B; j++) {
+        size_t f = c * B + j; /* record index in this block */
+        double x = 0;
+        if (kind == PT_REG && f <= lo->dim)
+            x = f < lo->dim ? 1.0 - s->alpha * s->lambda / m : 1.0;
+        else if (kind == PT_LABEL && f == lo->dim + 1)
+            x = 1.0;
+        else if (kind == PT_MODEL && f <= lo->dim)
+            x = s->wplain[f];
+        for (size_t i = 0; i < lo->s && x != 0; i++)
+            v[j * lo->s + i] = x;
     }
     pt_entry *e = &s->cache[s->cache_next];
     s->cache_next = (s->cache_next + 1) % PT_CACHE;
@@ -362,88 +384,147 @@ static int get_pt(henn_lr_server *s, const henn_ckks_pt **out, int kind, size_t 
         return rc;
     }
     e->kind = kind;
-    e->batch = batch;
+    e->tag = tag;
     e->level = level;
     e->scale = scale;
     *out = &e->pt;
     return 0;
 }
 
+/* Run fn(ctx, i) for i < count on the server's threads. */
+typedef int (*item_fn)(void *ctx, size_t i);
+typedef struct par_job {
+    item_fn fn;
+    void *ctx;
+} par_job;
+
+static int par_chunk(void *ctx, size_t begin, size_t end)
+{
+    par_job *j = ctx;
+    int rc = 0;
+    for (size_t i = begin; i < end && rc == 0; i++)
+        rc = j->fn(j->ctx, i);
+    return rc;
+}
+
+/* With at least as many items as threads, one item per thread and the
+ * CKKS calls on their own thread; with fewer (one record group, one
+ * ciphertext per group), the items in turn and the threads inside the key
+ * switches and rescales (over RNS limbs, henn_ckks_params_set_threads). */
+static int par_for(henn_lr_server *s, size_t count, item_fn fn, void *ctx)
+{
+    unsigned threads = s->threads > 0 ? s->threads : henn__cpu_count();
+    henn_batch_opts po = {.threads = threads};
+    par_job j = {fn, ctx};
+    int rc;
+    if (count >= threads && threads > 1) {
+        rc = henn_ckks_params_set_threads(&s->params, 1);
+        return rc == 0 ? henn__parallel_for(count, &po, par_chunk, &j) : rc;
+    }
+    rc = henn_ckks_params_set_threads(&s->params, threads);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = fn(ctx, i);
+    return rc;
+}
+
 /* ---- one gradient step ---- */
 
-/* Gradient terms of record ciphertext k at base level l, added into T. */
-static int step_terms(henn_lr_server *s, henn_ckks_ct *T, size_t k, const henn_ckks_ct *W,
-                      double ST)
+typedef struct step_ctx {
+    henn_lr_server *s;
+    const henn_ckks_ct *W; /* G weight ciphertexts at level l */
+    size_t g0, l;
+    double ST;
+    henn_ckks_ct *z, *z2, *z4; /* per group of the batch */
+    henn_ckks_ct *T;           /* per (group, c) */
+    const henn_ckks_pt **reg;  /* per c */
+} step_ctx;
+
+/* Group g0 + i: z = block_sum(sum_c X_c W_c), z^2 and (degree 5) z^4. */
+static int step_powers(void *ctx, size_t i)
 {
+    step_ctx *x = ctx;
+    henn_lr_server *s = x->s;
+    size_t G = s->lo.G, l = x->l, g = x->g0 + i;
+    henn_ckks_ct Xl = {0}, p = {0}, *z = &x->z[i];
+    int rc = 0;
+    for (size_t c = 0; c < G && rc == 0; c++) {
+        rc = henn_ckks_mod_switch(&Xl, &s->X[g * G + c], l);
+        if (rc == 0)
+            rc = henn_ckks_multiply(c == 0 ? z : &p, &Xl, &x->W[c]);
+        if (rc == 0 && c > 0)
+            rc = henn_ckks_add(z, z, &p);
+    }
+    if (rc == 0)
+        rc = henn_ckks_relinearize(z, z, &s->rk);
+    if (rc == 0)
+        rc = henn_ckks_rescale(z, z);
+    if (rc == 0)
+        rc = block_sum(s, z); /* z_i in every block, level l - 1 */
+    if (rc == 0)
+        rc = henn_ckks_square(&x->z2[i], z);
+    if (rc == 0)
+        rc = henn_ckks_relinearize(&x->z2[i], &x->z2[i], &s->rk);
+    if (rc == 0)
+        rc = henn_ckks_rescale(&x->z2[i], &x->z2[i]);
+    if (rc == 0 && s->deg == 5) {
+        rc = henn_ckks_square(&x->z4[i], &x->z2[i]);
+        if (rc == 0)
+            rc = henn_ckks_relinearize(&x->z4[i], &x->z4[i], &s->rk);
+        if (rc == 0)
+            rc = henn_ckks_rescale(&x->z4[i], &x->z4[i]); /* l - 3 */
+    }
+    henn_ckks_ct_clear(&Xl);
+    henn_ckks_ct_clear(&p);
+    return rc;
+}
+
+/* Gradient terms of record ciphertext (g0 + i / G, c = i % G) at scale
+ * S_T into T[i]. */
+static int step_terms(void *ctx, size_t i)
+{
+    step_ctx *x = ctx;
+    henn_lr_server *s = x->s;
     const henn_ckks_params *P = &s->params;
-    size_t l = W->level;
-    double q[HENN_CKKS_MAX_PRIMES];
-    for (size_t i = 0; i < P->L; i++)
-        q[i] = (double)P->q[i];
-    double SW = W->scale, Dx = s->xscale;
-    double S1 = Dx * SW / q[l], S2 = S1 * S1 / q[l - 1];
-    henn_ckks_ct Xl = {0}, z = {0}, zx = {0}, z2 = {0}, a = {0}, b = {0};
-    int rc = henn_ckks_mod_switch(&Xl, &s->X[k], l);
-    if (rc == 0)
-        rc = mul_relin_rescale(s, &z, &Xl, W);
-    if (rc == 0)
-        rc = block_sum(s, &z);
-    if (rc != 0)
-        goto cleanup;
+    size_t G = s->lo.G, gi = i / G, k = (x->g0 + gi) * G + i % G, l = x->l;
+    double q[HENN_CKKS_MAX_PRIMES], ST = x->ST;
+    for (size_t j = 0; j < P->L; j++)
+        q[j] = (double)P->q[j];
+    const henn_ckks_ct *z = &x->z[gi], *z2 = &x->z2[gi], *z4 = &x->z4[gi];
+    double S1 = z->scale, S2 = z2->scale;
+    henn_ckks_ct Xl = {0}, zx = {0}, a = {0}, b = {0}, z3x = {0};
+    int rc = 0;
     /* X' = X c at level l - 1 (c = c3 for degree 3, 1 for degree 5), its
      * scale chosen so that z X' lands where the top term needs it (degree
      * 3) or at about q (degree 5); cached per record ciphertext */
     double SXp = s->deg == 3 ? ST * q[l - 2] / S2 * q[l - 1] / S1 : q[l - 1];
     if (s->xp_level[k] != l - 1 || s->xp_scale[k] != SXp) {
-        rc = mul_const_to(&s->Xp[k], &Xl, s->deg == 3 ? s->c[3] : 1.0, SXp);
+        rc = henn_ckks_mod_switch(&Xl, &s->X[k], l);
+        if (rc == 0)
+            rc = mul_const_to(&s->Xp[k], &Xl, s->deg == 3 ? s->c[3] : 1.0, SXp);
         s->xp_level[k] = rc == 0 ? l - 1 : 0;
         s->xp_scale[k] = rc == 0 ? SXp : 0;
     }
-    if (rc != 0)
-        goto cleanup;
-    if (s->deg == 3) {
-        if (rc == 0)
-            rc = mul_relin_rescale(s, &zx, &z, &s->Xp[k]); /* c3 z x, scale SZX */
-        if (rc == 0)
-            rc = henn_ckks_square(&z2, &z);
-        if (rc == 0)
-            rc = henn_ckks_relinearize(&z2, &z2, &s->rk);
-        if (rc == 0)
-            rc = henn_ckks_rescale(&z2, &z2);
-        if (rc == 0)
-            rc = henn_ckks_multiply(&a, &z2, &zx); /* c3 z^3 x, size 3 */
+    if (rc == 0)
+        rc = mul_relin_rescale(s, &zx, z, &s->Xp[k]); /* (c3) z x, l - 2 */
+    if (rc == 0 && s->deg == 3) {
+        rc = henn_ckks_multiply(&a, z2, &zx); /* c3 z^3 x, size 3 */
         if (rc == 0)
             rc = henn_ckks_rescale(&a, &a);
         if (rc == 0)
             a.scale = ST;
         if (rc == 0)
-            rc = mul_const_to(&b, &zx, s->c[1] / s->c[3], ST); /* c1 z x */
-    } else {
-        henn_ckks_ct z4 = {0}, z3x = {0};
-        double S4 = S2 * S2 / q[l - 2];
-        rc = mul_relin_rescale(s, &zx, &z, &s->Xp[k]); /* z x, l - 2 */
+            rc = mul_const_to(&b, &zx, s->c[1] / s->c[3], ST); /* c1 z x, l - 3 */
+    } else if (rc == 0) {
+        double S4 = z4->scale;
+        rc = mul_const_to(&b, &zx, s->c[5], ST * q[l - 3] / S4); /* c5 z x, l - 3 */
         if (rc == 0)
-            rc = henn_ckks_square(&z2, &z);
-        if (rc == 0)
-            rc = henn_ckks_relinearize(&z2, &z2, &s->rk);
-        if (rc == 0)
-            rc = henn_ckks_rescale(&z2, &z2);
-        if (rc == 0)
-            rc = henn_ckks_square(&z4, &z2);
-        if (rc == 0)
-            rc = henn_ckks_relinearize(&z4, &z4, &s->rk);
-        if (rc == 0)
-            rc = henn_ckks_rescale(&z4, &z4); /* z^4, S4, l - 3 */
-        if (rc == 0)
-            rc = mul_const_to(&b, &zx, s->c[5], ST * q[l - 3] / S4); /* c5 z x, l - 3 */
-        if (rc == 0)
-            rc = henn_ckks_multiply(&a, &z4, &b); /* c5 z^5 x, size 3 */
+            rc = henn_ckks_multiply(&a, z4, &b); /* c5 z^5 x, size 3 */
         if (rc == 0)
             rc = henn_ckks_rescale(&a, &a);
         if (rc == 0)
             a.scale = ST;
         if (rc == 0)
-            rc = henn_ckks_multiply(&z3x, &z2, &zx); /* z^3 x, size 3, l - 2 */
+            rc = henn_ckks_multiply(&z3x, z2, &zx); /* z^3 x, size 3, l - 2 */
         if (rc == 0)
             rc = henn_ckks_rescale(&z3x, &z3x);
         if (rc == 0)
@@ -454,94 +535,95 @@ static int step_terms(henn_lr_server *s, henn_ckks_ct *T, size_t k, const henn_c
             rc = mul_const_to(&b, &zx, s->c[1], ST); /* c1 z x, l - 3 */
         if (rc == 0)
             rc = henn_ckks_mod_switch(&b, &b, l - 4);
-        henn_ckks_ct_clear(&z4);
-        henn_ckks_ct_clear(&z3x);
     }
     if (rc == 0)
-        rc = henn_ckks_add(&a, &a, &b);
-    if (rc == 0)
-        rc = T->data == NULL ? henn_ckks_ct_copy(T, &a) : henn_ckks_add(T, T, &a);
-cleanup:
+        rc = henn_ckks_add(&x->T[i], &a, &b);
     henn_ckks_ct_clear(&Xl);
-    henn_ckks_ct_clear(&z);
     henn_ckks_ct_clear(&zx);
-    henn_ckks_ct_clear(&z2);
     henn_ckks_ct_clear(&a);
     henn_ckks_ct_clear(&b);
+    henn_ckks_ct_clear(&z3x);
     return rc;
 }
 
-typedef struct step_job {
-    henn_lr_server *s;
-    const henn_ckks_ct *W;
-    henn_ckks_ct *T; /* one partial sum per record ciphertext of the batch */
-    size_t k0;
-    double ST;
-} step_job;
-
-static int step_chunk(void *ctx, size_t begin, size_t end)
+/* Ciphertext c: T_c = sum over the batch's groups + the label term, the
+ * sum inside each block, and W_c <- W_c r - (alpha/m) T_c. */
+static int step_update(void *ctx, size_t c)
 {
-    step_job *j = ctx;
+    step_ctx *x = ctx;
+    henn_lr_server *s = x->s;
+    size_t G = s->lo.G, l = x->l, t = l - s->D, b = (size_t)(s->next % s->nbatches);
+    size_t groups = x->T == NULL ? 0 : s->gpb;
+    henn_ckks_ct Kt = {0}, Wr = {0}, *T = &x->T[c];
     int rc = 0;
-    for (size_t i = begin; i < end && rc == 0; i++)
-        rc = step_terms(j->s, &j->T[i], j->k0 + i, j->W, j->ST);
-    return rc;
-}
-
-/* W <- W after one step on batch next % nbatches; W at level l >= D. */
-static int do_step(henn_lr_server *s, henn_ckks_ct *W)
-{
-    const henn_ckks_params *P = &s->params;
-    size_t l = W->level, D = s->D, t = l - D;
-    size_t b = (size_t)(s->next % s->nbatches);
-    size_t k0 = b * s->cpb, k1 = k0 + s->cpb < s->nx ? k0 + s->cpb : s->nx;
-    double m = 0;
-    for (size_t k = k0; k < k1; k++)
-        m += s->rows[k];
-    double f = s->alpha / m, SW = W->scale, ST = f * SW;
-    henn_ckks_ct *T = calloc(k1 - k0, sizeof(*T));
-    henn_ckks_ct Kt = {0}, Wr = {0};
-    const henn_ckks_pt *reg;
-    henn_batch_opts po = {.threads = s->threads};
-    step_job jb = {.s = s, .W = W, .T = T, .k0 = k0, .ST = ST};
-    int rc = T != NULL ? 0 : HENN_ENOMEM;
-    /* plaintexts first: the cache is not touched by the workers */
-    if (rc == 0)
-        rc = get_pt(s, &reg, PT_REG, b, l, (double)P->q[l]); /* W r keeps S_W */
-    if (rc == 0)
-        rc = henn__parallel_for(k1 - k0, &po, step_chunk, &jb);
-    for (size_t i = 1; i < k1 - k0 && rc == 0; i++)
-        rc = henn_ckks_add(&T[0], &T[0], &T[i]);
+    for (size_t gi = 1; gi < groups && x->T[gi * G + c].data != NULL && rc == 0; gi++)
+        rc = henn_ckks_add(T, T, &x->T[gi * G + c]);
     /* the label term (c0 - y) x of the batch */
     if (rc == 0)
-        rc = henn_ckks_mod_switch(&Kt, &s->K[b], l - 2);
+        rc = henn_ckks_mod_switch(&Kt, &s->K[b * G + c], l - 2);
     if (rc == 0)
-        rc = mul_const_to(&Kt, &Kt, 1.0, ST);
+        rc = mul_const_to(&Kt, &Kt, 1.0, x->ST);
     if (rc == 0)
         rc = henn_ckks_mod_switch(&Kt, &Kt, t);
     if (rc == 0)
-        rc = henn_ckks_add(&T[0], &T[0], &Kt);
+        rc = henn_ckks_add(T, T, &Kt);
     if (rc == 0)
-        rc = henn_ckks_relinearize(&T[0], &T[0], &s->rk);
+        rc = henn_ckks_relinearize(T, T, &s->rk);
     if (rc == 0)
-        rc = inner_sum(s, &T[0]); /* slot j s: sum_i e_i x_ij over the batch */
+        rc = inner_sum(s, T); /* slot j s: sum_i e_i x_ij over the batch */
     /* W (1 - alpha lambda / m) on the features, W on the bias */
     if (rc == 0)
-        rc = henn_ckks_multiply_plain(&Wr, W, reg);
+        rc = henn_ckks_multiply_plain(&Wr, &x->W[c], x->reg[c]);
     if (rc == 0)
         rc = henn_ckks_rescale(&Wr, &Wr);
     if (rc == 0)
         rc = henn_ckks_mod_switch(&Wr, &Wr, t);
     if (rc == 0) {
-        /* T at scale S_T = f S_W read at scale S_W is f T = the step */
-        Wr.scale = T[0].scale = SW;
-        rc = henn_ckks_sub(W, &Wr, &T[0]);
+        /* T at scale S_T = f S_W read at scale S_W is f T: the step */
+        double SW = x->W[c].scale;
+        Wr.scale = T->scale = SW;
+        rc = henn_ckks_sub(T, &Wr, T); /* T now holds W'_c */
     }
-    for (size_t i = 0; T != NULL && i < k1 - k0; i++)
-        henn_ckks_ct_clear(&T[i]);
-    free(T);
     henn_ckks_ct_clear(&Kt);
     henn_ckks_ct_clear(&Wr);
+    return rc;
+}
+
+/* W (G ciphertexts at level l >= D) <- W after one step on batch
+ * next % nbatches. */
+static int do_step(henn_lr_server *s, henn_ckks_ct *W)
+{
+    const henn_ckks_params *P = &s->params;
+    size_t G = s->lo.G, l = W[0].level, ngroups = s->nx / G;
+    size_t b = (size_t)(s->next % s->nbatches), g0 = b * s->gpb;
+    size_t g1 = g0 + s->gpb < ngroups ? g0 + s->gpb : ngroups, ng = g1 - g0;
+    double f = s->alpha / batch_rows(s, g0, g1), SW = W[0].scale;
+    step_ctx x = {.s = s, .W = W, .g0 = g0, .l = l, .ST = f * SW};
+    x.z = calloc(ng, sizeof(henn_ckks_ct));
+    x.z2 = calloc(ng, sizeof(henn_ckks_ct));
+    x.z4 = calloc(ng, sizeof(henn_ckks_ct));
+    x.T = calloc(s->gpb * G, sizeof(henn_ckks_ct));
+    x.reg = calloc(G, sizeof(*x.reg));
+    int rc = x.z && x.z2 && x.z4 && x.T && x.reg ? 0 : HENN_ENOMEM;
+    /* plaintexts first: the cache is not touched by the workers */
+    for (size_t c = 0; c < G && rc == 0; c++)
+        rc = get_pt(s, &x.reg[c], PT_REG, b * G + c, l, (double)P->q[l]); /* keeps S_W */
+    if (rc == 0)
+        rc = par_for(s, ng, step_powers, &x);
+    if (rc == 0)
+        rc = par_for(s, ng * G, step_terms, &x);
+    if (rc == 0)
+        rc = par_for(s, G, step_update, &x);
+    for (size_t c = 0; c < G && rc == 0; c++) {
+        henn_ckks_ct_clear(&W[c]);
+        W[c] = x.T[c]; /* moved */
+        memset(&x.T[c], 0, sizeof(x.T[c]));
+    }
+    cts_free(x.z, ng);
+    cts_free(x.z2, ng);
+    cts_free(x.z4, ng);
+    cts_free(x.T, s->gpb * G);
+    free(x.reg);
     return rc;
 }
 
@@ -551,7 +633,7 @@ static int do_step(henn_lr_server *s, henn_ckks_ct *W)
  * the deserialiser; this only peeks at sizes before anything is built). */
 static uint32_t le32_at(const uint8_t *b, size_t n, size_t off)
 {
-    if (off + 4 > n)
+    if (b == NULL || off + 4 > n)
         return 0;
     return (uint32_t)b[off] | (uint32_t)b[off + 1] << 8 | (uint32_t)b[off + 2] << 16 |
            (uint32_t)b[off + 3] << 24;
@@ -585,6 +667,26 @@ static int read_ct(henn_lr_server *s, henn_ckks_ct *ct, henn__lr_rbuf *r)
         return HENN_EPROTO;
     }
     return 0;
+}
+
+/* G ciphertexts of one level (at least min_level) and one scale. */
+static int read_group(henn_lr_server *s, henn_ckks_ct **out, henn__lr_rbuf *r, size_t min_level)
+{
+    size_t G = s->lo.G;
+    henn_ckks_ct *v = calloc(G, sizeof(*v));
+    int rc = v != NULL ? 0 : HENN_ENOMEM;
+    for (size_t c = 0; c < G && rc == 0; c++) {
+        rc = read_ct(s, &v[c], r);
+        if (rc == 0 && (v[c].level < min_level ||
+                        (c > 0 && (v[c].level != v[0].level || v[c].scale != v[0].scale))))
+            rc = HENN_EPROTO;
+    }
+    if (rc != 0) {
+        cts_free(v, G);
+        v = NULL;
+    }
+    *out = v;
+    return rc;
 }
 
 static int handle_keys(henn_lr_server *s, henn__lr_rbuf *r)
@@ -654,12 +756,14 @@ static int handle_data(henn_lr_server *s, henn__lr_rbuf *r)
 {
     if (!s->keyed)
         return HENN_EPROTO;
+    size_t G = s->lo.G;
     uint32_t index = henn__lr_ru32(r), rows = henn__lr_ru32(r);
     if (r->err != 0)
         return HENN_EFORMAT;
-    /* index 0 starts a new data set; others append in order */
+    /* index 0 starts a new data set; others append in order, and the
+     * ciphertexts of a group state the same row count */
     if ((index != 0 && index != s->nx) || index >= s->lim.max_cts || rows == 0 ||
-        rows > s->lo.s)
+        rows > s->lo.s || (index % G != 0 && rows != s->rows[index / G]))
         return HENN_EPROTO;
     henn_ckks_ct ct = {0};
     int rc = read_ct(s, &ct, r);
@@ -694,44 +798,65 @@ static int handle_data(henn_lr_server *s, henn__lr_rbuf *r)
     if (s->nx == 0)
         s->xscale = ct.scale;
     s->X[s->nx] = ct;
-    s->rows[s->nx] = rows;
+    s->rows[s->nx / G] = rows;
     s->nx++;
     return 0;
 }
 
-/* Per batch: K_b = sum (c0 - y) x over its ciphertexts, at level L - 3. */
-static int precompute_labels(henn_lr_server *s)
-{
-    const henn_ckks_params *P = &s->params;
-    size_t top = P->L - 1;
+/* Group g: K_g,c = (c0 - y) x_c for each c, at level L - 3, into Kg[i G + c]. */
+typedef struct label_ctx {
+    henn_lr_server *s;
     const henn_ckks_pt *lab;
-    henn_ckks_ct Y = {0}, Xm = {0}, Kk = {0};
-    /* Y = X (label mask) at scale q_{top-1}, so that K = (c0 - Y) X keeps
-     * the records' scale after its rescale */
-    int rc = get_pt(s, &lab, PT_LABEL, 0, top,
-                    (double)P->q[top - 1] * (double)P->q[top] / s->xscale);
-    for (size_t k = 0; k < s->nx && rc == 0; k++) {
-        size_t b = k / s->cpb;
-        rc = henn_ckks_multiply_plain(&Y, &s->X[k], lab);
+    henn_ckks_ct *Kg;
+} label_ctx;
+
+static int label_terms(void *ctx, size_t g)
+{
+    label_ctx *x = ctx;
+    henn_lr_server *s = x->s;
+    size_t G = s->lo.G, top = s->params.L - 1, cl = (s->lo.dim + 1) / s->lo.B;
+    henn_ckks_ct Y = {0}, Xm = {0};
+    int rc = henn_ckks_multiply_plain(&Y, &s->X[g * G + cl], x->lab);
+    if (rc == 0)
+        rc = henn_ckks_rescale(&Y, &Y);
+    if (rc == 0)
+        rc = block_sum(s, &Y); /* y_i in every block */
+    if (rc == 0)
+        rc = henn_ckks_negate(&Y, &Y);
+    if (rc == 0)
+        rc = henn_ckks_add_const(&Y, &Y, s->c[0]); /* c0 - y */
+    for (size_t c = 0; c < G && rc == 0; c++) {
+        rc = henn_ckks_mod_switch(&Xm, &s->X[g * G + c], top - 1);
         if (rc == 0)
-            rc = henn_ckks_rescale(&Y, &Y);
-        if (rc == 0)
-            rc = block_sum(s, &Y); /* y_i in every block */
-        if (rc == 0)
-            rc = henn_ckks_negate(&Y, &Y);
-        if (rc == 0)
-            rc = henn_ckks_add_const(&Y, &Y, s->c[0]); /* c0 - y */
-        if (rc == 0)
-            rc = henn_ckks_mod_switch(&Xm, &s->X[k], top - 1);
-        if (rc == 0)
-            rc = mul_relin_rescale(s, &Kk, &Y, &Xm);
-        if (rc == 0)
-            rc = s->K[b].data == NULL ? henn_ckks_ct_copy(&s->K[b], &Kk)
-                                      : henn_ckks_add(&s->K[b], &s->K[b], &Kk);
+            rc = mul_relin_rescale(s, &x->Kg[g * G + c], &Y, &Xm);
     }
     henn_ckks_ct_clear(&Y);
     henn_ckks_ct_clear(&Xm);
-    henn_ckks_ct_clear(&Kk);
+    return rc;
+}
+
+/* Per batch and ciphertext c: K_b,c = sum over its groups of (c0 - y) x_c. */
+static int precompute_labels(henn_lr_server *s)
+{
+    const henn_ckks_params *P = &s->params;
+    size_t G = s->lo.G, ngroups = s->nx / G, top = P->L - 1;
+    label_ctx x = {.s = s};
+    x.Kg = calloc(s->nx, sizeof(henn_ckks_ct));
+    /* Y = X (label mask) at scale q_{top-1}, so that K = (c0 - Y) X keeps
+     * the records' scale after its rescale */
+    int rc = x.Kg != NULL ? 0 : HENN_ENOMEM;
+    if (rc == 0) /* tag: the ciphertext that holds the label */
+        rc = get_pt(s, &x.lab, PT_LABEL, (s->lo.dim + 1) / s->lo.B, top,
+                    (double)P->q[top - 1] * (double)P->q[top] / s->xscale);
+    if (rc == 0)
+        rc = par_for(s, ngroups, label_terms, &x);
+    for (size_t g = 0; g < ngroups && rc == 0; g++)
+        for (size_t c = 0; c < G && rc == 0; c++) {
+            henn_ckks_ct *K = &s->K[(g / s->gpb) * G + c];
+            rc = K->data == NULL ? henn_ckks_ct_copy(K, &x.Kg[g * G + c])
+                                 : henn_ckks_add(K, K, &x.Kg[g * G + c]);
+        }
+    cts_free(x.Kg, s->nx);
     return rc;
 }
 
@@ -739,21 +864,22 @@ static int handle_train(henn_lr_server *s, henn__lr_rbuf *r)
 {
     uint32_t kind = henn__lr_ru32(r);
     double alpha = henn__lr_rf64(r), lambda = henn__lr_rf64(r);
-    uint32_t cpb = henn__lr_ru32(r), epochs = henn__lr_ru32(r);
+    uint32_t gpb = henn__lr_ru32(r), epochs = henn__lr_ru32(r);
     int rc = henn__lr_rdone(r);
     if (rc != 0)
         return rc;
-    if (!s->keyed || s->nx == 0)
+    size_t G = s->lo.G, ngroups = s->keyed ? s->nx / G : 0;
+    if (!s->keyed || s->nx == 0 || s->nx % G != 0)
         return HENN_EPROTO;
     double c[8];
     int deg = kind <= 8 ? henn_lr_sigmoid_coeffs(c, (henn_lr_sigmoid)kind) : -1;
     size_t D = henn__lr_depth(deg);
     if (D == 0 || !isfinite(alpha) || !(alpha > 0) || alpha > 1e6 || !isfinite(lambda) ||
-        !(lambda >= 0) || lambda > 1e9 || epochs == 0 || cpb > s->nx)
+        !(lambda >= 0) || lambda > 1e9 || epochs == 0 || gpb > ngroups)
         return HENN_EPROTO;
-    if (s->params.L < D + 1)
+    if (s->params.L < D + 1 || s->params.L < 3)
         return HENN_EPARAM; /* the chain is too short for one step */
-    size_t per = cpb == 0 ? s->nx : cpb, nb = (s->nx + per - 1) / per;
+    size_t per = gpb == 0 ? ngroups : gpb, nb = (ngroups + per - 1) / per;
     if ((uint64_t)epochs > s->lim.max_steps / nb)
         return HENN_EPROTO;
     clear_training(s);
@@ -761,12 +887,12 @@ static int handle_train(henn_lr_server *s, henn__lr_rbuf *r)
     memcpy(s->c, c, sizeof(c));
     s->alpha = alpha;
     s->lambda = lambda;
-    s->cpb = per;
+    s->gpb = per;
     s->nbatches = nb;
     s->D = D;
     s->total = (uint64_t)epochs * nb;
     s->next = 0;
-    s->K = calloc(nb, sizeof(*s->K));
+    s->K = calloc(nb * G, sizeof(*s->K));
     s->Xp = calloc(s->nx, sizeof(*s->Xp));
     s->xp_scale = calloc(s->nx, sizeof(double));
     s->xp_level = calloc(s->nx, sizeof(size_t));
@@ -786,32 +912,32 @@ static int handle_step(henn_lr_server *s, henn__lr_rbuf *r, uint8_t **resp, size
 {
     if (!s->training)
         return HENN_EPROTO;
+    size_t G = s->lo.G;
     uint32_t step = henn__lr_ru32(r);
     if (r->err != 0)
         return HENN_EFORMAT;
-    henn_ckks_ct W = {0};
-    int rc = read_ct(s, &W, r);
+    henn_ckks_ct *W = NULL;
+    int rc = read_group(s, &W, r, s->D);
     if (rc == 0)
         rc = henn__lr_rdone(r);
-    if (rc == 0 && (step != s->next || s->next >= s->total || W.level < s->D))
+    if (rc == 0 && (step != s->next || s->next >= s->total))
         rc = HENN_EPROTO;
     if (rc == 0)
-        rc = do_step(s, &W);
+        rc = do_step(s, W);
     if (rc == 0) {
         s->next++;
         s->st.steps++;
-    }
-    if (rc == 0)
-        rc = henn_ckks_ct_copy(&s->W, &W);
-    if (rc == 0) {
+        cts_free(s->W, G);
+        s->W = W; /* what the server holds */
         henn__lr_wbuf w;
         henn__lr_wstart(&w, HENN_LR_MSG_WEIGHTS);
         henn__lr_wu32(&w, step);
-        henn__lr_wu32(&w, 1); /* steps done: one per refresh */
-        henn__lr_wct(&w, &W, NULL);
-        rc = henn__lr_wfinish(&w, resp, resp_len);
+        henn__lr_wu32(&w, (uint32_t)G);
+        for (size_t c = 0; c < G; c++)
+            henn__lr_wct(&w, &W[c], NULL);
+        return henn__lr_wfinish(&w, resp, resp_len);
     }
-    henn_ckks_ct_clear(&W);
+    cts_free(W, G);
     return rc;
 }
 
@@ -823,14 +949,12 @@ static int handle_model(henn_lr_server *s, henn__lr_rbuf *r)
     if (r->err != 0)
         return HENN_EFORMAT;
     if (kind == 0) {
-        henn_ckks_ct W = {0};
-        int rc = read_ct(s, &W, r);
+        henn_ckks_ct *W = NULL;
+        int rc = read_group(s, &W, r, 1);
         if (rc == 0)
             rc = henn__lr_rdone(r);
-        if (rc == 0 && W.level < 1)
-            rc = HENN_EPROTO;
         if (rc != 0) {
-            henn_ckks_ct_clear(&W);
+            cts_free(W, s->lo.G);
             return rc;
         }
         clear_model(s);
@@ -855,40 +979,54 @@ static int handle_model(henn_lr_server *s, henn__lr_rbuf *r)
         return rc;
     }
     clear_model(s);
-    /* plaintexts of the previous model are stale */
-    for (size_t i = 0; i < PT_CACHE; i++)
-        if (s->cache[i].kind == PT_MODEL) {
-            henn_ckks_pt_clear(&s->cache[i].pt);
-            memset(&s->cache[i], 0, sizeof(s->cache[i]));
-        }
     s->wplain = w;
     s->model = 2;
     return 0;
 }
 
-/* z = block_sum(X W) at level 0 for one record ciphertext. */
-static int score_one(henn_lr_server *s, henn_ckks_ct *out, const henn_ckks_ct *X)
+typedef struct score_ctx {
+    henn_lr_server *s;
+    henn_ckks_ct *cts; /* count x G in, the scores out in cts[i G] */
+    const henn_ckks_pt **pw;
+} score_ctx;
+
+/* z = block_sum(sum_c X_c W_c) at level 0 for record group i, into
+ * cts[i G]. */
+static int score_one(void *ctx, size_t i)
 {
-    size_t l = X->level;
-    int rc;
-    if (s->model == 1) {
-        henn_ckks_ct Wl = {0};
-        rc = henn_ckks_mod_switch(&Wl, &s->Wm, l);
+    score_ctx *x = ctx;
+    henn_lr_server *s = x->s;
+    size_t G = s->lo.G;
+    henn_ckks_ct *X = &x->cts[i * G], acc = {0}, p = {0}, Wl = {0};
+    size_t l = X[0].level;
+    int rc = 0;
+    for (size_t c = 0; c < G && rc == 0; c++) {
+        if (s->model == 1) {
+            rc = henn_ckks_mod_switch(&Wl, &s->Wm[c], l);
+            if (rc == 0)
+                rc = henn_ckks_multiply(&p, &X[c], &Wl);
+        } else {
+            rc = henn_ckks_multiply_plain(&p, &X[c], x->pw[c]);
+        }
         if (rc == 0)
-            rc = mul_relin_rescale(s, out, X, &Wl);
-        henn_ckks_ct_clear(&Wl);
-    } else {
-        const henn_ckks_pt *pw;
-        rc = get_pt(s, &pw, PT_MODEL, 0, l, (double)s->params.q[l]);
-        if (rc == 0)
-            rc = henn_ckks_multiply_plain(out, X, pw);
-        if (rc == 0)
-            rc = henn_ckks_rescale(out, out);
+            rc = c == 0 ? henn_ckks_ct_copy(&acc, &p) : henn_ckks_add(&acc, &acc, &p);
     }
+    if (rc == 0 && s->model == 1)
+        rc = henn_ckks_relinearize(&acc, &acc, &s->rk);
     if (rc == 0)
-        rc = henn_ckks_mod_switch(out, out, 0);
+        rc = henn_ckks_rescale(&acc, &acc);
     if (rc == 0)
-        rc = block_sum(s, out);
+        rc = henn_ckks_mod_switch(&acc, &acc, 0);
+    if (rc == 0)
+        rc = block_sum(s, &acc);
+    if (rc == 0) {
+        henn_ckks_ct_clear(&X[0]);
+        X[0] = acc; /* moved */
+    } else {
+        henn_ckks_ct_clear(&acc);
+    }
+    henn_ckks_ct_clear(&p);
+    henn_ckks_ct_clear(&Wl);
     return rc;
 }
 
@@ -896,38 +1034,48 @@ static int handle_infer(henn_lr_server *s, henn__lr_rbuf *r, uint8_t **resp, siz
 {
     if (!s->keyed || s->model == 0)
         return HENN_EPROTO;
+    size_t G = s->lo.G;
     uint32_t count = henn__lr_ru32(r);
     if (r->err != 0)
         return HENN_EFORMAT;
-    /* each ciphertext is a blob of at least 4 bytes */
-    if (count == 0 || count > s->lim.max_infer_cts || count > (r->len - r->pos) / 4)
+    /* count record groups of G ciphertexts, each a blob of at least 4 bytes */
+    if (count == 0 || (size_t)count * G > s->lim.max_infer_cts ||
+        (size_t)count * G > (r->len - r->pos) / 4)
         return HENN_EPROTO;
-    henn_ckks_ct *cts = calloc(count, sizeof(*cts));
-    if (cts == NULL)
-        return HENN_ENOMEM;
-    int rc = 0;
+    score_ctx x = {.s = s};
+    x.cts = calloc((size_t)count * G, sizeof(henn_ckks_ct));
+    x.pw = calloc(G, sizeof(*x.pw));
+    int rc = x.cts != NULL && x.pw != NULL ? 0 : HENN_ENOMEM;
     for (uint32_t i = 0; i < count && rc == 0; i++) {
-        rc = read_ct(s, &cts[i], r);
-        if (rc == 0 && (cts[i].level < 1 || (s->model == 1 && s->Wm.level < cts[i].level)))
+        henn_ckks_ct *g = NULL;
+        rc = read_group(s, &g, r, 1);
+        if (rc == 0 && s->model == 1 && s->Wm[0].level < g[0].level)
             rc = HENN_EPROTO;
+        if (rc == 0 && i > 0 && g[0].level != x.cts[0].level)
+            rc = HENN_EPROTO;
+        if (rc == 0)
+            memcpy(&x.cts[(size_t)i * G], g, G * sizeof(*g));
+        free(g);
     }
     if (rc == 0)
         rc = henn__lr_rdone(r);
-    for (uint32_t i = 0; i < count && rc == 0; i++)
-        rc = score_one(s, &cts[i], &cts[i]);
+    for (size_t c = 0; c < G && rc == 0 && s->model == 2; c++)
+        rc = get_pt(s, &x.pw[c], PT_MODEL, c, x.cts[0].level, (double)s->params.q[x.cts[0].level]);
+    if (rc == 0)
+        rc = par_for(s, count, score_one, &x);
     if (rc == 0) {
         henn__lr_wbuf w;
         henn__lr_wstart(&w, HENN_LR_MSG_SCORES);
         henn__lr_wu32(&w, count);
         for (uint32_t i = 0; i < count; i++)
-            henn__lr_wct(&w, &cts[i], NULL);
+            henn__lr_wct(&w, &x.cts[(size_t)i * G], NULL);
         rc = henn__lr_wfinish(&w, resp, resp_len);
         if (rc == 0)
             s->st.records_scored += (uint64_t)count * s->lo.s;
     }
-    for (uint32_t i = 0; i < count; i++)
-        henn_ckks_ct_clear(&cts[i]);
-    free(cts);
+    if (x.cts != NULL)
+        cts_free(x.cts, (size_t)count * G);
+    free(x.pw);
     return rc;
 }
 
@@ -991,14 +1139,18 @@ static int view_obj(henn_lr_view_fn fn, void *user, int kind, int rc, uint8_t *b
     return rc;
 }
 
-static int view_ct(const henn_ckks_ct *ct, henn_lr_view_fn fn, void *user)
+static int view_cts(const henn_ckks_ct *v, size_t n, henn_lr_view_fn fn, void *user)
 {
-    uint8_t *b = NULL;
-    size_t n = 0;
-    if (ct->data == NULL)
-        return 0;
-    int rc = henn_ckks_ct_serialize(&b, &n, ct, NULL);
-    return view_obj(fn, user, HENN_LR_VIEW_CT, rc, b, n);
+    int rc = 0;
+    for (size_t i = 0; v != NULL && i < n && rc == 0; i++) {
+        uint8_t *b = NULL;
+        size_t len = 0;
+        if (v[i].data == NULL)
+            continue;
+        rc = henn_ckks_ct_serialize(&b, &len, &v[i], NULL);
+        rc = view_obj(fn, user, HENN_LR_VIEW_CT, rc, b, len);
+    }
+    return rc;
 }
 
 int henn_lr_server_view(const henn_lr_server *s, henn_lr_view_fn fn, void *user)
@@ -1020,20 +1172,19 @@ int henn_lr_server_view(const henn_lr_server *s, henn_lr_view_fn fn, void *user)
             rc = view_obj(fn, user, HENN_LR_VIEW_KEY, rc, b, n);
         }
     }
-    for (size_t k = 0; k < s->nx && rc == 0; k++) {
-        rc = view_ct(&s->X[k], fn, user);
-        if (rc == 0 && s->Xp != NULL)
-            rc = view_ct(&s->Xp[k], fn, user);
-    }
-    for (size_t i = 0; s->K != NULL && i < s->nbatches && rc == 0; i++)
-        rc = view_ct(&s->K[i], fn, user);
     if (rc == 0)
-        rc = view_ct(&s->W, fn, user);
+        rc = view_cts(s->X, s->nx, fn, user);
     if (rc == 0)
-        rc = view_ct(&s->Wm, fn, user);
+        rc = view_cts(s->Xp, s->nx, fn, user);
+    if (rc == 0)
+        rc = view_cts(s->K, s->nbatches * s->lo.G, fn, user);
+    if (rc == 0)
+        rc = view_cts(s->W, s->lo.G, fn, user);
+    if (rc == 0)
+        rc = view_cts(s->Wm, s->lo.G, fn, user);
     if (rc == 0 && s->training) {
         /* the public training options, as the server stores them */
-        double opt[4] = {s->alpha, s->lambda, (double)s->cpb, (double)s->total};
+        double opt[4] = {s->alpha, s->lambda, (double)s->gpb, (double)s->total};
         fn(user, HENN_LR_VIEW_OPTIONS, (const uint8_t *)opt, sizeof(opt));
     }
     if (rc == 0 && s->model == 2)

@@ -242,7 +242,7 @@ int henn__lr_layout_init(henn__lr_layout *lo, size_t N, size_t dim)
     if (dim == 0 || dim > HENN__LR_MAX_DIM || N < 4 || (N & (N - 1)) != 0)
         return HENN_EINVAL;
     size_t B = 1;
-    while (B < dim + 2)
+    while (B < dim + 2 && B < HENN__LR_MAX_BLOCKS)
         B *= 2;
     if (B > N / 2)
         return HENN_EINVAL;
@@ -250,6 +250,7 @@ int henn__lr_layout_init(henn__lr_layout *lo, size_t N, size_t dim)
     lo->slots = N / 2;
     lo->dim = dim;
     lo->B = B;
+    lo->G = (dim + 2 + B - 1) / B;
     lo->s = N / 2 / B;
     return 0;
 }
@@ -323,8 +324,8 @@ static int read_ct(henn_ckks_ct *ct, const henn_ckks_params *params, henn__lr_rb
     return 0;
 }
 
-int henn__lr_parse_weights(henn_ckks_ct *ct, const henn_ckks_params *params, const uint8_t *msg,
-                           size_t msg_len, uint32_t want_step, uint32_t want_done,
+int henn__lr_parse_weights(henn_ckks_ct *cts, size_t count, const henn_ckks_params *params,
+                           const uint8_t *msg, size_t msg_len, uint32_t want_step,
                            size_t want_level, double want_scale)
 {
     henn__lr_rbuf r;
@@ -335,13 +336,15 @@ int henn__lr_parse_weights(henn_ckks_ct *ct, const henn_ckks_params *params, con
     if (henn__lr_ropen(&r, &type, msg, msg_len) != 0 || type != HENN_LR_MSG_WEIGHTS)
         return HENN_EPROTO;
     uint32_t step = henn__lr_ru32(&r), n = henn__lr_ru32(&r);
-    if (r.err != 0 || step != want_step || n != want_done)
+    if (r.err != 0 || step != want_step || n != count)
         return HENN_EPROTO;
-    rc = read_ct(ct, params, &r, want_level, want_scale);
-    if (rc == 0 && henn__lr_rdone(&r) != 0) {
-        henn_ckks_ct_clear(ct);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = read_ct(&cts[i], params, &r, want_level, want_scale);
+    if (rc == 0 && henn__lr_rdone(&r) != 0)
         rc = HENN_EPROTO;
-    }
+    if (rc != 0)
+        for (size_t i = 0; i < count; i++)
+            henn_ckks_ct_clear(&cts[i]);
     return rc;
 }
 

@@ -68,15 +68,24 @@ int henn__lr_error_code(const uint8_t *msg, size_t msg_len);
 typedef struct henn__lr_layout {
     size_t N, slots; /* ring degree, N / 2 */
     size_t dim;      /* features */
-    size_t B, s;     /* blocks per ciphertext, slots (samples) per block */
+    size_t B, G, s;  /* blocks per ciphertext, ciphertexts per record group,
+                        slots (samples) per block */
 } henn__lr_layout;
 
-/* B = next power of two >= dim + 2, s = N/2 / B >= 1. HENN_EINVAL for
- * dim 0, dim > HENN__LR_MAX_DIM, or N/2 < B. */
+/* Maximum blocks per ciphertext: wider records are split over G
+ * ciphertexts (docs/LR_PROTOCOL.md, "Packing"). */
+#define HENN__LR_MAX_BLOCKS 16
+
+/* Record index f in [0, dim + 1] (features, then the constant 1 at dim and
+ * the label at dim + 1) lives in block f % B of ciphertext f / B of its
+ * group. B = next power of two >= dim + 2, at most HENN__LR_MAX_BLOCKS;
+ * G = ceil((dim + 2) / B); s = N/2 / B. HENN_EINVAL for dim 0, dim >
+ * HENN__LR_MAX_DIM, or N/2 < B. */
 int henn__lr_layout_init(henn__lr_layout *lo, size_t N, size_t dim);
 
-/* The rotation steps the server needs: s 2^i (2^i < B) and 2^i (2^i < s),
- * log2(N/2) in all. steps holds at least 32 ints; returns the count. */
+/* The rotation steps the server needs: every power of two below N/2
+ * (s 2^i for the sum over blocks, 2^i < s inside a block). steps holds at
+ * least 32 ints; returns the count. */
 size_t henn__lr_rotation_steps(int *steps, const henn__lr_layout *lo);
 
 /* Multiplicative depth of one training step for a sigmoid polynomial of
@@ -92,10 +101,11 @@ int henn__lr_chain(int *bits, size_t *count, int *scale_bits, size_t N, size_t d
 /* ---- parsers shared with the fuzz targets ---- */
 
 /* Client: parse a WEIGHTS response: step (must equal want_step), the
- * number of steps done (must equal want_done) and the ciphertext (params,
- * level want_level, size 2, scale within 2^-20 of want_scale). */
-int henn__lr_parse_weights(henn_ckks_ct *ct, const henn_ckks_params *params, const uint8_t *msg,
-                           size_t msg_len, uint32_t want_step, uint32_t want_done,
+ * ciphertext count (must equal count: one per record ciphertext of a
+ * group) and the ciphertexts (params, level want_level, size 2, scale
+ * within 2^-20 of want_scale) into cts[0..count). */
+int henn__lr_parse_weights(henn_ckks_ct *cts, size_t count, const henn_ckks_params *params,
+                           const uint8_t *msg, size_t msg_len, uint32_t want_step,
                            size_t want_level, double want_scale);
 /* Client: parse a SCORES response of exactly count ciphertexts (level 0,
  * size 2, scale within 2^-20 of want_scale) into cts[0..count). */
