@@ -10,12 +10,13 @@
  *   P  = sum_c X_c W_c                        l - 1   (one relinearisation)
  *   z  = sum_k rot(P, s 2^k)                  l - 1   z_i in every block
  * then per ciphertext c of the group (X = X_c):
- *   degree 3:  X' = X c3 (constant, rescale)  l - 1
- *              zx = z X', z2 = z z            l - 2
- *              T  = z2 zx + (c1/c3) zx        l - 3
- *   degree 5:  zx = z X, z2 = z z             l - 2
- *              z4 = z2 z2, zx5 = c5 zx        l - 3
- *              T  = z4 zx5 + c3 z2 zx + c1 zx l - 4
+ *   degree 3:  u  = z z + c1/c3 (per group)   l - 2
+ *              X' = X c3 (constant, rescale)  l - 1
+ *              zx = z X'                      l - 2
+ *              T  = u zx = c3 z^3 x + c1 z x  l - 3
+ *   degree 5:  u  = c5 z^4 + c3 z^2 + c1 (per group)         l - 3
+ *              zx = z X, then a constant      l - 3
+ *              T  = u zx                      l - 4
  *   T += (c0 - y) x summed over the batch (precomputed once per TRAIN)
  *   T  = sum_k rot(T, 2^k), 2^k < s           slot j s: the block's sum
  *   W' = W (1 - alpha lambda/m | 1 | 0) - (alpha/m) T          l - D
@@ -29,8 +30,10 @@
  * chosen so that the product, after rescaling, has exactly the scale the
  * next addition needs (the "knobs" below); alpha/m is applied by reading
  * T at scale S_T / f (f = alpha/m), so T is computed at S_T = f S_W and W'
- * keeps W's scale. The top coefficient rides on X' (degree 3) or on zx5
- * (degree 5), the other ones on their own plaintext-constant products.
+ * keeps W's scale. The top coefficient rides on X' (degree 3) or is read
+ * into z^4's scale (degree 5); the polynomial factor u is computed once
+ * per record group, so each record ciphertext costs one relinearised and
+ * one plain product.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -434,18 +437,22 @@ typedef struct step_ctx {
     const henn_ckks_ct *W; /* G weight ciphertexts at level l */
     size_t g0, l;
     double ST;
-    henn_ckks_ct *z, *z2, *z4; /* per group of the batch */
+    henn_ckks_ct *z, *u;       /* per group of the batch: z, the polynomial u */
     henn_ckks_ct *T;           /* per (group, c) */
     const henn_ckks_pt **reg;  /* per c */
 } step_ctx;
 
-/* Group g0 + i: z = block_sum(sum_c X_c W_c), z^2 and (degree 5) z^4. */
+/* Group g0 + i: z = block_sum(sum_c X_c W_c) at level l - 1 and the
+ * Horner factor u of the gradient terms, T = u (c z x) at level l - D:
+ *   degree 3: u = z^2 + c1/c3             (X' carries c3)        l - 2
+ *   degree 5: u = c5 z^4 + c3 z^2 + c1    (c5 by reading z^4 at
+ *             scale S4 / c5, c3 z^2 by a constant at that scale) l - 3 */
 static int step_powers(void *ctx, size_t i)
 {
     step_ctx *x = ctx;
     henn_lr_server *s = x->s;
     size_t G = s->lo.G, l = x->l, g = x->g0 + i;
-    henn_ckks_ct Xl = {0}, p = {0}, *z = &x->z[i];
+    henn_ckks_ct Xl = {0}, p = {0}, z2 = {0}, *z = &x->z[i], *u = &x->u[i];
     int rc = 0;
     for (size_t c = 0; c < G && rc == 0; c++) {
         rc = henn_ckks_mod_switch(&Xl, &s->X[g * G + c], l);
@@ -461,25 +468,41 @@ static int step_powers(void *ctx, size_t i)
     if (rc == 0)
         rc = block_sum(s, z); /* z_i in every block, level l - 1 */
     if (rc == 0)
-        rc = henn_ckks_square(&x->z2[i], z);
+        rc = henn_ckks_square(&z2, z);
     if (rc == 0)
-        rc = henn_ckks_relinearize(&x->z2[i], &x->z2[i], &s->rk);
+        rc = henn_ckks_relinearize(&z2, &z2, &s->rk);
     if (rc == 0)
-        rc = henn_ckks_rescale(&x->z2[i], &x->z2[i]);
-    if (rc == 0 && s->deg == 5) {
-        rc = henn_ckks_square(&x->z4[i], &x->z2[i]);
+        rc = henn_ckks_rescale(&z2, &z2); /* l - 2 */
+    if (rc == 0 && s->deg == 3) {
+        rc = henn_ckks_add_const(u, &z2, s->c[1] / s->c[3]);
+    } else if (rc == 0) {
+        rc = henn_ckks_square(u, &z2);
         if (rc == 0)
-            rc = henn_ckks_relinearize(&x->z4[i], &x->z4[i], &s->rk);
+            rc = henn_ckks_relinearize(u, u, &s->rk);
         if (rc == 0)
-            rc = henn_ckks_rescale(&x->z4[i], &x->z4[i]); /* l - 3 */
+            rc = henn_ckks_rescale(u, u); /* z^4, l - 3 */
+        if (rc == 0 && s->c[5] < 0)
+            rc = henn_ckks_negate(u, u);
+        if (rc == 0) {
+            u->scale /= fabs(s->c[5]); /* read as c5 z^4 */
+            rc = mul_const_to(&p, &z2, s->c[3], u->scale);
+        }
+        if (rc == 0)
+            rc = henn_ckks_add(u, u, &p);
+        if (rc == 0)
+            rc = henn_ckks_add_const(u, u, s->c[1]);
     }
     henn_ckks_ct_clear(&Xl);
     henn_ckks_ct_clear(&p);
+    henn_ckks_ct_clear(&z2);
     return rc;
 }
 
 /* Gradient terms of record ciphertext (g0 + i / G, c = i % G) at scale
- * S_T into T[i]. */
+ * S_T into T[i]: T = u (c3 z x) or u (z x), from X' = X c at l - 1 (c =
+ * c3 for degree 3, 1 for degree 5), whose scale is chosen so that z X'
+ * (degree 3) or its knob (degree 5) lands where T needs it. X' is cached
+ * per record ciphertext. */
 static int step_terms(void *ctx, size_t i)
 {
     step_ctx *x = ctx;
@@ -489,14 +512,11 @@ static int step_terms(void *ctx, size_t i)
     double q[HENN_CKKS_MAX_PRIMES], ST = x->ST;
     for (size_t j = 0; j < P->L; j++)
         q[j] = (double)P->q[j];
-    const henn_ckks_ct *z = &x->z[gi], *z2 = &x->z2[gi], *z4 = &x->z4[gi];
-    double S1 = z->scale, S2 = z2->scale;
-    henn_ckks_ct Xl = {0}, zx = {0}, a = {0}, b = {0}, z3x = {0};
+    const henn_ckks_ct *z = &x->z[gi], *u = &x->u[gi];
+    double S1 = z->scale, Su = u->scale;
+    henn_ckks_ct Xl = {0}, zx = {0};
     int rc = 0;
-    /* X' = X c at level l - 1 (c = c3 for degree 3, 1 for degree 5), its
-     * scale chosen so that z X' lands where the top term needs it (degree
-     * 3) or at about q (degree 5); cached per record ciphertext */
-    double SXp = s->deg == 3 ? ST * q[l - 2] / S2 * q[l - 1] / S1 : q[l - 1];
+    double SXp = s->deg == 3 ? ST * q[l - 2] / Su * q[l - 1] / S1 : q[l - 1];
     if (s->xp_level[k] != l - 1 || s->xp_scale[k] != SXp) {
         rc = henn_ckks_mod_switch(&Xl, &s->X[k], l);
         if (rc == 0)
@@ -506,43 +526,16 @@ static int step_terms(void *ctx, size_t i)
     }
     if (rc == 0)
         rc = mul_relin_rescale(s, &zx, z, &s->Xp[k]); /* (c3) z x, l - 2 */
-    if (rc == 0 && s->deg == 3) {
-        rc = henn_ckks_multiply(&a, z2, &zx); /* c3 z^3 x, size 3 */
-        if (rc == 0)
-            rc = henn_ckks_rescale(&a, &a);
-        if (rc == 0)
-            a.scale = ST;
-        if (rc == 0)
-            rc = mul_const_to(&b, &zx, s->c[1] / s->c[3], ST); /* c1 z x, l - 3 */
-    } else if (rc == 0) {
-        double S4 = z4->scale;
-        rc = mul_const_to(&b, &zx, s->c[5], ST * q[l - 3] / S4); /* c5 z x, l - 3 */
-        if (rc == 0)
-            rc = henn_ckks_multiply(&a, z4, &b); /* c5 z^5 x, size 3 */
-        if (rc == 0)
-            rc = henn_ckks_rescale(&a, &a);
-        if (rc == 0)
-            a.scale = ST;
-        if (rc == 0)
-            rc = henn_ckks_multiply(&z3x, z2, &zx); /* z^3 x, size 3, l - 2 */
-        if (rc == 0)
-            rc = henn_ckks_rescale(&z3x, &z3x);
-        if (rc == 0)
-            rc = mul_const_to(&z3x, &z3x, s->c[3], ST); /* c3 z^3 x, l - 4 */
-        if (rc == 0)
-            rc = henn_ckks_add(&a, &a, &z3x);
-        if (rc == 0)
-            rc = mul_const_to(&b, &zx, s->c[1], ST); /* c1 z x, l - 3 */
-        if (rc == 0)
-            rc = henn_ckks_mod_switch(&b, &b, l - 4);
-    }
+    if (rc == 0 && s->deg == 5) /* to l - 3, at the scale T needs */
+        rc = mul_const_to(&zx, &zx, 1.0, ST * q[l - 3] / Su);
     if (rc == 0)
-        rc = henn_ckks_add(&x->T[i], &a, &b);
+        rc = henn_ckks_multiply(&x->T[i], u, &zx); /* size 3 */
+    if (rc == 0)
+        rc = henn_ckks_rescale(&x->T[i], &x->T[i]);
+    if (rc == 0)
+        x->T[i].scale = ST;
     henn_ckks_ct_clear(&Xl);
     henn_ckks_ct_clear(&zx);
-    henn_ckks_ct_clear(&a);
-    henn_ckks_ct_clear(&b);
-    henn_ckks_ct_clear(&z3x);
     return rc;
 }
 
@@ -600,11 +593,10 @@ static int do_step(henn_lr_server *s, henn_ckks_ct *W)
     double f = s->alpha / batch_rows(s, g0, g1), SW = W[0].scale;
     step_ctx x = {.s = s, .W = W, .g0 = g0, .l = l, .ST = f * SW};
     x.z = calloc(ng, sizeof(henn_ckks_ct));
-    x.z2 = calloc(ng, sizeof(henn_ckks_ct));
-    x.z4 = calloc(ng, sizeof(henn_ckks_ct));
+    x.u = calloc(ng, sizeof(henn_ckks_ct));
     x.T = calloc(s->gpb * G, sizeof(henn_ckks_ct));
     x.reg = calloc(G, sizeof(*x.reg));
-    int rc = x.z && x.z2 && x.z4 && x.T && x.reg ? 0 : HENN_ENOMEM;
+    int rc = x.z && x.u && x.T && x.reg ? 0 : HENN_ENOMEM;
     /* plaintexts first: the cache is not touched by the workers */
     for (size_t c = 0; c < G && rc == 0; c++)
         rc = get_pt(s, &x.reg[c], PT_REG, b * G + c, l, (double)P->q[l]); /* keeps S_W */
@@ -620,8 +612,7 @@ static int do_step(henn_lr_server *s, henn_ckks_ct *W)
         memset(&x.T[c], 0, sizeof(x.T[c]));
     }
     cts_free(x.z, ng);
-    cts_free(x.z2, ng);
-    cts_free(x.z4, ng);
+    cts_free(x.u, ng);
     cts_free(x.T, s->gpb * G);
     free(x.reg);
     return rc;
