@@ -229,8 +229,10 @@ HENN_API HENN_NODISCARD int henn_cnn_loss(double *loss, const henn_cnn_model *m,
  * lr 5e-4, no momentum, batch 64 (max_rows 64). henn's gradients are of
  * the batch-mean loss; if the published code summed over the batch (its
  * accuracies suggest so), its step equals lr 0.032 here.
- * henn_cnn_opts_default: henn's recommended setting, faster and better on
- * MNIST-8k in the first epochs: SGD, lr 0.05, momentum 0.9, max_rows 64.
+ * henn_cnn_opts_default: henn's recommended SGD setting: lr 0.05, momentum
+ * 0.9, max_rows 64. MNIST-8k LeNet-5, mean of 3 seeds: 92.5% / 93.8% after
+ * epochs 1 / 2, against 16.5% / 23.0% with the literal paper setting and
+ * 91.2% / 94.4% with Adam lr 1e-3 (Adam is ahead from epoch 2 on).
  */
 HENN_API void henn_cnn_opts_paper(henn_nn_opts *o);
 HENN_API void henn_cnn_opts_default(henn_nn_opts *o);
@@ -271,7 +273,7 @@ HENN_API const float *henn_cnn_a1(const henn_cnn_trainer *t);
 
 /*
  * henn_cnn_set_grad_w1: replace layer 0's weight gradient with dW1 (the
- * shape of layer 0's W). For a first convolution, the plaintext value is
+ * shape of layer 0's W; no effect if layer 0 is a pooling layer). For a first convolution, the plaintext value is
  * dW1[o][q] = sum_r sum_p delta1[r][o * P + p] * cols_r[p][q] with cols_r =
  * henn_cnn_im2col(image r); for a dense first layer dW1 = delta1^T X.
  */
