@@ -77,6 +77,14 @@ void henn__fe_small_mul_g(struct decaf_255_point_s *out, const struct henn__fe_t
 /* 1 if n * X * Y < 2^62 and both bounds >= 1. */
 int henn__fe_bounds_ok(size_t n, uint64_t x_bound, uint64_t y_bound);
 
+/*
+ * Run fn(arg, lo, hi) over [0, count) split into `threads` contiguous
+ * ranges (threads <= 1 or count small: inline). Returns the first nonzero
+ * code in range order. parallel.c.
+ */
+typedef int (*henn__fe_range_fn)(void *arg, size_t lo, size_t hi);
+int henn__fe_parallel(henn__fe_range_fn fn, void *arg, size_t count, unsigned threads);
+
 /* Allocation of n henn_fe_elem (32-byte aligned), zeroed; NULL on failure. */
 henn_fe_elem *henn__fe_elems_alloc(size_t n);
 

@@ -96,9 +96,17 @@ int henn__fe_tabs_build(struct henn__fe_tabs **tabs, const henn_fe_elem *h, size
     if (t == NULL)
         return HENN_ENOMEM;
     t->windows = (bits_of(x_bound) + 1 + 3) / 4;
-    t->h = calloc(n, sizeof *t->h);
     t->gsmall = henn__fe_elems_alloc((size_t)t->windows * 9);
-    if (t->h == NULL || t->gsmall == NULL) {
+    if (t->gsmall == NULL) {
+        henn__fe_tabs_free(t);
+        return HENN_ENOMEM;
+    }
+    /* long vectors (the batch trick): no per-h_i comb tables (9 KiB each);
+     * encryption uses variable-base multiplications instead */
+    if (n > HENN_FE_TAB_MAX_N)
+        n = 0;
+    t->h = n == 0 ? NULL : calloc(n, sizeof *t->h);
+    if (n != 0 && t->h == NULL) {
         henn__fe_tabs_free(t);
         return HENN_ENOMEM;
     }
@@ -282,8 +290,44 @@ static int check_x(const henn_feip_mpk *mpk, const int64_t *x, size_t n)
     return 0;
 }
 
+typedef struct {
+    henn_feip_ct *ct;
+    const henn_feip_mpk *mpk;
+    const int64_t *x;
+    const struct decaf_255_scalar_s *r;
+    int use_tabs;
+} enc_job;
+
+/* c_{i+1} = r h_i + x_i g for i in [lo, hi) */
+static int enc_range(void *arg, size_t lo, size_t hi)
+{
+    const enc_job *j = arg;
+    const henn_feip_mpk *mpk = j->mpk;
+    decaf_255_scalar_t xs;
+    decaf_255_point_t t;
+    decaf_255_scalar_copy(xs, decaf_255_scalar_zero);
+    for (size_t i = lo; i < hi; i++) {
+        struct decaf_255_point_s *ci = FE_PT(&j->ct->c[i + 1]);
+        if (j->use_tabs && mpk->tabs->h != NULL) {
+            decaf_255_precomputed_scalarmul(ci, mpk->tabs->h[i], j->r);
+            henn__fe_small_mul_g(t, mpk->tabs, j->x[i]);
+        } else if (j->use_tabs) { /* long vector: no comb table for h_i */
+            decaf_255_point_scalarmul(ci, FE_CPT(&mpk->h[i]), j->r);
+            henn__fe_small_mul_g(t, mpk->tabs, j->x[i]);
+        } else {
+            decaf_255_point_scalarmul(ci, FE_CPT(&mpk->h[i]), j->r);
+            henn__fe_scalar_from_i64(xs, j->x[i]);
+            decaf_255_point_scalarmul(t, decaf_255_point_base, xs);
+        }
+        decaf_255_point_add(ci, ci, t);
+    }
+    decaf_255_scalar_destroy(xs);
+    decaf_255_point_destroy(t);
+    return 0;
+}
+
 static int encrypt(henn_feip_ct *ct, const henn_feip_mpk *mpk, const int64_t *x, size_t n,
-                   int use_tabs)
+                   int use_tabs, unsigned threads)
 {
     if (ct == NULL)
         return HENN_EINVAL;
@@ -297,29 +341,16 @@ static int encrypt(henn_feip_ct *ct, const henn_feip_mpk *mpk, const int64_t *x,
     if (ct->c == NULL)
         return HENN_ENOMEM;
     ct->n = n;
-    decaf_255_scalar_t r, xs;
-    decaf_255_point_t t;
+    decaf_255_scalar_t r;
     rc = henn__fe_scalar_random(r);
     if (rc != 0)
         goto cleanup;
     decaf_255_precomputed_scalarmul(FE_PT(&ct->c[0]), decaf_255_precomputed_base, r);
-    for (size_t i = 0; i < n; i++) {
-        struct decaf_255_point_s *ci = FE_PT(&ct->c[i + 1]);
-        if (use_tabs) {
-            decaf_255_precomputed_scalarmul(ci, mpk->tabs->h[i], r);
-            henn__fe_small_mul_g(t, mpk->tabs, x[i]);
-        } else {
-            decaf_255_point_scalarmul(ci, FE_CPT(&mpk->h[i]), r);
-            henn__fe_scalar_from_i64(xs, x[i]);
-            decaf_255_point_scalarmul(t, decaf_255_point_base, xs);
-        }
-        decaf_255_point_add(ci, ci, t);
-    }
+    enc_job job = {ct, mpk, x, r, use_tabs};
+    rc = henn__fe_parallel(enc_range, &job, n, threads);
 
 cleanup:
     decaf_255_scalar_destroy(r);
-    decaf_255_scalar_destroy(xs);
-    decaf_255_point_destroy(t);
     if (rc != 0)
         henn_feip_ct_clear(ct);
     return rc;
@@ -327,13 +358,19 @@ cleanup:
 
 int henn_feip_encrypt(henn_feip_ct *ct, const henn_feip_mpk *mpk, const int64_t *x, size_t n)
 {
-    return encrypt(ct, mpk, x, n, 1);
+    return encrypt(ct, mpk, x, n, 1, 1);
+}
+
+int henn_feip_encrypt_mt(henn_feip_ct *ct, const henn_feip_mpk *mpk, const int64_t *x, size_t n,
+                         unsigned threads)
+{
+    return encrypt(ct, mpk, x, n, 1, threads);
 }
 
 int henn_feip_encrypt_notab(henn_feip_ct *ct, const henn_feip_mpk *mpk, const int64_t *x,
                             size_t n)
 {
-    return encrypt(ct, mpk, x, n, 0);
+    return encrypt(ct, mpk, x, n, 0, 1);
 }
 
 static int decrypt(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,

@@ -211,7 +211,21 @@ int henn_feip_fk_deserialize(henn_feip_fk *fk, const uint8_t *buf, size_t buf_le
     return 0;
 }
 
-int henn_feip_ct_serialize(uint8_t **buf, size_t *buf_len, const henn_feip_ct *ct)
+typedef struct {
+    const henn_feip_ct *ct;
+    uint8_t *pts;
+} ct_enc_job;
+
+static int ct_enc_range(void *arg, size_t lo, size_t hi)
+{
+    const ct_enc_job *j = arg;
+    for (size_t i = lo; i < hi; i++)
+        decaf_255_point_encode(j->pts + i * HENN_FE_POINTBYTES, FE_CPT(&j->ct->c[i]));
+    return 0;
+}
+
+int henn_feip_ct_serialize_mt(uint8_t **buf, size_t *buf_len, const henn_feip_ct *ct,
+                              unsigned threads)
 {
     if (buf == NULL || buf_len == NULL)
         return HENN_EINVAL;
@@ -225,14 +239,34 @@ int henn_feip_ct_serialize(uint8_t **buf, size_t *buf_len, const henn_feip_ct *c
         return HENN_ENOMEM;
     put_hdr(p, "HFEC");
     put_u32(p + HDR, (uint32_t)ct->n);
-    for (size_t i = 0; i <= ct->n; i++)
-        decaf_255_point_encode(p + HDR + 4 + i * HENN_FE_POINTBYTES, FE_CPT(&ct->c[i]));
+    ct_enc_job job = {ct, p + HDR + 4};
+    (void)henn__fe_parallel(ct_enc_range, &job, ct->n + 1, threads);
     *buf = p;
     *buf_len = len;
     return 0;
 }
 
-int henn_feip_ct_deserialize(henn_feip_ct *ct, const uint8_t *buf, size_t buf_len)
+int henn_feip_ct_serialize(uint8_t **buf, size_t *buf_len, const henn_feip_ct *ct)
+{
+    return henn_feip_ct_serialize_mt(buf, buf_len, ct, 1);
+}
+
+typedef struct {
+    henn_feip_ct *ct;
+    const uint8_t *pts;
+} ct_job;
+
+static int ct_range(void *arg, size_t lo, size_t hi)
+{
+    const ct_job *j = arg;
+    for (size_t i = lo; i < hi; i++)
+        if (get_point(&j->ct->c[i], j->pts + i * HENN_FE_POINTBYTES, 1) != 0)
+            return HENN_EFORMAT;
+    return 0;
+}
+
+int henn_feip_ct_deserialize_mt(henn_feip_ct *ct, const uint8_t *buf, size_t buf_len,
+                                unsigned threads)
 {
     if (ct == NULL)
         return HENN_EINVAL;
@@ -246,12 +280,17 @@ int henn_feip_ct_deserialize(henn_feip_ct *ct, const uint8_t *buf, size_t buf_le
     if (ct->c == NULL)
         return HENN_ENOMEM;
     ct->n = n;
-    for (size_t i = 0; i <= n; i++)
-        if (get_point(&ct->c[i], buf + HDR + 4 + i * HENN_FE_POINTBYTES, 1) != 0) {
-            henn_feip_ct_clear(ct);
-            return HENN_EFORMAT;
-        }
+    ct_job job = {ct, buf + HDR + 4};
+    if (henn__fe_parallel(ct_range, &job, n + 1, threads) != 0) {
+        henn_feip_ct_clear(ct);
+        return HENN_EFORMAT;
+    }
     return 0;
+}
+
+int henn_feip_ct_deserialize(henn_feip_ct *ct, const uint8_t *buf, size_t buf_len)
+{
+    return henn_feip_ct_deserialize_mt(ct, buf, buf_len, 1);
 }
 
 /* FEBO: fixed sizes */

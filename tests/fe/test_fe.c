@@ -557,12 +557,142 @@ static void test_dlog_persist(void)
     CHECK_RC(henn_fe_dlog_save("/tmp/henn_never_written", &empty), HENN_EINVAL);
 }
 
+/* The batch trick: keys and decryption on supports of one long ciphertext. */
+static void test_feip_support(void)
+{
+    enum { B = 4, D = 5, N = B * D };
+    const uint64_t X = 255, Y = 1000;
+    henn_feip_mpk mpk;
+    henn_feip_msk msk;
+    henn_fe_dlog dl;
+    CHECK_OK(henn_feip_setup(&mpk, &msk, N, X, Y));
+    CHECK_OK(henn_fe_dlog_init(&dl, (uint64_t)D * X * Y, TABLE));
+    int64_t x[N], y[N], full[N];
+    for (size_t i = 0; i < N; i++)
+        x[i] = rnd_signed(X);
+    henn_feip_ct ct = {0}, ct2 = {0};
+    CHECK_OK(henn_feip_encrypt_mt(&ct, &mpk, x, N, 3));
+    CHECK_OK(henn_feip_encrypt(&ct2, &mpk, x, N));
+    henn_feip_ct0_tab tab, tab2;
+    CHECK_OK(henn_feip_ct0_tab_init(&tab, &ct));
+    CHECK_OK(henn_feip_ct0_tab_init(&tab2, &ct2));
+    /* rows (b, .) and columns (., k), with and without the table */
+    for (size_t kind = 0; kind < 2; kind++)
+        for (size_t s = 0; s < (kind == 0 ? B : D); s++) {
+            size_t m = kind == 0 ? D : B, start = kind == 0 ? s * D : s, stride = kind == 0 ? 1 : D;
+            for (size_t t = 0; t < m; t++)
+                y[t] = rnd_signed(Y);
+            y[0] = -(int64_t)Y;
+            henn_feip_fk fk, fkf;
+            CHECK_OK(henn_feip_derive_key_sub(&fk, &msk, y, m, start, stride));
+            CHECK_EQ_INT(fk.n, N);
+            /* the same key as the scheme's own for the zero-padded vector */
+            memset(full, 0, sizeof full);
+            int64_t want = 0;
+            for (size_t t = 0; t < m; t++) {
+                full[start + t * stride] = y[t];
+                want += y[t] * x[start + t * stride];
+            }
+            CHECK_OK(henn_feip_derive_key(&fkf, &msk, full, N));
+            CHECK(memcmp(fk.sk, fkf.sk, sizeof fk.sk) == 0);
+            int64_t v = 1;
+            CHECK_OK(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, &tab, &fk, y, m, start, stride));
+            CHECK_EQ_INT(v, want);
+            v = 1;
+            CHECK_OK(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, NULL, &fk, y, m, start, stride));
+            CHECK_EQ_INT(v, want);
+            v = 1;
+            CHECK_OK(henn_feip_decrypt(&v, &mpk, &dl, &ct2, &fkf, full, N));
+            CHECK_EQ_INT(v, want);
+            /* the key on another support, or with another y, gives no value */
+            size_t other = kind == 0 ? (start + D) % N : (start + 1) % D;
+            CHECK_RC(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, &tab, &fk, y, m, other, stride),
+                     HENN_ERANGE);
+            CHECK_EQ_INT(v, 0);
+            y[1] += y[1] == (int64_t)Y ? -1 : 1;
+            CHECK_RC(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, &tab, &fk, y, m, start, stride),
+                     HENN_ERANGE);
+            /* a table of another ciphertext */
+            CHECK_RC(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, &tab2, &fk, y, m, start, stride),
+                     HENN_EINVAL);
+        }
+    /* bad supports and bounds */
+    henn_feip_fk fk;
+    for (size_t t = 0; t < N; t++)
+        y[t] = 1;
+    CHECK_RC(henn_feip_derive_key_sub(&fk, &msk, y, 0, 0, 1), HENN_EINVAL);
+    CHECK_RC(henn_feip_derive_key_sub(&fk, &msk, y, 2, 0, 0), HENN_EINVAL);
+    CHECK_RC(henn_feip_derive_key_sub(&fk, &msk, y, 1, N, 1), HENN_EINVAL);
+    CHECK_RC(henn_feip_derive_key_sub(&fk, &msk, y, B + 1, 0, D), HENN_EINVAL);
+    CHECK_RC(henn_feip_derive_key_sub(&fk, &msk, y, 2, N - 1, SIZE_MAX), HENN_EINVAL);
+    CHECK_OK(henn_feip_derive_key_sub(&fk, &msk, y, N, 0, 1));
+    int64_t v;
+    CHECK_RC(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, &tab, &fk, y, B, 1, D + 2), HENN_EINVAL);
+    CHECK_RC(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, &tab, &fk, y, N + 1, 0, 1), HENN_EINVAL);
+    y[2] = (int64_t)Y + 1;
+    CHECK_RC(henn_feip_derive_key_sub(&fk, &msk, y, 3, 0, 1), HENN_ERANGE);
+    CHECK(fk.n == 0);
+    CHECK_RC(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, &tab, &fk, y, 3, 0, 1), HENN_EINVAL);
+    henn_feip_ct0_tab_clear(&tab2);
+    CHECK_RC(henn_feip_ct0_tab_init(&tab2, NULL), HENN_EINVAL);
+    henn_feip_ct0_tab_clear(&tab2);
+    henn_feip_ct0_tab_clear(&tab2);
+    /* multi-threaded decoding: the same points; corruption refused */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_OK(henn_feip_ct_serialize(&buf, &len, &ct));
+    {
+        uint8_t *b2 = NULL;
+        size_t l2 = 0;
+        CHECK_OK(henn_feip_ct_serialize_mt(&b2, &l2, &ct, 3));
+        CHECK(l2 == len && memcmp(b2, buf, len) == 0);
+        henn_free(b2, l2);
+    }
+    henn_feip_ct back = {0};
+    CHECK_OK(henn_feip_ct_deserialize_mt(&back, buf, len, 3));
+    CHECK_EQ_INT(back.n, N);
+    for (size_t i = 0; i <= N; i++)
+        CHECK(decaf_255_point_eq(FE_CPT(&back.c[i]), FE_CPT(&ct.c[i])));
+    henn_feip_ct_clear(&back);
+    buf[len - 40] ^= 0x55;
+    CHECK_RC(henn_feip_ct_deserialize_mt(&back, buf, len, 3), HENN_EFORMAT);
+    CHECK(back.c == NULL);
+    henn_free(buf, len);
+    henn_feip_ct0_tab_clear(&tab);
+    henn_feip_ct_clear(&ct);
+    henn_feip_ct_clear(&ct2);
+    henn_feip_msk_clear(&msk);
+    henn_feip_mpk_clear(&mpk);
+
+    /* a long mpk keeps no comb tables; encryption still round-trips */
+    const size_t LN = HENN_FE_TAB_MAX_N + 3;
+    int64_t *lx = calloc(LN, sizeof *lx), ly[3] = {7, -9, 11};
+    CHECK(lx != NULL);
+    CHECK_OK(henn_feip_setup(&mpk, &msk, LN, X, Y));
+    CHECK(mpk.tabs != NULL && mpk.tabs->h == NULL);
+    for (size_t i = 0; i < LN; i++)
+        lx[i] = rnd_signed(X);
+    CHECK_OK(henn_feip_encrypt_mt(&ct, &mpk, lx, LN, 2));
+    CHECK_OK(henn_feip_derive_key_sub(&fk, &msk, ly, 3, LN - 3, 1));
+    CHECK_OK(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, NULL, &fk, ly, 3, LN - 3, 1));
+    CHECK_EQ_INT(v, dot(lx + LN - 3, ly, 3));
+    CHECK_OK(henn_feip_derive_key_sub(&fk, &msk, ly, 3, 0, LN / 2 - 1));
+    CHECK_OK(henn_feip_decrypt_sub(&v, &mpk, &dl, &ct, NULL, &fk, ly, 3, 0, LN / 2 - 1));
+    CHECK_EQ_INT(v, lx[0] * 7 - 9 * lx[LN / 2 - 1] + 11 * lx[2 * (LN / 2 - 1)]);
+    free(lx);
+    henn_feip_ct_clear(&ct);
+    henn_feip_msk_clear(&msk);
+    henn_feip_mpk_clear(&mpk);
+    henn_fe_dlog_clear(&dl);
+}
+
 int main(void)
 {
     rng_state = (uint64_t)test_seed() * 2654435761u + 1;
     test_dlog();
     test_msm();
     test_feip();
+    test_feip_support();
     test_febo();
     test_feip_serialize();
     test_dlog_persist();

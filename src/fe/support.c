@@ -1,0 +1,172 @@
+/*
+ * support.c: FEIP keys and decryption on a support of a long ciphertext
+ * (CryptoNN's batch trick, henn/fe.h), and the fixed-base table of c_0.
+ *
+ * A key for the support S and y is the scheme's own key for the vector
+ * that holds y on S and zeros elsewhere, so nothing about the scheme
+ * changes; only its computation is shorter. <s_S, y> mod l is summed
+ * exactly in integers: each s_i as eight 32-bit limbs, products with |y_i|
+ * (< 2^62) below 2^94, at most 2^20 terms per limb below 2^114, kept in
+ * separate positive and negative 128-bit sums, then reduced once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe/fe_internal.h"
+
+/* 1 if {start + t stride : t < m} lies inside [0, n) */
+static int support_ok(size_t n, size_t m, size_t start, size_t stride)
+{
+    if (m == 0 || stride == 0 || start >= n)
+        return 0;
+    return (m - 1) <= (n - 1 - start) / stride;
+}
+
+static int y_ok(const int64_t *y, size_t m, uint64_t bound)
+{
+    for (size_t i = 0; i < m; i++) {
+        uint64_t a = y[i] < 0 ? (uint64_t)0 - (uint64_t)y[i] : (uint64_t)y[i];
+        if (a > bound)
+            return 0;
+    }
+    return 1;
+}
+
+__extension__ typedef unsigned __int128 u128;
+
+/* s = (u mod l) for a 128-bit u */
+static void scalar_from_u128(decaf_255_scalar_t s, u128 u)
+{
+    uint8_t b[16];
+    for (int i = 0; i < 16; i++)
+        b[i] = (uint8_t)(u >> (8 * i));
+    decaf_255_scalar_decode_long(s, b, sizeof b);
+    henn_memzero(b, sizeof b);
+}
+
+int henn_feip_derive_key_sub(henn_feip_fk *fk, const henn_feip_msk *msk, const int64_t *y,
+                             size_t m, size_t start, size_t stride)
+{
+    if (fk == NULL)
+        return HENN_EINVAL;
+    memset(fk, 0, sizeof *fk);
+    if (msk == NULL || msk->s == NULL || y == NULL || !support_ok(msk->n, m, start, stride))
+        return HENN_EINVAL;
+    if (!y_ok(y, m, msk->y_bound))
+        return HENN_ERANGE;
+    u128 pos[8], neg[8];
+    memset(pos, 0, sizeof pos);
+    memset(neg, 0, sizeof neg);
+    for (size_t t = 0; t < m; t++) {
+        const uint8_t *si = msk->s + (start + t * stride) * HENN_FE_SCALARBYTES;
+        int64_t yt = y[t];
+        if (yt == 0)
+            continue;
+        uint64_t a = yt < 0 ? (uint64_t)0 - (uint64_t)yt : (uint64_t)yt;
+        u128 *acc = yt < 0 ? neg : pos; /* the sign of the public y */
+        for (int k = 0; k < 8; k++) {
+            uint32_t limb = (uint32_t)si[4 * k] | (uint32_t)si[4 * k + 1] << 8 |
+                            (uint32_t)si[4 * k + 2] << 16 | (uint32_t)si[4 * k + 3] << 24;
+            acc[k] += (u128)limb * a;
+        }
+    }
+    /* sum_k (pos_k - neg_k) 2^(32 k) mod l */
+    decaf_255_scalar_t acc, p, q, w;
+    uint8_t wb[HENN_FE_SCALARBYTES];
+    decaf_255_scalar_copy(acc, decaf_255_scalar_zero);
+    for (int k = 0; k < 8; k++) {
+        scalar_from_u128(p, pos[k]);
+        scalar_from_u128(q, neg[k]);
+        decaf_255_scalar_sub(p, p, q);
+        memset(wb, 0, sizeof wb);
+        wb[4 * k] = 1; /* 2^(32 k) < l */
+        decaf_255_scalar_decode_long(w, wb, sizeof wb);
+        decaf_255_scalar_mul(p, p, w);
+        decaf_255_scalar_add(acc, acc, p);
+    }
+    fk->n = msk->n;
+    decaf_255_scalar_encode(fk->sk, acc);
+    decaf_255_scalar_destroy(acc);
+    decaf_255_scalar_destroy(p);
+    decaf_255_scalar_destroy(q);
+    henn_memzero(pos, sizeof pos);
+    henn_memzero(neg, sizeof neg);
+    return 0;
+}
+
+int henn_feip_ct0_tab_init(henn_feip_ct0_tab *tab, const henn_feip_ct *ct)
+{
+    if (tab == NULL)
+        return HENN_EINVAL;
+    memset(tab, 0, sizeof *tab);
+    if (ct == NULL || ct->c == NULL || ct->n == 0)
+        return HENN_EINVAL;
+    size_t sz = decaf_255_sizeof_precomputed_s, al = decaf_255_alignof_precomputed_s;
+    sz = (sz + al - 1) / al * al;
+    decaf_255_precomputed_s *p = aligned_alloc(al, sz);
+    if (p == NULL)
+        return HENN_ENOMEM;
+    decaf_255_precompute(p, FE_CPT(&ct->c[0]));
+    tab->tab_ = p;
+    decaf_255_point_copy(FE_PT(&tab->c0), FE_CPT(&ct->c[0]));
+    return 0;
+}
+
+void henn_feip_ct0_tab_clear(henn_feip_ct0_tab *tab)
+{
+    if (tab == NULL)
+        return;
+    free(tab->tab_);
+    memset(tab, 0, sizeof *tab);
+}
+
+int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                          const henn_feip_ct *ct, const henn_feip_ct0_tab *tab,
+                          const henn_feip_fk *fk, const int64_t *y, size_t m, size_t start,
+                          size_t stride)
+{
+    if (v == NULL)
+        return HENN_EINVAL;
+    *v = 0;
+    if (mpk == NULL || dl == NULL || ct == NULL || ct->c == NULL || fk == NULL || y == NULL ||
+        ct->n != mpk->n || fk->n != mpk->n || !support_ok(mpk->n, m, start, stride))
+        return HENN_EINVAL;
+    if (dl->keys == NULL) /* not built: also means the layout was not checked */
+        return HENN_EINVAL;
+    if (tab != NULL && (tab->tab_ == NULL ||
+                        !decaf_255_point_eq(FE_CPT(&tab->c0), FE_CPT(&ct->c[0]))))
+        return HENN_EINVAL;
+    if (!y_ok(y, m, mpk->y_bound))
+        return HENN_ERANGE;
+    decaf_255_scalar_t sk;
+    decaf_255_point_t d, t;
+    henn_fe_elem *gath = NULL;
+    int rc = 0;
+    if (decaf_255_scalar_decode(sk, fk->sk) != DECAF_SUCCESS) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    if (stride == 1) {
+        henn__fe_msm_fast(d, ct->c + 1 + start, y, m);
+    } else {
+        gath = henn__fe_elems_alloc(m);
+        if (gath == NULL) {
+            rc = HENN_ENOMEM;
+            goto cleanup;
+        }
+        for (size_t i = 0; i < m; i++)
+            memcpy(&gath[i], &ct->c[1 + start + i * stride], sizeof gath[i]);
+        henn__fe_msm_fast(d, gath, y, m);
+    }
+    if (tab != NULL)
+        decaf_255_precomputed_scalarmul(t, (const decaf_255_precomputed_s *)tab->tab_, sk);
+    else
+        decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
+    decaf_255_point_sub(d, d, t);
+    rc = henn__fe_dlog_point(v, dl, d);
+
+cleanup:
+    free(gath);
+    decaf_255_scalar_destroy(sk);
+    return rc;
+}
