@@ -83,15 +83,34 @@ typedef struct henn_cryptonn_params {
     uint32_t w_bits;  /* 1..24 */
     uint32_t d_bits;  /* 1..24 */
     uint32_t fl;      /* 1..20 */
+    uint32_t layout;  /* HENN_CRYPTONN_LAYOUT_* (0: the paper's, the default) */
 } henn_cryptonn_params;
 
+/*
+ * Ciphertext layouts.
+ *  SAMPLE (the paper's): per batch one FEIP ciphertext per sample (length
+ *    in_dim) and one per feature column (length batch); keys for rows of
+ *    W1 and for columns of delta1.
+ *  BATCH (the batch trick, henn/fe.h "supports"): per batch ONE FEIP
+ *    ciphertext of the whole batch matrix X [batch x in_dim] (length
+ *    batch in_dim, one c_0; rows beyond a short batch are zero) under a
+ *    fourth mpk; the forward key "w_j on sample b" has support (b, .), the
+ *    backward key "delta_j on feature k" support (., k). The server learns
+ *    the same values as with SAMPLE (W1 x per sample and key, delta1^T X);
+ *    it holds one c_0 per batch instead of one per ciphertext and builds a
+ *    fixed-base table for it. Key requests name the support (KEYS_SUP).
+ */
+#define HENN_CRYPTONN_LAYOUT_SAMPLE 0u
+#define HENN_CRYPTONN_LAYOUT_BATCH 1u
+
 /* henn_cryptonn_params_default: x_scale 255, fw 10, w_bits 14 (|w| < 16),
- * d_bits 15, fl 10, with the given shapes. */
+ * d_bits 15, fl 10, layout SAMPLE, with the given shapes. */
 HENN_API void henn_cryptonn_params_default(henn_cryptonn_params *p, uint32_t in_dim,
                                            uint32_t batch, uint32_t classes);
 
-/* henn_cryptonn_params_check: 0 if every field is in range and the dlog
- * bound is below 2^40, else HENN_EPARAM. */
+/* henn_cryptonn_params_check: 0 if every field is in range (layout 0 or
+ * 1; for BATCH batch x in_dim <= HENN_FE_MAX_N) and the dlog bound is
+ * below 2^40, else HENN_EPARAM. */
 HENN_API HENN_NODISCARD int henn_cryptonn_params_check(const henn_cryptonn_params *p);
 
 /* henn_cryptonn_dlog_bound: the worst-case |inner product| of a run,
@@ -118,16 +137,23 @@ typedef struct henn_cryptonn_authority henn_cryptonn_authority;
 
 /* Which scheme a key is for. */
 enum { HENN_CRYPTONN_SAMPLE = 0, HENN_CRYPTONN_COLUMN = 1, HENN_CRYPTONN_LABEL = 2 };
+/* BATCH layout keys: a row of W1 on sample b (support (b, .)), a column of
+ * delta1 on feature k (support (., k)); the log's op is then b or k. */
+enum { HENN_CRYPTONN_BATCH_ROW = 3, HENN_CRYPTONN_BATCH_COL = 4 };
 
-/* Called for every key the authority derives: scheme (above), op (FEBO op
- * or 0), the key vector y [n] (valid during the call). */
+/* Called for every key the authority derives: scheme (above), op (FEBO op,
+ * the support index b or k for BATCH_ROW / BATCH_COL, else 0), the key
+ * vector y [n] (valid during the call). */
 typedef void (*henn_cryptonn_log_fn)(void *user, int scheme, int op, const int64_t *y,
                                      size_t n);
 
 /*
  * henn_cryptonn_authority_new: the three setups for p (FEIP n = in_dim,
  * X = x_scale, Y = 2^w_bits; FEIP n = batch, X = x_scale, Y = 2^d_bits;
- * FEBO X = 2^fl, Y = 2^fl). Errors: HENN_EINVAL, HENN_EPARAM, HENN_ENOMEM,
+ * FEBO X = 2^fl, Y = 2^fl), and for the BATCH layout a fourth (FEIP n =
+ * batch in_dim, X = x_scale, Y = 2^max(w_bits, d_bits); each support key
+ * is still checked against its own bound, 2^w_bits for rows and 2^d_bits
+ * for columns). Errors: HENN_EINVAL, HENN_EPARAM, HENN_ENOMEM,
  * HENN_ERNG.
  */
 HENN_API HENN_NODISCARD int henn_cryptonn_authority_new(henn_cryptonn_authority **a,

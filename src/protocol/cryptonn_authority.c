@@ -12,8 +12,8 @@
 
 struct henn_cryptonn_authority {
     henn_cryptonn_params p;
-    henn_feip_mpk mpk[2];
-    henn_feip_msk msk[2];
+    henn_feip_mpk mpk[3]; /* [2]: the BATCH layout's long vector (else zeroed) */
+    henn_feip_msk msk[3];
     henn_febo_mpk bo_mpk;
     henn_febo_msk bo_msk;
     henn_cryptonn_log_fn log;
@@ -45,6 +45,9 @@ int henn_cryptonn_authority_new(henn_cryptonn_authority **out, const henn_crypto
     if (rc == 0)
         rc = henn_febo_setup(&a->bo_mpk, &a->bo_msk, (uint64_t)1 << p->fl,
                              (uint64_t)1 << p->fl);
+    if (rc == 0 && p->layout == HENN_CRYPTONN_LAYOUT_BATCH)
+        rc = henn_feip_setup(&a->mpk[2], &a->msk[2], (size_t)p->batch * p->in_dim, p->x_scale,
+                             (uint64_t)1 << (p->w_bits > p->d_bits ? p->w_bits : p->d_bits));
     if (rc != 0) {
         henn_cryptonn_authority_free(a);
         return rc;
@@ -57,7 +60,7 @@ void henn_cryptonn_authority_free(henn_cryptonn_authority *a)
 {
     if (a == NULL)
         return;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         henn_feip_mpk_clear(&a->mpk[i]);
         henn_feip_msk_clear(&a->msk[i]);
     }
@@ -82,12 +85,13 @@ static int answer_mpk(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
                       size_t *resp_len)
 {
     henn__cn_w w;
-    uint8_t *b[2] = {NULL, NULL}, bo[HENN_FEBO_MPK_BYTES];
-    size_t bl[2] = {0, 0};
+    uint8_t *b[3] = {NULL, NULL, NULL}, bo[HENN_FEBO_MPK_BYTES];
+    size_t bl[3] = {0, 0, 0};
+    int nm = a->p.layout == HENN_CRYPTONN_LAYOUT_BATCH ? 3 : 2;
     int rc = henn__cn_r_done(r);
     if (rc != 0)
         return rc;
-    for (int i = 0; i < 2 && rc == 0; i++)
+    for (int i = 0; i < nm && rc == 0; i++)
         rc = henn_feip_mpk_serialize(&b[i], &bl[i], &a->mpk[i]);
     if (rc == 0) {
         henn_febo_mpk_serialize(bo, &a->bo_mpk);
@@ -98,9 +102,13 @@ static int answer_mpk(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
             henn__cn_w_bytes(&w, b[i], bl[i]);
         }
         henn__cn_w_bytes(&w, bo, sizeof(bo));
+        if (nm == 3) {
+            henn__cn_w_u32(&w, (uint32_t)bl[2]);
+            henn__cn_w_bytes(&w, b[2], bl[2]);
+        }
         rc = henn__cn_w_finish(&w, resp, resp_len);
     }
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (b[i] != NULL)
             henn_free(b[i], bl[i]);
     return rc;
@@ -163,6 +171,97 @@ static int answer_keys_ip(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **r
         return rc;
     }
     a->st.keys_ip += m;
+    a->st.t_derive += henn__cn_now() - t0;
+    return henn__cn_w_finish(&w, resp, resp_len);
+}
+
+/*
+ * KEYS_SUP (BATCH layout): kind u8 (0 rows of W1, 1 columns of delta1) |
+ * nv u32 | n u32 | nv x n i64 vectors | ns u32 | ns x u32 support indices
+ * -> m = nv ns u32 | m x fk, vector-major (key v ns + t for vector v on
+ * support t). kind 0: n = in_dim, support b < batch is (b, .), |y| <=
+ * 2^w_bits; kind 1: n = batch, support k < in_dim is (., k), |y| <=
+ * 2^d_bits.
+ */
+static int answer_keys_sup(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
+                           size_t *resp_len)
+{
+    henn__cn_w w;
+    henn_feip_fk fk;
+    const henn_cryptonn_params *p = &a->p;
+    int kind = henn__cn_r_u8(r), rc;
+    uint32_t nv = henn__cn_r_u32(r), n = henn__cn_r_u32(r), ns;
+    const uint8_t *src, *sup;
+    int64_t *y = NULL;
+    uint8_t *kb = NULL;
+    size_t kl = 0, v, t, k, d = p->in_dim, B = p->batch;
+    uint64_t ybound;
+    double t0 = henn__cn_now();
+    if (r->err != 0 || (kind != 0 && kind != 1))
+        return HENN_EFORMAT;
+    if (p->layout != HENN_CRYPTONN_LAYOUT_BATCH)
+        return HENN_EINVAL;
+    if (nv == 0 || nv > HENN_CRYPTONN_MAX_KEYS || n != (kind == 0 ? d : B))
+        return HENN_EINVAL;
+    src = henn__cn_r_bytes(r, (size_t)nv * n * 8);
+    ns = henn__cn_r_u32(r);
+    if (r->err != 0)
+        return HENN_EFORMAT;
+    if (ns == 0 || ns > (kind == 0 ? B : d))
+        return HENN_EINVAL;
+    sup = henn__cn_r_bytes(r, (size_t)ns * 4);
+    rc = henn__cn_r_done(r);
+    if (rc != 0)
+        return rc;
+    for (t = 0; t < ns; t++) {
+        uint32_t idx = (uint32_t)sup[4 * t] | (uint32_t)sup[4 * t + 1] << 8 |
+                       (uint32_t)sup[4 * t + 2] << 16 | (uint32_t)sup[4 * t + 3] << 24;
+        if (idx >= (kind == 0 ? B : d))
+            return HENN_EINVAL;
+    }
+    ybound = (uint64_t)1 << (kind == 0 ? p->w_bits : p->d_bits);
+    y = malloc((size_t)n * sizeof(*y));
+    if (y == NULL)
+        return HENN_ENOMEM;
+    memset(&fk, 0, sizeof(fk));
+    henn__cn_w_start(&w, HENN__CN_KEYS_SUP_RESP);
+    henn__cn_w_u32(&w, nv * ns);
+    for (v = 0; v < nv && rc == 0; v++) {
+        for (k = 0; k < n; k++) {
+            uint64_t u = 0;
+            for (int b = 8; b-- > 0;)
+                u = u << 8 | src[(v * n + k) * 8 + (size_t)b];
+            y[k] = (int64_t)u;
+            if ((y[k] < 0 ? (uint64_t)0 - u : u) > ybound)
+                rc = HENN_ERANGE;
+        }
+        for (t = 0; t < ns && rc == 0; t++) {
+            uint32_t idx = (uint32_t)sup[4 * t] | (uint32_t)sup[4 * t + 1] << 8 |
+                           (uint32_t)sup[4 * t + 2] << 16 | (uint32_t)sup[4 * t + 3] << 24;
+            rc = kind == 0 ? henn_feip_derive_key_sub(&fk, &a->msk[2], y, n, idx * d, 1)
+                           : henn_feip_derive_key_sub(&fk, &a->msk[2], y, n, idx, d);
+            if (rc != 0)
+                break;
+            if (a->log != NULL)
+                a->log(a->log_user, kind == 0 ? HENN_CRYPTONN_BATCH_ROW : HENN_CRYPTONN_BATCH_COL,
+                       (int)idx, y, n);
+            rc = henn_feip_fk_serialize(&kb, &kl, &fk);
+            if (rc == 0 && kl != HENN__CN_FK_BYTES)
+                rc = HENN_EINVAL;
+            if (rc == 0)
+                henn__cn_w_bytes(&w, kb, kl);
+            if (kb != NULL)
+                henn_free(kb, kl);
+            kb = NULL;
+            henn_feip_fk_clear(&fk);
+        }
+    }
+    free(y);
+    if (rc != 0) {
+        free(w.p);
+        return rc;
+    }
+    a->st.keys_ip += (uint64_t)nv * ns;
     a->st.t_derive += henn__cn_now() - t0;
     return henn__cn_w_finish(&w, resp, resp_len);
 }
@@ -233,6 +332,8 @@ int henn_cryptonn_authority_handle(henn_cryptonn_authority *a, const uint8_t *re
             rc = answer_keys_ip(a, &r, resp, resp_len);
         else if (type == HENN__CN_KEYS_BO)
             rc = answer_keys_bo(a, &r, resp, resp_len);
+        else if (type == HENN__CN_KEYS_SUP)
+            rc = answer_keys_sup(a, &r, resp, resp_len);
         else
             rc = HENN_EFORMAT;
     }

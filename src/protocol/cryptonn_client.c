@@ -16,7 +16,7 @@
 
 struct henn_cryptonn_client {
     henn_cryptonn_params p;
-    henn_feip_mpk mpk[2];
+    henn_feip_mpk mpk[3]; /* [2]: BATCH layout only */
     henn_febo_mpk bo;
     unsigned threads;
     henn_cryptonn_stats st;
@@ -51,6 +51,7 @@ void henn_cryptonn_client_free(henn_cryptonn_client *c)
         return;
     henn_feip_mpk_clear(&c->mpk[0]);
     henn_feip_mpk_clear(&c->mpk[1]);
+    henn_feip_mpk_clear(&c->mpk[2]);
     free(c);
 }
 
@@ -118,6 +119,55 @@ static int enc_item(void *arg, size_t i)
     return rc;
 }
 
+/* item i: FEBO element i (BATCH layout) */
+static int enc_bo_item(void *arg, size_t i)
+{
+    enc_job *j = arg;
+    const henn_cryptonn_params *p = &j->c->p;
+    size_t r = i / p->classes, cls = i % p->classes;
+    henn_febo_ct bc;
+    int rc = henn_febo_encrypt(&bc, &j->c->bo, j->y[r] == cls ? (int64_t)1 << p->fl : 0);
+    if (rc == 0)
+        henn_febo_ct_serialize(j->out + i * HENN_FEBO_CT_BYTES, &bc);
+    henn_memzero(&bc, sizeof(bc));
+    return rc;
+}
+
+/* BATCH layout: rows u32 | ct(batch in_dim) of X (rows beyond zero) |
+ * rows x classes FEBO ct */
+static int encrypt_long(henn_cryptonn_client *c, henn__cn_w *w, const int64_t *xq,
+                        const uint8_t *y, size_t rows)
+{
+    const henn_cryptonn_params *p = &c->p;
+    size_t n = (size_t)p->batch * p->in_dim, len = 0;
+    henn_feip_ct ct = {0};
+    uint8_t *buf = NULL, *out;
+    int64_t *full = calloc(n, sizeof(*full));
+    enc_job job;
+    int rc;
+    if (full == NULL)
+        return HENN_ENOMEM;
+    memcpy(full, xq, rows * p->in_dim * sizeof(*full));
+    rc = henn_feip_encrypt_mt(&ct, &c->mpk[2], full, n, c->threads);
+    henn_free(full, n * sizeof(*full));
+    if (rc == 0)
+        rc = henn_feip_ct_serialize_mt(&buf, &len, &ct, c->threads);
+    henn_feip_ct_clear(&ct);
+    if (rc == 0 && len != henn__cn_ct_bytes(n))
+        rc = HENN_EINVAL;
+    if (rc == 0)
+        henn__cn_w_bytes(w, buf, len);
+    if (buf != NULL)
+        henn_free(buf, len);
+    if (rc != 0)
+        return rc;
+    out = henn__cn_w_grow(w, rows * p->classes * HENN_FEBO_CT_BYTES);
+    if (out == NULL)
+        return w->err != 0 ? w->err : HENN_ENOMEM;
+    job = (enc_job){c, xq, y, rows, out};
+    return henn__cn_parallel(enc_bo_item, &job, rows * p->classes, c->threads);
+}
+
 int henn_cryptonn_client_send_batch(henn_cryptonn_client *c, henn_transport *to_server,
                                     const float *X, const uint8_t *y, size_t rows,
                                     double *loss, int *server_rc)
@@ -151,6 +201,17 @@ int henn_cryptonn_client_send_batch(henn_cryptonn_client *c, henn_transport *to_
     if (rc != 0)
         goto cleanup;
     t0 = henn__cn_now();
+    if (p->layout == HENN_CRYPTONN_LAYOUT_BATCH) {
+        henn__cn_w_start(&w, HENN__CN_BATCH);
+        henn__cn_w_u32(&w, (uint32_t)rows);
+        rc = encrypt_long(c, &w, xq, y, rows);
+        if (rc != 0) {
+            free(w.p);
+            goto cleanup;
+        }
+        items = 1 + rows * p->classes;
+        goto send;
+    }
     total = rows * henn__cn_ct_bytes(d) + d * henn__cn_ct_bytes(p->batch) +
             rows * p->classes * HENN_FEBO_CT_BYTES;
     henn__cn_w_start(&w, HENN__CN_BATCH);
@@ -168,11 +229,12 @@ int henn_cryptonn_client_send_batch(henn_cryptonn_client *c, henn_transport *to_
         free(w.p);
         goto cleanup;
     }
+send:
     rc = henn__cn_w_finish(&w, &req, &req_len);
     if (rc != 0)
         goto cleanup;
     c->st.t_encrypt += henn__cn_now() - t0;
-    c->st.encryptions += rows + d + rows * p->classes;
+    c->st.encryptions += items;
     c->st.samples += rows;
     c->st.batches++;
     rc = henn__cn_roundtrip(to_server, req, req_len, HENN__CN_BATCH_RESP, &resp, &resp_len, &r);

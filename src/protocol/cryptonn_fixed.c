@@ -21,6 +21,7 @@ void henn_cryptonn_params_default(henn_cryptonn_params *p, uint32_t in_dim, uint
     p->w_bits = 14;
     p->d_bits = 15;
     p->fl = 10;
+    p->layout = HENN_CRYPTONN_LAYOUT_SAMPLE;
 }
 
 uint64_t henn_cryptonn_dlog_bound(const henn_cryptonn_params *p)
@@ -40,7 +41,10 @@ int henn_cryptonn_params_check(const henn_cryptonn_params *p)
         p->batch > HENN_CRYPTONN_MAX_BATCH || p->classes < 2 ||
         p->classes > HENN_CRYPTONN_MAX_CLASSES || p->x_scale < 1 || p->x_scale > 65535 ||
         p->fw > 20 || p->w_bits < 1 || p->w_bits > 24 || p->d_bits < 1 || p->d_bits > 24 ||
-        p->fl < 1 || p->fl > 20 || henn_cryptonn_dlog_bound(p) >= ((uint64_t)1 << 40))
+        p->fl < 1 || p->fl > 20 || henn_cryptonn_dlog_bound(p) >= ((uint64_t)1 << 40) ||
+        p->layout > HENN_CRYPTONN_LAYOUT_BATCH ||
+        (p->layout == HENN_CRYPTONN_LAYOUT_BATCH &&
+         (uint64_t)p->batch * p->in_dim > HENN_FE_MAX_N))
         return HENN_EPARAM;
     return 0;
 }

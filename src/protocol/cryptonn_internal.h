@@ -20,6 +20,8 @@ enum {
     HENN__CN_KEYS_BO_RESP = 6,
     HENN__CN_BATCH = 7,
     HENN__CN_BATCH_RESP = 8,
+    HENN__CN_KEYS_SUP = 9,
+    HENN__CN_KEYS_SUP_RESP = 10,
     HENN__CN_ERROR = 255
 };
 
@@ -69,9 +71,10 @@ double henn__cn_now(void);
 
 /* Ask the authority for the parameters and public keys (MPK) and check
  * them: mpk[0] has n = in_dim and mpk[1] n = batch with the bounds the
- * parameters imply. On error everything is cleared. */
+ * parameters imply; for the BATCH layout mpk[2] n = batch in_dim (else it
+ * stays zeroed). On error everything is cleared. */
 int henn__cn_fetch_mpk(henn_transport *to_authority, henn_cryptonn_params *p,
-                       henn_feip_mpk mpk[2], henn_febo_mpk *bo);
+                       henn_feip_mpk mpk[3], henn_febo_mpk *bo);
 /* Send req (consumed) and check the response type; *resp owned by the
  * caller. An error response gives its code (as HENN_EPROTO when the code
  * is outside the known set). */

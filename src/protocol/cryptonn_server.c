@@ -19,7 +19,7 @@
 
 struct henn_cryptonn_server {
     henn_cryptonn_params p;
-    henn_feip_mpk mpk[2];
+    henn_feip_mpk mpk[3]; /* [2]: BATCH layout only */
     henn_febo_mpk bo;
     henn_fe_dlog dl;
     henn_nn_model m;
@@ -33,7 +33,10 @@ struct henn_cryptonn_server {
     int fd;
     henn_feip_ct *cs, *cc; /* [batch] samples, [in_dim] columns */
     henn_febo_ct *cb;      /* [batch x classes] */
-    henn_feip_fk *fk;      /* [max(h, ...)] FEIP keys of the current request */
+    henn_feip_fk *fk;      /* [nfk] FEIP keys of the current request */
+    size_t nfk;            /* h, or h max(batch, in_dim) for the BATCH layout */
+    henn_feip_ct lct;      /* BATCH layout: the batch's one long ciphertext */
+    henn_feip_ct0_tab tab; /* and the fixed-base table of its c_0 */
     henn_febo_fk *bk;      /* [batch x classes] */
     int64_t *wq, *z1q, *dq, *dT, *g, *febo, *yq;
     float *Z1, *dW1;
@@ -51,7 +54,9 @@ static void free_buffers(henn_cryptonn_server *s)
         for (size_t i = 0; i < s->p.in_dim; i++)
             henn_feip_ct_clear(&s->cc[i]);
     if (s->fk != NULL)
-        henn_memzero(s->fk, s->h * sizeof(*s->fk));
+        henn_memzero(s->fk, s->nfk * sizeof(*s->fk));
+    henn_feip_ct_clear(&s->lct);
+    henn_feip_ct0_tab_clear(&s->tab);
     free(s->cs);
     free(s->cc);
     free(s->cb);
@@ -80,6 +85,7 @@ void henn_cryptonn_server_free(henn_cryptonn_server *s)
     henn_fe_dlog_clear(&s->dl);
     henn_feip_mpk_clear(&s->mpk[0]);
     henn_feip_mpk_clear(&s->mpk[1]);
+    henn_feip_mpk_clear(&s->mpk[2]);
     free(s);
 }
 
@@ -133,7 +139,8 @@ int henn_cryptonn_server_new(henn_cryptonn_server **out, const henn_nn_model *mo
     s->cs = calloc(B, sizeof(*s->cs));
     s->cc = calloc(d, sizeof(*s->cc));
     s->cb = calloc(B * C, sizeof(*s->cb));
-    s->fk = calloc(h, sizeof(*s->fk));
+    s->nfk = s->p.layout == HENN_CRYPTONN_LAYOUT_BATCH ? h * (B > d ? B : d) : h;
+    s->fk = calloc(s->nfk, sizeof(*s->fk));
     s->bk = calloc(B * C, sizeof(*s->bk));
     s->wq = calloc(h * d, sizeof(*s->wq));
     s->z1q = calloc(B * h, sizeof(*s->z1q));
@@ -228,6 +235,15 @@ static int parse_item(void *arg, size_t i)
     return rc;
 }
 
+/* BATCH layout: item 0 the long ciphertext (decoded on all threads first),
+ * items 1.. the FEBO ciphertexts */
+static int parse_bo_item(void *arg, size_t i)
+{
+    parse_job *j = arg;
+    return henn_febo_ct_deserialize(&j->s->cb[i], j->src + i * HENN_FEBO_CT_BYTES,
+                                    HENN_FEBO_CT_BYTES);
+}
+
 /* ---- keys ---- */
 
 /* FEIP keys for the `m` vectors Y [m x n] of scheme into s->fk[0..m). */
@@ -269,6 +285,57 @@ static int get_ip_keys(henn_cryptonn_server *s, int scheme, const int64_t *Y, si
         rc = henn__cn_r_done(&r);
     free(resp);
     s->st.keys_ip += m;
+    s->st.t_parse += henn__cn_now() - t1;
+    return rc;
+}
+
+/* BATCH layout: keys for every (vector, support) pair, vector-major, into
+ * s->fk: kind 0 vectors Y [m x in_dim] on samples 0..rows-1, kind 1
+ * vectors Y [m x batch] on features 0..in_dim-1. */
+static int get_sup_keys(henn_cryptonn_server *s, int kind, const int64_t *Y, size_t m)
+{
+    henn__cn_w w;
+    henn__cn_r r;
+    uint8_t *req, *resp = NULL, *dst;
+    size_t req_len, resp_len = 0, i, k, n = kind == 0 ? s->p.in_dim : s->p.batch,
+                    ns = kind == 0 ? s->rows : s->p.in_dim, total = m * ns;
+    double t0 = henn__cn_now(), t1;
+    int rc;
+    if (total > s->nfk)
+        return HENN_EINVAL;
+    henn__cn_w_start(&w, HENN__CN_KEYS_SUP);
+    henn__cn_w_u8(&w, (uint8_t)kind);
+    henn__cn_w_u32(&w, (uint32_t)m);
+    henn__cn_w_u32(&w, (uint32_t)n);
+    dst = henn__cn_w_grow(&w, m * n * 8);
+    if (dst != NULL)
+        for (i = 0; i < m * n; i++)
+            for (k = 0; k < 8; k++)
+                dst[i * 8 + k] = (uint8_t)((uint64_t)Y[i] >> (8 * k));
+    henn__cn_w_u32(&w, (uint32_t)ns);
+    for (i = 0; i < ns; i++)
+        henn__cn_w_u32(&w, (uint32_t)i);
+    rc = henn__cn_w_finish(&w, &req, &req_len);
+    if (rc != 0)
+        return rc;
+    rc = henn__cn_roundtrip(s->to_auth, req, req_len, HENN__CN_KEYS_SUP_RESP, &resp, &resp_len,
+                            &r);
+    t1 = henn__cn_now();
+    s->st.t_keys += t1 - t0;
+    if (rc != 0)
+        return rc;
+    if (henn__cn_r_u32(&r) != total)
+        rc = HENN_EFORMAT;
+    for (i = 0; i < total && rc == 0; i++) {
+        const uint8_t *b = henn__cn_r_bytes(&r, HENN__CN_FK_BYTES);
+        rc = b == NULL ? HENN_EFORMAT : henn_feip_fk_deserialize(&s->fk[i], b, HENN__CN_FK_BYTES);
+        if (rc == 0 && s->fk[i].n != s->mpk[2].n)
+            rc = HENN_EFORMAT;
+    }
+    if (rc == 0)
+        rc = henn__cn_r_done(&r);
+    free(resp);
+    s->st.keys_ip += total;
     s->st.t_parse += henn__cn_now() - t1;
     return rc;
 }
@@ -342,6 +409,25 @@ static int dec_bwd(void *arg, size_t i)
     size_t d = s->p.in_dim, a = i / d, k = i % d, B = s->p.batch;
     return henn_feip_decrypt(&s->g[b->live_idx[a] * d + k], &s->mpk[1], &s->dl, &s->cc[k],
                              &s->fk[a], s->dT + a * B, B);
+}
+
+/* BATCH layout, forward: item (sample r, row j), key j rows + r */
+static int dec_fwd_sup(void *arg, size_t i)
+{
+    henn_cryptonn_server *s = arg;
+    size_t r = i / s->h, j = i % s->h, d = s->p.in_dim;
+    return henn_feip_decrypt_sub(&s->z1q[i], &s->mpk[2], &s->dl, &s->lct, &s->tab,
+                                 &s->fk[j * s->rows + r], s->wq + j * d, d, r * d, 1);
+}
+
+/* BATCH layout, backward: item (live column a, feature k), key a d + k */
+static int dec_bwd_sup(void *arg, size_t i)
+{
+    bwd_job *b = arg;
+    henn_cryptonn_server *s = b->s;
+    size_t d = s->p.in_dim, a = i / d, k = i % d, B = s->p.batch;
+    return henn_feip_decrypt_sub(&s->g[b->live_idx[a] * d + k], &s->mpk[2], &s->dl, &s->lct,
+                                 &s->tab, &s->fk[i], s->dT + a * B, B, k, d);
 }
 
 static int dec_bo(void *arg, size_t i)
@@ -434,22 +520,41 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
     parse_job pj;
     bwd_job bj;
     int rc;
+    const int lng = p->layout == HENN_CRYPTONN_LAYOUT_BATCH;
+    const size_t lbytes = henn__cn_ct_bytes(B * d);
     rows = henn__cn_r_u32(r);
     if (r->err != 0)
         return HENN_EFORMAT;
     if (rows == 0 || rows > B)
         return HENN_EINVAL;
-    src = henn__cn_r_bytes(r, rows * henn__cn_ct_bytes(d) + d * henn__cn_ct_bytes(B) +
-                                  rows * C * HENN_FEBO_CT_BYTES);
+    if (lng)
+        src = henn__cn_r_bytes(r, lbytes + rows * C * HENN_FEBO_CT_BYTES);
+    else
+        src = henn__cn_r_bytes(r, rows * henn__cn_ct_bytes(d) + d * henn__cn_ct_bytes(B) +
+                                      rows * C * HENN_FEBO_CT_BYTES);
     rc = henn__cn_r_done(r);
     if (rc != 0)
         return rc;
     s->rows = rows;
-    bo_src = src + rows * henn__cn_ct_bytes(d) + d * henn__cn_ct_bytes(B);
     /* 1. every ciphertext */
     t0 = henn__cn_now();
-    pj = (parse_job){s, src, rows};
-    rc = henn__cn_parallel(parse_item, &pj, rows + d + rows * C, s->threads);
+    if (lng) {
+        bo_src = src + lbytes;
+        henn_feip_ct_clear(&s->lct);
+        henn_feip_ct0_tab_clear(&s->tab);
+        rc = henn_feip_ct_deserialize_mt(&s->lct, src, lbytes, s->threads);
+        if (rc == 0 && s->lct.n != B * d)
+            rc = HENN_EFORMAT;
+        if (rc == 0)
+            rc = henn_feip_ct0_tab_init(&s->tab, &s->lct);
+        pj = (parse_job){s, bo_src, rows};
+        if (rc == 0)
+            rc = henn__cn_parallel(parse_bo_item, &pj, rows * C, s->threads);
+    } else {
+        bo_src = src + rows * henn__cn_ct_bytes(d) + d * henn__cn_ct_bytes(B);
+        pj = (parse_job){s, src, rows};
+        rc = henn__cn_parallel(parse_item, &pj, rows + d + rows * C, s->threads);
+    }
     s->st.t_parse += henn__cn_now() - t0;
     if (rc != 0)
         return rc;
@@ -459,11 +564,11 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
     s->st.t_plain += henn__cn_now() - t0;
     if (rc != 0)
         return rc;
-    rc = get_ip_keys(s, HENN_CRYPTONN_SAMPLE, s->wq, h, d);
+    rc = lng ? get_sup_keys(s, 0, s->wq, h) : get_ip_keys(s, HENN_CRYPTONN_SAMPLE, s->wq, h, d);
     if (rc != 0)
         return rc;
     t0 = henn__cn_now();
-    rc = henn__cn_parallel(dec_fwd, s, rows * h, s->threads);
+    rc = henn__cn_parallel(lng ? dec_fwd_sup : dec_fwd, s, rows * h, s->threads);
     s->st.t_decrypt += henn__cn_now() - t0;
     s->st.decryptions_ip += rows * h;
     if (rc != 0)
@@ -530,11 +635,12 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
     }
     memset(s->g, 0, h * d * sizeof(*s->g));
     if (nlive > 0) {
-        rc = get_ip_keys(s, HENN_CRYPTONN_COLUMN, s->dT, nlive, B);
+        rc = lng ? get_sup_keys(s, 1, s->dT, nlive)
+                 : get_ip_keys(s, HENN_CRYPTONN_COLUMN, s->dT, nlive, B);
         if (rc == 0) {
             t0 = henn__cn_now();
             bj = (bwd_job){s, lidx};
-            rc = henn__cn_parallel(dec_bwd, &bj, nlive * d, s->threads);
+            rc = henn__cn_parallel(lng ? dec_bwd_sup : dec_bwd, &bj, nlive * d, s->threads);
             s->st.t_decrypt += henn__cn_now() - t0;
             s->st.decryptions_ip += nlive * d;
         }

@@ -184,7 +184,7 @@ int henn__cn_error_code(const uint8_t *msg, size_t msg_len)
     return code;
 }
 
-/* ---- parameters: 8 u32 ---- */
+/* ---- parameters: 9 u32 ---- */
 
 void henn__cn_params_write(henn__cn_w *w, const henn_cryptonn_params *p)
 {
@@ -196,6 +196,7 @@ void henn__cn_params_write(henn__cn_w *w, const henn_cryptonn_params *p)
     henn__cn_w_u32(w, p->w_bits);
     henn__cn_w_u32(w, p->d_bits);
     henn__cn_w_u32(w, p->fl);
+    henn__cn_w_u32(w, p->layout);
 }
 
 void henn__cn_params_read(henn__cn_r *r, henn_cryptonn_params *p)
@@ -208,6 +209,7 @@ void henn__cn_params_read(henn__cn_r *r, henn_cryptonn_params *p)
     p->w_bits = henn__cn_r_u32(r);
     p->d_bits = henn__cn_r_u32(r);
     p->fl = henn__cn_r_u32(r);
+    p->layout = henn__cn_r_u32(r);
 }
 
 double henn__cn_now(void)
@@ -303,14 +305,14 @@ int henn__cn_roundtrip(henn_transport *t, uint8_t *req, size_t req_len, int want
 }
 
 int henn__cn_fetch_mpk(henn_transport *to_authority, henn_cryptonn_params *p,
-                       henn_feip_mpk mpk[2], henn_febo_mpk *bo)
+                       henn_feip_mpk mpk[3], henn_febo_mpk *bo)
 {
     henn__cn_w w;
     henn__cn_r r;
     uint8_t *req, *resp = NULL;
     size_t req_len, resp_len = 0;
     int rc;
-    memset(mpk, 0, 2 * sizeof(*mpk));
+    memset(mpk, 0, 3 * sizeof(*mpk));
     memset(bo, 0, sizeof(*bo));
     henn__cn_w_start(&w, HENN__CN_MPK_REQ);
     rc = henn__cn_w_finish(&w, &req, &req_len);
@@ -331,6 +333,17 @@ int henn__cn_fetch_mpk(henn_transport *to_authority, henn_cryptonn_params *p,
         const uint8_t *b = henn__cn_r_bytes(&r, HENN_FEBO_MPK_BYTES);
         rc = b == NULL ? HENN_EFORMAT : henn_febo_mpk_deserialize(bo, b, HENN_FEBO_MPK_BYTES);
     }
+    if (rc == 0 && p->layout == HENN_CRYPTONN_LAYOUT_BATCH) {
+        uint32_t len = henn__cn_r_u32(&r);
+        const uint8_t *b = henn__cn_r_bytes(&r, len);
+        rc = b == NULL ? HENN_EFORMAT : henn_feip_mpk_deserialize(&mpk[2], b, len);
+        if (rc == 0) {
+            uint32_t yb = p->w_bits > p->d_bits ? p->w_bits : p->d_bits;
+            if (mpk[2].n != (size_t)p->batch * p->in_dim || mpk[2].x_bound != p->x_scale ||
+                mpk[2].y_bound != (uint64_t)1 << yb)
+                rc = HENN_EFORMAT;
+        }
+    }
     if (rc == 0)
         rc = henn__cn_r_done(&r);
     /* the keys must be the ones the parameters describe */
@@ -344,7 +357,8 @@ int henn__cn_fetch_mpk(henn_transport *to_authority, henn_cryptonn_params *p,
     if (rc != 0) {
         henn_feip_mpk_clear(&mpk[0]);
         henn_feip_mpk_clear(&mpk[1]);
-        memset(mpk, 0, 2 * sizeof(*mpk));
+        henn_feip_mpk_clear(&mpk[2]);
+        memset(mpk, 0, 3 * sizeof(*mpk));
         memset(bo, 0, sizeof(*bo));
     }
     return rc;

@@ -42,7 +42,7 @@ static void make_data(float *X, uint8_t *y, size_t rows)
 }
 
 typedef struct {
-    size_t n[3];
+    size_t n[5];
     int64_t last_sample[H][D];
     int64_t last_col[H][B];
     size_t ns, nc;
@@ -54,6 +54,17 @@ static void on_key(void *user, int scheme, int op, const int64_t *y, size_t n)
 {
     keylog *l = user;
     l->n[scheme]++;
+    if (scheme == HENN_CRYPTONN_BATCH_ROW || scheme == HENN_CRYPTONN_BATCH_COL) {
+        /* one log line per (vector, support); keep each vector once */
+        if (op == 0)
+            on_key(user, scheme == HENN_CRYPTONN_BATCH_ROW ? HENN_CRYPTONN_SAMPLE
+                                                           : HENN_CRYPTONN_COLUMN,
+                   0, y, n);
+        if (op == 0)
+            l->n[scheme == HENN_CRYPTONN_BATCH_ROW ? HENN_CRYPTONN_SAMPLE
+                                                   : HENN_CRYPTONN_COLUMN]--;
+        return;
+    }
     if (scheme == HENN_CRYPTONN_SAMPLE && n == D) {
         memcpy(l->last_sample[l->ns % H], y, sizeof(l->last_sample[0]));
         l->ns++;
@@ -140,7 +151,7 @@ static int solve(double *A, double *Bm, size_t n, size_t k)
     return 0;
 }
 
-static void test_end_to_end_and_leakage(void)
+static void test_end_to_end_and_leakage(uint32_t layout)
 {
     henn_cryptonn_params p;
     henn_cryptonn_authority *a = NULL;
@@ -161,7 +172,9 @@ static void test_end_to_end_and_leakage(void)
     int src = 1;
 
     make_data(X, y, ROWS);
+    memset(&log, 0, sizeof(log));
     henn_cryptonn_params_default(&p, D, B, C);
+    p.layout = layout;
     CHECK_OK(henn_cryptonn_authority_new(&a, &p));
     henn_cryptonn_authority_set_log(a, on_key, &log);
     henn_transport_to_cryptonn_authority(&ta, a);
@@ -194,7 +207,16 @@ static void test_end_to_end_and_leakage(void)
     CHECK(twin_max <= henn_cryptonn_dlog_bound(&p));
     CHECK(st.max_abs_ip >= twin_max); /* the server also saw FEBO values */
     CHECK(st.max_abs_ip > 0);
-    CHECK_EQ_INT(log.n[HENN_CRYPTONN_SAMPLE], 2 * (ROWS / B) * H);
+    if (layout == HENN_CRYPTONN_LAYOUT_BATCH) {
+        /* a key per (row of W1, sample) and per (column of delta1, feature) */
+        CHECK_EQ_INT(log.n[HENN_CRYPTONN_BATCH_ROW], 2 * (ROWS / B) * H * B);
+        CHECK_EQ_INT(log.n[HENN_CRYPTONN_SAMPLE], 0);
+        CHECK(log.n[HENN_CRYPTONN_BATCH_COL] % D == 0);
+        CHECK_EQ_INT(st.decryptions_ip, log.n[HENN_CRYPTONN_BATCH_ROW] +
+                                            log.n[HENN_CRYPTONN_BATCH_COL]);
+    } else {
+        CHECK_EQ_INT(log.n[HENN_CRYPTONN_SAMPLE], 2 * (ROWS / B) * H);
+    }
     CHECK_EQ_INT(log.n[HENN_CRYPTONN_LABEL], 2 * ROWS * C);
 
     /* one more batch of known images: what the server can compute */
@@ -521,12 +543,64 @@ static void test_parsers(void)
     henn_cryptonn_authority_free(a);
 }
 
+/* KEYS_SUP (BATCH layout): the authority checks the support and the bound
+ * of each kind, and refuses support keys in the SAMPLE layout. */
+static int sup_request(henn_cryptonn_authority *a, int kind, size_t n, int64_t yv,
+                       uint32_t idx)
+{
+    henn__cn_w w;
+    uint8_t *req = NULL, *resp = NULL;
+    size_t req_len = 0, resp_len = 0;
+    int rc;
+    henn__cn_w_start(&w, HENN__CN_KEYS_SUP);
+    henn__cn_w_u8(&w, (uint8_t)kind);
+    henn__cn_w_u32(&w, 1);
+    henn__cn_w_u32(&w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        henn__cn_w_u64(&w, (uint64_t)(i == 0 ? yv : 1));
+    henn__cn_w_u32(&w, 1);
+    henn__cn_w_u32(&w, idx);
+    CHECK_OK(henn__cn_w_finish(&w, &req, &req_len));
+    CHECK_OK(henn_cryptonn_authority_handle(a, req, req_len, &resp, &resp_len));
+    rc = henn__cn_error_code(resp, resp_len);
+    free(req);
+    free(resp);
+    return rc;
+}
+
+static void test_batch_layout_keys(void)
+{
+    henn_cryptonn_params p;
+    henn_cryptonn_authority *a = NULL;
+    henn_cryptonn_params_default(&p, D, B, C);
+    p.layout = 2;
+    CHECK_RC(henn_cryptonn_params_check(&p), HENN_EPARAM);
+    p.layout = HENN_CRYPTONN_LAYOUT_BATCH;
+    CHECK_OK(henn_cryptonn_params_check(&p));
+    CHECK_OK(henn_cryptonn_authority_new(&a, &p));
+    CHECK_OK(sup_request(a, 0, D, (int64_t)1 << p.w_bits, B - 1));
+    CHECK_OK(sup_request(a, 1, B, -((int64_t)1 << p.d_bits), D - 1));
+    CHECK_RC(sup_request(a, 0, D, ((int64_t)1 << p.w_bits) + 1, 0), HENN_ERANGE);
+    CHECK_RC(sup_request(a, 1, B, ((int64_t)1 << p.d_bits) + 1, 0), HENN_ERANGE);
+    CHECK_RC(sup_request(a, 0, D, 1, B), HENN_EINVAL);     /* no sample B */
+    CHECK_RC(sup_request(a, 1, B, 1, D), HENN_EINVAL);     /* no feature D */
+    CHECK_RC(sup_request(a, 0, B, 1, 0), HENN_EINVAL);     /* wrong length */
+    CHECK_RC(sup_request(a, 2, D, 1, 0), HENN_EFORMAT);    /* no such kind */
+    henn_cryptonn_authority_free(a);
+    p.layout = HENN_CRYPTONN_LAYOUT_SAMPLE;
+    CHECK_OK(henn_cryptonn_authority_new(&a, &p));
+    CHECK_RC(sup_request(a, 0, D, 1, 0), HENN_EINVAL);
+    henn_cryptonn_authority_free(a);
+}
+
 int main(void)
 {
     if (henn_init() != 0)
         return 1;
     test_params();
-    test_end_to_end_and_leakage();
+    test_end_to_end_and_leakage(HENN_CRYPTONN_LAYOUT_SAMPLE);
+    test_end_to_end_and_leakage(HENN_CRYPTONN_LAYOUT_BATCH);
+    test_batch_layout_keys();
     test_fails_loudly();
     test_parsers();
     return test_report("test_cryptonn");

@@ -25,6 +25,8 @@ static const char *usage_text =
     "  --epochs E     epochs (default 2)\n"
     "  --limit N      train on the first N training images (default: all)\n"
     "  --threads T    encryption/decryption threads per party (default 2)\n"
+    "  --layout L     batch (one long FEIP ciphertext per batch, default) or\n"
+    "                 sample (the paper's: one per sample and per feature column)\n"
     "  --seed S       model and batch-order seed (default 1)\n"
     "  --json F       write the figures as JSON to F\n"
     "The MLP is 784-128-10 (ReLU, softmax), batch 64, Adam lr 0.001; the first\n"
@@ -58,7 +60,7 @@ typedef struct {
 } results;
 
 static int run(const char *data, size_t epochs, size_t limit, unsigned threads, uint64_t seed,
-               const char *json_path)
+               const char *json_path, uint32_t layout)
 {
     henn_mnist_set tr, te;
     char err[HENN_MNIST_ERRLEN] = "";
@@ -114,6 +116,10 @@ static int run(const char *data, size_t epochs, size_t limit, unsigned threads, 
     henn_nn_opts_default(&o);
     o.max_rows = B;
     henn_cryptonn_params_default(&p, 784, (uint32_t)B, 10);
+    p.layout = layout;
+    printf("  layout: %s\n", layout == HENN_CRYPTONN_LAYOUT_BATCH
+                                ? "batch (one FEIP ciphertext of the whole batch, support keys)"
+                                : "sample (one FEIP ciphertext per sample and per column)");
     printf("  fixed point: x_q = 255 x, w_q = round(w 2^%u) with |w_q| <= 2^%u, delta per "
            "batch <= 2^%u, labels 2^%u; dlog bound %llu (< 2^32)\n",
            p.fw, p.w_bits, p.d_bits, p.fl, (unsigned long long)henn_cryptonn_dlog_bound(&p));
@@ -215,6 +221,9 @@ static int run(const char *data, size_t epochs, size_t limit, unsigned threads, 
             json_object_set_new(j, "train_images", json_integer((json_int_t)ntr));
             json_object_set_new(j, "test_images", json_integer((json_int_t)nte));
             json_object_set_new(j, "threads", json_integer(threads));
+            json_object_set_new(j, "layout", json_string(layout == HENN_CRYPTONN_LAYOUT_BATCH
+                                                             ? "batch"
+                                                             : "sample"));
             json_object_set_new(j, "acc_encrypted", ae);
             json_object_set_new(j, "acc_twin", at);
             json_object_set_new(j, "acc_float", af);
@@ -261,6 +270,7 @@ int henn_cli_cryptonn(int argc, char **argv)
 {
     const char *net = NULL, *data = NULL, *json = NULL;
     size_t epochs = 2, limit = 0, threads = 2, seed = 1;
+    uint32_t layout = HENN_CRYPTONN_LAYOUT_BATCH;
     int i;
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         if (argc >= 1) {
@@ -295,6 +305,13 @@ int henn_cli_cryptonn(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             if (cli_parse_size(&threads, v, 1, 16) != 0)
                 return usage("--threads takes 1..16");
+        } else if (strcmp(a, "--layout") == 0) {
+            if (v != NULL && strcmp(v, "batch") == 0)
+                layout = HENN_CRYPTONN_LAYOUT_BATCH;
+            else if (v != NULL && strcmp(v, "sample") == 0)
+                layout = HENN_CRYPTONN_LAYOUT_SAMPLE;
+            else
+                return usage("--layout is batch or sample");
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_size(&seed, v, 0, (size_t)-1) != 0)
                 return usage("bad --seed");
@@ -314,5 +331,5 @@ int henn_cli_cryptonn(int argc, char **argv)
     }
     if (strcmp(net, "mlp") != 0)
         return usage("--net is mlp or lenet5");
-    return run(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json);
+    return run(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, layout);
 }
