@@ -36,30 +36,40 @@
  *     henn_lr_client_free(cli); henn_lr_server_free(srv);
  *
  * Packing (docs/LR_PROTOCOL.md has the derivation): feature-major blocks.
- * A ciphertext has N/2 slots cut into B blocks of s = N/2/B slots, B the
- * next power of two >= dim + 2. Block j < dim holds feature j of s samples,
- * block dim the constant 1 (0 for padding), block dim + 1 the label, the
- * rest zeros. The weights ciphertext holds w_j in every slot of block j and
- * b in block dim. One gradient step on a batch of ciphertexts: the server
- * multiplies X by W, sums the blocks by log2(B) rotations (z_i lands in
- * every block), evaluates the polynomial sigmoid's gradient terms
- * sum_k c_k z^k x with the label term (c_0 - y) x precomputed once, adds
- * the batch's ciphertexts, sums the samples inside each block by log2(s)
- * rotations, keeps slot 0 of each block times alpha/m (one plaintext
- * multiplication), spreads it over the block (one more rotation and log2(s)
- * rotations) and updates W <- W (1 - alpha lambda/m on the feature blocks) -
- * G. Depth: 4 levels per step for a degree-3 sigmoid, 5 for degree 5.
+ * A record is dim + 2 values (the features, a constant 1 for the bias, the
+ * label). A ciphertext has N/2 slots cut into B blocks of s = N/2/B slots,
+ * B the next power of two >= dim + 2 but at most 16; a record group is
+ * G = ceil((dim + 2) / B) ciphertexts holding s records: value f of record
+ * i sits in slot (f % B) s + i of ciphertext f / B. The weights are G
+ * ciphertexts the same shape, w_f in every slot of block f (b at dim).
+ * Framingham (dim 9): B = 16, G = 1; WDBC (dim 30): B = 16, G = 2.
+ * One gradient step on a batch of record groups: the server computes
+ * z = sum_c X_c W_c (one relinearisation), sums the blocks by log2(B)
+ * rotations (z_i lands in every block), evaluates the sigmoid polynomial's
+ * gradient terms in Horner form, u (c z x) with u a polynomial in z^2
+ * computed once per group, adds the label term (c0 - y) x precomputed once
+ * per batch, sums the samples inside each block by log2(s) rotations and
+ * sets W' = W (1 - alpha lambda/m on the features) - (alpha/m) T. Every
+ * constant rides on a plaintext-constant product whose scale is chosen so
+ * that the next addition matches. Depth: 3 levels per step for a degree-3
+ * sigmoid, 4 for degree 5.
  *
- * Refresh: the default chain has exactly the levels of one step, so after
- * every step the server returns W (at level 0) and the client answers the
- * next step request with a fresh encryption (new randomness, top level) of
- * the decoded weights rounded to a 2^-30 grid. The client never returns
- * anything decrypted to the server (Li and Micciancio, EUROCRYPT 2021).
+ * Refresh: the chain has exactly the levels of one step, so after every
+ * step the server returns W' (at level 0) and the client answers with the
+ * next STEP: a fresh symmetric encryption (new seed and error, top level)
+ * of the weights it decoded, rounded to a 2^-30 grid. The new weight w_f is
+ * slot (f % B) s of W'; the others hold partial sums the client drops, so
+ * the refresh also does the masking and replication a server-side step
+ * would spend a level and 2 log2(s) rotations on. Nothing the client
+ * decrypts goes back to the server in the clear (Li and Micciancio,
+ * EUROCRYPT 2021); with HENN_LR_INFER_PLAIN_MODEL the client publishes its
+ * own model, rounded to 2^-20.
  *
- * Parameters: chosen by the client from the polynomial's degree (ring
- * degree N = 16384 and primes {60, 40 x depth, 60} by default, within the
- * HomomorphicEncryption.org 128-bit table; henn_lr_client_opts can pick
- * another N). The server checks them again (henn_ckks_params_deserialize
+ * Parameters: chosen by the client from the polynomial's degree: N = 16384
+ * and primes {60, 40 x depth, 60} by default (200 or 240 of the 438 bits
+ * the HomomorphicEncryption.org table allows for 128-bit security); with
+ * N = 8192, {49, 40, 40, 40, 49} (218 bits) for degree 3, and degree 5 is
+ * refused there. The server checks them again (henn_ckks_params_deserialize
  * refuses insecure chains) and refuses anything above its limits.
  *
  * Thread safety: one thread per party object; the parties use their
@@ -91,9 +101,9 @@ typedef struct henn_lr_server henn_lr_server;
 /*
  * Client options (NULL: all defaults).
  *  N:        ring degree, 0 = default (16384); 8192 and 16384 are accepted
- *            (4096 only with HENN_LR_INSECURE_TEST). At N = 8192 the primes
- *            are narrower (the chain must fit 218 bits), so precision is
- *            lower; docs/LR_PROTOCOL.md gives both chains.
+ *            (4096 only with HENN_LR_INSECURE_TEST). N = 8192 has half the
+ *            slots and smaller keys, and holds degree-3 sigmoids only;
+ *            docs/LR_PROTOCOL.md gives both chains.
  *  flags:    0 or HENN_LR_INSECURE_TEST.
  *  threads:  threads for CKKS work (encryption, key switching, rescale);
  *            0 = the online CPUs.
@@ -111,7 +121,9 @@ typedef struct henn_lr_client_opts {
  *      last training run (data_primes = levels + 1; scale_bits: log2 of
  *      the encoding scale of the records).
  *  block, samples_per_ct: B and s of the packing (last run).
- *  ciphertexts: record ciphertexts uploaded (training and inference).
+ *  ciphertexts: record ciphertexts uploaded (training and inference);
+ *      block = B, samples_per_ct = s (records per group of G = ceil((dim
+ *      + 2) / B) ciphertexts).
  *  steps: gradient steps run; refreshes: weight ciphertexts re-encrypted;
  *      steps_per_refresh: steps the chain allows between refreshes.
  *  keygen_s, encrypt_s (records and labels), refresh_s (decrypt + fresh
@@ -154,25 +166,29 @@ HENN_API void henn_lr_client_get_stats(henn_lr_client_stats *s, const henn_lr_cl
  *        m keeps its starting weights.
  *  d:    rows x dim records (|x| <= 64 after standardisation), labels 0/1.
  *  opts: as henn_lr_train, with these restrictions: sigmoid a polynomial
- *        (HENN_LR_SIGMOID_POLY3, LS3_8 or LS5_8); nesterov 0; batch 0 (full
- *        batch) or a multiple of the samples per ciphertext
- *        (henn_lr_client_batch_unit) taken in row order; shuffle ignored
- *        unless batch > 0, where it is refused (the twin's order is fixed).
+ *        (HENN_LR_SIGMOID_POLY3, LS3_8 or LS5_8; degree 5 needs N >=
+ *        16384); nesterov 0; batch 0 (full batch) or a multiple of the
+ *        records per group (henn_lr_client_batch_unit) taken in row order;
+ *        shuffle ignored for full batches and refused for mini-batches
+ *        (the twin's order is fixed).
  *  cb:   optional, called after every epoch with the decrypted model (the
  *        client decrypts it anyway to refresh it).
- * Sends KEYS (params, relinearisation key, the Galois keys of the steps
- * the packing needs), DATA (one message per ciphertext: records and labels
- * packed, henn_lr_client_batch_unit rows each), TRAIN (the options), then
- * one STEP per gradient step carrying the freshly encrypted weights; the
- * server answers each STEP with the updated encrypted weights.
+ * Sends KEYS (params, relinearisation key, the Galois keys of the log2(N/2)
+ * power-of-two rotations; only when the keys are new to this transport),
+ * DATA (one message per record ciphertext, labels inside), TRAIN (the
+ * options), then one STEP per gradient step carrying the freshly encrypted
+ * weights; the server answers each STEP with the updated weights.
  * The result equals henn_lr_train() with the same opts and starting point
- * up to CKKS error (about 1e-6 per step at the default parameters; tested
- * to 1e-3 after every epoch).
+ * up to CKKS error (about 1e-6 at the default parameters; tested to 1e-3
+ * after every epoch).
  * Returns 0, HENN_EINVAL (arguments, options outside the restrictions,
  * d->dim > 254, a record with |x| > 64 or a non-finite value, a label not
- * 0/1), HENN_EPARAM, HENN_EPROTO (the server refused or answered with
- * something other than what was asked: wrong type, size, level or
- * parameters), HENN_ERNG, HENN_ENOMEM or a transport error.
+ * 0/1), HENN_EPARAM (degree 5 at N = 8192, or the server's limits),
+ * HENN_EPROTO (the server refused or answered with something other than
+ * what was asked: wrong type, count, size, level, scale or parameters),
+ * HENN_ERANGE (the server could not place a constant at the scale the step
+ * needs: alpha/m below about 2^-30), HENN_ERNG, HENN_ENOMEM or a transport
+ * error; the server's own error code when it answers with one.
  */
 HENN_API HENN_NODISCARD int henn_lr_client_train(henn_lr_client *c, henn_transport *to_server,
                                                  henn_lr_model *m, const henn_lr_data *d,
@@ -201,7 +217,7 @@ HENN_API HENN_NODISCARD int henn_lr_client_infer(henn_lr_client *c, henn_transpo
                                                  const henn_lr_data *d, unsigned flags);
 
 /*
- * henn_lr_client_batch_unit: rows per record ciphertext (s = N/2/B) for
+ * henn_lr_client_batch_unit: records per record group (s = N/2/B) for
  * data of dimension dim with c's ring degree, i.e. the granularity of
  * mini-batches; 0 for dim 0 or dim > 254.
  */

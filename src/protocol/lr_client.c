@@ -347,32 +347,36 @@ static double round_to(double v, int bits)
 
 /* ---- scales ----
  * The server applies alpha/m by reading T at scale S_T / f (f = alpha/m,
- * S_T = f S_W), so the raw size of the top gradient term, c z^d x at scale
- * S_T, is fixed by S_W; it is the product of two ciphertexts' raw sizes
- * (z^2 and c3 z x for degree 3, z^4 and c5 z x for degree 5). The client
- * picks the record scale 2^x (once, at upload) and the weight scale 2^w
- * (per step, the weights are encrypted afresh) so that those two factors
- * have the same raw size, which maximises the precision of the top term,
- * with all primes taken as 2^p (docs/LR_PROTOCOL.md, "Scales"):
- *   degree 3: 3w = L + 7p - 4x,   degree 5: 7w = L + 15p - 8x,
- *   L = log2 |c_top| + log2 f.
- * x is chosen so that w = bits(q_0) - 15 for the first batch (|w_j| up to
- * 2^14 fits q_0 at level 0), w then follows f for each batch. */
+ * S_T = f S_W), so the gradient G = f T comes out at the weights' scale
+ * S_W: its error is T's raw noise (rescales, key switches, the sum over a
+ * block) divided by S_W, about 2^23 / S_W here. S_W is therefore as large
+ * as q_0 allows at level 0: 2^w with w = min(p + 5, bits(q_0) - 5 - h),
+ * h = ceil(log2(2 + max |w_j|)) (the weights times 2^w stay 2^5 below
+ * q_0 / 2). The top gradient term, c z^d x at scale S_T, is the product of
+ * two ciphertexts' raw sizes (z^2 and c3 z x for degree 3, z^4 and c5 z x
+ * for degree 5); the record scale 2^x (chosen once, at upload) balances
+ * them for the planned w (docs/LR_PROTOCOL.md, "Scales"), with all primes
+ * taken as 2^p:
+ *   degree 3: 4x = L + 7p - 3w,   degree 5: 8x = L + 15p - 7w,
+ *   L = log2 |c_top| + log2 f. */
 static double plan_L(const double *cf, int deg, double f)
 {
     return log2(fabs(cf[deg])) + log2(f);
+}
+
+/* The weights' scale bits for weights w[0..n) (n = dim + 1). */
+static double plan_w(double p, double q0, const double *w, size_t n)
+{
+    double big = 0;
+    for (size_t j = 0; j < n; j++)
+        big = fmax(big, fabs(w[j]));
+    return fmin(p + 5, q0 - 5 - ceil(log2(2 + big)));
 }
 
 static double plan_x(int deg, double L, double p, double w)
 {
     double x = deg == 3 ? (L + 7 * p - 3 * w) / 4 : (L + 15 * p - 7 * w) / 8;
     return fmin(fmax(x, p - 12), p + 8);
-}
-
-static double plan_w(int deg, double L, double p, double x, double q0)
-{
-    double w = deg == 3 ? (L + 7 * p - 4 * x) / 3 : (L + 15 * p - 8 * x) / 7;
-    return fmin(fmax(w, p - 10), q0 - 12);
 }
 
 /* ---- training ---- */
@@ -425,6 +429,8 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
     henn__lr_layout lo;
     if (henn__lr_layout_init(&lo, c->opts.N, d->dim) != 0)
         return HENN_EINVAL;
+    if (deg == 5 && c->opts.N == 8192)
+        return HENN_EPARAM; /* 218 bits hold no chain of depth 4 with room to spare */
     size_t batch = opts->batch == 0 || opts->batch >= d->rows ? d->rows : opts->batch;
     if (batch < d->rows && (batch % lo.s != 0 || opts->shuffle))
         return HENN_EINVAL; /* batches are whole record groups, in row order */
@@ -441,11 +447,14 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
     int rc = v != NULL && w != NULL && W != NULL ? 0 : HENN_ENOMEM;
     if (rc == 0)
         rc = ensure_keys(c, t, d->dim, depth);
-    double xbits = 0;
+    if (rc == 0) {
+        memcpy(w, m->w, d->dim * sizeof(double));
+        w[d->dim] = m->b;
+    }
+    double p = rc == 0 ? (double)c->params.bits[1] : 0, q0 = rc == 0 ? c->params.bits[0] : 0;
     if (rc == 0) {
         double L = plan_L(cf, deg, opts->alpha / (double)batch);
-        xbits = plan_x(deg, L, c->params.bits[1], c->params.bits[0] - 15);
-        rc = upload(c, t, d, v, exp2(xbits));
+        rc = upload(c, t, d, v, exp2(plan_x(deg, L, p, plan_w(p, q0, w, 0))));
     }
     if (rc == 0) {
         henn__lr_wstart(&wb, HENN_LR_MSG_TRAIN);
@@ -458,20 +467,11 @@ int henn_lr_client_train(henn_lr_client *c, henn_transport *t, henn_lr_model *m,
         if (rc == 0)
             rc = call_ok(c, t, req, req_len);
     }
-    if (rc == 0) {
-        memcpy(w, m->w, d->dim * sizeof(double));
-        w[d->dim] = m->b;
-    }
     size_t top = rc == 0 ? c->params.L - 1 : 0;
-    double p = (double)c->params.bits[1], q0 = (double)c->params.bits[0];
     c->st.depth_per_step = depth;
     c->st.steps_per_refresh = 1;
     for (uint64_t step = 0; step < total && rc == 0; step++) {
-        /* the batch's rows set f = alpha/m, hence the weights' scale */
-        size_t b = (size_t)(step % nb), r0 = b * per * lo.s;
-        size_t mb = d->rows - r0 < per * lo.s ? d->rows - r0 : per * lo.s;
-        double wscale = exp2(plan_w(deg, plan_L(cf, deg, opts->alpha / (double)mb), p, xbits, q0));
-        double t0 = now_s();
+        double wscale = exp2(plan_w(p, q0, w, d->dim + 1)), t0 = now_s();
         henn__lr_wstart(&wb, HENN_LR_MSG_STEP);
         henn__lr_wu32(&wb, (uint32_t)step);
         for (size_t k = 0; k < G; k++) {

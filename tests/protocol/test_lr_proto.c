@@ -195,6 +195,28 @@ static void test_twin_framingham(void)
     henn_lr_data_clear(&te);
 }
 
+/* N = 8192 (218 bits): degree 3 on {49, 40, 40, 40, 49}; degree 5 has no
+ * chain there and is refused. */
+static void test_n8192(void)
+{
+    henn_lr_data tr = {0}, te = {0};
+    CHECK_OK(henn_lr_load_framingham(&tr, &te, DATA_DIR "/framingham/framingham.csv", NULL, 0));
+    henn_lr_opts o;
+    CHECK_OK(henn_lr_proto_recommended(&o, HENN_LR_DATASET_FRAMINGHAM, tr.rows));
+    o.epochs = SANITIZED ? 2 : 5;
+    twin_run("framingham at N = 8192", &tr, &te, &o, 8192, 0.69);
+    party p;
+    party_open(&p, 8192);
+    henn_lr_model m;
+    CHECK_OK(henn_lr_model_init(&m, tr.dim));
+    o.sigmoid = HENN_LR_SIGMOID_LS5_8;
+    CHECK_RC(henn_lr_client_train(p.cli, &p.t, &m, &tr, &o, NULL, NULL), HENN_EPARAM);
+    henn_lr_model_clear(&m);
+    party_close(&p);
+    henn_lr_data_clear(&tr);
+    henn_lr_data_clear(&te);
+}
+
 static void test_twin_wdbc(void)
 {
     henn_lr_data tr = {0}, te = {0};
@@ -1005,6 +1027,7 @@ int main(void)
     test_limits();
     test_inference();
     test_twin_framingham();
+    test_n8192();
     test_twin_wdbc();
     return test_report("test_lr_proto");
 }
