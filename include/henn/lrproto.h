@@ -232,8 +232,9 @@ HENN_API size_t henn_lr_client_batch_unit(const henn_lr_client *c, size_t dim);
  * (rows: training rows, for lambda = 0.05 m on Framingham):
  *  WDBC: LS5_8 (degree 5, least squares on [-8, 8]), alpha 0.3, lambda 1,
  *        30 epochs, full batch. Degree 3 diverges there: WDBC's outliers
- *        push |w.x| to about 12, where sigma3 and LS3_8 turn the wrong way
- *        (docs/CLI.md); LS5_8 stays monotone to about 10.7.
+ *        push |w.x| past the fit, where a cubic's negative leading term
+ *        pushes them further out (docs/CLI.md); LS5_8's positive leading
+ *        term pulls them back (|w.x| stays below 12).
  *  Framingham: TenSEAL tutorial 1: POLY3 (sigma3), alpha 1,
  *        lambda = 0.05 rows, 5 epochs, full batch (|w.x| stays below 3.2).
  * Returns 0 or HENN_EINVAL (unknown data set).
