@@ -59,6 +59,7 @@
 #include <stdint.h>
 
 #include "henn/common.h"
+#include "henn/cnn.h"
 #include "henn/fe.h"
 #include "henn/nn.h"
 #include "henn/protocol.h"
@@ -288,6 +289,100 @@ HENN_API HENN_NODISCARD int henn_cryptonn_twin_step(henn_nn_trainer *t,
                                                     const float *X, const uint8_t *y,
                                                     size_t rows, double *loss,
                                                     uint64_t *max_abs);
+
+/* ---------------------------------------------------------------- */
+/* LeNet-5 with the encrypted first convolution                      */
+
+/*
+ * The three roles in one object (henn_cryptonn_lenet): the client
+ * quantises a batch of 28 x 28 images (x_q = round(255 x)) and encrypts it
+ * as ONE FEIP vector of length batch x 784 (the batch layout: one c_0, rows
+ * beyond a short batch zero), serialised and decoded by the server, which
+ * builds a fixed-base table for c_0; the authority (holding msk) derives
+ * every key, timed separately; the server runs conv1 and dW1 through
+ * decryptions and everything after conv1 in plaintext (henn/cnn.h).
+ * NOT in this build: the key requests and the ciphertext do not travel
+ * through henn_transport messages (the MLP path does); labels reach the
+ * server in the clear (the MLP's FEBO sub reveals them anyway, leakage
+ * item 3).
+ *
+ * Keys (henn_feip_derive_key_idx, supports as index lists):
+ *  forward, per image b, filter f, output position (oy, ox): y = w_q[f]
+ *   (25 values) on the pixels b*784 + (oy + i)*28 + ox + j, i, j < 5;
+ *   decrypts z_q[b][f][oy][ox] = sum w_q[f][i][j] x_q[b][oy+i][ox+j]
+ *   (6 x 576 keys per image);
+ *  backward, per filter f and kernel offset (u, v): y = delta_q[., f, ., .]
+ *   (rows x 576 values) on the pixels b*784 + (i + u)*28 + j + v; decrypts
+ *   g[f][u][v] = sum_{b,i,j} delta_q[b][f][i][j] x_q[b][i+u][j+v], the
+ *   shifted correlation that is dW1 (150 keys per batch).
+ * Fixed point: x_q = round(x x_scale), w_q = round(w 2^fw) with |w_q| <=
+ * 2^w_bits (else HENN_ERANGE, the run stops), delta_q = round(delta1 2^fd)
+ * with fd per batch the largest with |delta_q| <= 2^d_bits (public).
+ * Z1 = z_q / (x_scale 2^fw) + b1, dW1 = g / (x_scale 2^fd).
+ * Discrete-log bound (henn_cryptonn_lenet_dlog_bound), the worst case of
+ * every inner product: max(25 x_scale 2^w_bits, batch 576 x_scale
+ * 2^d_bits); a value beyond it is HENN_ERANGE from the decryption.
+ * Server's view (henn_cryptonn_lenet_view): every conv1 pre-activation
+ * z_q of every image (6 x 576 linear equations in 784 unknown pixels per
+ * image, which determine the image: tests/protocol/test_cryptonn.c solves
+ * them exactly), and 150 shifted correlations of the batch with delta1 per
+ * batch. The authority sees every filter and every delta1 map.
+ * The twin (encrypted = 0) computes the same integers in the clear with
+ * the same code, so both reach the same weights bit for bit.
+ * Model: a henn_cnn_model with in_c 1, first layer conv 5 x 5 valid with
+ * 24 x 24 outputs (henn_cnn_model_init_lenet5(pad 0)); p: in_dim 784,
+ * batch, x_scale, fw, w_bits, d_bits (classes, fl, layout unused).
+ * Threads: `threads` worker threads (0: 2); one thread per object.
+ */
+typedef struct henn_cryptonn_lenet henn_cryptonn_lenet;
+
+/* max(25 x_scale 2^w_bits, batch 576 x_scale 2^d_bits); 0 for bits > 24. */
+HENN_API uint64_t henn_cryptonn_lenet_dlog_bound(const henn_cryptonn_params *p);
+
+/*
+ * henn_cryptonn_lenet_new: a copy of model, a trainer with o (max_rows
+ * set to p->batch), and for encrypted != 0 the FEIP setup (n = batch x
+ * 784, X = x_scale, Y = 2^max(w_bits, d_bits)) and a dlog table with T =
+ * dlog_table baby steps (0: 2^22; at most the bound).
+ * Errors: HENN_EINVAL (shapes, params, bound >= 2^40), HENN_ENOMEM,
+ * HENN_ERNG, HENN_EPARAM.
+ */
+HENN_API HENN_NODISCARD int henn_cryptonn_lenet_new(henn_cryptonn_lenet **L,
+                                                    const henn_cnn_model *model,
+                                                    const henn_nn_opts *o,
+                                                    const henn_cryptonn_params *p,
+                                                    uint64_t dlog_table, unsigned threads,
+                                                    int encrypted);
+HENN_API void henn_cryptonn_lenet_free(henn_cryptonn_lenet *L);
+/*
+ * henn_cryptonn_lenet_step: one training step on X [rows x 784] (values
+ * in [0, 1]), labels y [rows], 1 <= rows <= batch. loss (optional).
+ * Errors: HENN_EINVAL, HENN_ERANGE (a pixel outside [0, 1], a weight
+ * beyond 2^w_bits, a decrypted value beyond the bound), HENN_ENOMEM,
+ * HENN_ERNG.
+ */
+HENN_API HENN_NODISCARD int henn_cryptonn_lenet_step(henn_cryptonn_lenet *L, const float *X,
+                                                     const uint8_t *y, size_t rows,
+                                                     double *loss);
+/* henn_cryptonn_lenet_model: the model being trained (read-only). */
+HENN_API const henn_cnn_model *henn_cryptonn_lenet_model(const henn_cryptonn_lenet *L);
+/* Counters: t_encrypt (client, incl. serialisation), t_parse (server
+ * decode + c_0 table), t_derive (authority, per-thread time / threads),
+ * t_decrypt (server decryptions incl. dlog), t_plain (plaintext layers);
+ * max_abs_ip the largest |inner product| so far. */
+HENN_API void henn_cryptonn_lenet_stats(henn_cryptonn_stats *s, const henn_cryptonn_lenet *L);
+
+/* The server's view of the last batch (pointers valid until the next
+ * step): zq [rows x filters x patches] conv1 inner products, wq [filters x
+ * 25] the filters of its forward keys, dq [batch x filters x patches] the
+ * delta1 of its backward keys (exponent fd), g [filters x 25] decrypted. */
+typedef struct henn_cryptonn_conv_view {
+    size_t rows, filters, patches;
+    int fd;
+    const int64_t *zq, *wq, *dq, *g;
+} henn_cryptonn_conv_view;
+HENN_API void henn_cryptonn_lenet_view(henn_cryptonn_conv_view *v,
+                                       const henn_cryptonn_lenet *L);
 
 #ifdef __cplusplus
 }

@@ -354,6 +354,30 @@ HENN_API HENN_NODISCARD int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mp
                                                   size_t m, size_t start, size_t stride);
 
 /*
+ * Supports given as an explicit index list (a 5 x 5 patch of an image, or
+ * the shifted positions of a correlation inside a batch of images):
+ * S = {idx[t] : t < m}, idx strictly increasing and below n.
+ * henn_feip_derive_key_idx: the key of the length-n vector holding y[t] at
+ * idx[t] and zeros elsewhere (the scheme's own key; the authority sees y
+ * and idx). henn_feip_decrypt_idx: <x_S, y> from a key for the same (y, S)
+ * (points gathered, then as henn_feip_decrypt_sub).
+ * Errors: HENN_EINVAL (NULL, m 0, idx not strictly increasing or out of
+ * range, lengths, wrong tab, dl not built), HENN_ERANGE (|y_t| > Y, or the
+ * result outside [-B, B]: what a key for another y or support usually
+ * gives), HENN_ENOMEM, HENN_EKEY. Timing: derivation independent of s;
+ * decryption variable in y, idx and v, constant in sk.
+ */
+HENN_API HENN_NODISCARD int henn_feip_derive_key_idx(henn_feip_fk *fk, const henn_feip_msk *msk,
+                                                     const int64_t *y, const size_t *idx,
+                                                     size_t m);
+HENN_API HENN_NODISCARD int henn_feip_decrypt_idx(int64_t *v, const henn_feip_mpk *mpk,
+                                                  const henn_fe_dlog *dl,
+                                                  const henn_feip_ct *ct,
+                                                  const henn_feip_ct0_tab *tab,
+                                                  const henn_feip_fk *fk, const int64_t *y,
+                                                  const size_t *idx, size_t m);
+
+/*
  * henn_feip_encrypt_mt: henn_feip_encrypt on `threads` threads (0 or 1:
  * the calling thread only); one r for the whole vector, as always. The
  * same errors; the same ciphertext distribution.

@@ -170,3 +170,112 @@ cleanup:
     decaf_255_scalar_destroy(sk);
     return rc;
 }
+
+/* ---- supports given as an explicit index list (2-D patches, shifted
+ * correlations) ---- */
+
+/* 1 if idx[0..m) is strictly increasing and below n */
+static int idx_ok(size_t n, const size_t *idx, size_t m)
+{
+    if (idx == NULL || m == 0)
+        return 0;
+    for (size_t t = 0; t < m; t++)
+        if (idx[t] >= n || (t > 0 && idx[t] <= idx[t - 1]))
+            return 0;
+    return 1;
+}
+
+int henn_feip_derive_key_idx(henn_feip_fk *fk, const henn_feip_msk *msk, const int64_t *y,
+                             const size_t *idx, size_t m)
+{
+    if (fk == NULL)
+        return HENN_EINVAL;
+    memset(fk, 0, sizeof *fk);
+    if (msk == NULL || msk->s == NULL || y == NULL || !idx_ok(msk->n, idx, m))
+        return HENN_EINVAL;
+    if (!y_ok(y, m, msk->y_bound))
+        return HENN_ERANGE;
+    u128 pos[8], neg[8];
+    memset(pos, 0, sizeof pos);
+    memset(neg, 0, sizeof neg);
+    for (size_t t = 0; t < m; t++) {
+        const uint8_t *si = msk->s + idx[t] * HENN_FE_SCALARBYTES;
+        int64_t yt = y[t];
+        if (yt == 0)
+            continue;
+        uint64_t a = yt < 0 ? (uint64_t)0 - (uint64_t)yt : (uint64_t)yt;
+        u128 *acc = yt < 0 ? neg : pos; /* the sign of the public y */
+        for (int k = 0; k < 8; k++) {
+            uint32_t limb = (uint32_t)si[4 * k] | (uint32_t)si[4 * k + 1] << 8 |
+                            (uint32_t)si[4 * k + 2] << 16 | (uint32_t)si[4 * k + 3] << 24;
+            acc[k] += (u128)limb * a;
+        }
+    }
+    decaf_255_scalar_t acc, p, q, w;
+    uint8_t wb[HENN_FE_SCALARBYTES];
+    decaf_255_scalar_copy(acc, decaf_255_scalar_zero);
+    for (int k = 0; k < 8; k++) {
+        scalar_from_u128(p, pos[k]);
+        scalar_from_u128(q, neg[k]);
+        decaf_255_scalar_sub(p, p, q);
+        memset(wb, 0, sizeof wb);
+        wb[4 * k] = 1;
+        decaf_255_scalar_decode_long(w, wb, sizeof wb);
+        decaf_255_scalar_mul(p, p, w);
+        decaf_255_scalar_add(acc, acc, p);
+    }
+    fk->n = msk->n;
+    decaf_255_scalar_encode(fk->sk, acc);
+    decaf_255_scalar_destroy(acc);
+    decaf_255_scalar_destroy(p);
+    decaf_255_scalar_destroy(q);
+    henn_memzero(pos, sizeof pos);
+    henn_memzero(neg, sizeof neg);
+    return 0;
+}
+
+int henn_feip_decrypt_idx(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                          const henn_feip_ct *ct, const henn_feip_ct0_tab *tab,
+                          const henn_feip_fk *fk, const int64_t *y, const size_t *idx, size_t m)
+{
+    if (v == NULL)
+        return HENN_EINVAL;
+    *v = 0;
+    if (mpk == NULL || dl == NULL || ct == NULL || ct->c == NULL || fk == NULL || y == NULL ||
+        ct->n != mpk->n || fk->n != mpk->n || !idx_ok(mpk->n, idx, m))
+        return HENN_EINVAL;
+    if (dl->keys == NULL)
+        return HENN_EINVAL;
+    if (tab != NULL && (tab->tab_ == NULL ||
+                        !decaf_255_point_eq(FE_CPT(&tab->c0), FE_CPT(&ct->c[0]))))
+        return HENN_EINVAL;
+    if (!y_ok(y, m, mpk->y_bound))
+        return HENN_ERANGE;
+    decaf_255_scalar_t sk;
+    decaf_255_point_t d, t;
+    henn_fe_elem *gath = NULL;
+    int rc = 0;
+    if (decaf_255_scalar_decode(sk, fk->sk) != DECAF_SUCCESS) {
+        rc = HENN_EKEY;
+        goto cleanup;
+    }
+    gath = henn__fe_elems_alloc(m);
+    if (gath == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < m; i++)
+        memcpy(&gath[i], &ct->c[1 + idx[i]], sizeof gath[i]);
+    henn__fe_msm_fast(d, gath, y, m);
+    if (tab != NULL)
+        decaf_255_precomputed_scalarmul(t, (const decaf_255_precomputed_s *)tab->tab_, sk);
+    else
+        decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
+    decaf_255_point_sub(d, d, t);
+    rc = henn__fe_dlog_point(v, dl, d);
+
+cleanup:
+    free(gath);
+    decaf_255_scalar_destroy(sk);
+    return rc;
+}
