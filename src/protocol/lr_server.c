@@ -342,7 +342,8 @@ static double batch_rows(const henn_lr_server *s, size_t g0, size_t g1)
 }
 
 /* A cached plaintext: kind with tag (REG: batch G + c, LABEL and MODEL:
- * c, the ciphertext of the group it multiplies), at level and scale. Not thread-safe: fetch before parallel work. */
+ * c, the ciphertext of the group it multiplies), at level and scale.
+ * Not thread-safe: fetch before parallel work. */
 static int get_pt(henn_lr_server *s, const henn_ckks_pt **out, int kind, size_t tag,
                   size_t level, double scale)
 {
