@@ -164,5 +164,28 @@ expect 2 "lr stray argument" -- "$HENN" lr train --data wdbc extra
 # a step so large that the model diverges: a failure, not a crash
 expect 1 "lr diverges" -- "$HENN" lr train --data wdbc --poly sigma3 --lr 1000 --epochs 50
 
+# encrypted training (CKKS client/server over the loopback transport): a
+# short Framingham run, the twin's weights after every epoch, the model,
+# encrypted inference; options the protocol cannot run are usage errors
+expect 0 "lr train framingham encrypted" -- "$HENN" lr train --data framingham --encrypted --epochs 2 \
+    --model enc.json --json enc-r.json
+p=$(acc_of "plaintext (henn)")
+e=$(acc_of "encrypted (henn)")
+[ -n "$e" ] && awk -v p="$p" -v e="$e" 'BEGIN { d = p - e; exit !(d <= 0.01 && d >= -0.01) }' && ok ||
+    bad "encrypted accuracy '$e' not within 0.01 of plaintext '$p'"
+grep -q "^encrypted (henn) " out && ok || bad "table has the encrypted row"
+grep -q "^encrypted run: CKKS N = " out && ok || bad "table has the encrypted details"
+json_true enc-r.json 'len(j["runs"])==2 and j["encrypted"] is True and j["runs"][1]["max_weight_diff_vs_plaintext"] < 1e-3 and j["runs"][1]["inference_agreement"] == 1.0 and j["runs"][1]["upload_bytes_per_row"] > 0' &&
+    ok || bad "encrypted --json: $(cat enc-r.json)"
+json_true enc.json 'j["trained"]=="encrypted" and j["dim"]==9' && ok || bad "encrypted model file"
+expect 0 "lr eval encrypted" -- "$HENN" lr eval --model enc.json --encrypted
+grep -q "^encrypted inference: accuracy .*100.00% of predictions as plaintext scoring" out && ok ||
+    bad "eval --encrypted: $(cat out)"
+expect 2 "lr encrypted exact sigmoid" -- "$HENN" lr train --data wdbc --encrypted --poly exact
+grep -q "polynomial sigmoid" err && ok || bad "encrypted exact sigmoid message"
+expect 2 "lr encrypted nesterov" -- "$HENN" lr train --data wdbc --encrypted --nesterov 0.5
+expect 2 "lr encrypted odd batch" -- "$HENN" lr train --data wdbc --encrypted --batch 100
+grep -q "multiple of" err && ok || bad "encrypted batch message"
+
 echo "test_lr_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_util.h"
 #include "henn/henn.h"
+#include "henn/lrproto.h"
 #include "lr_cmd.h"
 
 #ifndef HENN_DATA_DIR
@@ -30,7 +32,7 @@
 
 static const char *lr_usage =
     "usage: henn lr train --data wdbc|framingham|FILE.csv [options]\n"
-    "       henn lr eval --model FILE [--data D] [--seed S] [--json F]\n"
+    "       henn lr eval --model FILE [--data D] [--seed S] [--encrypted] [--json F]\n"
     "       henn lr export --data D --out DIR [--seed S]\n"
     "\n"
     "Data (--data):\n"
@@ -51,7 +53,11 @@ static const char *lr_usage =
     "  --poly P            sigmoid used in training: sigma3, ls3, ls5 or exact\n"
     "  --nesterov MU       Nesterov momentum in [0, 1) (0 = plain gradient descent)\n"
     "  --seed S            split seed (wdbc, CSV) and mini-batch order (default 1)\n"
-    "  --encrypted         also train on CKKS-encrypted records (client/server)\n"
+    "  --encrypted         also train on CKKS-encrypted records (client/server\n"
+    "                      over the loopback transport; polynomial sigmoid, no\n"
+    "                      Nesterov), then score the test rows encrypted\n"
+    "  --infer-rows N      encrypted inference on N records (the test rows\n"
+    "                      repeated) for the records/s figure (default: test rows)\n"
     "Output:\n"
     "  --model F           write the model (the encrypted run's when there is one)\n"
     "  --json F            write the metrics as JSON\n"
@@ -61,29 +67,16 @@ static const char *lr_usage =
 typedef enum { DS_WDBC, DS_FRAMINGHAM, DS_CSV } ds_kind;
 
 /*
- * Training defaults per data set: the one place they live.
- * Framingham: TenSEAL's tutorial (full batch, learning rate 1, lambda/m =
- * 0.05, 5 epochs, sigma3, w = 0). WDBC and CSV files: sigma3 is only valid
- * on [-5, 5] and the 30 standardised WDBC features push w.x past it within
- * a few epochs, so the least-squares degree-5 fit on [-8, 8] with a smaller
- * step (0.3) and 30 epochs (test_lr checks >= 0.95 accuracy with it).
- * lambda_over_m > 0 means lambda = lambda_over_m * m (m: rows per step).
+ * Training defaults per data set: henn_lr_proto_recommended() (henn/
+ * lrproto.h) is the one place they live, for plaintext and encrypted runs
+ * alike. Framingham: TenSEAL's tutorial (full batch, learning rate 1,
+ * lambda/m = 0.05, 5 epochs, sigma3, w = 0). WDBC and CSV files: the
+ * least-squares degree-5 sigmoid on [-8, 8], alpha 0.3, lambda 1, 30
+ * epochs (sigma3 diverges on WDBC: docs/CLI.md).
  */
-typedef struct lr_defaults {
-    size_t epochs;
-    double alpha;
-    double lambda;
-    double lambda_over_m;
-    size_t batch;
-    henn_lr_sigmoid sigmoid;
-} lr_defaults;
-
-static const lr_defaults defaults_wdbc = {30, 0.3, 1.0, 0.0, 0, HENN_LR_SIGMOID_LS5_8};
-static const lr_defaults defaults_framingham = {5, 1.0, 0.0, 0.05, 0, HENN_LR_SIGMOID_POLY3};
-
-static const lr_defaults *defaults_for(ds_kind k)
+static int dataset_id(ds_kind k)
 {
-    return k == DS_FRAMINGHAM ? &defaults_framingham : &defaults_wdbc;
+    return k == DS_FRAMINGHAM ? HENN_LR_DATASET_FRAMINGHAM : HENN_LR_DATASET_WDBC;
 }
 
 typedef struct lopts {
@@ -91,7 +84,7 @@ typedef struct lopts {
     ds_kind kind;
     int have_data, encrypted, quiet, drop_na;
     int have_epochs, have_alpha, have_lambda, have_batch, have_sigmoid, have_seed;
-    size_t epochs, batch;
+    size_t epochs, batch, infer_rows;
     double alpha, lambda, nesterov;
     henn_lr_sigmoid sigmoid;
     uint64_t seed;
@@ -132,26 +125,32 @@ static const char *sigmoid_name(henn_lr_sigmoid k)
     return "?";
 }
 
-static void print_defaults(FILE *f, const char *name, const lr_defaults *d)
+/* One line of defaults, as henn_lr_proto_recommended gives them (lambda
+ * shown per row of a step when it scales with m). */
+static void print_defaults(FILE *f, const char *name, int dataset)
 {
-    fprintf(f, "  %-18s %s sigmoid, lr %g, ", name, sigmoid_name(d->sigmoid), d->alpha);
-    if (d->lambda_over_m > 0)
-        fprintf(f, "lambda %g x m, ", d->lambda_over_m);
+    henn_lr_opts a, b;
+    if (henn_lr_proto_recommended(&a, dataset, 1000) != 0 ||
+        henn_lr_proto_recommended(&b, dataset, 2000) != 0)
+        return;
+    fprintf(f, "  %-18s %s sigmoid, lr %g, ", name, sigmoid_name(a.sigmoid), a.alpha);
+    if (a.lambda != b.lambda)
+        fprintf(f, "lambda %g x m, ", a.lambda / 1000.0);
     else
-        fprintf(f, "lambda %g, ", d->lambda);
-    if (d->batch == 0)
+        fprintf(f, "lambda %g, ", a.lambda);
+    if (a.batch == 0)
         fprintf(f, "full batch, ");
     else
-        fprintf(f, "batch %zu, ", d->batch);
-    fprintf(f, "%zu epochs, w = 0\n", d->epochs);
+        fprintf(f, "batch %zu, ", a.batch);
+    fprintf(f, "%zu epochs, w = 0\n", a.epochs);
 }
 
 static void usage(FILE *f)
 {
     fputs(lr_usage, f);
-    fputs("Defaults:\n", f);
-    print_defaults(f, "framingham", &defaults_framingham);
-    print_defaults(f, "wdbc, FILE.csv", &defaults_wdbc);
+    fputs("Defaults (m: rows per step):\n", f);
+    print_defaults(f, "framingham", HENN_LR_DATASET_FRAMINGHAM);
+    print_defaults(f, "wdbc, FILE.csv", HENN_LR_DATASET_WDBC);
 }
 
 /* A finite number in [lo, hi] (lo_open: lo itself refused). */
@@ -238,6 +237,9 @@ static int parse_lopts(lopts *o, int argc, char **argv)
         } else if (strcmp(a, "--nesterov") == 0) {
             if (parse_real(&o->nesterov, v, 0.0, 0, 0.999999) != 0)
                 return bad("--nesterov must be a number in [0, 1), not", v);
+        } else if (strcmp(a, "--infer-rows") == 0) {
+            if (cli_parse_size(&o->infer_rows, v, 0, 10000000) != 0)
+                return bad("--infer-rows must be a whole number up to 10000000, not", v);
         } else if (strcmp(a, "--seed") == 0) {
             if (cli_parse_size(&tmp, v, 0, SIZE_MAX) != 0)
                 return bad("--seed must be a whole number, not", v);
@@ -314,26 +316,32 @@ static int load_data(henn_lr_data *tr, henn_lr_data *te, const lopts *o)
     return rc;
 }
 
-/* The options of one training run, defaults filled in for rows rows. */
-static void resolve_opts(henn_lr_opts *t, const lopts *o, size_t rows)
+/* The options of one training run, defaults filled in for rows rows.
+ * Returns 0 or a HENN_E* code (printed). */
+static int resolve_opts(henn_lr_opts *t, const lopts *o, size_t rows)
 {
-    const lr_defaults *d = defaults_for(o->kind);
-    size_t m;
+    henn_lr_opts d;
+    size_t batch = o->have_batch ? o->batch : 0, m;
+    int rc;
     memset(t, 0, sizeof(*t));
-    t->epochs = o->have_epochs ? o->epochs : d->epochs;
-    t->alpha = o->have_alpha ? o->alpha : d->alpha;
-    t->batch = o->have_batch ? o->batch : d->batch;
-    t->sigmoid = o->have_sigmoid ? o->sigmoid : d->sigmoid;
+    m = batch == 0 || batch > rows ? rows : batch;
+    rc = henn_lr_proto_recommended(&d, dataset_id(o->kind), m);
+    if (rc != 0) {
+        cli_error("default training settings", rc);
+        return rc;
+    }
+    if (!o->have_batch)
+        batch = d.batch;
+    t->epochs = o->have_epochs ? o->epochs : d.epochs;
+    t->alpha = o->have_alpha ? o->alpha : d.alpha;
+    t->batch = batch;
+    t->sigmoid = o->have_sigmoid ? o->sigmoid : d.sigmoid;
     t->nesterov = o->nesterov;
-    m = t->batch == 0 || t->batch > rows ? rows : t->batch;
-    if (o->have_lambda)
-        t->lambda = o->lambda;
-    else if (d->lambda_over_m > 0)
-        t->lambda = d->lambda_over_m * (double)m;
-    else
-        t->lambda = d->lambda;
-    t->shuffle = t->batch > 0 && t->batch < rows;
+    t->lambda = o->have_lambda ? o->lambda : d.lambda;
+    /* the encrypted protocol takes mini-batches in row order */
+    t->shuffle = !o->encrypted && t->batch > 0 && t->batch < rows;
     t->seed = o->seed;
+    return 0;
 }
 
 /* Metrics and timing of one run. */
@@ -342,10 +350,35 @@ typedef struct run {
     int encrypted, have;
     henn_lr_metrics mt;
     double seconds, seconds_per_epoch, samples_per_s;
-    size_t test_rows;
-    /* encrypted runs */
-    double max_weight_diff;
+    size_t test_rows, train_rows;
+    /* encrypted runs (NAN or 0 when not measured) */
+    double max_weight_diff;   /* max over epochs and weights, vs the plaintext twin */
+    double setup_s;           /* keygen + encrypting the training records */
+    double infer_per_s;       /* encrypted inference, records/s */
+    double infer_agree;       /* share of predictions equal to plaintext scoring */
+    double infer_max_diff;    /* max |score - plaintext score| */
+    size_t infer_rows;
+    double peak_mib;          /* the process's peak resident memory */
+    henn_lr_client_stats cs;
 } run;
+
+static void run_init(run *r, const char *name, int encrypted)
+{
+    memset(r, 0, sizeof(*r));
+    r->name = name;
+    r->encrypted = encrypted;
+    r->seconds = r->seconds_per_epoch = r->samples_per_s = NAN;
+    r->max_weight_diff = r->setup_s = r->infer_per_s = NAN;
+    r->infer_agree = r->infer_max_diff = r->peak_mib = NAN;
+}
+
+static double peak_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return NAN;
+    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
 
 static int score(run *r, const henn_lr_model *m, const henn_lr_data *te)
 {
@@ -361,26 +394,175 @@ static int score(run *r, const henn_lr_model *m, const henn_lr_data *te)
     return rc;
 }
 
-typedef struct epoch_progress {
+/*
+ * Per-epoch callback state: the progress line, and the plaintext twin's
+ * weights after every epoch (hist: epochs x (dim + 1), b last), recorded
+ * by the plaintext run and compared by the encrypted one.
+ */
+typedef struct epoch_watch {
     cli_progress p;
-    size_t epochs;
-} epoch_progress;
+    int show;
+    size_t epochs, dim;
+    double *hist;
+    int compare;
+    double max_diff;
+} epoch_watch;
 
 static void on_epoch(void *user, size_t epoch, const henn_lr_model *m)
 {
-    epoch_progress *ep = user;
-    (void)m;
-    cli_progress_cb(&ep->p, epoch, ep->epochs);
+    epoch_watch *ew = user;
+    if (ew->show)
+        cli_progress_cb(&ew->p, epoch, ew->epochs);
+    if (ew->hist == NULL || epoch < 1 || epoch > ew->epochs || m->dim != ew->dim)
+        return;
+    double *h = ew->hist + (epoch - 1) * (ew->dim + 1);
+    size_t j;
+    if (!ew->compare) {
+        memcpy(h, m->w, ew->dim * sizeof(double));
+        h[ew->dim] = m->b;
+        return;
+    }
+    for (j = 0; j <= ew->dim; j++) {
+        double d = fabs((j < ew->dim ? m->w[j] : m->b) - h[j]);
+        if (!(d <= ew->max_diff)) /* NaN counts as a difference */
+            ew->max_diff = isnan(d) ? INFINITY : d;
+    }
 }
 
-/* Encrypted training: the CKKS client/server protocol. */
-static int run_encrypted(run *r, henn_lr_model *out, const lopts *o, const henn_lr_opts *t,
-                         const henn_lr_data *tr, const henn_lr_data *te)
+/* A client and a server joined by the loopback transport. */
+typedef struct parties {
+    henn_lr_client *cli;
+    henn_lr_server *srv;
+    henn_transport t;
+} parties;
+
+static int parties_new(parties *p)
 {
-    (void)r, (void)out, (void)o, (void)t, (void)tr, (void)te;
-    fprintf(stderr, "henn lr: --encrypted is not available yet (the CKKS client/server "
-                    "protocol is not in this build)\n");
-    return HENN_EINVAL;
+    int rc;
+    memset(p, 0, sizeof(*p));
+    rc = henn_lr_server_new(&p->srv, NULL, NULL);
+    if (rc == 0)
+        rc = henn_lr_client_new(&p->cli, NULL);
+    if (rc == 0)
+        henn_transport_to_lr_server(&p->t, p->srv);
+    else
+        cli_error("setting up the client and server", rc);
+    return rc;
+}
+
+static void parties_free(parties *p)
+{
+    henn_lr_client_free(p->cli);
+    henn_lr_server_free(p->srv);
+    memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Encrypted inference of m on te's records (repeated cyclically to rows
+ * records when rows > te->rows, for a throughput figure): metrics of the
+ * decrypted scores into r, agreement with plaintext scoring.
+ */
+static int infer_encrypted(run *r, parties *p, const henn_lr_model *m, const henn_lr_data *te,
+                           size_t rows)
+{
+    henn_lr_data big = {0};
+    const henn_lr_data *d = te;
+    double *se = NULL, *sp = NULL, t0;
+    size_t i, same = 0;
+    int rc = 0;
+
+    if (rows > te->rows) {
+        big.rows = rows;
+        big.dim = te->dim;
+        big.X = malloc(rows * te->dim * sizeof(double));
+        big.y = malloc(rows * sizeof(double));
+        if (big.X == NULL || big.y == NULL)
+            rc = HENN_ENOMEM;
+        for (i = 0; rc == 0 && i < rows; i++) {
+            memcpy(big.X + i * te->dim, te->X + (i % te->rows) * te->dim,
+                   te->dim * sizeof(double));
+            big.y[i] = te->y[i % te->rows];
+        }
+        d = &big;
+    }
+    if (rc == 0) {
+        se = malloc(d->rows * sizeof(double));
+        sp = malloc(d->rows * sizeof(double));
+        if (se == NULL || sp == NULL)
+            rc = HENN_ENOMEM;
+    }
+    if (rc == 0)
+        rc = henn_lr_predict(sp, m, d);
+    if (rc == 0) {
+        t0 = cli_now();
+        rc = henn_lr_client_infer(p->cli, &p->t, se, m, d, 0);
+        r->infer_per_s = (double)d->rows / (cli_now() - t0);
+        if (rc != 0)
+            cli_error("encrypted inference", rc);
+    }
+    if (rc == 0) {
+        r->infer_max_diff = 0;
+        for (i = 0; i < d->rows; i++) {
+            double diff = fabs(se[i] - sp[i]);
+            same += (se[i] >= 0.5) == (sp[i] >= 0.5);
+            if (!(diff <= r->infer_max_diff))
+                r->infer_max_diff = isnan(diff) ? INFINITY : diff;
+        }
+        r->infer_rows = d->rows;
+        r->infer_agree = (double)same / (double)d->rows;
+        /* the encrypted pipeline's metrics: scores of the test rows */
+        rc = henn_lr_metrics_compute(&r->mt, se, te->y, te->rows);
+        r->test_rows = te->rows;
+        if (rc != 0)
+            cli_error("metrics of the encrypted scores", rc);
+    }
+    free(se);
+    free(sp);
+    henn_lr_data_clear(&big);
+    return rc;
+}
+
+/*
+ * Encrypted training with the CKKS client/server protocol (same options and
+ * starting point as the plaintext twin, whose per-epoch weights are in
+ * ew->hist), then encrypted inference of the test rows. out: the decrypted
+ * model.
+ */
+static int run_encrypted(run *r, henn_lr_model *out, parties *p, const lopts *o,
+                         const henn_lr_opts *t, const henn_lr_data *tr, const henn_lr_data *te,
+                         epoch_watch *ew)
+{
+    double t0, train_s;
+    int rc;
+
+    rc = henn_lr_model_init(out, tr->dim);
+    if (rc != 0)
+        return rc;
+    cli_progress_init(&ew->p, "encrypted epochs");
+    ew->compare = 1;
+    ew->max_diff = 0;
+    if (!o->quiet)
+        fprintf(stderr, "henn lr: encrypted training: keys, encrypting %zu records, %zu "
+                        "epochs\n",
+                tr->rows, t->epochs);
+    t0 = cli_now();
+    rc = henn_lr_client_train(p->cli, &p->t, out, tr, t, on_epoch, ew);
+    train_s = cli_now() - t0;
+    if (rc != 0) {
+        cli_error("encrypted training", rc);
+        return rc;
+    }
+    henn_lr_client_get_stats(&r->cs, p->cli);
+    r->setup_s = r->cs.keygen_s + r->cs.encrypt_s;
+    r->seconds = train_s;
+    if (train_s > r->setup_s) { /* epochs only: keys and encryption are setup_s */
+        r->seconds_per_epoch = (train_s - r->setup_s) / (double)t->epochs;
+        r->samples_per_s = (double)(tr->rows * t->epochs) / (train_s - r->setup_s);
+    }
+    r->max_weight_diff = ew->max_diff;
+    rc = infer_encrypted(r, p, out, te, o->infer_rows);
+    r->peak_mib = peak_mib();
+    return rc;
 }
 
 /* Reference figures printed next to henn's. NAN: not published. */
@@ -457,6 +639,24 @@ static void print_table(const run *runs, size_t nruns, const lopts *o, size_t ep
         printf("TenSEAL: tutorial 1, N = 8192, one ciphertext per sample)\n");
     else
         printf("no published figures for a CSV file)\n");
+    for (i = 0; i < nruns; i++) {
+        const run *r = &runs[i];
+        if (!r->have || !r->encrypted || r->cs.N == 0)
+            continue;
+        printf("encrypted run: CKKS N = %zu, %zu data primes, %zu rows per ciphertext; keys "
+               "and encryption %.2f s (%.1f KiB uploaded per training row, keys %.1f MiB)\n",
+               r->cs.N, r->cs.data_primes, r->cs.samples_per_ct, r->setup_s,
+               (double)r->cs.data_bytes / 1024.0 / (double)r->train_rows,
+               (double)r->cs.key_bytes / 1048576.0);
+        printf("  %llu steps, weights refreshed by the client every %llu step(s) (%llu "
+               "refreshes, %.2f s); max |w_enc - w_plain| after an epoch %.2g\n",
+               (unsigned long long)r->cs.steps, (unsigned long long)r->cs.steps_per_refresh,
+               (unsigned long long)r->cs.refreshes, r->cs.refresh_s, r->max_weight_diff);
+        printf("  encrypted inference: %zu records, %.0f records/s, %.2f%% of predictions as "
+               "plaintext scoring (max score difference %.2g); peak memory %.0f MiB\n",
+               r->infer_rows, r->infer_per_s, 100.0 * r->infer_agree, r->infer_max_diff,
+               r->peak_mib);
+    }
 }
 
 static json_t *num_or_null(double x)
@@ -478,8 +678,31 @@ static json_t *run_json(const run *r)
     json_object_set_new(j, "seconds", num_or_null(r->seconds));
     json_object_set_new(j, "seconds_per_epoch", num_or_null(r->seconds_per_epoch));
     json_object_set_new(j, "samples_per_s", num_or_null(r->samples_per_s));
-    if (r->encrypted)
+    if (r->encrypted) {
         json_object_set_new(j, "max_weight_diff_vs_plaintext", num_or_null(r->max_weight_diff));
+        json_object_set_new(j, "setup_seconds", num_or_null(r->setup_s));
+        json_object_set_new(j, "keygen_seconds", json_real(r->cs.keygen_s));
+        json_object_set_new(j, "encrypt_seconds", json_real(r->cs.encrypt_s));
+        json_object_set_new(j, "refresh_seconds", json_real(r->cs.refresh_s));
+        json_object_set_new(j, "ckks_N", json_integer((json_int_t)r->cs.N));
+        json_object_set_new(j, "data_primes", json_integer((json_int_t)r->cs.data_primes));
+        json_object_set_new(j, "rows_per_ciphertext",
+                            json_integer((json_int_t)r->cs.samples_per_ct));
+        json_object_set_new(j, "steps", json_integer((json_int_t)r->cs.steps));
+        json_object_set_new(j, "refreshes", json_integer((json_int_t)r->cs.refreshes));
+        json_object_set_new(j, "steps_per_refresh",
+                            json_integer((json_int_t)r->cs.steps_per_refresh));
+        json_object_set_new(j, "upload_bytes_per_row",
+                            r->train_rows ? json_real((double)r->cs.data_bytes /
+                                                      (double)r->train_rows)
+                                          : json_null());
+        json_object_set_new(j, "key_bytes", json_integer((json_int_t)r->cs.key_bytes));
+        json_object_set_new(j, "inference_rows", json_integer((json_int_t)r->infer_rows));
+        json_object_set_new(j, "inference_records_per_s", num_or_null(r->infer_per_s));
+        json_object_set_new(j, "inference_agreement", num_or_null(r->infer_agree));
+        json_object_set_new(j, "inference_max_score_diff", num_or_null(r->infer_max_diff));
+        json_object_set_new(j, "peak_memory_mib", num_or_null(r->peak_mib));
+    }
     return j;
 }
 
@@ -511,12 +734,16 @@ static int write_results(const char *path, const lopts *o, const henn_lr_opts *t
     json_object_set_new(root, "data", json_string(data_label(o)));
     json_object_set_new(root, "train_rows", json_integer((json_int_t)tr->rows));
     json_object_set_new(root, "dim", json_integer((json_int_t)tr->dim));
-    json_object_set_new(cfg, "epochs", json_integer((json_int_t)t->epochs));
-    json_object_set_new(cfg, "lr", json_real(t->alpha));
-    json_object_set_new(cfg, "lambda", json_real(t->lambda));
-    json_object_set_new(cfg, "batch", json_integer((json_int_t)t->batch));
-    json_object_set_new(cfg, "sigmoid", json_string(sigmoid_name(t->sigmoid)));
-    json_object_set_new(cfg, "nesterov", json_real(t->nesterov));
+    if (t != NULL) { /* training; eval has only the split seed and the model */
+        json_object_set_new(cfg, "epochs", json_integer((json_int_t)t->epochs));
+        json_object_set_new(cfg, "lr", json_real(t->alpha));
+        json_object_set_new(cfg, "lambda", json_real(t->lambda));
+        json_object_set_new(cfg, "batch", json_integer((json_int_t)t->batch));
+        json_object_set_new(cfg, "sigmoid", json_string(sigmoid_name(t->sigmoid)));
+        json_object_set_new(cfg, "nesterov", json_real(t->nesterov));
+    } else {
+        json_object_set_new(cfg, "model", json_string(o->model));
+    }
     json_object_set_new(cfg, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(root, "config", cfg);
     for (i = 0; i < nruns; i++)
@@ -671,29 +898,64 @@ cleanup:
     return rc;
 }
 
+/* Options the encrypted protocol cannot run (usage errors, exit 2), or 0. */
+static int check_encrypted_opts(const henn_lr_opts *t, const parties *p, size_t dim,
+                                size_t rows)
+{
+    size_t unit;
+    if (t->sigmoid == HENN_LR_SIGMOID_EXACT)
+        return bad("--encrypted trains with a polynomial sigmoid: --poly sigma3, ls3 or ls5",
+                   NULL);
+    if (t->nesterov > 0)
+        return bad("--encrypted runs plain gradient descent: drop --nesterov", NULL);
+    unit = henn_lr_client_batch_unit(p->cli, dim);
+    if (unit == 0) {
+        fprintf(stderr, "henn lr: --encrypted packs at most 254 features; the data has %zu\n",
+                dim);
+        return 2;
+    }
+    if (t->batch != 0 && t->batch < rows && t->batch % unit != 0) {
+        fprintf(stderr,
+                "henn lr: with --encrypted, --batch must be 0 (full batch) or a multiple "
+                "of %zu (the rows one ciphertext holds)\n",
+                unit);
+        return 2;
+    }
+    return 0;
+}
+
 static int cmd_train(const lopts *o)
 {
     henn_lr_data tr, te;
     henn_lr_opts t;
     henn_lr_model pm, em;
-    epoch_progress ep;
+    epoch_watch ew;
+    parties p;
     run runs[2];
     double t0;
-    int rc;
+    int rc, status = 1;
 
-    memset(runs, 0, sizeof(runs));
     memset(&pm, 0, sizeof(pm));
     memset(&em, 0, sizeof(em));
-    runs[0].name = "plaintext (henn)";
-    runs[1].name = "encrypted (henn)";
-    runs[1].encrypted = 1;
+    memset(&ew, 0, sizeof(ew));
+    memset(&p, 0, sizeof(p));
+    run_init(&runs[0], "plaintext (henn)", 0);
+    run_init(&runs[1], "encrypted (henn)", 1);
     if (!o->have_data)
         return bad("train needs --data wdbc|framingham|FILE.csv", NULL);
     if (o->out != NULL)
         return bad("--out is for 'henn lr export'", NULL);
     if (load_data(&tr, &te, o) != 0)
         return 1;
-    resolve_opts(&t, o, tr.rows);
+    rc = resolve_opts(&t, o, tr.rows);
+    if (rc == 0 && o->encrypted) {
+        rc = parties_new(&p);
+        if (rc == 0 && (status = check_encrypted_opts(&t, &p, tr.dim, tr.rows)) != 0)
+            rc = HENN_EINVAL;
+        status = status == 2 ? 2 : 1;
+    }
+    if (rc != 0)
+        goto cleanup;
     if (!o->quiet)
         fprintf(stderr,
                 "henn lr: %s: %zu training / %zu test rows x %zu features; %s sigmoid, "
@@ -702,19 +964,26 @@ static int cmd_train(const lopts *o)
                 t.lambda, t.batch == 0 || t.batch >= tr.rows ? "full batch" : "mini-batch",
                 t.epochs, t.nesterov > 0 ? ", Nesterov" : "", (unsigned long long)o->seed);
 
-    /* Plaintext run. */
-    rc = henn_lr_model_init(&pm, tr.dim);
+    /* Plaintext run; with --encrypted it is the twin whose weights after
+     * every epoch the encrypted run is compared with. */
+    ew.show = !o->quiet;
+    ew.epochs = t.epochs;
+    ew.dim = tr.dim;
+    if (o->encrypted && (ew.hist = calloc(t.epochs, (tr.dim + 1) * sizeof(double))) == NULL)
+        rc = HENN_ENOMEM;
+    if (rc == 0)
+        rc = henn_lr_model_init(&pm, tr.dim);
     if (rc == 0) {
-        cli_progress_init(&ep.p, "plaintext epochs");
-        ep.epochs = t.epochs;
+        cli_progress_init(&ew.p, "plaintext epochs");
         t0 = cli_now();
-        rc = henn_lr_train(&pm, &tr, &t, o->quiet ? NULL : on_epoch, &ep);
+        rc = henn_lr_train(&pm, &tr, &t, on_epoch, &ew);
         runs[0].seconds = cli_now() - t0;
         runs[0].seconds_per_epoch = runs[0].seconds / (double)t.epochs;
         runs[0].samples_per_s = runs[0].seconds > 0
                                     ? (double)(tr.rows * t.epochs) / runs[0].seconds
                                     : NAN;
     }
+    runs[0].train_rows = runs[1].train_rows = tr.rows;
     if (rc == 0)
         rc = score(&runs[0], &pm, &te);
     if (rc != 0) {
@@ -727,7 +996,7 @@ static int cmd_train(const lopts *o)
     runs[0].have = 1;
 
     if (o->encrypted) {
-        rc = run_encrypted(&runs[1], &em, o, &t, &tr, &te);
+        rc = run_encrypted(&runs[1], &em, &p, o, &t, &tr, &te, &ew);
         if (rc != 0)
             goto cleanup;
         runs[1].have = 1;
@@ -755,11 +1024,13 @@ static int cmd_train(const lopts *o)
             fprintf(stderr, "henn lr: cannot write %s: %s\n", o->json, henn_strerror(rc));
     }
 cleanup:
+    parties_free(&p);
+    free(ew.hist);
     henn_lr_model_clear(&pm);
     henn_lr_model_clear(&em);
     henn_lr_data_clear(&tr);
     henn_lr_data_clear(&te);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 ? 0 : status;
 }
 
 static int cmd_eval(lopts *o)
@@ -771,15 +1042,15 @@ static int cmd_eval(lopts *o)
     uint64_t seed = 0;
     int drop_na = 0;
     const char *why;
-    run r;
+    run r[2];
     int rc;
 
-    memset(&r, 0, sizeof(r));
-    r.name = "plaintext (henn)";
+    run_init(&r[0], "plaintext (henn)", 0);
+    run_init(&r[1], "encrypted inference (henn)", 1);
+    memset(&tr, 0, sizeof(tr));
+    memset(&te, 0, sizeof(te));
     if (o->model == NULL)
         return bad("eval needs --model FILE", NULL);
-    if (o->encrypted)
-        return bad("eval --encrypted is not available yet", NULL);
     rc = load_model(&m, &data, &seed, &drop_na, &sig, o->model, &why);
     if (rc == HENN_EFORMAT) {
         fprintf(stderr, "henn lr: %s: %s\n", o->model, why);
@@ -806,31 +1077,45 @@ static int cmd_eval(lopts *o)
         fprintf(stderr, "henn lr: the model has %zu weights but %s has %zu features\n", m.dim,
                 data_label(o), te.dim);
         rc = HENN_EINVAL;
+        goto cleanup;
     }
-    if (rc == 0)
-        rc = score(&r, &m, &te);
-    if (rc != 0 && te.dim == m.dim)
+    rc = score(&r[0], &m, &te);
+    if (rc != 0) {
         cli_error("eval", rc);
-    if (rc == 0) {
-        r.have = 1;
-        r.seconds = r.seconds_per_epoch = r.samples_per_s = NAN;
-        if (!o->quiet)
-            printf("%s (seed %llu): accuracy %.4f, AUC %.4f, F1 %.4f, precision %.4f, "
-                   "recall %.4f (%zu test rows)\n",
-                   data_label(o), (unsigned long long)o->seed, r.mt.accuracy, r.mt.auc,
-                   r.mt.f1, r.mt.precision, r.mt.recall, r.test_rows);
-        if (o->json != NULL) {
-            henn_lr_opts t;
-            resolve_opts(&t, o, tr.rows);
-            t.sigmoid = sig;
-            rc = write_results(o->json, o, &t, &tr, &r, 1);
-            if (rc != 0)
-                fprintf(stderr, "henn lr: cannot write %s: %s\n", o->json, henn_strerror(rc));
-        }
+        goto cleanup;
     }
+    r[0].have = 1;
+    if (o->encrypted) {
+        parties p;
+        rc = parties_new(&p);
+        if (rc == 0)
+            rc = infer_encrypted(&r[1], &p, &m, &te, o->infer_rows);
+        parties_free(&p);
+        if (rc != 0)
+            goto cleanup;
+        r[1].have = 1;
+        r[1].peak_mib = peak_mib();
+    }
+    if (!o->quiet) {
+        printf("%s (seed %llu): accuracy %.4f, AUC %.4f, F1 %.4f, precision %.4f, "
+               "recall %.4f (%zu test rows)\n",
+               data_label(o), (unsigned long long)o->seed, r[0].mt.accuracy, r[0].mt.auc,
+               r[0].mt.f1, r[0].mt.precision, r[0].mt.recall, r[0].test_rows);
+        if (r[1].have)
+            printf("encrypted inference: accuracy %.4f, AUC %.4f, F1 %.4f; %zu records, %.0f "
+                   "records/s, %.2f%% of predictions as plaintext scoring (max score "
+                   "difference %.2g)\n",
+                   r[1].mt.accuracy, r[1].mt.auc, r[1].mt.f1, r[1].infer_rows, r[1].infer_per_s,
+                   100.0 * r[1].infer_agree, r[1].infer_max_diff);
+    }
+    if (o->json != NULL) {
+        rc = write_results(o->json, o, NULL, &tr, r, 2);
+        if (rc != 0)
+            fprintf(stderr, "henn lr: cannot write %s: %s\n", o->json, henn_strerror(rc));
+    }
+cleanup:
     henn_lr_data_clear(&tr);
     henn_lr_data_clear(&te);
-cleanup:
     free(data);
     henn_lr_model_clear(&m);
     return rc == 0 ? 0 : 1;
