@@ -108,7 +108,7 @@ int henn_lr_proto_recommended(henn_lr_opts *o, int dataset, size_t rows)
     o->seed = 1;
     switch (dataset) {
     case HENN_LR_DATASET_WDBC:
-        o->epochs = 30;
+        o->epochs = 15;
         o->alpha = 0.3;
         o->lambda = 1.0;
         o->sigmoid = HENN_LR_SIGMOID_LS5_8;

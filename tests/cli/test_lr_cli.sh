@@ -42,8 +42,8 @@ expect 0 "lr train wdbc" -- "$HENN" lr train --data wdbc --model wdbc.json --jso
 a=$(acc_of "plaintext (henn)")
 at_least "$a" 0.95 && ok || bad "wdbc plaintext accuracy '$a' < 0.95"
 grep -q "^published, encrypted  *0.7110 " out && ok || bad "wdbc table has the published row"
-grep -q "ls5 sigmoid, lr 0.3, lambda 1, full batch, 30 epochs" err && ok || bad "wdbc defaults: $(cat err)"
-json_true wdbc-r.json 'j["data"]=="wdbc" and j["runs"][0]["accuracy"]>=0.95 and j["config"]["epochs"]==30 and j["encrypted"] is False' &&
+grep -q "ls5 sigmoid, lr 0.3, lambda 1, full batch, 15 epochs" err && ok || bad "wdbc defaults: $(cat err)"
+json_true wdbc-r.json 'j["data"]=="wdbc" and j["runs"][0]["accuracy"]>=0.95 and j["config"]["epochs"]==15 and j["encrypted"] is False' &&
     ok || bad "wdbc --json"
 json_true wdbc.json 'j["format"]=="henn-lr-model" and j["dim"]==30 and len(j["w"])==30 and j["sigmoid"]=="ls5" and j["data"]=="wdbc"' &&
     ok || bad "wdbc model file"

@@ -229,7 +229,7 @@ static void test_twin_wdbc(void)
         o.epochs = 10;
         twin_run("wdbc (ls5, alpha 0.3, lambda 1, 10 epochs)", &tr, &te, &o, main_N(), 0.90);
     } else {
-        twin_run("wdbc (ls5, alpha 0.3, lambda 1, 30 epochs)", &tr, &te, &o, main_N(), 0.95);
+        twin_run("wdbc (ls5, alpha 0.3, lambda 1, 15 epochs)", &tr, &te, &o, main_N(), 0.95);
     }
     henn_lr_data_clear(&tr);
     henn_lr_data_clear(&te);
