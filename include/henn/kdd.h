@@ -11,6 +11,9 @@
  *     or test) into a dense float matrix with the fitted, unchanged rules.
  *  3. henn_kdd_subset() draws a seeded random subset of rows.
  *
+ * Lines: one row per line (LF or CRLF); an optional header line first
+ * (detected, or forced by HENN_KDD_HEADER); blank lines only at the end.
+ *
  * Layouts: KDD Cup 1999 rows hold 41 features and a label with a trailing
  * dot ("smurf."); NSL-KDD rows (KDDTrain+.txt) hold the label without the
  * dot and one extra trailing difficulty column. Attack names map to the
@@ -49,13 +52,17 @@ typedef enum {
 #define HENN_KDD_LAYOUT_KDD99 1u /* 42 fields, label with a dot */
 #define HENN_KDD_LAYOUT_NSL 2u   /* 43 fields, label without a dot, difficulty */
 #define HENN_KDD_SKIP_BAD 4u     /* skip and count malformed rows instead of failing */
+#define HENN_KDD_HEADER 8u       /* the first line is a column header: skip it (a first
+                                    line whose first field is a column name, not a
+                                    number, is detected as a header without this flag) */
 
 /*
  * A loaded data set.
  *  x:       [rows x 41] row-major raw values; columns 1..3 hold indices
  *           into sym[0..2] (vocabularies in order of first appearance).
  *  y:       [rows] class (henn_kdd_class).
- *  skipped: rows skipped under HENN_KDD_SKIP_BAD.
+ *  skipped: rows skipped under HENN_KDD_SKIP_BAD (a blank line followed by
+ *           data counts as one skipped row).
  * Owned by the struct; release with henn_kdd_set_clear().
  */
 typedef struct henn_kdd_set {
@@ -66,6 +73,7 @@ typedef struct henn_kdd_set {
     size_t sym_count[HENN_KDD_SYMBOLIC];
     size_t skipped;
     unsigned layout; /* HENN_KDD_LAYOUT_KDD99 or _NSL, as read */
+    int header;      /* 1 when a header line was skipped */
 } henn_kdd_set;
 
 /* Where loading failed: file, 1-based line and field (0 = whole line). */
@@ -84,11 +92,12 @@ HENN_API void henn_kdd_set_clear(henn_kdd_set *set);
 /*
  * henn_kdd_load: read path (gzip or plain; zlib reads both) into set.
  *  max_rows: stop after this many data rows (0 = all).
- *  flags:    HENN_KDD_LAYOUT_* | HENN_KDD_SKIP_BAD.
+ *  flags:    HENN_KDD_LAYOUT_* | HENN_KDD_SKIP_BAD | HENN_KDD_HEADER.
  *  err:      optional; filled on failure with file, line, field and a
  *            message (and left empty on success).
- * Errors: HENN_EIO (cannot open or read, truncated gzip), HENN_EFORMAT (a
- * malformed row: wrong field count, a non-number, a negative or
+ * Errors: HENN_EIO (cannot open or read; a truncated or corrupt gzip stream,
+ * reported as such even when it ends inside a row), HENN_EFORMAT (a
+ * malformed row: a blank line followed by data, wrong field count, a non-number, a negative or
  * non-finite value, a label not in the class map, a layout mismatch,
  * a line over 64 KiB), HENN_ENOMEM. On error set is left empty.
  */

@@ -101,6 +101,7 @@ typedef struct loader {
     henn_kdd_error *err;
     const char *name;
     size_t line;
+    size_t blank_line; /* first of a run of blank lines not yet followed by data (0 = none) */
 } loader;
 
 static int fail(loader *ld, int rc, unsigned field, const char *fmt, ...)
@@ -211,8 +212,6 @@ static int parse_line(loader *ld, const char *s, size_t len)
 
     if (len > 0 && s[len - 1] == '\r')
         len--;
-    if (len == 0)
-        return fail(ld, HENN_EFORMAT, 0, "empty line");
     for (i = 0; i <= len; i++) {
         if (i == len || s[i] == ',') {
             if (nf == 44)
@@ -269,12 +268,77 @@ static int parse_line(loader *ld, const char *s, size_t len)
     return 0;
 }
 
-/* Handle one line; under SKIP_BAD a format error only counts the row. */
+/* Is s[0..len) a column name (a letter or quote first, then letters,
+ * digits, '_', '-', quotes, spaces)? */
+static int is_name(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (len > 0 && (s[0] == '"' || s[0] == '\''))
+        i++;
+    if (i >= len || !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+        return 0;
+    for (; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '"' || c == '\'' || c == ' '))
+            return 0;
+    }
+    return 1;
+}
+
+/* A header line: the numeric columns duration, src_bytes and dst_bytes
+ * (fields 1, 5, 6) all hold column names. */
+static int is_header(const char *s, size_t len)
+{
+    size_t i, start = 0, field = 0;
+    int names = 0;
+    for (i = 0; i <= len && field <= 5; i++) {
+        if (i == len || s[i] == ',') {
+            if ((field == 0 || field == 4 || field == 5) && is_name(s + start, i - start))
+                names++;
+            field++;
+            start = i + 1;
+        }
+    }
+    return names == 3;
+}
+
+/* Handle one line; under SKIP_BAD a format error only counts the row.
+ * Blank lines are accepted only at the end of the file (a blank line
+ * followed by data is an error, or a skipped row under SKIP_BAD). */
 static int take_line(loader *ld, const char *s, size_t len)
 {
     int rc;
+    size_t n = len;
     ld->line++;
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    if (n == 0) {
+        if (ld->blank_line == 0)
+            ld->blank_line = ld->line;
+        return 0;
+    }
+    if (ld->line == 1 && ((ld->flags & HENN_KDD_HEADER) != 0 || is_header(s, n))) {
+        ld->set->header = 1;
+        return 0;
+    }
+    if (ld->blank_line != 0) {
+        size_t here = ld->line;
+        if ((ld->flags & HENN_KDD_SKIP_BAD) != 0) {
+            ld->set->skipped += here - ld->blank_line;
+        } else {
+            ld->line = ld->blank_line;
+            return fail(ld, HENN_EFORMAT, 0, "empty line (followed by data on line %zu)", here);
+        }
+        ld->blank_line = 0;
+    }
     rc = parse_line(ld, s, len);
+    if (rc == HENN_EFORMAT && ld->line == 1 && ld->set->rows == 0 && ld->err != NULL &&
+        (ld->flags & HENN_KDD_SKIP_BAD) == 0) {
+        size_t m = strlen(ld->err->msg);
+        snprintf(ld->err->msg + m, sizeof(ld->err->msg) - m,
+                 " (first line, and not a header: its first field is not a column name)");
+    }
     if (rc == HENN_EFORMAT && (ld->flags & HENN_KDD_SKIP_BAD) != 0) {
         ld->set->skipped++;
         if (ld->err != NULL)
@@ -357,6 +421,16 @@ int henn_kdd_load(henn_kdd_set *set, const char *path, size_t max_rows, unsigned
         len = strlen(buf);
         if (len > 0 && buf[len - 1] == '\n') {
             len--;
+        } else if (len <= MAX_LINE) {
+            /* No newline: the last line, or a stream cut short. */
+            const char *msg = gzerror(gz, &zerr);
+            if (zerr != Z_OK && zerr != Z_STREAM_END) {
+                ld.line++;
+                rc = fail(&ld, HENN_EIO, 0,
+                          "truncated or corrupt gzip stream (the data ends inside this line): %s",
+                          msg);
+                break;
+            }
         } else if (len == MAX_LINE + 1) {
             ld.line++;
             rc = fail(&ld, HENN_EFORMAT, 0, "line longer than %d bytes", MAX_LINE);
@@ -369,7 +443,7 @@ int henn_kdd_load(henn_kdd_set *set, const char *path, size_t max_rows, unsigned
     if (rc == 0) {
         const char *msg = gzerror(gz, &zerr);
         if (zerr != Z_OK && zerr != Z_STREAM_END)
-            rc = fail(&ld, HENN_EIO, 0, "read error (truncated or corrupt gzip?): %s", msg);
+            rc = fail(&ld, HENN_EIO, 0, "truncated or corrupt gzip stream: %s", msg);
     }
     gzclose(gz);
     free(buf);

@@ -309,6 +309,106 @@ static void test_bundled(void)
     henn_kdd_set_clear(&tr);
 }
 
+/* What a new user's files hold: a header line (detected or forced),
+ * trailing blank lines, a blank line inside the data, a first line that is
+ * neither a row nor a header. */
+static void test_lines(void)
+{
+    henn_kdd_set s;
+    henn_kdd_error e;
+    const char *nsl_header =
+        "duration,protocol_type,service,flag,src_bytes,dst_bytes,land,wrong_fragment,urgent,hot,"
+        "num_failed_logins,logged_in,num_compromised,root_shell,su_attempted,num_root,"
+        "num_file_creations,num_shells,num_access_files,num_outbound_cmds,is_host_login,"
+        "is_guest_login,count,srv_count,serror_rate,srv_serror_rate,rerror_rate,"
+        "srv_rerror_rate,same_srv_rate,diff_srv_rate,srv_diff_host_rate,dst_host_count,"
+        "dst_host_srv_count,dst_host_same_srv_rate,dst_host_diff_srv_rate,"
+        "dst_host_same_src_port_rate,dst_host_srv_diff_host_rate,dst_host_serror_rate,"
+        "dst_host_srv_serror_rate,dst_host_rerror_rate,dst_host_srv_rerror_rate,class,"
+        "difficulty\n" ROW_PREFIX ",normal,20\n" ROW_UDP ",neptune,21\n";
+    char text[4096];
+
+    /* Header detected: the rows load and the header is not a row. */
+    CHECK_OK(load(&s, nsl_header, 0, &e));
+    CHECK_EQ_INT(s.rows, 2);
+    CHECK_EQ_INT(s.header, 1);
+    CHECK_EQ_INT(s.layout, HENN_KDD_LAYOUT_NSL);
+    CHECK_EQ_INT(s.y[1], HENN_KDD_DOS);
+    henn_kdd_set_clear(&s);
+    /* Header forced: any first line is skipped (here a numeric one). */
+    snprintf(text, sizeof(text), "1,2,3\n%s,normal.\n", ROW_PREFIX);
+    /* (a row whose first value is "nan" is a bad row, not a header: test_errors) */
+    CHECK_OK(load(&s, text, HENN_KDD_HEADER, &e));
+    CHECK_EQ_INT(s.rows, 1);
+    CHECK_EQ_INT(s.header, 1);
+    henn_kdd_set_clear(&s);
+    /* Without the flag, that first line is named as neither. */
+    CHECK_RC(load(&s, text, 0, &e), HENN_EFORMAT);
+    CHECK_EQ_INT(e.line, 1);
+    CHECK(strstr(e.msg, "not a header") != NULL);
+    /* No header: nothing skipped. */
+    CHECK_OK(load(&s, ROW_PREFIX ",normal.\n", 0, &e));
+    CHECK_EQ_INT(s.header, 0);
+    henn_kdd_set_clear(&s);
+
+    /* Trailing blank lines (LF and CRLF) are accepted. */
+    CHECK_OK(load(&s, ROW_PREFIX ",normal.\n" ROW_UDP ",smurf.\n\n\r\n\n", 0, &e));
+    CHECK_EQ_INT(s.rows, 2);
+    CHECK_EQ_INT(s.skipped, 0);
+    henn_kdd_set_clear(&s);
+    /* A blank line followed by data: an error at the blank line. */
+    CHECK_RC(load(&s, ROW_PREFIX ",normal.\n\n\n" ROW_UDP ",smurf.\n", 0, &e), HENN_EFORMAT);
+    CHECK_EQ_INT(e.line, 2);
+    CHECK(strstr(e.msg, "empty line") != NULL);
+    /* ... counted as skipped rows under SKIP_BAD. */
+    CHECK_OK(load(&s, ROW_PREFIX ",normal.\n\n\n" ROW_UDP ",smurf.\n\n", HENN_KDD_SKIP_BAD, &e));
+    CHECK_EQ_INT(s.rows, 2);
+    CHECK_EQ_INT(s.skipped, 2);
+    henn_kdd_set_clear(&s);
+}
+
+/* A gzip stream cut inside a row is reported as truncation (HENN_EIO), not
+ * as a row with too few fields. */
+static void test_gzip_cut_in_row(void)
+{
+    char path[] = "/tmp/henn_kdd_XXXXXX";
+    henn_kdd_set s;
+    henn_kdd_error e;
+    gzFile gz;
+    FILE *f;
+    char *raw;
+    long size;
+    int fd = mkstemp(path), i;
+    CHECK(fd >= 0);
+    close(fd);
+    gz = gzopen(path, "wb1");
+    for (i = 0; i < 4000; i++) {
+        char line[512];
+        int n = snprintf(line, sizeof(line), "%d,tcp,http,SF,%d,%d,0,0,0,0,0,1,0,0,0,0,0,0,0,0,"
+                                             "0,0,8,8,0.00,0.00,0.00,0.00,1.00,0.00,0.00,9,9,"
+                                             "1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00,normal.\n",
+                         i, i * 7919 % 100003, i * 104729 % 99991);
+        gzwrite(gz, line, (unsigned)n);
+    }
+    gzclose(gz);
+    f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    raw = malloc((size_t)size);
+    CHECK_EQ_INT(fread(raw, 1, (size_t)size, f), size);
+    fclose(f);
+    f = fopen(path, "wb");
+    fwrite(raw, 1, (size_t)size / 2, f);
+    fclose(f);
+    free(raw);
+    CHECK_RC(henn_kdd_load(&s, path, 0, 0, &e), HENN_EIO);
+    CHECK(strstr(e.msg, "truncated") != NULL);
+    CHECK(e.line > 1);
+    CHECK_EQ_INT(s.rows, 0);
+    unlink(path);
+}
+
 int main(void)
 {
     if (henn_init() != 0)
@@ -316,6 +416,8 @@ int main(void)
     test_layouts();
     test_errors();
     test_gzip();
+    test_lines();
+    test_gzip_cut_in_row();
     test_prep();
     test_subset();
     test_bundled();
