@@ -207,7 +207,7 @@ grep -q "nonexistent.gz" err && ok || bad "kdd missing file named"
 head -c 3000 "$DATA/kddcup99/corrected.gz" >trunc.gz
 expect 1 "kdd truncated gzip" -- "$HENN" kdd train --train trunc.gz
 # --skip-bad: the same file trains, and the skipped row is counted
-expect 0 "kdd skip-bad" -- "$HENN" kdd train --train bad.txt --test bad.txt --skip-bad --rows 0 --json m.json
+expect 0 "kdd skip-bad" -- "$HENN" kdd train --train bad.txt --test bad.txt --skip-bad --max-bad 2 --rows 0 --json m.json
 grep -q "skipped 1 malformed rows" err && ok || bad "kdd skip count"
 grep -q '"accuracy"' m.json && ok || bad "kdd json"
 # a small plaintext and encrypted run on the bundled data; model file round trip

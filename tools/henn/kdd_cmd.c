@@ -3,6 +3,7 @@
  * plaintext and encrypted (Paillier owner/trainer protocols).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,9 +27,17 @@ static const char *kdd_usage =
     "  --train FILE        training data (.gz or text; default: bundled\n"
     "                      kddcup.data_10_percent.gz)\n"
     "  --test FILE         test data (default: bundled corrected.gz)\n"
-    "  --layout L          auto (default), kdd99 or nsl\n"
+    "  --layout L          auto (default), kdd99 or nsl, for both files (the bundled\n"
+    "                      default files are always detected)\n"
+    "  --train-layout L    the training file's layout (default: detected)\n"
+    "  --test-layout L     the test file's layout (default: detected)\n"
+    "  --header            each file's first line is a column header (a header\n"
+    "                      whose first field is a name is detected without this)\n"
     "  --skip-bad          skip and count malformed rows instead of failing\n"
-    "  --rows N            random training rows (default 10000; 0 = all)\n"
+    "  --max-bad PCT       with --skip-bad, refuse a file when more than PCT percent\n"
+    "                      of its rows are skipped (default 1; 100 = never refuse)\n"
+    "  --rows N            random training rows (default 10000; 0 = all; more\n"
+    "                      than the file holds is an error)\n"
     "  --test-rows N       evaluate on the first N test rows only (default all)\n"
     "  --features F        onehot (default) or intcode (symbolic columns)\n"
     "  --log1p             log1p on src_bytes and dst_bytes before scaling\n"
@@ -60,8 +69,9 @@ static const char *kdd_usage =
 
 typedef struct kopts {
     const char *train, *test, *model, *json, *export_prefix;
-    unsigned layout;
-    int skip_bad, log1p, encrypted, insecure, quiet, eval;
+    unsigned train_layout, test_layout;
+    double max_bad;
+    int header, rows_set, skip_bad, log1p, encrypted, insecure, quiet, eval;
     size_t rows, test_rows, infer_rows, epochs, batch, bits, threads;
     int have_budget;
     uint64_t budget;
@@ -95,20 +105,69 @@ static int parse_real(double *out, const char *s, double lo, double hi)
     return 0;
 }
 
+/* "0" = no hidden layer; otherwise sizes 1..4096 separated by single
+ * commas (an empty item, as in "41,,5", ",", "" or "41,", is an error). */
 static int parse_hidden(kopts *o, const char *s)
 {
-    char buf[256], *tok, *save = NULL;
-    if (strlen(s) >= sizeof(buf))
-        return -1;
-    strcpy(buf, s);
+    const char *p = s;
     o->nhidden = 0;
-    if (strcmp(buf, "0") == 0 || buf[0] == '\0')
+    if (strcmp(s, "0") == 0)
         return 0;
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (o->nhidden >= HENN_NN_MAX_LAYERS - 1 ||
-            cli_parse_size(&o->hidden[o->nhidden], tok, 1, 4096) != 0)
+    for (;;) {
+        char item[16];
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len >= sizeof(item) || o->nhidden >= HENN_NN_MAX_LAYERS - 1)
+            return -1;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (cli_parse_size(&o->hidden[o->nhidden], item, 1, 4096) != 0)
             return -1;
         o->nhidden++;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+static int parse_layout(unsigned *out, const char *v)
+{
+    if (strcmp(v, "auto") == 0)
+        *out = HENN_KDD_LAYOUT_AUTO;
+    else if (strcmp(v, "kdd99") == 0)
+        *out = HENN_KDD_LAYOUT_KDD99;
+    else if (strcmp(v, "nsl") == 0)
+        *out = HENN_KDD_LAYOUT_NSL;
+    else
+        return -1;
+    return 0;
+}
+
+/* Fail early when path cannot be written: its directory must exist and be
+ * writable, and an existing file must be writable. Prints the OS reason. */
+static int check_writable(const char *opt, const char *path)
+{
+    char dir[4096];
+    const char *slash;
+    if (strcmp(path, "-") == 0)
+        return 0;
+    if (access(path, F_OK) == 0) {
+        if (access(path, W_OK) == 0)
+            return 0;
+        fprintf(stderr, "henn kdd: %s %s: cannot write: %s\n", opt, path, strerror(errno));
+        return -1;
+    }
+    slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "henn kdd: %s %s: cannot create the file in %s: %s\n", opt, path, dir,
+                strerror(errno));
+        return -1;
     }
     return 0;
 }
@@ -139,6 +198,7 @@ static int parse_kopts(kopts *o, int argc, char **argv)
     o->lr = 0.01;
     o->momentum = 0.9;
     o->seed = 1;
+    o->max_bad = 1.0;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t tmp;
@@ -148,6 +208,8 @@ static int parse_kopts(kopts *o, int argc, char **argv)
             return 1;
         } else if (strcmp(a, "--skip-bad") == 0) {
             o->skip_bad = 1, takes = 0;
+        } else if (strcmp(a, "--header") == 0) {
+            o->header = 1, takes = 0;
         } else if (strcmp(a, "--log1p") == 0) {
             o->log1p = 1, takes = 0;
         } else if (strcmp(a, "--encrypted") == 0) {
@@ -169,17 +231,22 @@ static int parse_kopts(kopts *o, int argc, char **argv)
         } else if (strcmp(a, "--export") == 0) {
             o->export_prefix = v;
         } else if (strcmp(a, "--layout") == 0) {
-            if (strcmp(v, "auto") == 0)
-                o->layout = HENN_KDD_LAYOUT_AUTO;
-            else if (strcmp(v, "kdd99") == 0)
-                o->layout = HENN_KDD_LAYOUT_KDD99;
-            else if (strcmp(v, "nsl") == 0)
-                o->layout = HENN_KDD_LAYOUT_NSL;
-            else
+            if (parse_layout(&o->train_layout, v) != 0)
                 return bad("bad --layout", v);
+            o->test_layout = o->train_layout;
+        } else if (strcmp(a, "--train-layout") == 0) {
+            if (parse_layout(&o->train_layout, v) != 0)
+                return bad("bad --train-layout", v);
+        } else if (strcmp(a, "--test-layout") == 0) {
+            if (parse_layout(&o->test_layout, v) != 0)
+                return bad("bad --test-layout", v);
+        } else if (strcmp(a, "--max-bad") == 0) {
+            if (parse_real(&o->max_bad, v, 0.0, 100.0) != 0)
+                return bad("bad --max-bad (a percentage, 0..100)", v);
         } else if (strcmp(a, "--rows") == 0) {
             if (cli_parse_size(&o->rows, v, 0, 100000000) != 0)
                 return bad("bad --rows", v);
+            o->rows_set = 1;
         } else if (strcmp(a, "--test-rows") == 0) {
             if (cli_parse_size(&o->test_rows, v, 0, 100000000) != 0)
                 return bad("bad --test-rows", v);
@@ -209,7 +276,9 @@ static int parse_kopts(kopts *o, int argc, char **argv)
             o->seed = tmp;
         } else if (strcmp(a, "--hidden") == 0) {
             if (parse_hidden(o, v) != 0)
-                return bad("bad --hidden (sizes 1..4096, comma-separated, at most 7)", v);
+                return bad("bad --hidden (0, or sizes 1..4096 separated by single commas, "
+                           "at most 7)",
+                           v);
         } else if (strcmp(a, "--features") == 0) {
             if (strcmp(v, "onehot") == 0)
                 o->features = HENN_KDD_ONEHOT;
@@ -258,11 +327,31 @@ static int parse_kopts(kopts *o, int argc, char **argv)
     return 0;
 }
 
-static int load_set(henn_kdd_set *set, const char *path, const kopts *o, size_t max_rows)
+/* Every output of a run checked before the work starts. */
+static int check_outputs(const kopts *o, int is_eval)
+{
+    if (o->model != NULL && !is_eval && check_writable("--model", o->model) != 0)
+        return 1;
+    if (o->json != NULL && check_writable("--json", o->json) != 0)
+        return 1;
+    if (o->export_prefix != NULL) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s-train.f32", o->export_prefix);
+        if (check_writable("--export", path) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Load path with its own layout (HENN_KDD_LAYOUT_*); under --skip-bad,
+ * report the skipped count and refuse more than --max-bad percent. */
+static int load_set(henn_kdd_set *set, const char *path, const kopts *o, unsigned layout,
+                    size_t max_rows)
 {
     henn_kdd_error err;
-    int rc = henn_kdd_load(set, path, max_rows, o->layout | (o->skip_bad ? HENN_KDD_SKIP_BAD : 0),
-                           &err);
+    unsigned flags = layout | (o->skip_bad ? HENN_KDD_SKIP_BAD : 0u) |
+                     (o->header ? HENN_KDD_HEADER : 0u);
+    int rc = henn_kdd_load(set, path, max_rows, flags, &err);
     if (rc != 0) {
         if (err.line > 0)
             fprintf(stderr, "henn kdd: %s:%zu: field %u: %s\n", err.file, err.line, err.field,
@@ -272,8 +361,20 @@ static int load_set(henn_kdd_set *set, const char *path, const kopts *o, size_t 
                     err.msg[0] ? err.msg : henn_strerror(rc));
         return rc;
     }
-    if (set->skipped > 0 && !o->quiet)
-        fprintf(stderr, "henn kdd: %s: skipped %zu malformed rows\n", path, set->skipped);
+    if (set->skipped > 0) {
+        double pct = 100.0 * (double)set->skipped / (double)(set->skipped + set->rows);
+        fprintf(stderr, "henn kdd: %s: skipped %zu malformed rows of %zu (%.2f%%)\n", path,
+                set->skipped, set->skipped + set->rows, pct);
+        if (pct > o->max_bad) {
+            fprintf(stderr,
+                    "henn kdd: %s: refusing a file with more than %g%% malformed rows (a "
+                    "different layout? see --train-layout/--test-layout; --max-bad PCT to "
+                    "accept)\n",
+                    path, o->max_bad);
+            henn_kdd_set_clear(set);
+            return HENN_EFORMAT;
+        }
+    }
     return 0;
 }
 
@@ -290,15 +391,26 @@ typedef struct run {
     double upload_seconds;
 } run;
 
+/* Predict the rows in chunks, with a progress line on a terminal (long
+ * evaluations of large models otherwise print nothing for minutes). */
 static int evaluate(run *r, const henn_nn_model *m, const float *T, const uint8_t *ty,
-                    size_t rows)
+                    size_t rows, int quiet)
 {
-    uint8_t *pred = malloc(rows);
+    uint8_t *pred = malloc(rows ? rows : 1);
     henn_nn_metrics head;
-    int rc;
+    cli_progress prog;
+    size_t done = 0, chunk = 8192;
+    int rc = 0;
     if (pred == NULL)
         return HENN_ENOMEM;
-    rc = henn_nn_predict(pred, m, T, rows);
+    cli_progress_init(&prog, "evaluating");
+    while (rc == 0 && done < rows) {
+        size_t n = rows - done < chunk ? rows - done : chunk;
+        rc = henn_nn_predict(pred + done, m, T + done * m->dims[0], n);
+        done += n;
+        if (!quiet)
+            cli_progress_cb(&prog, done, rows);
+    }
     r->head_rows = rows < 1000 ? rows : 1000;
     r->all_rows = rows;
     if (rc == 0)
@@ -355,18 +467,74 @@ static json_t *run_json(const run *r, const kopts *o)
     return j;
 }
 
-static int write_json_file(const char *path, const kopts *o, const run *runs, size_t nruns)
+static const char *act_name(henn_nn_act a)
 {
-    json_t *root = json_object(), *arr = json_array(), *cfg = json_object();
+    switch (a) {
+    case HENN_NN_SIGMOID:
+        return "sigmoid";
+    case HENN_NN_TANH:
+        return "tanh";
+    case HENN_NN_RELU:
+        return "relu";
+    case HENN_NN_IDENTITY:
+        return "identity";
+    }
+    return "?";
+}
+
+/* The configuration block: what the run actually used. Training: the
+ * options and the rows taken; eval: the model file's network and
+ * preprocessing, and the test data. */
+static json_t *config_json(const kopts *o, const henn_kdd_prep *prep, const henn_nn_model *m,
+                           size_t train_rows, const char *test_path, size_t test_rows)
+{
+    json_t *cfg = json_object(), *dims = json_array();
+    size_t l;
+    json_object_set_new(cfg, "command", json_string(o->eval ? "eval" : "train"));
+    for (l = 0; l <= m->layers; l++)
+        json_array_append_new(dims, json_integer((json_int_t)m->dims[l]));
+    json_object_set_new(cfg, "dims", dims);
+    json_object_set_new(cfg, "activation", json_string(act_name(m->act[0])));
+    json_object_set_new(cfg, "features",
+                        json_string(prep->encoding == HENN_KDD_ONEHOT ? "onehot" : "intcode"));
+    json_object_set_new(cfg, "log1p", json_boolean(prep->log1p));
+    json_object_set_new(cfg, "test", json_string(test_path));
+    json_object_set_new(cfg, "test_rows", json_integer((json_int_t)test_rows));
+    json_object_set_new(cfg, "key_bits", o->encrypted ? json_integer((json_int_t)o->bits)
+                                                      : json_null());
+    if (o->eval) {
+        json_object_set_new(cfg, "model", json_string(o->model));
+        return cfg;
+    }
+    json_object_set_new(cfg, "train", o->train ? json_string(o->train) : json_null());
+    json_object_set_new(cfg, "rows", json_integer((json_int_t)train_rows));
+    json_object_set_new(cfg, "epochs", json_integer((json_int_t)o->epochs));
+    json_object_set_new(cfg, "optimizer", json_string(o->optimizer == HENN_NN_ADAM ? "adam" : "sgd"));
+    json_object_set_new(cfg, "seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(cfg, "lr", json_real(o->lr));
+    return cfg;
+}
+
+/* Write the metrics; cfg (owned, from config_json) becomes the config
+ * block. An eval run's encrypted inference (runs[1] with infer_rows > 0)
+ * is written as "encrypted_inference". */
+static int write_json_file(const char *path, const kopts *o, json_t *cfg, const run *runs,
+                           size_t nruns)
+{
+    json_t *root = json_object(), *arr = json_array();
     char *text;
     size_t i;
     int rc;
-    json_object_set_new(cfg, "rows", json_integer((json_int_t)o->rows));
-    json_object_set_new(cfg, "epochs", json_integer((json_int_t)o->epochs));
-    json_object_set_new(cfg, "features", json_string(o->features == HENN_KDD_ONEHOT ? "onehot" : "intcode"));
-    json_object_set_new(cfg, "seed", json_integer((json_int_t)o->seed));
-    json_object_set_new(cfg, "lr", json_real(o->lr));
     json_object_set_new(root, "config", cfg);
+    if (o->eval && nruns > 1 && runs[1].infer_rows > 0) {
+        json_t *ei = json_object();
+        json_object_set_new(ei, "rows", json_integer((json_int_t)runs[1].infer_rows));
+        json_object_set_new(ei, "records_per_s", json_real(runs[1].infer_per_s));
+        json_object_set_new(ei, "agreement", json_real(runs[1].infer_agree));
+        json_object_set_new(ei, "key_bits", json_integer((json_int_t)o->bits));
+        json_object_set_new(root, "encrypted_inference", ei);
+        nruns = 1; /* runs[1] holds no accuracy of its own */
+    }
     for (i = 0; i < nruns; i++)
         if (runs[i].have)
             json_array_append_new(arr, run_json(&runs[i], o));
@@ -666,7 +834,7 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     }
     rc = henn_nn_model_copy(out_model, henn_trainer_model(trainer));
     if (rc == 0)
-        rc = evaluate(en, out_model, T, ty, trows);
+        rc = evaluate(en, out_model, T, ty, trows, o->quiet);
     /* Encrypted inference of the first test rows on the trained model. */
     if (rc == 0) {
         cli_progress_init(&prog, "encrypted inference");
@@ -718,12 +886,20 @@ static int cmd_train(const kopts *o)
     else
         snprintf(testp, sizeof(testp), "%s", o->test);
 
-    rc = load_set(&tr, trainp, o, 0);
+    /* Each file has its own layout; the bundled defaults are always detected. */
+    rc = load_set(&tr, trainp, o, o->train ? o->train_layout : HENN_KDD_LAYOUT_AUTO, 0);
     if (rc == 0)
-        rc = load_set(&te, testp, o, o->test_rows);
+        rc = load_set(&te, testp, o, o->test ? o->test_layout : HENN_KDD_LAYOUT_AUTO,
+                      o->test_rows);
     if (rc != 0)
         goto cleanup;
-    rows = o->rows == 0 || o->rows > tr.rows ? tr.rows : o->rows;
+    if (o->rows_set && o->rows > tr.rows) {
+        fprintf(stderr, "henn kdd: --rows %zu but %s has %zu rows (--rows 0 uses all)\n",
+                o->rows, trainp, tr.rows);
+        rc = HENN_EINVAL;
+        goto cleanup;
+    }
+    rows = o->rows == 0 || o->rows > tr.rows ? tr.rows : o->rows; /* the default: at most */
     idx = malloc(rows * sizeof(size_t));
     y = malloc(rows);
     if (idx == NULL || y == NULL) {
@@ -819,7 +995,7 @@ static int cmd_train(const kopts *o)
     runs[0].seconds = cli_now() - t0;
     runs[0].samples_per_s = (double)(rows * o->epochs) / runs[0].seconds;
     if (rc == 0)
-        rc = evaluate(&runs[0], &pm, T, te.y, trows);
+        rc = evaluate(&runs[0], &pm, T, te.y, trows, o->quiet);
     if (rc != 0) {
         cli_error("plaintext training", rc);
         goto cleanup;
@@ -842,7 +1018,9 @@ static int cmd_train(const kopts *o)
         }
     }
     if (o->json != NULL) {
-        rc = write_json_file(o->json, o, runs, 2);
+        rc = write_json_file(o->json, o,
+                             config_json(o, &prep, o->encrypted ? &em : &pm, rows, testp, trows),
+                             runs, 2);
         if (rc != 0)
             cli_error(o->json, rc);
     }
@@ -891,11 +1069,11 @@ static int cmd_eval(const kopts *o)
         default_path(testp, sizeof(testp), "corrected.gz");
     else
         snprintf(testp, sizeof(testp), "%s", o->test);
-    rc = load_set(&te, testp, o, o->test_rows);
+    rc = load_set(&te, testp, o, o->test ? o->test_layout : HENN_KDD_LAYOUT_AUTO, o->test_rows);
     if (rc == 0)
         rc = henn_kdd_prep_apply(&T, &unseen, &prep, &te, NULL, te.rows);
     if (rc == 0)
-        rc = evaluate(&r[0], &m, T, te.y, te.rows);
+        rc = evaluate(&r[0], &m, T, te.y, te.rows, o->quiet);
     if (rc == 0 && o->encrypted) {
         henn_owner *owner = NULL;
         henn_trainer *server = NULL;
@@ -925,7 +1103,7 @@ static int cmd_eval(const kopts *o)
                r[0].acc_all, r[0].acc_head, r[0].macro_f1, r[0].all_rows, unseen);
     if (rc == 0 && o->json != NULL) {
         r[0].have = 1;
-        rc = write_json_file(o->json, o, r, 1);
+        rc = write_json_file(o->json, o, config_json(o, &prep, &m, 0, testp, te.rows), r, 2);
     }
     henn_nn_metrics_clear(&r[0].mt);
     henn_nn_model_clear(&m);
@@ -951,5 +1129,8 @@ int henn_cli_kdd(int argc, char **argv)
         return 0;
     if (rc != 0)
         return rc;
-    return strcmp(argv[0], "train") == 0 ? cmd_train(&o) : cmd_eval(&o);
+    o.eval = strcmp(argv[0], "eval") == 0;
+    if (check_outputs(&o, o.eval) != 0)
+        return 1;
+    return o.eval ? cmd_eval(&o) : cmd_train(&o);
 }
