@@ -139,6 +139,13 @@ HENN_API const float *henn_nn_dz1(const henn_nn_trainer *t);
 /* henn_nn_set_grad_w1: replace layer 0's weight gradient [d1 x d0]. */
 HENN_API void henn_nn_set_grad_w1(henn_nn_trainer *t, const float *dW1);
 
+/* henn_nn_set_grad: replace layer l's gradients, gW [d(l+1) x d(l)] and
+ * gb [d(l+1)] (the batch mean), for protocols in which another party
+ * computes them (private training). Returns 0 or HENN_EINVAL (l out of
+ * range, a NULL argument). */
+HENN_API HENN_NODISCARD int henn_nn_set_grad(henn_nn_trainer *t, size_t l, const float *gW,
+                                             const float *gb);
+
 /* henn_nn_update: one optimiser step with the current gradients. */
 HENN_API void henn_nn_update(henn_nn_trainer *t);
 

@@ -323,6 +323,147 @@ HENN_API int henn_msg_type(const uint8_t *msg, size_t msg_len);
 HENN_API HENN_NODISCARD int henn_msg_ciphertexts(size_t *count, const henn_paillier_pk *pk,
                                                  const uint8_t *msg, size_t msg_len);
 
+/*
+ * ---- Private training (issue 11, section 1) ----
+ *
+ * A training protocol in which the model service never sees a value of
+ * an individual row. Per batch of c rows (c >= dim + 1, rows drawn afresh
+ * every epoch from a seeded permutation of the owner's rows):
+ *  1. the owner encrypts the batch feature-major (one ciphertext per
+ *     feature, one slot per row; fresh DJN noise) and sends INFER for
+ *     layer 0, exactly as in encrypted inference;
+ *  2. the trainer returns E(W_l a + b_l) (CIPHER); the owner decrypts it,
+ *     applies the activation, re-encrypts and asks for layer l + 1; the
+ *     last layer's logits are decrypted and kept by the owner;
+ *  3. the owner forms the output error with its own labels and
+ *     back-propagates in double precision from the values it holds (x,
+ *     the activations it encrypted, the decrypted logits) and the current
+ *     weights, which the trainer sent it (PMODEL): it sends the batch
+ *     SUMS of every layer's weight and bias gradients (PGRAD);
+ *  4. the trainer divides by c and applies its optimiser (henn_nn_update),
+ *     and answers with the updated weights (PMODEL).
+ * The trainer receives: n and the fixed-point parameters (PSETUP),
+ * ciphertexts (INFER), and batch-summed gradients (PGRAD). No labels, no
+ * per-row value. The owner learns the model (as in encrypted inference).
+ * docs/THREAT_MODEL.md ("Private training") says what batch gradients
+ * still reveal. Messages: docs/FORMATS.md conventions (header "HNP\x01",
+ * type, length), types HENN_MSG_PSETUP, HENN_MSG_PGRAD, HENN_MSG_PMODEL
+ * below plus INFER/CIPHER as in inference.
+ *
+ * Rules both sides enforce: a batch (and a gradient) covers at least
+ * henn_private_min_batch(dim) = dim + 1 rows (one row alone gives
+ * x = dW1[h] / db1[h]; with fewer rows than dim + 1 the first layer's
+ * summed gradient is a rank-deficient system the trainer can still
+ * attack); the trainer accepts a PGRAD only after a complete forward pass
+ * of the same row count; the owner decrypts at most the honest count
+ * (henn_private_training_decryptions).
+ */
+#define HENN_MSG_PSETUP 8
+#define HENN_MSG_PGRAD 9
+#define HENN_MSG_PMODEL 10
+
+/* henn_private_min_batch: the fewest rows a private-training batch may
+ * have for inputs of width dim (dim + 1). */
+HENN_API size_t henn_private_min_batch(size_t dim);
+
+/*
+ * henn_private_training_decryptions: the ciphertexts an honest trainer
+ * makes the owner decrypt in `epochs` epochs of private training on
+ * `rows` rows with batches of `batch` rows and layer widths dims[0 ..
+ * layers]: epochs * batches * (dims[1] + ... + dims[layers]), where
+ * batches = ceil(rows / batch), less one when the last batch would have
+ * fewer than dims[0] + 1 rows (those rows sit the epoch out; the next
+ * epoch's permutation draws another tail). Returns 0, HENN_EINVAL (a zero
+ * argument, layers > HENN_NN_MAX_LAYERS, batch < dims[0] + 1 or
+ * rows < dims[0] + 1), HENN_ERANGE (overflow).
+ */
+HENN_API HENN_NODISCARD int henn_private_training_decryptions(uint64_t *count, const size_t *dims,
+                                                              size_t layers, size_t rows,
+                                                              size_t batch, size_t epochs);
+
+/* Per-epoch report of private training (owner side). loss: mean
+ * training loss over the epoch's rows, from the decrypted logits;
+ * model: the weights the trainer sent after the epoch's last step (owned
+ * by the library, valid during the call). Return nonzero to stop (the
+ * value is returned by henn_owner_train_private). */
+typedef int (*henn_private_epoch_fn)(void *user, size_t epoch, double loss,
+                                     const henn_nn_model *model);
+
+/*
+ * henn_owner_train_private: the owner's whole side of private training.
+ * sk: the owner's key (copied, with a DJN table; wiped on return).
+ * p: fixed point; p->slots is the batch size, >= dim + 1.
+ * X [rows x dim] (|x| <= 2^p->ai), y [rows] labels < classes: they never
+ * leave the function except as the batch gradient sums described above.
+ * epochs >= 1; seed: the row permutation of epoch e is
+ * henn_nn_batch_order(rows, seed + e) (the plaintext twin can replay it).
+ * opts: threads (NULL: all cores). cb (optional) after every epoch.
+ * stats (optional): the owner's counters.
+ * Returns 0, HENN_EINVAL (bad arguments, p->slots < dim + 1, rows < dim + 1),
+ * HENN_ERANGE (an input beyond 2^ai, before anything is sent), HENN_EPARAM,
+ * HENN_EPROTO (a response that does not match the request, a model
+ * of other input or class width, non-finite or out-of-range weights, more
+ * decryptions than the honest count), a transport error or cb's value.
+ * Thread safety: uses only its arguments.
+ */
+HENN_API HENN_NODISCARD int henn_owner_train_private(henn_transport *to_trainer,
+                                                     const henn_paillier_sk *sk,
+                                                     const henn_proto_params *p, const float *X,
+                                                     const uint8_t *y, size_t rows, size_t dim,
+                                                     size_t classes, size_t epochs, uint64_t seed,
+                                                     const henn_batch_opts *opts,
+                                                     henn_private_epoch_fn cb, void *user,
+                                                     henn_proto_stats *stats);
+
+typedef struct henn_private_trainer henn_private_trainer;
+
+/*
+ * henn_private_trainer_new: the model service of private training with a
+ * copy of model (trained in place) and optimiser options nn (required;
+ * max_rows is ignored). opts: threads for the homomorphic layers.
+ * Returns 0, HENN_EINVAL, HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_private_trainer_new(henn_private_trainer **t,
+                                                     const henn_nn_model *model,
+                                                     const henn_nn_opts *nn,
+                                                     const henn_batch_opts *opts);
+/* henn_private_trainer_free: release t (NULL is allowed). */
+HENN_API void henn_private_trainer_free(henn_private_trainer *t);
+
+/*
+ * henn_private_trainer_set_rerandomize: when on, every CIPHER the trainer
+ * returns is multiplied by a fresh r^n (as encrypted inference does).
+ * Off by default: in this protocol the owner is sent the weights, and a
+ * homomorphic result's randomness reveals only the exponents used (the
+ * weights), so the 8-lane r^n per output buys no secrecy here; see
+ * docs/THREAT_MODEL.md. henn_private_trainer_set_limits: as
+ * henn_trainer_set_limits (max_key_bits applies). Returns 0/HENN_EINVAL.
+ */
+HENN_API void henn_private_trainer_set_rerandomize(henn_private_trainer *t, int on);
+HENN_API HENN_NODISCARD int henn_private_trainer_set_limits(henn_private_trainer *t,
+                                                            const henn_trainer_limits *l);
+
+/*
+ * henn_private_trainer_handle: serve one request (PSETUP, INFER, PGRAD).
+ * *resp is malloc'd. Refusals travel as error responses: a key outside
+ * [2048, max_key_bits] bits (HENN_EPARAM), another input or class width
+ * or batches under dim + 1 rows (HENN_EINVAL), an INFER or PGRAD out of
+ * order or for another row count (HENN_EPROTO), a gradient that is not
+ * finite (HENN_ERANGE), malformed input (HENN_EFORMAT). Returns 0 or
+ * HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_private_trainer_handle(henn_private_trainer *t,
+                                                        const uint8_t *req, size_t req_len,
+                                                        uint8_t **resp, size_t *resp_len);
+/* henn_private_trainer_model: the current model (owned by t). */
+HENN_API const henn_nn_model *henn_private_trainer_model(const henn_private_trainer *t);
+/* henn_private_trainer_stats: the trainer's counters (homomorphic
+ * outputs, messages); steps (optional): optimiser steps applied. */
+HENN_API void henn_private_trainer_stats(henn_proto_stats *s, uint64_t *steps,
+                                         const henn_private_trainer *t);
+/* Loopback transport to a private trainer (t must outlive it). */
+HENN_API void henn_transport_to_private_trainer(henn_transport *tr, henn_private_trainer *t);
+
 #ifdef __cplusplus
 }
 #endif

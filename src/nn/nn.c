@@ -364,6 +364,15 @@ void henn_nn_set_grad_w1(henn_nn_trainer *t, const float *dW1)
     memcpy(t->gW[0], dW1, t->m->dims[1] * t->m->dims[0] * sizeof(float));
 }
 
+int henn_nn_set_grad(henn_nn_trainer *t, size_t l, const float *gW, const float *gb)
+{
+    if (t == NULL || gW == NULL || gb == NULL || l >= t->m->layers)
+        return HENN_EINVAL;
+    memcpy(t->gW[l], gW, t->m->dims[l + 1] * t->m->dims[l] * sizeof(float));
+    memcpy(t->gb[l], gb, t->m->dims[l + 1] * sizeof(float));
+    return 0;
+}
+
 const float *henn_nn_grad_w(const henn_nn_trainer *t, size_t l)
 {
     return l < t->m->layers ? t->gW[l] : NULL;

@@ -115,7 +115,7 @@ int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len
     memset(r, 0, sizeof(*r));
     *type = -1;
     if (msg == NULL || msg_len < HENN__MSG_HEADER || memcmp(msg, "HNP\x01", 4) != 0 ||
-        msg[5] != 0 || msg[6] != 0 || msg[7] != 0 || msg[4] > HENN_MSG_CIPHER ||
+        msg[5] != 0 || msg[6] != 0 || msg[7] != 0 || msg[4] > HENN_MSG_PMODEL ||
         msg_len - HENN__MSG_HEADER > HENN__MSG_MAX || be32(msg + 8) != msg_len - HENN__MSG_HEADER) {
         r->err = HENN_EFORMAT;
         return HENN_EFORMAT;

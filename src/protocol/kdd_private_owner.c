@@ -1,0 +1,366 @@
+/*
+ * Private training, the data owner's side (henn/protocol.h, "Private
+ * training"): per batch, the encrypted forward pass through the trainer
+ * (the inference pattern), the output error with the owner's labels and
+ * the batch-summed gradients of every layer, computed here in double
+ * precision and sent as sums only.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kdd_private.h"
+
+int henn_private_training_decryptions(uint64_t *count, const size_t *dims, size_t layers,
+                                      size_t rows, size_t batch, size_t epochs)
+{
+    uint64_t per = 0, batches;
+    size_t l;
+    if (count == NULL || dims == NULL || layers == 0 || layers > HENN_NN_MAX_LAYERS ||
+        rows == 0 || batch == 0 || epochs == 0 || batch < dims[0] + 1 || rows < dims[0] + 1)
+        return HENN_EINVAL;
+    for (l = 1; l <= layers; l++)
+        per += dims[l];
+    batches = rows / batch + (rows % batch >= dims[0] + 1 ? 1 : 0);
+    if (batches == 0)
+        batches = 1; /* rows < batch: one batch of all rows */
+    if (per != 0 && batches > UINT64_MAX / per / epochs)
+        return HENN_ERANGE;
+    *count = batches * per * epochs;
+    return 0;
+}
+
+typedef struct powner {
+    henn_paillier_sk sk;
+    henn_transport *t;
+    const henn_proto_params *p;
+    henn_batch_opts opts;
+    henn_nn_model m; /* the weights the trainer sent last */
+    uint64_t budget, used;
+    henn_proto_stats st;
+} powner;
+
+static int call_want(powner *o, uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+                     int want)
+{
+    int rc = henn_transport_call(o->t, req, req_len, resp, resp_len);
+    free(req);
+    o->st.messages++;
+    if (rc != 0)
+        return rc;
+    rc = henn__msg_error_code(*resp, *resp_len);
+    if (rc == 0 && henn_msg_type(*resp, *resp_len) != want)
+        rc = HENN_EPROTO;
+    if (rc != 0) {
+        free(*resp);
+        *resp = NULL;
+    }
+    return rc;
+}
+
+/* Read a PMODEL response into o->m; it must have the owner's widths and
+ * weights the fixed point holds. */
+static int read_model(powner *o, const uint8_t *msg, size_t len, size_t dim, size_t classes)
+{
+    henn__rbuf r;
+    henn_nn_model m;
+    uint64_t step;
+    int type, rc;
+    size_t l, i;
+    double lim = ldexp(1.0, (int)o->p->wi);
+
+    henn_nn_model_init_empty(&m);
+    if (henn__rbuf_open(&r, &type, msg, len) != 0 || type != HENN_MSG_PMODEL)
+        return HENN_EPROTO;
+    rc = henn__pmodel_read(&r, &m, &step);
+    if (rc != 0)
+        return HENN_EPROTO;
+    if (m.dims[0] != dim || m.dims[m.layers] != classes)
+        rc = HENN_EPROTO;
+    for (l = 0; l < m.layers && rc == 0; l++) {
+        for (i = 0; i < m.dims[l + 1] * m.dims[l]; i++)
+            rc |= fabs(m.W[l][i]) >= lim ? HENN_EPROTO : 0;
+        for (i = 0; i < m.dims[l + 1]; i++)
+            rc |= fabs(m.b[l][i]) >= lim ? HENN_EPROTO : 0;
+    }
+    if (rc != 0) {
+        henn_nn_model_clear(&m);
+        return HENN_EPROTO;
+    }
+    henn_nn_model_clear(&o->m);
+    o->m = m; /* move */
+    return 0;
+}
+
+/* INFER for layer l of a [c x din] (quantised by the caller's values in
+ * [-2^ai, 2^ai]) -> Z [c x dout] decrypted, unscaled to reals. */
+static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t din, double *Z)
+{
+    const henn_proto_params *p = o->p;
+    size_t i, j, width = 2 * henn__nbytes(&o->sk.pk), dout = o->m.dims[l + 1], nb;
+    henn_paillier_pt *pt = calloc(din > dout ? din : dout, sizeof(*pt));
+    henn_paillier_ct *ct = calloc(din > dout ? din : dout, sizeof(*ct));
+    size_t nbuf = din > dout ? din : dout;
+    int64_t *q = calloc(c * din, sizeof(int64_t)), *v = calloc(c, sizeof(int64_t));
+    double scale = ldexp(1.0, -(int)(p->fx + p->fw));
+    uint8_t *req = NULL, *resp = NULL;
+    size_t req_len, resp_len;
+    henn__wbuf w;
+    henn__rbuf r;
+    int rc = 0, type;
+    mpz_t t1, t2;
+
+    mpz_init(t1);
+    mpz_init(t2);
+    if (pt == NULL || ct == NULL || q == NULL || v == NULL) {
+        free(pt);
+        free(ct);
+        free(q);
+        free(v);
+        mpz_clear(t1);
+        mpz_clear(t2);
+        return HENN_ENOMEM;
+    }
+    for (i = 0; i < nbuf; i++) {
+        henn_paillier_pt_init(&pt[i]);
+        henn_paillier_ct_init(&ct[i]);
+    }
+    for (i = 0; i < c * din && rc == 0; i++)
+        rc = henn__quantize(&q[i], a[i], p->fx, p->ai, 1);
+    for (j = 0; rc == 0 && j < din; j++)
+        henn__pack(pt[j].encoding, q + j, c, din, p->slot_bits, o->sk.pk.n);
+    if (rc == 0)
+        rc = henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, din, &o->opts);
+    if (rc != 0)
+        goto cleanup;
+    o->st.encryptions += din;
+    henn__wbuf_start(&w, HENN_MSG_INFER);
+    henn__params_write(&w, p);
+    henn__wbuf_u32(&w, (uint32_t)l);
+    henn__wbuf_u32(&w, (uint32_t)c);
+    henn__wbuf_u32(&w, (uint32_t)din);
+    for (j = 0; j < din; j++)
+        henn__wbuf_mpz(&w, ct[j].c, width);
+    rc = henn__wbuf_finish(&w, &req, &req_len);
+    if (rc == 0)
+        rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_CIPHER);
+    if (rc != 0)
+        goto cleanup;
+    if (henn__rbuf_open(&r, &type, resp, resp_len) != 0 || henn__rbuf_u32(&r) != l ||
+        henn__rbuf_u32(&r) != (l + 1 == o->m.layers) ||
+        henn__rbuf_u32(&r) != (l + 1 == o->m.layers ? 0u : (uint32_t)o->m.act[l]) ||
+        henn__rbuf_u32(&r) != dout || r.len - r.pos != dout * width) {
+        rc = HENN_EPROTO;
+        goto cleanup;
+    }
+    if (o->budget != 0 && (o->used > o->budget || dout > o->budget - o->used)) {
+        rc = HENN_EPROTO; /* beyond the honest count */
+        goto cleanup;
+    }
+    for (j = 0; j < dout && rc == 0; j++) {
+        memcpy(ct[j].kid, o->sk.pk.kid, HENN_PAILLIER_KIDBYTES);
+        henn__rbuf_mpz(&r, ct[j].c, width);
+        rc = henn__ct_check(&o->sk.pk, ct[j].c, t1) != 0 ? HENN_EPROTO : 0;
+    }
+    if (rc == 0)
+        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, dout, &o->opts);
+    if (rc != 0)
+        goto cleanup;
+    o->used += dout;
+    o->st.decryptions += dout;
+    for (j = 0; j < dout && rc == 0; j++) {
+        rc = henn__unpack(v, c, pt[j].encoding, p->slot_bits, o->sk.pk.n, t1, t2) != 0
+                 ? HENN_EPROTO
+                 : 0;
+        for (i = 0; rc == 0 && i < c; i++)
+            Z[i * dout + j] = (double)v[i] * scale;
+    }
+cleanup:
+    nb = nbuf;
+    for (i = 0; i < nb; i++) {
+        henn_paillier_pt_clear(&pt[i]);
+        henn_paillier_ct_clear(&ct[i]);
+    }
+    free(pt);
+    free(ct);
+    henn_free(q, c * din * sizeof(int64_t));
+    henn_free(v, c * sizeof(int64_t));
+    henn__mpz_wipe_clear(t1);
+    henn__mpz_wipe_clear(t2);
+    free(resp);
+    return rc;
+}
+
+/* One batch of rows idx[0 .. c): forward through the trainer, gradient
+ * sums, PGRAD, the new weights. *loss gets the summed row loss. */
+static int train_batch(powner *o, const float *X, const uint8_t *y, const size_t *idx, size_t c,
+                       size_t dim, size_t classes, double **A, double **Z, double **gW,
+                       double **gb, uint8_t *yb, double *loss)
+{
+    const henn_nn_model *m = &o->m;
+    size_t L = m->layers, l, i, j;
+    double lim = ldexp(1.0, (int)o->p->ai);
+    henn__wbuf w;
+    uint8_t *req, *resp = NULL;
+    size_t req_len, resp_len;
+    int rc = 0;
+
+    for (i = 0; i < c; i++) {
+        for (j = 0; j < dim; j++)
+            A[0][i * dim + j] = X[idx[i] * dim + j];
+        yb[i] = y[idx[i]];
+    }
+    for (l = 0; l < L && rc == 0; l++) {
+        rc = layer_round(o, l, A[l], c, m->dims[l], Z[l]);
+        if (rc != 0 || l + 1 == L)
+            break;
+        /* The next layer's input, as it will be encrypted: act(Z), clamped
+         * to the fixed point's range, rounded to 2^-fx. */
+        for (i = 0; i < c * m->dims[l + 1]; i++) {
+            double a = henn__private_act(m->act[l], Z[l][i]);
+            a = a > lim ? lim : a < -lim ? -lim : a;
+            A[l + 1][i] = nearbyint(ldexp(a, (int)o->p->fx)) * ldexp(1.0, -(int)o->p->fx);
+        }
+    }
+    if (rc == 0)
+        rc = henn__private_grad(gW, gb, loss, m, (const double *const *)A,
+                                (const double *const *)Z, yb, c);
+    if (rc != 0)
+        return rc;
+    henn__wbuf_start(&w, HENN_MSG_PGRAD);
+    henn__wbuf_u32(&w, (uint32_t)c);
+    henn__wbuf_u32(&w, (uint32_t)L);
+    for (l = 0; l < L; l++) {
+        for (i = 0; i < m->dims[l + 1] * m->dims[l]; i++)
+            henn__wbuf_f64(&w, gW[l][i]);
+        for (i = 0; i < m->dims[l + 1]; i++)
+            henn__wbuf_f64(&w, gb[l][i]);
+    }
+    rc = henn__wbuf_finish(&w, &req, &req_len);
+    if (rc == 0)
+        rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_PMODEL);
+    if (rc == 0)
+        rc = read_model(o, resp, resp_len, dim, classes);
+    free(resp);
+    return rc;
+}
+
+int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
+                             const henn_proto_params *p, const float *X, const uint8_t *y,
+                             size_t rows, size_t dim, size_t classes, size_t epochs,
+                             uint64_t seed, const henn_batch_opts *opts, henn_private_epoch_fn cb,
+                             void *user, henn_proto_stats *stats)
+{
+    powner o;
+    size_t *order = NULL, e, b, i, S, L = 0, maxd = 0, nb;
+    double *A[HENN_NN_MAX_LAYERS] = {0}, *Z[HENN_NN_MAX_LAYERS] = {0};
+    double *gW[HENN_NN_MAX_LAYERS] = {0}, *gb[HENN_NN_MAX_LAYERS] = {0};
+    uint8_t *yb = NULL, *req = NULL, *resp = NULL;
+    size_t req_len, resp_len, n_bits;
+    henn__wbuf w;
+    int rc;
+
+    if (stats != NULL)
+        memset(stats, 0, sizeof(*stats));
+    S = p != NULL ? p->slots : 0;
+    if (t == NULL || sk == NULL || p == NULL || X == NULL || y == NULL || dim == 0 ||
+        dim > HENN_NN_MAX_DIM || classes == 0 || classes > 256 || epochs == 0 ||
+        rows > UINT32_MAX || rows < henn_private_min_batch(dim) ||
+        p->slots < henn_private_min_batch(dim) || rows > SIZE_MAX / dim)
+        return HENN_EINVAL;
+    for (i = 0; i < rows; i++)
+        if (y[i] >= classes)
+            return HENN_EINVAL;
+    memset(&o, 0, sizeof(o));
+    henn_paillier_sk_init(&o.sk);
+    henn_nn_model_init_empty(&o.m);
+    o.t = t;
+    o.p = p;
+    if (opts != NULL)
+        o.opts = *opts;
+    o.opts.progress = NULL;
+    rc = henn_paillier_sk_from_primes(&o.sk, sk->p, sk->q, HENN_PAILLIER_INSECURE);
+    if (rc == 0)
+        rc = henn_paillier_pk_precompute(&o.sk.pk, 0);
+    n_bits = mpz_sizeinbase(o.sk.pk.n, 2);
+    if (rc == 0)
+        rc = henn_proto_params_check(p, dim, n_bits);
+    for (i = 0; rc == 0 && i < rows * dim; i++) {
+        int64_t q;
+        rc = henn__quantize(&q, X[i], p->fx, p->ai, 1);
+    }
+    if (rc != 0)
+        goto cleanup;
+    /* PSETUP -> the initial weights. */
+    nb = henn__nbytes(&o.sk.pk);
+    henn__wbuf_start(&w, HENN_MSG_PSETUP);
+    henn__wbuf_u32(&w, (uint32_t)nb);
+    henn__wbuf_mpz(&w, o.sk.pk.n, nb);
+    henn__params_write(&w, p);
+    henn__wbuf_u32(&w, (uint32_t)dim);
+    henn__wbuf_u32(&w, (uint32_t)classes);
+    rc = henn__wbuf_finish(&w, &req, &req_len);
+    if (rc == 0)
+        rc = call_want(&o, req, req_len, &resp, &resp_len, HENN_MSG_PMODEL);
+    if (rc == 0)
+        rc = read_model(&o, resp, resp_len, dim, classes);
+    free(resp);
+    if (rc != 0)
+        goto cleanup;
+    L = o.m.layers;
+    for (i = 0; i <= L; i++)
+        maxd = o.m.dims[i] > maxd ? o.m.dims[i] : maxd;
+    if (henn_proto_params_check(p, maxd, n_bits) != 0) {
+        rc = HENN_EPROTO; /* a layer wider than the fixed point was set up for */
+        goto cleanup;
+    }
+    rc = henn_private_training_decryptions(&o.budget, o.m.dims, L, rows, p->slots, epochs);
+    if (rc != 0)
+        goto cleanup;
+    order = malloc(rows * sizeof(size_t));
+    yb = malloc(S);
+    if (order == NULL || yb == NULL)
+        rc = HENN_ENOMEM;
+    for (i = 0; i < L && rc == 0; i++) {
+        A[i] = malloc(S * o.m.dims[i] * sizeof(double));
+        Z[i] = malloc(S * o.m.dims[i + 1] * sizeof(double));
+        gW[i] = malloc(o.m.dims[i + 1] * o.m.dims[i] * sizeof(double));
+        gb[i] = malloc(o.m.dims[i + 1] * sizeof(double));
+        if (A[i] == NULL || Z[i] == NULL || gW[i] == NULL || gb[i] == NULL)
+            rc = HENN_ENOMEM;
+    }
+    for (e = 0; e < epochs && rc == 0; e++) {
+        double total = 0.0;
+        size_t seen = 0;
+        /* Rows reshuffled every epoch; batches of S, the tail kept only
+         * when it has dim + 1 rows (else it sits this epoch out). */
+        rc = henn_nn_batch_order(order, rows, seed + e);
+        for (b = 0; rc == 0 && b < rows; b += S) {
+            size_t c = rows - b < S ? rows - b : S;
+            double l = 0.0;
+            if (c < henn_private_min_batch(dim))
+                break;
+            rc = train_batch(&o, X, y, order + b, c, dim, classes, A, Z, gW, gb, yb, &l);
+            total += l;
+            seen += c;
+        }
+        if (rc == 0 && cb != NULL)
+            rc = cb(user, e, seen > 0 ? total / (double)seen : 0.0, &o.m);
+    }
+cleanup:
+    for (i = 0; i < HENN_NN_MAX_LAYERS; i++) {
+        if (A[i] != NULL)
+            henn_free(A[i], S * o.m.dims[i] * sizeof(double));
+        if (Z[i] != NULL)
+            henn_free(Z[i], S * o.m.dims[i + 1] * sizeof(double));
+        free(gW[i]);
+        free(gb[i]);
+    }
+    if (yb != NULL)
+        henn_free(yb, S);
+    free(order);
+    if (stats != NULL)
+        *stats = o.st;
+    henn_nn_model_clear(&o.m);
+    henn_paillier_sk_clear(&o.sk);
+    return rc;
+}

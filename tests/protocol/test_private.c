@@ -1,0 +1,367 @@
+/* Private training (henn/protocol.h, "Private training"): the model
+ * matches a plaintext twin, the trainer's whole view holds no per-row
+ * value and no label, the one-row reconstruction that works on a single
+ * row's gradient fails on the batch sums, batches under dim + 1 rows are
+ * refused on both sides, the owner decrypts exactly the honest count, and
+ * malformed or out-of-order messages are refused. Keys under 2048 bits
+ * through the test hooks only. */
+#include "../test.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "henn/henn.h"
+#include "protocol/kdd_private.h"
+
+void henn__private_trainer_allow_insecure(henn_private_trainer *t);
+
+static henn_paillier_pk PK;
+static henn_paillier_sk SK;
+
+#define ROWS 100
+#define DIM 6
+#define HID 5
+#define CLS 3
+#define BATCH 16
+
+static float X[ROWS * DIM];
+static uint8_t Y[ROWS];
+
+/* Recording transport: every request the trainer receives. */
+typedef struct rec {
+    henn_transport inner;
+    uint8_t *msg[4096];
+    size_t len[4096], n;
+} rec;
+
+static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                    size_t *resp_len)
+{
+    rec *r = ctx;
+    if (r->n < 4096) {
+        r->msg[r->n] = malloc(req_len);
+        memcpy(r->msg[r->n], req, req_len);
+        r->len[r->n++] = req_len;
+    }
+    return r->inner.call(r->inner.ctx, req, req_len, resp, resp_len);
+}
+
+static void rec_free(rec *r)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++)
+        free(r->msg[i]);
+    r->n = 0;
+}
+
+static void make_data(void)
+{
+    size_t i, j;
+    unsigned long s = 12345;
+    for (i = 0; i < ROWS; i++) {
+        double sum = 0.0;
+        for (j = 0; j < DIM; j++) {
+            s = s * 6364136223846793005UL + 1442695040888963407UL;
+            X[i * DIM + j] = (float)((double)(s >> 11) * 0x1.0p-53);
+            sum += X[i * DIM + j] * (j % 2 ? 1.0 : -0.5);
+        }
+        Y[i] = (uint8_t)(sum < -0.2 ? 0 : sum < 0.3 ? 1 : 2);
+    }
+}
+
+static void params(henn_proto_params *p)
+{
+    CHECK_OK(henn_proto_params_default(p, DIM, 0, mpz_sizeinbase(PK.n, 2)));
+    p->slots = BATCH;
+    CHECK_OK(henn_proto_params_check(p, DIM, mpz_sizeinbase(PK.n, 2)));
+}
+
+static void make_model(henn_nn_model *m, henn_nn_opts *nn)
+{
+    size_t dims[3] = {DIM, HID, CLS};
+    CHECK_OK(henn_nn_model_init(m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 7));
+    henn_nn_opts_default(nn);
+    nn->lr = 0.05f;
+    nn->max_rows = BATCH;
+}
+
+static int mem_has(const uint8_t *h, size_t hl, const void *n, size_t nl)
+{
+    size_t i;
+    for (i = 0; i + nl <= hl; i++)
+        if (memcmp(h + i, n, nl) == 0)
+            return 1;
+    return 0;
+}
+
+static double nearest_row(const double *x)
+{
+    double best = 1e300;
+    size_t i, j;
+    for (i = 0; i < ROWS; i++) {
+        double d = 0.0;
+        for (j = 0; j < DIM; j++)
+            d = fmax(d, fabs(x[j] - X[i * DIM + j]));
+        best = d < best ? d : best;
+    }
+    return best;
+}
+
+static void test_train_view_attack(void)
+{
+    henn_nn_model m, twin;
+    henn_nn_opts nn;
+    henn_nn_trainer *nt = NULL;
+    henn_private_trainer *t = NULL;
+    henn_proto_params p;
+    henn_proto_stats st;
+    henn_transport tt;
+    static rec r;
+    size_t order[ROWS], e, b, i, j, l, grads = 0, infers = 0;
+    uint64_t want, steps;
+    double maxdiff = 0.0, worst_attack = 1e300;
+    float Xb[BATCH * DIM];
+    uint8_t yb[BATCH];
+    const size_t epochs = 3;
+
+    params(&p);
+    make_model(&m, &nn);
+    CHECK_OK(henn_private_trainer_new(&t, &m, &nn, NULL));
+    henn__private_trainer_allow_insecure(t);
+    henn_transport_to_private_trainer(&r.inner, t);
+    memset(&tt, 0, sizeof(tt));
+    tt.call = rec_call;
+    tt.ctx = &r;
+    CHECK_OK(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, CLS, epochs, 99, NULL, NULL,
+                                      NULL, &st));
+    /* The honest decryption count, and exactly that. */
+    CHECK_OK(henn_private_training_decryptions(&want, m.dims, 2, ROWS, BATCH, epochs));
+    CHECK_EQ_INT(st.decryptions, want);
+    CHECK_EQ_INT(want, (uint64_t)epochs * 6 * (HID + CLS)); /* 6 x 16; the tail of 4 < 7 sits out */
+    henn_private_trainer_stats(&st, &steps, t);
+    CHECK_EQ_INT(steps, (uint64_t)epochs * 6);
+
+    /* Plaintext twin on the same batches. */
+    CHECK_OK(henn_nn_model_copy(&twin, &m));
+    CHECK_OK(henn_nn_trainer_new(&nt, &twin, &nn));
+    for (e = 0; e < epochs; e++) {
+        CHECK_OK(henn_nn_batch_order(order, ROWS, 99 + e));
+        for (b = 0; b + 7 <= ROWS; b += BATCH) {
+            size_t c = ROWS - b < BATCH ? ROWS - b : BATCH;
+            for (i = 0; i < c; i++) {
+                memcpy(Xb + i * DIM, X + order[b + i] * DIM, DIM * sizeof(float));
+                yb[i] = Y[order[b + i]];
+            }
+            CHECK_OK(henn_nn_train_batch(nt, Xb, yb, c, NULL));
+        }
+    }
+    for (l = 0; l < 2; l++) {
+        const henn_nn_model *em = henn_private_trainer_model(t);
+        for (i = 0; i < twin.dims[l + 1] * twin.dims[l]; i++)
+            maxdiff = fmax(maxdiff, fabs((double)em->W[l][i] - twin.W[l][i]));
+        for (i = 0; i < twin.dims[l + 1]; i++)
+            maxdiff = fmax(maxdiff, fabs((double)em->b[l][i] - twin.b[l][i]));
+        for (i = 0; i < twin.dims[l + 1] * twin.dims[l]; i++)
+            CHECK(em->W[l][i] != m.W[l][i]); /* it trained */
+    }
+    printf("private vs plaintext twin: max weight difference %.3g after %zu epochs\n", maxdiff,
+           epochs);
+    CHECK(maxdiff < 5e-3);
+
+    /* The trainer's whole view. */
+    for (j = 0; j < r.n; j++) {
+        int type = henn_msg_type(r.msg[j], r.len[j]);
+        size_t count;
+        CHECK(type == HENN_MSG_PSETUP || type == HENN_MSG_INFER || type == HENN_MSG_PGRAD);
+        if (type == HENN_MSG_INFER) {
+            CHECK_OK(henn_msg_ciphertexts(&count, &PK, r.msg[j], r.len[j]));
+            CHECK(count == DIM || count == HID);
+            /* header + params + 3 u32 + the ciphertexts, nothing else */
+            CHECK_EQ_INT(r.len[j], 12 + 24 + 12 + count * 2 * ((mpz_sizeinbase(PK.n, 2) + 7) / 8));
+            infers++;
+        } else if (type == HENN_MSG_PGRAD) {
+            henn__rbuf rb;
+            int ty;
+            size_t c, h;
+            double g[HID * DIM + HID];
+            CHECK_EQ_INT(r.len[j], 12 + 8 + 8 * (HID * DIM + HID + CLS * HID + CLS));
+            CHECK_OK(henn__rbuf_open(&rb, &ty, r.msg[j], r.len[j]));
+            c = henn__rbuf_u32(&rb);
+            CHECK(c >= DIM + 1);
+            (void)henn__rbuf_u32(&rb);
+            for (i = 0; i < HID * DIM + HID; i++)
+                g[i] = henn__rbuf_f64(&rb);
+            /* The one-row attack x = dW1[h] / db1[h] on the batch sums. */
+            for (h = 0; h < HID; h++) {
+                double x[DIM];
+                for (i = 0; i < DIM; i++)
+                    x[i] = g[h * DIM + i] / g[HID * DIM + h];
+                worst_attack = fmin(worst_attack, nearest_row(x));
+            }
+            grads++;
+        }
+        /* No feature value (as float or double) and no label sequence. */
+        for (i = 0; i < ROWS; i++) {
+            double dv = X[i * DIM];
+            CHECK(!mem_has(r.msg[j], r.len[j], &X[i * DIM], 4 * 2));
+            CHECK(!mem_has(r.msg[j], r.len[j], &dv, 8));
+        }
+        CHECK(!mem_has(r.msg[j], r.len[j], Y, 16));
+    }
+    CHECK_EQ_INT(grads, epochs * 6);
+    CHECK_EQ_INT(infers, epochs * 6 * 2);
+    printf("one-row attack on batch sums: nearest training row at >= %.3g (max-abs)\n",
+           worst_attack);
+    CHECK(worst_attack > 0.02);
+
+    /* Control: the same attack on one row's gradient is exact. */
+    {
+        double a0[DIM], a1[HID], z0[HID], z1[CLS], gw0[HID * DIM], gb0[HID], gw1[CLS * HID],
+            gb1[CLS];
+        double *A[2] = {a0, a1}, *Z[2] = {z0, z1}, *GW[2] = {gw0, gw1}, *GB[2] = {gb0, gb1};
+        size_t h;
+        for (i = 0; i < DIM; i++)
+            a0[i] = X[5 * DIM + i];
+        for (h = 0; h < HID; h++) {
+            z0[h] = m.b[0][h];
+            for (i = 0; i < DIM; i++)
+                z0[h] += m.W[0][h * DIM + i] * a0[i];
+            a1[h] = henn__private_act(HENN_NN_SIGMOID, z0[h]);
+        }
+        for (h = 0; h < CLS; h++) {
+            z1[h] = m.b[1][h];
+            for (i = 0; i < HID; i++)
+                z1[h] += m.W[1][h * HID + i] * a1[i];
+        }
+        CHECK_OK(henn__private_grad(GW, GB, NULL, &m, (const double *const *)A,
+                                    (const double *const *)Z, &Y[5], 1));
+        for (h = 0; h < HID; h++) {
+            double x[DIM];
+            for (i = 0; i < DIM; i++)
+                x[i] = gw0[h * DIM + i] / gb0[h];
+            CHECK(nearest_row(x) < 1e-9);
+        }
+    }
+    rec_free(&r);
+    henn_nn_trainer_free(nt);
+    henn_nn_model_clear(&twin);
+    henn_nn_model_clear(&m);
+    henn_private_trainer_free(t);
+}
+
+static int call_raw(henn_private_trainer *t, const uint8_t *req, size_t len)
+{
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    int rc;
+    CHECK_OK(henn_private_trainer_handle(t, req, len, &resp, &resp_len));
+    rc = henn__msg_error_code(resp, resp_len);
+    free(resp);
+    return rc;
+}
+
+static void test_refusals(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_private_trainer *t = NULL;
+    henn_proto_params p, small;
+    henn_transport tt;
+    henn__wbuf w;
+    uint8_t *req;
+    size_t len, nb = (mpz_sizeinbase(PK.n, 2) + 7) / 8, i;
+    uint64_t cnt;
+    size_t dims[3] = {DIM, HID, CLS};
+
+    params(&p);
+    make_model(&m, &nn);
+    CHECK_OK(henn_private_trainer_new(&t, &m, &nn, NULL));
+    henn__private_trainer_allow_insecure(t);
+    henn_transport_to_private_trainer(&tt, t);
+    /* The owner refuses batches under dim + 1 rows, and too few rows. */
+    small = p;
+    small.slots = DIM;
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &small, X, Y, ROWS, DIM, CLS, 1, 1, NULL, NULL,
+                                      NULL, NULL),
+             HENN_EINVAL);
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, DIM, DIM, CLS, 1, 1, NULL, NULL, NULL,
+                                      NULL),
+             HENN_EINVAL);
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, 2, 1, 1, NULL, NULL, NULL,
+                                      NULL),
+             HENN_EINVAL); /* a label >= classes */
+    CHECK_RC(henn_private_training_decryptions(&cnt, dims, 2, ROWS, DIM, 1), HENN_EINVAL);
+    CHECK_EQ_INT(henn_private_min_batch(DIM), DIM + 1);
+    /* The trainer refuses a PSETUP with small batches or another width. */
+    for (i = 0; i < 3; i++) {
+        henn_proto_params q = p;
+        henn__wbuf_start(&w, HENN_MSG_PSETUP);
+        henn__wbuf_u32(&w, (uint32_t)nb);
+        henn__wbuf_mpz(&w, PK.n, nb);
+        if (i == 0)
+            q.slots = DIM;
+        henn__params_write(&w, &q);
+        henn__wbuf_u32(&w, i == 1 ? DIM + 1 : DIM);
+        henn__wbuf_u32(&w, CLS);
+        CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+        CHECK_RC(call_raw(t, req, len), i == 2 ? 0 : HENN_EINVAL);
+        CHECK_RC(call_raw(t, req, len - 1), i == 2 ? HENN_EFORMAT : HENN_EFORMAT);
+        free(req);
+    }
+    /* A PGRAD before any forward pass, for fewer rows, or not finite. */
+    for (i = 0; i < 3; i++) {
+        size_t k, n = HID * DIM + HID + CLS * HID + CLS;
+        henn__wbuf_start(&w, HENN_MSG_PGRAD);
+        henn__wbuf_u32(&w, i == 1 ? 1 : BATCH);
+        henn__wbuf_u32(&w, 2);
+        for (k = 0; k < n; k++)
+            henn__wbuf_f64(&w, i == 2 && k == 3 ? NAN : 0.5);
+        CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+        CHECK_RC(call_raw(t, req, len), i == 1 ? HENN_EINVAL : HENN_EPROTO);
+        CHECK_RC(call_raw(t, req, len - 8), HENN_EFORMAT);
+        free(req);
+    }
+    /* An INFER for layer 1 first, and one for too few rows. */
+    {
+        henn_paillier_ct ct;
+        henn_paillier_pt pt;
+        size_t layer, k;
+        henn_paillier_ct_init(&ct);
+        henn_paillier_pt_init(&pt);
+        CHECK_OK(henn_paillier_encrypt(&ct, &PK, &pt));
+        for (layer = 0; layer < 2; layer++) {
+            size_t in = layer == 0 ? DIM : HID;
+            henn__wbuf_start(&w, HENN_MSG_INFER);
+            henn__params_write(&w, &p);
+            henn__wbuf_u32(&w, (uint32_t)layer);
+            henn__wbuf_u32(&w, layer == 0 ? DIM : BATCH);
+            henn__wbuf_u32(&w, (uint32_t)in);
+            for (k = 0; k < in; k++)
+                henn__wbuf_mpz(&w, ct.c, 2 * nb);
+            CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+            CHECK_RC(call_raw(t, req, len), layer == 0 ? HENN_EINVAL : HENN_EPROTO);
+            free(req);
+        }
+        henn_paillier_ct_clear(&ct);
+        henn_paillier_pt_clear(&pt);
+    }
+    CHECK_RC(call_raw(t, (const uint8_t *)"HNP\x01\x0b\0\0\0\0\0\0\0", 12), HENN_EFORMAT);
+    henn_nn_model_clear(&m);
+    henn_private_trainer_free(t);
+}
+
+int main(void)
+{
+    if (henn_init() != 0)
+        return 1;
+    henn_paillier_pk_init(&PK);
+    henn_paillier_sk_init(&SK);
+    if (henn_paillier_keygen(&PK, &SK, 1024, HENN_PAILLIER_INSECURE) != 0)
+        return 1;
+    make_data();
+    test_train_view_attack();
+    test_refusals();
+    henn_paillier_pk_clear(&PK);
+    henn_paillier_sk_clear(&SK);
+    return test_report("test_private");
+}
