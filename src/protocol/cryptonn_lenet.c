@@ -177,33 +177,47 @@ static int fwd_task(void *arg, size_t it)
     size_t b = it / L->oc, f = it % L->oc;
     const int64_t *w = L->wq + f * KK;
     int64_t *z = L->zq + b * L->oc * L->P + f * L->P;
-    size_t idx[KK];
-    double td = 0;
+    if (!L->encrypted) {
+        size_t idx[KK];
+        for (size_t oy = 0; oy < L->oh; oy++)
+            for (size_t ox = 0; ox < L->ow; ox++) {
+                int64_t s = 0;
+                patch_idx(idx, L, b, oy, ox);
+                for (size_t q = 0; q < KK; q++)
+                    s += w[q] * L->xq[idx[q]];
+                z[oy * L->ow + ox] = s;
+            }
+        J->t_derive[it] = 0;
+        return 0;
+    }
+    /* the 576 keys of this image and filter (authority), then one batched
+     * decryption (server) */
+    size_t P = L->P;
+    size_t *idx = malloc(P * KK * sizeof(*idx));
+    int64_t *y = malloc(P * KK * sizeof(*y));
+    henn_feip_fk *fk = calloc(P, sizeof(*fk));
+    int rc = HENN_ENOMEM;
+    if (idx == NULL || y == NULL || fk == NULL)
+        goto done;
+    double t0 = now();
     for (size_t oy = 0; oy < L->oh; oy++)
         for (size_t ox = 0; ox < L->ow; ox++) {
             size_t p = oy * L->ow + ox;
-            patch_idx(idx, L, b, oy, ox);
-            if (!L->encrypted) {
-                int64_t s = 0;
-                for (size_t q = 0; q < KK; q++)
-                    s += w[q] * L->xq[idx[q]];
-                z[p] = s;
-                continue;
-            }
-            henn_feip_fk fk;
-            double t0 = now();
-            int rc = henn_feip_derive_key_idx(&fk, &L->msk, w, idx, KK); /* authority */
-            td += now() - t0;
+            patch_idx(idx + p * KK, L, b, oy, ox);
+            memcpy(y + p * KK, w, KK * sizeof(*y));
+            rc = henn_feip_derive_key_idx(&fk[p], &L->msk, w, idx + p * KK, KK);
             if (rc != 0)
-                return rc;
-            rc = henn_feip_decrypt_idx(&z[p], &L->mpk, &L->dl, &L->ct, &L->tab, &fk, w, idx,
-                                       KK);
-            henn_feip_fk_clear(&fk);
-            if (rc != 0)
-                return rc;
+                goto done;
         }
-    J->t_derive[it] = td;
-    return 0;
+    J->t_derive[it] = now() - t0;
+    rc = henn_feip_decrypt_idx_many(z, &L->mpk, &L->dl, &L->ct, &L->tab, fk, y, idx, KK, P);
+done:
+    if (fk != NULL)
+        henn_memzero(fk, P * sizeof(*fk));
+    free(fk);
+    free(idx);
+    free(y);
+    return rc;
 }
 
 /* ---- backward: one task per (filter, u, v): a key over rows x 576 positions ---- */

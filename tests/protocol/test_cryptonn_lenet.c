@@ -87,6 +87,45 @@ static void test_idx_support(void)
         size_t other[5] = {3, 9, 10, 33, 59}; /* a key for another support */
         CHECK_RC(henn_feip_decrypt_idx(&v, &mpk, &dl, &ct, &tab, &fk, y, other, 5), HENN_ERANGE);
     }
+    /* many at once: equal to one by one, incl. results beyond the first
+     * giant step (T = 1024 here) that take the ordinary path */
+    {
+        enum { CNT = 7 };
+        size_t ids[CNT * 5];
+        int64_t ys[CNT * 5], got[CNT], one = 0;
+        henn_feip_fk fks[CNT];
+        size_t beyond = 0;
+        for (size_t k = 0; k < CNT; k++) {
+            for (size_t t = 0; t < 5; t++) {
+                ids[k * 5 + t] = k + 8 * t;
+                ys[k * 5 + t] = (int64_t)(rnd() % 201) - 100;
+            }
+            CHECK_OK(henn_feip_derive_key_idx(&fks[k], &msk, ys + k * 5, ids + k * 5, 5));
+        }
+        CHECK_OK(henn_feip_decrypt_idx_many(got, &mpk, &dl, &ct, &tab, fks, ys, ids, 5, CNT));
+        for (size_t k = 0; k < CNT; k++) {
+            CHECK_OK(henn_feip_decrypt_idx(&one, &mpk, &dl, &ct, &tab, &fks[k], ys + k * 5,
+                                           ids + k * 5, 5));
+            CHECK_EQ_INT(got[k], one);
+            beyond += (size_t)(llabs(one) > 1024);
+        }
+        CHECK(beyond > 0);
+        /* a key for another support: HENN_ERANGE, every output 0 */
+        ids[3 * 5] ^= 1;
+        CHECK_RC(henn_feip_decrypt_idx_many(got, &mpk, &dl, &ct, &tab, fks, ys, ids, 5, CNT),
+                 HENN_ERANGE);
+        CHECK(got[0] == 0 && got[6] == 0);
+        ids[3 * 5] ^= 1;
+        ids[5] = ids[6]; /* not increasing */
+        CHECK_RC(henn_feip_decrypt_idx_many(got, &mpk, &dl, &ct, &tab, fks, ys, ids, 5, CNT),
+                 HENN_EINVAL);
+        CHECK_RC(henn_feip_decrypt_idx_many(got, &mpk, &dl, &ct, NULL, fks, ys, ids + 10, 5, 2),
+                 HENN_EINVAL);
+        ys[12] = 101; /* beyond Y */
+        CHECK_RC(henn_feip_decrypt_idx_many(got, &mpk, &dl, &ct, &tab, fks + 2, ys + 10,
+                                            ids + 10, 5, 2),
+                 HENN_ERANGE);
+    }
     henn_feip_ct0_tab_clear(&tab);
     henn_feip_ct_clear(&ct);
     henn_fe_dlog_clear(&dl);
