@@ -607,6 +607,178 @@ static void test_reconstruction(void)
     henn_nn_model_clear(&init);
 }
 
+/*
+ * A hidden layer narrower than the input does not protect one-hot rows
+ * (issue 11, section 3). KDD one-hot rows have 118 inputs: 38 numeric
+ * columns and one 1 in each of the protocol (3), service (66) and flag (11)
+ * blocks. With 64 hidden units the trainer sees z = W1 x + b1 (64 values
+ * per row, 118 unknowns), but for each of the 3 * 66 * 11 = 2,178
+ * combinations of the symbolic columns only the 38 numeric unknowns remain:
+ * least squares on 64 equations, whose residual is zero (up to the fixed
+ * point) for the true combination. Performed on real KDD rows from the
+ * trainer's view (henn_trainer_last_z1 and its own W1, b1).
+ */
+#ifdef DATA_DIR
+#define OH_H 64
+#define OH_ROWS 8
+static void test_reconstruction_onehot(void)
+{
+    henn_kdd_set tr;
+    henn_kdd_prep prep;
+    henn_kdd_error err;
+    henn_nn_model init;
+    henn_nn_opts o;
+    henn_owner *ow;
+    henn_trainer *t;
+    henn_transport to_t, to_o;
+    henn_proto_params p;
+    size_t idx[OH_ROWS], dims[3], D, nnum = 0, count, i, j, k, h, a, b, c, exact = 0;
+    size_t num_col[64], blk_start[3], blk_len[3];
+    float *X = NULL;
+    uint8_t y[OH_ROWS];
+    const float *z1;
+    double *G, *Ginv, *M, *mc, *Wq, worst = 0, worst_q = 0;
+
+    CHECK_OK(henn_kdd_load(&tr, DATA_DIR "/kddcup99/kddcup.data_10_percent.gz", 0, 0, &err));
+    CHECK_OK(henn_kdd_prep_fit(&prep, &tr, HENN_KDD_ONEHOT, 0));
+    D = prep.dim;
+    CHECK_EQ_INT(D, 118);
+    CHECK_OK(henn_kdd_subset(idx, OH_ROWS, tr.rows, 11));
+    CHECK_OK(henn_kdd_prep_apply(&X, NULL, &prep, &tr, idx, OH_ROWS));
+    for (i = 0; i < OH_ROWS; i++)
+        y[i] = tr.y[idx[i]];
+    /* Column layout: numeric columns, and the three one-hot blocks in place. */
+    for (i = 0, j = 0; i < HENN_KDD_FEATURES; i++) {
+        if (i >= 1 && i <= 3) {
+            blk_start[i - 1] = j;
+            blk_len[i - 1] = prep.vocab_count[i - 1];
+            j += prep.vocab_count[i - 1];
+        } else {
+            num_col[nnum++] = j++;
+        }
+    }
+    CHECK_EQ_INT(nnum, 38);
+    CHECK_EQ_INT(blk_len[0] * blk_len[1] * blk_len[2], 2178);
+
+    dims[0] = D, dims[1] = OH_H, dims[2] = 5;
+    random_model(&init, dims, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_proto_params_default(&p, D, 0, mpz_sizeinbase(PK.n, 2)));
+    henn_nn_opts_default(&o);
+    new_parties(&ow, &t, &init, &o);
+    henn_transport_to_trainer(&to_t, t);
+    henn_transport_to_owner(&to_o, ow);
+    CHECK_OK(henn_owner_upload(ow, &to_t, &p, X, y, OH_ROWS, D));
+    CHECK_OK(henn_trainer_train_epoch(t, &to_o, 1, NULL, NULL, NULL)); /* one batch */
+    z1 = henn_trainer_last_z1(t, &count);
+    CHECK_EQ_INT(count, OH_ROWS);
+    /* The trainer knows the owner computes with W1 rounded to fw bits. */
+    Wq = malloc(OH_H * D * sizeof(double));
+    for (i = 0; i < OH_H * D; i++)
+        Wq[i] = ldexp(nearbyint(ldexp((double)init.W[0][i], (int)p.fw)), -(int)p.fw);
+
+    /* G = Wn^T Wn (38 x 38), Ginv, M = I - Wn Ginv Wn^T (64 x 64), and
+     * mc[col] = M W1[:, col] for every column. */
+    G = calloc(nnum * nnum, sizeof(double));
+    Ginv = calloc(nnum * nnum, sizeof(double));
+    M = calloc(OH_H * OH_H, sizeof(double));
+    mc = calloc(D * OH_H, sizeof(double));
+    for (i = 0; i < nnum; i++)
+        for (j = 0; j < nnum; j++)
+            for (h = 0; h < OH_H; h++)
+                G[i * nnum + j] += (double)Wq[h * D + num_col[i]] *
+                                   Wq[h * D + num_col[j]];
+    for (j = 0; j < nnum; j++) {
+        double *A = malloc(nnum * nnum * sizeof(double)), *e = calloc(nnum, sizeof(double));
+        memcpy(A, G, nnum * nnum * sizeof(double));
+        e[j] = 1.0;
+        CHECK_OK(solve(A, e, nnum));
+        for (i = 0; i < nnum; i++)
+            Ginv[i * nnum + j] = e[i];
+        free(A);
+        free(e);
+    }
+    for (h = 0; h < OH_H; h++)
+        for (k = 0; k < OH_H; k++) {
+            double v = h == k ? 1.0 : 0.0;
+            for (i = 0; i < nnum; i++)
+                for (j = 0; j < nnum; j++)
+                    v -= (double)Wq[h * D + num_col[i]] * Ginv[i * nnum + j] *
+                         Wq[k * D + num_col[j]];
+            M[h * OH_H + k] = v;
+        }
+    for (c = 0; c < D; c++)
+        for (h = 0; h < OH_H; h++)
+            for (k = 0; k < OH_H; k++)
+                mc[c * OH_H + h] += M[h * OH_H + k] * Wq[k * D + c];
+
+    for (i = 0; i < count; i++) {
+        double r[OH_H], rhs[OH_H], best = INFINITY, xn[64];
+        size_t ba = 0, bb = 0, bc = 0, ok_sym;
+        for (h = 0; h < OH_H; h++) {
+            r[h] = 0;
+            for (k = 0; k < OH_H; k++)
+                r[h] += M[h * OH_H + k] * ((double)z1[i * OH_H + k] - init.b[0][k]);
+        }
+        for (a = 0; a < blk_len[0]; a++)
+            for (b = 0; b < blk_len[1]; b++)
+                for (c = 0; c < blk_len[2]; c++) {
+                    const double *ma = mc + (blk_start[0] + a) * OH_H,
+                                 *mb = mc + (blk_start[1] + b) * OH_H,
+                                 *mk = mc + (blk_start[2] + c) * OH_H;
+                    double res = 0;
+                    for (h = 0; h < OH_H; h++) {
+                        double d = r[h] - ma[h] - mb[h] - mk[h];
+                        res += d * d;
+                    }
+                    if (res < best)
+                        best = res, ba = a, bb = b, bc = c;
+                }
+        /* The numeric columns for that combination. */
+        for (h = 0; h < OH_H; h++)
+            rhs[h] = (double)z1[i * OH_H + h] - init.b[0][h] -
+                     Wq[h * D + blk_start[0] + ba] -
+                     Wq[h * D + blk_start[1] + bb] - Wq[h * D + blk_start[2] + bc];
+        for (j = 0; j < nnum; j++) {
+            double v = 0;
+            for (h = 0; h < OH_H; h++)
+                v += (double)Wq[h * D + num_col[j]] * rhs[h];
+            xn[j] = v;
+        }
+        ok_sym = X[i * D + blk_start[0] + ba] == 1.0f && X[i * D + blk_start[1] + bb] == 1.0f &&
+                 X[i * D + blk_start[2] + bc] == 1.0f;
+        for (j = 0; j < nnum; j++) {
+            double v = 0;
+            for (k = 0; k < nnum; k++)
+                v += Ginv[j * nnum + k] * xn[k];
+            worst = fmax(worst, fabs(v - X[i * D + num_col[j]]));
+            /* against the encrypted value round(x 2^fx) / 2^fx */
+            worst_q = fmax(worst_q, fabs(v - ldexp(nearbyint(ldexp((double)X[i * D + num_col[j]],
+                                                                      (int)p.fx)),
+                                                     -(int)p.fx)));
+        }
+        exact += ok_sym;
+    }
+    printf("one-hot rows (118 inputs, 64 hidden): trainer recovers %zu of %zu rows' symbolic "
+           "columns exactly, numeric columns within %.5f of the data (%.6f of the encrypted "
+           "fixed-point values)\n",
+           exact, count, worst, worst_q);
+    CHECK_EQ_INT(exact, OH_ROWS);
+    CHECK(worst_q < 1e-4);
+    CHECK(worst < 1e-3);
+    free(G);
+    free(Ginv);
+    free(M);
+    free(mc);
+    free(Wq);
+    free(X);
+    henn_owner_free(ow);
+    henn_trainer_free(t);
+    henn_nn_model_clear(&init);
+    henn_kdd_prep_clear(&prep);
+    henn_kdd_set_clear(&tr);
+}
+#endif
+
 /* ---- fixed point: no silent wrap ---- */
 
 /* Weights and gradients: |w| < 2^wi must give |w_q| < 2^(fw+wi) after
@@ -1158,6 +1330,9 @@ int main(void)
     test_inference();
     test_training();
     test_reconstruction();
+#ifdef DATA_DIR
+    test_reconstruction_onehot();
+#endif
     test_bad_messages();
     test_quantize_bounds();
     test_params_exhaustive();
