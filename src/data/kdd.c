@@ -469,7 +469,9 @@ void henn_kdd_prep_clear(henn_kdd_prep *prep)
 
 static double transform(const henn_kdd_prep *prep, size_t col, double v)
 {
-    if (prep->log1p && (col == 4 || col == 5))
+    if (prep->log1p >= HENN_KDD_LOG1P_BYTES && (col == 4 || col == 5))
+        return log1p(v);
+    if (prep->log1p >= HENN_KDD_LOG1P_HEAVY && col == 0)
         return log1p(v);
     return v;
 }
@@ -484,7 +486,9 @@ int henn_kdd_prep_fit(henn_kdd_prep *prep, const henn_kdd_set *train, henn_kdd_e
         (encoding != HENN_KDD_ONEHOT && encoding != HENN_KDD_INTCODE))
         return HENN_EINVAL;
     prep->encoding = encoding;
-    prep->log1p = log1p != 0;
+    if (log1p < HENN_KDD_LOG1P_NONE || log1p > HENN_KDD_LOG1P_HEAVY)
+        return HENN_EINVAL;
+    prep->log1p = log1p;
     for (k = 0; k < HENN_KDD_SYMBOLIC; k++) {
         size_t n = train->sym_count[k];
         prep->vocab[k] = calloc(n ? n : 1, sizeof(char *));
@@ -785,7 +789,7 @@ int henn_kdd_prep_deserialize(henn_kdd_prep *prep, size_t *used, const uint8_t *
     enc = rb_u32(&r);
     lg = rb_u32(&r);
     prep->dim = rb_u32(&r);
-    if (r.err || enc > HENN_KDD_INTCODE || lg > 1)
+    if (r.err || enc > HENN_KDD_INTCODE || lg > HENN_KDD_LOG1P_HEAVY)
         return HENN_EFORMAT;
     prep->encoding = (henn_kdd_encoding)enc;
     prep->log1p = (int)lg;

@@ -107,6 +107,20 @@ has e.json '"records_per_s"' "eval json has inference rate"
 has e.flat '"agreement":1' "eval json has inference agreement"
 hasnt e.json '"epochs"' "eval config has no training options"
 
+# Fixed point: with raw min-max scaling a heavy-tailed src_bytes column
+# rounds to 0 in the encrypted run (counted and named); log1p (the default)
+# keeps every value.
+big='0,tcp,http,SF,5000000,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0.00,0.00,0.00,0.00,1.00,0.00,0.00,9,9,1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00'
+{ echo "$big,normal."; for i in $(seq 1 23); do echo "$row,normal."; echo "$udp,smurf."; done; } >heavy.txt
+enc="--train heavy.txt --test heavy.txt --rows 0 --hidden 4 --features intcode --encrypted --bits 768 --insecure-test-key --infer-rows 4"
+expect 0 "encrypted run, raw values" -- "$HENN" kdd train $enc --no-log1p --json raw.json
+has err "fixed point rounds 23 of" "lost inputs counted"
+has raw.json '"inputs_lost_to_fixed_point": 23' "lost inputs in the json"
+expect 0 "encrypted run, log1p default" -- "$HENN" kdd train $enc --json lg.json
+hasnt err "fixed point rounds" "no input lost with log1p"
+has lg.json '"inputs_lost_to_fixed_point": 0' "no lost inputs in the json"
+has lg.json '"log1p": 2' "log1p level in the config"
+
 # Progress lines go to a terminal only: none in a redirected stderr.
 expect 0 "eval without a terminal" -- "$HENN" kdd eval --model s.model --test kdd.txt
 hasnt err "evaluating" "no progress line without a terminal"

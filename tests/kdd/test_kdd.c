@@ -216,7 +216,22 @@ static void test_prep(void)
     CHECK(X[1] == 0.0f && X[HENN_KDD_FEATURES + 1] == 1.0f);
     CHECK(X[4] == 1.0f && X[HENN_KDD_FEATURES + 4] == 0.0f);
     free(X);
+    CHECK_EQ_DBL(prep.max[0], 2.0); /* level 1: duration raw */
     henn_kdd_prep_clear(&prep);
+
+    /* Level 2 (the CLI default): duration too; round trip; level 3 refused. */
+    CHECK_OK(henn_kdd_prep_fit(&prep, &tr, HENN_KDD_INTCODE, HENN_KDD_LOG1P_HEAVY));
+    CHECK(fabs(prep.max[0] - log1p(2.0)) < 1e-12);
+    CHECK(fabs(prep.max[5] - log1p(5450.0)) < 1e-12);
+    CHECK_OK(henn_kdd_prep_serialize(&buf, &len, &prep));
+    CHECK_OK(henn_kdd_prep_deserialize(&back, &used, buf, len));
+    CHECK_EQ_INT(back.log1p, HENN_KDD_LOG1P_HEAVY);
+    henn_kdd_prep_clear(&back);
+    buf[12] = 3; /* log1p level 3 */
+    CHECK_RC(henn_kdd_prep_deserialize(&back, &used, buf, len), HENN_EFORMAT);
+    free(buf);
+    henn_kdd_prep_clear(&prep);
+    CHECK_RC(henn_kdd_prep_fit(&prep, &tr, HENN_KDD_INTCODE, 3), HENN_EINVAL);
     henn_kdd_set_clear(&tr);
     henn_kdd_set_clear(&te);
 }

@@ -40,7 +40,11 @@ static const char *kdd_usage =
     "                      than the file holds is an error)\n"
     "  --test-rows N       evaluate on the first N test rows only (default all)\n"
     "  --features F        onehot (default) or intcode (symbolic columns)\n"
-    "  --log1p             log1p on src_bytes and dst_bytes before scaling\n"
+    "  --log1p             log1p on duration, src_bytes and dst_bytes before\n"
+    "                      scaling (default: min-max scaled raw, most of their\n"
+    "                      values round to 0 in the encrypted run's fixed point)\n"
+    "  --no-log1p          raw values, as the published system (the encrypted run\n"
+    "                      then loses small values: the count is reported)\n"
     "Model and training:\n"
     "  --hidden LIST       hidden layer sizes, e.g. 41 or 64,32; 0 = none (default 41)\n"
     "  --activation A      sigmoid (default), tanh, relu or identity\n"
@@ -199,6 +203,7 @@ static int parse_kopts(kopts *o, int argc, char **argv)
     o->momentum = 0.9;
     o->seed = 1;
     o->max_bad = 1.0;
+    o->log1p = HENN_KDD_LOG1P_HEAVY;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t tmp;
@@ -211,7 +216,9 @@ static int parse_kopts(kopts *o, int argc, char **argv)
         } else if (strcmp(a, "--header") == 0) {
             o->header = 1, takes = 0;
         } else if (strcmp(a, "--log1p") == 0) {
-            o->log1p = 1, takes = 0;
+            o->log1p = HENN_KDD_LOG1P_HEAVY, takes = 0;
+        } else if (strcmp(a, "--no-log1p") == 0) {
+            o->log1p = HENN_KDD_LOG1P_NONE, takes = 0;
         } else if (strcmp(a, "--encrypted") == 0) {
             o->encrypted = 1, takes = 0;
         } else if (strcmp(a, "--insecure-test-key") == 0) {
@@ -389,6 +396,7 @@ typedef struct run {
     double infer_per_s, infer_agree;
     size_t infer_rows;
     double upload_seconds;
+    size_t inputs_lost, inputs_nonzero; /* non-zero inputs rounded to 0 by the fixed point */
 } run;
 
 /* Predict the rows in chunks, with a progress line on a terminal (long
@@ -444,6 +452,8 @@ static json_t *run_json(const run *r, const kopts *o)
     json_object_set_new(j, "train_loss", json_real(r->loss));
     if (r->encrypted) {
         json_object_set_new(j, "upload_seconds", json_real(r->upload_seconds));
+        json_object_set_new(j, "inputs_lost_to_fixed_point", json_integer((json_int_t)r->inputs_lost));
+        json_object_set_new(j, "inputs_nonzero", json_integer((json_int_t)r->inputs_nonzero));
         json_object_set_new(j, "inference_records_per_s", json_real(r->infer_per_s));
         json_object_set_new(j, "inference_rows", json_integer((json_int_t)r->infer_rows));
         json_object_set_new(j, "inference_agreement", json_real(r->infer_agree));
@@ -497,7 +507,7 @@ static json_t *config_json(const kopts *o, const henn_kdd_prep *prep, const henn
     json_object_set_new(cfg, "activation", json_string(act_name(m->act[0])));
     json_object_set_new(cfg, "features",
                         json_string(prep->encoding == HENN_KDD_ONEHOT ? "onehot" : "intcode"));
-    json_object_set_new(cfg, "log1p", json_boolean(prep->log1p));
+    json_object_set_new(cfg, "log1p", json_integer(prep->log1p)); /* HENN_KDD_LOG1P_* */
     json_object_set_new(cfg, "test", json_string(test_path));
     json_object_set_new(cfg, "test_rows", json_integer((json_int_t)test_rows));
     json_object_set_new(cfg, "key_bits", o->encrypted ? json_integer((json_int_t)o->bits)
@@ -973,6 +983,25 @@ static int cmd_train(const kopts *o)
             goto cleanup;
         }
         batch = p.slots;
+        /* What the encrypted run sees: inputs become round(x 2^fx) / 2^fx. */
+        {
+            size_t nz = 0, lost = 0;
+            double scale = ldexp(1.0, (int)p.fx);
+            for (i = 0; i < rows * prep.dim; i++) {
+                if (X[i] != 0.0f) {
+                    nz++;
+                    lost += nearbyint((double)X[i] * scale) == 0.0;
+                }
+            }
+            runs[1].inputs_lost = lost;
+            runs[1].inputs_nonzero = nz;
+            if (lost > 0)
+                fprintf(stderr,
+                        "henn kdd: the %u-bit fixed point rounds %zu of %zu non-zero training "
+                        "inputs to 0 (the encrypted run does not see them; --log1p keeps "
+                        "them)\n",
+                        (unsigned)p.fx, lost, nz);
+        }
     }
     henn_nn_opts_default(&nno);
     nno.optimizer = o->optimizer;
