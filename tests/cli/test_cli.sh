@@ -218,7 +218,8 @@ grep -q '"encrypted": true' k.json && ok || bad "kdd json encrypted run"
 grep -q '"confusion"' k.json && ok || bad "kdd json confusion matrix"
 # the owner's decryption budget: the honest count by default, refusal beyond it
 expect 1 "kdd decrypt budget too small" -- "$HENN" kdd train --encrypted --bits 768 --insecure-test-key \
-    --features intcode --rows 120 --test-rows 200 --infer-rows 10 --decrypt-budget 50
+    --features intcode --rows 120 --test-rows 200 --infer-rows 10 --decrypt-budget 50 \
+    --protocol published
 grep -q "budget of 50 ciphertexts" err && ok || bad "kdd decrypt budget message"
 expect 2 "kdd bad decrypt budget" -- "$HENN" kdd train --decrypt-budget -1
 expect 0 "kdd eval" -- "$HENN" kdd eval --model k.model --test-rows 2000 --encrypted --bits 768 --insecure-test-key --infer-rows 30

@@ -121,6 +121,40 @@ hasnt err "fixed point rounds" "no input lost with log1p"
 has lg.json '"inputs_lost_to_fixed_point": 0' "no lost inputs in the json"
 has lg.json '"log1p": 2' "log1p level in the config"
 
+# --protocol (issue 11): private by default, published and both on request.
+# The private protocol needs inputs + 1 rows in one ciphertext: 2048-bit
+# keys and integer codes (42 <= 64); one-hot (119 > 64) falls back to the
+# published protocol when the choice is the default, and is refused when
+# private was asked for.
+pr="--features intcode --rows 120 --test-rows 200 --infer-rows 4 --hidden 6 --encrypted"
+expect 0 "private protocol by default" -- "$HENN" kdd train $pr --json pv.json
+has out "private" "table has the private column"
+hasnt out "  published  " "no published column by default"
+has out "decryptions per batch" "table has decryptions per batch"
+has pv.json '"protocol": "private"' "json names the private protocol"
+has pv.json '"name": "private"' "json has the private run"
+has pv.json '"decryptions_per_batch": 11' "private: 6 + 5 decryptions per batch"
+hasnt err "falling back" "no fallback with integer codes"
+expect 0 "--protocol published" -- "$HENN" kdd train $pr --protocol published --json pb.json
+has pb.json '"name": "published"' "json has the published run"
+hasnt pb.json '"name": "private"' "no private run with --protocol published"
+expect 0 "--protocol both" -- "$HENN" kdd train $pr --protocol both --json both.json
+has out "plaintext *private *published" "table has both protocols next to plaintext"
+has both.json '"protocol": "both"' "json names both"
+expect 2 "bad --protocol" -- "$HENN" kdd train --protocol secret
+has err "bad --protocol" "bad --protocol named"
+expect 2 "--decrypt-budget without the published protocol" -- "$HENN" kdd train --decrypt-budget 5
+has err "applies to the published protocol" "budget restriction named"
+oh="--rows 120 --test-rows 200 --infer-rows 4 --hidden 4 --encrypted --bits 768 --insecure-test-key"
+expect 0 "one-hot falls back to the published protocol" -- "$HENN" kdd train $oh --quiet --json oh.json
+has err "falling back to the PUBLISHED protocol" "fallback said on stderr"
+has err "at least 119 rows" "fallback gives the reason"
+has oh.json '"protocol": "published"' "json names the protocol used"
+has oh.json '"protocol_fallback": "the private protocol needs' "json gives the fallback reason"
+expect 2 "one-hot with --protocol private is refused" -- "$HENN" kdd train $oh --protocol private
+has err "protocol private: the private protocol needs batches of at least 119" "refusal reason"
+has err "features intcode" "refusal names a way out"
+
 # Progress lines go to a terminal only: none in a redirected stderr.
 expect 0 "eval without a terminal" -- "$HENN" kdd eval --model s.model --test kdd.txt
 hasnt err "evaluating" "no progress line without a terminal"

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +59,22 @@ static const char *kdd_usage =
     "Encryption:\n"
     "  --encrypted         also train with encrypted inputs (Paillier) and run\n"
     "                      encrypted inference; prints the side-by-side table\n"
+    "  --protocol P        private (default), published or both (both in the table).\n"
+    "                      private: the model service sees ciphertexts and batch\n"
+    "                      gradient sums only; needs batches of at least inputs + 1\n"
+    "                      rows in one ciphertext (intcode: 42 <= 64 at n = 2048;\n"
+    "                      one-hot's 118 inputs do not fit: the default then falls\n"
+    "                      back to published and says so). published: as the paper,\n"
+    "                      the service learns W1 x + b1 of every training row\n"
+    "                      (docs/THREAT_MODEL.md)\n"
     "  --bits N            Paillier modulus bits (default 2048)\n"
     "  --infer-rows N      test rows for encrypted inference (default 1000)\n"
     "  --threads T         worker threads (default: all cores)\n"
     "  --insecure-test-key allow keys under 2048 bits (tests only)\n"
-    "  --decrypt-budget N  most ciphertexts the owner decrypts for the trainer\n"
-    "                      (default: exactly what honest training needs; 0 = no limit)\n"
+    "  --decrypt-budget N  published protocol: most ciphertexts the owner decrypts\n"
+    "                      for the trainer (default: exactly what honest training\n"
+    "                      needs; 0 = no limit; the private owner always holds to\n"
+    "                      the honest count)\n"
     "Output:\n"
     "  --model FILE        write the (encrypted-run, else plaintext) model\n"
     "  --json FILE         write metrics as JSON\n"
@@ -71,13 +82,18 @@ static const char *kdd_usage =
     "                      (row-major float32) and .labels (uint8) for bench/\n"
     "  --quiet             no table, only errors\n";
 
+/* --protocol: which encrypted training runs (bits). */
+#define KDD_PRIVATE 1
+#define KDD_PUBLISHED 2
+
 typedef struct kopts {
     const char *train, *test, *model, *json, *export_prefix;
     unsigned train_layout, test_layout;
     double max_bad;
     int header, rows_set, skip_bad, log1p, encrypted, insecure, quiet, eval;
     size_t rows, test_rows, infer_rows, epochs, batch, bits, threads;
-    int have_budget;
+    int have_budget, protocol_set;
+    unsigned protocol; /* KDD_PRIVATE | KDD_PUBLISHED */
     uint64_t budget;
     size_t hidden[HENN_NN_MAX_LAYERS];
     size_t nhidden;
@@ -204,6 +220,7 @@ static int parse_kopts(kopts *o, int argc, char **argv)
     o->seed = 1;
     o->max_bad = 1.0;
     o->log1p = HENN_KDD_LOG1P_HEAVY;
+    o->protocol = KDD_PRIVATE;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t tmp;
@@ -286,6 +303,16 @@ static int parse_kopts(kopts *o, int argc, char **argv)
                 return bad("bad --hidden (0, or sizes 1..4096 separated by single commas, "
                            "at most 7)",
                            v);
+        } else if (strcmp(a, "--protocol") == 0) {
+            if (strcmp(v, "private") == 0)
+                o->protocol = KDD_PRIVATE;
+            else if (strcmp(v, "published") == 0)
+                o->protocol = KDD_PUBLISHED;
+            else if (strcmp(v, "both") == 0)
+                o->protocol = KDD_PRIVATE | KDD_PUBLISHED;
+            else
+                return bad("bad --protocol (private, published or both)", v);
+            o->protocol_set = 1;
         } else if (strcmp(a, "--features") == 0) {
             if (strcmp(v, "onehot") == 0)
                 o->features = HENN_KDD_ONEHOT;
@@ -331,6 +358,10 @@ static int parse_kopts(kopts *o, int argc, char **argv)
     }
     if (o->bits < 2048 && !o->insecure)
         return bad("keys under 2048 bits need --insecure-test-key", NULL);
+    if (o->have_budget && !(o->protocol & KDD_PUBLISHED))
+        return bad("--decrypt-budget applies to the published protocol (--protocol "
+                   "published or both; the private owner decrypts at most the honest count)",
+                   NULL);
     return 0;
 }
 
@@ -397,6 +428,9 @@ typedef struct run {
     size_t infer_rows;
     double upload_seconds;
     size_t inputs_lost, inputs_nonzero; /* non-zero inputs rounded to 0 by the fixed point */
+    /* encrypted training: what the owner decrypted, over how many batches */
+    uint64_t decryptions;
+    size_t batches;
 } run;
 
 /* Predict the rows in chunks, with a progress line on a terminal (long
@@ -452,6 +486,11 @@ static json_t *run_json(const run *r, const kopts *o)
     json_object_set_new(j, "train_loss", json_real(r->loss));
     if (r->encrypted) {
         json_object_set_new(j, "upload_seconds", json_real(r->upload_seconds));
+        json_object_set_new(j, "training_decryptions", json_integer((json_int_t)r->decryptions));
+        json_object_set_new(j, "training_batches", json_integer((json_int_t)r->batches));
+        json_object_set_new(j, "decryptions_per_batch",
+                            json_real(r->batches ? (double)r->decryptions / (double)r->batches
+                                                 : 0.0));
         json_object_set_new(j, "inputs_lost_to_fixed_point", json_integer((json_int_t)r->inputs_lost));
         json_object_set_new(j, "inputs_nonzero", json_integer((json_int_t)r->inputs_nonzero));
         json_object_set_new(j, "inference_records_per_s", json_real(r->infer_per_s));
@@ -549,8 +588,9 @@ static int write_json_file(const char *path, const kopts *o, json_t *cfg, const 
         if (runs[i].have)
             json_array_append_new(arr, run_json(&runs[i], o));
     json_object_set_new(root, "runs", arr);
-    /* Top-level copies of the main run's figures for simple consumers. */
-    for (i = nruns; i-- > 0;) {
+    /* Top-level copies of the main run's figures for simple consumers:
+     * runs[1] (the default protocol's encrypted run) when it ran. */
+    for (i = nruns > 1 ? 2 : 1; i-- > 0;) {
         if (!runs[i].have)
             continue;
         json_object_set_new(root, "accuracy", json_real(runs[i].acc_all));
@@ -576,41 +616,74 @@ static int write_json_file(const char *path, const kopts *o, json_t *cfg, const 
     return rc;
 }
 
-/* One table row: label, plaintext value, encrypted value (or "-" when the
- * encrypted run is absent), published figure. */
-static void table_row(const char *label, int decimals, double plain, const run *en,
-                      double enc, const char *published)
+/* One table row: label, then the double at byte offset field of each
+ * shown run, then the published figure. */
+static void table_row(const char *label, int decimals, const run *const *cols, size_t ncols,
+                      size_t field, const char *published)
 {
-    char a[32], b[32];
-    snprintf(a, sizeof(a), "%.*f", decimals, plain);
-    if (en->have)
-        snprintf(b, sizeof(b), "%.*f", decimals, enc);
-    else
-        snprintf(b, sizeof(b), "-");
-    printf("%-28s %12s %12s %22s\n", label, a, b, published);
+    size_t c;
+    printf("%-28s", label);
+    for (c = 0; c < ncols; c++) {
+        char a[32];
+        double v;
+        memcpy(&v, (const char *)cols[c] + field, sizeof(v));
+        snprintf(a, sizeof(a), "%.*f", decimals, v);
+        printf(" %12s", a);
+    }
+    printf(" %22s\n", published);
 }
 
-static void print_table(const run *pl, const run *en, const kopts *o)
+/* Columns: plaintext, then each encrypted run that ran (private,
+ * published). Rows that only an encrypted run has show "-" under
+ * plaintext. */
+static void print_table(const run *pl, const run *pv, const run *pb, const kopts *o)
 {
-    printf("\n%-28s %12s %12s %22s\n", "", "plaintext", "encrypted", "published (256-bit)");
-    table_row("accuracy, first 1,000", 4, pl->acc_head, en, en->acc_head,
-              "0.880 / 0.886 enc");
-    table_row("accuracy, all test rows", 4, pl->acc_all, en, en->acc_all, "-");
-    table_row("macro-F1, all test rows", 4, pl->macro_f1, en, en->macro_f1, "-");
-    table_row("training time (s)", 2, pl->seconds, en, en->seconds, "-");
-    table_row("training samples/s", 1, pl->samples_per_s, en, en->samples_per_s,
-              "~180 / 2.5 enc");
-    if (en->have) {
-        printf("%-28s %12s %12.2f %22s\n", "encrypting the rows (s)", "-", en->upload_seconds,
-               "~42 enc/s");
-        printf("%-28s %12s %12.1f %22s\n", "encrypted inference rec/s", "-", en->infer_per_s,
-               "-");
-        printf("%-28s %12s %11.2f%% %22s\n", "inference = plaintext", "-",
-               100.0 * en->infer_agree, "-");
-        printf("%-28s %12s %12zu %22s\n", "key bits", "-", o->bits, "256");
+    const run *cols[3];
+    size_t n = 0, c;
+    cols[n++] = pl;
+    if (pv->have)
+        cols[n++] = pv;
+    if (pb->have)
+        cols[n++] = pb;
+    printf("\n%-28s", "");
+    for (c = 0; c < n; c++)
+        printf(" %12s", c == 0 ? "plaintext" : cols[c] == pv ? "private" : "published");
+    printf(" %22s\n", "published (256-bit)");
+    table_row("accuracy, first 1,000", 4, cols, n, offsetof(run, acc_head), "0.880 / 0.886 enc");
+    table_row("accuracy, all test rows", 4, cols, n, offsetof(run, acc_all), "-");
+    table_row("macro-F1, all test rows", 4, cols, n, offsetof(run, macro_f1), "-");
+    table_row("training time (s)", 2, cols, n, offsetof(run, seconds), "-");
+    table_row("training samples/s", 1, cols, n, offsetof(run, samples_per_s), "~180 / 2.5 enc");
+    if (n > 1) {
+        printf("%-28s %12s", "decryptions per batch", "-");
+        for (c = 1; c < n; c++)
+            printf(" %12.1f", cols[c]->batches ? (double)cols[c]->decryptions /
+                                                     (double)cols[c]->batches
+                                               : 0.0);
+        printf(" %22s\n", "-");
+        printf("%-28s %12s", "encrypting the rows (s)", "-");
+        for (c = 1; c < n; c++) /* private: batch by batch, inside training */
+            if (cols[c] == pv)
+                printf(" %12s", "-");
+            else
+                printf(" %12.2f", cols[c]->upload_seconds);
+        printf(" %22s\n", "~42 enc/s");
+        printf("%-28s %12s", "encrypted inference rec/s", "-");
+        for (c = 1; c < n; c++)
+            printf(" %12.1f", cols[c]->infer_per_s);
+        printf(" %22s\n", "-");
+        printf("%-28s %12s", "inference = plaintext", "-");
+        for (c = 1; c < n; c++)
+            printf(" %11.2f%%", 100.0 * cols[c]->infer_agree);
+        printf(" %22s\n", "-");
+        printf("%-28s %12s", "key bits", "-");
+        for (c = 1; c < n; c++)
+            printf(" %12zu", o->bits);
+        printf(" %22s\n", "256");
     }
     printf("(test rows: %zu; the published figures are for 41-41-5, integer-coded features,\n"
-           " 10,000 rows, one epoch)\n",
+           " 10,000 rows, one epoch; private: the service sees ciphertexts and batch\n"
+           " gradient sums, published: it learns W1 x + b1 of every row)\n",
            pl->all_rows);
 }
 
@@ -700,12 +773,14 @@ static int params_for(henn_proto_params *p, const henn_nn_model *m, size_t bits)
     return henn_proto_params_default(p, maxd, ai, bits);
 }
 
-/* A fresh key, the owner holding it (progress on prog under label) and a
- * trainer holding m (nno NULL: inference only) whose limits admit this
- * run's key and rows (both parties run here; the defaults are for peers). */
+/* An owner holding key (NULL: a fresh key) with progress on prog under
+ * label, and a trainer holding m (nno NULL: inference only) whose limits
+ * admit this run's key and rows (both parties run here; the defaults are
+ * for peers). */
 static int make_parties(henn_owner **owner, henn_trainer **trainer, const kopts *o,
-                        const henn_nn_model *m, const henn_nn_opts *nno, size_t rows,
-                        cli_progress *prog, const char *label)
+                        const henn_paillier_sk *key, const henn_nn_model *m,
+                        const henn_nn_opts *nno, size_t rows, cli_progress *prog,
+                        const char *label)
 {
     henn_paillier_pk pk;
     henn_paillier_sk sk;
@@ -716,14 +791,16 @@ static int make_parties(henn_owner **owner, henn_trainer **trainer, const kopts 
     *trainer = NULL;
     henn_paillier_pk_init(&pk);
     henn_paillier_sk_init(&sk);
-    if (!o->quiet)
+    if (key == NULL && !o->quiet)
         fprintf(stderr, "henn kdd: generating a %zu-bit Paillier key (owner)\n", o->bits);
-    rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
+    rc = key != NULL ? 0
+                     : henn_paillier_keygen(&pk, &sk, o->bits,
+                                            o->insecure ? HENN_PAILLIER_INSECURE : 0);
     if (rc == 0) {
         cli_progress_init(prog, label);
         bo.progress = o->quiet ? NULL : cli_progress_cb;
         bo.user = prog;
-        rc = henn_owner_new(owner, &sk, &bo);
+        rc = henn_owner_new(owner, key != NULL ? key : &sk, &bo);
     }
     henn_paillier_sk_clear(&sk); /* the owner keeps its own copy */
     henn_paillier_pk_clear(&pk);
@@ -800,7 +877,7 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     uint64_t budget = 0;
     int rc;
 
-    rc = make_parties(&owner, &trainer, o, init, nno, rows, &prog, "encrypting rows");
+    rc = make_parties(&owner, &trainer, o, NULL, init, nno, rows, &prog, "encrypting rows");
     if (rc != 0)
         goto cleanup;
     /* The owner decrypts only what honest training asks for (the trainer
@@ -834,6 +911,12 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     }
     en->seconds = cli_now() - t0;
     en->samples_per_s = (double)(rows * o->epochs) / en->seconds;
+    {
+        henn_proto_stats st;
+        henn_owner_stats(&st, owner);
+        en->decryptions = st.decryptions;
+        en->batches = o->epochs * ((rows + p->slots - 1) / p->slots);
+    }
     if (rc != 0) {
         cli_error("encrypted training", rc);
         if (rc == HENN_EPROTO)
@@ -860,16 +943,111 @@ cleanup:
     return rc;
 }
 
+void henn__private_trainer_allow_insecure(henn_private_trainer *t);
+
+/* Private training (henn_owner_train_private: the trainer sees
+ * ciphertexts and batch gradient sums), then encrypted inference of the
+ * first test rows on the trained model with the same key. p->slots rows
+ * per batch (>= dim + 1, checked by the caller). */
+static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
+                       const henn_nn_opts *nno, const henn_proto_params *p, const float *X,
+                       const uint8_t *y, size_t rows, size_t dim, const float *T,
+                       const uint8_t *ty, size_t trows, henn_nn_model *out_model)
+{
+    henn_paillier_pk pk;
+    henn_paillier_sk sk;
+    henn_private_trainer *pt = NULL;
+    henn_owner *owner = NULL;
+    henn_trainer *server = NULL;
+    henn_transport to_pt, to_server;
+    henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
+    henn_proto_stats st;
+    cli_progress prog;
+    uint64_t honest = 0;
+    size_t widths = 0, l;
+    double t0;
+    int rc;
+
+    henn_paillier_pk_init(&pk);
+    henn_paillier_sk_init(&sk);
+    memset(&st, 0, sizeof(st));
+    if (!o->quiet)
+        fprintf(stderr, "henn kdd: generating a %zu-bit Paillier key (owner, private protocol)\n",
+                o->bits);
+    rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
+    if (rc == 0)
+        rc = henn_private_trainer_new(&pt, init, nno, &bo);
+    if (rc == 0) {
+        henn_trainer_limits lim;
+        henn_trainer_limits_default(&lim);
+        if (o->bits > lim.max_key_bits)
+            lim.max_key_bits = o->bits;
+        rc = henn_private_trainer_set_limits(pt, &lim);
+        if (rc == 0 && o->insecure)
+            henn__private_trainer_allow_insecure(pt);
+    }
+    if (rc != 0) {
+        cli_error("private training setup", rc);
+        goto cleanup;
+    }
+    henn_transport_to_private_trainer(&to_pt, pt);
+    if (!o->quiet)
+        fprintf(stderr, "henn kdd: private training (%u rows per batch)\n", (unsigned)p->slots);
+    t0 = cli_now();
+    rc = henn_owner_train_private(&to_pt, &sk, p, X, y, rows, dim, HENN_KDD_CLASSES, o->epochs,
+                                  o->seed, &bo, NULL, NULL, &st);
+    pv->seconds = cli_now() - t0;
+    pv->samples_per_s = (double)(rows * o->epochs) / pv->seconds;
+    pv->upload_seconds = 0.0; /* rows are encrypted batch by batch, inside training */
+    pv->decryptions = st.decryptions;
+    if (rc != 0) {
+        cli_error("private training", rc);
+        goto cleanup;
+    }
+    for (l = 1; l <= init->layers; l++)
+        widths += init->dims[l];
+    rc = henn_private_training_decryptions(&honest, init->dims, init->layers, rows, p->slots,
+                                           o->epochs);
+    pv->batches = rc == 0 && widths > 0 ? (size_t)(honest / widths) : 0;
+    if (rc == 0)
+        rc = henn_nn_model_copy(out_model, henn_private_trainer_model(pt));
+    if (rc == 0)
+        rc = evaluate(pv, out_model, T, ty, trows, o->quiet);
+    /* Encrypted inference on the trained model, same key. */
+    if (rc == 0)
+        rc = make_parties(&owner, &server, o, &sk, out_model, NULL, 0, &prog,
+                          "encrypted inference");
+    if (rc == 0) {
+        henn_transport_to_trainer(&to_server, server);
+        rc = infer_compare(pv, owner, &to_server, p, out_model, T,
+                           o->infer_rows < trows ? o->infer_rows : trows, dim);
+    }
+    if (rc != 0)
+        cli_error("private run: evaluation", rc);
+    pv->have = rc == 0;
+cleanup:
+    henn_owner_free(owner);
+    henn_trainer_free(server);
+    henn_private_trainer_free(pt);
+    henn_paillier_sk_clear(&sk);
+    henn_paillier_pk_clear(&pk);
+    return rc;
+}
+
 static int cmd_train(const kopts *o)
 {
     char trainp[4096], testp[4096];
     henn_kdd_set tr, te;
     henn_kdd_prep prep;
-    henn_nn_model init, pm, em;
+    henn_nn_model init, pm, em, vm;
     henn_nn_trainer *nt = NULL;
     henn_nn_opts nno;
     henn_proto_params p;
-    run runs[2];
+    run runs[3]; /* plaintext, then the encrypted runs in JSON order */
+    run *pv = &runs[1], *pb = &runs[2];
+    unsigned proto = 0;
+    const char *fallback = NULL;
+    int refuse = 0;
     size_t *idx = NULL, rows, unseen = 0, trows, dims[HENN_NN_MAX_LAYERS + 1], i, e, batch;
     float *X = NULL, *T = NULL;
     uint8_t *y = NULL;
@@ -879,14 +1057,13 @@ static int cmd_train(const kopts *o)
 
     memset(runs, 0, sizeof(runs));
     runs[0].name = "plaintext";
-    runs[1].name = "encrypted";
-    runs[1].encrypted = 1;
     henn_kdd_set_init(&tr);
     henn_kdd_set_init(&te);
     henn_kdd_prep_init(&prep);
     henn_nn_model_init_empty(&init);
     henn_nn_model_init_empty(&pm);
     henn_nn_model_init_empty(&em);
+    henn_nn_model_init_empty(&vm);
     if (o->train == NULL)
         default_path(trainp, sizeof(trainp), "kddcup.data_10_percent.gz");
     else
@@ -983,6 +1160,39 @@ static int cmd_train(const kopts *o)
             goto cleanup;
         }
         batch = p.slots;
+        /* The private protocol needs dim + 1 rows in one ciphertext. */
+        proto = o->protocol;
+        if ((proto & KDD_PRIVATE) && p.slots < henn_private_min_batch(prep.dim)) {
+            static char why[512];
+            snprintf(why, sizeof(why),
+                     "the private protocol needs batches of at least %zu rows (inputs + 1) "
+                     "but one ciphertext holds %u rows of this model at n = %zu bits "
+                     "(%zu %s inputs)",
+                     henn_private_min_batch(prep.dim), (unsigned)p.slots, o->bits, prep.dim,
+                     o->features == HENN_KDD_ONEHOT ? "one-hot" : "integer-coded");
+            fallback = why;
+            if (o->protocol_set) {
+                fprintf(stderr, "henn kdd: --protocol %s: %s; --features intcode fits, or "
+                                "--protocol published (its model service learns W1 x + b1 "
+                                "of every training row: docs/THREAT_MODEL.md)\n",
+                        proto == KDD_PRIVATE ? "private" : "both", why);
+                rc = HENN_EINVAL;
+                refuse = 1;
+                goto cleanup;
+            }
+            fprintf(stderr, "henn kdd: falling back to the PUBLISHED protocol: %s; its model "
+                            "service learns W1 x + b1 of every training row "
+                            "(docs/THREAT_MODEL.md); --features intcode runs the private "
+                            "protocol\n",
+                    why);
+            proto = KDD_PUBLISHED;
+        }
+        /* Name the runs in JSON order: the default protocol's run first. */
+        if (proto == KDD_PUBLISHED)
+            pb = &runs[1], pv = &runs[2];
+        pv->name = "private";
+        pb->name = "published";
+        pv->encrypted = pb->encrypted = 1;
         /* What the encrypted run sees: inputs become round(x 2^fx) / 2^fx. */
         {
             size_t nz = 0, lost = 0;
@@ -993,8 +1203,8 @@ static int cmd_train(const kopts *o)
                     lost += nearbyint((double)X[i] * scale) == 0.0;
                 }
             }
-            runs[1].inputs_lost = lost;
-            runs[1].inputs_nonzero = nz;
+            pv->inputs_lost = pb->inputs_lost = lost;
+            pv->inputs_nonzero = pb->inputs_nonzero = nz;
             if (lost > 0)
                 fprintf(stderr,
                         "henn kdd: the %u-bit fixed point rounds %zu of %zu non-zero training "
@@ -1031,35 +1241,52 @@ static int cmd_train(const kopts *o)
     }
     runs[0].have = 1;
 
-    if (o->encrypted) {
-        rc = run_encrypted(&runs[1], o, &init, &nno, &p, X, y, rows, prep.dim, T, te.y, trows,
-                           &em);
+    if (proto & KDD_PRIVATE) {
+        rc = run_private(pv, o, &init, &nno, &p, X, y, rows, prep.dim, T, te.y, trows, &vm);
+        if (rc != 0)
+            goto cleanup;
+    }
+    if (proto & KDD_PUBLISHED) {
+        rc = run_encrypted(pb, o, &init, &nno, &p, X, y, rows, prep.dim, T, te.y, trows, &em);
         if (rc != 0)
             goto cleanup;
     }
     if (!o->quiet)
-        print_table(&runs[0], &runs[1], o);
+        print_table(&runs[0], pv, pb, o);
+    if (fallback != NULL && !o->quiet)
+        fprintf(stderr, "henn kdd: note: this run used the published protocol (%s)\n",
+                fallback);
     if (o->model != NULL) {
-        rc = save_model(o->model, &prep, o->encrypted ? &em : &pm);
+        rc = save_model(o->model, &prep,
+                        (proto & KDD_PRIVATE) ? &vm : (proto & KDD_PUBLISHED) ? &em : &pm);
         if (rc != 0) {
             cli_error(o->model, rc);
             goto cleanup;
         }
     }
     if (o->json != NULL) {
-        rc = write_json_file(o->json, o,
-                             config_json(o, &prep, o->encrypted ? &em : &pm, rows, testp, trows),
-                             runs, 2);
+        json_t *cfg = config_json(o, &prep, o->encrypted ? &init : &pm, rows, testp, trows);
+        if (o->encrypted) {
+            json_object_set_new(cfg, "protocol",
+                                json_string(proto == KDD_PRIVATE     ? "private"
+                                            : proto == KDD_PUBLISHED ? "published"
+                                                                     : "both"));
+            json_object_set_new(cfg, "protocol_fallback",
+                                fallback ? json_string(fallback) : json_null());
+        }
+        rc = write_json_file(o->json, o, cfg, runs, 3);
         if (rc != 0)
             cli_error(o->json, rc);
     }
 cleanup:
     henn_nn_metrics_clear(&runs[0].mt);
     henn_nn_metrics_clear(&runs[1].mt);
+    henn_nn_metrics_clear(&runs[2].mt);
     henn_nn_trainer_free(nt);
     henn_nn_model_clear(&init);
     henn_nn_model_clear(&pm);
     henn_nn_model_clear(&em);
+    henn_nn_model_clear(&vm);
     henn_kdd_prep_clear(&prep);
     henn_kdd_set_clear(&tr);
     henn_kdd_set_clear(&te);
@@ -1067,7 +1294,7 @@ cleanup:
     free(y);
     free(X);
     free(T);
-    return rc == 0 ? 0 : 1;
+    return refuse ? 2 : rc == 0 ? 0 : 1;
 }
 
 static int cmd_eval(const kopts *o)
@@ -1111,7 +1338,8 @@ static int cmd_eval(const kopts *o)
         cli_progress prog;
         rc = params_for(&p, &m, o->bits);
         if (rc == 0)
-            rc = make_parties(&owner, &server, o, &m, NULL, 0, &prog, "encrypted inference");
+            rc = make_parties(&owner, &server, o, NULL, &m, NULL, 0, &prog,
+                              "encrypted inference");
         if (rc == 0) {
             henn_transport_to_trainer(&to_server, server);
             rc = infer_compare(&r[1], owner, &to_server, &p, &m, T,
