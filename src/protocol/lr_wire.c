@@ -14,53 +14,21 @@
 
 #include "lr_wire.h"
 
-/* ---- output buffer ---- */
-
-static void wreserve(henn__lr_wbuf *w, size_t n)
-{
-    size_t cap;
-    uint8_t *p;
-    if (w->err != 0)
-        return;
-    if (n > HENN__LR_MSG_MAX || w->len > HENN__LR_MSG_MAX - n) {
-        w->err = HENN_EINVAL;
-        return;
-    }
-    if (w->len + n <= w->cap)
-        return;
-    cap = w->cap ? w->cap : 256;
-    while (cap < w->len + n)
-        cap *= 2;
-    p = realloc(w->p, cap);
-    if (p == NULL) {
-        w->err = HENN_ENOMEM;
-        return;
-    }
-    w->p = p;
-    w->cap = cap;
-}
+/* ---- framing: the shared message buffers with family 'L' ---- */
 
 void henn__lr_wbytes(henn__lr_wbuf *w, const void *b, size_t n)
 {
-    wreserve(w, n);
-    if (w->err != 0 || n == 0)
-        return;
-    memcpy(w->p + w->len, b, n);
-    w->len += n;
+    henn__wbuf_bytes(w, b, n);
 }
 
 void henn__lr_wstart(henn__lr_wbuf *w, int type)
 {
-    const uint8_t head[8] = {'H', 'N', 'L', 1, (uint8_t)type, 0, 0, 0};
-    memset(w, 0, sizeof(*w));
-    henn__lr_wbytes(w, head, sizeof(head));
-    henn__lr_wu32(w, 0);
+    henn__wbuf_start_family(w, 'L', type);
 }
 
 void henn__lr_wu32(henn__lr_wbuf *w, uint32_t v)
 {
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    henn__lr_wbytes(w, b, 4);
+    henn__wbuf_u32(w, v);
 }
 
 void henn__lr_wu64(henn__lr_wbuf *w, uint64_t v)
@@ -103,71 +71,27 @@ void henn__lr_wct(henn__lr_wbuf *w, const henn_ckks_ct *ct, const uint8_t *seed)
 
 int henn__lr_wfinish(henn__lr_wbuf *w, uint8_t **out, size_t *out_len)
 {
-    size_t plen;
-    *out = NULL;
-    *out_len = 0;
-    if (w->err != 0) {
-        int rc = w->err;
-        henn__lr_wfree(w);
-        return rc;
-    }
-    plen = w->len - HENN__LR_HEADER;
-    w->p[8] = (uint8_t)(plen >> 24);
-    w->p[9] = (uint8_t)(plen >> 16);
-    w->p[10] = (uint8_t)(plen >> 8);
-    w->p[11] = (uint8_t)plen;
-    *out = w->p;
-    *out_len = w->len;
-    memset(w, 0, sizeof(*w));
-    return 0;
+    return henn__wbuf_finish(w, out, out_len);
 }
 
 void henn__lr_wfree(henn__lr_wbuf *w)
 {
-    free(w->p);
-    memset(w, 0, sizeof(*w));
-}
-
-/* ---- reader ---- */
-
-static uint32_t be32(const uint8_t *b)
-{
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
+    henn__wbuf_free(w);
 }
 
 int henn__lr_ropen(henn__lr_rbuf *r, int *type, const uint8_t *msg, size_t msg_len)
 {
-    memset(r, 0, sizeof(*r));
-    *type = -1;
-    if (msg == NULL || msg_len < HENN__LR_HEADER || memcmp(msg, "HNL\x01", 4) != 0 ||
-        msg[5] != 0 || msg[6] != 0 || msg[7] != 0 || msg[4] > HENN_LR_MSG_SCORES ||
-        msg_len - HENN__LR_HEADER > HENN__LR_MSG_MAX ||
-        be32(msg + 8) != msg_len - HENN__LR_HEADER) {
-        r->err = HENN_EFORMAT;
-        return HENN_EFORMAT;
-    }
-    *type = msg[4];
-    r->p = msg + HENN__LR_HEADER;
-    r->len = msg_len - HENN__LR_HEADER;
-    return 0;
+    return henn__rbuf_open_family(r, type, msg, msg_len, 'L', HENN_LR_MSG_SCORES);
 }
 
 const uint8_t *henn__lr_rbytes(henn__lr_rbuf *r, size_t n)
 {
-    const uint8_t *b;
-    if (r->err != 0 || n > r->len - r->pos) {
-        r->err = HENN_EFORMAT;
-        return NULL;
-    }
-    b = r->p + r->pos;
-    r->pos += n;
-    return b;
+    return henn__rbuf_bytes(r, n);
 }
 
 uint32_t henn__lr_ru32(henn__lr_rbuf *r)
 {
-    const uint8_t *b = henn__lr_rbytes(r, 4);
-    return b ? be32(b) : 0;
+    return henn__rbuf_u32(r);
 }
 
 uint64_t henn__lr_ru64(henn__lr_rbuf *r)
@@ -194,7 +118,7 @@ const uint8_t *henn__lr_rblob(henn__lr_rbuf *r, size_t *n)
 
 int henn__lr_rdone(const henn__lr_rbuf *r)
 {
-    return (r->err != 0 || r->pos != r->len) ? HENN_EFORMAT : 0;
+    return henn__rbuf_done(r);
 }
 
 int henn__lr_msg_error(uint8_t **out, size_t *out_len, int code)

@@ -9,22 +9,20 @@
 
 #include "henn/ckks.h"
 #include "henn/lrproto.h"
+#include "proto_internal.h"
 
-#define HENN__LR_HEADER 12
-#define HENN__LR_MSG_MAX ((size_t)1 << 30) /* refuse messages over 1 GiB */
+#define HENN__LR_HEADER HENN__MSG_HEADER
+#define HENN__LR_MSG_MAX HENN__MSG_MAX /* refuse messages over 1 GiB */
 #define HENN__LR_MAX_DIM 254               /* B = next power of two >= dim + 2 <= 256 */
 #define HENN__LR_MAX_ABS_X 64.0            /* records, after standardisation */
 #define HENN__LR_MAX_ABS_W 1048576.0       /* decoded weights and scores, 2^20 */
 #define HENN__LR_ROUND_BITS 30             /* refreshed weights: grid 2^-30 */
 #define HENN__LR_PLAIN_BITS 20             /* published plaintext model: grid 2^-20 */
 
-/* ---- framing: "HNL" 0x01 | type | 0 0 0 | payload length u32 (BE) ---- */
+/* ---- framing: "HNL" 0x01 | type | 0 0 0 | payload length u32 (BE) ----
+ * The KDD protocols' buffers (proto_internal.h) with family 'L'. */
 
-typedef struct henn__lr_wbuf {
-    uint8_t *p;
-    size_t len, cap;
-    int err;
-} henn__lr_wbuf;
+typedef henn__wbuf henn__lr_wbuf;
 
 void henn__lr_wstart(henn__lr_wbuf *w, int type);
 void henn__lr_wu32(henn__lr_wbuf *w, uint32_t v);
@@ -39,11 +37,7 @@ void henn__lr_wct(henn__lr_wbuf *w, const henn_ckks_ct *ct, const uint8_t *seed)
 int henn__lr_wfinish(henn__lr_wbuf *w, uint8_t **out, size_t *out_len);
 void henn__lr_wfree(henn__lr_wbuf *w);
 
-typedef struct henn__lr_rbuf {
-    const uint8_t *p;
-    size_t len, pos;
-    int err;
-} henn__lr_rbuf;
+typedef henn__rbuf henn__lr_rbuf;
 
 /* Check the header (magic, zero bytes, known type, exact length); *type. */
 int henn__lr_ropen(henn__lr_rbuf *r, int *type, const uint8_t *msg, size_t msg_len);

@@ -16,6 +16,9 @@ typedef struct henn__wbuf {
     int err;
 } henn__wbuf;
 
+/* Header "HN" family 0x01 | type | 0 0 0 | length: family 'P' for the KDD
+ * protocols (henn__wbuf_start), 'L' for the CKKS LR protocol (lr_wire.c). */
+void henn__wbuf_start_family(henn__wbuf *w, char family, int type);
 void henn__wbuf_start(henn__wbuf *w, int type);
 void henn__wbuf_u32(henn__wbuf *w, uint32_t v);
 void henn__wbuf_bytes(henn__wbuf *w, const void *b, size_t n);
@@ -34,6 +37,9 @@ typedef struct henn__rbuf {
 
 /* Check the header; *type gets the type; r reads the payload. */
 int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len);
+/* The same for any family, accepting types 0..max_type. */
+int henn__rbuf_open_family(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len,
+                           char family, int max_type);
 uint32_t henn__rbuf_u32(henn__rbuf *r);
 const uint8_t *henn__rbuf_bytes(henn__rbuf *r, size_t n);
 /* x = next width bytes, big-endian. */

@@ -35,14 +35,17 @@ static void wreserve(henn__wbuf *w, size_t n)
     w->cap = cap;
 }
 
-void henn__wbuf_start(henn__wbuf *w, int type)
+void henn__wbuf_start_family(henn__wbuf *w, char family, int type)
 {
-    static const uint8_t head[8] = {'H', 'N', 'P', 1, 0, 0, 0, 0};
+    const uint8_t head[8] = {'H', 'N', (uint8_t)family, 1, (uint8_t)type, 0, 0, 0};
     memset(w, 0, sizeof(*w));
     henn__wbuf_bytes(w, head, sizeof(head));
-    if (w->err == 0)
-        w->p[4] = (uint8_t)type;
     henn__wbuf_u32(w, 0);
+}
+
+void henn__wbuf_start(henn__wbuf *w, int type)
+{
+    henn__wbuf_start_family(w, 'P', type);
 }
 
 void henn__wbuf_u32(henn__wbuf *w, uint32_t v)
@@ -110,12 +113,14 @@ static uint32_t be32(const uint8_t *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
 }
 
-int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len)
+int henn__rbuf_open_family(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len,
+                           char family, int max_type)
 {
     memset(r, 0, sizeof(*r));
     *type = -1;
-    if (msg == NULL || msg_len < HENN__MSG_HEADER || memcmp(msg, "HNP\x01", 4) != 0 ||
-        msg[5] != 0 || msg[6] != 0 || msg[7] != 0 || msg[4] > HENN_MSG_PMODEL ||
+    if (msg == NULL || msg_len < HENN__MSG_HEADER || msg[0] != 'H' || msg[1] != 'N' ||
+        msg[2] != (uint8_t)family || msg[3] != 1 || msg[5] != 0 || msg[6] != 0 || msg[7] != 0 ||
+        msg[4] > max_type ||
         msg_len - HENN__MSG_HEADER > HENN__MSG_MAX || be32(msg + 8) != msg_len - HENN__MSG_HEADER) {
         r->err = HENN_EFORMAT;
         return HENN_EFORMAT;
@@ -124,6 +129,11 @@ int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len
     r->p = msg + HENN__MSG_HEADER;
     r->len = msg_len - HENN__MSG_HEADER;
     return 0;
+}
+
+int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len)
+{
+    return henn__rbuf_open_family(r, type, msg, msg_len, 'P', HENN_MSG_PMODEL);
 }
 
 const uint8_t *henn__rbuf_bytes(henn__rbuf *r, size_t n)
