@@ -2,7 +2,7 @@
 # Install what henn needs from Debian's packages, only if something is missing.
 # Extra package names may be passed as arguments (the CI adds clang).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libgmp-dev libsodium-dev libjansson-dev zlib1g-dev libopenblas-dev libdecaf-dev dataset-fashion-mnist python3 "$@")
+pkgs=(build-essential cmake pkg-config libgmp-dev libsodium-dev libjansson-dev zlib1g-dev libopenblas-dev libdecaf-dev libmicrohttpd-dev libsqlite3-dev libcurl4-gnutls-dev openssl dataset-fashion-mnist python3 "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,203 @@
+/*
+ * henn/service.h: henn as a network service (docs/SERVICE.md).
+ *
+ * Two programs on two machines: the model server (henn serve) runs the
+ * service side of a protocol (the KDD trainer, the LR server, ...); the
+ * data owner's client keeps the secret key, runs its side locally and
+ * drives everything over HTTP(S): the owner is usually behind NAT and
+ * never runs a server.
+ *
+ * One generic design carries every protocol. A session is created for
+ * one protocol ("kdd-private", "kdd-infer", "lr", ...) with a JSON
+ * config (everything the in-process code passes to the service party's
+ * constructor, so that the same seed gives the same model). The
+ * protocol's own binary messages (the henn_transport request/response
+ * pairs of henn/protocol.h, henn/lrproto.h, ...) then travel unchanged as
+ * application/octet-stream bodies:
+ *  - client -> server requests: POST /v1/sessions/{id}/messages/{seq},
+ *    seq = 1, 2, 3, ... A message is handled exactly once: seq = last + 1
+ *    is handled and its response stored in the same SQLite transaction
+ *    as the session state; seq = last (a retry after a dropped
+ *    connection) gets the stored response again; anything else gets 409.
+ *  - server -> client requests (protocols whose service side drives, e.g.
+ *    the published KDD training's DECRYPT requests): the client fetches
+ *    them by long-polling GET /v1/sessions/{id}/requests and answers with
+ *    POST /v1/sessions/{id}/requests/{seq}.
+ *
+ * Durability: the server persists, per session, the config and every
+ * state-changing message (write-ahead logging, synchronous commit before
+ * the response leaves). After a restart (kill -9 included) a session is
+ * rebuilt by replaying its log through the party's handler, so the state
+ * after message k is bit-identical to an uninterrupted run's.
+ *
+ * Security: HTTPS by default (plain HTTP only on loopback, or with an
+ * explicit flag); a random 256-bit bearer token per session, stored only
+ * as a hash and compared in constant time; an optional server-wide token
+ * file for creating sessions; request size limits, per-session storage
+ * quotas, timeouts. The server never receives a secret key: the client
+ * sends only what the in-process protocols send to their service party.
+ *
+ * Thread safety: a server object serves requests on its own threads;
+ * requests of one session are serialised, sessions run in parallel. A
+ * client object is used by one thread at a time.
+ */
+#ifndef HENN_SERVICE_H
+#define HENN_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "henn/common.h"
+#include "henn/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- server */
+
+typedef struct henn_svc_server henn_svc_server;
+
+/*
+ * Server options (henn_svc_server_opts_default fills the defaults).
+ *  listen:        "ADDR:PORT"; port 0 picks a free port (tests). Default
+ *                 "127.0.0.1:8443".
+ *  data_dir:      directory of the SQLite database (henn.db, WAL mode) and
+ *                 blobs; created 0700 if missing. Required.
+ *  cert_file, key_file: PEM certificate and key for HTTPS (both or none).
+ *                 Without them the server refuses to start unless listen
+ *                 is a loopback address or allow_insecure_http is set.
+ *  tokens_file:   optional; one hex token per line; when given, creating a
+ *                 session needs "Authorization: Bearer <one of them>".
+ *  threads:       HTTP worker threads (default 4).
+ *  party_threads: threads each party may use for its homomorphic work
+ *                 (default 1).
+ *  max_body:      largest request body in bytes (default 256 MiB); larger:
+ *                 413 before the body is read.
+ *  session_quota: bytes a session may store (default 4 GiB); beyond: 507.
+ *  idle_conn_s:   idle HTTP connection timeout in seconds (default 60).
+ *  session_ttl_s: a session untouched this long is deleted (default
+ *                 7 days).
+ *  log, log_json: access log (NULL: none), JSON lines when log_json. Logs
+ *                 carry method, route template, status, sizes and times:
+ *                 never tokens, ciphertexts, keys or session ids.
+ */
+typedef struct henn_svc_server_opts {
+    const char *listen;
+    const char *data_dir;
+    const char *cert_file, *key_file;
+    const char *tokens_file;
+    int allow_insecure_http;
+    unsigned threads, party_threads;
+    size_t max_body;
+    uint64_t session_quota;
+    unsigned idle_conn_s, session_ttl_s;
+    FILE *log;
+    int log_json;
+} henn_svc_server_opts;
+
+/* henn_svc_server_opts_default: the defaults above (data_dir NULL). */
+HENN_API void henn_svc_server_opts_default(henn_svc_server_opts *o);
+
+/*
+ * henn_svc_server_start: open (or create) the database, reload the
+ * sessions it holds, and start serving. Returns 0, HENN_EINVAL (bad
+ * options, plain HTTP on a non-loopback address without
+ * allow_insecure_http), HENN_EIO (database, certificate or socket error;
+ * the reason is written to opts->log when set), HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_svc_server_start(henn_svc_server **s,
+                                                  const henn_svc_server_opts *o);
+/* henn_svc_server_port: the bound TCP port. */
+HENN_API uint16_t henn_svc_server_port(const henn_svc_server *s);
+/* henn_svc_server_url: "https://ADDR:PORT" or "http://ADDR:PORT" (owned by s). */
+HENN_API const char *henn_svc_server_url(const henn_svc_server *s);
+/* henn_svc_server_stop: stop accepting, finish in-flight requests, close
+ * the database and free s (NULL allowed). */
+HENN_API void henn_svc_server_stop(henn_svc_server *s);
+
+/*
+ * The request router without the network (unit tests, the fuzz target):
+ * one HTTP request in, one response out, exactly as the daemon would
+ * answer it. body may be NULL when body_len is 0. The response body is
+ * malloc'd (henn_svc_response_free).
+ */
+typedef struct henn_svc_request {
+    const char *method;        /* "GET", "POST", "DELETE" */
+    const char *path;          /* URL path with query, e.g. "/v1/sessions" */
+    const char *authorization; /* the Authorization header or NULL */
+    const uint8_t *body;
+    size_t body_len;
+} henn_svc_request;
+
+typedef struct henn_svc_response {
+    unsigned status;           /* HTTP status */
+    const char *content_type;  /* static string */
+    uint8_t *body;
+    size_t body_len;
+} henn_svc_response;
+
+HENN_API HENN_NODISCARD int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq,
+                                                  henn_svc_response *rs);
+HENN_API void henn_svc_response_free(henn_svc_response *rs);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct henn_svc_client henn_svc_client;
+
+/*
+ * Client options.
+ *  url:          "https://host:port" (or http:// on loopback / with
+ *                allow_insecure_http).
+ *  server_token: the server-wide token for creating sessions, or NULL.
+ *  ca_file:      PEM CA bundle to verify the server (NULL: system store).
+ *  retry_s:      how long a request is retried (same sequence number)
+ *                after connection errors, timeouts and 5xx responses
+ *                before giving up with HENN_EIO (default 120 s).
+ */
+typedef struct henn_svc_client_opts {
+    const char *url;
+    const char *server_token;
+    const char *ca_file;
+    double retry_s;
+    int allow_insecure_http;
+} henn_svc_client_opts;
+
+/*
+ * henn_svc_client_create: create a session for protocol with config (a
+ * JSON object as text). Returns 0, HENN_EINVAL, HENN_EIO (network, TLS,
+ * an HTTP error: the server's JSON message is in henn_svc_client_error),
+ * HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_svc_client_create(henn_svc_client **c,
+                                                   const henn_svc_client_opts *o,
+                                                   const char *protocol,
+                                                   const char *config_json);
+/*
+ * henn_svc_client_resume: reattach to a session (after the client itself
+ * was restarted) with its id and token; the next message continues at
+ * the server's sequence number. Returns as henn_svc_client_create.
+ */
+HENN_API HENN_NODISCARD int henn_svc_client_resume(henn_svc_client **c,
+                                                   const henn_svc_client_opts *o,
+                                                   const char *session, const char *token);
+/* The session id and token (owned by c; the token is a secret: 0600 files only). */
+HENN_API const char *henn_svc_client_session(const henn_svc_client *c);
+HENN_API const char *henn_svc_client_token(const henn_svc_client *c);
+/* The last HTTP error's message from the server (owned by c, may be ""). */
+HENN_API const char *henn_svc_client_error(const henn_svc_client *c);
+
+/* henn_svc_client_transport: a henn_transport whose calls are the
+ * session's messages (c must outlive t). */
+HENN_API void henn_svc_client_transport(henn_transport *t, henn_svc_client *c);
+
+/* henn_svc_client_free: release c (NULL allowed); the session stays on
+ * the server until deleted or expired. */
+HENN_API void henn_svc_client_free(henn_svc_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HENN_SERVICE_H */
