@@ -10,6 +10,7 @@
 
 #include "../core/internal.h"
 #include "cnn_internal.h"
+#include "nn_internal.h"
 
 /* ---- models ---- */
 
@@ -299,20 +300,6 @@ nomem:
     return HENN_ENOMEM;
 }
 
-static void softmax_row(float *p, size_t k)
-{
-    size_t j;
-    float mx = p[0], s = 0.0f;
-    for (j = 1; j < k; j++)
-        mx = p[j] > mx ? p[j] : mx;
-    for (j = 0; j < k; j++) {
-        p[j] = expf(p[j] - mx);
-        s += p[j];
-    }
-    for (j = 0; j < k; j++)
-        p[j] /= s;
-}
-
 /*
  * Forward pass of rows images into w: from X, or from Z1 (layer 0's
  * pre-activations) when Z1 is not NULL. cols_all as in ws_alloc. The last
@@ -349,19 +336,8 @@ static void forward(workspace *w, const henn_cnn_model *m, const float *X, const
             henn_nn_activate(w->out[l], rows * on, L->act);
         else
             for (r = 0; r < rows; r++)
-                softmax_row(w->out[l] + r * on, on);
+                henn__nn_softmax_row(w->out[l] + r * on, on);
     }
-}
-
-static double ce_loss(const float *P, const uint8_t *y, size_t rows, size_t k)
-{
-    double s = 0.0;
-    size_t r;
-    for (r = 0; r < rows; r++) {
-        double py = P[r * k + y[r]];
-        s -= log(py > 1e-30 ? py : 1e-30);
-    }
-    return s / (double)rows;
 }
 
 #define CHUNK 256
@@ -443,7 +419,7 @@ static void sink_pred(void *ctx, const float *P, size_t r0, size_t n)
         if (c->pred != NULL)
             c->pred[r0 + r] = (uint8_t)best;
         if (c->y != NULL)
-            c->loss += ce_loss(p, c->y + r0 + r, 1, c->k);
+            c->loss += henn__nn_mean_loss(p, c->y + r0 + r, 1, c->k, HENN_NN_SOFTMAX_CE);
     }
 }
 
@@ -606,21 +582,6 @@ nomem:
     return HENN_ENOMEM;
 }
 
-/* Derivative of the activation from its input z and output a. */
-static float act_grad(henn_nn_act act, float z, float a)
-{
-    switch (act) {
-    case HENN_NN_SIGMOID:
-        return a * (1.0f - a);
-    case HENN_NN_TANH:
-        return 1.0f - a * a;
-    case HENN_NN_RELU:
-        return z > 0.0f ? 1.0f : 0.0f;
-    default:
-        return 1.0f;
-    }
-}
-
 int henn_cnn_backprop(henn_cnn_trainer *t, const float *X, const float *Z1, const uint8_t *y,
                       size_t rows, double *loss)
 {
@@ -644,7 +605,7 @@ int henn_cnn_backprop(henn_cnn_trainer *t, const float *X, const float *Z1, cons
     inv = 1.0f / (float)rows;
     forward(w, m, X, Z1, rows, 1);
     if (loss != NULL)
-        *loss = ce_loss(w->out[L - 1], y, rows, k);
+        *loss = henn__nn_mean_loss(w->out[L - 1], y, rows, k, HENN_NN_SOFTMAX_CE);
 
     for (r = 0; r < rows; r++) /* softmax + cross-entropy */
         for (j = 0; j < k; j++)
@@ -664,7 +625,8 @@ int henn_cnn_backprop(henn_cnn_trainer *t, const float *X, const float *Z1, cons
         }
         if (l + 1 < L)
             for (j = 0; j < rows * on; j++)
-                t->dpre[l][j] = t->gout[l][j] * act_grad(Ly->act, w->pre[l][j], w->out[l][j]);
+                t->dpre[l][j] =
+                    t->gout[l][j] * henn__nn_act_grad(Ly->act, w->pre[l][j], w->out[l][j]);
         memset(t->gW[l], 0, w_count(Ly) * sizeof(float));
         memset(t->gb[l], 0, Ly->out_c * sizeof(float));
         if (Ly->kind == HENN_CNN_CONV) {
@@ -715,24 +677,6 @@ const float *henn_cnn_grad_b(const henn_cnn_trainer *t, size_t l)
     return l < t->m->layers ? t->gb[l] : NULL;
 }
 
-static void step_params(const henn_nn_opts *o, float *w, const float *g, float *mo, float *v,
-                        size_t n, float c1, float c2)
-{
-    size_t i;
-    if (o->optimizer == HENN_NN_SGD) {
-        for (i = 0; i < n; i++) {
-            mo[i] = o->momentum * mo[i] - o->lr * g[i];
-            w[i] += mo[i];
-        }
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        mo[i] = o->beta1 * mo[i] + (1.0f - o->beta1) * g[i];
-        v[i] = o->beta2 * v[i] + (1.0f - o->beta2) * g[i] * g[i];
-        w[i] -= o->lr * (mo[i] / c1) / (sqrtf(v[i] / c2) + o->eps);
-    }
-}
-
 void henn_cnn_update(henn_cnn_trainer *t)
 {
     henn_cnn_model *m = t->m;
@@ -745,8 +689,8 @@ void henn_cnn_update(henn_cnn_trainer *t)
         henn_cnn_layer *L = &m->layer[l];
         if (!has_params(L))
             continue;
-        step_params(&t->o, L->W, t->gW[l], t->mW[l], t->vW[l], w_count(L), c1, c2);
-        step_params(&t->o, L->b, t->gb[l], t->mb[l], t->vb[l], L->out_c, c1, c2);
+        henn__nn_step(&t->o, L->W, t->gW[l], t->mW[l], t->vW[l], w_count(L), c1, c2);
+        henn__nn_step(&t->o, L->b, t->gb[l], t->mb[l], t->vb[l], L->out_c, c1, c2);
     }
 }
 

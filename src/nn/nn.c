@@ -9,6 +9,7 @@
 
 #include "../core/internal.h"
 #include "henn/nn.h"
+#include "nn_internal.h"
 
 void henn_nn_model_init_empty(henn_nn_model *m)
 {
@@ -132,23 +133,27 @@ void henn_nn_activate(float *v, size_t count, henn_nn_act act)
     }
 }
 
+void henn__nn_softmax_row(float *p, size_t k)
+{
+    size_t j;
+    float mx = p[0], s = 0.0f;
+    for (j = 1; j < k; j++)
+        mx = p[j] > mx ? p[j] : mx;
+    for (j = 0; j < k; j++) {
+        p[j] = expf(p[j] - mx);
+        s += p[j];
+    }
+    for (j = 0; j < k; j++)
+        p[j] /= s;
+}
+
 /* Output activation of one row of logits z[k]. */
 static void output_row(float *p, size_t k, henn_nn_output out)
 {
-    size_t j;
-    if (out == HENN_NN_SOFTMAX_CE) {
-        float mx = p[0], s = 0.0f;
-        for (j = 1; j < k; j++)
-            mx = p[j] > mx ? p[j] : mx;
-        for (j = 0; j < k; j++) {
-            p[j] = expf(p[j] - mx);
-            s += p[j];
-        }
-        for (j = 0; j < k; j++)
-            p[j] /= s;
-    } else {
+    if (out == HENN_NN_SOFTMAX_CE)
+        henn__nn_softmax_row(p, k);
+    else
         henn_nn_activate(p, k, HENN_NN_SIGMOID);
-    }
 }
 
 /* Z [rows x out] = A [rows x in] W^T + b. */
@@ -242,8 +247,7 @@ int henn_nn_trainer_new(henn_nn_trainer **out, henn_nn_model *m, const henn_nn_o
     return 0;
 }
 
-/* Derivative of the activation from its output a (and input z for ReLU). */
-static float act_grad(henn_nn_act act, float z, float a)
+float henn__nn_act_grad(henn_nn_act act, float z, float a)
 {
     switch (act) {
     case HENN_NN_SIGMOID:
@@ -276,8 +280,8 @@ static void forward_from_z1(henn_nn_trainer *t, size_t rows)
     }
 }
 
-static double batch_loss(const float *P, const uint8_t *y, size_t rows, size_t k,
-                         henn_nn_output out)
+double henn__nn_mean_loss(const float *P, const uint8_t *y, size_t rows, size_t k,
+                          henn_nn_output out)
 {
     double s = 0.0;
     size_t r, j;
@@ -316,7 +320,7 @@ int henn_nn_backprop(henn_nn_trainer *t, const float *X, const float *Z1, const 
         dense(t->Z[0], X, m->W[0], m->b[0], rows, m->dims[0], m->dims[1]);
     forward_from_z1(t, rows);
     if (loss != NULL)
-        *loss = batch_loss(t->A[L - 1], y, rows, k, m->output);
+        *loss = henn__nn_mean_loss(t->A[L - 1], y, rows, k, m->output);
 
     /* Output delta. */
     for (r = 0; r < rows; r++) {
@@ -348,7 +352,7 @@ int henn_nn_backprop(henn_nn_trainer *t, const float *X, const float *Z1, const 
                         (int)out_d, 1.0f, t->dZ[l], (int)out_d, m->W[l], (int)in_d, 0.0f, dprev,
                         (int)in_d);
             for (j = 0; j < rows * in_d; j++)
-                dprev[j] *= act_grad(m->act[l - 1], t->Z[l - 1][j], t->A[l - 1][j]);
+                dprev[j] *= henn__nn_act_grad(m->act[l - 1], t->Z[l - 1][j], t->A[l - 1][j]);
         }
     }
     return 0;
@@ -383,10 +387,9 @@ const float *henn_nn_grad_b(const henn_nn_trainer *t, size_t l)
     return l < t->m->layers ? t->gb[l] : NULL;
 }
 
-static void step_params(const henn_nn_trainer *t, float *w, const float *g, float *mo, float *v,
-                        size_t n, float c1, float c2)
+void henn__nn_step(const henn_nn_opts *o, float *w, const float *g, float *mo, float *v, size_t n,
+                   float c1, float c2)
 {
-    const henn_nn_opts *o = &t->o;
     size_t i;
     if (o->optimizer == HENN_NN_SGD) {
         for (i = 0; i < n; i++) {
@@ -411,9 +414,9 @@ void henn_nn_update(henn_nn_trainer *t)
     c1 = 1.0f - powf(t->o.beta1, (float)t->step);
     c2 = 1.0f - powf(t->o.beta2, (float)t->step);
     for (l = 0; l < m->layers; l++) {
-        step_params(t, m->W[l], t->gW[l], t->mW[l], t->vW[l], m->dims[l + 1] * m->dims[l], c1,
-                    c2);
-        step_params(t, m->b[l], t->gb[l], t->mb[l], t->vb[l], m->dims[l + 1], c1, c2);
+        henn__nn_step(&t->o, m->W[l], t->gW[l], t->mW[l], t->vW[l], m->dims[l + 1] * m->dims[l],
+                      c1, c2);
+        henn__nn_step(&t->o, m->b[l], t->gb[l], t->mb[l], t->vb[l], m->dims[l + 1], c1, c2);
     }
 }
 
@@ -555,7 +558,7 @@ int henn_nn_loss(double *loss, const henn_nn_model *m, const float *X, const uin
         return HENN_ENOMEM;
     rc = henn_nn_forward(P, m, X, rows);
     if (rc == 0)
-        *loss = batch_loss(P, y, rows, k, m->output);
+        *loss = henn__nn_mean_loss(P, y, rows, k, m->output);
     free(P);
     return rc;
 }
