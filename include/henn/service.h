@@ -168,7 +168,13 @@ typedef struct henn_svc_client_opts {
  * henn_svc_client_create: create a session for protocol with config (a
  * JSON object as text). Returns 0, HENN_EINVAL, HENN_EIO (network, TLS,
  * an HTTP error: the server's JSON message is in henn_svc_client_error),
- * HENN_ENOMEM.
+ * HENN_ENOMEM. On failure *c may still hold a client without a session,
+ * good only for henn_svc_client_error (the reason: a refused URL, the
+ * server's message, libcurl's error text) and henn_svc_client_free; the
+ * caller frees it. Plain http:// to a host other than 127.x.y.z, [::1] or
+ * localhost is refused (HENN_EINVAL) unless allow_insecure_http. HTTPS
+ * verifies the peer and host name (CURLOPT_CAINFO = ca_file when given);
+ * no redirects are followed. retry_s 0: the default (120 s).
  */
 HENN_API HENN_NODISCARD int henn_svc_client_create(henn_svc_client **c,
                                                    const henn_svc_client_opts *o,
@@ -189,8 +195,29 @@ HENN_API const char *henn_svc_client_token(const henn_svc_client *c);
 HENN_API const char *henn_svc_client_error(const henn_svc_client *c);
 
 /* henn_svc_client_transport: a henn_transport whose calls are the
- * session's messages (c must outlive t). */
+ * session's messages (c must outlive t). A call POSTs seq = last + 1 and
+ * returns the response body; connection errors, timeouts and 5xx answers
+ * are retried with the SAME seq (backoff 50 ms doubling to 2 s) until
+ * retry_s has passed, then HENN_EIO; a 409 is resolved by reading the
+ * session's seq (if the server already handled ours, it answers the
+ * repeat with the stored response); another HTTP error gives HENN_EIO
+ * with the server's message in henn_svc_client_error, a session the
+ * server has moved past gives HENN_EPROTO. */
 HENN_API void henn_svc_client_transport(henn_transport *t, henn_svc_client *c);
+
+/*
+ * henn_svc_client_result: GET /v1/sessions/{id}/result, the result the
+ * protocol allows the owner to download (kdd-private: the trained model,
+ * henn_nn_model_serialize bytes). *buf is malloc'd (free()). Returns 0,
+ * HENN_EINVAL (no session), HENN_EIO (network, or an HTTP error such as
+ * 403 for protocols without a result: henn_svc_client_error), HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_svc_client_result(henn_svc_client *c, uint8_t **buf,
+                                                   size_t *buf_len);
+
+/* henn_svc_client_delete: DELETE the session on the server (an unknown
+ * session counts as deleted). Returns 0, HENN_EINVAL, HENN_EIO. */
+HENN_API HENN_NODISCARD int henn_svc_client_delete(henn_svc_client *c);
 
 /* henn_svc_client_free: release c (NULL allowed); the session stays on
  * the server until deleted or expired. */

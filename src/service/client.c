@@ -1,0 +1,651 @@
+/*
+ * The data owner's HTTP(S) client (henn/service.h, docs/SERVICE.md).
+ *
+ * One libcurl easy handle per client, reused for every request so that
+ * the connection (and its TLS session) stays open between messages.
+ * Messages carry sequence numbers: call() posts seq = last + 1 and, on a
+ * connection error, a timeout or a 5xx answer, posts the SAME seq again
+ * with exponential backoff until retry_s has passed. The server handles
+ * a seq once and answers a repeat of its last seq with the stored
+ * response, so a lost response or a server restart neither loses nor
+ * duplicates work. A 409 is resolved by asking the server for its last
+ * seq: if it already handled ours, the repeat returns the stored
+ * response.
+ *
+ * Tokens are held in memory only (wiped on free), sent only in the
+ * Authorization header, never printed: error messages carry the
+ * server's JSON message or libcurl's error text, never a header.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "henn/service.h"
+#include "service/client_internal.h"
+
+/* The largest response body accepted from a server (a protocol response
+ * or a model): larger answers are a broken or hostile server. */
+/* Session ids and tokens: lower-case hex. */
+#define HENN_SVC_SESSION_CHARS 32
+#define HENN_SVC_TOKEN_CHARS 64
+#define CLIENT_MAX_RESPONSE ((size_t)1 << 30)
+#define CLIENT_DEFAULT_RETRY_S 120.0
+#define CLIENT_CONNECT_TIMEOUT_S 10L
+/* One request may take this long (the server's homomorphic work runs
+ * while the request is open; LR key uploads are hundreds of MB). */
+#define CLIENT_REQUEST_TIMEOUT_S 1800L
+
+struct henn_svc_client {
+    CURL *curl;
+    char *base;         /* "https://host:port", no trailing slash */
+    char *server_token; /* NULL when none; wiped on free */
+    char *ca_file;
+    double retry_s;
+    char session[HENN_SVC_SESSION_CHARS + 1];
+    char token[HENN_SVC_TOKEN_CHARS + 1]; /* secret */
+    uint64_t seq;                         /* last seq the server handled */
+    char error[512];
+    unsigned drop_every; /* test hook: lose every k-th message response */
+    uint64_t dropped;
+    uint64_t retries;
+};
+
+/* A response being received. */
+typedef struct rbuf {
+    uint8_t *data;
+    size_t len, cap;
+    int too_big;
+} rbuf;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    rbuf *b = user;
+    size_t n = size * nmemb;
+    if (n > CLIENT_MAX_RESPONSE - b->len) {
+        b->too_big = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        uint8_t *d;
+        while (cap < b->len + n)
+            cap = cap > CLIENT_MAX_RESPONSE / 2 ? CLIENT_MAX_RESPONSE : 2 * cap;
+        d = realloc(b->data, cap);
+        if (d == NULL)
+            return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void set_error(henn_svc_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_error(henn_svc_client *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->error, sizeof(c->error), fmt, ap);
+    va_end(ap);
+}
+
+/* The server's error message from a JSON error body ({"error":{"code",
+ * "message"}}) into c->error, prefixed with the HTTP status. */
+static void take_server_error(henn_svc_client *c, long status, const rbuf *b)
+{
+    json_t *j = b->len ? json_loadb((const char *)b->data, b->len, 0, NULL) : NULL;
+    const char *code = NULL, *msg = NULL;
+    json_t *e = j ? json_object_get(j, "error") : NULL;
+    if (e) {
+        code = json_string_value(json_object_get(e, "code"));
+        msg = json_string_value(json_object_get(e, "message"));
+    }
+    snprintf(c->error, sizeof(c->error), "HTTP %ld%s%s%s%s", status, code ? " " : "",
+             code ? code : "", msg ? ": " : "", msg ? msg : "");
+    json_decref(j);
+}
+
+/* Transient libcurl errors: the request may be sent again. */
+static int curl_transient(CURLcode e)
+{
+    switch (e) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * One HTTP exchange. auth: "server", "session" or NULL. Returns 0 when a
+ * response arrived (*status set, body in *out), HENN_EIO for a network
+ * error (*transient says whether to retry), HENN_ENOMEM.
+ */
+static int exchange(henn_svc_client *c, const char *method, const char *path, int auth,
+                    const uint8_t *body, size_t body_len, long *status, rbuf *out,
+                    int *transient)
+{
+    char url[1024], hdr[128];
+    struct curl_slist *h = NULL, *h2;
+    CURLcode e;
+    const char *tok = auth == 1 ? c->server_token : auth == 2 ? c->token : NULL;
+    int rc = 0;
+
+    *status = 0;
+    *transient = 0;
+    memset(out, 0, sizeof(*out));
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
+        return HENN_EINVAL;
+    h = curl_slist_append(NULL, "Expect:");
+    if (h && tok) {
+        snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", tok);
+        h2 = curl_slist_append(h, hdr);
+        henn_memzero(hdr, sizeof(hdr));
+        h = h2;
+    }
+    if (h && body) {
+        h2 = curl_slist_append(h, strcmp(path, "/v1/sessions") == 0
+                                      ? "Content-Type: application/json"
+                                      : "Content-Type: application/octet-stream");
+        h = h2;
+    }
+    if (h == NULL) {
+        /* curl_slist_append returns NULL and keeps the list on failure;
+         * the list built so far leaks only in that out-of-memory case. */
+        return HENN_ENOMEM;
+    }
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, out);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else {
+        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
+                         strcmp(method, "GET") == 0 ? NULL : method);
+    }
+    e = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(h); /* the Authorization line: libcurl copies, we free */
+    if (e == CURLE_OK) {
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    } else if (e == CURLE_WRITE_ERROR && !out->too_big) {
+        rc = HENN_ENOMEM;
+    } else {
+        if (out->too_big)
+            set_error(c, "the server's response exceeds the client's limit");
+        else
+            set_error(c, "%s", curl_easy_strerror(e));
+        *transient = out->too_big ? 0 : curl_transient(e);
+        rc = HENN_EIO;
+    }
+    if (rc != 0) {
+        free(out->data);
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}
+
+/*
+ * An exchange retried on transient errors and 5xx until c->retry_s has
+ * passed (idempotent requests only). Returns as exchange(); a final 5xx
+ * is returned as a response.
+ */
+static int exchange_retry(henn_svc_client *c, const char *method, const char *path, int auth,
+                          const uint8_t *body, size_t body_len, long *status, rbuf *out)
+{
+    double deadline = now_s() + c->retry_s, wait = 0.05;
+    for (;;) {
+        int transient, rc = exchange(c, method, path, auth, body, body_len, status, out,
+                                     &transient);
+        if (rc == 0 && *status < 500)
+            return 0;
+        if (rc != 0 && !transient)
+            return rc;
+        if (now_s() + wait > deadline) {
+            if (rc == 0)
+                take_server_error(c, *status, out);
+            return rc;
+        }
+        if (rc == 0) {
+            free(out->data);
+            memset(out, 0, sizeof(*out));
+        }
+        c->retries++;
+        sleep_s(wait);
+        wait = wait * 2 > 2.0 ? 2.0 : wait * 2;
+    }
+}
+
+static int is_hex(const char *s, size_t n)
+{
+    size_t i;
+    if (s == NULL || strlen(s) != n)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Plain http:// only to a loopback host unless allowed. */
+static int check_url(henn_svc_client *c, const henn_svc_client_opts *o)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int rc = HENN_EINVAL;
+    if (u == NULL)
+        return HENN_ENOMEM;
+    if (curl_url_set(u, CURLUPART_URL, o->url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        set_error(c, "not a URL: %s", o->url);
+    } else if (strcmp(scheme, "https") == 0) {
+        rc = 0;
+    } else if (strcmp(scheme, "http") != 0) {
+        set_error(c, "the server URL must start with https:// (or http:// on loopback)");
+    } else if (o->allow_insecure_http || strncmp(host, "127.", 4) == 0 ||
+               strcmp(host, "[::1]") == 0 || strcmp(host, "localhost") == 0) {
+        rc = 0;
+    } else {
+        set_error(c, "plain http:// to %s is refused (not loopback): use https:// or "
+                     "allow insecure HTTP explicitly",
+                  host);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* A client without a session. */
+static int client_new(henn_svc_client **out, const henn_svc_client_opts *o)
+{
+    henn_svc_client *c;
+    size_t n;
+    int rc;
+
+    *out = NULL;
+    if (o == NULL || o->url == NULL || !(o->retry_s >= 0.0) || o->retry_s > 1e7)
+        return HENN_EINVAL;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return HENN_ENOMEM;
+    c->retry_s = o->retry_s > 0.0 ? o->retry_s : CLIENT_DEFAULT_RETRY_S;
+    rc = check_url(c, o);
+    if (rc != 0) {
+        *out = c; /* the caller reads the reason, then frees */
+        return rc;
+    }
+    c->base = dupstr(o->url);
+    c->server_token = o->server_token ? dupstr(o->server_token) : NULL;
+    c->ca_file = o->ca_file ? dupstr(o->ca_file) : NULL;
+    c->curl = curl_easy_init();
+    if (c->base == NULL || c->curl == NULL || (o->server_token && !c->server_token) ||
+        (o->ca_file && !c->ca_file)) {
+        *out = c;
+        return HENN_ENOMEM;
+    }
+    n = strlen(c->base);
+    while (n > 0 && c->base[n - 1] == '/')
+        c->base[--n] = '\0';
+    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file)
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, CLIENT_REQUEST_TIMEOUT_S);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPIDLE, 15L);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPINTVL, 5L);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "henn-client/1");
+    *out = c;
+    return 0;
+}
+
+/* The last handled seq of c's session into c->seq (GET /v1/sessions/{id}). */
+static int read_seq(henn_svc_client *c, uint64_t *seq)
+{
+    char path[128];
+    long status;
+    rbuf b;
+    json_t *j = NULL, *s;
+    int rc;
+
+    snprintf(path, sizeof(path), "/v1/sessions/%s", c->session);
+    rc = exchange_retry(c, "GET", path, 2, NULL, 0, &status, &b);
+    if (rc != 0)
+        return rc;
+    if (status != 200) {
+        take_server_error(c, status, &b);
+        rc = HENN_EIO;
+    } else if ((j = json_loadb((const char *)b.data, b.len, 0, NULL)) == NULL ||
+               !json_is_integer(s = json_object_get(j, "seq")) || json_integer_value(s) < 0) {
+        set_error(c, "the server's session description has no seq");
+        rc = HENN_EPROTO;
+    } else {
+        *seq = (uint64_t)json_integer_value(s);
+    }
+    json_decref(j);
+    free(b.data);
+    return rc;
+}
+
+int henn_svc_client_create(henn_svc_client **out, const henn_svc_client_opts *o,
+                           const char *protocol, const char *config_json)
+{
+    henn_svc_client *c = NULL;
+    json_t *req = NULL, *cfg = NULL, *resp = NULL;
+    char *body = NULL;
+    long status;
+    rbuf b = {0};
+    int rc, transient;
+    double deadline, wait = 0.05;
+
+    *out = NULL;
+    if (protocol == NULL || config_json == NULL)
+        return HENN_EINVAL;
+    rc = client_new(&c, o);
+    if (rc != 0)
+        goto done;
+    cfg = json_loads(config_json, 0, NULL);
+    if (!json_is_object(cfg)) {
+        set_error(c, "the session config is not a JSON object");
+        rc = HENN_EINVAL;
+        goto done;
+    }
+    req = json_pack("{s:s, s:O}", "protocol", protocol, "config", cfg);
+    body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    if (body == NULL) {
+        rc = HENN_ENOMEM;
+        goto done;
+    }
+    /* Creating is not idempotent: retry only when the server was not
+     * reached at all (connection refused, e.g. while it restarts). */
+    deadline = now_s() + c->retry_s;
+    for (;;) {
+        rc = exchange(c, "POST", "/v1/sessions", c->server_token ? 1 : 0,
+                      (const uint8_t *)body, strlen(body), &status, &b, &transient);
+        if (rc == 0 || !transient || now_s() + wait > deadline)
+            break;
+        {
+            CURLcode e;
+            long connected = 0;
+            e = curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected);
+            if (e == CURLE_OK && connected > 0)
+                break; /* the request may have reached the server */
+        }
+        c->retries++;
+        sleep_s(wait);
+        wait = wait * 2 > 2.0 ? 2.0 : wait * 2;
+    }
+    if (rc != 0)
+        goto done;
+    if (status != 201 && status != 200) {
+        take_server_error(c, status, &b);
+        rc = HENN_EIO;
+        goto done;
+    }
+    resp = json_loadb((const char *)b.data, b.len, 0, NULL);
+    {
+        const char *sid = json_string_value(json_object_get(resp, "session"));
+        const char *tok = json_string_value(json_object_get(resp, "token"));
+        json_t *seq = json_object_get(resp, "seq");
+        if (!is_hex(sid, HENN_SVC_SESSION_CHARS) || !is_hex(tok, HENN_SVC_TOKEN_CHARS)) {
+            set_error(c, "the server's answer to session creation is malformed");
+            rc = HENN_EPROTO;
+            goto done;
+        }
+        memcpy(c->session, sid, HENN_SVC_SESSION_CHARS + 1);
+        memcpy(c->token, tok, HENN_SVC_TOKEN_CHARS + 1);
+        c->seq = json_is_integer(seq) && json_integer_value(seq) > 0
+                     ? (uint64_t)json_integer_value(seq)
+                     : 0;
+    }
+done:
+    if (resp) {
+        /* the token's copy inside the parsed JSON */
+        json_t *t = json_object_get(resp, "token");
+        if (json_is_string(t))
+            henn_memzero((void *)(uintptr_t)json_string_value(t), json_string_length(t));
+    }
+    if (b.data)
+        henn_memzero(b.data, b.len);
+    free(b.data);
+    free(body);
+    json_decref(resp);
+    json_decref(req);
+    json_decref(cfg);
+    *out = c;
+    return rc;
+}
+
+int henn_svc_client_resume(henn_svc_client **out, const henn_svc_client_opts *o,
+                           const char *session, const char *token)
+{
+    henn_svc_client *c = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!is_hex(session, HENN_SVC_SESSION_CHARS) || !is_hex(token, HENN_SVC_TOKEN_CHARS))
+        return HENN_EINVAL;
+    rc = client_new(&c, o);
+    if (rc == 0) {
+        memcpy(c->session, session, HENN_SVC_SESSION_CHARS + 1);
+        memcpy(c->token, token, HENN_SVC_TOKEN_CHARS + 1);
+        rc = read_seq(c, &c->seq);
+    }
+    *out = c;
+    return rc;
+}
+
+const char *henn_svc_client_session(const henn_svc_client *c)
+{
+    return c ? c->session : "";
+}
+
+const char *henn_svc_client_token(const henn_svc_client *c)
+{
+    return c ? c->token : "";
+}
+
+const char *henn_svc_client_error(const henn_svc_client *c)
+{
+    return c ? c->error : "";
+}
+
+/* POST one message at seq, retried as the file comment says. */
+static int post_message(henn_svc_client *c, uint64_t seq, const uint8_t *req, size_t req_len,
+                        uint8_t **resp, size_t *resp_len)
+{
+    char path[160];
+    long status;
+    rbuf b;
+    int rc, conflicts = 0;
+
+    for (;;) {
+        snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", c->session,
+                 (unsigned long long)seq);
+        rc = exchange_retry(c, "POST", path, 2, req, req_len, &status, &b);
+        if (rc != 0)
+            return rc;
+        if (status == 200 && c->drop_every > 0 && seq % c->drop_every == 0 &&
+            c->dropped < seq) {
+            /* test hook: the response is lost on the way; send again */
+            c->dropped = seq;
+            free(b.data);
+            c->retries++;
+            continue;
+        }
+        if (status == 200) {
+            if (b.data == NULL && (b.data = malloc(1)) == NULL)
+                return HENN_ENOMEM;
+            *resp = b.data;
+            *resp_len = b.len;
+            c->seq = seq;
+            return 0;
+        }
+        if (status == 409 && conflicts++ < 3) {
+            uint64_t last = 0;
+            free(b.data);
+            rc = read_seq(c, &last);
+            if (rc != 0)
+                return rc;
+            if (last == seq || last + 1 == seq)
+                continue; /* handled (stored response) or still to handle */
+            snprintf(c->error, sizeof(c->error),
+                     "the server's session is at message %llu, this client at %llu",
+                     (unsigned long long)last, (unsigned long long)seq);
+            return HENN_EPROTO;
+        }
+        take_server_error(c, status, &b);
+        free(b.data);
+        return HENN_EIO;
+    }
+}
+
+static int transport_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                          size_t *resp_len)
+{
+    henn_svc_client *c = ctx;
+    *resp = NULL;
+    *resp_len = 0;
+    if (c == NULL || c->session[0] == '\0' || (req == NULL && req_len > 0))
+        return HENN_EINVAL;
+    return post_message(c, c->seq + 1, req, req_len, resp, resp_len);
+}
+
+void henn_svc_client_transport(henn_transport *t, henn_svc_client *c)
+{
+    memset(t, 0, sizeof(*t));
+    t->call = transport_call;
+    t->ctx = c;
+}
+
+int henn_svc_client_result(henn_svc_client *c, uint8_t **buf, size_t *buf_len)
+{
+    char path[128];
+    long status;
+    rbuf b;
+    int rc;
+
+    *buf = NULL;
+    *buf_len = 0;
+    if (c == NULL || c->session[0] == '\0')
+        return HENN_EINVAL;
+    snprintf(path, sizeof(path), "/v1/sessions/%s/result", c->session);
+    rc = exchange_retry(c, "GET", path, 2, NULL, 0, &status, &b);
+    if (rc != 0)
+        return rc;
+    if (status != 200) {
+        take_server_error(c, status, &b);
+        free(b.data);
+        return HENN_EIO;
+    }
+    if (b.data == NULL && (b.data = malloc(1)) == NULL)
+        return HENN_ENOMEM;
+    *buf = b.data;
+    *buf_len = b.len;
+    return 0;
+}
+
+int henn_svc_client_delete(henn_svc_client *c)
+{
+    char path[128];
+    long status;
+    rbuf b;
+    int rc;
+
+    if (c == NULL || c->session[0] == '\0')
+        return HENN_EINVAL;
+    snprintf(path, sizeof(path), "/v1/sessions/%s", c->session);
+    rc = exchange_retry(c, "DELETE", path, 2, NULL, 0, &status, &b);
+    if (rc == 0 && status != 204 && status != 200 && status != 404) {
+        take_server_error(c, status, &b);
+        rc = HENN_EIO;
+    }
+    free(b.data);
+    return rc;
+}
+
+void henn_svc_client_free(henn_svc_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    if (c->server_token) {
+        henn_memzero(c->server_token, strlen(c->server_token));
+        free(c->server_token);
+    }
+    free(c->base);
+    free(c->ca_file);
+    henn_memzero(c, sizeof(*c));
+    free(c);
+}
+
+/* ---- test hooks (service/client_internal.h) ---- */
+
+void henn__svc_client_drop_responses(henn_svc_client *c, unsigned every)
+{
+    c->drop_every = every;
+}
+
+uint64_t henn__svc_client_seq(const henn_svc_client *c)
+{
+    return c->seq;
+}
+
+uint64_t henn__svc_client_retries(const henn_svc_client *c)
+{
+    return c->retries;
+}
