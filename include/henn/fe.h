@@ -99,7 +99,8 @@ typedef struct henn_fe_dlog {
     size_t cap;          /* hash slots (power of two) */
     uint64_t *keys;      /* cap keys, 0 = empty */
     uint32_t *vals;      /* j | x-parity << 31 */
-    henn_fe_elem *giant; /* (2T + 1) * 4g */
+    henn_fe_elem *giant; /* [0]: (2T + 1) * 4g; then k 16^w g, k < 16, for the
+                            4-bit windows w of B (hit checks) */
 } henn_fe_dlog;
 
 /*

@@ -57,6 +57,13 @@ void henn__fe_msm_naive(struct decaf_255_point_s *out, const henn_fe_elem *p, co
  */
 int henn__fe_layout_ok(void);
 
+/*
+ * out = v g for |v| <= dl->bound (v public: variable time) from the table of
+ * k 16^w g that dl keeps after its giant step (dlog.c): at most one
+ * addition per 4 bits of |v|.
+ */
+void henn__fe_dlog_small_g(struct decaf_255_point_s *out, const henn_fe_dlog *dl, int64_t v);
+
 /* v with v g = P (P a decaf point). HENN_ERANGE when |v| > B. */
 int henn__fe_dlog_point(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p);
 

@@ -3,8 +3,9 @@
  * ciphertext at once (henn_feip_decrypt_idx_many, henn/fe.h). Each result
  * is first looked up at the table's first giant step with the points
  * normalised together (one field inversion for the whole call instead of
- * one per query) and a hit is checked with a windowed table of g multiples
- * (about 10 additions instead of a full fixed-base multiplication); a miss
+ * one per query) and a hit is checked with the dlog table's windowed table
+ * of g multiples (henn__fe_dlog_small_g, at most one addition per 4 bits of
+ * the result, instead of a full fixed-base multiplication); a miss
  * takes the ordinary baby-step giant-step path. The table key is the one
  * src/fe/dlog.c builds (low bits of the affine y, parity of x).
  */
@@ -14,25 +15,10 @@
 #include "fe/fe_internal.h"
 #include "fe/gf25519.h"
 
-#define WROWS 16 /* k * 16^w * g, k = 0..15 */
-
 static uint64_t key_of(const fe25519 *y)
 {
     uint64_t k = y->v[0] | (y->v[1] << 51);
     return k == 0 ? 1 : k;
-}
-
-/* out = v g for |v| < 16^windows from the table (v public) */
-static void small_g(struct decaf_255_point_s *out, const henn_fe_elem *tab, unsigned windows,
-                    int64_t v)
-{
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    decaf_255_point_copy(out, decaf_255_point_identity);
-    for (unsigned w = 0; w < windows && u != 0; w++, u >>= 4)
-        if ((u & 15) != 0)
-            decaf_255_point_add(out, out, FE_CPT(&tab[w * WROWS + (u & 15)]));
-    if (v < 0)
-        decaf_255_point_negate(out, out);
 }
 
 static int idx_ok(size_t n, const size_t *idx, size_t m)
@@ -67,27 +53,14 @@ int henn_feip_decrypt_idx_many(int64_t *v, const henn_feip_mpk *mpk, const henn_
                 return HENN_ERANGE;
         }
     }
-    unsigned windows = 1;
-    while (windows < 16 && (dl->bound >> (4 * windows)) != 0)
-        windows++;
     henn_fe_elem *D = henn__fe_elems_alloc(cnt), *gath = henn__fe_elems_alloc(m);
-    henn_fe_elem *gt = henn__fe_elems_alloc((size_t)windows * WROWS);
     fe25519 *acc = malloc(cnt * sizeof(*acc)), *zs = malloc(cnt * sizeof(*zs));
     decaf_255_scalar_t sk;
     decaf_255_point_t d, t, q;
     int rc = 0;
-    if (D == NULL || gath == NULL || gt == NULL || acc == NULL || zs == NULL) {
+    if (D == NULL || gath == NULL || acc == NULL || zs == NULL) {
         rc = HENN_ENOMEM;
         goto cleanup;
-    }
-    /* the verification table */
-    decaf_255_point_copy(d, decaf_255_point_base);
-    for (unsigned w = 0; w < windows; w++) {
-        decaf_255_point_copy(FE_PT(&gt[w * WROWS]), decaf_255_point_identity);
-        for (unsigned k = 1; k < WROWS; k++)
-            decaf_255_point_add(FE_PT(&gt[w * WROWS + k]), FE_CPT(&gt[w * WROWS + k - 1]), d);
-        for (int s = 0; s < 4; s++)
-            decaf_255_point_double(d, d);
     }
     /* D_k = sum y c_idx - sk_k c_0 */
     for (size_t k = 0; k < cnt; k++) {
@@ -141,7 +114,7 @@ int henn_feip_decrypt_idx_many(int64_t *v, const henn_feip_mpk *mpk, const henn_
             uint64_t ca = cand < 0 ? (uint64_t)0 - (uint64_t)cand : (uint64_t)cand;
             if (ca > dl->bound)
                 continue;
-            small_g(t, gt, windows, cand);
+            henn__fe_dlog_small_g(t, dl, cand);
             if (decaf_255_point_eq(t, FE_CPT(&D[k]))) {
                 v[k] = cand;
                 found = 1;
@@ -159,7 +132,6 @@ cleanup:
         memset(v, 0, cnt * sizeof(*v));
     free(D);
     free(gath);
-    free(gt);
     free(acc);
     free(zs);
     decaf_255_scalar_destroy(sk);

@@ -60,6 +60,29 @@ static void test_dlog(void)
         CHECK_OK(henn_fe_dlog_solve(&v, &dl, p));
         CHECK_EQ_INT(v, k);
     }
+    /* results around the giant-step batches (i = 0, the first batch of
+     * 1..15, then batches of 32), both signs, both ends of each step */
+    const int64_t M = 2 * 1000 + 1;
+    const int64_t steps[] = {0, 1, 14, 15, 16, 17, 46, 47, 48, 49, 79, 80};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        for (int e = -1; e <= 1; e++)
+            for (int sg = -1; sg <= 1; sg += 2) {
+                int64_t k = sg * (steps[i] * M + e * 1000), v = 77;
+                henn_fe_point_mul_g(p, k);
+                CHECK_OK(henn_fe_dlog_solve(&v, &dl, p));
+                CHECK_EQ_INT(v, k);
+            }
+    /* the hit-check table against the fixed-base multiplication */
+    const int64_t gs[] = {0, 1, -1, 15, -15, 16, -16, 255, 256, -4096, 65535, (int64_t)B,
+                          -(int64_t)B, 1234567, -3999999};
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        uint8_t q[32];
+        decaf_255_point_t a;
+        henn__fe_dlog_small_g(a, &dl, gs[i]);
+        decaf_255_point_encode(q, a);
+        henn_fe_point_mul_g(p, gs[i]);
+        CHECK(memcmp(p, q, 32) == 0);
+    }
     int64_t v = 5;
     henn_fe_point_mul_g(p, (int64_t)B + 1);
     CHECK_RC(henn_fe_dlog_solve(&v, &dl, p), HENN_ERANGE);
