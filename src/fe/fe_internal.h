@@ -6,6 +6,7 @@
  *  dlog.c       the persistent baby-step giant-step table
  *  msm.c        multi-scalar multiplication over small signed scalars
  *  serialize.c  every serializer and validating deserializer
+ *  affine.c     batch normalisation of points to Z = 1
  *
  * Group elements are libdecaf decaf_255 points (ristretto255): extended
  * Edwards coordinates (X:Y:Z:T) on edwards25519, each coordinate five 51-bit
@@ -34,7 +35,15 @@ struct henn__fe_tabs {
     decaf_255_precomputed_s **h; /* n libdecaf comb tables, one per h_i */
     henn_fe_elem *gsmall;        /* windows x 9: k * 16^w * g, k = 0..8 */
     unsigned windows;            /* 4-bit signed windows covering X */
+    int affine;                  /* henn__fe_layout_ok(): encryption leaves Z = 1 */
 };
+
+/*
+ * Bring cnt points to Z = 1 (same group elements, same representatives)
+ * with one field inversion. Constant time. 0 or HENN_ENOMEM (points then
+ * unchanged). Only after henn__fe_layout_ok() returned 1. affine.c.
+ */
+int henn__fe_make_affine(henn_fe_elem *p, size_t cnt);
 
 /* Multi-scalar multiplication: out = sum k_i P_i, |k_i| < 2^62 (public). */
 void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,

@@ -160,6 +160,42 @@ static void test_msm(void)
     }
 }
 
+/* 1 if the point's Z is exactly 1 (libdecaf's limbs) */
+static int z_is_one(const henn_fe_elem *e)
+{
+    const gf_25519_s *z = FE_CPT(e)->z;
+    return z->limb[0] == 1 && z->limb[1] == 0 && z->limb[2] == 0 && z->limb[3] == 0 &&
+           z->limb[4] == 0;
+}
+
+static void test_affine(void)
+{
+    CHECK(henn__fe_layout_ok() == 1);
+    for (size_t n = 1; n <= 70; n += 23) {
+        henn_fe_elem *p = henn__fe_elems_alloc(n), *q = henn__fe_elems_alloc(n);
+        for (size_t i = 0; i < n; i++) {
+            decaf_255_scalar_t s;
+            henn__fe_scalar_from_i64(s, (int64_t)(rnd() >> 2));
+            decaf_255_point_scalarmul(FE_PT(&p[i]), decaf_255_point_base, s);
+            if (i == 1) /* the identity too */
+                decaf_255_point_copy(FE_PT(&p[i]), decaf_255_point_identity);
+        }
+        memcpy(q, p, n * sizeof *p);
+        CHECK_OK(henn__fe_make_affine(q, n));
+        for (size_t i = 0; i < n; i++) {
+            uint8_t a[32], b[32];
+            CHECK(z_is_one(&q[i]));
+            CHECK(decaf_255_point_valid(FE_CPT(&q[i])) != 0);
+            CHECK(decaf_255_point_eq(FE_CPT(&p[i]), FE_CPT(&q[i])) != 0);
+            decaf_255_point_encode(a, FE_CPT(&p[i]));
+            decaf_255_point_encode(b, FE_CPT(&q[i]));
+            CHECK(memcmp(a, b, 32) == 0);
+        }
+        free(p);
+        free(q);
+    }
+}
+
 static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog *dl, int reps)
 {
     henn_feip_mpk mpk;
@@ -184,9 +220,13 @@ static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog
         CHECK_EQ_INT(v, dot(x, y, n));
         CHECK_OK(henn_feip_decrypt_naive(&w, &mpk, dl, &ct, &fk, y, n));
         CHECK_EQ_INT(w, v);
-        if (r == 0 && n <= 25) {
+        /* encryption leaves the points at Z = 1 (mixed additions) */
+        for (size_t i = 1; i <= n; i++)
+            CHECK(z_is_one(&ct.c[i]));
+        if (r == 0) { /* the projective path on the same x, y */
             henn_feip_ct ct2 = {0};
             CHECK_OK(henn_feip_encrypt_notab(&ct2, &mpk, x, n));
+            CHECK(!z_is_one(&ct2.c[1])); /* projective: the general MSM */
             CHECK_OK(henn_feip_decrypt(&w, &mpk, dl, &ct2, &fk, y, n));
             CHECK_EQ_INT(w, v);
             henn_feip_ct_clear(&ct2);
@@ -715,6 +755,7 @@ int main(void)
     rng_state = (uint64_t)test_seed() * 2654435761u + 1;
     test_dlog();
     test_msm();
+    test_affine();
     test_feip();
     test_feip_support();
     test_febo();
