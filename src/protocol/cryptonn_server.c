@@ -400,6 +400,7 @@ static int dec_fwd(void *arg, size_t i)
 typedef struct {
     henn_cryptonn_server *s;
     const size_t *live_idx;
+    size_t nlive;
 } bwd_job;
 
 static int dec_bwd(void *arg, size_t i)
@@ -420,14 +421,36 @@ static int dec_fwd_sup(void *arg, size_t i)
                                  &s->fk[j * s->rows + r], s->wq + j * d, d, r * d, 1);
 }
 
-/* BATCH layout, backward: item (live column a, feature k), key a d + k */
-static int dec_bwd_sup(void *arg, size_t i)
+/* BATCH layout, backward: item k (a feature): the nlive keys for the live
+ * delta columns on the support (., k), decrypted together (points
+ * normalised at once, table hits checked without a fixed-base
+ * multiplication); key a d + k, vector dT row a. */
+static int dec_bwd_sup(void *arg, size_t k)
 {
     bwd_job *b = arg;
     henn_cryptonn_server *s = b->s;
-    size_t d = s->p.in_dim, a = i / d, k = i % d, B = s->p.batch;
-    return henn_feip_decrypt_sub(&s->g[b->live_idx[a] * d + k], &s->mpk[2], &s->dl, &s->lct,
-                                 &s->tab, &s->fk[i], s->dT + a * B, B, k, d);
+    size_t d = s->p.in_dim, B = s->p.batch, n = b->nlive, a, i;
+    size_t *idx = calloc(n * B, sizeof(*idx));
+    henn_feip_fk *fk = calloc(n, sizeof(*fk));
+    int64_t *v = calloc(n, sizeof(*v));
+    int rc = HENN_ENOMEM;
+    if (idx != NULL && fk != NULL && v != NULL) {
+        for (a = 0; a < n; a++) {
+            for (i = 0; i < B; i++)
+                idx[a * B + i] = i * d + k;
+            fk[a] = s->fk[a * d + k];
+        }
+        rc = henn_feip_decrypt_idx_many(v, &s->mpk[2], &s->dl, &s->lct, &s->tab, fk, s->dT,
+                                        idx, B, n);
+        for (a = 0; a < n && rc == 0; a++)
+            s->g[b->live_idx[a] * d + k] = v[a];
+    }
+    if (fk != NULL)
+        henn_memzero(fk, n * sizeof(*fk));
+    free(fk);
+    free(idx);
+    free(v);
+    return rc;
 }
 
 static int dec_bo(void *arg, size_t i)
@@ -639,8 +662,9 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
                  : get_ip_keys(s, HENN_CRYPTONN_COLUMN, s->dT, nlive, B);
         if (rc == 0) {
             t0 = henn__cn_now();
-            bj = (bwd_job){s, lidx};
-            rc = henn__cn_parallel(lng ? dec_bwd_sup : dec_bwd, &bj, nlive * d, s->threads);
+            bj = (bwd_job){s, lidx, nlive};
+            rc = lng ? henn__cn_parallel(dec_bwd_sup, &bj, d, s->threads)
+                     : henn__cn_parallel(dec_bwd, &bj, nlive * d, s->threads);
             s->st.t_decrypt += henn__cn_now() - t0;
             s->st.decryptions_ip += nlive * d;
         }
