@@ -172,8 +172,13 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
  * mixed additions save. Terms are stored as (y + x, y - x, 2 d x y), so
  * adding one to a bucket costs 7
  * multiplications (Hisil, Wong, Carter, Dawson, Asiacrypt 2008, section
- * 3.1, "mixed addition"); subtracting swaps the first two and negates the
- * third. Buckets are summed with the full addition (9 multiplications).
+ * 3.1, "mixed addition"); each term is stored with its negative (the first
+ * two swapped, the third negated) so a signed digit picks one by index.
+ * The first term of a bucket is copied in (no multiplication). Buckets are
+ * summed with the full addition (9 multiplications). Additions to two
+ * different buckets, and the two additions of each step of the bucket
+ * sum, are written side by side: independent chains of multiplications
+ * that the processor overlaps (about 8% off the MSM at n = 784).
  */
 #define CURVE_D 121665u
 
@@ -185,25 +190,20 @@ typedef struct {
     fe25519 ypx, ymx, t2d;
 } niels_pt;
 
-/* r = p + q (q affine, sign -1: p - q). */
-static void add_niels(ext_pt *r, const ext_pt *p, const niels_pt *q, int neg)
+/* r = p + q (q affine, in niels form). */
+static void add_niels(ext_pt *r, const ext_pt *p, const niels_pt *q)
 {
     fe25519 a, b, c, d, e, f, g, h;
     fe_sub(&e, &p->y, &p->x);
     fe_add(&f, &p->y, &p->x);
-    fe_mul(&a, &e, neg ? &q->ypx : &q->ymx);
-    fe_mul(&b, &f, neg ? &q->ymx : &q->ypx);
+    fe_mul(&a, &e, &q->ymx);
+    fe_mul(&b, &f, &q->ypx);
     fe_mul(&c, &p->t, &q->t2d);
     fe_add(&d, &p->z, &p->z);
     fe_sub(&e, &b, &a);
     fe_add(&h, &b, &a);
-    if (neg) {
-        fe_add(&f, &d, &c);
-        fe_sub(&g, &d, &c);
-    } else {
-        fe_sub(&f, &d, &c);
-        fe_add(&g, &d, &c);
-    }
+    fe_sub(&f, &d, &c);
+    fe_add(&g, &d, &c);
     fe_mul(&r->x, &e, &f);
     fe_mul(&r->y, &g, &h);
     fe_mul(&r->t, &e, &h);
@@ -234,6 +234,87 @@ static void add_ext(ext_pt *r, const ext_pt *p, const ext_pt *q)
     fe_mul(&r->z, &f, &g);
 }
 
+/*
+ * r1 += q1 and r2 += q2 (niels, sign already applied) on two different
+ * buckets, written side by side so that the two independent chains of
+ * multiplications overlap in the processor.
+ */
+static void add_niels_x2(ext_pt *r1, const niels_pt *q1, ext_pt *r2, const niels_pt *q2)
+{
+    fe25519 a1, b1, c1, d1, e1, f1, g1, h1, a2, b2, c2, d2, e2, f2, g2, h2;
+    fe_sub(&e1, &r1->y, &r1->x);
+    fe_sub(&e2, &r2->y, &r2->x);
+    fe_add(&f1, &r1->y, &r1->x);
+    fe_add(&f2, &r2->y, &r2->x);
+    fe_mul(&a1, &e1, &q1->ymx);
+    fe_mul(&a2, &e2, &q2->ymx);
+    fe_mul(&b1, &f1, &q1->ypx);
+    fe_mul(&b2, &f2, &q2->ypx);
+    fe_mul(&c1, &r1->t, &q1->t2d);
+    fe_mul(&c2, &r2->t, &q2->t2d);
+    fe_add(&d1, &r1->z, &r1->z);
+    fe_add(&d2, &r2->z, &r2->z);
+    fe_sub(&e1, &b1, &a1);
+    fe_sub(&e2, &b2, &a2);
+    fe_add(&h1, &b1, &a1);
+    fe_add(&h2, &b2, &a2);
+    fe_sub(&f1, &d1, &c1);
+    fe_sub(&f2, &d2, &c2);
+    fe_add(&g1, &d1, &c1);
+    fe_add(&g2, &d2, &c2);
+    fe_mul(&r1->x, &e1, &f1);
+    fe_mul(&r2->x, &e2, &f2);
+    fe_mul(&r1->y, &g1, &h1);
+    fe_mul(&r2->y, &g2, &h2);
+    fe_mul(&r1->t, &e1, &h1);
+    fe_mul(&r2->t, &e2, &h2);
+    fe_mul(&r1->z, &f1, &g1);
+    fe_mul(&r2->z, &f2, &g2);
+}
+
+/* r1 = p1 + q1 and r2 = p2 + q2, all extended, side by side (as add_ext). */
+static void add_ext_x2(ext_pt *r1, const ext_pt *p1, const ext_pt *q1, ext_pt *r2,
+                       const ext_pt *p2, const ext_pt *q2)
+{
+    fe25519 a1, b1, c1, d1, e1, f1, g1, h1, u1, w1, a2, b2, c2, d2, e2, f2, g2, h2, u2, w2;
+    fe_sub(&u1, &p1->y, &p1->x);
+    fe_sub(&u2, &p2->y, &p2->x);
+    fe_sub(&w1, &q1->y, &q1->x);
+    fe_sub(&w2, &q2->y, &q2->x);
+    fe_mul(&a1, &u1, &w1);
+    fe_mul(&a2, &u2, &w2);
+    fe_add(&u1, &p1->y, &p1->x);
+    fe_add(&u2, &p2->y, &p2->x);
+    fe_add(&w1, &q1->y, &q1->x);
+    fe_add(&w2, &q2->y, &q2->x);
+    fe_mul(&b1, &u1, &w1);
+    fe_mul(&b2, &u2, &w2);
+    fe_mul(&u1, &p1->t, &q1->t);
+    fe_mul(&u2, &p2->t, &q2->t);
+    fe_mul_small(&c1, &u1, 2 * CURVE_D);
+    fe_mul_small(&c2, &u2, 2 * CURVE_D);
+    fe_mul(&u1, &p1->z, &q1->z);
+    fe_mul(&u2, &p2->z, &q2->z);
+    fe_add(&d1, &u1, &u1);
+    fe_add(&d2, &u2, &u2);
+    fe_sub(&e1, &b1, &a1);
+    fe_sub(&e2, &b2, &a2);
+    fe_sub(&f1, &d1, &c1);
+    fe_sub(&f2, &d2, &c2);
+    fe_add(&g1, &d1, &c1);
+    fe_add(&g2, &d2, &c2);
+    fe_add(&h1, &b1, &a1);
+    fe_add(&h2, &b2, &a2);
+    fe_mul(&r1->x, &e1, &f1);
+    fe_mul(&r2->x, &e2, &f2);
+    fe_mul(&r1->y, &g1, &h1);
+    fe_mul(&r2->y, &g2, &h2);
+    fe_mul(&r1->t, &e1, &h1);
+    fe_mul(&r2->t, &e2, &h2);
+    fe_mul(&r1->z, &f1, &g1);
+    fe_mul(&r2->z, &f2, &g2);
+}
+
 /* r = 2 p (dbl-2008-hwcd, a = -1). */
 static void dbl_ext(ext_pt *r, const ext_pt *p)
 {
@@ -259,12 +340,23 @@ static void dbl_ext(ext_pt *r, const ext_pt *p)
     fe_mul(&r->z, &f, &g);
 }
 
-static void ext_from_niels(ext_pt *r, const niels_pt *q, int neg)
+/*
+ * r = the affine point p (Z = 1, T = xy), negated when neg: the first term
+ * of a bucket costs no multiplication (adding it to the identity cost 7).
+ */
+static void ext_from_affine(ext_pt *r, const struct decaf_255_point_s *p, int neg)
 {
-    /* x = (ypx - ymx) / 2 and y = (ypx + ymx) / 2 would need a halving;
-     * start from the identity and add instead */
-    static const ext_pt id = {{{0}}, {{1}}, {{1}}, {{0}}};
-    add_niels(r, &id, q, neg);
+    static const fe25519 zero = {{0, 0, 0, 0, 0}};
+    fe_load(&r->x, p->x);
+    fe_load(&r->y, p->y);
+    fe_load(&r->t, p->t);
+    r->z = (fe25519){{1, 0, 0, 0, 0}};
+    if (neg) {
+        fe_sub(&r->x, &zero, &r->x);
+        fe_sub(&r->t, &zero, &r->t);
+        fe_carry(&r->x);
+        fe_carry(&r->t);
+    }
 }
 
 /* 1 if every point has Z = 1 exactly (as libdecaf's decoder leaves them). */
@@ -279,19 +371,29 @@ static int all_affine(const henn_fe_elem *p, size_t n)
     return 1;
 }
 
-/* The niels form of n points with Z = 1 (T = xy): one small product each. */
+/*
+ * The niels forms of n points with Z = 1 (T = xy) and of their negatives:
+ * q[2i] = P_i, q[2i + 1] = -P_i = (y - x, y + x, -2dxy), so a signed digit
+ * selects its term by index instead of by branch.
+ */
 static void to_niels_affine(niels_pt *q, const henn_fe_elem *p, size_t n)
 {
+    static const fe25519 zero = {{0, 0, 0, 0, 0}};
     fe25519 x, y, t;
     for (size_t i = 0; i < n; i++) {
+        niels_pt *a = &q[2 * i], *b = &q[2 * i + 1];
         fe_load(&x, FE_CPT(&p[i])->x);
         fe_load(&y, FE_CPT(&p[i])->y);
         fe_load(&t, FE_CPT(&p[i])->t);
-        fe_add(&q[i].ypx, &y, &x);
-        fe_sub(&q[i].ymx, &y, &x);
-        fe_carry(&q[i].ypx);
-        fe_carry(&q[i].ymx);
-        fe_mul_small(&q[i].t2d, &t, 2 * CURVE_D);
+        fe_add(&a->ypx, &y, &x);
+        fe_sub(&a->ymx, &y, &x);
+        fe_carry(&a->ypx);
+        fe_carry(&a->ymx);
+        fe_mul_small(&a->t2d, &t, 2 * CURVE_D);
+        b->ypx = a->ymx;
+        b->ymx = a->ypx;
+        fe_sub(&b->t2d, &zero, &a->t2d);
+        fe_carry(&b->t2d);
     }
 }
 
@@ -318,7 +420,7 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
     size_t nb = (size_t)1 << (c - 1);
     int16_t *dig = malloc(n * w * sizeof *dig);
     ext_pt *bk = malloc(nb * sizeof *bk);
-    niels_pt *q = malloc(n * sizeof *q);
+    niels_pt *q = malloc(2 * n * sizeof *q);
     unsigned char *used = calloc(nb, 1);
     if (dig == NULL || bk == NULL || q == NULL || used == NULL) {
         free(dig);
@@ -330,42 +432,68 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
     }
     to_niels_affine(q, p, n);
     recode(dig, k, n, c, w);
-    ext_pt acc, run, sum;
+    ext_pt acc, run, sum, prev;
     int acc_used = 0;
     for (unsigned j = w; j-- > 0;) {
         if (acc_used)
             for (unsigned d = 0; d < c; d++)
                 dbl_ext(&acc, &acc);
         memset(used, 0, nb);
+        /* one term waits until a second one for another bucket comes */
+        size_t pend = SIZE_MAX, pbi = 0;
         for (size_t i = 0; i < n; i++) {
             int d = dig[i * w + j];
             if (d == 0)
                 continue;
-            size_t bi = (size_t)(d > 0 ? d : -d) - 1;
-            if (!used[bi])
-                ext_from_niels(&bk[bi], &q[i], d < 0);
-            else
-                add_niels(&bk[bi], &bk[bi], &q[i], d < 0);
-            used[bi] = 1;
+            size_t bi = (size_t)(d > 0 ? d : -d) - 1, qi = 2 * i + (d < 0);
+            if (!used[bi]) {
+                ext_from_affine(&bk[bi], FE_CPT(&p[i]), d < 0);
+                used[bi] = 1;
+            } else if (pend == SIZE_MAX) {
+                pend = qi;
+                pbi = bi;
+            } else if (pbi == bi) {
+                add_niels(&bk[bi], &bk[bi], &q[pend]);
+                pend = qi;
+            } else {
+                add_niels_x2(&bk[pbi], &q[pend], &bk[bi], &q[qi]);
+                pend = SIZE_MAX;
+            }
         }
+        if (pend != SIZE_MAX)
+            add_niels(&bk[pbi], &bk[pbi], &q[pend]);
+        /* sum = sum_b (b + 1) B_b as the sum of the running sums; the
+         * update of run and the addition of the previous run to sum are
+         * independent and go side by side */
         int run_used = 0, sum_used = 0;
         for (size_t bi = nb; bi-- > 0;) {
-            if (used[bi]) {
-                if (run_used)
-                    add_ext(&run, &run, &bk[bi]);
-                else
+            if (!run_used) {
+                if (used[bi]) {
                     run = bk[bi];
-                run_used = 1;
+                    run_used = 1;
+                }
+                continue;
             }
-            if (run_used) {
+            prev = run;
+            if (sum_used && used[bi]) {
+                add_ext_x2(&run, &run, &bk[bi], &sum, &sum, &prev);
+            } else {
+                if (used[bi])
+                    add_ext(&run, &run, &bk[bi]);
                 if (sum_used)
-                    add_ext(&sum, &sum, &run);
+                    add_ext(&sum, &sum, &prev);
                 else
-                    sum = run;
-                sum_used = 1;
+                    sum = prev;
             }
+            sum_used = 1;
         }
-        if (sum_used) {
+        if (run_used) {
+            if (sum_used)
+                add_ext(&sum, &sum, &run);
+            else
+                sum = run;
+        }
+        if (run_used) {
             if (acc_used)
                 add_ext(&acc, &acc, &sum);
             else
