@@ -18,6 +18,7 @@
 #include "cli_util.h"
 #include "kdd_cmd.h"
 #include "lr_cmd.h"
+#include "serve_cmd.h"
 #include "henn/henn.h"
 
 /* Exit statuses: 0 ok, 1 runtime failure (bad input file, crypto error),
@@ -80,6 +81,11 @@ static const char *usage_text =
     "                 [--json F]\n"
     "                      train on FEIP/FEBO-encrypted images next to the plaintext\n"
     "                      twin and the paper's figures\n"
+    "\n"
+    "Network service (docs/SERVICE.md):\n"
+    "  serve [--listen ADDR:PORT] [--data-dir DIR] [--cert F --key F] [--tokens F]\n"
+    "        [--threads N] [--insecure-http] [--json]\n"
+    "                      the model server; prints its URL ('henn serve --help')\n"
     "\n"
     "Other:\n"
     "  demo [--bits N] [--count N] [--threads T]\n"
@@ -890,6 +896,8 @@ int main(int argc, char **argv)
         return henn_cli_cryptonn(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0)
+        return henn_cli_serve(argc - 2, argv + 2);
     fprintf(stderr, "henn: unknown command '%s'\n", cmd);
     return usage(NULL);
 }

@@ -1,0 +1,292 @@
+/*
+ * The protocols a session can run, each the service party of an
+ * in-process protocol behind one interface (svc_internal.h):
+ *  - "kdd-private": the private KDD training's trainer
+ *    (henn_private_trainer_*). Config {"model": base64 of
+ *    henn_nn_model_serialize, "nn": {"optimizer": "adam"|"sgd", "lr",
+ *    "momentum", "beta1", "beta2", "eps"}, optional "rerandomize": bool,
+ *    "max_key_bits": n}. Every message it accepts changes its state
+ *    (PSETUP: key and parameters; INFER: the forward pass's position,
+ *    which PGRAD checks; PGRAD: the weights and the optimiser), so all
+ *    are logged. Result: the current model (the owner learns it in this
+ *    protocol).
+ *  - "kdd-infer": encrypted inference on a model the server holds
+ *    (henn_trainer_new with no optimiser). Config {"model": base64,
+ *    optional "max_key_bits"}. SETUP and DATA change state; INFER does
+ *    not. Result: none (the model is the server's).
+ *  - "lr": logistic regression on CKKS (henn_lr_server_*). Config {}.
+ *    KEYS, DATA, TRAIN, STEP and MODEL change state; INFER does not.
+ *    Result: none (the server holds only ciphertexts).
+ * The handlers are deterministic functions of the state and the request
+ * for everything replay needs (homomorphic products, optimiser steps;
+ * the randomness of re-randomised outputs does not enter the state), so
+ * replaying the logged requests through a fresh party rebuilds the state
+ * bit for bit (test_service_server checks the model).
+ */
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "henn/lrproto.h"
+#include "henn/protocol.h"
+#include "service/svc_internal.h"
+
+/* Test hooks of the trainers (src/protocol/kdd_private_trainer.c,
+ * trainer.c): accept keys under 2048 bits. */
+void henn__private_trainer_allow_insecure(henn_private_trainer *t);
+void henn__trainer_allow_insecure(henn_trainer *t);
+
+/* A henn_nn_model from config's "model": base64 of the serialised model. */
+static int config_model(henn_nn_model *m, const json_t *config)
+{
+    const char *b64 = json_string_value(json_object_get(config, "model"));
+    size_t n, len;
+    uint8_t *buf;
+    int rc;
+
+    henn_nn_model_init_empty(m);
+    if (b64 == NULL)
+        return HENN_EINVAL;
+    n = strlen(b64);
+    buf = malloc(n / 4 * 3 + 3);
+    if (buf == NULL)
+        return HENN_ENOMEM;
+    if (sodium_base642bin(buf, n / 4 * 3 + 3, b64, n, " \r\n", &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(buf);
+        return HENN_EINVAL;
+    }
+    rc = henn_nn_model_deserialize(m, buf, len);
+    free(buf);
+    return rc == 0 ? 0 : HENN_EINVAL;
+}
+
+static int config_limits(henn_trainer_limits *l, const json_t *config)
+{
+    json_t *v = json_object_get(config, "max_key_bits");
+    henn_trainer_limits_default(l);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < HENN_PAILLIER_MIN_BITS ||
+        json_integer_value(v) > HENN_PAILLIER_MAX_BITS)
+        return HENN_EINVAL;
+    l->max_key_bits = (size_t)json_integer_value(v);
+    return 0;
+}
+
+/* A finite float field (absent: keep *f). */
+static int config_float(float *f, const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    double d;
+    if (v == NULL)
+        return 0;
+    if (!json_is_number(v))
+        return HENN_EINVAL;
+    d = json_number_value(v);
+    if (!isfinite(d) || fabs(d) > 1e30)
+        return HENN_EINVAL;
+    *f = (float)d;
+    return 0;
+}
+
+static int config_nn(henn_nn_opts *nn, const json_t *config)
+{
+    const json_t *o = json_object_get(config, "nn");
+    json_t *opt;
+    henn_nn_opts_default(nn);
+    if (o == NULL)
+        return 0;
+    if (!json_is_object(o))
+        return HENN_EINVAL;
+    opt = json_object_get(o, "optimizer");
+    if (opt != NULL) {
+        const char *s = json_string_value(opt);
+        if (s != NULL && strcmp(s, "adam") == 0)
+            nn->optimizer = HENN_NN_ADAM;
+        else if (s != NULL && strcmp(s, "sgd") == 0)
+            nn->optimizer = HENN_NN_SGD;
+        else if (json_is_integer(opt) && json_integer_value(opt) == HENN_NN_ADAM)
+            nn->optimizer = HENN_NN_ADAM;
+        else if (json_is_integer(opt) && json_integer_value(opt) == HENN_NN_SGD)
+            nn->optimizer = HENN_NN_SGD;
+        else
+            return HENN_EINVAL;
+    }
+    if (config_float(&nn->lr, o, "lr") != 0 || config_float(&nn->momentum, o, "momentum") != 0 ||
+        config_float(&nn->beta1, o, "beta1") != 0 || config_float(&nn->beta2, o, "beta2") != 0 ||
+        config_float(&nn->eps, o, "eps") != 0)
+        return HENN_EINVAL;
+    if (!(nn->lr > 0.0f) || !(nn->momentum >= 0.0f && nn->momentum < 1.0f) ||
+        !(nn->beta1 >= 0.0f && nn->beta1 < 1.0f) || !(nn->beta2 >= 0.0f && nn->beta2 < 1.0f) ||
+        !(nn->eps > 0.0f))
+        return HENN_EINVAL;
+    return 0;
+}
+
+/* Type of a "HNP\x01" message, or -1. */
+static int kdd_type(const uint8_t *req, size_t len)
+{
+    return henn_msg_type(req, len);
+}
+
+/* ---- kdd-private ---- */
+
+static int kp_create(void **party, const json_t *config, const henn__svc_party_opts *o)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_trainer_limits lim;
+    henn_batch_opts bo = {o->threads, NULL, NULL};
+    henn_private_trainer *t = NULL;
+    json_t *rr = json_object_get(config, "rerandomize");
+    int rc;
+
+    *party = NULL;
+    if (rr != NULL && !json_is_boolean(rr))
+        return HENN_EINVAL;
+    rc = config_nn(&nn, config);
+    if (rc == 0)
+        rc = config_limits(&lim, config);
+    if (rc != 0)
+        return rc;
+    rc = config_model(&m, config);
+    if (rc == 0)
+        rc = henn_private_trainer_new(&t, &m, &nn, &bo);
+    henn_nn_model_clear(&m);
+    if (rc == 0)
+        rc = henn_private_trainer_set_limits(t, &lim);
+    if (rc != 0) {
+        henn_private_trainer_free(t);
+        return rc;
+    }
+    if (o->allow_insecure)
+        henn__private_trainer_allow_insecure(t);
+    henn_private_trainer_set_rerandomize(t, rr != NULL && json_is_true(rr));
+    *party = t;
+    return 0;
+}
+
+static int kp_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    return henn_private_trainer_handle(party, req, req_len, resp, resp_len);
+}
+
+static int kp_changes(const uint8_t *req, size_t len)
+{
+    int t = kdd_type(req, len);
+    return t == HENN_MSG_PSETUP || t == HENN_MSG_INFER || t == HENN_MSG_PGRAD;
+}
+
+static int kp_result(void *party, uint8_t **out, size_t *out_len)
+{
+    return henn_nn_model_serialize(out, out_len, henn_private_trainer_model(party));
+}
+
+static void kp_free(void *party)
+{
+    henn_private_trainer_free(party);
+}
+
+/* ---- kdd-infer ---- */
+
+static int ki_create(void **party, const json_t *config, const henn__svc_party_opts *o)
+{
+    henn_nn_model m;
+    henn_trainer_limits lim;
+    henn_batch_opts bo = {o->threads, NULL, NULL};
+    henn_trainer *t = NULL;
+    int rc;
+
+    *party = NULL;
+    rc = config_limits(&lim, config);
+    if (rc != 0)
+        return rc;
+    rc = config_model(&m, config);
+    if (rc == 0)
+        rc = henn_trainer_new(&t, &m, NULL, &bo);
+    henn_nn_model_clear(&m);
+    if (rc == 0)
+        rc = henn_trainer_set_limits(t, &lim);
+    if (rc != 0) {
+        henn_trainer_free(t);
+        return rc;
+    }
+    if (o->allow_insecure)
+        henn__trainer_allow_insecure(t);
+    *party = t;
+    return 0;
+}
+
+static int ki_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    return henn_trainer_handle(party, req, req_len, resp, resp_len);
+}
+
+static int ki_changes(const uint8_t *req, size_t len)
+{
+    int t = kdd_type(req, len);
+    return t == HENN_MSG_SETUP || t == HENN_MSG_DATA;
+}
+
+static void ki_free(void *party)
+{
+    henn_trainer_free(party);
+}
+
+/* ---- lr ---- */
+
+static int lr_create(void **party, const json_t *config, const henn__svc_party_opts *o)
+{
+    henn_lr_server_limits lim;
+    henn_batch_opts bo = {o->threads, NULL, NULL};
+    henn_lr_server *s = NULL;
+    int rc;
+
+    *party = NULL;
+    if (json_object_size(config) != 0)
+        return HENN_EINVAL;
+    henn_lr_server_limits_default(&lim);
+    lim.allow_insecure = o->allow_insecure;
+    rc = henn_lr_server_new(&s, &lim, &bo);
+    if (rc != 0)
+        return rc;
+    *party = s;
+    return 0;
+}
+
+static int lr_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    return henn_lr_server_handle(party, req, req_len, resp, resp_len);
+}
+
+static int lr_changes(const uint8_t *req, size_t len)
+{
+    int t = henn_lr_msg_type(req, len);
+    return t == HENN_LR_MSG_KEYS || t == HENN_LR_MSG_DATA || t == HENN_LR_MSG_TRAIN ||
+           t == HENN_LR_MSG_STEP || t == HENN_LR_MSG_MODEL;
+}
+
+static void lr_free(void *party)
+{
+    henn_lr_server_free(party);
+}
+
+static const henn__svc_protocol PROTOCOLS[] = {
+    {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free},
+    {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free},
+    {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free},
+};
+
+const henn__svc_protocol *henn__svc_protocol_find(const char *name)
+{
+    size_t i;
+    for (i = 0; name != NULL && i < sizeof(PROTOCOLS) / sizeof(PROTOCOLS[0]); i++)
+        if (strcmp(PROTOCOLS[i].name, name) == 0)
+            return &PROTOCOLS[i];
+    return NULL;
+}

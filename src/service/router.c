@@ -1,0 +1,716 @@
+/*
+ * Sessions and the request router of the service (HTTP API v1,
+ * docs/SERVICE.md). henn_svc_server_route answers one request without the
+ * network; the daemon (server.c), the tests and the fuzz target all call
+ * it.
+ *
+ *  GET    /v1/health                         200 {"ok":true,"version":..}
+ *  POST   /v1/sessions                       201 {"session","token","seq":0}
+ *  GET    /v1/sessions/{id}                  200 {"protocol","seq","bytes","created"}
+ *  DELETE /v1/sessions/{id}                  204
+ *  POST   /v1/sessions/{id}/messages/{seq}   200 octet-stream
+ *  GET    /v1/sessions/{id}/result           200 octet-stream, or 403
+ * Errors: {"error":{"code":..,"message":..}} with 400 bad_request, 401
+ * unauthorized, 403 not_allowed, 404 not_found, 405 method, 409 sequence
+ * (plus "expected"), 413 too_large, 500 internal/storage, 507 quota.
+ *
+ * Locking: s->lock guards the session list and reference counts; each
+ * session's lock serialises its messages (sessions run in parallel); the
+ * store has its own lock around each transaction.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "henn/version.h"
+#include "service/svc_internal.h"
+
+struct henn__svc_session {
+    henn__svc_row row;
+    const henn__svc_protocol *proto;
+    pthread_mutex_t lock;
+    void *party; /* NULL until built (lazily, by replaying the log) */
+    int deleted;
+    unsigned refs;
+    henn__svc_session *next;
+};
+
+static const char JSON_TYPE[] = "application/json";
+static const char BIN_TYPE[] = "application/octet-stream";
+
+/* ---------------------------------------------------------------- responses */
+
+/* j as text in a malloc'd, NUL-terminated buffer (json_dumps would use
+ * jansson's allocator, which the CLI replaces with a wiping one). */
+static char *dump(const json_t *j, size_t flags)
+{
+    size_t n = json_dumpb(j, NULL, 0, flags);
+    char *text;
+    if (n == 0)
+        return NULL;
+    text = malloc(n + 1);
+    if (text == NULL)
+        return NULL;
+    if (json_dumpb(j, text, n, flags) != n) {
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
+static int respond_json(henn_svc_response *rs, unsigned status, json_t *j)
+{
+    char *text;
+    if (j == NULL)
+        return HENN_ENOMEM;
+    text = dump(j, JSON_COMPACT);
+    json_decref(j);
+    if (text == NULL)
+        return HENN_ENOMEM;
+    rs->status = status;
+    rs->content_type = JSON_TYPE;
+    rs->body = (uint8_t *)text;
+    rs->body_len = strlen(text);
+    return 0;
+}
+
+static int respond_error(henn_svc_response *rs, unsigned status, const char *code,
+                         const char *message)
+{
+    return respond_json(rs, status,
+                        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+/* Take ownership of buf (malloc'd). */
+static void respond_bytes(henn_svc_response *rs, uint8_t *buf, size_t len)
+{
+    rs->status = 200;
+    rs->content_type = BIN_TYPE;
+    rs->body = buf;
+    rs->body_len = len;
+}
+
+static int respond_not_found(henn_svc_response *rs)
+{
+    return respond_error(rs, 404, "not_found", "no such session");
+}
+
+static int respond_unauthorized(henn_svc_response *rs)
+{
+    return respond_error(rs, 401, "unauthorized", "missing or unknown bearer token");
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+    sodium_bin2hex(out, 2 * n + 1, b, n);
+}
+
+static int is_hex(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static void token_hash(uint8_t h[32], const char *token, size_t len)
+{
+    crypto_generichash(h, 32, (const uint8_t *)token, len, NULL, 0);
+}
+
+/* The token of "Bearer <token>" (case-insensitive scheme), or NULL. */
+static const char *bearer(const char *authz, size_t *len)
+{
+    const char *t;
+    size_t n;
+    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+        return NULL;
+    t = authz + 7;
+    while (*t == ' ')
+        t++;
+    n = strlen(t);
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n > 1024)
+        return NULL;
+    *len = n;
+    return t;
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static void session_free(henn__svc_session *ss)
+{
+    if (ss == NULL)
+        return;
+    if (ss->party != NULL)
+        ss->proto->free(ss->party);
+    free(ss->row.config);
+    pthread_mutex_destroy(&ss->lock);
+    free(ss);
+}
+
+static void session_release(henn_svc_server *s, henn__svc_session *ss)
+{
+    int gone;
+    pthread_mutex_lock(&s->lock);
+    gone = --ss->refs == 0 && ss->deleted;
+    pthread_mutex_unlock(&s->lock);
+    if (gone)
+        session_free(ss);
+}
+
+/* Unlink ss from the list (s->lock held); freed by the last release. */
+static void session_unlink(henn_svc_server *s, henn__svc_session *ss)
+{
+    henn__svc_session **p;
+    for (p = &s->sessions; *p != NULL; p = &(*p)->next)
+        if (*p == ss) {
+            *p = ss->next;
+            break;
+        }
+    ss->deleted = 1;
+}
+
+/* Delete ss from the store and the list (ss->lock held by the caller, or
+ * ss not yet shared). */
+static int session_delete(henn_svc_server *s, henn__svc_session *ss)
+{
+    int rc = henn__svc_store_delete(s->store, ss->row.id);
+    if (rc != 0)
+        return rc;
+    if (ss->party != NULL) {
+        ss->proto->free(ss->party);
+        ss->party = NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    session_unlink(s, ss);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/*
+ * Find the session id for the bearer token in authz. Returns 0 with *out
+ * referenced (release with session_release), 401 (no token, or one no
+ * session has), 404 (the token of another session, or an expired
+ * session). Every session's hash is compared, in constant time each.
+ */
+static unsigned session_auth(henn_svc_server *s, const char *id, const char *authz,
+                             henn__svc_session **out)
+{
+    henn__svc_session *ss, *found = NULL;
+    const char *tok;
+    size_t tlen;
+    uint8_t h[32];
+    int other = 0;
+
+    *out = NULL;
+    tok = bearer(authz, &tlen);
+    if (tok == NULL)
+        return 401;
+    token_hash(h, tok, tlen);
+    pthread_mutex_lock(&s->lock);
+    for (ss = s->sessions; ss != NULL; ss = ss->next) {
+        int match = sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0;
+        if (strcmp(ss->row.id, id) == 0 && match)
+            found = ss;
+        else if (match)
+            other = 1;
+    }
+    if (found != NULL)
+        found->refs++;
+    pthread_mutex_unlock(&s->lock);
+    if (found == NULL)
+        return other ? 404 : 401;
+    *out = found;
+    return 0;
+}
+
+static int replay_one(void *user, const uint8_t *req, size_t len)
+{
+    henn__svc_session *ss = user;
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    int rc = ss->proto->handle(ss->party, req, len, &resp, &resp_len);
+    free(resp);
+    return rc;
+}
+
+/* Build ss's party if it is not in memory: a fresh party from the config,
+ * then every logged request in order. ss->lock held. */
+static int session_party(henn_svc_server *s, henn__svc_session *ss)
+{
+    json_t *cfg;
+    int rc;
+    if (ss->party != NULL)
+        return 0;
+    cfg = json_loads(ss->row.config, 0, NULL);
+    if (cfg == NULL)
+        return HENN_EFORMAT;
+    rc = ss->proto->create(&ss->party, cfg, &s->party);
+    json_decref(cfg);
+    if (rc == 0)
+        rc = henn__svc_store_replay(s->store, ss->row.id, replay_one, ss);
+    if (rc != 0 && ss->party != NULL) {
+        ss->proto->free(ss->party);
+        ss->party = NULL;
+    }
+    return rc;
+}
+
+static int load_one(void *user, henn__svc_row *r)
+{
+    henn_svc_server *s = user;
+    henn__svc_session *ss = calloc(1, sizeof(*ss));
+    if (ss == NULL) {
+        free(r->config);
+        return HENN_ENOMEM;
+    }
+    ss->row = *r;
+    ss->proto = henn__svc_protocol_find(r->protocol);
+    pthread_mutex_init(&ss->lock, NULL);
+    if (ss->proto == NULL) {
+        session_free(ss);
+        return HENN_EFORMAT;
+    }
+    ss->next = s->sessions;
+    s->sessions = ss;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tokens file */
+
+static int read_tokens(henn_svc_server *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[1100];
+    if (f == NULL) {
+        if (s->o.log != NULL)
+            fprintf(s->o.log, "henn serve: cannot read the tokens file %s: %s\n", path,
+                    strerror(errno));
+        return HENN_EIO;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *t = line, *e;
+        void *grown;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        e = t + strlen(t);
+        while (e > t && isspace((unsigned char)e[-1]))
+            *--e = '\0';
+        if (*t == '\0' || *t == '#')
+            continue;
+        grown = realloc(s->server_tokens, (s->n_server_tokens + 1) * sizeof(*s->server_tokens));
+        if (grown == NULL) {
+            fclose(f);
+            henn_memzero(line, sizeof(line));
+            return HENN_ENOMEM;
+        }
+        s->server_tokens = grown;
+        token_hash(s->server_tokens[s->n_server_tokens++], t, (size_t)(e - t));
+    }
+    henn_memzero(line, sizeof(line));
+    fclose(f);
+    if (s->n_server_tokens == 0) {
+        if (s->o.log != NULL)
+            fprintf(s->o.log, "henn serve: the tokens file %s holds no token\n", path);
+        return HENN_EINVAL;
+    }
+    return 0;
+}
+
+static int server_token_ok(const henn_svc_server *s, const char *authz)
+{
+    const char *tok;
+    size_t tlen, i;
+    uint8_t h[32];
+    int ok = 0;
+    if (s->n_server_tokens == 0)
+        return 1;
+    tok = bearer(authz, &tlen);
+    if (tok == NULL)
+        return 0;
+    token_hash(h, tok, tlen);
+    for (i = 0; i < s->n_server_tokens; i++)
+        ok |= sodium_memcmp(s->server_tokens[i], h, sizeof(h)) == 0;
+    return ok;
+}
+
+/* ---------------------------------------------------------------- core */
+
+int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o)
+{
+    henn__svc_session *ss, *next;
+    int64_t now = now_s();
+    int rc;
+
+    s->o = *o;
+    s->data_dir = strdup(o->data_dir);
+    if (s->data_dir == NULL)
+        return HENN_ENOMEM;
+    s->o.data_dir = s->data_dir;
+    s->party.threads = o->party_threads;
+    pthread_mutex_init(&s->lock, NULL);
+    if (o->tokens_file != NULL) {
+        rc = read_tokens(s, o->tokens_file);
+        if (rc != 0)
+            return rc;
+    }
+    s->o.tokens_file = NULL;
+    rc = henn__svc_store_open(&s->store, o->data_dir, o->log);
+    if (rc == 0)
+        rc = henn__svc_store_load(s->store, load_one, s);
+    if (rc != 0)
+        return rc;
+    /* Sessions untouched for session_ttl_s are deleted now. */
+    for (ss = s->sessions; ss != NULL; ss = next) {
+        next = ss->next;
+        if (o->session_ttl_s > 0 && ss->row.touched + (int64_t)o->session_ttl_s < now) {
+            rc = session_delete(s, ss);
+            if (rc != 0)
+                return rc;
+            session_free(ss);
+        }
+    }
+    return 0;
+}
+
+void henn__svc_core_close(henn_svc_server *s)
+{
+    henn__svc_session *ss, *next;
+    for (ss = s->sessions; ss != NULL; ss = next) {
+        next = ss->next;
+        session_free(ss);
+    }
+    s->sessions = NULL;
+    henn__svc_store_close(s->store);
+    s->store = NULL;
+    if (s->server_tokens != NULL)
+        henn_memzero(s->server_tokens, s->n_server_tokens * sizeof(*s->server_tokens));
+    free(s->server_tokens);
+    s->server_tokens = NULL;
+    free(s->data_dir);
+    s->data_dir = NULL;
+    pthread_mutex_destroy(&s->lock);
+}
+
+void henn__svc_server_allow_insecure(henn_svc_server *s)
+{
+    s->party.allow_insecure = 1;
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static int do_health(henn_svc_response *rs)
+{
+    return respond_json(rs, 200,
+                        json_pack("{s:b,s:s}", "ok", 1, "version", HENN_VERSION_STRING));
+}
+
+static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_response *rs)
+{
+    json_t *body, *cfg;
+    const char *proto_name;
+    const henn__svc_protocol *proto;
+    henn__svc_session *ss;
+    uint8_t id[16], tok[32];
+    char tok_hex[65];
+    int rc;
+
+    if (!server_token_ok(s, rq->authorization))
+        return respond_unauthorized(rs);
+    body = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
+    if (body == NULL || !json_is_object(body))
+        goto bad;
+    proto_name = json_string_value(json_object_get(body, "protocol"));
+    cfg = json_object_get(body, "config");
+    if (proto_name == NULL || !json_is_object(cfg))
+        goto bad;
+    proto = henn__svc_protocol_find(proto_name);
+    if (proto == NULL) {
+        json_decref(body);
+        return respond_error(rs, 400, "protocol", "unknown protocol");
+    }
+    ss = calloc(1, sizeof(*ss));
+    if (ss == NULL) {
+        json_decref(body);
+        return HENN_ENOMEM;
+    }
+    pthread_mutex_init(&ss->lock, NULL);
+    ss->proto = proto;
+    ss->row.config = dump(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    rc = ss->row.config == NULL ? HENN_ENOMEM : proto->create(&ss->party, cfg, &s->party);
+    json_decref(body);
+    if (rc != 0) {
+        session_free(ss);
+        if (rc == HENN_ENOMEM)
+            return rc;
+        return respond_error(rs, 400, "config", "the protocol refused the config");
+    }
+    ss->row.bytes = strlen(ss->row.config);
+    if (ss->row.bytes > s->o.session_quota) {
+        session_free(ss);
+        return respond_error(rs, 507, "quota", "the config exceeds the session quota");
+    }
+    randombytes_buf(id, sizeof(id));
+    randombytes_buf(tok, sizeof(tok));
+    hex(ss->row.id, id, sizeof(id));
+    hex(tok_hex, tok, sizeof(tok));
+    token_hash(ss->row.token_hash, tok_hex, 64);
+    memcpy(ss->row.protocol, proto->name, strlen(proto->name) + 1);
+    ss->row.created = ss->row.touched = now_s();
+    rc = henn__svc_store_create(s->store, &ss->row);
+    if (rc != 0) {
+        session_free(ss);
+        henn_memzero(tok, sizeof(tok));
+        henn_memzero(tok_hex, sizeof(tok_hex));
+        return respond_error(rs, 500, "storage", "the session could not be stored");
+    }
+    rc = respond_json(rs, 201,
+                      json_pack("{s:s,s:s,s:i}", "session", ss->row.id, "token", tok_hex, "seq",
+                                0));
+    henn_memzero(tok, sizeof(tok));
+    henn_memzero(tok_hex, sizeof(tok_hex));
+    pthread_mutex_lock(&s->lock);
+    ss->next = s->sessions;
+    s->sessions = ss;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+bad:
+    json_decref(body);
+    return respond_error(rs, 400, "bad_request",
+                         "the body must be {\"protocol\": string, \"config\": object}");
+}
+
+static int do_info(henn__svc_session *ss, henn_svc_response *rs)
+{
+    return respond_json(rs, 200,
+                        json_pack("{s:s,s:I,s:I,s:I}", "protocol", ss->row.protocol, "seq",
+                                  (json_int_t)ss->row.seq, "bytes", (json_int_t)ss->row.bytes,
+                                  "created", (json_int_t)ss->row.created));
+}
+
+static int do_delete(henn_svc_server *s, henn__svc_session *ss, henn_svc_response *rs)
+{
+    if (session_delete(s, ss) != 0)
+        return respond_error(rs, 500, "storage", "the session could not be deleted");
+    rs->status = 204;
+    rs->content_type = JSON_TYPE;
+    return 0;
+}
+
+static int do_result(henn_svc_server *s, henn__svc_session *ss, henn_svc_response *rs)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+    if (ss->proto->result == NULL)
+        return respond_error(rs, 403, "not_allowed", "this protocol gives the client no result");
+    rc = session_party(s, ss);
+    if (rc == 0)
+        rc = ss->proto->result(ss->party, &buf, &len);
+    if (rc == HENN_ENOMEM)
+        return rc;
+    if (rc != 0)
+        return respond_error(rs, 500, "internal", "the session could not be rebuilt");
+    respond_bytes(rs, buf, len);
+    return 0;
+}
+
+static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
+                      const henn_svc_request *rq, henn_svc_response *rs)
+{
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    uint64_t bytes;
+    int rc, changes;
+
+    if (seq == ss->row.seq && seq > 0) { /* a retry: the stored response */
+        rc = henn__svc_store_last(s->store, ss->row.id, &resp, &resp_len);
+        if (rc == HENN_ENOMEM)
+            return rc;
+        if (rc != 0)
+            return respond_error(rs, 500, "storage", "the stored response could not be read");
+        respond_bytes(rs, resp, resp_len);
+        return 0;
+    }
+    if (ss->row.seq == UINT64_MAX || seq != ss->row.seq + 1) {
+        json_t *j = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "sequence", "message",
+                              "out-of-order sequence number", "expected",
+                              (json_int_t)(ss->row.seq + 1));
+        return respond_json(rs, 409, j);
+    }
+    changes = ss->proto->changes_state(rq->body, rq->body_len);
+    bytes = ss->row.bytes + (changes ? rq->body_len : 0);
+    if (bytes > s->o.session_quota)
+        return respond_error(rs, 507, "quota", "the session's storage quota is used up");
+    rc = session_party(s, ss);
+    if (rc == HENN_ENOMEM)
+        return rc;
+    if (rc != 0)
+        return respond_error(rs, 500, "internal", "the session could not be rebuilt");
+    rc = ss->proto->handle(ss->party, rq->body, rq->body_len, &resp, &resp_len);
+    if (rc == 0) {
+        bytes = bytes - ss->row.last_len + resp_len;
+        if (bytes > s->o.session_quota)
+            rc = 507;
+        else
+            rc = henn__svc_store_commit(s->store, ss->row.id, seq, changes ? rq->body : NULL,
+                                        rq->body_len, resp, resp_len, bytes, now_s());
+    }
+    if (rc != 0) {
+        /* The party may have moved past the stored state: rebuild it from
+         * the log next time. */
+        free(resp);
+        ss->proto->free(ss->party);
+        ss->party = NULL;
+        if (rc == HENN_ENOMEM)
+            return rc;
+        if (rc == 507)
+            return respond_error(rs, 507, "quota", "the session's storage quota is used up");
+        return respond_error(rs, 500, "storage", "the message could not be committed");
+    }
+    ss->row.seq = seq;
+    ss->row.bytes = bytes;
+    ss->row.last_len = resp_len;
+    ss->row.touched = now_s();
+    respond_bytes(rs, resp, resp_len);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+enum { R_NONE, R_HEALTH, R_SESSIONS, R_SESSION, R_MESSAGE, R_RESULT, R_BAD };
+
+/* Classify path (query removed) into a route; id (33 bytes) and seq for
+ * the session routes. */
+static int classify(const char *path, size_t n, char *id, uint64_t *seq)
+{
+    static const char pre[] = "/v1/sessions/";
+    const char *p, *end = path + n;
+    if (n == 10 && memcmp(path, "/v1/health", 10) == 0)
+        return R_HEALTH;
+    if (n == 12 && memcmp(path, "/v1/sessions", 12) == 0)
+        return R_SESSIONS;
+    if (n < sizeof(pre) - 1 || memcmp(path, pre, sizeof(pre) - 1) != 0)
+        return R_NONE;
+    p = path + sizeof(pre) - 1;
+    if ((size_t)(end - p) < 32 || !is_hex(p, 32) || (p + 32 < end && p[32] != '/'))
+        return R_BAD;
+    memcpy(id, p, 32);
+    id[32] = '\0';
+    p += 32;
+    if (p == end)
+        return R_SESSION;
+    if ((size_t)(end - p) == 7 && memcmp(p, "/result", 7) == 0)
+        return R_RESULT;
+    if ((size_t)(end - p) > 10 && memcmp(p, "/messages/", 10) == 0) {
+        uint64_t v = 0;
+        p += 10;
+        if (end - p > 19 || (*p == '0' && end - p > 1))
+            return R_BAD;
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                return R_BAD;
+            v = v * 10 + (uint64_t)(*p - '0');
+        }
+        *seq = v;
+        return R_MESSAGE;
+    }
+    return R_NONE;
+}
+
+const char *henn__svc_route_name(const char *path)
+{
+    static const char *const names[] = {"(unknown)",
+                                        "/v1/health",
+                                        "/v1/sessions",
+                                        "/v1/sessions/{id}",
+                                        "/v1/sessions/{id}/messages/{seq}",
+                                        "/v1/sessions/{id}/result",
+                                        "(malformed)"};
+    char id[33];
+    uint64_t seq;
+    size_t n = strcspn(path, "?");
+    return names[classify(path, n, id, &seq)];
+}
+
+int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq, henn_svc_response *rs)
+{
+    const char *m;
+    char id[33];
+    uint64_t seq = 0;
+    size_t n;
+    int route, rc;
+    unsigned st;
+    henn__svc_session *ss = NULL;
+
+    memset(rs, 0, sizeof(*rs));
+    if (s == NULL || rq == NULL || rq->method == NULL || rq->path == NULL ||
+        (rq->body == NULL && rq->body_len > 0))
+        return HENN_EINVAL;
+    if (rq->body_len > s->o.max_body)
+        return respond_error(rs, 413, "too_large", "the request body exceeds the server's limit");
+    m = rq->method;
+    n = strcspn(rq->path, "?");
+    route = classify(rq->path, n, id, &seq);
+    switch (route) {
+    case R_HEALTH:
+        return strcmp(m, "GET") == 0 ? do_health(rs)
+                                     : respond_error(rs, 405, "method", "use GET");
+    case R_SESSIONS:
+        return strcmp(m, "POST") == 0 ? do_create(s, rq, rs)
+                                      : respond_error(rs, 405, "method", "use POST");
+    case R_BAD:
+        return respond_error(rs, 400, "bad_request", "malformed session id or sequence number");
+    case R_NONE:
+        return respond_error(rs, 404, "no_route", "no such endpoint");
+    default:
+        break;
+    }
+    if ((route == R_SESSION && strcmp(m, "GET") != 0 && strcmp(m, "DELETE") != 0) ||
+        (route == R_MESSAGE && strcmp(m, "POST") != 0) ||
+        (route == R_RESULT && strcmp(m, "GET") != 0))
+        return respond_error(rs, 405, "method", "method not allowed on this endpoint");
+    st = session_auth(s, id, rq->authorization, &ss);
+    if (st == 401)
+        return respond_unauthorized(rs);
+    if (st == 404)
+        return respond_not_found(rs);
+    pthread_mutex_lock(&ss->lock);
+    if (ss->deleted) {
+        rc = respond_not_found(rs);
+    } else if (s->o.session_ttl_s > 0 &&
+               ss->row.touched + (int64_t)s->o.session_ttl_s < now_s()) {
+        rc = session_delete(s, ss) == 0 ? respond_not_found(rs)
+                                        : respond_error(rs, 500, "storage", "expiry failed");
+    } else if (route == R_SESSION) {
+        rc = strcmp(m, "GET") == 0 ? do_info(ss, rs) : do_delete(s, ss, rs);
+    } else if (route == R_RESULT) {
+        rc = do_result(s, ss, rs);
+    } else {
+        rc = do_message(s, ss, seq, rq, rs);
+    }
+    pthread_mutex_unlock(&ss->lock);
+    session_release(s, ss);
+    if (rc != 0) {
+        henn_svc_response_free(rs);
+        if (respond_error(rs, 500, "internal", henn_strerror(rc)) != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,114 @@
+/*
+ * The service's server side, internal: the protocol adapters (parties.c),
+ * the SQLite store (store.c), the sessions and the router (router.c) and
+ * the libmicrohttpd daemon (server.c). Never installed.
+ */
+#ifndef HENN_SVC_INTERNAL_H
+#define HENN_SVC_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "henn/service.h"
+
+/* ---------------------------------------------------------------- parties */
+
+/* What a party is built with: threads for its homomorphic work and the
+ * test-only acceptance of small keys and insecure parameters. */
+typedef struct henn__svc_party_opts {
+    unsigned threads;
+    int allow_insecure;
+} henn__svc_party_opts;
+
+/*
+ * A protocol's service side behind one interface. create() checks the
+ * session's JSON config and builds a fresh party; handle() is the party's
+ * handler (0, or HENN_ENOMEM: error responses are responses);
+ * changes_state() says by message type whether a request may change the
+ * party's state (such requests are logged and replayed after a restart;
+ * the others are not); result() gives what the protocol lets the client
+ * download (NULL: nothing).
+ */
+typedef struct henn__svc_protocol {
+    const char *name;
+    int (*create)(void **party, const json_t *config, const henn__svc_party_opts *o);
+    int (*handle)(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
+                  size_t *resp_len);
+    int (*changes_state)(const uint8_t *req, size_t req_len);
+    int (*result)(void *party, uint8_t **out, size_t *out_len);
+    void (*free)(void *party);
+} henn__svc_protocol;
+
+/* henn__svc_protocol_find: the adapter of protocol name, or NULL. */
+const henn__svc_protocol *henn__svc_protocol_find(const char *name);
+
+/* ---------------------------------------------------------------- store */
+
+typedef struct henn__svc_store henn__svc_store;
+
+/* One session's row (without its log and last response). */
+typedef struct henn__svc_row {
+    char id[33];
+    uint8_t token_hash[32];
+    char protocol[32];
+    char *config; /* JSON text, malloc'd */
+    uint64_t seq, bytes, last_len;
+    int64_t created, touched;
+} henn__svc_row;
+
+int henn__svc_store_open(henn__svc_store **st, const char *dir, FILE *log);
+void henn__svc_store_close(henn__svc_store *st);
+int henn__svc_store_create(henn__svc_store *st, const henn__svc_row *r);
+/* Every session: fn(user, row) (the row and its config are the callee's
+ * to keep: it frees config). */
+int henn__svc_store_load(henn__svc_store *st, int (*fn)(void *user, henn__svc_row *r),
+                         void *user);
+/* The logged requests of a session in order: fn(user, req, len) until it
+ * returns nonzero. */
+int henn__svc_store_replay(henn__svc_store *st, const char *id,
+                           int (*fn)(void *user, const uint8_t *req, size_t len), void *user);
+/* The last response (*buf malloc'd; *len 0 and *buf NULL when none). */
+int henn__svc_store_last(henn__svc_store *st, const char *id, uint8_t **buf, size_t *len);
+/* One message in one transaction: the request logged when req != NULL, the
+ * response stored as the last, seq and bytes updated. */
+int henn__svc_store_commit(henn__svc_store *st, const char *id, uint64_t seq, const uint8_t *req,
+                           size_t req_len, const uint8_t *resp, size_t resp_len, uint64_t bytes,
+                           int64_t now);
+int henn__svc_store_delete(henn__svc_store *st, const char *id);
+
+/* ---------------------------------------------------------------- server */
+
+typedef struct henn__svc_session henn__svc_session;
+
+struct henn_svc_server {
+    henn_svc_server_opts o;
+    char *data_dir, *listen, *url;
+    henn__svc_store *store;
+    pthread_mutex_t lock; /* the session list and reference counts */
+    henn__svc_session *sessions;
+    uint8_t (*server_tokens)[32]; /* hashes of the tokens file's lines */
+    size_t n_server_tokens;
+    henn__svc_party_opts party;
+    /* The daemon (server.c). */
+    void *daemon;
+    uint16_t port;
+    pthread_mutex_t flight_lock;
+    pthread_cond_t flight_cond;
+    unsigned in_flight;
+};
+
+/* Open the store, read the tokens file and load the sessions (no
+ * network); henn__svc_core_close undoes it. */
+int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o);
+void henn__svc_core_close(henn_svc_server *s);
+
+/* The route template of a request for logs ("/v1/sessions/{id}", ...). */
+const char *henn__svc_route_name(const char *path);
+
+/* Test hook: parties accept keys under 2048 bits and insecure CKKS
+ * parameters (never from the network or the CLI). */
+void henn__svc_server_allow_insecure(henn_svc_server *s);
+
+#endif

@@ -1,0 +1,815 @@
+/* The service's server side through its router (no network): sessions,
+ * authentication (401, 404 with the body of a nonexistent session), 405,
+ * 413, 409 and 400; idempotent retries (byte-identical responses);
+ * private KDD training driven by henn_owner_train_private through a
+ * transport whose calls are routed requests gives the in-process model,
+ * also when the server is stopped and restarted on the same data
+ * directory in the middle of a batch (log replay); encrypted inference
+ * (kdd-infer) gives the in-process predictions; the data directory holds
+ * no secret-key material and no plaintext token; the tokens file is
+ * enforced; a deleted session leaves no trace in the files. Keys under
+ * 2048 bits through the test hook only. */
+#define _DEFAULT_SOURCE
+#include "../test.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "henn/henn.h"
+#include "henn/service.h"
+
+void henn__svc_server_allow_insecure(henn_svc_server *s);
+void henn__trainer_allow_insecure(henn_trainer *t);
+void henn__private_trainer_allow_insecure(henn_private_trainer *t);
+
+static henn_paillier_pk PK;
+static henn_paillier_sk SK;
+
+#define ROWS 100
+#define DIM 6
+#define HID 5
+#define CLS 3
+#define BATCH 16
+#define EPOCHS 2
+#define SEED 99
+
+/* The owner's whole side of private training (batch argument when the
+ * header has one). */
+#ifdef HENN_PRIVATE_MAX_BATCH
+#define TRAIN_PRIVATE(tr)                                                                          \
+    henn_owner_train_private(tr, &SK, &p, X, Y, ROWS, DIM, CLS, BATCH, EPOCHS, SEED, NULL, NULL,   \
+                             NULL, NULL)
+#else
+#define TRAIN_PRIVATE(tr)                                                                          \
+    henn_owner_train_private(tr, &SK, &p, X, Y, ROWS, DIM, CLS, EPOCHS, SEED, NULL, NULL, NULL,    \
+                             NULL)
+#endif
+
+static float X[ROWS * DIM];
+static uint8_t Y[ROWS];
+
+static void make_data(void)
+{
+    size_t i, j;
+    unsigned long s = 12345;
+    for (i = 0; i < ROWS; i++) {
+        double sum = 0.0;
+        for (j = 0; j < DIM; j++) {
+            s = s * 6364136223846793005UL + 1442695040888963407UL;
+            X[i * DIM + j] = (float)((double)(s >> 11) * 0x1.0p-53);
+            sum += X[i * DIM + j] * (j % 2 ? 1.0 : -0.5);
+        }
+        Y[i] = (uint8_t)(sum < -0.2 ? 0 : sum < 0.3 ? 1 : 2);
+    }
+}
+
+static void params(henn_proto_params *p)
+{
+    CHECK_OK(henn_proto_params_default(p, DIM, 0, mpz_sizeinbase(PK.n, 2)));
+    p->slots = BATCH;
+    CHECK_OK(henn_proto_params_check(p, DIM, mpz_sizeinbase(PK.n, 2)));
+}
+
+static void make_model(henn_nn_model *m, henn_nn_opts *nn)
+{
+    size_t dims[3] = {DIM, HID, CLS};
+    CHECK_OK(henn_nn_model_init(m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 7));
+    henn_nn_opts_default(nn);
+    nn->lr = 0.05f;
+    nn->max_rows = BATCH;
+}
+
+/* {"protocol": proto, "config": {"model": base64, "nn": {...}}} */
+static char *create_body(const char *proto, const henn_nn_model *m, const henn_nn_opts *nn)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char *b64, *out;
+    json_t *cfg = json_object();
+    CHECK_OK(henn_nn_model_serialize(&buf, &len, m));
+    b64 = malloc(sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL));
+    sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL), buf,
+                      len, sodium_base64_VARIANT_ORIGINAL);
+    json_object_set_new(cfg, "model", json_string(b64));
+    if (nn != NULL)
+        json_object_set_new(cfg, "nn",
+                            json_pack("{s:s,s:f,s:f,s:f,s:f,s:f}", "optimizer",
+                                      nn->optimizer == HENN_NN_ADAM ? "adam" : "sgd", "lr",
+                                      (double)nn->lr, "momentum", (double)nn->momentum, "beta1",
+                                      (double)nn->beta1, "beta2", (double)nn->beta2, "eps",
+                                      (double)nn->eps));
+    cfg = json_pack("{s:s,s:o}", "protocol", proto, "config", cfg);
+    out = json_dumps(cfg, JSON_COMPACT);
+    json_decref(cfg);
+    free(b64);
+    free(buf);
+    return out;
+}
+
+/* One routed request; the response is the caller's. */
+static unsigned route(henn_svc_server *s, henn_svc_response *rs, const char *method,
+                      const char *path, const char *authz, const void *body, size_t len)
+{
+    henn_svc_request rq;
+    char hdr[200];
+    rq.method = method;
+    rq.path = path;
+    rq.authorization = NULL;
+    if (authz != NULL) {
+        snprintf(hdr, sizeof(hdr), "Bearer %s", authz);
+        rq.authorization = hdr;
+    }
+    rq.body = body;
+    rq.body_len = len;
+    CHECK_OK(henn_svc_server_route(s, &rq, rs));
+    return rs->status;
+}
+
+static json_t *route_json(henn_svc_server *s, unsigned want, const char *method, const char *path,
+                          const char *authz, const char *body)
+{
+    henn_svc_response rs;
+    json_t *j;
+    unsigned st = route(s, &rs, method, path, authz, body, body != NULL ? strlen(body) : 0);
+    CHECK_EQ_INT(st, want);
+    if (st != want)
+        fprintf(stderr, "  %s %s: %.*s\n", method, path, (int)rs.body_len, (const char *)rs.body);
+    j = json_loadb((const char *)rs.body, rs.body_len, 0, NULL);
+    henn_svc_response_free(&rs);
+    return j;
+}
+
+static const char *err_code(json_t *j)
+{
+    const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    return c != NULL ? c : "(none)";
+}
+
+typedef struct session {
+    char id[33], token[65];
+} session;
+
+static void create_session(henn_svc_server *s, session *ss, const char *body, const char *authz)
+{
+    json_t *j = route_json(s, 201, "POST", "/v1/sessions", authz, body);
+    const char *id = json_string_value(json_object_get(j, "session"));
+    const char *tok = json_string_value(json_object_get(j, "token"));
+    CHECK(id != NULL && strlen(id) == 32);
+    CHECK(tok != NULL && strlen(tok) == 64);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "seq")), 0);
+    memset(ss, 0, sizeof(*ss));
+    if (id != NULL && tok != NULL && strlen(id) == 32 && strlen(tok) == 64) {
+        memcpy(ss->id, id, 33);
+        memcpy(ss->token, tok, 65);
+    }
+    json_decref(j);
+}
+
+static char TMPROOT[256];
+
+static void make_dir(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", TMPROOT, name);
+    CHECK_EQ_INT(mkdir(out, 0700), 0);
+}
+
+static henn_svc_server *start(const char *dir, const char *tokens, size_t max_body)
+{
+    henn_svc_server_opts o;
+    henn_svc_server *s = NULL;
+    henn_svc_server_opts_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = dir;
+    o.tokens_file = tokens;
+    o.threads = 1;
+    o.log = stderr;
+    if (max_body > 0)
+        o.max_body = max_body;
+    CHECK_OK(henn_svc_server_start(&s, &o));
+    if (s == NULL)
+        exit(1);
+    henn__svc_server_allow_insecure(s);
+    CHECK(henn_svc_server_port(s) != 0);
+    CHECK(strncmp(henn_svc_server_url(s), "http://127.0.0.1:", 17) == 0);
+    return s;
+}
+
+/*
+ * A transport whose calls are POST /v1/sessions/{id}/messages/{seq}. Every
+ * message is sent twice (the second a retry that must get the same bytes).
+ * After `restart_at` messages (and again after `restart_at2`), the server
+ * is stopped and started again on the same data directory.
+ */
+typedef struct route_tr {
+    henn_svc_server *s;
+    const char *dir;
+    session ss;
+    uint64_t seq;
+    size_t restart_at, restart_at2, retries_equal, restarts;
+} route_tr;
+
+static int route_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                      size_t *resp_len)
+{
+    route_tr *t = ctx;
+    henn_svc_response rs, again;
+    char path[128];
+    if (t->seq == t->restart_at || t->seq == t->restart_at2) {
+        henn_svc_server_stop(t->s);
+        t->s = start(t->dir, NULL, 0);
+        t->restarts++;
+        /* The last response is still there after the restart. */
+        if (t->seq > 0) {
+            snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", t->ss.id,
+                     (unsigned long long)t->seq);
+            CHECK_EQ_INT(route(t->s, &rs, "POST", path, t->ss.token, "x", 1), 200);
+            henn_svc_response_free(&rs);
+        }
+    }
+    t->seq++;
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", t->ss.id,
+             (unsigned long long)t->seq);
+    if (route(t->s, &rs, "POST", path, t->ss.token, req, req_len) != 200) {
+        henn_svc_response_free(&rs);
+        return HENN_EIO;
+    }
+    CHECK_EQ_STR(rs.content_type, "application/octet-stream");
+    /* The retry (any body: the stored response answers). */
+    CHECK_EQ_INT(route(t->s, &again, "POST", path, t->ss.token, req, req_len), 200);
+    if (again.body_len == rs.body_len && memcmp(again.body, rs.body, rs.body_len) == 0)
+        t->retries_equal++;
+    henn_svc_response_free(&again);
+    *resp = rs.body;
+    *resp_len = rs.body_len;
+    return 0;
+}
+
+static void route_transport(henn_transport *tr, route_tr *t)
+{
+    memset(tr, 0, sizeof(*tr));
+    tr->call = route_call;
+    tr->ctx = t;
+}
+
+static void model_bytes(uint8_t **buf, size_t *len, henn_svc_server *s, const session *ss)
+{
+    henn_svc_response rs;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/sessions/%s/result", ss->id);
+    CHECK_EQ_INT(route(s, &rs, "GET", path, ss->token, NULL, 0), 200);
+    *buf = rs.body;
+    *len = rs.body_len;
+}
+
+/* ---- scanning the data directory ---- */
+
+static int mem_has(const uint8_t *h, size_t hl, const void *n, size_t nl)
+{
+    size_t i;
+    if (nl == 0)
+        return 0;
+    for (i = 0; i + nl <= hl; i++)
+        if (memcmp(h + i, n, nl) == 0)
+            return 1;
+    return 0;
+}
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b = NULL;
+    long n;
+    *len = 0;
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = malloc((size_t)n + 1);
+    if (b != NULL && fread(b, 1, (size_t)n, f) == (size_t)n)
+        *len = (size_t)n;
+    fclose(f);
+    return b;
+}
+
+/* The needles of one secret value: big- and little-endian bytes, decimal
+ * and hex (both cases) text. Returns how many files hold any of them. */
+static int files_with_mpz(const char *dir, const mpz_t v)
+{
+    uint8_t be[1024], le[1024];
+    char dec[2048], hx[2048], HX[2048];
+    size_t n = 0, i;
+    DIR *d;
+    struct dirent *e;
+    int hits = 0;
+    mpz_export(be, &n, 1, 1, 1, 0, v);
+    for (i = 0; i < n; i++)
+        le[i] = be[n - 1 - i];
+    gmp_snprintf(dec, sizeof(dec), "%Zd", v);
+    gmp_snprintf(hx, sizeof(hx), "%Zx", v);
+    gmp_snprintf(HX, sizeof(HX), "%ZX", v);
+    d = opendir(dir);
+    CHECK(d != NULL);
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[600];
+        size_t len;
+        uint8_t *b;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        b = read_all(path, &len);
+        if (b != NULL && (mem_has(b, len, be, n) || mem_has(b, len, le, n) ||
+                          mem_has(b, len, dec, strlen(dec)) || mem_has(b, len, hx, strlen(hx)) ||
+                          mem_has(b, len, HX, strlen(HX))))
+            hits++;
+        free(b);
+    }
+    if (d != NULL)
+        closedir(d);
+    return hits;
+}
+
+static int files_with(const char *dir, const void *needle, size_t nl, size_t *files)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int hits = 0;
+    *files = 0;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[600];
+        size_t len;
+        uint8_t *b;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        b = read_all(path, &len);
+        (*files)++;
+        if (b != NULL && mem_has(b, len, needle, nl))
+            hits++;
+        free(b);
+    }
+    if (d != NULL)
+        closedir(d);
+    return hits;
+}
+
+/* ---- tests ---- */
+
+/* Private training through the router, with and without restarts, equals
+ * the in-process run; the data directory holds no secret. */
+static void test_private_training(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_private_trainer *pt = NULL;
+    henn_transport tr;
+    henn_proto_params p;
+    char dir1[300], dir2[300];
+    char *body;
+    uint8_t *want = NULL, *got1 = NULL, *got2 = NULL;
+    size_t want_len = 0, got1_len = 0, got2_len = 0, files = 0;
+    route_tr t1, t2;
+    json_t *j;
+    char path[128];
+
+    params(&p);
+    make_model(&m, &nn);
+    /* In process. */
+    CHECK_OK(henn_private_trainer_new(&pt, &m, &nn, NULL));
+    henn__private_trainer_allow_insecure(pt);
+    henn_transport_to_private_trainer(&tr, pt);
+    CHECK_OK(TRAIN_PRIVATE(&tr));
+    CHECK_OK(henn_nn_model_serialize(&want, &want_len, henn_private_trainer_model(pt)));
+    henn_private_trainer_free(pt);
+
+    body = create_body("kdd-private", &m, &nn);
+    /* Through the router, uninterrupted. */
+    make_dir(dir1, sizeof(dir1), "train1");
+    memset(&t1, 0, sizeof(t1));
+    t1.dir = dir1;
+    t1.restart_at = t1.restart_at2 = (size_t)-1;
+    t1.s = start(dir1, NULL, 0);
+    create_session(t1.s, &t1.ss, body, NULL);
+    route_transport(&tr, &t1);
+    CHECK_OK(TRAIN_PRIVATE(&tr));
+    CHECK(t1.seq > 20);
+    CHECK_EQ_INT(t1.retries_equal, t1.seq);
+    model_bytes(&got1, &got1_len, t1.s, &t1.ss);
+    CHECK_EQ_INT(got1_len, want_len);
+    CHECK(got1 != NULL && want != NULL && got1_len == want_len &&
+          memcmp(got1, want, want_len) == 0);
+    snprintf(path, sizeof(path), "/v1/sessions/%s", t1.ss.id);
+    j = route_json(t1.s, 200, "GET", path, t1.ss.token, NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "protocol")), "kdd-private");
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "seq")), (long long)t1.seq);
+    CHECK(json_integer_value(json_object_get(j, "bytes")) > 0);
+    json_decref(j);
+
+    /* Restarted after message 5 (PSETUP, then two batches' INFER, INFER,
+     * PGRAD ... : message 5 is the second batch's first INFER, so the
+     * restart falls inside a batch) and after message 19. */
+    make_dir(dir2, sizeof(dir2), "train2");
+    memset(&t2, 0, sizeof(t2));
+    t2.dir = dir2;
+    t2.restart_at = 5;
+    t2.restart_at2 = 19;
+    t2.s = start(dir2, NULL, 0);
+    create_session(t2.s, &t2.ss, body, NULL);
+    route_transport(&tr, &t2);
+    CHECK_OK(TRAIN_PRIVATE(&tr));
+    CHECK_EQ_INT(t2.restarts, 2);
+    CHECK_EQ_INT(t2.seq, t1.seq);
+    /* One more restart: the result is rebuilt from the log alone. */
+    henn_svc_server_stop(t2.s);
+    t2.s = start(dir2, NULL, 0);
+    model_bytes(&got2, &got2_len, t2.s, &t2.ss);
+    CHECK(got2 != NULL && got2_len == want_len && memcmp(got2, want, want_len) == 0);
+
+    /* No secret-key material and no plaintext token in the files, with the
+     * server running and after it stopped. */
+    CHECK_EQ_INT(files_with_mpz(dir2, SK.p), 0);
+    CHECK_EQ_INT(files_with_mpz(dir2, SK.q), 0);
+    CHECK_EQ_INT(files_with_mpz(dir2, SK.lambda), 0);
+    CHECK_EQ_INT(files_with(dir2, t2.ss.token, 64, &files), 0);
+    CHECK(files >= 1);
+    /* ... while the public n is there (the scan would see a key). */
+    CHECK(files_with_mpz(dir2, PK.n) >= 1);
+    henn_svc_server_stop(t1.s);
+    henn_svc_server_stop(t2.s);
+    CHECK_EQ_INT(files_with_mpz(dir1, SK.p), 0);
+    CHECK_EQ_INT(files_with_mpz(dir1, SK.q), 0);
+    CHECK_EQ_INT(files_with_mpz(dir1, SK.lambda), 0);
+    CHECK_EQ_INT(files_with(dir1, t1.ss.token, 64, &files), 0);
+    CHECK(files >= 1);
+    free(body);
+    free(want);
+    free(got1);
+    free(got2);
+    henn_nn_model_clear(&m);
+}
+
+/* Encrypted inference on the server's model equals the in-process run. */
+static void test_infer(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_owner *o = NULL;
+    henn_trainer *tr = NULL;
+    henn_transport t;
+    henn_proto_params p;
+    route_tr rt;
+    char dir[300], path[128];
+    char *body;
+    uint8_t pred_local[BATCH], pred_remote[BATCH];
+    henn_svc_response rs;
+
+    params(&p);
+    make_model(&m, &nn);
+    CHECK_OK(henn_owner_new(&o, &SK, NULL));
+    CHECK_OK(henn_trainer_new(&tr, &m, NULL, NULL));
+    henn__trainer_allow_insecure(tr);
+    henn_transport_to_trainer(&t, tr);
+    CHECK_OK(henn_owner_infer(o, &t, &p, X, BATCH, DIM, CLS, pred_local, NULL));
+    henn_trainer_free(tr);
+
+    make_dir(dir, sizeof(dir), "infer");
+    memset(&rt, 0, sizeof(rt));
+    rt.dir = dir;
+    rt.restart_at = rt.restart_at2 = (size_t)-1;
+    rt.s = start(dir, NULL, 0);
+    body = create_body("kdd-infer", &m, NULL);
+    create_session(rt.s, &rt.ss, body, NULL);
+    route_transport(&t, &rt);
+    CHECK_OK(henn_owner_infer(o, &t, &p, X, BATCH, DIM, CLS, pred_remote, NULL));
+    CHECK(memcmp(pred_local, pred_remote, BATCH) == 0);
+    CHECK_EQ_INT(rt.retries_equal, rt.seq);
+    /* kdd-infer gives no result: the model is the server's. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/result", rt.ss.id);
+    {
+        json_t *j = route_json(rt.s, 403, "GET", path, rt.ss.token, NULL);
+        CHECK_EQ_STR(err_code(j), "not_allowed");
+        json_decref(j);
+    }
+    /* After a restart the session answers again (SETUP replayed). */
+    henn_svc_server_stop(rt.s);
+    rt.s = start(dir, NULL, 0);
+    CHECK_OK(henn_owner_infer(o, &t, &p, X + BATCH * DIM, BATCH, DIM, CLS, pred_remote, NULL));
+    /* A message that is not a protocol request gets the protocol's error
+     * response (a response all the same). */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", rt.ss.id,
+             (unsigned long long)rt.seq + 1);
+    CHECK_EQ_INT(route(rt.s, &rs, "POST", path, rt.ss.token, "garbage", 7), 200);
+    CHECK_EQ_INT(henn_msg_type(rs.body, rs.body_len), HENN_MSG_ERROR);
+    henn_svc_response_free(&rs);
+    henn_svc_server_stop(rt.s);
+    free(body);
+    henn_owner_free(o);
+    henn_nn_model_clear(&m);
+}
+
+/* Status codes of the API, and the body of a 404 for another session's
+ * id equals that of a nonexistent id. */
+static void test_api_errors(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_svc_server *s;
+    henn_svc_response rs, rs2;
+    session a, b;
+    char dir[300], path[200], nowhere[200];
+    char *body;
+    uint8_t *big;
+    json_t *j;
+
+    make_model(&m, &nn);
+    make_dir(dir, sizeof(dir), "api");
+    s = start(dir, NULL, 4096);
+    body = create_body("kdd-private", &m, &nn);
+    create_session(s, &a, body, NULL);
+    create_session(s, &b, body, NULL);
+    CHECK(strcmp(a.id, b.id) != 0 && strcmp(a.token, b.token) != 0);
+
+    j = route_json(s, 200, "GET", "/v1/health", NULL, NULL);
+    CHECK(json_is_true(json_object_get(j, "ok")));
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "version")), HENN_VERSION_STRING);
+    json_decref(j);
+
+    snprintf(path, sizeof(path), "/v1/sessions/%s", a.id);
+    /* 401: no token, an unknown token, a malformed header. */
+    j = route_json(s, 401, "GET", path, NULL, NULL);
+    CHECK_EQ_STR(err_code(j), "unauthorized");
+    json_decref(j);
+    j = route_json(s, 401, "GET", path,
+                   "0000000000000000000000000000000000000000000000000000000000000000", NULL);
+    json_decref(j);
+    {
+        henn_svc_request rq = {"GET", path, a.token, NULL, 0}; /* no "Bearer " */
+        CHECK_OK(henn_svc_server_route(s, &rq, &rs));
+        CHECK_EQ_INT(rs.status, 401);
+        henn_svc_response_free(&rs);
+    }
+    /* 404: b's token on a's id, and b's token on a nonexistent id: same
+     * body. */
+    snprintf(nowhere, sizeof(nowhere), "/v1/sessions/%s", "0123456789abcdef0123456789abcdef");
+    CHECK_EQ_INT(route(s, &rs, "GET", path, b.token, NULL, 0), 404);
+    CHECK_EQ_INT(route(s, &rs2, "GET", nowhere, b.token, NULL, 0), 404);
+    CHECK(rs.body_len == rs2.body_len && memcmp(rs.body, rs2.body, rs.body_len) == 0);
+    henn_svc_response_free(&rs);
+    henn_svc_response_free(&rs2);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1", a.id);
+    snprintf(nowhere, sizeof(nowhere), "/v1/sessions/%s/messages/1",
+             "0123456789abcdef0123456789abcdef");
+    CHECK_EQ_INT(route(s, &rs, "POST", path, b.token, "x", 1), 404);
+    CHECK_EQ_INT(route(s, &rs2, "POST", nowhere, b.token, "x", 1), 404);
+    CHECK(rs.body_len == rs2.body_len && memcmp(rs.body, rs2.body, rs.body_len) == 0);
+    henn_svc_response_free(&rs);
+    henn_svc_response_free(&rs2);
+    /* b's token could not move a's session. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s", a.id);
+    j = route_json(s, 200, "GET", path, a.token, NULL);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "seq")), 0);
+    json_decref(j);
+
+    /* 405 */
+    j = route_json(s, 405, "PUT", path, a.token, NULL);
+    CHECK_EQ_STR(err_code(j), "method");
+    json_decref(j);
+    json_decref(route_json(s, 405, "POST", "/v1/health", NULL, NULL));
+    json_decref(route_json(s, 405, "GET", "/v1/sessions", NULL, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1", a.id);
+    json_decref(route_json(s, 405, "GET", path, a.token, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/result", a.id);
+    json_decref(route_json(s, 405, "POST", path, a.token, NULL));
+
+    /* 400: malformed ids, sequence numbers, bodies, protocols, configs. */
+    j = route_json(s, 400, "GET", "/v1/sessions/xyz", a.token, NULL);
+    CHECK_EQ_STR(err_code(j), "bad_request");
+    json_decref(j);
+    json_decref(route_json(s, 400, "GET", "/v1/sessions/0123456789ABCDEF0123456789abcdef",
+                           a.token, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1x", a.id);
+    json_decref(route_json(s, 400, "POST", path, a.token, "x"));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/01", a.id);
+    json_decref(route_json(s, 400, "POST", path, a.token, "x"));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/99999999999999999999", a.id);
+    json_decref(route_json(s, 400, "POST", path, a.token, "x"));
+    json_decref(route_json(s, 400, "POST", "/v1/sessions", NULL, "{"));
+    json_decref(route_json(s, 400, "POST", "/v1/sessions", NULL, "[]"));
+    json_decref(route_json(s, 400, "POST", "/v1/sessions", NULL, "{\"protocol\":\"kdd-private\"}"));
+    j = route_json(s, 400, "POST", "/v1/sessions", NULL, "{\"protocol\":\"x\",\"config\":{}}");
+    CHECK_EQ_STR(err_code(j), "protocol");
+    json_decref(j);
+    j = route_json(s, 400, "POST", "/v1/sessions", NULL,
+                   "{\"protocol\":\"kdd-private\",\"config\":{\"model\":\"AAAA\"}}");
+    CHECK_EQ_STR(err_code(j), "config");
+    json_decref(j);
+    json_decref(route_json(s, 400, "POST", "/v1/sessions", NULL,
+                           "{\"protocol\":\"lr\",\"config\":{\"x\":1}}"));
+    json_decref(route_json(s, 201, "POST", "/v1/sessions", NULL, "{\"protocol\":\"lr\",\"config\":{}}"));
+    json_decref(route_json(s, 404, "GET", "/v2/health", NULL, NULL));
+    json_decref(route_json(s, 404, "GET", "/", NULL, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/other", a.id);
+    json_decref(route_json(s, 404, "GET", path, a.token, NULL));
+
+    /* 409: out of order; "expected" says what comes next. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/5", a.id);
+    j = route_json(s, 409, "POST", path, a.token, "x");
+    CHECK_EQ_STR(err_code(j), "sequence");
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "expected")), 1);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/0", a.id);
+    json_decref(route_json(s, 409, "POST", path, a.token, "x"));
+    /* A message, then its retry, then the next and an old one. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1", a.id);
+    CHECK_EQ_INT(route(s, &rs, "POST", path, a.token, "junk", 4), 200);
+    CHECK_EQ_INT(route(s, &rs2, "POST", path, a.token, "other", 5), 200);
+    CHECK(rs.body_len == rs2.body_len && memcmp(rs.body, rs2.body, rs.body_len) == 0);
+    henn_svc_response_free(&rs);
+    henn_svc_response_free(&rs2);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/3", a.id);
+    j = route_json(s, 409, "POST", path, a.token, "x");
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "expected")), 2);
+    json_decref(j);
+
+    /* 413: a body over max_body (4096 here), before anything else. */
+    big = calloc(1, 4097);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/2", a.id);
+    CHECK_EQ_INT(route(s, &rs, "POST", path, a.token, big, 4097), 413);
+    j = json_loadb((const char *)rs.body, rs.body_len, 0, NULL);
+    CHECK_EQ_STR(err_code(j), "too_large");
+    json_decref(j);
+    henn_svc_response_free(&rs);
+    CHECK_EQ_INT(route(s, &rs, "POST", "/v1/sessions", NULL, big, 4097), 413);
+    henn_svc_response_free(&rs);
+    CHECK_EQ_INT(route(s, &rs, "POST", path, a.token, big, 4096), 200);
+    henn_svc_response_free(&rs);
+    free(big);
+
+    /* Result of kdd-private: the initial model before any training. */
+    {
+        uint8_t *mb = NULL, *init = NULL;
+        size_t ml = 0, il = 0;
+        model_bytes(&mb, &ml, s, &a);
+        CHECK_OK(henn_nn_model_serialize(&init, &il, &m));
+        CHECK(ml == il && mb != NULL && memcmp(mb, init, il) == 0);
+        free(mb);
+        free(init);
+    }
+
+    /* DELETE: 204, then the token is unknown; the other session lives. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s", a.id);
+    CHECK_EQ_INT(route(s, &rs, "DELETE", path, a.token, NULL, 0), 204);
+    CHECK_EQ_INT(rs.body_len, 0);
+    henn_svc_response_free(&rs);
+    json_decref(route_json(s, 401, "GET", path, a.token, NULL));
+    json_decref(route_json(s, 404, "GET", path, b.token, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s", b.id);
+    json_decref(route_json(s, 200, "GET", path, b.token, NULL));
+    /* ... and after a restart too; no file holds a's id any more. */
+    henn_svc_server_stop(s);
+    s = start(dir, NULL, 4096);
+    snprintf(path, sizeof(path), "/v1/sessions/%s", a.id);
+    json_decref(route_json(s, 401, "GET", path, a.token, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s", b.id);
+    json_decref(route_json(s, 200, "GET", path, b.token, NULL));
+    henn_svc_server_stop(s);
+    {
+        size_t files = 0;
+        CHECK_EQ_INT(files_with(dir, a.id, 32, &files), 0);
+        CHECK(files_with(dir, b.id, 32, &files) >= 1);
+    }
+    free(body);
+    henn_nn_model_clear(&m);
+}
+
+/* The tokens file: creating a session needs one of its tokens. */
+static void test_tokens_file(void)
+{
+    henn_svc_server *s;
+    henn_svc_server_opts o;
+    char dir[300], tokens[300];
+    const char *body = "{\"protocol\":\"lr\",\"config\":{}}";
+    FILE *f;
+    session ss;
+
+    make_dir(dir, sizeof(dir), "tokens");
+    snprintf(tokens, sizeof(tokens), "%s/tokens.txt", TMPROOT);
+    f = fopen(tokens, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fputs("# server tokens\n\n  c0ffee0123456789  \nsecond-token\n", f);
+    fclose(f);
+    s = start(dir, tokens, 0);
+    json_decref(route_json(s, 401, "POST", "/v1/sessions", NULL, body));
+    json_decref(route_json(s, 401, "POST", "/v1/sessions", "c0ffee012345678", body));
+    json_decref(route_json(s, 401, "POST", "/v1/sessions", "# server tokens", body));
+    create_session(s, &ss, body, "c0ffee0123456789");
+    create_session(s, &ss, body, "second-token");
+    /* The health check needs no token. */
+    json_decref(route_json(s, 200, "GET", "/v1/health", NULL, NULL));
+    /* A server token is not a session token. */
+    {
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/sessions/%s", ss.id);
+        json_decref(route_json(s, 401, "GET", path, "second-token", NULL));
+        json_decref(route_json(s, 200, "GET", path, ss.token, NULL));
+    }
+    henn_svc_server_stop(s);
+    {
+        size_t files = 0;
+        CHECK_EQ_INT(files_with(dir, "c0ffee0123456789", 16, &files), 0);
+        CHECK_EQ_INT(files_with(dir, ss.token, 64, &files), 0);
+    }
+    /* A missing or empty tokens file is refused at start. */
+    henn_svc_server_opts_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = dir;
+    o.tokens_file = "/nonexistent/tokens";
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EIO);
+    f = fopen(tokens, "w");
+    if (f != NULL) {
+        fputs("# nothing\n", f);
+        fclose(f);
+    }
+    o.tokens_file = tokens;
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EINVAL);
+}
+
+/* Options the server refuses. */
+static void test_start_refusals(void)
+{
+    henn_svc_server *s = NULL;
+    henn_svc_server_opts o;
+    char dir[300];
+    make_dir(dir, sizeof(dir), "refuse");
+    henn_svc_server_opts_default(&o);
+    o.data_dir = dir;
+    o.listen = "0.0.0.0:0"; /* plain HTTP on a non-loopback address */
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EINVAL);
+    CHECK(s == NULL);
+    o.listen = "127.0.0.1";
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EINVAL);
+    o.listen = "127.0.0.1:70000";
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EINVAL);
+    o.listen = "127.0.0.1:0";
+    o.cert_file = "/nonexistent.pem"; /* a cert without a key */
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EINVAL);
+    o.cert_file = NULL;
+    o.data_dir = NULL;
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EINVAL);
+    o.data_dir = dir;
+    o.listen = "[::1]:0";
+    if (henn_svc_server_start(&s, &o) == 0) { /* IPv6 may be off */
+        CHECK(strncmp(henn_svc_server_url(s), "http://[::1]:", 13) == 0);
+        henn_svc_server_stop(s);
+    }
+    henn_svc_server_stop(NULL);
+}
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[600];
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_rf(path);
+        else
+            unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (henn_init() != 0)
+        return 1;
+    snprintf(TMPROOT, sizeof(TMPROOT), "%s/henn_svc_XXXXXX", tmp != NULL ? tmp : "/tmp");
+    if (mkdtemp(TMPROOT) == NULL)
+        return 1;
+    henn_paillier_pk_init(&PK);
+    henn_paillier_sk_init(&SK);
+    if (henn_paillier_keygen(&PK, &SK, 1024, HENN_PAILLIER_INSECURE) != 0)
+        return 1;
+    make_data();
+    test_api_errors();
+    test_tokens_file();
+    test_start_refusals();
+    test_infer();
+    test_private_training();
+    henn_paillier_pk_clear(&PK);
+    henn_paillier_sk_clear(&SK);
+    rm_rf(TMPROOT);
+    return test_report("test_service_server");
+}

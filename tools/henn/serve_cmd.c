@@ -1,0 +1,119 @@
+/*
+ * henn serve: run the model server (henn/service.h) until SIGTERM or
+ * SIGINT, then drain the requests in flight and exit 0. The URL is
+ * printed on stdout (one line, flushed) once the server listens; the
+ * access log goes to stderr (JSON lines with --json).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "henn/henn.h"
+#include "henn/service.h"
+#include "serve_cmd.h"
+
+static const char serve_usage[] =
+    "usage: henn serve [--listen ADDR:PORT] [--data-dir DIR] [--cert F --key F]\n"
+    "                  [--tokens F] [--threads N] [--party-threads N] [--max-body BYTES]\n"
+    "                  [--insecure-http] [--json]\n"
+    "  --listen ADDR:PORT  address to bind (default 127.0.0.1:8443; port 0: any free port)\n"
+    "  --data-dir DIR      the database and blobs (default ./henn-data, created 0700)\n"
+    "  --cert F --key F    PEM certificate and key: HTTPS (needed off loopback)\n"
+    "  --tokens F          one token per line; creating a session needs one of them\n"
+    "  --threads N         HTTP worker threads (default 4)\n"
+    "  --party-threads N   threads of each session's homomorphic work (default 1)\n"
+    "  --max-body BYTES    largest request body (default 268435456)\n"
+    "  --insecure-http     allow plain HTTP on a non-loopback address\n"
+    "  --json              access log as JSON lines on stderr\n"
+    "Prints the server's URL on stdout once it listens; SIGTERM or SIGINT\n"
+    "drains the requests in flight and exits 0.\n";
+
+static int serve_usage_error(const char *msg)
+{
+    if (msg != NULL)
+        fprintf(stderr, "henn serve: %s\n", msg);
+    fputs(serve_usage, stderr);
+    return 2;
+}
+
+int henn_cli_serve(int argc, char **argv)
+{
+    henn_svc_server_opts o;
+    henn_svc_server *s = NULL;
+    sigset_t set;
+    size_t v;
+    int i, sig = 0, rc;
+
+    henn_svc_server_opts_default(&o);
+    o.data_dir = "henn-data";
+    o.log = stderr;
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(serve_usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--insecure-http") == 0) {
+            o.allow_insecure_http = 1;
+            continue;
+        } else if (strcmp(a, "--json") == 0) {
+            o.log_json = 1;
+            continue;
+        }
+        if (val == NULL)
+            return serve_usage_error("an option is missing its value, or unknown option");
+        if (strcmp(a, "--listen") == 0) {
+            o.listen = val;
+        } else if (strcmp(a, "--data-dir") == 0) {
+            o.data_dir = val;
+        } else if (strcmp(a, "--cert") == 0) {
+            o.cert_file = val;
+        } else if (strcmp(a, "--key") == 0) {
+            o.key_file = val;
+        } else if (strcmp(a, "--tokens") == 0) {
+            o.tokens_file = val;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (cli_parse_size(&v, val, 1, 256) != 0)
+                return serve_usage_error("--threads wants 1..256");
+            o.threads = (unsigned)v;
+        } else if (strcmp(a, "--party-threads") == 0) {
+            if (cli_parse_size(&v, val, 1, 256) != 0)
+                return serve_usage_error("--party-threads wants 1..256");
+            o.party_threads = (unsigned)v;
+        } else if (strcmp(a, "--max-body") == 0) {
+            if (cli_parse_size(&v, val, 1024, (size_t)1 << 31) != 0)
+                return serve_usage_error("--max-body wants 1024..2^31 bytes");
+            o.max_body = v;
+        } else {
+            return serve_usage_error("unknown option");
+        }
+        i++;
+    }
+    if ((o.cert_file == NULL) != (o.key_file == NULL))
+        return serve_usage_error("--cert and --key go together");
+    /* The server's threads inherit this mask: the signals wait for
+     * sigwait below. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+        fprintf(stderr, "henn serve: cannot block signals\n");
+        return 1;
+    }
+    rc = henn_svc_server_start(&s, &o);
+    if (rc == HENN_EINVAL)
+        return serve_usage_error("the options were refused (see above)");
+    if (rc != 0) {
+        cli_error("serve", rc);
+        return 1;
+    }
+    printf("%s\n", henn_svc_server_url(s));
+    fflush(stdout);
+    if (sigwait(&set, &sig) != 0)
+        sig = 0;
+    fprintf(stderr, "henn serve: %s, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    henn_svc_server_stop(s);
+    return 0;
+}
