@@ -7,6 +7,8 @@
  *  msm.c        multi-scalar multiplication over small signed scalars
  *  serialize.c  every serializer and validating deserializer
  *  affine.c     batch normalisation of points to Z = 1
+ *  scalarmul.c  constant-time k P on libdecaf's limbs (sk c_0)
+ *  edwards.h    the group law on libdecaf's limbs (gf25519.h: the field)
  *
  * Group elements are libdecaf decaf_255 points (ristretto255): extended
  * Edwards coordinates (X:Y:Z:T) on edwards25519, each coordinate five 51-bit
@@ -56,6 +58,13 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
  */
 void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                        size_t n);
+/*
+ * out = k P for a secret scalar k (32 bytes, canonical, < l) and a point P,
+ * in time independent of k (scalarmul.c); the same element as
+ * decaf_255_point_scalarmul. Only after henn__fe_layout_ok() returned 1.
+ */
+void henn__fe_scalarmul_ct(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
+                           const uint8_t k[HENN_FE_SCALARBYTES]);
 /* The same, one scalar multiplication per term (reference). */
 void henn__fe_msm_naive(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                         size_t n);

@@ -8,7 +8,8 @@
  * brought to Z = 1 together (affine.c, about 0.1 ms at n = 784) so that
  * decryption can use mixed additions. Decryption is one
  * multi-scalar multiplication over the public y (msm.c), one constant-time
- * scalar multiplication sk c_0 and one discrete logarithm (dlog.c).
+ * scalar multiplication sk c_0 (scalarmul.c) and one discrete logarithm
+ * (dlog.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -404,11 +405,13 @@ static int decrypt(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
         rc = HENN_EINVAL;
         goto cleanup;
     }
-    if (naive)
+    if (naive) {
         henn__fe_msm_naive(d, ct->c + 1, y, n);
-    else
+        decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
+    } else {
         henn__fe_msm_fast(d, ct->c + 1, y, n);
-    decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
+        henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk); /* canonical: decoded above */
+    }
     decaf_255_point_sub(d, d, t);
     rc = henn__fe_dlog_point(v, dl, d);
 

@@ -3,8 +3,8 @@
  *
  * Five unsigned 51-bit limbs, the representation of libdecaf 1.0's x86-64
  * build (gf_25519_s: limb[5] of 64 bits). Only what src/fe/ needs: carry,
- * multiply, invert, freeze, compare, add and subtract. Inputs of fe_mul may
- * have limbs up to 2^54; fe_mul's output limbs are below 2^52; fe_add and
+ * multiply, square, invert, freeze, compare, add and subtract. Inputs of
+ * fe_mul and fe_sq may have limbs up to 2^54; fe_mul's output limbs are below 2^52; fe_add and
  * fe_sub take fe_mul outputs (their results stay below 2^54). Constant time
  * except fe_eq's memcmp (used on public values only).
  *
@@ -73,11 +73,34 @@ static inline void fe_mul(fe25519 *r, const fe25519 *a, const fe25519 *b)
     r->v[4] = (uint64_t)r4 & M51;
 }
 
+/* r = a^2 (15 products instead of 25; same bounds as fe_mul). */
+static inline void fe_sq(fe25519 *r, const fe25519 *a)
+{
+    const uint64_t a0 = a->v[0], a1 = a->v[1], a2 = a->v[2], a3 = a->v[3], a4 = a->v[4];
+    const uint64_t d0 = 2 * a0, d1 = 2 * a1, d2 = 38 * a2, d4 = 38 * a4, a3t = 19 * a3,
+                   a4t = 19 * a4;
+    u128 r0 = (u128)a0 * a0 + (u128)d4 * a1 + (u128)d2 * a3;
+    u128 r1 = (u128)d0 * a1 + (u128)d4 * a2 + (u128)a3 * a3t;
+    u128 r2 = (u128)d0 * a2 + (u128)a1 * a1 + (u128)d4 * a3;
+    u128 r3 = (u128)d0 * a3 + (u128)d1 * a2 + (u128)a4 * a4t;
+    u128 r4 = (u128)d0 * a4 + (u128)d1 * a3 + (u128)a2 * a2;
+    r1 += (uint64_t)(r0 >> 51);
+    r2 += (uint64_t)(r1 >> 51);
+    r3 += (uint64_t)(r2 >> 51);
+    r4 += (uint64_t)(r3 >> 51);
+    u128 t = (u128)((uint64_t)r0 & M51) + (u128)(uint64_t)(r4 >> 51) * 19;
+    r->v[0] = (uint64_t)t & M51;
+    r->v[1] = ((uint64_t)r1 & M51) + (uint64_t)(t >> 51);
+    r->v[2] = (uint64_t)r2 & M51;
+    r->v[3] = (uint64_t)r3 & M51;
+    r->v[4] = (uint64_t)r4 & M51;
+}
+
 static inline void fe_sqn(fe25519 *r, const fe25519 *a, int n)
 {
-    fe_mul(r, a, a);
+    fe_sq(r, a);
     for (int i = 1; i < n; i++)
-        fe_mul(r, r, r);
+        fe_sq(r, r);
 }
 
 /* r = a^(p - 2) (the ref10 addition chain). */

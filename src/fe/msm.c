@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fe/fe_internal.h"
+#include "fe/edwards.h"
 #include "fe/gf25519.h"
 
 void henn__fe_msm_naive(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
@@ -180,185 +181,6 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
  * sum, are written side by side: independent chains of multiplications
  * that the processor overlaps (about 8% off the MSM at n = 784).
  */
-#define CURVE_D 121665u
-
-typedef struct {
-    fe25519 x, y, z, t;
-} ext_pt;
-
-typedef struct {
-    fe25519 ypx, ymx, t2d;
-} niels_pt;
-
-/* r = p + q (q affine, in niels form). */
-static void add_niels(ext_pt *r, const ext_pt *p, const niels_pt *q)
-{
-    fe25519 a, b, c, d, e, f, g, h;
-    fe_sub(&e, &p->y, &p->x);
-    fe_add(&f, &p->y, &p->x);
-    fe_mul(&a, &e, &q->ymx);
-    fe_mul(&b, &f, &q->ypx);
-    fe_mul(&c, &p->t, &q->t2d);
-    fe_add(&d, &p->z, &p->z);
-    fe_sub(&e, &b, &a);
-    fe_add(&h, &b, &a);
-    fe_sub(&f, &d, &c);
-    fe_add(&g, &d, &c);
-    fe_mul(&r->x, &e, &f);
-    fe_mul(&r->y, &g, &h);
-    fe_mul(&r->t, &e, &h);
-    fe_mul(&r->z, &f, &g);
-}
-
-/* r = p + q, both extended (add-2008-hwcd-3, k = 2d). */
-static void add_ext(ext_pt *r, const ext_pt *p, const ext_pt *q)
-{
-    fe25519 a, b, c, d, e, f, g, h, u, w;
-    fe_sub(&u, &p->y, &p->x);
-    fe_sub(&w, &q->y, &q->x);
-    fe_mul(&a, &u, &w);
-    fe_add(&u, &p->y, &p->x);
-    fe_add(&w, &q->y, &q->x);
-    fe_mul(&b, &u, &w);
-    fe_mul(&u, &p->t, &q->t);
-    fe_mul_small(&c, &u, 2 * CURVE_D);
-    fe_mul(&u, &p->z, &q->z);
-    fe_add(&d, &u, &u);
-    fe_sub(&e, &b, &a);
-    fe_sub(&f, &d, &c);
-    fe_add(&g, &d, &c);
-    fe_add(&h, &b, &a);
-    fe_mul(&r->x, &e, &f);
-    fe_mul(&r->y, &g, &h);
-    fe_mul(&r->t, &e, &h);
-    fe_mul(&r->z, &f, &g);
-}
-
-/*
- * r1 += q1 and r2 += q2 (niels, sign already applied) on two different
- * buckets, written side by side so that the two independent chains of
- * multiplications overlap in the processor.
- */
-static void add_niels_x2(ext_pt *r1, const niels_pt *q1, ext_pt *r2, const niels_pt *q2)
-{
-    fe25519 a1, b1, c1, d1, e1, f1, g1, h1, a2, b2, c2, d2, e2, f2, g2, h2;
-    fe_sub(&e1, &r1->y, &r1->x);
-    fe_sub(&e2, &r2->y, &r2->x);
-    fe_add(&f1, &r1->y, &r1->x);
-    fe_add(&f2, &r2->y, &r2->x);
-    fe_mul(&a1, &e1, &q1->ymx);
-    fe_mul(&a2, &e2, &q2->ymx);
-    fe_mul(&b1, &f1, &q1->ypx);
-    fe_mul(&b2, &f2, &q2->ypx);
-    fe_mul(&c1, &r1->t, &q1->t2d);
-    fe_mul(&c2, &r2->t, &q2->t2d);
-    fe_add(&d1, &r1->z, &r1->z);
-    fe_add(&d2, &r2->z, &r2->z);
-    fe_sub(&e1, &b1, &a1);
-    fe_sub(&e2, &b2, &a2);
-    fe_add(&h1, &b1, &a1);
-    fe_add(&h2, &b2, &a2);
-    fe_sub(&f1, &d1, &c1);
-    fe_sub(&f2, &d2, &c2);
-    fe_add(&g1, &d1, &c1);
-    fe_add(&g2, &d2, &c2);
-    fe_mul(&r1->x, &e1, &f1);
-    fe_mul(&r2->x, &e2, &f2);
-    fe_mul(&r1->y, &g1, &h1);
-    fe_mul(&r2->y, &g2, &h2);
-    fe_mul(&r1->t, &e1, &h1);
-    fe_mul(&r2->t, &e2, &h2);
-    fe_mul(&r1->z, &f1, &g1);
-    fe_mul(&r2->z, &f2, &g2);
-}
-
-/* r1 = p1 + q1 and r2 = p2 + q2, all extended, side by side (as add_ext). */
-static void add_ext_x2(ext_pt *r1, const ext_pt *p1, const ext_pt *q1, ext_pt *r2,
-                       const ext_pt *p2, const ext_pt *q2)
-{
-    fe25519 a1, b1, c1, d1, e1, f1, g1, h1, u1, w1, a2, b2, c2, d2, e2, f2, g2, h2, u2, w2;
-    fe_sub(&u1, &p1->y, &p1->x);
-    fe_sub(&u2, &p2->y, &p2->x);
-    fe_sub(&w1, &q1->y, &q1->x);
-    fe_sub(&w2, &q2->y, &q2->x);
-    fe_mul(&a1, &u1, &w1);
-    fe_mul(&a2, &u2, &w2);
-    fe_add(&u1, &p1->y, &p1->x);
-    fe_add(&u2, &p2->y, &p2->x);
-    fe_add(&w1, &q1->y, &q1->x);
-    fe_add(&w2, &q2->y, &q2->x);
-    fe_mul(&b1, &u1, &w1);
-    fe_mul(&b2, &u2, &w2);
-    fe_mul(&u1, &p1->t, &q1->t);
-    fe_mul(&u2, &p2->t, &q2->t);
-    fe_mul_small(&c1, &u1, 2 * CURVE_D);
-    fe_mul_small(&c2, &u2, 2 * CURVE_D);
-    fe_mul(&u1, &p1->z, &q1->z);
-    fe_mul(&u2, &p2->z, &q2->z);
-    fe_add(&d1, &u1, &u1);
-    fe_add(&d2, &u2, &u2);
-    fe_sub(&e1, &b1, &a1);
-    fe_sub(&e2, &b2, &a2);
-    fe_sub(&f1, &d1, &c1);
-    fe_sub(&f2, &d2, &c2);
-    fe_add(&g1, &d1, &c1);
-    fe_add(&g2, &d2, &c2);
-    fe_add(&h1, &b1, &a1);
-    fe_add(&h2, &b2, &a2);
-    fe_mul(&r1->x, &e1, &f1);
-    fe_mul(&r2->x, &e2, &f2);
-    fe_mul(&r1->y, &g1, &h1);
-    fe_mul(&r2->y, &g2, &h2);
-    fe_mul(&r1->t, &e1, &h1);
-    fe_mul(&r2->t, &e2, &h2);
-    fe_mul(&r1->z, &f1, &g1);
-    fe_mul(&r2->z, &f2, &g2);
-}
-
-/* r = 2 p (dbl-2008-hwcd, a = -1). */
-static void dbl_ext(ext_pt *r, const ext_pt *p)
-{
-    fe25519 a, b, c, e, f, g, h, u;
-    fe_mul(&a, &p->x, &p->x);
-    fe_mul(&b, &p->y, &p->y);
-    fe_mul(&u, &p->z, &p->z);
-    fe_add(&c, &u, &u);
-    fe_add(&u, &p->x, &p->y);
-    fe_mul(&e, &u, &u);
-    fe_sub(&e, &e, &a);
-    fe_carry(&e);
-    fe_sub(&e, &e, &b); /* E = (X + Y)^2 - A - B */
-    fe_sub(&g, &b, &a); /* G = -A + B (a = -1: D = -A) */
-    fe_sub(&f, &g, &c); /* F = G - C */
-    fe_add(&h, &a, &b);
-    fe_carry(&h);
-    fe_sub(&h, &(fe25519){{0, 0, 0, 0, 0}}, &h); /* H = D - B = -A - B */
-    fe_carry(&f);
-    fe_mul(&r->x, &e, &f);
-    fe_mul(&r->y, &g, &h);
-    fe_mul(&r->t, &e, &h);
-    fe_mul(&r->z, &f, &g);
-}
-
-/*
- * r = the affine point p (Z = 1, T = xy), negated when neg: the first term
- * of a bucket costs no multiplication (adding it to the identity cost 7).
- */
-static void ext_from_affine(ext_pt *r, const struct decaf_255_point_s *p, int neg)
-{
-    static const fe25519 zero = {{0, 0, 0, 0, 0}};
-    fe_load(&r->x, p->x);
-    fe_load(&r->y, p->y);
-    fe_load(&r->t, p->t);
-    r->z = (fe25519){{1, 0, 0, 0, 0}};
-    if (neg) {
-        fe_sub(&r->x, &zero, &r->x);
-        fe_sub(&r->t, &zero, &r->t);
-        fe_carry(&r->x);
-        fe_carry(&r->t);
-    }
-}
-
 /* 1 if every point has Z = 1 exactly (as libdecaf's decoder leaves them). */
 static int all_affine(const henn_fe_elem *p, size_t n)
 {
@@ -395,14 +217,6 @@ static void to_niels_affine(niels_pt *q, const henn_fe_elem *p, size_t n)
         fe_sub(&b->t2d, &zero, &a->t2d);
         fe_carry(&b->t2d);
     }
-}
-
-static void ext_store(struct decaf_255_point_s *out, const ext_pt *r)
-{
-    fe_store(out->x, &r->x);
-    fe_store(out->y, &r->y);
-    fe_store(out->z, &r->z);
-    fe_store(out->t, &r->t);
 }
 
 void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,

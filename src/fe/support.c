@@ -161,7 +161,7 @@ int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
     if (tab != NULL)
         decaf_255_precomputed_scalarmul(t, (const decaf_255_precomputed_s *)tab->tab_, sk);
     else
-        decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
+        henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk);
     decaf_255_point_sub(d, d, t);
     rc = henn__fe_dlog_point(v, dl, d);
 
@@ -270,7 +270,7 @@ int henn_feip_decrypt_idx(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
     if (tab != NULL)
         decaf_255_precomputed_scalarmul(t, (const decaf_255_precomputed_s *)tab->tab_, sk);
     else
-        decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
+        henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk);
     decaf_255_point_sub(d, d, t);
     rc = henn__fe_dlog_point(v, dl, d);
 

@@ -196,6 +196,47 @@ static void test_affine(void)
     }
 }
 
+/* the constant-time k P against libdecaf's, on edge and random scalars and
+ * points (projective, affine, the identity) */
+static void test_scalarmul(void)
+{
+    CHECK(henn__fe_layout_ok() == 1);
+    henn_fe_elem *pts = henn__fe_elems_alloc(4);
+    decaf_255_scalar_t s;
+    henn__fe_scalar_from_i64(s, 123456789);
+    decaf_255_point_scalarmul(FE_PT(&pts[0]), decaf_255_point_base, s); /* Z != 1 */
+    uint8_t e[32];
+    decaf_255_point_encode(e, FE_CPT(&pts[0]));
+    CHECK(decaf_255_point_decode(FE_PT(&pts[1]), e, DECAF_FALSE) == DECAF_SUCCESS); /* Z = 1 */
+    decaf_255_point_copy(FE_PT(&pts[2]), decaf_255_point_identity);
+    decaf_255_point_copy(FE_PT(&pts[3]), decaf_255_point_base);
+    for (int it = 0; it < 40; it++) {
+        uint8_t rb[64], kb[32];
+        for (int i = 0; i < 64; i++)
+            rb[i] = (uint8_t)rnd();
+        decaf_255_scalar_decode_long(s, rb, sizeof rb);
+        if (it == 0)
+            decaf_255_scalar_copy(s, decaf_255_scalar_zero);
+        else if (it == 1)
+            decaf_255_scalar_copy(s, decaf_255_scalar_one);
+        else if (it == 2) /* l - 1: every digit position busy, top carry */
+            decaf_255_scalar_sub(s, decaf_255_scalar_zero, decaf_255_scalar_one);
+        else if (it == 3) /* all nibbles 8: every digit negative */
+            memset(rb, 0x88, 31), rb[31] = 0x08, decaf_255_scalar_decode_long(s, rb, 32);
+        else if (it == 4) /* all nibbles 7 */
+            memset(rb, 0x77, 31), rb[31] = 0x07, decaf_255_scalar_decode_long(s, rb, 32);
+        decaf_255_scalar_encode(kb, s);
+        for (int j = 0; j < 4; j++) {
+            decaf_255_point_t a, b;
+            decaf_255_point_scalarmul(a, FE_CPT(&pts[j]), s);
+            henn__fe_scalarmul_ct(b, FE_CPT(&pts[j]), kb);
+            CHECK(decaf_255_point_eq(a, b) != 0);
+            CHECK(decaf_255_point_valid(b) != 0);
+        }
+    }
+    free(pts);
+}
+
 static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog *dl, int reps)
 {
     henn_feip_mpk mpk;
@@ -756,6 +797,7 @@ int main(void)
     test_dlog();
     test_msm();
     test_affine();
+    test_scalarmul();
     test_feip();
     test_feip_support();
     test_febo();
