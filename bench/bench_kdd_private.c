@@ -1,14 +1,18 @@
 /*
  * bench_kdd_private: private training (henn/protocol.h, "Private
  * training") on the published KDD configuration (integer-coded features,
- * 41-41-5, sigmoid, softmax, Adam lr 0.01, batch 56, n = 2048) against the
- * plaintext run on the same batches. One JSON line per run: samples/s of
+ * 41-41-5, sigmoid, softmax, Adam lr 0.01, batch 56, n = 2048) or on the
+ * best configuration's network (one-hot, 118-64-5, ReLU, softmax, Adam lr
+ * 0.001; batches of 2 ciphertext chunks by default) against the plaintext
+ * run on the same batches (henn_private_train_plain). One JSON line per run: samples/s of
  * the protocol (wall clock, both parties in this process), decryptions
  * and encryptions, the process CPU seconds of training (all threads: on
  * the shared, loaded VM the wall clock measures the neighbours too), test accuracy of both models, the largest
  * weight difference.
  * Usage: bench_kdd_private [rows (default 10000)] [epochs (1)] [threads (2)]
  *        [test rows (0 = all of corrected.gz)] [rerandomize (0)]
+ *        [intcode (default) | onehot] [batch (0 = 56 / the fewest whole
+ *        chunks of at least inputs + 1 rows)]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -53,6 +57,8 @@ int main(int argc, char **argv)
     unsigned threads = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 2;
     size_t test_rows = argc > 4 ? (size_t)strtoul(argv[4], NULL, 10) : 0;
     int rerand = argc > 5 ? atoi(argv[5]) : 0;
+    int onehot = argc > 6 && strcmp(argv[6], "onehot") == 0;
+    size_t batch = argc > 7 ? (size_t)strtoul(argv[7], NULL, 10) : 0;
     henn_kdd_set tr, te;
     henn_kdd_prep prep;
     henn_nn_model init, twin;
@@ -65,9 +71,9 @@ int main(int argc, char **argv)
     henn_proto_stats st;
     henn_transport tt;
     henn_batch_opts bo = {threads, NULL, NULL};
-    size_t *idx, dims[3], i, e, b, *order;
-    float *X = NULL, *T = NULL, *Xb;
-    uint8_t *y, *yb;
+    size_t *idx, dims[3], i;
+    float *X = NULL, *T = NULL;
+    uint8_t *y;
     double t0, c0, secs, cpu, maxd = 0.0;
     int rc;
 
@@ -85,10 +91,7 @@ int main(int argc, char **argv)
     }
     idx = malloc(rows * sizeof(size_t));
     y = malloc(rows);
-    order = malloc(rows * sizeof(size_t));
-    Xb = malloc(56 * 41 * sizeof(float));
-    yb = malloc(56);
-    if (idx == NULL || y == NULL || order == NULL || Xb == NULL || yb == NULL)
+    if (idx == NULL || y == NULL)
         return 1;
     rc = henn_kdd_subset(idx, rows, tr.rows, 1);
     if (rc == 0) {
@@ -99,7 +102,9 @@ int main(int argc, char **argv)
                    HENN_KDD_FEATURES * sizeof(double));
         sub.x = sx;
         sub.rows = rows;
-        rc = sx == NULL ? HENN_ENOMEM : henn_kdd_prep_fit(&prep, &sub, HENN_KDD_INTCODE, 0);
+        rc = sx == NULL ? HENN_ENOMEM
+                        : henn_kdd_prep_fit(&prep, &sub, onehot ? HENN_KDD_ONEHOT : HENN_KDD_INTCODE,
+                                            HENN_KDD_LOG1P_HEAVY);
         free(sx);
     }
     if (rc == 0)
@@ -109,22 +114,24 @@ int main(int argc, char **argv)
     for (i = 0; i < rows; i++)
         y[i] = tr.y[idx[i]];
     dims[0] = prep.dim;
-    dims[1] = 41;
+    dims[1] = onehot ? 64 : 41;
     dims[2] = HENN_KDD_CLASSES;
     if (rc == 0)
-        rc = henn_nn_model_init(&init, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 1);
-    henn_nn_opts_default(&nn);
-    nn.lr = 0.01f;
-    nn.max_rows = 56;
+        rc = henn_nn_model_init(&init, dims, 3, onehot ? HENN_NN_RELU : HENN_NN_SIGMOID,
+                                HENN_NN_SOFTMAX_CE, 1);
     henn_paillier_pk_init(&pk);
     henn_paillier_sk_init(&sk);
     if (rc == 0)
         rc = henn_paillier_keygen(&pk, &sk, 2048, 0);
+    /* The CLI's parameters: slots for the widest layer input (intcode: 56
+     * rows), activations up to 2^4 for ReLU. */
     if (rc == 0)
-        rc = henn_proto_params_default(&p, 41, 0, 2048);
-    p.slots = 56;
-    if (rc == 0)
-        rc = henn_proto_params_check(&p, 41, 2048);
+        rc = henn_proto_params_default(&p, prep.dim, onehot ? 4 : 0, 2048);
+    if (rc == 0 && batch == 0)
+        batch = onehot ? (prep.dim + p.slots) / p.slots * p.slots : p.slots;
+    henn_nn_opts_default(&nn);
+    nn.lr = onehot ? 0.001f : 0.01f;
+    nn.max_rows = batch;
     if (rc == 0)
         rc = henn_private_trainer_new(&t, &init, &nn, &bo);
     if (rc != 0) {
@@ -135,8 +142,8 @@ int main(int argc, char **argv)
     henn_transport_to_private_trainer(&tt, t);
     t0 = now();
     c0 = cpu_now();
-    rc = henn_owner_train_private(&tt, &sk, &p, X, y, rows, prep.dim, HENN_KDD_CLASSES, epochs,
-                                  1, &bo, NULL, NULL, &st);
+    rc = henn_owner_train_private(&tt, &sk, &p, X, y, rows, prep.dim, HENN_KDD_CLASSES, batch,
+                                  epochs, 1, &bo, NULL, NULL, &st);
     secs = now() - t0;
     cpu = cpu_now() - c0;
     if (rc != 0) {
@@ -144,21 +151,9 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Plaintext twin on the same batches. */
-    if (henn_nn_model_copy(&twin, &init) != 0 || henn_nn_trainer_new(&nt, &twin, &nn) != 0)
+    if (henn_nn_model_copy(&twin, &init) != 0 || henn_nn_trainer_new(&nt, &twin, &nn) != 0 ||
+        henn_private_train_plain(nt, X, y, rows, prep.dim, batch, epochs, 1, NULL) != 0)
         return 1;
-    for (e = 0; e < epochs; e++) {
-        if (henn_nn_batch_order(order, rows, 1 + e) != 0)
-            return 1;
-        for (b = 0; b + prep.dim + 1 <= rows; b += 56) {
-            size_t c = rows - b < 56 ? rows - b : 56;
-            for (i = 0; i < c; i++) {
-                memcpy(Xb + i * prep.dim, X + order[b + i] * prep.dim, prep.dim * sizeof(float));
-                yb[i] = y[order[b + i]];
-            }
-            if (henn_nn_train_batch(nt, Xb, yb, c, NULL) != 0)
-                return 1;
-        }
-    }
     {
         const henn_nn_model *em = henn_private_trainer_model(t);
         size_t l;
@@ -167,12 +162,14 @@ int main(int argc, char **argv)
                 double d = (double)em->W[l][i] - twin.W[l][i];
                 maxd = d > maxd ? d : -d > maxd ? -d : maxd;
             }
-        printf("{\"bench\":\"kdd_private\",\"rows\":%zu,\"epochs\":%zu,\"threads\":%u,"
-               "\"rerandomize\":%d,\"n_bits\":2048,\"batch\":56,\"seconds\":%.3f,"
+        printf("{\"bench\":\"kdd_private\",\"features\":\"%s\",\"dims\":[%zu,%zu,%zu],"
+               "\"rows\":%zu,\"epochs\":%zu,\"threads\":%u,"
+               "\"rerandomize\":%d,\"n_bits\":2048,\"slots\":%u,\"batch\":%zu,\"seconds\":%.3f,"
                "\"samples_per_s\":%.1f,\"cpu_seconds\":%.3f,\"samples_per_cpu_s\":%.1f,\"decryptions\":%llu,\"encryptions\":%llu,"
                "\"test_rows\":%zu,\"acc_private\":%.4f,\"acc_plaintext\":%.4f,"
                "\"max_weight_diff\":%.3g}\n",
-               rows, epochs, threads, rerand, secs, (double)(rows * epochs) / secs,
+               onehot ? "onehot" : "intcode", dims[0], dims[1], dims[2], rows, epochs, threads,
+               rerand, (unsigned)p.slots, batch, secs, (double)(rows * epochs) / secs,
                cpu, (double)(rows * epochs) / cpu,
                (unsigned long long)st.decryptions, (unsigned long long)st.encryptions, te.rows,
                accuracy(em, T, te.y, te.rows), accuracy(&twin, T, te.y, te.rows), maxd);
@@ -190,8 +187,5 @@ int main(int argc, char **argv)
     free(T);
     free(idx);
     free(y);
-    free(order);
-    free(Xb);
-    free(yb);
     return 0;
 }

@@ -4,7 +4,8 @@
  * anything else) and to the owner's PMODEL reader (accepted models
  * re-serialise to the same bytes). A CIPHER-typed input also goes to a
  * whole private-training owner as the trainer's answer to its first INFER
- * (an honest second trainer answers the PSETUP; slow: the owner builds
+ * (batches of 6 rows in two chunks of 3, so a CIPHER must carry two
+ * chunks; an honest second trainer answers the PSETUP; slow: the owner builds
  * its DJN table per run, so only for those inputs). Every input
  * gets a well-formed response or a clean error, never a crash. */
 #include <stdint.h>
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint8_t y[6] = {0, 1, 0, 1, 1, 0};
     uint8_t *resp;
     size_t resp_len;
-    henn_proto_params p = {10, 0, 12, 6, 0, 5};
+    henn_proto_params p = {10, 0, 12, 6, 0, 3};
     canned c = {data, size, 0};
     henn_transport t;
     int rc;
@@ -95,11 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (henn_proto_params_default(&p, 4, 0, mpz_sizeinbase(fuzz_sk.pk.n, 2)) != 0)
         __builtin_trap();
-    p.slots = 5;
+    p.slots = 3;
     memset(&t, 0, sizeof(t));
     t.call = canned_call;
     t.ctx = &c;
-    rc = henn_owner_train_private(&t, &fuzz_sk, &p, X, y, 6, 4, 2, 1, 1, NULL, NULL, NULL, NULL);
+    rc = henn_owner_train_private(&t, &fuzz_sk, &p, X, y, 6, 4, 2, 6, 1, 1, NULL, NULL, NULL,
+                                  NULL);
     if (rc > 0)
         __builtin_trap();
     return 0;

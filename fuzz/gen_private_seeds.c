@@ -1,6 +1,8 @@
 /* Seeds for fuzz_protocol_private: the requests a private trainer
  * receives and the responses it sends in one honest run (the fuzz key,
- * a 4-3-2 model, 6 rows, batches of 5), one file each.
+ * a 4-3-2 model, 6 rows: batches of 5 in one ciphertext per feature
+ * (req_00 .. resp_03), then batches of 6 in two chunks of 3 rows
+ * (req_04 .. resp_07)), one file each.
  * Usage: gen_private_seeds DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +70,12 @@ int main(int argc, char **argv)
     memset(&tt, 0, sizeof(tt));
     tt.call = rec_call;
     tt.ctx = &r;
-    if (henn_owner_train_private(&tt, &fuzz_sk, &p, X, y, 6, 4, 2, 1, 1, NULL, NULL, NULL, NULL))
+    if (henn_owner_train_private(&tt, &fuzz_sk, &p, X, y, 6, 4, 2, 5, 1, 1, NULL, NULL, NULL,
+                                 NULL))
+        return 1;
+    p.slots = 3;
+    if (henn_owner_train_private(&tt, &fuzz_sk, &p, X, y, 6, 4, 2, 6, 1, 1, NULL, NULL, NULL,
+                                 NULL))
         return 1;
     henn_private_trainer_free(t);
     henn_nn_model_clear(&m);

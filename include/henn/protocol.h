@@ -329,17 +329,21 @@ HENN_API HENN_NODISCARD int henn_msg_ciphertexts(size_t *count, const henn_paill
  * A training protocol in which the model service never sees a value of
  * an individual row. Per batch of c rows (c >= dim + 1, rows drawn afresh
  * every epoch from a seeded permutation of the owner's rows):
- *  1. the owner encrypts the batch feature-major (one ciphertext per
- *     feature, one slot per row; fresh DJN noise) and sends INFER for
- *     layer 0, exactly as in encrypted inference;
- *  2. the trainer returns E(W_l a + b_l) (CIPHER); the owner decrypts it,
- *     applies the activation, re-encrypts and asks for layer l + 1; the
- *     last layer's logits are decrypted and kept by the owner;
+ *  1. the owner encrypts the batch feature-major in ceil(c / p->slots)
+ *     chunks (chunk k holds rows k slots .. min(c, (k + 1) slots) - 1; one
+ *     ciphertext per feature and chunk, one slot per row; fresh DJN noise)
+ *     and sends INFER for layer 0, as in encrypted inference except that
+ *     the row count may exceed p->slots (then the message carries every
+ *     chunk: docs/FORMATS.md);
+ *  2. the trainer returns E(W_l a + b_l) per chunk (CIPHER); the owner
+ *     decrypts it, applies the activation, re-encrypts and asks for layer
+ *     l + 1; the last layer's logits are decrypted and kept by the owner;
  *  3. the owner forms the output error with its own labels and
  *     back-propagates in double precision from the values it holds (x,
  *     the activations it encrypted, the decrypted logits) and the current
- *     weights, which the trainer sent it (PMODEL): it sends the batch
- *     SUMS of every layer's weight and bias gradients (PGRAD);
+ *     weights, which the trainer sent it (PMODEL): it sends ONE message per
+ *     batch with the SUMS over all c rows (every chunk) of every layer's
+ *     weight and bias gradients (PGRAD);
  *  4. the trainer divides by c and applies its optimiser (henn_nn_update),
  *     and answers with the updated weights (PMODEL).
  * The trainer receives: n and the fixed-point parameters (PSETUP),
@@ -348,14 +352,15 @@ HENN_API HENN_NODISCARD int henn_msg_ciphertexts(size_t *count, const henn_paill
  * docs/THREAT_MODEL.md ("Private training") says what batch gradients
  * still reveal. Messages: docs/FORMATS.md conventions (header "HNP\x01",
  * type, length), types HENN_MSG_PSETUP, HENN_MSG_PGRAD, HENN_MSG_PMODEL
- * below plus INFER/CIPHER as in inference.
+ * below plus INFER/CIPHER as in inference (with chunks).
  *
  * Rules both sides enforce: a batch (and a gradient) covers at least
  * henn_private_min_batch(dim) = dim + 1 rows (one row alone gives
  * x = dW1[h] / db1[h]; with fewer rows than dim + 1 the first layer's
  * summed gradient is a rank-deficient system the trainer can still
- * attack); the trainer accepts a PGRAD only after a complete forward pass
- * of the same row count; the owner decrypts at most the honest count
+ * attack), however many ciphertext chunks it spans; the trainer accepts a
+ * PGRAD only after a complete forward pass of the same row count; the
+ * owner decrypts at most the honest count
  * (henn_private_training_decryptions).
  */
 #define HENN_MSG_PSETUP 8
@@ -369,17 +374,38 @@ HENN_API size_t henn_private_min_batch(size_t dim);
 /*
  * henn_private_training_decryptions: the ciphertexts an honest trainer
  * makes the owner decrypt in `epochs` epochs of private training on
- * `rows` rows with batches of `batch` rows and layer widths dims[0 ..
- * layers]: epochs * batches * (dims[1] + ... + dims[layers]), where
- * batches = ceil(rows / batch), less one when the last batch would have
- * fewer than dims[0] + 1 rows (those rows sit the epoch out; the next
- * epoch's permutation draws another tail). Returns 0, HENN_EINVAL (a zero
- * argument, layers > HENN_NN_MAX_LAYERS, batch < dims[0] + 1 or
- * rows < dims[0] + 1), HENN_ERANGE (overflow).
+ * `rows` rows with batches of `batch` rows packed `slots` rows per
+ * ciphertext, layer widths dims[0 .. layers]: epochs * (dims[1] + ... +
+ * dims[layers]) * the chunks of one epoch, where an epoch has
+ * floor(rows / batch) batches of ceil(batch / slots) chunks, plus the
+ * tail of rows % batch rows in ceil(tail / slots) chunks when it has at
+ * least dims[0] + 1 rows (else those rows sit the epoch out; the next
+ * epoch's permutation draws another tail); rows < batch is one batch of
+ * all rows. Returns 0, HENN_EINVAL (a zero argument, layers >
+ * HENN_NN_MAX_LAYERS, batch < dims[0] + 1 or rows < dims[0] + 1),
+ * HENN_ERANGE (overflow).
  */
 HENN_API HENN_NODISCARD int henn_private_training_decryptions(uint64_t *count, const size_t *dims,
                                                               size_t layers, size_t rows,
-                                                              size_t batch, size_t epochs);
+                                                              size_t batch, size_t slots,
+                                                              size_t epochs);
+
+/*
+ * henn_private_train_plain: the plaintext twin of private training:
+ * `epochs` epochs on exactly the batches henn_owner_train_private visits
+ * with the same rows, batch and seed (epoch e: the rows in
+ * henn_nn_batch_order(rows, seed + e) order, cut into batches of `batch`
+ * rows; a tail under dim + 1 rows sits the epoch out), each a
+ * henn_nn_train_batch step of nt (whose max_rows must be >= batch).
+ * X [rows x dim] (dim = nt's input width), y [rows]. loss (optional): the
+ * last epoch's mean training loss. Returns 0, HENN_EINVAL (as
+ * henn_owner_train_private, or batch > max_rows), HENN_ENOMEM.
+ * Thread safety: uses only its arguments.
+ */
+HENN_API HENN_NODISCARD int henn_private_train_plain(henn_nn_trainer *nt, const float *X,
+                                                     const uint8_t *y, size_t rows, size_t dim,
+                                                     size_t batch, size_t epochs, uint64_t seed,
+                                                     double *loss);
 
 /* Per-epoch report of private training (owner side). loss: mean
  * training loss over the epoch's rows, from the decrypted logits;
@@ -392,14 +418,16 @@ typedef int (*henn_private_epoch_fn)(void *user, size_t epoch, double loss,
 /*
  * henn_owner_train_private: the owner's whole side of private training.
  * sk: the owner's key (copied, with a DJN table; wiped on return).
- * p: fixed point; p->slots is the batch size, >= dim + 1.
+ * p: fixed point; p->slots rows per ciphertext chunk.
  * X [rows x dim] (|x| <= 2^p->ai), y [rows] labels < classes: they never
  * leave the function except as the batch gradient sums described above.
+ * batch: rows per batch (and per gradient), dim + 1 .. 2^20; a batch
+ * spans ceil(batch / p->slots) ciphertexts per feature.
  * epochs >= 1; seed: the row permutation of epoch e is
- * henn_nn_batch_order(rows, seed + e) (the plaintext twin can replay it).
- * opts: threads (NULL: all cores). cb (optional) after every epoch.
+ * henn_nn_batch_order(rows, seed + e) (henn_private_train_plain replays
+ * it). opts: threads (NULL: all cores). cb (optional) after every epoch.
  * stats (optional): the owner's counters.
- * Returns 0, HENN_EINVAL (bad arguments, p->slots < dim + 1, rows < dim + 1),
+ * Returns 0, HENN_EINVAL (bad arguments, batch < dim + 1, rows < dim + 1),
  * HENN_ERANGE (an input beyond 2^ai, before anything is sent), HENN_EPARAM,
  * HENN_EPROTO (a response that does not match the request, a model
  * of other input or class width, non-finite or out-of-range weights, more
@@ -410,10 +438,13 @@ HENN_API HENN_NODISCARD int henn_owner_train_private(henn_transport *to_trainer,
                                                      const henn_paillier_sk *sk,
                                                      const henn_proto_params *p, const float *X,
                                                      const uint8_t *y, size_t rows, size_t dim,
-                                                     size_t classes, size_t epochs, uint64_t seed,
-                                                     const henn_batch_opts *opts,
+                                                     size_t classes, size_t batch, size_t epochs,
+                                                     uint64_t seed, const henn_batch_opts *opts,
                                                      henn_private_epoch_fn cb, void *user,
                                                      henn_proto_stats *stats);
+
+/* The largest private-training batch (rows) either side accepts. */
+#define HENN_PRIVATE_MAX_BATCH ((size_t)1 << 20)
 
 typedef struct henn_private_trainer henn_private_trainer;
 
@@ -447,7 +478,8 @@ HENN_API HENN_NODISCARD int henn_private_trainer_set_limits(henn_private_trainer
  * henn_private_trainer_handle: serve one request (PSETUP, INFER, PGRAD).
  * *resp is malloc'd. Refusals travel as error responses: a key outside
  * [2048, max_key_bits] bits (HENN_EPARAM), another input or class width
- * or batches under dim + 1 rows (HENN_EINVAL), an INFER or PGRAD out of
+ * or batches under dim + 1 rows or over HENN_PRIVATE_MAX_BATCH
+ * (HENN_EINVAL), an INFER or PGRAD out of
  * order or for another row count (HENN_EPROTO), a gradient that is not
  * finite (HENN_ERANGE), malformed input (HENN_EFORMAT). Returns 0 or
  * HENN_ENOMEM.

@@ -7,26 +7,87 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kdd_private.h"
 
-int henn_private_training_decryptions(uint64_t *count, const size_t *dims, size_t layers,
-                                      size_t rows, size_t batch, size_t epochs)
+static uint64_t chunks_of(size_t c, size_t slots)
 {
-    uint64_t per = 0, batches;
-    size_t l;
+    return (uint64_t)(c / slots + (c % slots != 0));
+}
+
+int henn_private_training_decryptions(uint64_t *count, const size_t *dims, size_t layers,
+                                      size_t rows, size_t batch, size_t slots, size_t epochs)
+{
+    uint64_t per = 0, chunks;
+    size_t l, tail;
     if (count == NULL || dims == NULL || layers == 0 || layers > HENN_NN_MAX_LAYERS ||
-        rows == 0 || batch == 0 || epochs == 0 || batch < dims[0] + 1 || rows < dims[0] + 1)
+        rows == 0 || batch == 0 || slots == 0 || epochs == 0 || batch < dims[0] + 1 ||
+        rows < dims[0] + 1)
         return HENN_EINVAL;
     for (l = 1; l <= layers; l++)
         per += dims[l];
-    batches = rows / batch + (rows % batch >= dims[0] + 1 ? 1 : 0);
-    if (batches == 0)
-        batches = 1; /* rows < batch: one batch of all rows */
-    if (per != 0 && batches > UINT64_MAX / per / epochs)
+    if (rows < batch) {
+        chunks = chunks_of(rows, slots); /* one batch of all rows */
+    } else {
+        tail = rows % batch;
+        chunks = (uint64_t)(rows / batch) * chunks_of(batch, slots);
+        if (tail >= dims[0] + 1)
+            chunks += chunks_of(tail, slots);
+    }
+    if (per != 0 && chunks > UINT64_MAX / per / epochs)
         return HENN_ERANGE;
-    *count = batches * per * epochs;
+    *count = chunks * per * epochs;
     return 0;
+}
+
+int henn_private_train_plain(henn_nn_trainer *nt, const float *X, const uint8_t *y,
+                             size_t rows, size_t dim, size_t batch, size_t epochs,
+                             uint64_t seed, double *loss)
+{
+    size_t *order = NULL, e, b, i;
+    float *Xb = NULL;
+    uint8_t *yb = NULL;
+    int rc = 0;
+
+    if (nt == NULL || X == NULL || y == NULL || dim == 0 || dim > HENN_NN_MAX_DIM ||
+        epochs == 0 || batch < henn_private_min_batch(dim) || batch > HENN_PRIVATE_MAX_BATCH ||
+        rows < henn_private_min_batch(dim) || rows > SIZE_MAX / dim)
+        return HENN_EINVAL;
+    order = malloc(rows * sizeof(size_t));
+    Xb = malloc(batch * dim * sizeof(float));
+    yb = malloc(batch);
+    if (order == NULL || Xb == NULL || yb == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (e = 0; e < epochs && rc == 0; e++) {
+        double total = 0.0;
+        size_t seen = 0;
+        rc = henn_nn_batch_order(order, rows, seed + e);
+        for (b = 0; rc == 0 && b < rows; b += batch) {
+            size_t c = rows - b < batch ? rows - b : batch;
+            double l = 0.0;
+            if (c < henn_private_min_batch(dim))
+                break; /* the tail sits this epoch out, as in the protocol */
+            for (i = 0; i < c; i++) {
+                memcpy(Xb + i * dim, X + order[b + i] * dim, dim * sizeof(float));
+                yb[i] = y[order[b + i]];
+            }
+            rc = henn_nn_train_batch(nt, Xb, yb, c, &l);
+            total += l * (double)c;
+            seen += c;
+        }
+        if (rc == 0 && loss != NULL)
+            *loss = seen > 0 ? total / (double)seen : 0.0;
+    }
+cleanup:
+    free(order);
+    if (Xb != NULL)
+        henn_free(Xb, batch * dim * sizeof(float));
+    if (yb != NULL)
+        henn_free(yb, batch);
+    return rc;
 }
 
 typedef struct powner {
@@ -92,15 +153,18 @@ static int read_model(powner *o, const uint8_t *msg, size_t len, size_t dim, siz
 }
 
 /* INFER for layer l of a [c x din] (quantised by the caller's values in
- * [-2^ai, 2^ai]) -> Z [c x dout] decrypted, unscaled to reals. */
+ * [-2^ai, 2^ai]) -> Z [c x dout] decrypted, unscaled to reals. The rows go
+ * in ceil(c / slots) chunks of slots rows (the last may be shorter), one
+ * ciphertext per feature and chunk, chunk-major on the wire. */
 static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t din, double *Z)
 {
     const henn_proto_params *p = o->p;
-    size_t i, j, width = 2 * henn__nbytes(&o->sk.pk), dout = o->m.dims[l + 1], nb;
-    henn_paillier_pt *pt = calloc(din > dout ? din : dout, sizeof(*pt));
-    henn_paillier_ct *ct = calloc(din > dout ? din : dout, sizeof(*ct));
-    size_t nbuf = din > dout ? din : dout;
-    int64_t *q = calloc(c * din, sizeof(int64_t)), *v = calloc(c, sizeof(int64_t));
+    size_t S = p->slots, K = c / S + (c % S != 0), i, j, k;
+    size_t width = 2 * henn__nbytes(&o->sk.pk), dout = o->m.dims[l + 1];
+    size_t nbuf = K * (din > dout ? din : dout);
+    henn_paillier_pt *pt = calloc(nbuf, sizeof(*pt));
+    henn_paillier_ct *ct = calloc(nbuf, sizeof(*ct));
+    int64_t *q = calloc(c * din, sizeof(int64_t)), *v = calloc(S, sizeof(int64_t));
     double scale = ldexp(1.0, -(int)(p->fx + p->fw));
     uint8_t *req = NULL, *resp = NULL;
     size_t req_len, resp_len;
@@ -126,19 +190,23 @@ static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t di
     }
     for (i = 0; i < c * din && rc == 0; i++)
         rc = henn__quantize(&q[i], a[i], p->fx, p->ai, 1);
-    for (j = 0; rc == 0 && j < din; j++)
-        henn__pack(pt[j].encoding, q + j, c, din, p->slot_bits, o->sk.pk.n);
+    for (k = 0; rc == 0 && k < K; k++) {
+        size_t ck = c - k * S < S ? c - k * S : S;
+        for (j = 0; j < din; j++)
+            henn__pack(pt[k * din + j].encoding, q + k * S * din + j, ck, din, p->slot_bits,
+                       o->sk.pk.n);
+    }
     if (rc == 0)
-        rc = henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, din, &o->opts);
+        rc = henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, K * din, &o->opts);
     if (rc != 0)
         goto cleanup;
-    o->st.encryptions += din;
+    o->st.encryptions += K * din;
     henn__wbuf_start(&w, HENN_MSG_INFER);
     henn__params_write(&w, p);
     henn__wbuf_u32(&w, (uint32_t)l);
     henn__wbuf_u32(&w, (uint32_t)c);
     henn__wbuf_u32(&w, (uint32_t)din);
-    for (j = 0; j < din; j++)
+    for (j = 0; j < K * din; j++)
         henn__wbuf_mpz(&w, ct[j].c, width);
     rc = henn__wbuf_finish(&w, &req, &req_len);
     if (rc == 0)
@@ -148,42 +216,46 @@ static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t di
     if (henn__rbuf_open(&r, &type, resp, resp_len) != 0 || henn__rbuf_u32(&r) != l ||
         henn__rbuf_u32(&r) != (l + 1 == o->m.layers) ||
         henn__rbuf_u32(&r) != (l + 1 == o->m.layers ? 0u : (uint32_t)o->m.act[l]) ||
-        henn__rbuf_u32(&r) != dout || r.len - r.pos != dout * width) {
+        henn__rbuf_u32(&r) != dout || r.err != 0 || (r.len - r.pos) / width != K * dout ||
+        (r.len - r.pos) % width != 0) {
         rc = HENN_EPROTO;
         goto cleanup;
     }
-    if (o->budget != 0 && (o->used > o->budget || dout > o->budget - o->used)) {
+    if (o->budget != 0 && (o->used > o->budget || K * dout > o->budget - o->used)) {
         rc = HENN_EPROTO; /* beyond the honest count */
         goto cleanup;
     }
-    for (j = 0; j < dout && rc == 0; j++) {
+    for (j = 0; j < K * dout && rc == 0; j++) {
         memcpy(ct[j].kid, o->sk.pk.kid, HENN_PAILLIER_KIDBYTES);
         henn__rbuf_mpz(&r, ct[j].c, width);
         rc = henn__ct_check(&o->sk.pk, ct[j].c, t1) != 0 ? HENN_EPROTO : 0;
     }
     if (rc == 0)
-        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, dout, &o->opts);
+        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, K * dout, &o->opts);
     if (rc != 0)
         goto cleanup;
-    o->used += dout;
-    o->st.decryptions += dout;
-    for (j = 0; j < dout && rc == 0; j++) {
-        rc = henn__unpack(v, c, pt[j].encoding, p->slot_bits, o->sk.pk.n, t1, t2) != 0
-                 ? HENN_EPROTO
-                 : 0;
-        for (i = 0; rc == 0 && i < c; i++)
-            Z[i * dout + j] = (double)v[i] * scale;
+    o->used += K * dout;
+    o->st.decryptions += K * dout;
+    for (k = 0; k < K && rc == 0; k++) {
+        size_t ck = c - k * S < S ? c - k * S : S;
+        for (j = 0; j < dout && rc == 0; j++) {
+            rc = henn__unpack(v, ck, pt[k * dout + j].encoding, p->slot_bits, o->sk.pk.n, t1,
+                              t2) != 0
+                     ? HENN_EPROTO
+                     : 0;
+            for (i = 0; rc == 0 && i < ck; i++)
+                Z[(k * S + i) * dout + j] = (double)v[i] * scale;
+        }
     }
 cleanup:
-    nb = nbuf;
-    for (i = 0; i < nb; i++) {
+    for (i = 0; i < nbuf; i++) {
         henn_paillier_pt_clear(&pt[i]);
         henn_paillier_ct_clear(&ct[i]);
     }
     free(pt);
     free(ct);
     henn_free(q, c * din * sizeof(int64_t));
-    henn_free(v, c * sizeof(int64_t));
+    henn_free(v, S * sizeof(int64_t));
     henn__mpz_wipe_clear(t1);
     henn__mpz_wipe_clear(t2);
     free(resp);
@@ -246,9 +318,9 @@ static int train_batch(powner *o, const float *X, const uint8_t *y, const size_t
 
 int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
                              const henn_proto_params *p, const float *X, const uint8_t *y,
-                             size_t rows, size_t dim, size_t classes, size_t epochs,
-                             uint64_t seed, const henn_batch_opts *opts, henn_private_epoch_fn cb,
-                             void *user, henn_proto_stats *stats)
+                             size_t rows, size_t dim, size_t classes, size_t batch,
+                             size_t epochs, uint64_t seed, const henn_batch_opts *opts,
+                             henn_private_epoch_fn cb, void *user, henn_proto_stats *stats)
 {
     powner o;
     size_t *order = NULL, e, b, i, S, L = 0, maxd = 0, nb;
@@ -261,11 +333,12 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
 
     if (stats != NULL)
         memset(stats, 0, sizeof(*stats));
-    S = p != NULL ? p->slots : 0;
+    S = batch; /* rows per batch (the owner's buffers) */
     if (t == NULL || sk == NULL || p == NULL || X == NULL || y == NULL || dim == 0 ||
         dim > HENN_NN_MAX_DIM || classes == 0 || classes > 256 || epochs == 0 ||
-        rows > UINT32_MAX || rows < henn_private_min_batch(dim) ||
-        p->slots < henn_private_min_batch(dim) || rows > SIZE_MAX / dim)
+        rows > UINT32_MAX || rows < henn_private_min_batch(dim) || p->slots == 0 ||
+        batch < henn_private_min_batch(dim) || batch > HENN_PRIVATE_MAX_BATCH ||
+        rows > SIZE_MAX / dim)
         return HENN_EINVAL;
     for (i = 0; i < rows; i++)
         if (y[i] >= classes)
@@ -313,7 +386,8 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
         rc = HENN_EPROTO; /* a layer wider than the fixed point was set up for */
         goto cleanup;
     }
-    rc = henn_private_training_decryptions(&o.budget, o.m.dims, L, rows, p->slots, epochs);
+    rc = henn_private_training_decryptions(&o.budget, o.m.dims, L, rows, batch, p->slots,
+                                           epochs);
     if (rc != 0)
         goto cleanup;
     order = malloc(rows * sizeof(size_t));
@@ -331,8 +405,9 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
     for (e = 0; e < epochs && rc == 0; e++) {
         double total = 0.0;
         size_t seen = 0;
-        /* Rows reshuffled every epoch; batches of S, the tail kept only
-         * when it has dim + 1 rows (else it sits this epoch out). */
+        /* Rows reshuffled every epoch; batches of S = batch rows (each
+         * ceil(S / slots) ciphertext chunks), the tail kept only when it
+         * has dim + 1 rows (else it sits this epoch out). */
         rc = henn_nn_batch_order(order, rows, seed + e);
         for (b = 0; rc == 0 && b < rows; b += S) {
             size_t c = rows - b < S ? rows - b : S;

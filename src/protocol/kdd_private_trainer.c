@@ -151,8 +151,7 @@ static int handle_setup(henn_private_trainer *t, henn__rbuf *r)
         rc = HENN_EPARAM;
         goto cleanup;
     }
-    if (dim != t->model.dims[0] || classes != t->model.dims[t->model.layers] ||
-        p.slots < henn_private_min_batch(dim)) {
+    if (dim != t->model.dims[0] || classes != t->model.dims[t->model.layers]) {
         rc = HENN_EINVAL;
         goto cleanup;
     }
@@ -264,15 +263,17 @@ static int rerandomize(henn_private_trainer *t, mpz_t *c, size_t count)
     return rc;
 }
 
-/* INFER (the inference format): params, u32 layer, u32 count, u32 in_dim,
- * in_dim ciphertexts -> CIPHER. Layers must come in order 0, 1, ... with
- * one row count per batch, at least dim + 1 rows. */
+/* INFER (the inference format, with chunks): params, u32 layer, u32 count,
+ * u32 in_dim, then K = ceil(count / slots) chunks of in_dim ciphertexts
+ * (chunk k: rows k slots ..) -> CIPHER with K chunks of outs ciphertexts.
+ * Layers must come in order 0, 1, ... with one row count per batch, at
+ * least dim + 1 rows, at most HENN_PRIVATE_MAX_BATCH and the limits' max_rows. */
 static int handle_infer(henn_private_trainer *t, henn__rbuf *r, uint8_t **resp,
                         size_t *resp_len)
 {
     const henn_nn_model *m = &t->model;
     henn_proto_params p;
-    size_t l, count, in_dim, outs, i, width;
+    size_t l, count, in_dim, outs, i, k, K, width;
     mpz_t *in = NULL, *out = NULL, tmp;
     henn__wbuf w;
     int rc = 0;
@@ -284,45 +285,49 @@ static int handle_infer(henn_private_trainer *t, henn__rbuf *r, uint8_t **resp,
     count = henn__rbuf_u32(r);
     in_dim = henn__rbuf_u32(r);
     if (r->err != 0 || memcmp(&p, &t->p, sizeof(p)) != 0 || l >= m->layers ||
-        in_dim != m->dims[l] || count > p.slots)
+        in_dim != m->dims[l] || count == 0)
         return HENN_EFORMAT;
-    if (count < henn_private_min_batch(m->dims[0]))
+    if (count < henn_private_min_batch(m->dims[0]) || count > HENN_PRIVATE_MAX_BATCH ||
+        count > t->lim.max_rows)
         return HENN_EINVAL;
     if (l != (t->next == m->layers ? 0 : t->next) || (l > 0 && count != t->count))
         return HENN_EPROTO;
+    K = count / p.slots + (count % p.slots != 0);
     width = 2 * henn__nbytes(&t->pk);
-    if ((r->len - r->pos) != in_dim * width)
+    if ((r->len - r->pos) / width != K * in_dim || (r->len - r->pos) % width != 0)
         return HENN_EFORMAT;
     outs = m->dims[l + 1];
-    in = calloc(in_dim, sizeof(mpz_t));
-    out = calloc(outs, sizeof(mpz_t));
+    in = calloc(K * in_dim, sizeof(mpz_t));
+    out = calloc(K * outs, sizeof(mpz_t));
     if (in == NULL || out == NULL) {
         free(in);
         free(out);
         return HENN_ENOMEM;
     }
     mpz_init(tmp);
-    for (i = 0; i < in_dim; i++)
+    for (i = 0; i < K * in_dim; i++)
         mpz_init(in[i]);
-    for (i = 0; i < outs; i++)
+    for (i = 0; i < K * outs; i++)
         mpz_init(out[i]);
-    for (i = 0; i < in_dim && rc == 0; i++) {
+    for (i = 0; i < K * in_dim && rc == 0; i++) {
         henn__rbuf_mpz(r, in[i], width);
         rc = henn__ct_check(&t->pk, in[i], tmp);
     }
     if (rc == 0)
         rc = henn__rbuf_done(r);
-    if (rc == 0)
-        rc = dense_layer(t, out, in, in_dim, outs, m->W[l], m->b[l], count);
+    for (k = 0; k < K && rc == 0; k++) {
+        size_t ck = count - k * p.slots < p.slots ? count - k * p.slots : p.slots;
+        rc = dense_layer(t, out + k * outs, in + k * in_dim, in_dim, outs, m->W[l], m->b[l], ck);
+    }
     if (rc == 0 && t->rerandomize)
-        rc = rerandomize(t, out, outs);
+        rc = rerandomize(t, out, K * outs);
     if (rc == 0) {
         henn__wbuf_start(&w, HENN_MSG_CIPHER);
         henn__wbuf_u32(&w, (uint32_t)l);
         henn__wbuf_u32(&w, l + 1 == m->layers);
         henn__wbuf_u32(&w, (uint32_t)(l + 1 == m->layers ? HENN_NN_IDENTITY : m->act[l]));
         henn__wbuf_u32(&w, (uint32_t)outs);
-        for (i = 0; i < outs; i++)
+        for (i = 0; i < K * outs; i++)
             henn__wbuf_mpz(&w, out[i], width);
         rc = henn__wbuf_finish(&w, resp, resp_len);
     }
@@ -332,9 +337,9 @@ static int handle_infer(henn_private_trainer *t, henn__rbuf *r, uint8_t **resp,
     } else {
         t->next = 0; /* a failed batch starts over */
     }
-    for (i = 0; i < in_dim; i++)
+    for (i = 0; i < K * in_dim; i++)
         mpz_clear(in[i]);
-    for (i = 0; i < outs; i++)
+    for (i = 0; i < K * outs; i++)
         mpz_clear(out[i]);
     mpz_clear(tmp);
     free(in);
@@ -361,7 +366,7 @@ static int handle_grad(henn_private_trainer *t, henn__rbuf *r)
     }
     if (r->len - r->pos != need)
         return HENN_EFORMAT;
-    if (count < henn_private_min_batch(m->dims[0]))
+    if (count < henn_private_min_batch(m->dims[0]) || count > HENN_PRIVATE_MAX_BATCH)
         return HENN_EINVAL;
     if (t->next != m->layers || count != t->count)
         return HENN_EPROTO;

@@ -122,38 +122,48 @@ has lg.json '"inputs_lost_to_fixed_point": 0' "no lost inputs in the json"
 has lg.json '"log1p": 2' "log1p level in the config"
 
 # --protocol (issue 11): private by default, published and both on request.
-# The private protocol needs inputs + 1 rows in one ciphertext: 2048-bit
-# keys and integer codes (42 <= 64); one-hot (119 > 64) falls back to the
-# published protocol when the choice is the default, and is refused when
-# private was asked for.
+# The private protocol needs batches of inputs + 1 rows; a batch may span
+# several ciphertexts per feature, so one-hot (119 rows) runs it too.
 pr="--features intcode --rows 120 --test-rows 200 --infer-rows 4 --hidden 6 --encrypted"
 expect 0 "private protocol by default" -- "$HENN" kdd train $pr --json pv.json
 has out "private" "table has the private column"
 hasnt out "  published  " "no published column by default"
 has out "decryptions per batch" "table has decryptions per batch"
+has out "plaintext *same batches *private" "table has the same-batch plaintext twin"
+has out "same batches: plaintext trained on exactly the private run's batches" "footer says which batches"
 has pv.json '"protocol": "private"' "json names the private protocol"
 has pv.json '"name": "private"' "json has the private run"
+has pv.json '"name": "plaintext_same_batches"' "json has the same-batch twin"
+has pv.json '"same_batches_prediction_agreement"' "json compares private and twin"
 has pv.json '"decryptions_per_batch": 11' "private: 6 + 5 decryptions per batch"
 hasnt err "falling back" "no fallback with integer codes"
 expect 0 "--protocol published" -- "$HENN" kdd train $pr --protocol published --json pb.json
 has pb.json '"name": "published"' "json has the published run"
 hasnt pb.json '"name": "private"' "no private run with --protocol published"
+hasnt pb.json '"name": "plaintext_same_batches"' "no twin without the private run"
 expect 0 "--protocol both" -- "$HENN" kdd train $pr --protocol both --json both.json
-has out "plaintext *private *published" "table has both protocols next to plaintext"
+has out "plaintext *same batches *private *published" "table has both protocols next to plaintext"
 has both.json '"protocol": "both"' "json names both"
 expect 2 "bad --protocol" -- "$HENN" kdd train --protocol secret
 has err "bad --protocol" "bad --protocol named"
 expect 2 "--decrypt-budget without the published protocol" -- "$HENN" kdd train --decrypt-budget 5
 has err "applies to the published protocol" "budget restriction named"
-oh="--rows 120 --test-rows 200 --infer-rows 4 --hidden 4 --encrypted --bits 768 --insecure-test-key"
-expect 0 "one-hot falls back to the published protocol" -- "$HENN" kdd train $oh --quiet --json oh.json
-has err "falling back to the PUBLISHED protocol" "fallback said on stderr"
-has err "at least 119 rows" "fallback gives the reason"
-has oh.json '"protocol": "published"' "json names the protocol used"
-has oh.json '"protocol_fallback": "the private protocol needs' "json gives the fallback reason"
-expect 2 "one-hot with --protocol private is refused" -- "$HENN" kdd train $oh --protocol private
-has err "protocol private: the private protocol needs batches of at least 119" "refusal reason"
-has err "features intcode" "refusal names a way out"
+# One-hot (118 inputs; a 768-bit key packs 20 rows per ciphertext): the
+# private protocol by default, no fallback, batches of 120 rows in 6 chunks,
+# one gradient per batch (6 x (4 + 5) decryptions).
+oh="--rows 240 --test-rows 200 --infer-rows 4 --hidden 4 --encrypted --bits 768 --insecure-test-key"
+expect 0 "one-hot runs the private protocol" -- "$HENN" kdd train $oh --json oh.json
+hasnt err "falling back" "no fallback for one-hot"
+has err "120 rows per batch, 6 ciphertext chunks of 20 rows" "chunks said on stderr"
+has oh.json '"protocol": "private"' "json names the private protocol"
+has oh.json '"private_batch": 120' "json gives the private batch"
+has oh.json '"decryptions_per_batch": 54' "one gradient per 6-chunk batch"
+has oh.json '"steps": 2' "two batches of 120 rows"
+expect 0 "one-hot with --protocol private" -- "$HENN" kdd train $oh --protocol private --batch 119 --quiet --json oh2.json
+has oh2.json '"private_batch": 119' "--batch sets the private batch"
+has oh2.json '"steps": 2' "240 rows: 2 batches of 119, a tail of 2 left out"
+expect 2 "a private batch of inputs rows is refused" -- "$HENN" kdd train $oh --batch 118
+has err "batch 118: the private protocol needs batches of at least 119 rows" "refusal reason"
 
 # Progress lines go to a terminal only: none in a redirected stderr.
 expect 0 "eval without a terminal" -- "$HENN" kdd eval --model s.model --test kdd.txt

@@ -69,6 +69,13 @@ static void make_data(void)
     }
 }
 
+static void params_slots(henn_proto_params *p, size_t slots)
+{
+    CHECK_OK(henn_proto_params_default(p, DIM, 0, mpz_sizeinbase(PK.n, 2)));
+    p->slots = (uint32_t)slots;
+    CHECK_OK(henn_proto_params_check(p, DIM, mpz_sizeinbase(PK.n, 2)));
+}
+
 static void params(henn_proto_params *p)
 {
     CHECK_OK(henn_proto_params_default(p, DIM, 0, mpz_sizeinbase(PK.n, 2)));
@@ -107,7 +114,10 @@ static double nearest_row(const double *x)
     return best;
 }
 
-static void test_train_view_attack(void)
+/* Private training with batches of `batch` rows packed `slots` rows per
+ * ciphertext (batch > slots: several chunks per feature, one gradient per
+ * batch): the honest decryption count, the twin, the trainer's view. */
+static void test_train_view_attack(size_t slots, size_t batch)
 {
     henn_nn_model m, twin;
     henn_nn_opts nn;
@@ -118,13 +128,16 @@ static void test_train_view_attack(void)
     henn_transport tt;
     static rec r;
     size_t order[ROWS], e, b, i, j, l, grads = 0, infers = 0;
+    size_t nbatches = ROWS / batch + (ROWS % batch >= DIM + 1);
+    size_t K = (batch + slots - 1) / slots, width = 2 * ((mpz_sizeinbase(PK.n, 2) + 7) / 8);
     uint64_t want, steps;
     double maxdiff = 0.0, worst_attack = 1e300;
     float Xb[BATCH * DIM];
     uint8_t yb[BATCH];
     const size_t epochs = 3;
 
-    params(&p);
+    CHECK(ROWS % batch < DIM + 1); /* the counts below: whole batches only */
+    params_slots(&p, slots);
     make_model(&m, &nn);
     CHECK_OK(henn_private_trainer_new(&t, &m, &nn, NULL));
     henn__private_trainer_allow_insecure(t);
@@ -132,22 +145,23 @@ static void test_train_view_attack(void)
     memset(&tt, 0, sizeof(tt));
     tt.call = rec_call;
     tt.ctx = &r;
-    CHECK_OK(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, CLS, epochs, 99, NULL, NULL,
+    CHECK_OK(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, CLS, batch, epochs, 99, NULL, NULL,
                                       NULL, &st));
     /* The honest decryption count, and exactly that. */
-    CHECK_OK(henn_private_training_decryptions(&want, m.dims, 2, ROWS, BATCH, epochs));
+    CHECK_OK(henn_private_training_decryptions(&want, m.dims, 2, ROWS, batch, slots, epochs));
     CHECK_EQ_INT(st.decryptions, want);
-    CHECK_EQ_INT(want, (uint64_t)epochs * 6 * (HID + CLS)); /* 6 x 16; the tail of 4 < 7 sits out */
+    /* 16/16: 6 x 16, the tail of 4 < 7 sits out; 4/14: 7 x 14 in 4 chunks */
+    CHECK_EQ_INT(want, (uint64_t)epochs * nbatches * K * (HID + CLS));
     henn_private_trainer_stats(&st, &steps, t);
-    CHECK_EQ_INT(steps, (uint64_t)epochs * 6);
+    CHECK_EQ_INT(steps, (uint64_t)epochs * nbatches);
 
     /* Plaintext twin on the same batches. */
     CHECK_OK(henn_nn_model_copy(&twin, &m));
     CHECK_OK(henn_nn_trainer_new(&nt, &twin, &nn));
     for (e = 0; e < epochs; e++) {
         CHECK_OK(henn_nn_batch_order(order, ROWS, 99 + e));
-        for (b = 0; b + 7 <= ROWS; b += BATCH) {
-            size_t c = ROWS - b < BATCH ? ROWS - b : BATCH;
+        for (b = 0; b + 7 <= ROWS; b += batch) {
+            size_t c = ROWS - b < batch ? ROWS - b : batch;
             for (i = 0; i < c; i++) {
                 memcpy(Xb + i * DIM, X + order[b + i] * DIM, DIM * sizeof(float));
                 yb[i] = Y[order[b + i]];
@@ -164,9 +178,24 @@ static void test_train_view_attack(void)
         for (i = 0; i < twin.dims[l + 1] * twin.dims[l]; i++)
             CHECK(em->W[l][i] != m.W[l][i]); /* it trained */
     }
-    printf("private vs plaintext twin: max weight difference %.3g after %zu epochs\n", maxdiff,
-           epochs);
+    printf("private vs plaintext twin (slots %zu, batch %zu): max weight difference %.3g after "
+           "%zu epochs\n",
+           slots, batch, maxdiff, epochs);
     CHECK(maxdiff < 5e-3);
+    /* The library's twin replays the same batches (bit for bit). */
+    {
+        henn_nn_model tw2;
+        henn_nn_trainer *nt2 = NULL;
+        CHECK_OK(henn_nn_model_copy(&tw2, &m));
+        CHECK_OK(henn_nn_trainer_new(&nt2, &tw2, &nn));
+        CHECK_OK(henn_private_train_plain(nt2, X, Y, ROWS, DIM, batch, epochs, 99, NULL));
+        for (l = 0; l < 2; l++)
+            CHECK(memcmp(tw2.W[l], twin.W[l], twin.dims[l + 1] * twin.dims[l] * sizeof(float)) ==
+                  0);
+        CHECK_RC(henn_private_train_plain(nt2, X, Y, ROWS, DIM, DIM, 1, 99, NULL), HENN_EINVAL);
+        henn_nn_trainer_free(nt2);
+        henn_nn_model_clear(&tw2);
+    }
 
     /* The trainer's whole view. */
     for (j = 0; j < r.n; j++) {
@@ -174,10 +203,24 @@ static void test_train_view_attack(void)
         size_t count;
         CHECK(type == HENN_MSG_PSETUP || type == HENN_MSG_INFER || type == HENN_MSG_PGRAD);
         if (type == HENN_MSG_INFER) {
-            CHECK_OK(henn_msg_ciphertexts(&count, &PK, r.msg[j], r.len[j]));
+            henn__rbuf rb;
+            henn_proto_params q;
+            int ty;
+            size_t rows_in;
+            CHECK_OK(henn__rbuf_open(&rb, &ty, r.msg[j], r.len[j]));
+            henn__params_read(&rb, &q);
+            (void)henn__rbuf_u32(&rb);
+            rows_in = henn__rbuf_u32(&rb);
+            count = henn__rbuf_u32(&rb);
             CHECK(count == DIM || count == HID);
-            /* header + params + 3 u32 + the ciphertexts, nothing else */
-            CHECK_EQ_INT(r.len[j], 12 + 24 + 12 + count * 2 * ((mpz_sizeinbase(PK.n, 2) + 7) / 8));
+            CHECK_EQ_INT(rows_in, batch);
+            /* header + params + 3 u32 + K chunks of ciphertexts, nothing else */
+            CHECK_EQ_INT(r.len[j], 12 + 24 + 12 + K * count * width);
+            if (K == 1) {
+                size_t cts;
+                CHECK_OK(henn_msg_ciphertexts(&cts, &PK, r.msg[j], r.len[j]));
+                CHECK_EQ_INT(cts, count);
+            }
             infers++;
         } else if (type == HENN_MSG_PGRAD) {
             henn__rbuf rb;
@@ -188,6 +231,7 @@ static void test_train_view_attack(void)
             CHECK_OK(henn__rbuf_open(&rb, &ty, r.msg[j], r.len[j]));
             c = henn__rbuf_u32(&rb);
             CHECK(c >= DIM + 1);
+            CHECK_EQ_INT(c, batch); /* one gradient per batch, whatever its chunks */
             (void)henn__rbuf_u32(&rb);
             for (i = 0; i < HID * DIM + HID; i++)
                 g[i] = henn__rbuf_f64(&rb);
@@ -208,8 +252,8 @@ static void test_train_view_attack(void)
         }
         CHECK(!mem_has(r.msg[j], r.len[j], Y, 16));
     }
-    CHECK_EQ_INT(grads, epochs * 6);
-    CHECK_EQ_INT(infers, epochs * 6 * 2);
+    CHECK_EQ_INT(grads, epochs * nbatches);
+    CHECK_EQ_INT(infers, epochs * nbatches * 2);
     printf("one-row attack on batch sums: nearest training row at >= %.3g (max-abs)\n",
            worst_attack);
     CHECK(worst_attack > 0.02);
@@ -265,7 +309,7 @@ static void test_refusals(void)
     henn_nn_model m;
     henn_nn_opts nn;
     henn_private_trainer *t = NULL;
-    henn_proto_params p, small;
+    henn_proto_params p;
     henn_transport tt;
     henn__wbuf w;
     uint8_t *req;
@@ -278,31 +322,27 @@ static void test_refusals(void)
     CHECK_OK(henn_private_trainer_new(&t, &m, &nn, NULL));
     henn__private_trainer_allow_insecure(t);
     henn_transport_to_private_trainer(&tt, t);
-    /* The owner refuses batches under dim + 1 rows, and too few rows. */
-    small = p;
-    small.slots = DIM;
-    CHECK_RC(henn_owner_train_private(&tt, &SK, &small, X, Y, ROWS, DIM, CLS, 1, 1, NULL, NULL,
+    /* The owner refuses batches under dim + 1 rows (a batch of dim rows,
+     * in one chunk or several), and too few rows. */
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, CLS, DIM, 1, 1, NULL, NULL,
                                       NULL, NULL),
              HENN_EINVAL);
-    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, DIM, DIM, CLS, 1, 1, NULL, NULL, NULL,
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, DIM, DIM, CLS, BATCH, 1, 1, NULL, NULL, NULL,
                                       NULL),
              HENN_EINVAL);
-    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, 2, 1, 1, NULL, NULL, NULL,
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, 2, BATCH, 1, 1, NULL, NULL, NULL,
                                       NULL),
              HENN_EINVAL); /* a label >= classes */
-    CHECK_RC(henn_private_training_decryptions(&cnt, dims, 2, ROWS, DIM, 1), HENN_EINVAL);
+    CHECK_RC(henn_private_training_decryptions(&cnt, dims, 2, ROWS, DIM, BATCH, 1), HENN_EINVAL);
     CHECK_EQ_INT(henn_private_min_batch(DIM), DIM + 1);
-    /* The trainer refuses a PSETUP with small batches or another width. */
+    /* The trainer refuses a PSETUP of another input or class width. */
     for (i = 0; i < 3; i++) {
-        henn_proto_params q = p;
         henn__wbuf_start(&w, HENN_MSG_PSETUP);
         henn__wbuf_u32(&w, (uint32_t)nb);
         henn__wbuf_mpz(&w, PK.n, nb);
-        if (i == 0)
-            q.slots = DIM;
-        henn__params_write(&w, &q);
+        henn__params_write(&w, &p);
         henn__wbuf_u32(&w, i == 1 ? DIM + 1 : DIM);
-        henn__wbuf_u32(&w, CLS);
+        henn__wbuf_u32(&w, i == 0 ? CLS + 1 : CLS);
         CHECK_OK(henn__wbuf_finish(&w, &req, &len));
         CHECK_RC(call_raw(t, req, len), i == 2 ? 0 : HENN_EINVAL);
         CHECK_RC(call_raw(t, req, len - 1), i == 2 ? HENN_EFORMAT : HENN_EFORMAT);
@@ -346,6 +386,103 @@ static void test_refusals(void)
         henn_paillier_pt_clear(&pt);
     }
     CHECK_RC(call_raw(t, (const uint8_t *)"HNP\x01\x0b\0\0\0\0\0\0\0", 12), HENN_EFORMAT);
+    henn_private_trainer_free(t);
+
+    /* Batches that span several ciphertexts (4 rows each): a batch of dim
+     * rows is still refused by the owner and, in two chunks (4 + 2), by the
+     * trainer; the chunk count must match the row count; a batch of
+     * dim + 1 rows (4 + 3) is served, chunk by chunk, and its PGRAD must
+     * carry the same count. */
+    params_slots(&p, 4);
+    CHECK_OK(henn_private_trainer_new(&t, &m, &nn, NULL));
+    henn__private_trainer_allow_insecure(t);
+    henn_transport_to_private_trainer(&tt, t);
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, CLS, DIM, 1, 1, NULL, NULL,
+                                      NULL, NULL),
+             HENN_EINVAL);
+    CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, CLS,
+                                      HENN_PRIVATE_MAX_BATCH + 1, 1, 1, NULL, NULL, NULL, NULL),
+             HENN_EINVAL);
+    CHECK_RC(henn_private_training_decryptions(&cnt, dims, 2, ROWS, DIM, 4, 1), HENN_EINVAL);
+    CHECK_RC(henn_private_training_decryptions(&cnt, dims, 2, ROWS, BATCH, 0, 1), HENN_EINVAL);
+    /* 100 rows, batch 15 in 4 chunks: 6 batches (24 chunks) + a tail of 10 in 3 chunks */
+    CHECK_OK(henn_private_training_decryptions(&cnt, dims, 2, ROWS, 15, 4, 2));
+    CHECK_EQ_INT(cnt, 2 * (6 * 4 + 3) * (HID + CLS));
+    CHECK_OK(henn_private_training_decryptions(&cnt, dims, 2, 9, 15, 4, 1)); /* one batch of 9 */
+    CHECK_EQ_INT(cnt, 3 * (HID + CLS));
+    henn__wbuf_start(&w, HENN_MSG_PSETUP);
+    henn__wbuf_u32(&w, (uint32_t)nb);
+    henn__wbuf_mpz(&w, PK.n, nb);
+    henn__params_write(&w, &p);
+    henn__wbuf_u32(&w, DIM);
+    henn__wbuf_u32(&w, CLS);
+    CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+    CHECK_RC(call_raw(t, req, len), 0);
+    free(req);
+    {
+        henn_paillier_ct ct;
+        henn_paillier_pt pt;
+        size_t k, v;
+        /* rows, chunks sent, expected: dim rows in 2 chunks; 7 rows with
+         * 1, 3 and 2 chunks; 2^20 + 1 rows */
+        const size_t cases[5][3] = {{DIM, 2, (size_t)-HENN_EINVAL},
+                                    {DIM + 1, 1, (size_t)-HENN_EFORMAT},
+                                    {DIM + 1, 3, (size_t)-HENN_EFORMAT},
+                                    {HENN_PRIVATE_MAX_BATCH + 1, 2, (size_t)-HENN_EINVAL},
+                                    {DIM + 1, 2, 0}};
+        henn_paillier_ct_init(&ct);
+        henn_paillier_pt_init(&pt);
+        CHECK_OK(henn_paillier_encrypt(&ct, &PK, &pt));
+        for (v = 0; v < 5; v++) {
+            henn__wbuf_start(&w, HENN_MSG_INFER);
+            henn__params_write(&w, &p);
+            henn__wbuf_u32(&w, 0);
+            henn__wbuf_u32(&w, (uint32_t)cases[v][0]);
+            henn__wbuf_u32(&w, DIM);
+            for (k = 0; k < cases[v][1] * DIM; k++)
+                henn__wbuf_mpz(&w, ct.c, 2 * nb);
+            CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+            CHECK_RC(call_raw(t, req, len), -(int)cases[v][2]);
+            free(req);
+        }
+        /* Layer 1 of the same 7 rows (2 chunks), then a PGRAD for dim rows
+         * (refused) and one for 7 (the step). */
+        henn__wbuf_start(&w, HENN_MSG_INFER);
+        henn__params_write(&w, &p);
+        henn__wbuf_u32(&w, 1);
+        henn__wbuf_u32(&w, DIM + 1);
+        henn__wbuf_u32(&w, HID);
+        for (k = 0; k < 2 * HID; k++)
+            henn__wbuf_mpz(&w, ct.c, 2 * nb);
+        CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+        {
+            uint8_t *resp = NULL;
+            size_t resp_len = 0;
+            CHECK_OK(henn_private_trainer_handle(t, req, len, &resp, &resp_len));
+            CHECK_EQ_INT(henn_msg_type(resp, resp_len), HENN_MSG_CIPHER);
+            /* header + 4 u32 + 2 chunks of CLS ciphertexts */
+            CHECK_EQ_INT(resp_len, 12 + 16 + 2 * CLS * 2 * nb);
+            free(resp);
+        }
+        free(req);
+        for (v = 0; v < 2; v++) {
+            size_t n = HID * DIM + HID + CLS * HID + CLS;
+            uint64_t steps;
+            henn_proto_stats st;
+            henn__wbuf_start(&w, HENN_MSG_PGRAD);
+            henn__wbuf_u32(&w, v == 0 ? DIM : DIM + 1);
+            henn__wbuf_u32(&w, 2);
+            for (k = 0; k < n; k++)
+                henn__wbuf_f64(&w, 0.01);
+            CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+            CHECK_RC(call_raw(t, req, len), v == 0 ? HENN_EINVAL : 0);
+            free(req);
+            henn_private_trainer_stats(&st, &steps, t);
+            CHECK_EQ_INT(steps, v);
+        }
+        henn_paillier_ct_clear(&ct);
+        henn_paillier_pt_clear(&pt);
+    }
     henn_nn_model_clear(&m);
     henn_private_trainer_free(t);
 }
@@ -395,7 +532,7 @@ static void test_kdd_short(void)
     CHECK_OK(henn_proto_params_check(&p, 41, 2048));
     CHECK_OK(henn_private_trainer_new(&t, &init, &nn, NULL));
     henn_transport_to_private_trainer(&tt, t);
-    CHECK_OK(henn_owner_train_private(&tt, &sk, &p, KX, y, rows, 41, HENN_KDD_CLASSES, 1, 5, NULL,
+    CHECK_OK(henn_owner_train_private(&tt, &sk, &p, KX, y, rows, 41, HENN_KDD_CLASSES, 56, 1, 5, NULL,
                                       NULL, NULL, NULL));
     CHECK_OK(henn_nn_model_copy(&twin, &init));
     CHECK_OK(henn_nn_trainer_new(&nt, &twin, &nn));
@@ -443,7 +580,8 @@ int main(void)
     if (henn_paillier_keygen(&PK, &SK, 1024, HENN_PAILLIER_INSECURE) != 0)
         return 1;
     make_data();
-    test_train_view_attack();
+    test_train_view_attack(BATCH, BATCH);
+    test_train_view_attack(4, 14);
     test_refusals();
     test_kdd_short();
     henn_paillier_pk_clear(&PK);

@@ -52,8 +52,9 @@ static const char *kdd_usage =
     "  --output O          softmax (default) or sigmoid (squared error)\n"
     "  --optimizer O       adam (default) or sgd (with --momentum, default 0.9)\n"
     "  --lr X              learning rate (default 0.01)\n"
-    "  --batch N           batch size (default 56; with --encrypted the\n"
-    "                      packing decides it and both runs use that)\n"
+    "  --batch N           batch size (default 56); --encrypted: published uses\n"
+    "                      the slot count, private --batch (>= inputs + 1) or the\n"
+    "                      fewest whole ciphertexts of >= inputs + 1 rows\n"
     "  --epochs N          epochs (default 1)\n"
     "  --seed N            seed for subset, initialisation and batch order (default 1)\n"
     "Encryption:\n"
@@ -61,12 +62,8 @@ static const char *kdd_usage =
     "                      encrypted inference; prints the side-by-side table\n"
     "  --protocol P        private (default), published or both (both in the table).\n"
     "                      private: the model service sees ciphertexts and batch\n"
-    "                      gradient sums only; needs batches of at least inputs + 1\n"
-    "                      rows in one ciphertext (intcode: 42 <= 64 at n = 2048;\n"
-    "                      one-hot's 118 inputs do not fit: the default then falls\n"
-    "                      back to published and says so). published: as the paper,\n"
-    "                      the service learns W1 x + b1 of every training row\n"
-    "                      (docs/THREAT_MODEL.md)\n"
+    "                      gradient sums only. published: as the paper, the service\n"
+    "                      learns W1 x + b1 of every row (docs/THREAT_MODEL.md)\n"
     "  --bits N            Paillier modulus bits (default 2048)\n"
     "  --infer-rows N      test rows for encrypted inference (default 1000)\n"
     "  --threads T         worker threads (default: all cores)\n"
@@ -90,7 +87,7 @@ typedef struct kopts {
     const char *train, *test, *model, *json, *export_prefix;
     unsigned train_layout, test_layout;
     double max_bad;
-    int header, rows_set, skip_bad, log1p, encrypted, insecure, quiet, eval;
+    int header, rows_set, skip_bad, log1p, encrypted, insecure, quiet, eval, batch_set;
     size_t rows, test_rows, infer_rows, epochs, batch, bits, threads;
     int have_budget, protocol_set;
     unsigned protocol; /* KDD_PRIVATE | KDD_PUBLISHED */
@@ -283,6 +280,7 @@ static int parse_kopts(kopts *o, int argc, char **argv)
         } else if (strcmp(a, "--batch") == 0) {
             if (cli_parse_size(&o->batch, v, 1, 65536) != 0)
                 return bad("bad --batch", v);
+            o->batch_set = 1;
         } else if (strcmp(a, "--bits") == 0) {
             if (cli_parse_size(&o->bits, v, 64, 8192) != 0)
                 return bad("bad --bits", v);
@@ -428,9 +426,12 @@ typedef struct run {
     size_t infer_rows;
     double upload_seconds;
     size_t inputs_lost, inputs_nonzero; /* non-zero inputs rounded to 0 by the fixed point */
-    /* encrypted training: what the owner decrypted, over how many batches */
+    /* training steps and their rows; encrypted training: what the owner
+     * decrypted */
     uint64_t decryptions;
-    size_t batches;
+    size_t batches, batch_rows;
+    /* private run: vs its plaintext twin on the same batches */
+    double twin_weight_diff, twin_agree;
 } run;
 
 /* Predict the rows in chunks, with a progress line on a terminal (long
@@ -484,6 +485,12 @@ static json_t *run_json(const run *r, const kopts *o)
     json_object_set_new(j, "seconds", json_real(r->seconds));
     json_object_set_new(j, "samples_per_s", json_real(r->samples_per_s));
     json_object_set_new(j, "train_loss", json_real(r->loss));
+    json_object_set_new(j, "batch_rows", json_integer((json_int_t)r->batch_rows));
+    json_object_set_new(j, "steps", json_integer((json_int_t)r->batches));
+    if (r->twin_agree > 0.0) { /* the private run: vs its same-batch twin */
+        json_object_set_new(j, "same_batches_max_weight_diff", json_real(r->twin_weight_diff));
+        json_object_set_new(j, "same_batches_prediction_agreement", json_real(r->twin_agree));
+    }
     if (r->encrypted) {
         json_object_set_new(j, "upload_seconds", json_real(r->upload_seconds));
         json_object_set_new(j, "training_decryptions", json_integer((json_int_t)r->decryptions));
@@ -633,58 +640,93 @@ static void table_row(const char *label, int decimals, const run *const *cols, s
     printf(" %22s\n", published);
 }
 
-/* Columns: plaintext, then each encrypted run that ran (private,
- * published). Rows that only an encrypted run has show "-" under
- * plaintext. */
-static void print_table(const run *pl, const run *pv, const run *pb, const kopts *o)
+/* Columns: plaintext, the plaintext run on the private run's batches
+ * ("same batches", when the private protocol ran), then each encrypted
+ * run that ran (private, published). Rows that only an encrypted run has
+ * show "-" under the plaintext columns. */
+static void print_table(const run *pl, const run *tw, const run *pv, const run *pb,
+                        const kopts *o)
 {
-    const run *cols[3];
+    const run *cols[4];
     size_t n = 0, c;
     cols[n++] = pl;
+    if (tw->have)
+        cols[n++] = tw;
     if (pv->have)
         cols[n++] = pv;
     if (pb->have)
         cols[n++] = pb;
     printf("\n%-28s", "");
     for (c = 0; c < n; c++)
-        printf(" %12s", c == 0 ? "plaintext" : cols[c] == pv ? "private" : "published");
+        printf(" %12s", cols[c] == pl   ? "plaintext"
+                        : cols[c] == tw ? "same batches"
+                        : cols[c] == pv ? "private"
+                                        : "published");
     printf(" %22s\n", "published (256-bit)");
     table_row("accuracy, first 1,000", 4, cols, n, offsetof(run, acc_head), "0.880 / 0.886 enc");
     table_row("accuracy, all test rows", 4, cols, n, offsetof(run, acc_all), "-");
     table_row("macro-F1, all test rows", 4, cols, n, offsetof(run, macro_f1), "-");
     table_row("training time (s)", 2, cols, n, offsetof(run, seconds), "-");
     table_row("training samples/s", 1, cols, n, offsetof(run, samples_per_s), "~180 / 2.5 enc");
-    if (n > 1) {
-        printf("%-28s %12s", "decryptions per batch", "-");
-        for (c = 1; c < n; c++)
-            printf(" %12.1f", cols[c]->batches ? (double)cols[c]->decryptions /
-                                                     (double)cols[c]->batches
-                                               : 0.0);
+    printf("%-28s", "rows per batch");
+    for (c = 0; c < n; c++)
+        printf(" %12zu", cols[c]->batch_rows);
+    printf(" %22s\n", "56");
+    printf("%-28s", "steps (batches)");
+    for (c = 0; c < n; c++)
+        printf(" %12zu", cols[c]->batches);
+    printf(" %22s\n", "-");
+    if (pv->have || pb->have) {
+        printf("%-28s", "decryptions per batch");
+        for (c = 0; c < n; c++)
+            if (!cols[c]->encrypted)
+                printf(" %12s", "-");
+            else
+                printf(" %12.1f", cols[c]->batches ? (double)cols[c]->decryptions /
+                                                         (double)cols[c]->batches
+                                                   : 0.0);
         printf(" %22s\n", "-");
-        printf("%-28s %12s", "encrypting the rows (s)", "-");
-        for (c = 1; c < n; c++) /* private: batch by batch, inside training */
-            if (cols[c] == pv)
+        printf("%-28s", "encrypting the rows (s)");
+        for (c = 0; c < n; c++) /* private: batch by batch, inside training */
+            if (!cols[c]->encrypted || cols[c] == pv)
                 printf(" %12s", "-");
             else
                 printf(" %12.2f", cols[c]->upload_seconds);
         printf(" %22s\n", "~42 enc/s");
-        printf("%-28s %12s", "encrypted inference rec/s", "-");
-        for (c = 1; c < n; c++)
-            printf(" %12.1f", cols[c]->infer_per_s);
+        printf("%-28s", "encrypted inference rec/s");
+        for (c = 0; c < n; c++)
+            if (!cols[c]->encrypted)
+                printf(" %12s", "-");
+            else
+                printf(" %12.1f", cols[c]->infer_per_s);
         printf(" %22s\n", "-");
-        printf("%-28s %12s", "inference = plaintext", "-");
-        for (c = 1; c < n; c++)
-            printf(" %11.2f%%", 100.0 * cols[c]->infer_agree);
+        printf("%-28s", "inference = plaintext");
+        for (c = 0; c < n; c++)
+            if (!cols[c]->encrypted)
+                printf(" %12s", "-");
+            else
+                printf(" %11.2f%%", 100.0 * cols[c]->infer_agree);
         printf(" %22s\n", "-");
-        printf("%-28s %12s", "key bits", "-");
-        for (c = 1; c < n; c++)
-            printf(" %12zu", o->bits);
+        printf("%-28s", "key bits");
+        for (c = 0; c < n; c++)
+            if (!cols[c]->encrypted)
+                printf(" %12s", "-");
+            else
+                printf(" %12zu", o->bits);
         printf(" %22s\n", "256");
     }
     printf("(test rows: %zu; the published figures are for 41-41-5, integer-coded features,\n"
            " 10,000 rows, one epoch; private: the service sees ciphertexts and batch\n"
            " gradient sums, published: it learns W1 x + b1 of every row)\n",
            pl->all_rows);
+    printf("(plaintext: contiguous batches of the training rows, visited in a shuffled\n"
+           " order, the last one shorter; published: the same batches, encrypted)\n");
+    if (tw->have)
+        printf("(same batches: plaintext trained on exactly the private run's batches: rows\n"
+               " reshuffled every epoch, batches of %zu rows, a tail under inputs + 1 rows\n"
+               " left out; private vs same batches: largest weight difference %.3g, %.2f%%\n"
+               " of test predictions equal)\n",
+               pv->batch_rows, pv->twin_weight_diff, 100.0 * pv->twin_agree);
 }
 
 /* Model file: "HKDM", u32 version 1, u32 prep length, prep, nn model. */
@@ -916,6 +958,7 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
         henn_owner_stats(&st, owner);
         en->decryptions = st.decryptions;
         en->batches = o->epochs * ((rows + p->slots - 1) / p->slots);
+        en->batch_rows = p->slots;
     }
     if (rc != 0) {
         cli_error("encrypted training", rc);
@@ -947,12 +990,14 @@ void henn__private_trainer_allow_insecure(henn_private_trainer *t);
 
 /* Private training (henn_owner_train_private: the trainer sees
  * ciphertexts and batch gradient sums), then encrypted inference of the
- * first test rows on the trained model with the same key. p->slots rows
- * per batch (>= dim + 1, checked by the caller). */
+ * first test rows on the trained model with the same key. batch rows per
+ * batch (>= dim + 1, checked by the caller; ceil(batch / p->slots)
+ * ciphertexts per feature). */
 static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
-                       const henn_nn_opts *nno, const henn_proto_params *p, const float *X,
-                       const uint8_t *y, size_t rows, size_t dim, const float *T,
-                       const uint8_t *ty, size_t trows, henn_nn_model *out_model)
+                       const henn_nn_opts *nno, const henn_proto_params *p, size_t batch,
+                       const float *X, const uint8_t *y, size_t rows, size_t dim,
+                       const float *T, const uint8_t *ty, size_t trows,
+                       henn_nn_model *out_model)
 {
     henn_paillier_pk pk;
     henn_paillier_sk sk;
@@ -963,8 +1008,6 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
     henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
     henn_proto_stats st;
     cli_progress prog;
-    uint64_t honest = 0;
-    size_t widths = 0, l;
     double t0;
     int rc;
 
@@ -992,10 +1035,14 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
     }
     henn_transport_to_private_trainer(&to_pt, pt);
     if (!o->quiet)
-        fprintf(stderr, "henn kdd: private training (%u rows per batch)\n", (unsigned)p->slots);
+        fprintf(stderr,
+                "henn kdd: private training (%zu rows per batch, %zu ciphertext chunk%s of %u "
+                "rows per feature)\n",
+                batch, (batch + p->slots - 1) / p->slots, batch > p->slots ? "s" : "",
+                (unsigned)p->slots);
     t0 = cli_now();
-    rc = henn_owner_train_private(&to_pt, &sk, p, X, y, rows, dim, HENN_KDD_CLASSES, o->epochs,
-                                  o->seed, &bo, NULL, NULL, &st);
+    rc = henn_owner_train_private(&to_pt, &sk, p, X, y, rows, dim, HENN_KDD_CLASSES, batch,
+                                  o->epochs, o->seed, &bo, NULL, NULL, &st);
     pv->seconds = cli_now() - t0;
     pv->samples_per_s = (double)(rows * o->epochs) / pv->seconds;
     pv->upload_seconds = 0.0; /* rows are encrypted batch by batch, inside training */
@@ -1004,13 +1051,14 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
         cli_error("private training", rc);
         goto cleanup;
     }
-    for (l = 1; l <= init->layers; l++)
-        widths += init->dims[l];
-    rc = henn_private_training_decryptions(&honest, init->dims, init->layers, rows, p->slots,
-                                           o->epochs);
-    pv->batches = rc == 0 && widths > 0 ? (size_t)(honest / widths) : 0;
-    if (rc == 0)
-        rc = henn_nn_model_copy(out_model, henn_private_trainer_model(pt));
+    {
+        uint64_t steps = 0;
+        henn_proto_stats ts;
+        henn_private_trainer_stats(&ts, &steps, pt);
+        pv->batches = (size_t)steps;
+        pv->batch_rows = batch;
+    }
+    rc = henn_nn_model_copy(out_model, henn_private_trainer_model(pt));
     if (rc == 0)
         rc = evaluate(pv, out_model, T, ty, trows, o->quiet);
     /* Encrypted inference on the trained model, same key. */
@@ -1034,21 +1082,49 @@ cleanup:
     return rc;
 }
 
+/* The private model vm against its plaintext twin tm (same batches): the
+ * largest weight difference and the share of equal test predictions. */
+static int twin_compare(run *pv, const henn_nn_model *vm, const henn_nn_model *tm,
+                        const float *T, size_t trows)
+{
+    uint8_t *a = malloc(trows ? trows : 1), *b = malloc(trows ? trows : 1);
+    size_t l, i, same = 0;
+    double d = 0.0;
+    int rc = a != NULL && b != NULL ? 0 : HENN_ENOMEM;
+    for (l = 0; rc == 0 && l < vm->layers; l++) {
+        for (i = 0; i < vm->dims[l + 1] * vm->dims[l]; i++)
+            d = fmax(d, fabs((double)vm->W[l][i] - (double)tm->W[l][i]));
+        for (i = 0; i < vm->dims[l + 1]; i++)
+            d = fmax(d, fabs((double)vm->b[l][i] - (double)tm->b[l][i]));
+    }
+    if (rc == 0)
+        rc = henn_nn_predict(a, vm, T, trows);
+    if (rc == 0)
+        rc = henn_nn_predict(b, tm, T, trows);
+    for (i = 0; rc == 0 && i < trows; i++)
+        same += a[i] == b[i];
+    pv->twin_weight_diff = d;
+    pv->twin_agree = trows ? (double)same / (double)trows : 1.0;
+    free(a);
+    free(b);
+    return rc;
+}
+
 static int cmd_train(const kopts *o)
 {
     char trainp[4096], testp[4096];
     henn_kdd_set tr, te;
     henn_kdd_prep prep;
-    henn_nn_model init, pm, em, vm;
-    henn_nn_trainer *nt = NULL;
+    henn_nn_model init, pm, em, vm, tm;
+    henn_nn_trainer *nt = NULL, *tt = NULL;
     henn_nn_opts nno;
     henn_proto_params p;
-    run runs[3]; /* plaintext, then the encrypted runs in JSON order */
-    run *pv = &runs[1], *pb = &runs[2];
+    run runs[4]; /* plaintext, then the encrypted runs in JSON order, then same batches */
+    run *pv = &runs[1], *pb = &runs[2], *tw = &runs[3];
     unsigned proto = 0;
-    const char *fallback = NULL;
     int refuse = 0;
     size_t *idx = NULL, rows, unseen = 0, trows, dims[HENN_NN_MAX_LAYERS + 1], i, e, batch;
+    size_t pbatch = 0; /* the private run's batch */
     float *X = NULL, *T = NULL;
     uint8_t *y = NULL;
     cli_progress prog;
@@ -1057,6 +1133,7 @@ static int cmd_train(const kopts *o)
 
     memset(runs, 0, sizeof(runs));
     runs[0].name = "plaintext";
+    tw->name = "plaintext_same_batches";
     henn_kdd_set_init(&tr);
     henn_kdd_set_init(&te);
     henn_kdd_prep_init(&prep);
@@ -1064,6 +1141,7 @@ static int cmd_train(const kopts *o)
     henn_nn_model_init_empty(&pm);
     henn_nn_model_init_empty(&em);
     henn_nn_model_init_empty(&vm);
+    henn_nn_model_init_empty(&tm);
     if (o->train == NULL)
         default_path(trainp, sizeof(trainp), "kddcup.data_10_percent.gz");
     else
@@ -1159,34 +1237,28 @@ static int cmd_train(const kopts *o)
             cli_error("fixed-point parameters", rc);
             goto cleanup;
         }
-        batch = p.slots;
-        /* The private protocol needs dim + 1 rows in one ciphertext. */
+        /* The published protocol's batches are its upload groups (p.slots
+         * rows). The private protocol's: --batch, else p.slots, or when
+         * that is under dim + 1 rows the fewest whole chunks that reach it
+         * (one-hot, 118 inputs: 2 chunks); a batch may span chunks. */
         proto = o->protocol;
-        if ((proto & KDD_PRIVATE) && p.slots < henn_private_min_batch(prep.dim)) {
-            static char why[512];
-            snprintf(why, sizeof(why),
-                     "the private protocol needs batches of at least %zu rows (inputs + 1) "
-                     "but one ciphertext holds %u rows of this model at n = %zu bits "
-                     "(%zu %s inputs)",
-                     henn_private_min_batch(prep.dim), (unsigned)p.slots, o->bits, prep.dim,
-                     o->features == HENN_KDD_ONEHOT ? "one-hot" : "integer-coded");
-            fallback = why;
-            if (o->protocol_set) {
-                fprintf(stderr, "henn kdd: --protocol %s: %s; --features intcode fits, or "
-                                "--protocol published (its model service learns W1 x + b1 "
-                                "of every training row: docs/THREAT_MODEL.md)\n",
-                        proto == KDD_PRIVATE ? "private" : "both", why);
+        if (proto & KDD_PRIVATE) {
+            size_t need = henn_private_min_batch(prep.dim);
+            pbatch = o->batch_set        ? o->batch
+                     : p.slots >= need ? p.slots
+                                         : (need + p.slots - 1) / p.slots * p.slots;
+            if (pbatch < need) {
+                fprintf(stderr, "henn kdd: --batch %zu: the private protocol needs batches of "
+                                "at least %zu rows (inputs + 1: one gradient from fewer rows "
+                                "lets the model service solve for them)\n",
+                        pbatch, need);
                 rc = HENN_EINVAL;
                 refuse = 1;
                 goto cleanup;
             }
-            fprintf(stderr, "henn kdd: falling back to the PUBLISHED protocol: %s; its model "
-                            "service learns W1 x + b1 of every training row "
-                            "(docs/THREAT_MODEL.md); --features intcode runs the private "
-                            "protocol\n",
-                    why);
-            proto = KDD_PUBLISHED;
         }
+        batch = (proto & KDD_PRIVATE) && proto != (KDD_PRIVATE | KDD_PUBLISHED) ? pbatch
+                                                                                 : p.slots;
         /* Name the runs in JSON order: the default protocol's run first. */
         if (proto == KDD_PUBLISHED)
             pb = &runs[1], pv = &runs[2];
@@ -1233,6 +1305,8 @@ static int cmd_train(const kopts *o)
     }
     runs[0].seconds = cli_now() - t0;
     runs[0].samples_per_s = (double)(rows * o->epochs) / runs[0].seconds;
+    runs[0].batch_rows = batch;
+    runs[0].batches = o->epochs * ((rows + batch - 1) / batch);
     if (rc == 0)
         rc = evaluate(&runs[0], &pm, T, te.y, trows, o->quiet);
     if (rc != 0) {
@@ -1242,9 +1316,38 @@ static int cmd_train(const kopts *o)
     runs[0].have = 1;
 
     if (proto & KDD_PRIVATE) {
-        rc = run_private(pv, o, &init, &nno, &p, X, y, rows, prep.dim, T, te.y, trows, &vm);
+        /* The plaintext twin on exactly the private run's batches. */
+        henn_nn_opts tno = nno;
+        size_t need = henn_private_min_batch(prep.dim), per;
+        tno.max_rows = pbatch;
+        per = rows < pbatch ? 1 : rows / pbatch + (rows % pbatch >= need ? 1 : 0);
+        rc = henn_nn_model_copy(&tm, &init);
+        if (rc == 0)
+            rc = henn_nn_trainer_new(&tt, &tm, &tno);
+        t0 = cli_now();
+        if (rc == 0)
+            rc = henn_private_train_plain(tt, X, y, rows, prep.dim, pbatch, o->epochs, o->seed,
+                                          &tw->loss);
+        tw->seconds = cli_now() - t0;
+        tw->samples_per_s = (double)(rows * o->epochs) / tw->seconds;
+        tw->batch_rows = pbatch;
+        tw->batches = o->epochs * per;
+        if (rc == 0)
+            rc = evaluate(tw, &tm, T, te.y, trows, o->quiet);
+        if (rc != 0) {
+            cli_error("plaintext training on the private run's batches", rc);
+            goto cleanup;
+        }
+        tw->have = 1;
+        rc = run_private(pv, o, &init, &nno, &p, pbatch, X, y, rows, prep.dim, T, te.y, trows,
+                         &vm);
         if (rc != 0)
             goto cleanup;
+        rc = twin_compare(pv, &vm, &tm, T, trows);
+        if (rc != 0) {
+            cli_error("private run vs same batches", rc);
+            goto cleanup;
+        }
     }
     if (proto & KDD_PUBLISHED) {
         rc = run_encrypted(pb, o, &init, &nno, &p, X, y, rows, prep.dim, T, te.y, trows, &em);
@@ -1252,10 +1355,7 @@ static int cmd_train(const kopts *o)
             goto cleanup;
     }
     if (!o->quiet)
-        print_table(&runs[0], pv, pb, o);
-    if (fallback != NULL && !o->quiet)
-        fprintf(stderr, "henn kdd: note: this run used the published protocol (%s)\n",
-                fallback);
+        print_table(&runs[0], tw, pv, pb, o);
     if (o->model != NULL) {
         rc = save_model(o->model, &prep,
                         (proto & KDD_PRIVATE) ? &vm : (proto & KDD_PUBLISHED) ? &em : &pm);
@@ -1271,10 +1371,12 @@ static int cmd_train(const kopts *o)
                                 json_string(proto == KDD_PRIVATE     ? "private"
                                             : proto == KDD_PUBLISHED ? "published"
                                                                      : "both"));
-            json_object_set_new(cfg, "protocol_fallback",
-                                fallback ? json_string(fallback) : json_null());
+            json_object_set_new(cfg, "private_batch",
+                                (proto & KDD_PRIVATE) ? json_integer((json_int_t)pbatch)
+                                                      : json_null());
+            json_object_set_new(cfg, "slots", json_integer((json_int_t)p.slots));
         }
-        rc = write_json_file(o->json, o, cfg, runs, 3);
+        rc = write_json_file(o->json, o, cfg, runs, 4);
         if (rc != 0)
             cli_error(o->json, rc);
     }
@@ -1282,7 +1384,10 @@ cleanup:
     henn_nn_metrics_clear(&runs[0].mt);
     henn_nn_metrics_clear(&runs[1].mt);
     henn_nn_metrics_clear(&runs[2].mt);
+    henn_nn_metrics_clear(&runs[3].mt);
     henn_nn_trainer_free(nt);
+    henn_nn_trainer_free(tt);
+    henn_nn_model_clear(&tm);
     henn_nn_model_clear(&init);
     henn_nn_model_clear(&pm);
     henn_nn_model_clear(&em);
