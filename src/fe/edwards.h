@@ -28,6 +28,23 @@ typedef struct {
     fe25519 ypx, ymx, t2d;
 } niels_pt;
 
+/*
+ * r = the point q in niels form (y + x, y - x, 2 d x y): X = 2x, Y = 2y,
+ * Z = 2, T = 2xy = (2 d x y) / d, one multiplication by 1 / d.
+ */
+static inline void ext_from_niels(ext_pt *r, const niels_pt *q)
+{
+    /* 1 / 121665 mod 2^255 - 19 (tests/fe checks d (1 / d) = 1) */
+    static const fe25519 dinv = {{0x70d89323607a9, 0x4f7b0d57a3b43, 0x118c267d288a5,
+                                  0xde6a74ef7599, 0x3f6f812deb2a3}};
+    fe_sub(&r->x, &q->ypx, &q->ymx);
+    fe_carry(&r->x);
+    fe_add(&r->y, &q->ypx, &q->ymx);
+    fe_carry(&r->y);
+    r->z = (fe25519){{2, 0, 0, 0, 0}};
+    fe_mul(&r->t, &q->t2d, &dinv);
+}
+
 /* r = p + q (q affine, in niels form). */
 static inline void add_niels(ext_pt *r, const ext_pt *p, const niels_pt *q)
 {

@@ -7,6 +7,7 @@
  *  msm.c        multi-scalar multiplication over small signed scalars
  *  serialize.c  every serializer and validating deserializer
  *  affine.c     batch normalisation of points to Z = 1
+ *  prep.c       per-ciphertext precomputation for many keys
  *  scalarmul.c  constant-time k P on libdecaf's limbs (sk c_0)
  *  edwards.h    the group law on libdecaf's limbs (gf25519.h: the field)
  *
@@ -65,6 +66,24 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
  */
 void henn__fe_scalarmul_ct(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
                            const uint8_t k[HENN_FE_SCALARBYTES]);
+/*
+ * Per-ciphertext precomputation for the MSM (msm.c): the n points and their
+ * shifts 2^(c j) P_i (j < m) in niels form (opaque here), for scalars
+ * |k_i| <= k_bound. About 2 m x 120 bytes per point.
+ */
+struct henn__fe_msm_prep {
+    size_t n;
+    unsigned c, m;     /* signed c-bit digits, m per scalar */
+    uint64_t k_bound;
+    void *q;           /* 2 n m niels points */
+};
+/* 0, HENN_EINVAL (n or k_bound 0, k_bound >= 2^62), HENN_ENOMEM. */
+int henn__fe_msm_prep_init(struct henn__fe_msm_prep *pr, const henn_fe_elem *p, size_t n,
+                           uint64_t k_bound);
+void henn__fe_msm_prep_clear(struct henn__fe_msm_prep *pr);
+/* out = sum k_i P_i over pr's points; HENN_ERANGE if |k_i| > k_bound, HENN_ENOMEM. */
+int henn__fe_msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
+                      const int64_t *k);
 /* The same, one scalar multiplication per term (reference). */
 void henn__fe_msm_naive(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                         size_t n);

@@ -219,6 +219,77 @@ static void to_niels_affine(niels_pt *q, const henn_fe_elem *p, size_t n)
     }
 }
 
+/*
+ * One window: bk[b] = the sum of the terms whose digit is +-(b + 1) (term t:
+ * digit dig[t stride], niels pair q[2t], q[2t + 1]; the first term of a
+ * bucket is copied in from aff[t] when aff is given, else from its niels
+ * form), then *sum = sum_b (b + 1) bk[b]. Returns 0 when every digit is 0.
+ */
+static int window_sum(ext_pt *sum, ext_pt *bk, unsigned char *used, size_t nb, const niels_pt *q,
+                      const henn_fe_elem *aff, const int16_t *dig, size_t stride, size_t cnt)
+{
+    memset(used, 0, nb);
+    /* one term waits until a second one for another bucket comes */
+    size_t pend = SIZE_MAX, pbi = 0;
+    for (size_t t = 0; t < cnt; t++) {
+        int d = dig[t * stride];
+        if (d == 0)
+            continue;
+        size_t bi = (size_t)(d > 0 ? d : -d) - 1, qi = 2 * t + (d < 0);
+        if (!used[bi]) {
+            if (aff != NULL)
+                ext_from_affine(&bk[bi], FE_CPT(&aff[t]), d < 0);
+            else
+                ext_from_niels(&bk[bi], &q[qi]);
+            used[bi] = 1;
+        } else if (pend == SIZE_MAX) {
+            pend = qi;
+            pbi = bi;
+        } else if (pbi == bi) {
+            add_niels(&bk[bi], &bk[bi], &q[pend]);
+            pend = qi;
+        } else {
+            add_niels_x2(&bk[pbi], &q[pend], &bk[bi], &q[qi]);
+            pend = SIZE_MAX;
+        }
+    }
+    if (pend != SIZE_MAX)
+        add_niels(&bk[pbi], &bk[pbi], &q[pend]);
+    /* sum = sum_b (b + 1) B_b as the sum of the running sums; the update of
+     * run and the addition of the previous run to sum are independent and
+     * go side by side */
+    ext_pt run, prev;
+    int run_used = 0, sum_used = 0;
+    for (size_t bi = nb; bi-- > 0;) {
+        if (!run_used) {
+            if (used[bi]) {
+                run = bk[bi];
+                run_used = 1;
+            }
+            continue;
+        }
+        prev = run;
+        if (sum_used && used[bi]) {
+            add_ext_x2(&run, &run, &bk[bi], sum, sum, &prev);
+        } else {
+            if (used[bi])
+                add_ext(&run, &run, &bk[bi]);
+            if (sum_used)
+                add_ext(sum, sum, &prev);
+            else
+                *sum = prev;
+        }
+        sum_used = 1;
+    }
+    if (!run_used)
+        return 0;
+    if (sum_used)
+        add_ext(sum, sum, &run);
+    else
+        *sum = run;
+    return 1;
+}
+
 void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                        size_t n)
 {
@@ -246,68 +317,13 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
     }
     to_niels_affine(q, p, n);
     recode(dig, k, n, c, w);
-    ext_pt acc, run, sum, prev;
+    ext_pt acc, sum;
     int acc_used = 0;
     for (unsigned j = w; j-- > 0;) {
         if (acc_used)
             for (unsigned d = 0; d < c; d++)
                 dbl_ext(&acc, &acc);
-        memset(used, 0, nb);
-        /* one term waits until a second one for another bucket comes */
-        size_t pend = SIZE_MAX, pbi = 0;
-        for (size_t i = 0; i < n; i++) {
-            int d = dig[i * w + j];
-            if (d == 0)
-                continue;
-            size_t bi = (size_t)(d > 0 ? d : -d) - 1, qi = 2 * i + (d < 0);
-            if (!used[bi]) {
-                ext_from_affine(&bk[bi], FE_CPT(&p[i]), d < 0);
-                used[bi] = 1;
-            } else if (pend == SIZE_MAX) {
-                pend = qi;
-                pbi = bi;
-            } else if (pbi == bi) {
-                add_niels(&bk[bi], &bk[bi], &q[pend]);
-                pend = qi;
-            } else {
-                add_niels_x2(&bk[pbi], &q[pend], &bk[bi], &q[qi]);
-                pend = SIZE_MAX;
-            }
-        }
-        if (pend != SIZE_MAX)
-            add_niels(&bk[pbi], &bk[pbi], &q[pend]);
-        /* sum = sum_b (b + 1) B_b as the sum of the running sums; the
-         * update of run and the addition of the previous run to sum are
-         * independent and go side by side */
-        int run_used = 0, sum_used = 0;
-        for (size_t bi = nb; bi-- > 0;) {
-            if (!run_used) {
-                if (used[bi]) {
-                    run = bk[bi];
-                    run_used = 1;
-                }
-                continue;
-            }
-            prev = run;
-            if (sum_used && used[bi]) {
-                add_ext_x2(&run, &run, &bk[bi], &sum, &sum, &prev);
-            } else {
-                if (used[bi])
-                    add_ext(&run, &run, &bk[bi]);
-                if (sum_used)
-                    add_ext(&sum, &sum, &prev);
-                else
-                    sum = prev;
-            }
-            sum_used = 1;
-        }
-        if (run_used) {
-            if (sum_used)
-                add_ext(&sum, &sum, &run);
-            else
-                sum = run;
-        }
-        if (run_used) {
+        if (window_sum(&sum, bk, used, nb, q, p, dig + j, w, n)) {
             if (acc_used)
                 add_ext(&acc, &acc, &sum);
             else
@@ -321,4 +337,101 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
     free(bk);
     free(q);
     free(used);
+}
+
+/*
+ * Per-ciphertext precomputation (henn_feip_ct_prep): every point P_i also
+ * as 2^c P_i, ..., 2^(c (m - 1)) P_i, all made affine together and kept in
+ * niels form with their negatives. A scalar |k_i| <= K splits into m signed
+ * c-bit digits, one per stored point, so the MSM is ONE window over n m
+ * terms: no doublings and one bucket sum instead of m. c minimises
+ * 7 n m + 9 2^c (mixed and full additions), so c = 8, m = 2 for n = 784
+ * and 15-bit K.
+ */
+int henn__fe_msm_prep_init(struct henn__fe_msm_prep *pr, const henn_fe_elem *p, size_t n,
+                           uint64_t k_bound)
+{
+    memset(pr, 0, sizeof *pr);
+    if (n == 0 || k_bound == 0 || k_bound >= ((uint64_t)1 << 62))
+        return HENN_EINVAL;
+    unsigned b = bits_of(k_bound), c = 1, m = b + 1;
+    double best = 0;
+    for (unsigned cc = 1; cc <= 16; cc++) {
+        unsigned mm = (b + 1 + cc - 1) / cc;
+        double cost = 7.0 * (double)n * mm + 9.0 * (double)(1u << cc);
+        if (cc == 1 || cost < best) {
+            best = cost;
+            c = cc;
+            m = mm;
+        }
+    }
+    if (n > SIZE_MAX / (2 * m * sizeof(niels_pt)))
+        return HENN_ENOMEM;
+    const size_t cnt = n * m;
+    henn_fe_elem *tmp = henn__fe_elems_alloc(cnt);
+    niels_pt *q = malloc(2 * cnt * sizeof *q);
+    int rc = HENN_ENOMEM;
+    if (tmp == NULL || q == NULL)
+        goto cleanup;
+    ext_pt e;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&tmp[i * m], &p[i], sizeof tmp[0]);
+        ext_load(&e, FE_CPT(&p[i]));
+        for (unsigned j = 1; j < m; j++) {
+            for (unsigned d = 1; d < c; d++)
+                dbl_ext_not(&e, &e);
+            dbl_ext(&e, &e);
+            ext_store(FE_PT(&tmp[i * m + j]), &e);
+        }
+    }
+    rc = henn__fe_make_affine(tmp, cnt);
+    if (rc != 0)
+        goto cleanup;
+    to_niels_affine(q, tmp, cnt);
+    pr->n = n;
+    pr->c = c;
+    pr->m = m;
+    pr->k_bound = k_bound;
+    pr->q = q;
+    q = NULL;
+
+cleanup:
+    free(tmp);
+    free(q);
+    return rc;
+}
+
+void henn__fe_msm_prep_clear(struct henn__fe_msm_prep *pr)
+{
+    if (pr == NULL)
+        return;
+    free(pr->q);
+    memset(pr, 0, sizeof *pr);
+}
+
+int henn__fe_msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
+                      const int64_t *k)
+{
+    decaf_255_point_copy(out, decaf_255_point_identity);
+    for (size_t i = 0; i < pr->n; i++) {
+        uint64_t a = k[i] < 0 ? (uint64_t)0 - (uint64_t)k[i] : (uint64_t)k[i];
+        if (a > pr->k_bound)
+            return HENN_ERANGE;
+    }
+    const size_t cnt = pr->n * pr->m, nb = (size_t)1 << (pr->c - 1);
+    int16_t *dig = malloc(cnt * sizeof *dig);
+    ext_pt *bk = malloc(nb * sizeof *bk);
+    unsigned char *used = calloc(nb, 1);
+    int rc = HENN_ENOMEM;
+    if (dig != NULL && bk != NULL && used != NULL) {
+        ext_pt sum;
+        recode(dig, k, pr->n, pr->c, pr->m); /* dig[i m + j]: term i m + j */
+        if (window_sum(&sum, bk, used, nb, pr->q, NULL, dig, 1, cnt))
+            ext_store(out, &sum);
+        rc = 0;
+    }
+    free(dig);
+    free(bk);
+    free(used);
+    return rc;
 }

@@ -237,6 +237,51 @@ static void test_scalarmul(void)
     free(pts);
 }
 
+/* the one-window MSM over precomputed shifts against the naive MSM */
+static void test_msm_prep(void)
+{
+    const uint64_t bounds[] = {1, 2, 300, 21483, 32768, (1ULL << 40) + 5};
+    for (size_t n = 1; n <= 130; n = n * 4 + 1) {
+        henn_fe_elem *p = henn__fe_elems_alloc(n);
+        int64_t *k = malloc(n * sizeof *k);
+        for (size_t i = 0; i < n; i++) {
+            decaf_255_scalar_t s;
+            henn__fe_scalar_from_i64(s, (int64_t)(rnd() >> 2));
+            decaf_255_point_scalarmul(FE_PT(&p[i]), decaf_255_point_base, s); /* Z != 1 */
+        }
+        if (n > 2)
+            decaf_255_point_copy(FE_PT(&p[2]), decaf_255_point_identity);
+        for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+            struct henn__fe_msm_prep pr;
+            CHECK_OK(henn__fe_msm_prep_init(&pr, p, n, bounds[b]));
+            for (int rep = 0; rep < 3; rep++) {
+                for (size_t i = 0; i < n; i++)
+                    k[i] = rep == 0 ? 0 : rnd_signed(bounds[b]);
+                if (rep == 2) { /* the bounds themselves */
+                    k[0] = (int64_t)bounds[b];
+                    k[n - 1] = -(int64_t)bounds[b];
+                }
+                decaf_255_point_t a, c;
+                CHECK_OK(henn__fe_msm_prep(a, &pr, k));
+                henn__fe_msm_naive(c, p, k, n);
+                CHECK(decaf_255_point_eq(a, c) != 0);
+                CHECK(decaf_255_point_valid(a) != 0);
+            }
+            k[0] = (int64_t)bounds[b] + 1;
+            decaf_255_point_t a;
+            CHECK_RC(henn__fe_msm_prep(a, &pr, k), HENN_ERANGE);
+            henn__fe_msm_prep_clear(&pr);
+            henn__fe_msm_prep_clear(&pr);
+        }
+        free(p);
+        free(k);
+    }
+    /* d (1 / d) = 1 for the constant in edwards.h's ext_from_niels: a point
+     * rebuilt from its niels form equals it (covered by the MSMs above) */
+    struct henn__fe_msm_prep pr;
+    CHECK_RC(henn__fe_msm_prep_init(&pr, NULL, 0, 5), HENN_EINVAL);
+}
+
 static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog *dl, int reps)
 {
     henn_feip_mpk mpk;
@@ -261,6 +306,42 @@ static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog
         CHECK_EQ_INT(v, dot(x, y, n));
         CHECK_OK(henn_feip_decrypt_naive(&w, &mpk, dl, &ct, &fk, y, n));
         CHECK_EQ_INT(w, v);
+        /* many keys on one ciphertext: the precomputed path, same value */
+        henn_feip_ct_prep prep;
+        CHECK_OK(henn_feip_ct_prep_init(&prep, &mpk, &ct));
+        CHECK_OK(henn_feip_decrypt_prep(&w, &mpk, dl, &prep, &fk, y, n));
+        CHECK_EQ_INT(w, v);
+        for (size_t i = 0; i < n; i++) /* a second key on the same prep */
+            y[i] = i % 3 == 0 ? 0 : (i % 3 == 1 ? (int64_t)Y : -(int64_t)Y);
+        henn_feip_fk fk2;
+        CHECK_OK(henn_feip_derive_key(&fk2, &msk, y, n));
+        CHECK_OK(henn_feip_decrypt_prep(&w, &mpk, dl, &prep, &fk2, y, n));
+        CHECK_EQ_INT(w, dot(x, y, n));
+        CHECK_OK(henn_feip_decrypt(&v, &mpk, dl, &ct, &fk2, y, n));
+        CHECK_EQ_INT(v, w);
+        y[0] = (int64_t)Y + 1;
+        CHECK_RC(henn_feip_decrypt_prep(&w, &mpk, dl, &prep, &fk2, y, n), HENN_ERANGE);
+        CHECK_EQ_INT(w, 0);
+        CHECK_RC(henn_feip_decrypt_prep(&w, &mpk, dl, &prep, &fk2, y, n + 1), HENN_EINVAL);
+        CHECK_RC(henn_feip_decrypt_prep(&w, &mpk, dl, NULL, &fk2, y, n), HENN_EINVAL);
+        y[0] = 0;
+        henn_feip_ct_prep other = prep; /* built for another Y */
+        other.y_bound = Y + 1;
+        CHECK_RC(henn_feip_decrypt_prep(&w, &mpk, dl, &other, &fk2, y, n), HENN_EINVAL);
+        CHECK_RC(henn_feip_ct_prep_init(&other, &mpk, NULL), HENN_EINVAL);
+        CHECK(other.msm_ == NULL && other.tab_ == NULL);
+        henn_feip_ct bad = ct;
+        bad.n = n + 1;
+        CHECK_RC(henn_feip_ct_prep_init(&other, &mpk, &bad), HENN_EINVAL);
+        henn_feip_fk_clear(&fk2);
+        henn_feip_ct_prep_clear(&prep);
+        henn_feip_ct_prep_clear(&prep);
+        CHECK_RC(henn_feip_decrypt_prep(&w, &mpk, dl, &prep, &fk, y, n), HENN_EINVAL);
+        for (size_t i = 0; i < n; i++) /* a fresh key for the checks below */
+            y[i] = rnd_signed(Y);
+        CHECK_OK(henn_feip_derive_key(&fk, &msk, y, n));
+        CHECK_OK(henn_feip_decrypt(&v, &mpk, dl, &ct, &fk, y, n));
+        CHECK_EQ_INT(v, dot(x, y, n));
         /* encryption leaves the points at Z = 1 (mixed additions) */
         for (size_t i = 1; i <= n; i++)
             CHECK(z_is_one(&ct.c[i]));
@@ -270,6 +351,10 @@ static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog
             CHECK(!z_is_one(&ct2.c[1])); /* projective: the general MSM */
             CHECK_OK(henn_feip_decrypt(&w, &mpk, dl, &ct2, &fk, y, n));
             CHECK_EQ_INT(w, v);
+            CHECK_OK(henn_feip_ct_prep_init(&prep, &mpk, &ct2)); /* from projective points */
+            CHECK_OK(henn_feip_decrypt_prep(&w, &mpk, dl, &prep, &fk, y, n));
+            CHECK_EQ_INT(w, v);
+            henn_feip_ct_prep_clear(&prep);
             henn_feip_ct_clear(&ct2);
         }
         /* the key of another y does not give <x, y> */
@@ -798,6 +883,7 @@ int main(void)
     test_msm();
     test_affine();
     test_scalarmul();
+    test_msm_prep();
     test_feip();
     test_feip_support();
     test_febo();
