@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +414,11 @@ void henn__svc_server_allow_insecure(henn_svc_server *s)
     s->party.allow_insecure = 1;
 }
 
+void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq)
+{
+    s->crash_after_seq = seq;
+}
+
 /* ---------------------------------------------------------------- handlers */
 
 static int do_health(henn_svc_response *rs)
@@ -584,6 +590,8 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
             return respond_error(rs, 507, "quota", "the session's storage quota is used up");
         return respond_error(rs, 500, "storage", "the message could not be committed");
     }
+    if (s->crash_after_seq != 0 && seq == s->crash_after_seq)
+        raise(SIGKILL);
     ss->row.seq = seq;
     ss->row.bytes = bytes;
     ss->row.last_len = resp_len;

@@ -97,6 +97,9 @@ struct henn_svc_server {
     pthread_mutex_t flight_lock;
     pthread_cond_t flight_cond;
     unsigned in_flight;
+    /* Test hook (henn__svc_server_crash_after): SIGKILL the process right
+     * after this message's commit, before its response leaves (0: off). */
+    uint64_t crash_after_seq;
 };
 
 /* Open the store, read the tokens file and load the sessions (no
@@ -110,5 +113,8 @@ const char *henn__svc_route_name(const char *path);
 /* Test hook: parties accept keys under 2048 bits and insecure CKKS
  * parameters (never from the network or the CLI). */
 void henn__svc_server_allow_insecure(henn_svc_server *s);
+/* Test hook: the process kills itself (SIGKILL) right after committing
+ * message seq of any session, before answering it (durability tests). */
+void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
 
 #endif

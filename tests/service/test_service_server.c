@@ -14,14 +14,18 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "henn/henn.h"
 #include "henn/service.h"
 
 void henn__svc_server_allow_insecure(henn_svc_server *s);
+void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
 void henn__trainer_allow_insecure(henn_trainer *t);
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
 
@@ -36,19 +40,15 @@ static henn_paillier_sk SK;
 #define EPOCHS 2
 #define SEED 99
 
-/* The owner's whole side of private training (batch argument when the
- * header has one). */
-#ifdef HENN_PRIVATE_MAX_BATCH
+/* The owner's whole side of private training. */
 #define TRAIN_PRIVATE(tr)                                                                          \
     henn_owner_train_private(tr, &SK, &p, X, Y, ROWS, DIM, CLS, BATCH, EPOCHS, SEED, NULL, NULL,   \
                              NULL, NULL)
-#else
-#define TRAIN_PRIVATE(tr)                                                                          \
-    henn_owner_train_private(tr, &SK, &p, X, Y, ROWS, DIM, CLS, EPOCHS, SEED, NULL, NULL, NULL,    \
-                             NULL)
-#endif
 
 static float X[ROWS * DIM];
+/* The in-process private training's model (test_private_training). */
+static uint8_t *WANT;
+static size_t WANT_LEN;
 static uint8_t Y[ROWS];
 
 static void make_data(void)
@@ -176,11 +176,16 @@ static void make_dir(char *out, size_t n, const char *name)
     CHECK_EQ_INT(mkdir(out, 0700), 0);
 }
 
+/* The session quota of the next start() (0: the default). */
+static uint64_t QUOTA;
+
 static henn_svc_server *start(const char *dir, const char *tokens, size_t max_body)
 {
     henn_svc_server_opts o;
     henn_svc_server *s = NULL;
     henn_svc_server_opts_default(&o);
+    if (QUOTA > 0)
+        o.session_quota = QUOTA;
     o.listen = "127.0.0.1:0";
     o.data_dir = dir;
     o.tokens_file = tokens;
@@ -208,7 +213,7 @@ typedef struct route_tr {
     const char *dir;
     session ss;
     uint64_t seq;
-    size_t restart_at, restart_at2, retries_equal, restarts;
+    size_t restart_at, restart_at2, retries_equal, restarts, quota_refusals;
 } route_tr;
 
 static int route_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
@@ -232,7 +237,17 @@ static int route_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **r
     t->seq++;
     snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", t->ss.id,
              (unsigned long long)t->seq);
-    if (route(t->s, &rs, "POST", path, t->ss.token, req, req_len) != 200) {
+    if (route(t->s, &rs, "POST", path, t->ss.token, req, req_len) == 507) {
+        /* Over the quota: nothing was committed. Restart with the default
+         * quota and send the same message again. */
+        henn_svc_response_free(&rs);
+        t->quota_refusals++;
+        henn_svc_server_stop(t->s);
+        QUOTA = 0;
+        t->s = start(t->dir, NULL, 0);
+        route(t->s, &rs, "POST", path, t->ss.token, req, req_len);
+    }
+    if (rs.status != 200) {
         henn_svc_response_free(&rs);
         return HENN_EIO;
     }
@@ -384,6 +399,11 @@ static void test_private_training(void)
     CHECK_OK(TRAIN_PRIVATE(&tr));
     CHECK_OK(henn_nn_model_serialize(&want, &want_len, henn_private_trainer_model(pt)));
     henn_private_trainer_free(pt);
+    WANT = malloc(want_len);
+    if (WANT != NULL && want != NULL) {
+        memcpy(WANT, want, want_len);
+        WANT_LEN = want_len;
+    }
 
     body = create_body("kdd-private", &m, &nn);
     /* Through the router, uninterrupted. */
@@ -427,6 +447,35 @@ static void test_private_training(void)
     t2.s = start(dir2, NULL, 0);
     model_bytes(&got2, &got2_len, t2.s, &t2.ss);
     CHECK(got2 != NULL && got2_len == want_len && memcmp(got2, want, want_len) == 0);
+
+    /* A session quota that runs out in the middle of training: 507, the
+     * party rolled back to the stored state; the same message after a
+     * restart with a larger quota continues, same model. */
+    {
+        char dir3[300];
+        route_tr t3;
+        uint8_t *got3 = NULL;
+        size_t got3_len = 0;
+        json_t *info;
+        make_dir(dir3, sizeof(dir3), "train3");
+        memset(&t3, 0, sizeof(t3));
+        t3.dir = dir3;
+        t3.restart_at = t3.restart_at2 = (size_t)-1;
+        QUOTA = strlen(body) + 6000;
+        t3.s = start(dir3, NULL, 0);
+        create_session(t3.s, &t3.ss, body, NULL);
+        route_transport(&tr, &t3);
+        CHECK_OK(TRAIN_PRIVATE(&tr));
+        CHECK_EQ_INT(t3.quota_refusals, 1);
+        model_bytes(&got3, &got3_len, t3.s, &t3.ss);
+        CHECK(got3 != NULL && got3_len == want_len && memcmp(got3, want, want_len) == 0);
+        snprintf(path, sizeof(path), "/v1/sessions/%s", t3.ss.id);
+        info = route_json(t3.s, 200, "GET", path, t3.ss.token, NULL);
+        CHECK(json_integer_value(json_object_get(info, "bytes")) > (json_int_t)strlen(body) + 6000);
+        json_decref(info);
+        henn_svc_server_stop(t3.s);
+        free(got3);
+    }
 
     /* No secret-key material and no plaintext token in the files, with the
      * server running and after it stopped. */
@@ -770,6 +819,144 @@ static void test_start_refusals(void)
     henn_svc_server_stop(NULL);
 }
 
+/* A server in a child process (forked, not exec'd) on 127.0.0.1:port (0:
+ * any); *bound gets its port once it listens. With crash_after it kills
+ * itself (SIGKILL) right after committing that message, before answering.
+ * SIGTERM: drain, stop, exit 0. */
+static pid_t spawn_server(const char *dir, uint16_t port, uint64_t crash_after, uint16_t *bound)
+{
+    int fds[2];
+    pid_t pid;
+    if (pipe(fds) != 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        henn_svc_server_opts o;
+        henn_svc_server *s = NULL;
+        char listen[32];
+        sigset_t set;
+        int sig = 0;
+        uint16_t p;
+        close(fds[0]);
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)port);
+        henn_svc_server_opts_default(&o);
+        o.listen = listen;
+        o.data_dir = dir;
+        o.threads = 2;
+        if (henn_svc_server_start(&s, &o) != 0)
+            _exit(3);
+        henn__svc_server_allow_insecure(s);
+        henn__svc_server_crash_after(s, crash_after);
+        p = henn_svc_server_port(s);
+        if (write(fds[1], &p, sizeof(p)) != (ssize_t)sizeof(p))
+            _exit(4);
+        close(fds[1]);
+        sigwait(&set, &sig);
+        henn_svc_server_stop(s);
+        _exit(0);
+    }
+    close(fds[1]);
+    if (pid < 0 || read(fds[0], bound, sizeof(*bound)) != (ssize_t)sizeof(*bound)) {
+        close(fds[0]);
+        return -1;
+    }
+    close(fds[0]);
+    return pid;
+}
+
+/* The client's transport; when a call fails because the server process
+ * died (SIGKILL), the server is started again on the same port and data
+ * directory and the call repeated (same seq: the client's seq moves only
+ * on success). */
+typedef struct kill_tr {
+    henn_transport inner;
+    pid_t child;
+    const char *dir;
+    uint16_t port;
+    size_t restarts;
+} kill_tr;
+
+static int kill_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    kill_tr *k = ctx;
+    int rc = k->inner.call(k->inner.ctx, req, req_len, resp, resp_len);
+    while (rc != 0 && k->restarts < 3) {
+        int st = 0;
+        uint16_t bound = 0;
+        if (waitpid(k->child, &st, WNOHANG) != k->child || !WIFSIGNALED(st) ||
+            WTERMSIG(st) != SIGKILL)
+            break;
+        k->restarts++;
+        k->child = spawn_server(k->dir, k->port, 0, &bound);
+        CHECK(k->child > 0 && bound == k->port);
+        if (k->child <= 0)
+            break;
+        rc = k->inner.call(k->inner.ctx, req, req_len, resp, resp_len);
+    }
+    return rc;
+}
+
+/* kill -9 of a real server process right after it committed message 5 (an
+ * INFER inside the second batch) and before it answered: the client's
+ * retry of the same seq reaches the restarted server, which rebuilds the
+ * session from its log and answers from the stored response; the model is
+ * the in-process one bit for bit. Then SIGTERM: drain, exit 0. */
+static void test_kill9(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_proto_params p;
+    henn_svc_client_opts co;
+    henn_svc_client *c = NULL;
+    kill_tr k;
+    henn_transport tr;
+    char dir[300], url[64];
+    char *body, *cfg;
+    json_t *j;
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    int st = -1;
+
+    params(&p);
+    make_model(&m, &nn);
+    make_dir(dir, sizeof(dir), "kill9");
+    memset(&k, 0, sizeof(k));
+    k.dir = dir;
+    k.child = spawn_server(dir, 0, 5, &k.port);
+    CHECK(k.child > 0);
+    if (k.child <= 0)
+        return;
+    body = create_body("kdd-private", &m, &nn);
+    j = json_loads(body, 0, NULL);
+    cfg = json_dumps(json_object_get(j, "config"), JSON_COMPACT);
+    json_decref(j);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)k.port);
+    memset(&co, 0, sizeof(co));
+    co.url = url;
+    co.retry_s = 1.0; /* give up soon while the server is dead */
+    CHECK_OK(henn_svc_client_create(&c, &co, "kdd-private", cfg));
+    henn_svc_client_transport(&k.inner, c);
+    memset(&tr, 0, sizeof(tr));
+    tr.call = kill_call;
+    tr.ctx = &k;
+    CHECK_OK(TRAIN_PRIVATE(&tr));
+    CHECK_EQ_INT(k.restarts, 1);
+    CHECK_OK(henn_svc_client_result(c, &got, &got_len));
+    CHECK(got != NULL && WANT != NULL && got_len == WANT_LEN && memcmp(got, WANT, WANT_LEN) == 0);
+    CHECK_EQ_INT(kill(k.child, SIGTERM), 0);
+    CHECK_EQ_INT(waitpid(k.child, &st, 0), k.child);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    henn_svc_client_free(c);
+    free(got);
+    free(cfg);
+    free(body);
+    henn_nn_model_clear(&m);
+}
+
 static void rm_rf(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -808,6 +995,8 @@ int main(void)
     test_start_refusals();
     test_infer();
     test_private_training();
+    test_kill9();
+    free(WANT);
     henn_paillier_pk_clear(&PK);
     henn_paillier_sk_clear(&SK);
     rm_rf(TMPROOT);
