@@ -13,6 +13,7 @@
 #include "../test.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -214,6 +215,10 @@ typedef struct route_tr {
     session ss;
     uint64_t seq;
     size_t restart_at, restart_at2, retries_equal, restarts, quota_refusals;
+    /* Optional: every message also goes to twin (another server and
+     * session); twin_equal counts byte-identical responses. */
+    struct route_tr *twin;
+    size_t twin_equal;
 } route_tr;
 
 static int route_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
@@ -257,6 +262,14 @@ static int route_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **r
     if (again.body_len == rs.body_len && memcmp(again.body, rs.body, rs.body_len) == 0)
         t->retries_equal++;
     henn_svc_response_free(&again);
+    if (t->twin != NULL) {
+        uint8_t *r2 = NULL;
+        size_t r2_len = 0;
+        if (route_call(t->twin, req, req_len, &r2, &r2_len) == 0 && r2_len == rs.body_len &&
+            memcmp(r2, rs.body, r2_len) == 0)
+            t->twin_equal++;
+        free(r2);
+    }
     *resp = rs.body;
     *resp_len = rs.body_len;
     return 0;
@@ -557,6 +570,93 @@ static void test_infer(void)
     free(body);
     henn_owner_free(o);
     henn_nn_model_clear(&m);
+}
+
+/* LR on CKKS (N = 4096, insecure, through the test hook): every message
+ * goes to two servers, one of them restarted after the TRAIN message and
+ * after the first STEP (its session rebuilt from KEYS, DATA, TRAIN and
+ * STEP in its log); both answer every message with the same bytes, and
+ * the model is close to the in-process run's. */
+static void test_lr(void)
+{
+    enum { R = 24 };
+    static double lx[R * 2], ly[R];
+    const henn_lr_client_opts co = {.N = 4096, .flags = HENN_LR_INSECURE_TEST, .threads = 1};
+    henn_lr_server_limits lim;
+    henn_lr_server *srv = NULL;
+    henn_lr_client *c = NULL;
+    henn_lr_data d;
+    henn_lr_opts o;
+    henn_lr_model m1, m2;
+    henn_transport t;
+    route_tr a, b;
+    char dir_a[300], dir_b[300];
+    const char *body = "{\"protocol\":\"lr\",\"config\":{}}";
+    size_t i;
+
+    for (i = 0; i < R; i++) {
+        lx[2 * i] = (double)i / 12.0 - 1.0;
+        lx[2 * i + 1] = (double)(i % 5) / 2.5 - 1.0;
+        ly[i] = (double)(lx[2 * i] + 0.5 * lx[2 * i + 1] > 0.0);
+    }
+    d.rows = R;
+    d.dim = 2;
+    d.X = lx;
+    d.y = ly;
+    memset(&o, 0, sizeof(o));
+    o.epochs = 3;
+    o.alpha = 1.0;
+    o.lambda = 1.0;
+    o.sigmoid = HENN_LR_SIGMOID_POLY3;
+    /* In process. */
+    henn_lr_server_limits_default(&lim);
+    lim.allow_insecure = 1;
+    CHECK_OK(henn_lr_server_new(&srv, &lim, NULL));
+    CHECK_OK(henn_lr_client_new(&c, &co));
+    CHECK_OK(henn_lr_model_init(&m1, 2));
+    henn_transport_to_lr_server(&t, srv);
+    CHECK_OK(henn_lr_client_train(c, &t, &m1, &d, &o, NULL, NULL));
+    henn_lr_client_free(c);
+    henn_lr_server_free(srv);
+    /* Through two servers. */
+    make_dir(dir_a, sizeof(dir_a), "lr_a");
+    make_dir(dir_b, sizeof(dir_b), "lr_b");
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.dir = dir_a;
+    b.dir = dir_b;
+    a.restart_at = a.restart_at2 = (size_t)-1;
+    b.restart_at = 3;
+    b.restart_at2 = 4;
+    a.s = start(dir_a, NULL, 0);
+    b.s = start(dir_b, NULL, 0);
+    create_session(a.s, &a.ss, body, NULL);
+    create_session(b.s, &b.ss, body, NULL);
+    a.twin = &b;
+    route_transport(&t, &a);
+    CHECK_OK(henn_lr_client_new(&c, &co));
+    CHECK_OK(henn_lr_model_init(&m2, 2));
+    CHECK_OK(henn_lr_client_train(c, &t, &m2, &d, &o, NULL, NULL));
+    CHECK(a.seq >= 6);
+    CHECK_EQ_INT(b.restarts, 2);
+    CHECK_EQ_INT(a.twin_equal, a.seq);
+    CHECK_EQ_INT(a.retries_equal, a.seq);
+    for (i = 0; i < 2; i++)
+        CHECK(fabs(m1.w[i] - m2.w[i]) < 1e-3);
+    CHECK(fabs(m1.b - m2.b) < 1e-3);
+    {
+        char path[128];
+        json_t *j;
+        snprintf(path, sizeof(path), "/v1/sessions/%s/result", b.ss.id);
+        j = route_json(b.s, 403, "GET", path, b.ss.token, NULL);
+        CHECK_EQ_STR(err_code(j), "not_allowed");
+        json_decref(j);
+    }
+    henn_lr_client_free(c);
+    henn_lr_model_clear(&m1);
+    henn_lr_model_clear(&m2);
+    henn_svc_server_stop(a.s);
+    henn_svc_server_stop(b.s);
 }
 
 /* Status codes of the API, and the body of a 404 for another session's
@@ -994,6 +1094,7 @@ int main(void)
     test_tokens_file();
     test_start_refusals();
     test_infer();
+    test_lr();
     test_private_training();
     test_kill9();
     free(WANT);
