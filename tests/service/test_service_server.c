@@ -1057,6 +1057,238 @@ static void test_kill9(void)
     henn_nn_model_clear(&m);
 }
 
+/* HTTPS: a self-signed certificate (openssl), the client verifying it
+ * with ca_file; plain HTTP to the HTTPS port gets nothing. */
+static void test_tls(void)
+{
+    char dir[300], cert[300], key[300], cmd[1200], url[64];
+    henn_svc_server_opts o;
+    henn_svc_server *s = NULL;
+    henn_svc_client_opts co;
+    henn_svc_client *c = NULL;
+    const char *u;
+
+    snprintf(cert, sizeof(cert), "%s/cert.pem", TMPROOT);
+    snprintf(key, sizeof(key), "%s/key.pem", TMPROOT);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s "
+             "-out %s -days 2 -subj /CN=localhost -addext "
+             "subjectAltName=IP:127.0.0.1,DNS:localhost >/dev/null 2>&1",
+             key, cert);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_tls: skipped (no openssl to make a certificate)\n");
+        return;
+    }
+    make_dir(dir, sizeof(dir), "tls");
+    henn_svc_server_opts_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = dir;
+    o.cert_file = cert;
+    o.key_file = key;
+    o.log = stderr;
+    CHECK_OK(henn_svc_server_start(&s, &o));
+    if (s == NULL)
+        return;
+    u = henn_svc_server_url(s);
+    CHECK(strncmp(u, "https://127.0.0.1:", 18) == 0);
+    memset(&co, 0, sizeof(co));
+    co.url = u;
+    co.ca_file = cert;
+    co.retry_s = 1.0;
+    CHECK_OK(henn_svc_client_create(&c, &co, "lr", "{}"));
+    CHECK(c != NULL && strlen(henn_svc_client_session(c)) == 32);
+    henn_svc_client_free(c);
+    c = NULL;
+    /* Without the CA: the certificate is not trusted. */
+    co.ca_file = NULL;
+    CHECK(henn_svc_client_create(&c, &co, "lr", "{}") != 0);
+    henn_svc_client_free(c);
+    c = NULL;
+    /* Plain HTTP to the HTTPS port. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)henn_svc_server_port(s));
+    co.url = url;
+    CHECK(henn_svc_client_create(&c, &co, "lr", "{}") != 0);
+    henn_svc_client_free(c);
+    henn_svc_server_stop(s);
+    /* A key that is not one: refused at start. */
+    o.key_file = cert;
+    s = NULL;
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EIO);
+    CHECK(s == NULL);
+}
+
+/* Sessions in parallel: threads each running encrypted inference through
+ * its own kdd-infer session on one server, and two threads racing on one
+ * session's sequence numbers; every prediction equals the in-process
+ * one, no 5xx, the shared session's seq = the messages handled. The
+ * threads call the router only (no CHECK from a thread). */
+typedef struct par_job {
+    henn_svc_server *s;
+    session ss;
+    uint64_t seq;
+    uint8_t pred[BATCH];
+    int rc;
+} par_job;
+
+static unsigned raw_route(henn_svc_server *s, henn_svc_response *rs, const char *method,
+                          const char *path, const char *token, const void *body, size_t len)
+{
+    henn_svc_request rq;
+    char hdr[100];
+    snprintf(hdr, sizeof(hdr), "Bearer %s", token);
+    rq.method = method;
+    rq.path = path;
+    rq.authorization = hdr;
+    rq.body = body;
+    rq.body_len = len;
+    if (henn_svc_server_route(s, &rq, rs) != 0)
+        return 0;
+    return rs->status;
+}
+
+static int raw_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                    size_t *resp_len)
+{
+    par_job *j = ctx;
+    henn_svc_response rs;
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", j->ss.id,
+             (unsigned long long)++j->seq);
+    if (raw_route(j->s, &rs, "POST", path, j->ss.token, req, req_len) != 200) {
+        henn_svc_response_free(&rs);
+        return HENN_EIO;
+    }
+    *resp = rs.body;
+    *resp_len = rs.body_len;
+    return 0;
+}
+
+static void *par_infer(void *arg)
+{
+    par_job *j = arg;
+    henn_owner *o = NULL;
+    henn_proto_params p;
+    henn_transport t;
+    memset(&t, 0, sizeof(t));
+    t.call = raw_call;
+    t.ctx = j;
+    j->rc = henn_proto_params_default(&p, DIM, 0, mpz_sizeinbase(PK.n, 2));
+    p.slots = BATCH;
+    if (j->rc == 0)
+        j->rc = henn_owner_new(&o, &SK, NULL);
+    if (j->rc == 0)
+        j->rc = henn_owner_infer(o, &t, &p, X, BATCH, DIM, CLS, j->pred, NULL);
+    henn_owner_free(o);
+    return NULL;
+}
+
+typedef struct race_job {
+    henn_svc_server *s;
+    const session *ss;
+    unsigned handled, bad;
+} race_job;
+
+static void *par_race(void *arg)
+{
+    race_job *r = arg;
+    unsigned i;
+    for (i = 0; i < 40; i++) {
+        char path[128];
+        henn_svc_response rs;
+        json_t *j;
+        uint64_t seq = 0;
+        snprintf(path, sizeof(path), "/v1/sessions/%s", r->ss->id);
+        if (raw_route(r->s, &rs, "GET", path, r->ss->token, NULL, 0) != 200) {
+            r->bad++;
+        } else {
+            j = json_loadb((const char *)rs.body, rs.body_len, 0, NULL);
+            seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+            json_decref(j);
+        }
+        henn_svc_response_free(&rs);
+        snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", r->ss->id,
+                 (unsigned long long)seq + 1);
+        switch (raw_route(r->s, &rs, "POST", path, r->ss->token, "ping", 4)) {
+        case 200:
+            r->handled++; /* handled now, or a repeat of the other thread's */
+            break;
+        case 409:
+            break;
+        default:
+            r->bad++;
+        }
+        henn_svc_response_free(&rs);
+    }
+    return NULL;
+}
+
+static void test_parallel(void)
+{
+    enum { T = 4 };
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_svc_server *s;
+    henn_owner *o = NULL;
+    henn_trainer *tr = NULL;
+    henn_transport t;
+    henn_proto_params p;
+    pthread_t th[T + 2];
+    static par_job jobs[T];
+    race_job race[2];
+    session shared;
+    char dir[300], path[128], *body;
+    uint8_t want[BATCH];
+    json_t *j;
+    size_t i;
+
+    make_model(&m, &nn);
+    params(&p);
+    CHECK_OK(henn_owner_new(&o, &SK, NULL));
+    CHECK_OK(henn_trainer_new(&tr, &m, NULL, NULL));
+    henn__trainer_allow_insecure(tr);
+    henn_transport_to_trainer(&t, tr);
+    CHECK_OK(henn_owner_infer(o, &t, &p, X, BATCH, DIM, CLS, want, NULL));
+    henn_trainer_free(tr);
+    henn_owner_free(o);
+
+    make_dir(dir, sizeof(dir), "parallel");
+    s = start(dir, NULL, 0);
+    body = create_body("kdd-infer", &m, NULL);
+    create_session(s, &shared, "{\"protocol\":\"lr\",\"config\":{}}", NULL);
+    for (i = 0; i < T; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].s = s;
+        create_session(s, &jobs[i].ss, body, NULL);
+    }
+    for (i = 0; i < T; i++)
+        CHECK_EQ_INT(pthread_create(&th[i], NULL, par_infer, &jobs[i]), 0);
+    for (i = 0; i < 2; i++) {
+        race[i].s = s;
+        race[i].ss = &shared;
+        race[i].handled = race[i].bad = 0;
+        CHECK_EQ_INT(pthread_create(&th[T + i], NULL, par_race, &race[i]), 0);
+    }
+    for (i = 0; i < T + 2; i++)
+        pthread_join(th[i], NULL);
+    for (i = 0; i < T; i++) {
+        CHECK_OK(jobs[i].rc);
+        CHECK(memcmp(jobs[i].pred, want, BATCH) == 0);
+    }
+    CHECK_EQ_INT(race[0].bad + race[1].bad, 0);
+    snprintf(path, sizeof(path), "/v1/sessions/%s", shared.id);
+    j = route_json(s, 200, "GET", path, shared.token, NULL);
+    /* Each message was handled once: the seq is at most the 200s seen and
+     * at least the 200s of either thread. */
+    CHECK(json_integer_value(json_object_get(j, "seq")) >= (json_int_t)race[0].handled);
+    CHECK(json_integer_value(json_object_get(j, "seq")) >= (json_int_t)race[1].handled);
+    CHECK(json_integer_value(json_object_get(j, "seq")) <=
+          (json_int_t)(race[0].handled + race[1].handled));
+    json_decref(j);
+    henn_svc_server_stop(s);
+    free(body);
+    henn_nn_model_clear(&m);
+}
+
 static void rm_rf(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -1097,6 +1329,8 @@ int main(void)
     test_lr();
     test_private_training();
     test_kill9();
+    test_tls();
+    test_parallel();
     free(WANT);
     henn_paillier_pk_clear(&PK);
     henn_paillier_sk_clear(&SK);
