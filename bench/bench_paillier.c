@@ -24,6 +24,15 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds of the whole process (all threads): on a shared machine the
+ * work per CPU second survives load that the wall clock does not. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 typedef struct {
     const henn_bench_config *cfg;
     henn_paillier_sk *sk;
@@ -117,12 +126,13 @@ static void emit(const henn_bench_config *cfg, const char *op, unsigned threads,
 
 #define MB_BATCH 64
 
-/* ops/s of `calls` repeated until cfg->seconds: each call does `per` ops. */
+/* ops/s of `calls` repeated until cfg->seconds: each call does `per` ops;
+ * *cpu_rate (when not NULL): ops per CPU second of the process. */
 typedef int (*batch_fn)(void *ctx);
-static int measure_batch(double *rate, const henn_bench_config *cfg, batch_fn fn, void *ctx,
-                         size_t per)
+static int measure_batch2(double *rate, double *cpu_rate, const henn_bench_config *cfg,
+                          batch_fn fn, void *ctx, size_t per)
 {
-    double t0 = now(), el;
+    double t0 = now(), c0 = cpu_now(), el;
     size_t calls = 0;
     int rc;
     do {
@@ -133,7 +143,15 @@ static int measure_batch(double *rate, const henn_bench_config *cfg, batch_fn fn
         el = now() - t0;
     } while (el < cfg->seconds || calls < 2);
     *rate = (double)(calls * per) / el;
+    if (cpu_rate != NULL)
+        *cpu_rate = (double)(calls * per) / (cpu_now() - c0);
     return 0;
+}
+
+static int measure_batch(double *rate, const henn_bench_config *cfg, batch_fn fn, void *ctx,
+                         size_t per)
+{
+    return measure_batch2(rate, NULL, cfg, fn, ctx, per);
 }
 
 typedef struct {
@@ -141,7 +159,7 @@ typedef struct {
     henn_paillier_ct *ct;
     henn_paillier_pt *pt;
     mpz_t *out;
-    int mode; /* 0: multi-buffer, 1: single-buffer IFMA, 2: GMP */
+    int mode; /* 0: multi-buffer, 1: single-buffer IFMA, 2: GMP (3: 0 with pairs off) */
 } mb_state;
 
 static int run_noise(void *ctx)
@@ -150,7 +168,7 @@ static int run_noise(void *ctx)
     const henn_paillier_pk *pk = &m->sk->pk;
     size_t i;
     int rc = 0;
-    if (m->mode == 0)
+    if (m->mode == 0 || m->mode == 3)
         return henn__paillier_noise(m->out, MB_BATCH, pk);
     for (i = 0; i < MB_BATCH && rc == 0; i++) {
         /* the same work as the noise path: a fresh r < n, then r^n */
@@ -171,7 +189,7 @@ static int run_decrypt(void *ctx)
     henn_batch_opts o1 = {1, NULL, NULL};
     size_t i;
     int rc = 0;
-    if (m->mode == 0)
+    if (m->mode == 0 || m->mode == 3)
         return henn_paillier_decrypt_batch(m->pt, m->sk, m->ct, MB_BATCH, &o1);
     for (i = 0; i < MB_BATCH && rc == 0; i++)
         rc = henn_paillier_decrypt(&m->pt[i], m->sk, &m->ct[i]);
@@ -203,19 +221,23 @@ static int run_decrypt_round(void *ctx)
     return henn_paillier_decrypt_batch(c->pt, c->sk, c->ct, c->count, &o);
 }
 
-/* r^n noise and CRT decryption on the 8-lane engine, the single-buffer
- * engine and GMP (a key rebuilt with IFMA off: mpz_powm for r^n,
- * mpz_powm_sec inside decryption), one thread, in one run. */
+/* r^n noise and CRT decryption on the 8-lane engine (pairs modulo n, p,
+ * q: henn__mbsq_powm), the same engine modulo n^2, p^2, q^2 (pairs off:
+ * the engine before pairs), the single-buffer engine and GMP (a key
+ * rebuilt with IFMA off: mpz_powm for r^n, mpz_powm_sec inside
+ * decryption), one thread, in one run. */
 static int bench_mb(const henn_bench_config *cfg, henn_paillier_sk *sk, unsigned flags)
 {
-    static const char *names[2][3] = {{"noise_rn_mb8", "noise_rn_single", "noise_rn_gmp"},
-                                      {"decrypt_mb8", "decrypt_single", "decrypt_gmp"}};
+    static const char *names[2][4] = {
+        {"noise_rn_mb8", "noise_rn_single", "noise_rn_gmp", "noise_rn_mb8_n2"},
+        {"decrypt_mb8", "decrypt_single", "decrypt_gmp", "decrypt_mb8_p2"}};
+    static const char *engines[4] = {"ifma_mb8_pairs", "ifma_single", "gmp", "ifma_mb8_mod_m2"};
     henn_paillier_sk skg;
     henn_paillier_ct ct[MB_BATCH];
     henn_paillier_pt pt[MB_BATCH];
     mpz_t out[MB_BATCH];
     mb_state m;
-    double rate[2][3] = {{0}};
+    double rate[2][4] = {{0}}, cpu[2][4] = {{0}};
     char extra[256];
     size_t i;
     int rc = 0, op, mode;
@@ -238,21 +260,28 @@ static int bench_mb(const henn_bench_config *cfg, henn_paillier_sk *sk, unsigned
     m.pt = pt;
     m.out = out;
     for (op = 0; op < 2 && rc == 0; op++)
-        for (mode = 0; mode < 3 && rc == 0; mode++) {
+        for (mode = 0; mode < 4 && rc == 0; mode++) {
             m.sk = mode == 2 ? &skg : sk;
             m.mode = mode;
             if (mode == 2) /* the 8-lane contexts fall back too */
                 henn__ifma_set_enabled(0);
-            rc = measure_batch(&rate[op][mode], cfg, op == 0 ? run_noise : run_decrypt, &m,
-                               MB_BATCH);
+            if (mode == 3)
+                henn__mbsq_set_enabled(0);
+            rc = measure_batch2(&rate[op][mode], &cpu[op][mode], cfg,
+                                op == 0 ? run_noise : run_decrypt, &m, MB_BATCH);
             henn__ifma_set_enabled(1);
+            henn__mbsq_set_enabled(1);
         }
     for (op = 0; op < 2 && rc == 0; op++)
-        for (mode = 0; mode < 3; mode++) {
-            snprintf(extra, sizeof(extra),
-                     "\"engine\":\"%s\",\"batch\":%d,\"baseline\":\"%s\",\"ratio\":%.2f",
-                     mode == 0 ? "ifma_mb8" : mode == 1 ? "ifma_single" : "gmp", MB_BATCH,
-                     names[op][2], rate[op][mode] / rate[op][2]);
+        for (mode = 0; mode < 4; mode++) {
+            int k = snprintf(extra, sizeof(extra),
+                             "\"engine\":\"%s\",\"batch\":%d,\"baseline\":\"%s\","
+                             "\"ratio\":%.2f,\"ops_per_cpu_s\":%.1f",
+                             engines[mode], MB_BATCH, names[op][2], rate[op][mode] / rate[op][2],
+                             cpu[op][mode]);
+            if (mode == 3 && k > 0 && (size_t)k < sizeof(extra)) /* pairs against this */
+                snprintf(extra + k, sizeof(extra) - (size_t)k,
+                         ",\"pairs_cpu_ratio\":%.2f", cpu[op][0] / cpu[op][3]);
             emit(cfg, names[op][mode], 1, rate[op][mode], extra);
         }
     if (rc == 0) { /* the batch calls, on the 8-lane engine (dr: 1 and 2 threads) */

@@ -22,6 +22,14 @@
  * "Fast modular squaring with AVX512IFMA", ITNG 2019, section 3): 3 L^2
  * multiply instructions instead of 4 L^2.
  *
+ * Pairs modulo a square (henn__mbsq_powm, "Pairs" below): an element of
+ * Z/m^2 held as two residues A, B modulo m with X R = A + B m. As m^2 = 0,
+ * a product needs one product modulo m (A C, whose Montgomery digits y
+ * carry into the m-adic half) and one more reduction for A D + B C - y:
+ * 3 L'^2 + 2 L'^2 multiply-adds per square and 4 L'^2 + 6 L'^2 per product
+ * with L' = L / 2, against 3 L^2 and 4 L^2 modulo m^2, so about 0.6 of
+ * the work. Used for r^n mod n^2 (root n) and c^(p-1) mod p^2 (root p).
+ *
  * Bounds (why the 64-bit lanes never overflow). Inputs are normalised to
  * 52 bits per limb (vpmadd52 reads only the low 52 bits). Each
  * vpmadd52{lo,hi} adds less than 2^52. In mb_amm a position receives at
@@ -125,9 +133,11 @@ INLINE IFMA_TARGET void normalise(__m512i *r, const __m512i *t, size_t L)
     }
 }
 
-/* r = a b / R mod m per lane, r < 2m for a, b < 2m; r may alias a or b. */
+/* r = a b / R mod m per lane, r < 2m for a, b < 2m; r may alias a or b.
+ * ys != NULL: ys[i] = the i-th Montgomery digit y_i, so that
+ * a b + y m = r R exactly (y = sum y_i 2^(52 i)). */
 INLINE IFMA_TARGET void amm_body(__m512i *r, const __m512i *a, const __m512i *b,
-                                 const uint64_t *m, uint64_t k0, size_t L)
+                                 const uint64_t *m, uint64_t k0, size_t L, __m512i *ys)
 {
     __m512i t[HENN__MB_MAX_LIMBS + 1];
     const __m512i zero = _mm512_setzero_si512(), k0v = BC(k0);
@@ -139,6 +149,8 @@ INLINE IFMA_TARGET void amm_body(__m512i *r, const __m512i *a, const __m512i *b,
         __m512i x, y, c, ap, mp;
         x = LO(t[0], a[0], bi);
         y = LO(zero, x, k0v);
+        if (ys != NULL)
+            ys[i] = y;
         mp = BC(m[0]);
         x = LO(x, mp, y);
         c = _mm512_srli_epi64(x, 52);
@@ -174,7 +186,7 @@ INLINE IFMA_TARGET void amm_body(__m512i *r, const __m512i *a, const __m512i *b,
  * diagonal terms, then at most 2 L reduction terms and carries < 2^13:
  * < (4 L + 3) 2^52 < 2^62 for L <= 160. */
 INLINE IFMA_TARGET void sqr_body(__m512i *r, const __m512i *a, const uint64_t *m, uint64_t k0,
-                                 size_t L)
+                                 size_t L, __m512i *ys)
 {
     __m512i t[2 * HENN__MB_MAX_LIMBS + 2], az[HENN__MB_MAX_LIMBS + 2];
     const __m512i zero = _mm512_setzero_si512(), k0v = BC(k0);
@@ -220,6 +232,10 @@ INLINE IFMA_TARGET void sqr_body(__m512i *r, const __m512i *a, const uint64_t *m
         x1 = _mm512_add_epi64(t[i + 1], _mm512_srli_epi64(x0, 52));
         x1 = HI(LO(x1, m1, y0), m0, y0);
         y1 = LO(zero, x1, k0v);
+        if (ys != NULL) {
+            ys[i] = y0;
+            ys[i + 1] = y1;
+        }
         x1 = LO(x1, m0, y1);
         t[i + 2] = _mm512_add_epi64(t[i + 2], _mm512_srli_epi64(x1, 52));
         mp1 = m1;
@@ -240,6 +256,8 @@ INLINE IFMA_TARGET void sqr_body(__m512i *r, const __m512i *a, const uint64_t *m
     if (L % 2 != 0) { /* the last limb, i = L - 1 */
         __m512i x = t[i], y, mp;
         y = LO(zero, x, k0v);
+        if (ys != NULL)
+            ys[i] = y;
         mp = BC(m[0]);
         x = LO(x, mp, y);
         t[i + 1] = _mm512_add_epi64(t[i + 1], _mm512_srli_epi64(x, 52));
@@ -257,13 +275,13 @@ INLINE IFMA_TARGET void sqr_body(__m512i *r, const __m512i *a, const uint64_t *m
 static IFMA_TARGET void amm_generic(__m512i *r, const __m512i *a, const __m512i *b,
                                     const uint64_t *m, uint64_t k0, size_t L)
 {
-    amm_body(r, a, b, m, k0, L);
+    amm_body(r, a, b, m, k0, L, NULL);
 }
 
 static IFMA_TARGET void sqr_generic(__m512i *r, const __m512i *a, const uint64_t *m,
                                     uint64_t k0, size_t L)
 {
-    sqr_body(r, a, m, k0, L);
+    sqr_body(r, a, m, k0, L, NULL);
 }
 
 /* Sizes compiled with a constant L (the Paillier moduli p^2, q^2, n^2 for
@@ -272,11 +290,11 @@ static IFMA_TARGET void sqr_generic(__m512i *r, const __m512i *a, const uint64_t
     static IFMA_TARGET void amm_##n(__m512i *r, const __m512i *a, const __m512i *b,               \
                                     const uint64_t *m, uint64_t k0)                                \
     {                                                                                              \
-        amm_body(r, a, b, m, k0, n);                                                               \
+        amm_body(r, a, b, m, k0, n, NULL);                                                         \
     }                                                                                              \
     static IFMA_TARGET void sqr_##n(__m512i *r, const __m512i *a, const uint64_t *m, uint64_t k0) \
     {                                                                                              \
-        sqr_body(r, a, m, k0, n);                                                                  \
+        sqr_body(r, a, m, k0, n, NULL);                                                            \
     }
 MB_FIXED(40)
 MB_FIXED(60)
@@ -361,6 +379,179 @@ static IFMA_TARGET void final_sub(const henn__mb *mb, uint64_t *r, const uint64_
     }
 }
 
+/* ------------------------------------------- pairs modulo a square m^2 -- */
+
+/*
+ * The n-adic half of a product of pairs (see "Pairs" below): r = (a b + c d
+ * - y + z m) / R, where y = sum ys[i] 2^(52 i) < R are the Montgomery
+ * digits of the product of the pairs' first halves and z the digits that
+ * make the sum divisible by R (two = 0: the c d term is left out, c and d
+ * are not read). Every column stays >= 0: after the subtraction of y_i a
+ * column is > -2^52, and adding z_i m_0 makes it a multiple of 2^52, so it
+ * is >= 0 before its carry is taken. r >= 0 (a b + c d + z m >= 0, y < R)
+ * and r < (a b + c d) / R + m. Bound per column as in amm_body with 6
+ * multiply-adds per row: < (6 L + 1) 2^52 < 2^62 for L <= 160.
+ */
+INLINE IFMA_TARGET void tail_body(__m512i *r, const __m512i *a, const __m512i *b,
+                                  const __m512i *c, const __m512i *d, const __m512i *ys,
+                                  const uint64_t *m, uint64_t k0, size_t L, int two)
+{
+    __m512i t[HENN__MB_MAX_LIMBS + 1];
+    const __m512i zero = _mm512_setzero_si512(), k0v = BC(k0);
+    size_t i, j;
+    for (j = 0; j < L; j++)
+        t[j] = zero;
+    for (i = 0; i < L; i++) {
+        const __m512i bi = b[i], di = two ? d[i] : zero;
+        __m512i x, y, cr, ap, cp, mp;
+        x = LO(t[0], a[0], bi);
+        if (two)
+            x = LO(x, c[0], di);
+        x = _mm512_sub_epi64(x, ys[i]);
+        y = LO(zero, x, k0v);
+        mp = BC(m[0]);
+        x = LO(x, mp, y);
+        cr = _mm512_srli_epi64(x, 52);
+        ap = a[0];
+        cp = two ? c[0] : zero;
+#pragma GCC unroll 4
+        for (j = 1; j < L; j++) {
+            const __m512i aj = a[j], mj = BC(m[j]);
+            x = LO(t[j], aj, bi);
+            x = LO(x, mj, y);
+            x = HI(x, ap, bi);
+            x = HI(x, mp, y);
+            if (two) {
+                const __m512i cj = c[j];
+                x = LO(x, cj, di);
+                x = HI(x, cp, di);
+                cp = cj;
+            }
+            t[j - 1] = x;
+            ap = aj;
+            mp = mj;
+        }
+        x = HI(HI(zero, ap, bi), mp, y);
+        if (two)
+            x = HI(x, cp, di);
+        t[L - 1] = x;
+        t[0] = _mm512_add_epi64(t[0], cr);
+    }
+    normalise(r, t, L);
+}
+
+/* r = 2 a, normalised (a < 2^(52 L - 1)); r may alias a. */
+INLINE IFMA_TARGET void dbl_body(__m512i *r, const __m512i *a, size_t L)
+{
+    const __m512i mask = BC(MASK52);
+    __m512i c = _mm512_setzero_si512();
+    size_t j;
+    for (j = 0; j < L; j++) {
+        __m512i x = _mm512_add_epi64(_mm512_slli_epi64(a[j], 1), c);
+        c = _mm512_srli_epi64(x, 52);
+        r[j] = _mm512_and_si512(x, mask);
+    }
+}
+
+/*
+ * Pairs. An element X of Z/m^2 is held as two residues of L limbs modulo
+ * m, (A, B) with X R = A + B m (mod m^2), R = 2^(52 L) (both < 2m; the
+ * pair is 2 L vectors, A first). Since m^2 = 0, (A + B m)(C + D m) =
+ * A C + (A D + B C) m, and with the Montgomery identity A C + y m = E R
+ * (E = the product of A and C, y its digits):
+ *   X Z R = (A + B m)(C + D m) / R = E + m (A D + B C - y) / R (mod m^2),
+ * so the product is the pair (E, (A D + B C - y) / R mod m): one product
+ * modulo m and a second reduction that takes the same digits, instead of
+ * one product modulo m^2 (half the limbs, a quarter of the work per
+ * multiply-add row). A square is (A^2 / R, (2 A B - y) / R). Needs
+ * R >= 16 m (L = limbs of bits(m) + 4): then both halves stay < 2m for
+ * inputs < 2m (2 A B < 8 m^2 <= m R / 2).
+ */
+INLINE IFMA_TARGET void pair_sqr_body(__m512i *r, const __m512i *x, const uint64_t *m, uint64_t k0,
+                                      size_t L)
+{
+    __m512i ys[HENN__MB_MAX_LIMBS], b2[HENN__MB_MAX_LIMBS], e[HENN__MB_MAX_LIMBS];
+    size_t j;
+    sqr_body(e, x, m, k0, L, ys);
+    dbl_body(b2, x + L, L);
+    tail_body(r + L, x, b2, NULL, NULL, ys, m, k0, L, 0);
+    for (j = 0; j < L; j++)
+        r[j] = e[j];
+}
+
+/* r = x z for pairs x, z (r may alias either). */
+INLINE IFMA_TARGET void pair_mul_body(__m512i *r, const __m512i *x, const __m512i *z,
+                                      const uint64_t *m, uint64_t k0, size_t L)
+{
+    __m512i ys[HENN__MB_MAX_LIMBS], e[HENN__MB_MAX_LIMBS];
+    size_t j;
+    amm_body(e, x, z, m, k0, L, ys);
+    tail_body(r + L, x, z + L, x + L, z, ys, m, k0, L, 1);
+    for (j = 0; j < L; j++)
+        r[j] = e[j];
+}
+
+static IFMA_TARGET void pair_sqr_generic(__m512i *r, const __m512i *x, const uint64_t *m,
+                                         uint64_t k0, size_t L)
+{
+    pair_sqr_body(r, x, m, k0, L);
+}
+
+static IFMA_TARGET void pair_mul_generic(__m512i *r, const __m512i *x, const __m512i *z,
+                                         const uint64_t *m, uint64_t k0, size_t L)
+{
+    pair_mul_body(r, x, z, m, k0, L);
+}
+
+/* Roots of the Paillier moduli: p, q of 1,024 / 1,536 / 2,048 bits and n
+ * of 2,048 / 3,072 / 4,096 bits (L = limbs of bits + 4). */
+#define PAIR_FIXED(n)                                                                              \
+    static IFMA_TARGET void pair_sqr_##n(__m512i *r, const __m512i *x, const uint64_t *m,         \
+                                         uint64_t k0)                                              \
+    {                                                                                              \
+        pair_sqr_body(r, x, m, k0, n);                                                             \
+    }                                                                                              \
+    static IFMA_TARGET void pair_mul_##n(__m512i *r, const __m512i *x, const __m512i *z,          \
+                                         const uint64_t *m, uint64_t k0)                           \
+    {                                                                                              \
+        pair_mul_body(r, x, z, m, k0, n);                                                          \
+    }
+PAIR_FIXED(20)
+PAIR_FIXED(30)
+PAIR_FIXED(40)
+PAIR_FIXED(60)
+PAIR_FIXED(79)
+
+static IFMA_TARGET void mb_pair_sqr(const henn__mb *mb, uint64_t *r, const uint64_t *x)
+{
+    __m512i *rv = (__m512i *)(void *)r;
+    const __m512i *xv = (const __m512i *)(const void *)x;
+    switch (mb->limbs) {
+    case 20: pair_sqr_20(rv, xv, mb->m, mb->k0); break;
+    case 30: pair_sqr_30(rv, xv, mb->m, mb->k0); break;
+    case 40: pair_sqr_40(rv, xv, mb->m, mb->k0); break;
+    case 60: pair_sqr_60(rv, xv, mb->m, mb->k0); break;
+    case 79: pair_sqr_79(rv, xv, mb->m, mb->k0); break;
+    default: pair_sqr_generic(rv, xv, mb->m, mb->k0, mb->limbs);
+    }
+}
+
+static IFMA_TARGET void mb_pair_mul(const henn__mb *mb, uint64_t *r, const uint64_t *x,
+                                    const uint64_t *z)
+{
+    __m512i *rv = (__m512i *)(void *)r;
+    const __m512i *xv = (const __m512i *)(const void *)x, *zv = (const __m512i *)(const void *)z;
+    switch (mb->limbs) {
+    case 20: pair_mul_20(rv, xv, zv, mb->m, mb->k0); break;
+    case 30: pair_mul_30(rv, xv, zv, mb->m, mb->k0); break;
+    case 40: pair_mul_40(rv, xv, zv, mb->m, mb->k0); break;
+    case 60: pair_mul_60(rv, xv, zv, mb->m, mb->k0); break;
+    case 79: pair_mul_79(rv, xv, zv, mb->m, mb->k0); break;
+    default: pair_mul_generic(rv, xv, zv, mb->m, mb->k0, mb->limbs);
+    }
+}
+
+
 #else /* no IFMA code in this build: contexts always fall back */
 #define MB_HAVE_IFMA 0
 static void mb_amm(const henn__mb *mb, uint64_t *r, const uint64_t *a, const uint64_t *b)
@@ -378,6 +569,14 @@ static void select_ct(uint64_t *acc, const uint64_t *tab, size_t entries, size_t
 static void final_sub(const henn__mb *mb, uint64_t *r, const uint64_t *a)
 {
     (void)mb, (void)r, (void)a;
+}
+static void mb_pair_sqr(const henn__mb *mb, uint64_t *r, const uint64_t *x)
+{
+    (void)mb, (void)r, (void)x;
+}
+static void mb_pair_mul(const henn__mb *mb, uint64_t *r, const uint64_t *x, const uint64_t *z)
+{
+    (void)mb, (void)r, (void)x, (void)z;
 }
 #endif
 
@@ -667,4 +866,277 @@ int henn__mb_powm(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, co
     mem_free(mem, words);
     henn__burn_stack(); /* the bases are secret (noise r) */
     return 0;
+}
+
+/* --------------------------------- exponentiation modulo a square m^2 -- */
+
+/* The 8-lane context of the pairs modulo m^2 (see "Pairs"): m's limbs
+ * and k0 in mb (mb.mt unused), and in every lane the pair of R (kp:
+ * A + B m = R^2 mod m^2; a raw pair (x mod m, x div m), which is the pair
+ * of x / R, times kp is the pair of x) and the raw pair (1, 0) (one: the
+ * pair of 1 / R; a pair times one gives x = A + B m itself). */
+typedef struct sq_ctx {
+    henn__mb mb;
+    uint64_t *kp, *one;
+    size_t words; /* of the block at mb.m */
+} sq_ctx;
+
+static size_t sq_limbs(size_t bits)
+{
+    return (bits + 4 + 51) / 52;
+}
+
+static int sq_enabled = 1; /* henn__mbsq_set_enabled (tests, benchmarks) */
+
+void henn__mbsq_set_enabled(int on)
+{
+    __atomic_store_n(&sq_enabled, on != 0, __ATOMIC_RELAXED);
+}
+
+int henn__mbsq_usable(const mpz_t root)
+{
+    size_t bits;
+    if (!__atomic_load_n(&sq_enabled, __ATOMIC_RELAXED) || mpz_sgn(root) <= 0 ||
+        !mpz_odd_p(root))
+        return 0;
+    bits = mpz_sizeinbase(root, 2);
+    return MB_HAVE_IFMA && henn__ifma_active() && 2 * bits >= HENN__MB_MIN_BITS &&
+           sq_limbs(bits) <= HENN__MB_MAX_LIMBS;
+}
+
+static void sq_clear(sq_ctx *c)
+{
+    if (c->mb.m != NULL)
+        mem_free(c->mb.m, c->words); /* the root may be secret (p) */
+    henn_memzero(c, sizeof(*c));
+}
+
+/* Built per call (a few microseconds, against milliseconds for one 8-lane
+ * exponentiation). Like henn__mb_init, R^2 mod m^2 is computed with
+ * mpz_mod, whose time depends on m (for p: once per key and call, always
+ * the same computation). */
+static int sq_init(sq_ctx *c, const mpz_t root)
+{
+    size_t bits = mpz_sizeinbase(root, 2), L = sq_limbs(bits), W = LANES * L, l;
+    mpz_t k, kb;
+    memset(c, 0, sizeof(*c));
+    c->words = (L + 7) / 8 * 8 + 4 * W;
+    c->mb.m = mem_alloc(c->words);
+    if (c->mb.m == NULL)
+        return HENN_ENOMEM;
+    memset(c->mb.m, 0, c->words * sizeof(uint64_t));
+    c->mb.limbs = L;
+    c->kp = c->mb.m + (L + 7) / 8 * 8; /* 64-byte aligned */
+    c->one = c->kp + 2 * W;
+    c->mb.k0 = neg_inv64((uint64_t)mpz_getlimbn(root, 0)) & MASK52;
+    put52(c->mb.m, 1, L, root);
+    mpz_init(k);
+    mpz_init(kb);
+    mpz_mul(kb, root, root);
+    mpz_setbit(k, (mp_bitcnt_t)(2 * 52 * L));
+    mpz_mod(k, k, kb);
+    mpz_tdiv_qr(kb, k, k, root);
+    for (l = 0; l < LANES; l++) {
+        put52(c->kp + l, LANES, L, k);
+        put52(c->kp + W + l, LANES, L, kb);
+        c->one[l] = 1;
+    }
+    henn__mpz_wipe_clear(k);
+    henn__mpz_wipe_clear(kb);
+    return 0;
+}
+
+/* r = the pairs of b[l] in lanes l < count, of 1 in the others. b[l] in
+ * [0, m^2) is split into b mod m and b div m in constant time (sec.c);
+ * other values are first reduced with mpz_mod (variable time). */
+static int sq_to(const sq_ctx *c, uint64_t *r, const mpz_t *b, size_t count, const mpz_t root)
+{
+    size_t L = c->mb.limbs, W = LANES * L, l, blimbs = 2 * mpz_size(root);
+    mpz_t q, rem, m2;
+    int rc = 0;
+    mpz_init(q);
+    mpz_init(rem);
+    mpz_init(m2);
+    mpz_mul(m2, root, root);
+    memset(r, 0, 2 * W * sizeof(uint64_t));
+    for (l = 0; l < LANES && rc == 0; l++) {
+        if (l >= count) {
+            r[l] = 1; /* padding lane: the raw pair (1, 0), the pair of 1 / R */
+            continue;
+        }
+        if (mpz_sgn(b[l]) < 0 || mpz_cmp(b[l], m2) >= 0) {
+            mpz_mod(rem, b[l], m2);
+            rc = henn__sec_divqr(q, rem, rem, blimbs, root);
+        } else {
+            rc = henn__sec_divqr(q, rem, b[l], blimbs, root);
+        }
+        if (rc == 0) {
+            put52(r + l, LANES, L, rem);
+            put52(r + W + l, LANES, L, q);
+        }
+    }
+    henn__mpz_wipe_clear(q);
+    henn__mpz_wipe_clear(rem);
+    mpz_clear(m2);
+    if (rc == 0)
+        mb_pair_mul(&c->mb, r, r, c->kp);
+    return rc;
+}
+
+/* x[l] = the element of pair lane l, fully reduced mod m^2, for l < count;
+ * t: 2 W words of scratch. */
+static void sq_from(const sq_ctx *c, mpz_t *x, size_t count, const uint64_t *a, uint64_t *t,
+                    const mpz_t root)
+{
+    size_t L = c->mb.limbs, W = LANES * L, l;
+    mpz_t hi;
+    /* both halves < m + 1: one masked subtraction each */
+    mb_pair_mul(&c->mb, t, a, c->one);
+    final_sub(&c->mb, t, t);
+    final_sub(&c->mb, t + W, t + W);
+    mpz_init(hi);
+    for (l = 0; l < count && l < LANES; l++) {
+        get52(x[l], t + l, LANES, L);
+        get52(hi, t + W + l, LANES, L);
+        mpz_addmul(x[l], hi, root);
+    }
+    henn__mpz_wipe_clear(hi);
+}
+
+static int sq_check(const mpz_t root, size_t count)
+{
+    if (count > LANES)
+        return HENN_EINVAL;
+    return henn__mbsq_usable(root) ? 0 : HENN_EPARAM;
+}
+
+int henn__mbsq_powm_sec(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, size_t ebits,
+                        const mpz_t root)
+{
+    sq_ctx c;
+    size_t L, W2, ewords = ebits / 64 + 2, ecount = 0, words, k, nwin, pos;
+    uint64_t *mem, *tab, *acc, *sel, *ew;
+    unsigned i;
+    int rc = sq_check(root, count);
+    if (rc != 0)
+        return rc;
+    if (mpz_sgn(e) < 0 || ebits == 0 || mpz_sizeinbase(e, 2) > ebits)
+        return HENN_EINVAL;
+    if (count == 0)
+        return 0;
+    rc = sq_init(&c, root);
+    if (rc != 0)
+        return rc;
+    L = c.mb.limbs;
+    W2 = 2 * LANES * L;
+    words = (((size_t)1 << SEC_W) + 2) * W2 + ewords;
+    mem = mem_alloc(words);
+    if (mem == NULL) {
+        sq_clear(&c);
+        return HENN_ENOMEM;
+    }
+    tab = mem;
+    acc = tab + ((size_t)1 << SEC_W) * W2;
+    sel = acc + W2;
+    ew = sel + W2;
+    memset(ew, 0, ewords * sizeof(uint64_t));
+    mpz_export(ew, &ecount, -1, sizeof(uint64_t), 0, 0, e);
+    /* tab[k] = the pair of b^k */
+    rc = sq_to(&c, tab, NULL, 0, root);
+    if (rc == 0)
+        rc = sq_to(&c, tab + W2, b, count, root);
+    for (k = 2; rc == 0 && k < ((size_t)1 << SEC_W); k++) {
+        if (k % 2 == 0)
+            mb_pair_sqr(&c.mb, tab + k * W2, tab + k / 2 * W2);
+        else
+            mb_pair_mul(&c.mb, tab + k * W2, tab + (k - 1) * W2, tab + W2);
+    }
+    if (rc == 0) {
+        nwin = (ebits + SEC_W - 1) / SEC_W;
+        pos = (nwin - 1) * SEC_W;
+        select_ct(acc, tab, (size_t)1 << SEC_W, 2 * L, digit(ew, pos, SEC_W));
+        while (pos > 0) {
+            pos -= SEC_W;
+            for (i = 0; i < SEC_W; i++)
+                mb_pair_sqr(&c.mb, acc, acc);
+            select_ct(sel, tab, (size_t)1 << SEC_W, 2 * L, digit(ew, pos, SEC_W));
+            mb_pair_mul(&c.mb, acc, acc, sel);
+        }
+        sq_from(&c, r, count, acc, sel, root);
+    }
+    mem_free(mem, words);
+    sq_clear(&c);
+    henn__burn_stack();
+    return rc;
+}
+
+int henn__mbsq_powm(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, const mpz_t root)
+{
+    sq_ctx c;
+    size_t L, W2, ebits, k, odd, words;
+    uint64_t *mem, *tab, *acc, *x2;
+    long i;
+    unsigned w;
+    int started = 0, rc = sq_check(root, count);
+    if (rc != 0)
+        return rc;
+    if (mpz_sgn(e) < 0)
+        return HENN_EINVAL;
+    if (count == 0)
+        return 0;
+    if (mpz_sgn(e) == 0) {
+        for (k = 0; k < count; k++)
+            mpz_set_ui(r[k], 1); /* m^2 > 1 */
+        return 0;
+    }
+    rc = sq_init(&c, root);
+    if (rc != 0)
+        return rc;
+    L = c.mb.limbs;
+    W2 = 2 * LANES * L;
+    ebits = mpz_sizeinbase(e, 2);
+    w = henn__slide_width(ebits);
+    odd = (size_t)1 << (w - 1);
+    words = (odd + 2) * W2;
+    mem = mem_alloc(words);
+    if (mem == NULL) {
+        sq_clear(&c);
+        return HENN_ENOMEM;
+    }
+    tab = mem;
+    acc = tab + odd * W2;
+    x2 = acc + W2;
+    /* tab[k] = the pair of b^(2k + 1) */
+    rc = sq_to(&c, tab, b, count, root);
+    if (rc == 0 && odd > 1) {
+        mb_pair_sqr(&c.mb, x2, tab);
+        for (k = 1; k < odd; k++)
+            mb_pair_mul(&c.mb, tab + k * W2, tab + (k - 1) * W2, x2);
+    }
+    /* the exponent is public: the window values pick table rows directly */
+    for (i = (long)ebits - 1; rc == 0 && i >= 0;) {
+        long l, j;
+        unsigned val = 0;
+        if (!mpz_tstbit(e, (mp_bitcnt_t)i)) {
+            mb_pair_sqr(&c.mb, acc, acc); /* started: the top bit is 1 */
+            i--;
+            continue;
+        }
+        l = henn__slide_window(e, i, w, &val);
+        if (started) {
+            for (j = i; j >= l; j--)
+                mb_pair_sqr(&c.mb, acc, acc);
+            mb_pair_mul(&c.mb, acc, acc, tab + (val >> 1) * W2);
+        } else {
+            memcpy(acc, tab + (val >> 1) * W2, W2 * sizeof(uint64_t));
+            started = 1;
+        }
+        i = l - 1;
+    }
+    if (rc == 0)
+        sq_from(&c, r, count, acc, x2, root);
+    mem_free(mem, words);
+    sq_clear(&c);
+    henn__burn_stack(); /* the bases are secret (noise r) */
+    return rc;
 }

@@ -107,6 +107,9 @@ int henn__sec_mod(mpz_t r, const mpz_t a, size_t a_limbs, const mpz_t m);
 int henn__sec_crt_half(mpz_t mp, const mpz_t x, const mpz_t p, const mpz_t hp);
 int henn__sec_crt_combine(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t m1,
                           const mpz_t m2, const mpz_t inv);
+/* henn__sec_divqr: q = a div m, r = a mod m for 0 <= a < m^2 of at most
+ * a_limbs limbs, m > 0, a_limbs >= limbs of m (q < m); q, r may alias a. */
+int henn__sec_divqr(mpz_t q, mpz_t r, const mpz_t a, size_t a_limbs, const mpz_t m);
 
 /*
  * CRT decryption in two steps, so that the exponentiations in between can
@@ -177,6 +180,29 @@ int henn__mb_get(const henn__mb **use, henn__mb *tmp, const henn__mont *mt);
 int henn__mb_powm_sec(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, const mpz_t e,
                       size_t ebits);
 int henn__mb_powm(const henn__mb *mb, mpz_t *r, const mpz_t *b, size_t count, const mpz_t e);
+/*
+ * The same exponentiations modulo the square m^2 of an odd root m, on pairs
+ * of residues modulo m (mont_mb.c, "Pairs": X R = A + B m mod m^2): a
+ * product costs one 8-lane product modulo m and a second reduction, about
+ * 60% of a product modulo m^2. Used for r^n mod n^2 (root n, public
+ * exponent n) and for the decryption powers c^(p-1) mod p^2 (root p,
+ * secret exponent). r[l] = b[l]^e mod m^2, fully reduced, for l < count;
+ * b[l] in [0, m^2) (split into b mod m and b div m in constant time;
+ * others are reduced with mpz_mod first). Timing as henn__mb_powm(_sec);
+ * the per-call context is built with mpz_mod (time depends on m, the same
+ * computation for every call with that m). henn__mbsq_usable: whether the
+ * engine runs for this root (IFMA active, m odd, 2 bits(m) >= 1,024,
+ * limbs of bits(m) + 4 <= 160); otherwise both return HENN_EPARAM and
+ * callers use henn__mb_powm(_sec). Also HENN_EINVAL (count > 8, e < 0,
+ * e too long for ebits), HENN_ENOMEM. Thread-safe (no shared state).
+ * henn__mbsq_set_enabled(0) makes henn__mbsq_usable() false for every
+ * root (tests and benchmarks: the modulo-m^2 engine with IFMA on).
+ */
+int henn__mbsq_usable(const mpz_t root);
+void henn__mbsq_set_enabled(int on);
+int henn__mbsq_powm(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, const mpz_t root);
+int henn__mbsq_powm_sec(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, size_t ebits,
+                        const mpz_t root);
 /* ---- end of multi-buffer block ---------------------------------------- */
 
 /*

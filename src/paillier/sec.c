@@ -151,3 +151,27 @@ int henn__sec_crt_combine(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t m1,
     block_free(&blk);
     return 0;
 }
+
+int henn__sec_divqr(mpz_t q, mpz_t r, const mpz_t a, size_t a_limbs, const mpz_t m)
+{
+    mp_size_t an = (mp_size_t)a_limbs, mn = (mp_size_t)mpz_size(m), qn;
+    mp_limb_t *x, *ml, *ql, *tp;
+    block b;
+    if (mpz_sgn(a) < 0 || mpz_sgn(m) <= 0 || mpz_size(a) > a_limbs || an < mn)
+        return HENN_EINVAL;
+    qn = an - mn + 1;
+    if (block_alloc(&b, (size_t)(an + mn + qn + (mp_size_t)mpn_sec_div_qr_itch(an, mn))) ==
+        NULL)
+        return HENN_ENOMEM;
+    x = b.mem;
+    ml = x + an;
+    ql = ml + mn;
+    tp = ql + qn;
+    load(x, an, a);
+    load(ml, mn, m);
+    ql[qn - 1] = mpn_sec_div_qr(ql, x, an, ml, mn, tp);
+    store(q, ql, qn);
+    store(r, x, mn);
+    block_free(&b);
+    return 0;
+}

@@ -335,12 +335,142 @@ static void test_mb(void)
     mpz_clear(m);
 }
 
+/* ------------------------------------ pairs modulo a square (mbsq) -- */
+
+/* b[l]^e mod m^2 for both mbsq exponentiations against mpz_powm, for
+ * `count` lanes of the bases x. */
+static void check_sq_pow(const mpz_t root, const mpz_t m2, mpz_t *x, size_t count, const mpz_t e,
+                         size_t ebits)
+{
+    mpz_t r[HENN__MB_LANES], want;
+    size_t l;
+    mpz_init(want);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_init_set_ui(r[l], 12345);
+    CHECK_OK(henn__mbsq_powm_sec(r, (const mpz_t *)x, count, e, ebits, root));
+    for (l = 0; l < count; l++) {
+        mpz_powm(want, x[l], e, m2);
+        CHECK_EQ_MPZ(r[l], want);
+    }
+    for (; l < HENN__MB_LANES; l++) /* lanes past count untouched */
+        CHECK(mpz_cmp_ui(r[l], 12345) == 0);
+    CHECK_OK(henn__mbsq_powm(r, (const mpz_t *)x, count, e, root));
+    for (l = 0; l < count; l++) {
+        mpz_powm(want, x[l], e, m2);
+        CHECK_EQ_MPZ(r[l], want);
+    }
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_clear(r[l]);
+    mpz_clear(want);
+}
+
+/* Exponentiation modulo m^2 on pairs of residues modulo m, against
+ * mpz_powm: roots from the smallest accepted (512 bits, m^2 of 1,024) to
+ * 4,096 bits, the compiled-in limb counts (20, 30, 40, 60, 79: p, q and n
+ * of Paillier keys) and generic ones, three modulus shapes; bases random
+ * in [0, m^2), edge values (0, 1, m - 1, m, multiples of m, m^2 - 1) and
+ * out of range; exponents random, 0, 1, all ones and e = m (r^m, the
+ * noise); 1 to 8 lanes. Then what is refused or falls back. */
+static void test_mb_square(void)
+{
+    static const size_t sizes[] = {512, 1024, 1025, 1100, 1536, 2048, 2049, 3072, 4096};
+    mpz_t m, m2, e, x[HENN__MB_LANES], r[HENN__MB_LANES];
+    size_t i, l, k;
+    int shape;
+    mpz_inits(m, m2, e, NULL);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_inits(x[l], r[l], NULL);
+    if (!henn__ifma_cpu()) {
+        printf("this CPU has no AVX-512 IFMA: pair exponentiation refuses (HENN_EPARAM)\n");
+        mpz_set_ui(m, 1000003);
+        mpz_setbit(m, 1024);
+        CHECK(!henn__mbsq_usable(m));
+        mpz_set_ui(e, 3);
+        CHECK_RC(henn__mbsq_powm(r, (const mpz_t *)x, 1, e, m), HENN_EPARAM);
+    }
+    for (i = 0; henn__ifma_cpu() && i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (shape = 0; shape < 3; shape++) {
+            size_t bits = sizes[i], ebits;
+            if (shape != 0 && bits != 1024 && bits != 2048)
+                continue;
+            make_modulus(m, bits, shape);
+            mpz_mul(m2, m, m);
+            CHECK(henn__mbsq_usable(m));
+            for (k = 0; k < 4; k++) {
+                size_t count = k == 3 ? 3 : k == 2 ? 1 : HENN__MB_LANES;
+                for (l = 0; l < HENN__MB_LANES; l++)
+                    mpz_urandomm(x[l], rs, m2);
+                if (k == 1) { /* edge values */
+                    mpz_set_ui(x[0], 0);
+                    mpz_set_ui(x[1], 1);
+                    mpz_sub_ui(x[2], m, 1);
+                    mpz_set(x[3], m);
+                    mpz_mul_ui(x[4], m, 12345);
+                    mpz_sub_ui(x[5], m2, 1);
+                    mpz_add_ui(x[6], m2, 7); /* out of range: reduced first */
+                    mpz_neg(x[7], m);
+                }
+                /* exponents: random (bits of m), m itself, 1, all ones */
+                ebits = bits;
+                if (k == 0)
+                    mpz_urandomb(e, rs, (mp_bitcnt_t)ebits);
+                else if (k == 1)
+                    mpz_set(e, m);
+                else if (k == 2)
+                    mpz_set_ui(e, 1);
+                else {
+                    mpz_set_ui(e, 0);
+                    mpz_setbit(e, (mp_bitcnt_t)ebits);
+                    mpz_sub_ui(e, e, 1);
+                }
+                if (bits > 2100 && k != 1) /* big sizes: a short exponent */
+                    mpz_tdiv_r_2exp(e, e, 300);
+                check_sq_pow(m, m2, x, count, e, ebits);
+            }
+            /* e = 0: every lane 1 */
+            mpz_set_ui(e, 0);
+            check_sq_pow(m, m2, x, 5, e, 5);
+        }
+    /* refused: an even or too small root, 9 lanes, e < 0, e longer than
+     * ebits; IFMA turned off: the callers' fallback (HENN_EPARAM) */
+    mpz_set_ui(e, 64);
+    mpz_set_ui(m, 0);
+    mpz_setbit(m, 1024); /* even */
+    CHECK(!henn__mbsq_usable(m));
+    CHECK_RC(henn__mbsq_powm(r, (const mpz_t *)x, 1, e, m), HENN_EPARAM);
+    make_modulus(m, 511, 0); /* m^2 under 1,024 bits */
+    CHECK(!henn__mbsq_usable(m));
+    CHECK_RC(henn__mbsq_powm_sec(r, (const mpz_t *)x, 1, e, 8, m), HENN_EPARAM);
+    make_modulus(m, 1024, 0);
+    mpz_mul(m2, m, m);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_urandomm(x[l], rs, m2);
+    if (henn__ifma_cpu()) {
+        CHECK_RC(henn__mbsq_powm(r, (const mpz_t *)x, 9, e, m), HENN_EINVAL);
+        CHECK_RC(henn__mbsq_powm_sec(r, (const mpz_t *)x, 9, e, 8, m), HENN_EINVAL);
+        CHECK_RC(henn__mbsq_powm_sec(r, (const mpz_t *)x, 8, e, 6, m), HENN_EINVAL);
+        CHECK_OK(henn__mbsq_powm(r, (const mpz_t *)x, 0, e, m));
+        mpz_set_si(e, -3);
+        CHECK_RC(henn__mbsq_powm(r, (const mpz_t *)x, 8, e, m), HENN_EINVAL);
+        CHECK_RC(henn__mbsq_powm_sec(r, (const mpz_t *)x, 8, e, 8, m), HENN_EINVAL);
+        henn__ifma_set_enabled(0);
+        CHECK(!henn__mbsq_usable(m));
+        mpz_set_ui(e, 3);
+        CHECK_RC(henn__mbsq_powm(r, (const mpz_t *)x, 8, e, m), HENN_EPARAM);
+        henn__ifma_set_enabled(1);
+        CHECK(henn__mbsq_usable(m));
+    }
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_clears(x[l], r[l], NULL);
+    mpz_clears(m, m2, e, NULL);
+}
+
 /* Fresh r^n noise: n-th residues (x^lambda = 1 mod n^2, as
  * lambda(n^2) = n lambda), pairwise distinct, and c = (1 + m n) x decrypts
  * to m; counts around the 8-lane groups and the single-buffer remainder. */
 static void check_noise(const henn_paillier_sk *sk)
 {
-    static const size_t counts[] = {0, 1, 5, 6, 8, 13, 14, 17};
+    static const size_t counts[] = {0, 1, 2, 3, 5, 6, 8, 13, 14, 17};
     const henn_paillier_pk *pk = &sk->pk;
     mpz_t out[17], t;
     henn_paillier_ct ct;
@@ -567,9 +697,10 @@ static void check_decrypt_batch(const henn_paillier_sk *sk)
     henn_paillier_pt_clear(&one);
 }
 
-/* Noise and batch decryption with the multi-buffer engine, then on a key
- * rebuilt with IFMA off (per-element fallback): both must pass the same
- * checks, and the two keys decrypt the same batch identically. */
+/* Noise and batch decryption with the multi-buffer engine (pairs modulo
+ * n, p, q), with the pairs turned off (8 lanes modulo n^2, p^2, q^2), then
+ * on a key rebuilt with IFMA off (per-element fallback): all must pass the
+ * same checks, and the keys decrypt the same batch identically. */
 static void test_mb_paillier(void)
 {
     henn_paillier_sk on, off;
@@ -580,6 +711,11 @@ static void test_mb_paillier(void)
     check_noise(&on);
     check_decrypt_batch(&on);
     check_rerandomize_batch(&on);
+    /* the 8-lane engine modulo n^2, p^2, q^2 instead of pairs */
+    henn__mbsq_set_enabled(0);
+    check_noise(&on);
+    check_decrypt_batch(&on);
+    henn__mbsq_set_enabled(1);
     henn__ifma_set_enabled(0);
     CHECK_OK(henn_paillier_sk_from_primes(&off, on.p, on.q, 0));
     check_attached(&off);
@@ -671,6 +807,7 @@ int main(void)
     printf("AVX-512 IFMA: %s\n", henn__ifma_cpu() ? "yes" : "no");
     test_backends();
     test_mb();
+    test_mb_square();
     test_mb_paillier();
     test_paillier_backends();
     gmp_randclear(rs);
