@@ -152,6 +152,8 @@ static int64_t now_s(void)
     return (int64_t)time(NULL);
 }
 
+static henn__svc_party_opts party_opts(henn_svc_server *s);
+
 /* ---------------------------------------------------------------- sessions */
 
 static void session_free(henn__svc_session *ss)
@@ -255,6 +257,7 @@ static int replay_one(void *user, const uint8_t *req, size_t len)
  * then every logged request in order. ss->lock held. */
 static int session_party(henn_svc_server *s, henn__svc_session *ss)
 {
+    henn__svc_party_opts po;
     json_t *cfg;
     int rc;
     if (ss->party != NULL)
@@ -262,7 +265,8 @@ static int session_party(henn_svc_server *s, henn__svc_session *ss)
     cfg = json_loads(ss->row.config, 0, NULL);
     if (cfg == NULL)
         return HENN_EFORMAT;
-    rc = ss->proto->create(&ss->party, cfg, &s->party);
+    po = party_opts(s);
+    rc = ss->proto->create(&ss->party, cfg, &po);
     json_decref(cfg);
     if (rc == 0)
         rc = henn__svc_store_replay(s->store, ss->row.id, replay_one, ss);
@@ -409,14 +413,37 @@ void henn__svc_core_close(henn_svc_server *s)
     pthread_mutex_destroy(&s->lock);
 }
 
+/* The test hooks may be set while the daemon serves: s->lock. */
 void henn__svc_server_allow_insecure(henn_svc_server *s)
 {
+    pthread_mutex_lock(&s->lock);
     s->party.allow_insecure = 1;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq)
 {
+    pthread_mutex_lock(&s->lock);
     s->crash_after_seq = seq;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static henn__svc_party_opts party_opts(henn_svc_server *s)
+{
+    henn__svc_party_opts po;
+    pthread_mutex_lock(&s->lock);
+    po = s->party;
+    pthread_mutex_unlock(&s->lock);
+    return po;
+}
+
+static int crash_now(henn_svc_server *s, uint64_t seq)
+{
+    int crash;
+    pthread_mutex_lock(&s->lock);
+    crash = s->crash_after_seq != 0 && seq == s->crash_after_seq;
+    pthread_mutex_unlock(&s->lock);
+    return crash;
 }
 
 /* ---------------------------------------------------------------- handlers */
@@ -429,6 +456,7 @@ static int do_health(henn_svc_response *rs)
 
 static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_response *rs)
 {
+    henn__svc_party_opts po;
     json_t *body, *cfg;
     const char *proto_name;
     const henn__svc_protocol *proto;
@@ -459,7 +487,8 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
     pthread_mutex_init(&ss->lock, NULL);
     ss->proto = proto;
     ss->row.config = dump(cfg, JSON_COMPACT | JSON_SORT_KEYS);
-    rc = ss->row.config == NULL ? HENN_ENOMEM : proto->create(&ss->party, cfg, &s->party);
+    po = party_opts(s);
+    rc = ss->row.config == NULL ? HENN_ENOMEM : proto->create(&ss->party, cfg, &po);
     json_decref(body);
     if (rc != 0) {
         session_free(ss);
@@ -590,7 +619,7 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
             return respond_error(rs, 507, "quota", "the session's storage quota is used up");
         return respond_error(rs, 500, "storage", "the message could not be committed");
     }
-    if (s->crash_after_seq != 0 && seq == s->crash_after_seq)
+    if (crash_now(s, seq))
         raise(SIGKILL);
     ss->row.seq = seq;
     ss->row.bytes = bytes;
