@@ -40,14 +40,18 @@
  * of one mpk, dlog table, key or ciphertext from several threads is safe.
  *
  * Residual risk: libdecaf's internals. The discrete log (normalising points
- * in batches) and decryption of deserialized ciphertexts (a multi-scalar
- * multiplication with mixed additions) run henn's own GF(2^255 - 19) code on
- * libdecaf's point limbs, which are not its public API. henn_fe_dlog_init
- * and henn_fe_dlog_deserialize check at run time that the limbs are five
+ * in batches), encryption (which leaves the ciphertext points at Z = 1),
+ * decryption (a multi-scalar multiplication with mixed additions and the
+ * constant-time sk c_0) and henn_feip_ct_prep_init run henn's own
+ * GF(2^255 - 19) code on libdecaf's point limbs, which are not its public
+ * API. henn_fe_dlog_init, henn_fe_dlog_deserialize, henn_feip_ct_prep_init
+ * and the mpk's table build (for encryption) check at run time that the
+ * limbs are five
  * 64-bit words holding extended coordinates on libdecaf 1.0's a = -1,
  * d = 121665 curve, and that henn's group law agrees with libdecaf's on
- * test points; any other build gives HENN_EPARAM, and the own code runs only
- * next to a table that passed the check. A layout that passed the check and
+ * test points; any other build gives HENN_EPARAM (encryption then keeps
+ * libdecaf's projective points), and the own code runs only after the
+ * check passed. A layout that passed the check and
  * still differed somewhere would give a wrong group element; its discrete
  * log is then outside [-B, B] except with negligible probability (it mixes
  * in r s_i terms), so the result would be HENN_ERANGE, not a wrong value.
@@ -138,7 +142,8 @@ HENN_API HENN_NODISCARD int henn_fe_dlog_solve(int64_t *v, const henn_fe_dlog *d
  * and long probe chains, rebuilds the hash table and recomputes the giant
  * step. A file whose entries were edited and its checksum recomputed is
  * refused unless very few entries changed; even then every table hit is
- * verified by a scalar multiplication, so a bad table can only make
+ * verified against v g (a table of g multiples kept with the giant step), so
+ * a bad table can only make
  * henn_fe_dlog_solve return HENN_ERANGE (or take longer), never a wrong v.
  * Cost: the checksum (about 1 ms per MiB) plus the rebuild (about 0.05 s per
  * 2^20 entries), against about 0.5 s per 2^20 entries to build.
@@ -230,9 +235,11 @@ HENN_API void henn_feip_ct_clear(henn_feip_ct *ct);
 
 /*
  * henn_feip_decrypt: v = <x, y> = dlog(sum y_i c_i - sk c_0), with a
- * multi-scalar multiplication over the signed y and the table dl (faster on
- * a deserialized ct, whose points are affine: about 0.36 ms against 0.41 ms
- * at n = 784 on a loaded 2-vCPU EPYC VM). Also HENN_EINVAL when dl was not
+ * multi-scalar multiplication over the signed y (mixed additions when the
+ * points are affine, as henn_feip_encrypt and the deserializer leave them)
+ * and the table dl: about 0.31 ms at n = 784, 15-bit y, results near 2^25
+ * (best of five at load 10 on a 2-vCPU EPYC VM). For many keys on one
+ * ciphertext see henn_feip_ct_prep_init. Also HENN_EINVAL when dl was not
  * built.
  * Errors: HENN_EINVAL (lengths), HENN_ERANGE (|y_i| > Y, or the result is
  * outside [-B, B], which is also what a key for another y usually gives).
