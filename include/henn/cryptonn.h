@@ -141,6 +141,11 @@ enum { HENN_CRYPTONN_SAMPLE = 0, HENN_CRYPTONN_COLUMN = 1, HENN_CRYPTONN_LABEL =
 /* BATCH layout keys: a row of W1 on sample b (support (b, .)), a column of
  * delta1 on feature k (support (., k)); the log's op is then b or k. */
 enum { HENN_CRYPTONN_BATCH_ROW = 3, HENN_CRYPTONN_BATCH_COL = 4 };
+/* LeNet-5 keys (KEYS_CONV, BATCH layout): a 5 x 5 filter on one patch (op
+ * = image x P + patch, y the 25 filter values), a delta1 map on the
+ * shifted positions of kernel offset (u, v) (op = 5 u + v, y the rows x P
+ * map values). */
+enum { HENN_CRYPTONN_CONV_PATCH = 5, HENN_CRYPTONN_CONV_SHIFT = 6 };
 
 /* Called for every key the authority derives: scheme (above), op (FEBO op,
  * the support index b or k for BATCH_ROW / BATCH_COL, else 0), the key
@@ -161,6 +166,10 @@ HENN_API HENN_NODISCARD int henn_cryptonn_authority_new(henn_cryptonn_authority 
                                                         const henn_cryptonn_params *p);
 /* henn_cryptonn_authority_free: wipe the msks and free (NULL allowed). */
 HENN_API void henn_cryptonn_authority_free(henn_cryptonn_authority *a);
+/* henn_cryptonn_authority_set_threads: key-derivation threads for KEYS_CONV
+ * and KEYS_SUP requests (0 or 1: the calling thread; at most 16; default 1).
+ * The log callback is always called from the calling thread, in key order. */
+HENN_API void henn_cryptonn_authority_set_threads(henn_cryptonn_authority *a, unsigned threads);
 /* henn_cryptonn_authority_set_log: install the key log (NULL: none). */
 HENN_API void henn_cryptonn_authority_set_log(henn_cryptonn_authority *a,
                                               henn_cryptonn_log_fn fn, void *user);
@@ -294,23 +303,28 @@ HENN_API HENN_NODISCARD int henn_cryptonn_twin_step(henn_nn_trainer *t,
 /* LeNet-5 with the encrypted first convolution                      */
 
 /*
- * The three roles in one object (henn_cryptonn_lenet): the client
- * quantises a batch of 28 x 28 images (x_q = round(255 x)) and encrypts it
- * as ONE FEIP vector of length batch x 784 (the batch layout: one c_0, rows
- * beyond a short batch zero), serialised and decoded by the server, which
- * builds a fixed-base table for c_0; the authority (holding msk) derives
- * every key, timed separately; the server runs conv1 and dW1 through
- * decryptions and everything after conv1 in plaintext (henn/cnn.h).
- * NOT in this build: the key requests and the ciphertext do not travel
- * through henn_transport messages (the MLP path does); labels reach the
- * server in the clear (the MLP's FEBO sub reveals them anyway, leakage
- * item 3).
+ * The server of the encrypted first convolution (henn_cryptonn_lenet),
+ * with the same three parties and messages as the MLP (docs/FORMATS.md):
+ * the client is a henn_cryptonn_client whose parameters have the BATCH
+ * layout: per batch it quantises the 28 x 28 images (x_q = round(255 x))
+ * and sends ONE FEIP ciphertext of length batch x 784 (one c_0, rows
+ * beyond a short batch zero) and the FEBO ciphertexts of the one-hot
+ * labels 2^fl [y == c] (BATCH message). The server decodes them, builds a
+ * fixed-base table for c_0 and asks the authority for every key through
+ * its henn_transport (KEYS_CONV, KEYS_BO); the authority derives each key
+ * from msk and logs each key vector (HENN_CRYPTONN_CONV_PATCH,
+ * HENN_CRYPTONN_CONV_SHIFT, HENN_CRYPTONN_LABEL). Everything after conv1
+ * runs in plaintext at the server (henn/cnn.h).
  *
- * Keys (henn_feip_derive_key_idx, supports as index lists):
+ * Keys (KEYS_CONV; henn_feip_derive_key_idx at the authority):
  *  forward, per image b, filter f, output position (oy, ox): y = w_q[f]
  *   (25 values) on the pixels b*784 + (oy + i)*28 + ox + j, i, j < 5;
  *   decrypts z_q[b][f][oy][ox] = sum w_q[f][i][j] x_q[b][oy+i][ox+j]
  *   (6 x 576 keys per image);
+ *  labels, per image and class: FEBO sub with yhat_q = round(2^fl yhat)
+ *   from the plaintext layers; decrypts 2^fl y_c - yhat_q (the paper's loss
+ *   gradient, which gives the server the label: leakage item 3); a result
+ *   that is not one-hot is refused (HENN_EPROTO);
  *  backward, per filter f and kernel offset (u, v): y = delta_q[., f, ., .]
  *   (rows x 576 values) on the pixels b*784 + (i + u)*28 + j + v; decrypts
  *   g[f][u][v] = sum_{b,i,j} delta_q[b][f][i][j] x_q[b][i+u][j+v], the
@@ -324,15 +338,20 @@ HENN_API HENN_NODISCARD int henn_cryptonn_twin_step(henn_nn_trainer *t,
  * 2^d_bits); a value beyond it is HENN_ERANGE from the decryption.
  * Server's view (henn_cryptonn_lenet_view): every conv1 pre-activation
  * z_q of every image (6 x 576 linear equations in 784 unknown pixels per
- * image, which determine the image: tests/protocol/test_cryptonn.c solves
- * them exactly), and 150 shifted correlations of the batch with delta1 per
- * batch. The authority sees every filter and every delta1 map.
- * The twin (encrypted = 0) computes the same integers in the clear with
- * the same code, so both reach the same weights bit for bit.
+ * image, which determine the image: tests/protocol/test_cryptonn_lenet.c
+ * solves them exactly), every label, and 150 shifted correlations of the
+ * batch with delta1 per batch. The authority sees every filter, every
+ * prediction and every delta1 map.
+ * The twin (henn_cryptonn_lenet_new, encrypted = 0) computes the same
+ * integers in the clear with the same code, so both reach the same weights
+ * bit for bit.
  * Model: a henn_cnn_model with in_c 1, first layer conv 5 x 5 valid with
- * 24 x 24 outputs (henn_cnn_model_init_lenet5(pad 0)); p: in_dim 784,
- * batch, x_scale, fw, w_bits, d_bits (classes, fl, layout unused).
- * Threads: `threads` worker threads (0: 2); one thread per object.
+ * 24 x 24 outputs (henn_cnn_model_init_lenet5(pad 0)), classes outputs;
+ * p: in_dim 784, batch, classes, x_scale, fw, w_bits, d_bits, fl (layout:
+ * BATCH is used).
+ * Threads: `threads` worker threads (0: 2) for decoding and decryption
+ * (and, in the all-in-one object, encryption and key derivation); one
+ * thread per object.
  */
 typedef struct henn_cryptonn_lenet henn_cryptonn_lenet;
 
@@ -340,10 +359,15 @@ typedef struct henn_cryptonn_lenet henn_cryptonn_lenet;
 HENN_API uint64_t henn_cryptonn_lenet_dlog_bound(const henn_cryptonn_params *p);
 
 /*
- * henn_cryptonn_lenet_new: a copy of model, a trainer with o (max_rows
- * set to p->batch), and for encrypted != 0 the FEIP setup (n = batch x
- * 784, X = x_scale, Y = 2^max(w_bits, d_bits)) and a dlog table with T =
- * dlog_table baby steps (0: 2^22; at most the bound).
+ * henn_cryptonn_lenet_new: a copy of model and a trainer with o (max_rows
+ * set to p->batch). encrypted = 0: the plaintext twin. encrypted != 0: the
+ * three parties in one object for convenience: an authority for p with
+ * the BATCH layout (its FEIP setup of n = batch x 784, X = x_scale, Y =
+ * 2^max(w_bits, d_bits), FEBO, `threads` derivation threads), a client
+ * and the server (henn_cryptonn_lenet_server_new, dlog table of T =
+ * dlog_table baby steps, 0: 2^22, at most the bound), which talk only
+ * through loopback henn_transports; henn_cryptonn_lenet_step then sends
+ * the batch through the client.
  * Errors: HENN_EINVAL (shapes, params, bound >= 2^40), HENN_ENOMEM,
  * HENN_ERNG, HENN_EPARAM.
  */
@@ -353,33 +377,73 @@ HENN_API HENN_NODISCARD int henn_cryptonn_lenet_new(henn_cryptonn_lenet **L,
                                                     const henn_cryptonn_params *p,
                                                     uint64_t dlog_table, unsigned threads,
                                                     int encrypted);
+/*
+ * henn_cryptonn_lenet_server_new: the server alone: fetches the parameters
+ * and public keys from the authority (they must have the BATCH layout, in_dim
+ * 784 = the model's image, the model's class count), keeps to_authority
+ * (must outlive L) for its key requests, builds the dlog table (T =
+ * dlog_table, 0: 2^22). Driven by henn_cryptonn_lenet_handle (BATCH
+ * messages of a henn_cryptonn_client). Errors: HENN_EINVAL (shapes, a
+ * parameter set it cannot serve), HENN_ENOMEM, HENN_EPROTO, HENN_EFORMAT
+ * (malformed MPK response), transport errors.
+ */
+HENN_API HENN_NODISCARD int henn_cryptonn_lenet_server_new(henn_cryptonn_lenet **L,
+                                                           const henn_cnn_model *model,
+                                                           const henn_nn_opts *o,
+                                                           henn_transport *to_authority,
+                                                           uint64_t dlog_table,
+                                                           unsigned threads);
 HENN_API void henn_cryptonn_lenet_free(henn_cryptonn_lenet *L);
 /*
+ * henn_cryptonn_lenet_handle: one client request (BATCH): parse and check
+ * the ciphertexts, then one training step with the keys from the
+ * authority. *resp is malloc'd: BATCH_RESP with the loss, or an error
+ * response with HENN_EFORMAT (malformed; a key response of the wrong count
+ * or length), HENN_EINVAL (rows 0 or beyond the batch), HENN_ERANGE (a
+ * weight beyond 2^w_bits, or a decrypted value outside the bound: what a
+ * key for another vector gives), HENN_EPROTO (the authority refused, or a
+ * label that is not one-hot). Returns 0, HENN_EINVAL (L not a server) or
+ * HENN_ENOMEM.
+ */
+HENN_API HENN_NODISCARD int henn_cryptonn_lenet_handle(henn_cryptonn_lenet *L,
+                                                       const uint8_t *req, size_t req_len,
+                                                       uint8_t **resp, size_t *resp_len);
+/* henn_transport_to_cryptonn_lenet: loopback transport to the server L. */
+HENN_API void henn_transport_to_cryptonn_lenet(henn_transport *t, henn_cryptonn_lenet *L);
+/* henn_cryptonn_lenet_authority: the authority inside an all-in-one
+ * encrypted object (for its log and stats), else NULL. */
+HENN_API henn_cryptonn_authority *henn_cryptonn_lenet_authority(henn_cryptonn_lenet *L);
+/*
  * henn_cryptonn_lenet_step: one training step on X [rows x 784] (values
- * in [0, 1]), labels y [rows], 1 <= rows <= batch. loss (optional).
- * Errors: HENN_EINVAL, HENN_ERANGE (a pixel outside [0, 1], a weight
- * beyond 2^w_bits, a decrypted value beyond the bound), HENN_ENOMEM,
- * HENN_ERNG.
+ * in [0, 1]), labels y [rows] (< classes), 1 <= rows <= batch. loss
+ * (optional). For an all-in-one encrypted object the client encrypts and
+ * sends the batch; the server's refusal code is returned as such.
+ * Errors: HENN_EINVAL (also: a server made by _server_new), HENN_ERANGE (a
+ * pixel outside [0, 1], a weight beyond 2^w_bits, a decrypted value beyond
+ * the bound), HENN_EPROTO, HENN_ENOMEM, HENN_ERNG.
  */
 HENN_API HENN_NODISCARD int henn_cryptonn_lenet_step(henn_cryptonn_lenet *L, const float *X,
                                                      const uint8_t *y, size_t rows,
                                                      double *loss);
 /* henn_cryptonn_lenet_model: the model being trained (read-only). */
 HENN_API const henn_cnn_model *henn_cryptonn_lenet_model(const henn_cryptonn_lenet *L);
-/* Counters: t_encrypt (client, incl. serialisation), t_parse (server
- * decode + c_0 table), t_derive (authority, per-thread time / threads),
- * t_decrypt (server decryptions incl. dlog), t_plain (plaintext layers);
- * max_abs_ip the largest |inner product| so far. */
+/* Counters: t_encrypt (client, incl. serialisation; all-in-one only),
+ * t_keys (server: key requests, round trip incl. derivation), t_derive
+ * (authority; all-in-one only), t_parse (server: decoding ciphertexts and
+ * keys, c_0 table), t_decrypt (server decryptions incl. dlog), t_plain
+ * (plaintext layers); max_abs_ip the largest |value| decrypted so far. */
 HENN_API void henn_cryptonn_lenet_stats(henn_cryptonn_stats *s, const henn_cryptonn_lenet *L);
 
 /* The server's view of the last batch (pointers valid until the next
  * step): zq [rows x filters x patches] conv1 inner products, wq [filters x
  * 25] the filters of its forward keys, dq [batch x filters x patches] the
- * delta1 of its backward keys (exponent fd), g [filters x 25] decrypted. */
+ * delta1 of its backward keys (exponent fd), g [filters x 25] decrypted,
+ * febo [rows x classes] the decrypted FEBO sub results 2^fl y - yq and yq
+ * [rows x classes] the predictions its FEBO keys were for. */
 typedef struct henn_cryptonn_conv_view {
-    size_t rows, filters, patches;
-    int fd;
-    const int64_t *zq, *wq, *dq, *g;
+    size_t rows, filters, patches, classes;
+    int fd, fl;
+    const int64_t *zq, *wq, *dq, *g, *febo, *yq;
 } henn_cryptonn_conv_view;
 HENN_API void henn_cryptonn_lenet_view(henn_cryptonn_conv_view *v,
                                        const henn_cryptonn_lenet *L);

@@ -18,6 +18,7 @@ struct henn_cryptonn_authority {
     henn_febo_msk bo_msk;
     henn_cryptonn_log_fn log;
     void *log_user;
+    unsigned threads;
     henn_cryptonn_stats st;
 };
 
@@ -37,6 +38,7 @@ int henn_cryptonn_authority_new(henn_cryptonn_authority **out, const henn_crypto
     if (a == NULL)
         return HENN_ENOMEM;
     a->p = *p;
+    a->threads = 1;
     rc = henn_feip_setup(&a->mpk[0], &a->msk[0], p->in_dim, p->x_scale,
                          (uint64_t)1 << p->w_bits);
     if (rc == 0)
@@ -67,6 +69,12 @@ void henn_cryptonn_authority_free(henn_cryptonn_authority *a)
     henn_febo_msk_clear(&a->bo_msk);
     henn_memzero(a, sizeof(*a));
     free(a);
+}
+
+void henn_cryptonn_authority_set_threads(henn_cryptonn_authority *a, unsigned threads)
+{
+    if (a != NULL)
+        a->threads = threads == 0 ? 1 : threads > 16 ? 16 : threads;
 }
 
 void henn_cryptonn_authority_set_log(henn_cryptonn_authority *a, henn_cryptonn_log_fn fn,
@@ -266,6 +274,184 @@ static int answer_keys_sup(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **
     return henn__cn_w_finish(&w, resp, resp_len);
 }
 
+/*
+ * KEYS_CONV (BATCH layout, LeNet-5's first convolution; geometry in
+ * cryptonn_internal.h: images of side S = sqrt(in_dim), 5 x 5 kernel,
+ * valid, P patches):
+ *  kind 0: nf u32 | nf x 25 i64 filters (|y| <= 2^w_bits) | ni u32 | ni x
+ *    u32 images (strictly increasing, < batch) -> m = ni nf P u32 | m x fk
+ *    in (image, filter, patch) order: filter f on patch p of image b;
+ *  kind 1: nf u32 | rows u32 (<= batch) | nf x rows x P i64 delta1 maps
+ *    (|y| <= 2^d_bits) -> m = 25 nf u32 | m x fk in (filter, u, v) order:
+ *    map f on the positions b in_dim + (i + u) S + j + v.
+ * Keys are derived on the authority's threads; the log sees each key in
+ * response order.
+ */
+typedef struct {
+    const henn_feip_msk *msk;
+    int kind;
+    size_t S, in_dim, P, nf, rows;
+    const int64_t *y;     /* kind 0: filters [nf x 25]; kind 1: maps [nf x rows P] */
+    const uint32_t *img;  /* kind 0: [ni] */
+    uint8_t *out;         /* the keys, HENN__CN_FK_BYTES each */
+} conv_job;
+
+static int put_fk(uint8_t *dst, henn_feip_fk *fk)
+{
+    uint8_t *kb = NULL;
+    size_t kl = 0;
+    int rc = henn_feip_fk_serialize(&kb, &kl, fk);
+    if (rc == 0 && kl != HENN__CN_FK_BYTES)
+        rc = HENN_EINVAL;
+    if (rc == 0)
+        memcpy(dst, kb, kl);
+    if (kb != NULL)
+        henn_free(kb, kl);
+    henn_feip_fk_clear(fk);
+    return rc;
+}
+
+/* kind 0: item (image i, filter f), its P keys; kind 1: item (f, q) */
+static int conv_task(void *arg, size_t it)
+{
+    conv_job *J = arg;
+    henn_feip_fk fk;
+    int rc = 0;
+    if (J->kind == 0) {
+        size_t i = it / J->nf, f = it % J->nf, idx[HENN__CN_KK];
+        for (size_t p = 0; p < J->P && rc == 0; p++) {
+            henn__cn_patch_idx(idx, J->S, J->in_dim, J->img[i], p);
+            rc = henn_feip_derive_key_idx(&fk, J->msk, J->y + f * HENN__CN_KK, idx,
+                                          HENN__CN_KK);
+            if (rc == 0)
+                rc = put_fk(J->out + (it * J->P + p) * HENN__CN_FK_BYTES, &fk);
+        }
+        return rc;
+    }
+    size_t f = it / HENN__CN_KK, q = it % HENN__CN_KK, m = J->rows * J->P;
+    size_t *idx = malloc(m * sizeof(*idx));
+    if (idx == NULL)
+        return HENN_ENOMEM;
+    henn__cn_shift_idx(idx, J->S, J->in_dim, J->rows, q);
+    rc = henn_feip_derive_key_idx(&fk, J->msk, J->y + f * m, idx, m);
+    if (rc == 0)
+        rc = put_fk(J->out + it * HENN__CN_FK_BYTES, &fk);
+    free(idx);
+    return rc;
+}
+
+static int answer_keys_conv(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
+                            size_t *resp_len)
+{
+    const henn_cryptonn_params *p = &a->p;
+    henn__cn_w w;
+    conv_job J;
+    int kind = henn__cn_r_u8(r), rc;
+    uint32_t nf = henn__cn_r_u32(r), second = 0; /* kind 0: images, kind 1: rows */
+    size_t S = henn__cn_conv_side(p->in_dim), P, nvals, nkeys, k;
+    const uint8_t *src, *imgs = NULL;
+    uint32_t *img = NULL;
+    int64_t *y = NULL;
+    uint64_t ybound;
+    double t0 = henn__cn_now();
+    if (r->err != 0 || (kind != 0 && kind != 1))
+        return HENN_EFORMAT;
+    if (p->layout != HENN_CRYPTONN_LAYOUT_BATCH || S == 0 || nf == 0 || nf > 64)
+        return HENN_EINVAL;
+    P = (S - HENN__CN_K + 1) * (S - HENN__CN_K + 1);
+    if (kind == 1) {
+        second = henn__cn_r_u32(r);
+        if (r->err != 0)
+            return HENN_EFORMAT;
+        if (second == 0 || second > p->batch)
+            return HENN_EINVAL;
+        nvals = (size_t)nf * second * P;
+    } else {
+        nvals = (size_t)nf * HENN__CN_KK;
+    }
+    src = henn__cn_r_bytes(r, nvals * 8);
+    if (kind == 0) {
+        uint32_t ni = henn__cn_r_u32(r);
+        if (r->err != 0)
+            return HENN_EFORMAT;
+        if (ni == 0 || ni > p->batch)
+            return HENN_EINVAL;
+        imgs = henn__cn_r_bytes(r, (size_t)ni * 4);
+        second = ni;
+    }
+    rc = henn__cn_r_done(r);
+    if (rc != 0)
+        return rc;
+    ybound = (uint64_t)1 << (kind == 0 ? p->w_bits : p->d_bits);
+    nkeys = kind == 0 ? (size_t)second * nf * P : (size_t)nf * HENN__CN_KK;
+    y = malloc(nvals * sizeof(*y));
+    img = calloc(kind == 0 ? second : 1, sizeof(*img));
+    if (y == NULL || img == NULL) {
+        rc = HENN_ENOMEM;
+        goto done;
+    }
+    for (k = 0; k < nvals; k++) {
+        uint64_t u = 0;
+        for (int b = 8; b-- > 0;)
+            u = u << 8 | src[k * 8 + (size_t)b];
+        y[k] = (int64_t)u;
+        if ((y[k] < 0 ? (uint64_t)0 - u : u) > ybound)
+            rc = HENN_ERANGE;
+    }
+    if (rc != 0)
+        goto done;
+    for (k = 0; kind == 0 && k < second; k++) {
+        img[k] = (uint32_t)imgs[4 * k] | (uint32_t)imgs[4 * k + 1] << 8 |
+                 (uint32_t)imgs[4 * k + 2] << 16 | (uint32_t)imgs[4 * k + 3] << 24;
+        if (img[k] >= p->batch || (k > 0 && img[k] <= img[k - 1]))
+            rc = HENN_EINVAL;
+    }
+    if (rc != 0)
+        goto done;
+    henn__cn_w_start(&w, HENN__CN_KEYS_CONV_RESP);
+    henn__cn_w_u32(&w, (uint32_t)nkeys);
+    J.out = henn__cn_w_grow(&w, nkeys * HENN__CN_FK_BYTES);
+    if (J.out == NULL) {
+        rc = w.err != 0 ? w.err : HENN_ENOMEM;
+        free(w.p);
+        goto done;
+    }
+    J.msk = &a->msk[2];
+    J.kind = kind;
+    J.S = S;
+    J.in_dim = p->in_dim;
+    J.P = P;
+    J.nf = nf;
+    J.rows = kind == 1 ? second : 0;
+    J.y = y;
+    J.img = img;
+    rc = henn__cn_parallel(conv_task, &J, kind == 0 ? (size_t)second * nf : nkeys, a->threads);
+    if (rc != 0) {
+        free(w.p);
+        goto done;
+    }
+    if (a->log != NULL) {
+        if (kind == 0) {
+            for (k = 0; k < nkeys; k++) {
+                size_t i = k / (nf * P), f = (k / P) % nf;
+                a->log(a->log_user, HENN_CRYPTONN_CONV_PATCH, (int)(img[i] * P + k % P),
+                       y + f * HENN__CN_KK, HENN__CN_KK);
+            }
+        } else {
+            for (k = 0; k < nkeys; k++)
+                a->log(a->log_user, HENN_CRYPTONN_CONV_SHIFT, (int)(k % HENN__CN_KK),
+                       y + (k / HENN__CN_KK) * second * P, (size_t)second * P);
+        }
+    }
+    a->st.keys_ip += nkeys;
+    a->st.t_derive += henn__cn_now() - t0;
+    rc = henn__cn_w_finish(&w, resp, resp_len);
+done:
+    free(y);
+    free(img);
+    return rc;
+}
+
 /* KEYS_BO: m u32 | m x (op u8 | y i64 | ct 69) -> m u32 | m x fk 46 */
 static int answer_keys_bo(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
                           size_t *resp_len)
@@ -334,6 +520,8 @@ int henn_cryptonn_authority_handle(henn_cryptonn_authority *a, const uint8_t *re
             rc = answer_keys_bo(a, &r, resp, resp_len);
         else if (type == HENN__CN_KEYS_SUP)
             rc = answer_keys_sup(a, &r, resp, resp_len);
+        else if (type == HENN__CN_KEYS_CONV)
+            rc = answer_keys_conv(a, &r, resp, resp_len);
         else
             rc = HENN_EFORMAT;
     }

@@ -22,6 +22,8 @@ enum {
     HENN__CN_BATCH_RESP = 8,
     HENN__CN_KEYS_SUP = 9,
     HENN__CN_KEYS_SUP_RESP = 10,
+    HENN__CN_KEYS_CONV = 11,
+    HENN__CN_KEYS_CONV_RESP = 12,
     HENN__CN_ERROR = 255
 };
 
@@ -85,6 +87,18 @@ int henn__cn_roundtrip(henn_transport *t, uint8_t *req, size_t req_len, int want
  * returns the first nonzero code in index order. */
 typedef int (*henn__cn_task)(void *arg, size_t i);
 int henn__cn_parallel(henn__cn_task fn, void *arg, size_t count, unsigned threads);
+
+/* Convolution key geometry (KEYS_CONV): square images of side S =
+ * sqrt(in_dim) >= HENN__CN_K, a HENN__CN_K x HENN__CN_K kernel, valid,
+ * stride 1: O = S - K + 1 outputs per side, P = O^2 patches. Returns S, or
+ * 0 when in_dim is not such a square. */
+#define HENN__CN_K 5u
+#define HENN__CN_KK 25u
+size_t henn__cn_conv_side(size_t in_dim);
+/* idx [25] of the patch at output position p of image b */
+void henn__cn_patch_idx(size_t *idx, size_t S, size_t in_dim, size_t b, size_t p);
+/* idx [rows x P] of the kernel offset q = u K + v over images 0..rows-1 */
+void henn__cn_shift_idx(size_t *idx, size_t S, size_t in_dim, size_t rows, size_t q);
 
 /* Fixed point (src/protocol/cryptonn_fixed.c). */
 /* x_q = round(x x_scale); HENN_ERANGE outside [0, 1] or not finite. */

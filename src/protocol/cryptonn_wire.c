@@ -15,6 +15,31 @@ size_t henn__cn_ct_bytes(size_t n)
     return 9 + (n + 1) * HENN_FE_POINTBYTES;
 }
 
+size_t henn__cn_conv_side(size_t in_dim)
+{
+    size_t S = 1;
+    while (S * S < in_dim)
+        S++;
+    return S * S == in_dim && S >= HENN__CN_K ? S : 0;
+}
+
+void henn__cn_patch_idx(size_t *idx, size_t S, size_t in_dim, size_t b, size_t p)
+{
+    size_t O = S - HENN__CN_K + 1, oy = p / O, ox = p % O;
+    for (size_t i = 0; i < HENN__CN_K; i++)
+        for (size_t j = 0; j < HENN__CN_K; j++)
+            idx[i * HENN__CN_K + j] = b * in_dim + (oy + i) * S + ox + j;
+}
+
+void henn__cn_shift_idx(size_t *idx, size_t S, size_t in_dim, size_t rows, size_t q)
+{
+    size_t O = S - HENN__CN_K + 1, u = q / HENN__CN_K, v = q % HENN__CN_K, n = 0;
+    for (size_t b = 0; b < rows; b++)
+        for (size_t i = 0; i < O; i++)
+            for (size_t j = 0; j < O; j++)
+                idx[n++] = b * in_dim + (i + u) * S + j + v;
+}
+
 /* ---- writer ---- */
 
 uint8_t *henn__cn_w_grow(henn__cn_w *w, size_t n)

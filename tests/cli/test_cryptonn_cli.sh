@@ -2,7 +2,8 @@
 # CLI tests of 'henn cryptonn train --net lenet5' (the encrypted first
 # convolution): a tiny run on the bundled MNIST test images with the
 # side-by-side table, the JSON figures (encrypted accuracy equals the twin's,
-# the largest value within the dlog bound), and bad arguments.
+# the largest value within the dlog bound, labels on FEBO), and bad
+# arguments.
 set -u
 HENN=${1:?usage: test_cryptonn_cli.sh path/to/henn}
 PY=${PYTHON:-python3}
@@ -25,7 +26,10 @@ grep -q "encrypted epoch 1: test accuracy" out && ok || bad "no progress line"
 json_true lenet.json 'j["net"] == "lenet5" and j["acc_encrypted"] == j["acc_twin"]' && ok ||
     bad "encrypted accuracy differs from the twin's"
 json_true lenet.json '0 < j["max_abs_value"] <= j["dlog_bound"]' && ok || bad "bound"
-json_true lenet.json 'j["s_decrypt"] > 0 and j["s_encrypt"] > 0' && ok || bad "time split"
+json_true lenet.json 'j["s_decrypt"] > 0 and j["s_encrypt"] > 0 and j["s_keys"] > 0' && ok ||
+    bad "time split"
+json_true lenet.json 'j["labels"] == "febo" and j["keys_febo"] == 8 * 10' && ok ||
+    bad "labels not on FEBO (one key per image and class)"
 
 "$HENN" cryptonn train --net lenet7 --data mnist >out 2>err
 [ $? -eq 2 ] && ok || bad "--net lenet7 not refused with exit 2"

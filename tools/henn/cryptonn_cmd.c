@@ -33,7 +33,8 @@ static const char *usage_text =
     "layer runs on FEIP-encrypted images, labels on FEBO (docs/THREAT_MODEL.md).\n"
     "LeNet-5 (valid conv1, max pooling, ReLU), batch 64, SGD lr 0.05 momentum 0.9:\n"
     "conv1 and its weight gradient on FEIP (one ciphertext per batch, patch and\n"
-    "shifted-correlation keys); --layout does not apply; labels in the clear.\n";
+    "shifted-correlation keys from the authority), labels on FEBO; --layout does\n"
+    "not apply (always batch).\n";
 
 static int usage(const char *msg)
 {
@@ -347,7 +348,8 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
     p.d_bits = 12;
     printf("  conv1 on FEIP: the batch as one vector of %zu pixels (one c_0), keys = each "
            "5x5 filter on each patch (6 x 576 per image), dW1 keys = delta1 maps on shifted "
-           "positions (150 per batch); labels in the clear (this build)\n",
+           "positions (150 per batch); labels on FEBO (sub keys for the predictions); "
+           "authority, client and server exchange messages only\n",
            (size_t)B * 784);
     printf("  fixed point: x_q = 255 x, w_q = round(w 2^%u) with |w_q| <= 2^%u, delta per "
            "batch <= 2^%u; dlog bound %llu = max(25 255 2^%u, 64 576 255 2^%u)\n",
@@ -377,8 +379,9 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
     t0 = cli_now();
     if ((rc = henn_cryptonn_lenet_new(&en, &m0, &o, &p, 0, threads, 1)) != 0)
         goto done;
-    printf("  set-up (FEIP keys for %zu pixels, dlog table 2^22): %.2f s\n", (size_t)B * 784,
-           cli_now() - t0);
+    printf("  set-up (authority: FEIP keys for %zu pixels and FEBO; client; server: dlog "
+           "table 2^22): %.2f s\n",
+           (size_t)B * 784, cli_now() - t0);
     for (e = 0; e < epochs; e++) {
         char label[64];
         snprintf(label, sizeof(label), "  encrypted epoch %zu", e + 1);
@@ -406,12 +409,14 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
                    e == 0 ? "0.9304 / 0.9312" : e == 1 ? "0.9548 / 0.9549" : "-");
         printf("  %-8s %-14.6f %-22.6f %-22.4f %-24s\n", "s/image", R.t_float / n,
                R.t_twin / n, per, "~0.24 / ~1.7 (insecure)");
-        printf("\n  time split per image (s): encryption %.4f, key derivation %.4f, parsing "
-               "%.4f, decryption incl. dlog %.4f, plaintext layers %.4f\n",
-               st.t_encrypt / n, st.t_derive / n, st.t_parse / n, st.t_decrypt / n,
-               st.t_plain / n);
-        printf("  keys and decryptions: %llu FEIP; largest |value| %llu of bound %llu\n",
-               (unsigned long long)st.keys_ip, (unsigned long long)st.max_abs_ip,
+        printf("\n  time split per image (s): encryption %.4f, key requests %.4f (derivation "
+               "%.4f), parsing %.4f, decryption incl. dlog %.4f, plaintext layers %.4f\n",
+               st.t_encrypt / n, st.t_keys / n, st.t_derive / n, st.t_parse / n,
+               st.t_decrypt / n, st.t_plain / n);
+        printf("  keys and decryptions: %llu FEIP, %llu FEBO; largest |value| %llu of bound "
+               "%llu\n",
+               (unsigned long long)st.keys_ip, (unsigned long long)st.keys_bo,
+               (unsigned long long)st.max_abs_ip,
                (unsigned long long)henn_cryptonn_lenet_dlog_bound(&p));
         printf("  extrapolated 60,000-image epoch: %.2f h (paper: 57 h with a 256-bit group)\n",
                per * 60000 / 3600);
@@ -434,10 +439,13 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
             json_object_set_new(j, "s_per_image_encrypted", json_real(per));
             json_object_set_new(j, "s_per_image_twin", json_real(R.t_twin / n));
             json_object_set_new(j, "s_encrypt", json_real(st.t_encrypt / n));
+            json_object_set_new(j, "s_keys", json_real(st.t_keys / n));
             json_object_set_new(j, "s_derive", json_real(st.t_derive / n));
             json_object_set_new(j, "s_parse", json_real(st.t_parse / n));
             json_object_set_new(j, "s_decrypt", json_real(st.t_decrypt / n));
             json_object_set_new(j, "s_plain", json_real(st.t_plain / n));
+            json_object_set_new(j, "labels", json_string("febo"));
+            json_object_set_new(j, "keys_febo", json_integer((json_int_t)st.keys_bo));
             json_object_set_new(j, "epoch_60k_hours", json_real(per * 60000 / 3600));
             json_object_set_new(j, "max_abs_value", json_integer((json_int_t)st.max_abs_ip));
             json_object_set_new(j, "dlog_bound",
