@@ -17,6 +17,7 @@
  * server's JSON message or libcurl's error text, never a header.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -127,6 +128,16 @@ static void take_server_error(henn_svc_client *c, long status, const rbuf *b)
     snprintf(c->error, sizeof(c->error), "HTTP %ld%s%s%s%s", status, code ? " " : "",
              code ? code : "", msg ? ": " : "", msg ? msg : "");
     json_decref(j);
+    /* The text is the server's: a hostile one could echo this client's
+     * token into it or send terminal escapes. */
+    if ((c->token[0] != '\0' && strstr(c->error, c->token) != NULL) ||
+        (c->server_token != NULL && c->server_token[0] != '\0' &&
+         strstr(c->error, c->server_token) != NULL))
+        snprintf(c->error, sizeof(c->error), "HTTP %ld (the server's message held a token)",
+                 status);
+    for (size_t i = 0; c->error[i] != '\0'; i++)
+        if ((unsigned char)c->error[i] < 0x20 || (unsigned char)c->error[i] == 0x7f)
+            c->error[i] = '?';
 }
 
 /* Transient libcurl errors: the request may be sent again. */
@@ -265,6 +276,16 @@ static int is_hex(const char *s, size_t n)
     return 1;
 }
 
+/* host (as curl_url_get gives it) is loopback: a numeric 127.x.y.z,
+ * [::1] or localhost; a name such as 127.0.0.1.example.org is not. */
+static int loopback_host(const char *host)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) == 1)
+        return (ntohl(a.s_addr) >> 24) == 127;
+    return strcmp(host, "[::1]") == 0 || strcmp(host, "localhost") == 0;
+}
+
 /* Plain http:// only to a loopback host unless allowed. */
 static int check_url(henn_svc_client *c, const henn_svc_client_opts *o)
 {
@@ -281,8 +302,7 @@ static int check_url(henn_svc_client *c, const henn_svc_client_opts *o)
         rc = 0;
     } else if (strcmp(scheme, "http") != 0) {
         set_error(c, "the server URL must start with https:// (or http:// on loopback)");
-    } else if (o->allow_insecure_http || strncmp(host, "127.", 4) == 0 ||
-               strcmp(host, "[::1]") == 0 || strcmp(host, "localhost") == 0) {
+    } else if (o->allow_insecure_http || loopback_host(host)) {
         rc = 0;
     } else {
         set_error(c, "plain http:// to %s is refused (not loopback): use https:// or "

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +116,20 @@ static enum MHD_Result queue_error(henn_svc_server *s, struct MHD_Connection *c,
     return queue(c, &rs);
 }
 
+/* Counts Content-Length (n[0]) and Transfer-Encoding (n[1]) headers. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    unsigned *n = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        n[0]++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        n[1]++;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -140,6 +155,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_lock(&s->flight_lock);
         s->in_flight++;
         pthread_mutex_unlock(&s->flight_lock);
+        {
+            /* Two Content-Length headers, or one beside Transfer-Encoding,
+             * frame the body ambiguously (request smuggling through a
+             * proxy that reads the other one): refused, RFC 9112 6.3. */
+            unsigned n[2] = {0, 0};
+            MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, n);
+            if (n[0] > 1 || (n[0] > 0 && n[1] > 0)) {
+                x->queued = 1;
+                access_log(s, method, url, 400, 0, 0, &x->t0);
+                return queue_error(s, c, 400, "bad_request", "ambiguous message framing");
+            }
+        }
         if (cl != NULL) {
             char *end;
             unsigned long long v;
