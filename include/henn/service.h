@@ -136,6 +136,7 @@ typedef struct henn_svc_response {
     const char *content_type;  /* static string */
     uint8_t *body;
     size_t body_len;
+    uint64_t seq;              /* nonzero: the "Henn-Seq" header (a server-driven request's seq) */
 } henn_svc_response;
 
 HENN_API HENN_NODISCARD int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq,

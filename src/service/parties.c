@@ -14,6 +14,13 @@
  *    (henn_trainer_new with no optimiser). Config {"model": base64,
  *    optional "max_key_bits"}. SETUP and DATA change state; INFER does
  *    not. Result: none (the model is the server's).
+ *  - "kdd-published": the published KDD system's encrypted-input
+ *    training (henn_trainer_* with the optimiser): config as kdd-private.
+ *    SETUP and DATA (the upload) change state and are logged; training
+ *    runs as a job (jobs.c) whose DECRYPT requests the client answers
+ *    through the server-driven channel. Result: none (the owner learns
+ *    nothing about the model in this protocol; encrypted inference with
+ *    INFER messages is allowed).
  *  - "lr": logistic regression on CKKS (henn_lr_server_*). Config {}.
  *    KEYS, DATA, TRAIN, STEP and MODEL change state; INFER does not.
  *    Result: none (the server holds only ciphertexts).
@@ -276,10 +283,50 @@ static void lr_free(void *party)
     henn_lr_server_free(party);
 }
 
+/* ---- kdd-published ---- */
+
+static int kb_create(void **party, const json_t *config, const henn__svc_party_opts *o)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_trainer_limits lim;
+    henn_batch_opts bo = {o->threads, NULL, NULL};
+    henn_trainer *t = NULL;
+    int rc;
+
+    *party = NULL;
+    rc = config_nn(&nn, config);
+    if (rc == 0)
+        rc = config_limits(&lim, config);
+    if (rc != 0)
+        return rc;
+    rc = config_model(&m, config);
+    if (rc == 0)
+        rc = henn_trainer_new(&t, &m, &nn, &bo);
+    henn_nn_model_clear(&m);
+    if (rc == 0)
+        rc = henn_trainer_set_limits(t, &lim);
+    if (rc != 0) {
+        henn_trainer_free(t);
+        return rc;
+    }
+    if (o->allow_insecure)
+        henn__trainer_allow_insecure(t);
+    *party = t;
+    return 0;
+}
+
+static int kb_train_epoch(void *party, henn_transport *to_owner, uint64_t seed,
+                          henn_progress_fn progress, void *user, double *loss)
+{
+    return henn_trainer_train_epoch(party, to_owner, seed, progress, user, loss);
+}
+
 static const henn__svc_protocol PROTOCOLS[] = {
-    {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free},
-    {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free},
-    {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free},
+    {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free, NULL},
+    {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free, NULL},
+    {"kdd-published", kb_create, ki_handle, ki_changes, NULL, ki_free, kb_train_epoch},
+    {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free, NULL},
 };
 
 const henn__svc_protocol *henn__svc_protocol_find(const char *name)

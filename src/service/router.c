@@ -10,9 +10,14 @@
  *  DELETE /v1/sessions/{id}                  204
  *  POST   /v1/sessions/{id}/messages/{seq}   200 octet-stream
  *  GET    /v1/sessions/{id}/result           200 octet-stream, or 403
+ *  POST   /v1/sessions/{id}/jobs             201 {"job": jid} (jobs.c)
+ *  GET    /v1/sessions/{id}/jobs/{jid}       200 {"state", "epoch", "loss", ..}
+ *  GET    /v1/sessions/{id}/requests?wait=S  200 octet-stream + Henn-Seq, or 204
+ *  POST   /v1/sessions/{id}/requests/{seq}   200 {"ok":true}
  * Errors: {"error":{"code":..,"message":..}} with 400 bad_request, 401
- * unauthorized, 403 not_allowed, 404 not_found, 405 method, 409 sequence
- * (plus "expected"), 413 too_large, 500 internal/storage, 507 quota.
+ * unauthorized, 403 not_allowed, 404 not_found/no_route/no_job, 405
+ * method, 409 sequence (plus "expected") or busy (a job runs), 413
+ * too_large, 500 internal/storage, 507 quota.
  *
  * Locking: s->lock guards the session list and reference counts; each
  * session's lock serialises its messages (sessions run in parallel); the
@@ -36,6 +41,7 @@ struct henn__svc_session {
     const henn__svc_protocol *proto;
     pthread_mutex_t lock;
     void *party; /* NULL until built (lazily, by replaying the log) */
+    henn__svc_jobs *jobs; /* the server-driven channel and training job */
     int deleted;
     unsigned refs;
     henn__svc_session *next;
@@ -160,6 +166,7 @@ static void session_free(henn__svc_session *ss)
 {
     if (ss == NULL)
         return;
+    henn__svc_jobs_free(ss->jobs); /* a running job ends first: it uses the party */
     if (ss->party != NULL)
         ss->proto->free(ss->party);
     free(ss->row.config);
@@ -193,7 +200,10 @@ static void session_unlink(henn_svc_server *s, henn__svc_session *ss)
  * ss not yet shared). */
 static int session_delete(henn_svc_server *s, henn__svc_session *ss)
 {
-    int rc = henn__svc_store_delete(s->store, ss->row.id);
+    int rc;
+    if (ss->jobs != NULL)
+        henn__svc_jobs_cancel(ss->jobs);
+    rc = henn__svc_store_delete(s->store, ss->row.id);
     if (rc != 0)
         return rc;
     if (ss->party != NULL) {
@@ -288,9 +298,10 @@ static int load_one(void *user, henn__svc_row *r)
     ss->row = *r;
     ss->proto = henn__svc_protocol_find(r->protocol);
     pthread_mutex_init(&ss->lock, NULL);
-    if (ss->proto == NULL) {
+    if (ss->proto == NULL || henn__svc_jobs_new(&ss->jobs) != 0) {
+        int rc = ss->proto == NULL ? HENN_EFORMAT : HENN_ENOMEM;
         session_free(ss);
-        return HENN_EFORMAT;
+        return rc;
     }
     ss->next = s->sessions;
     s->sessions = ss;
@@ -488,7 +499,9 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
     ss->proto = proto;
     ss->row.config = dump(cfg, JSON_COMPACT | JSON_SORT_KEYS);
     po = party_opts(s);
-    rc = ss->row.config == NULL ? HENN_ENOMEM : proto->create(&ss->party, cfg, &po);
+    rc = ss->row.config == NULL ? HENN_ENOMEM : henn__svc_jobs_new(&ss->jobs);
+    if (rc == 0)
+        rc = proto->create(&ss->party, cfg, &po);
     json_decref(body);
     if (rc != 0) {
         session_free(ss);
@@ -555,6 +568,8 @@ static int do_result(henn_svc_server *s, henn__svc_session *ss, henn_svc_respons
     int rc;
     if (ss->proto->result == NULL)
         return respond_error(rs, 403, "not_allowed", "this protocol gives the client no result");
+    if (henn__svc_jobs_busy(ss->jobs))
+        return respond_error(rs, 409, "busy", "a job is running in this session");
     rc = session_party(s, ss);
     if (rc == 0)
         rc = ss->proto->result(ss->party, &buf, &len);
@@ -583,6 +598,8 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
         respond_bytes(rs, resp, resp_len);
         return 0;
     }
+    if (henn__svc_jobs_busy(ss->jobs))
+        return respond_error(rs, 409, "busy", "a job is running in this session");
     if (ss->row.seq == UINT64_MAX || seq != ss->row.seq + 1) {
         json_t *j = json_pack("{s:{s:s,s:s},s:I}", "error", "code", "sequence", "message",
                               "out-of-order sequence number", "expected",
@@ -629,9 +646,137 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
     return 0;
 }
 
+/* POST /v1/sessions/{id}/jobs {"kind": "train", "epochs": E, "seed": S}. */
+static int do_job_start(henn_svc_server *s, henn__svc_session *ss, const henn_svc_request *rq,
+                        henn_svc_response *rs)
+{
+    json_t *body, *ep, *sd;
+    const char *kind;
+    uint64_t jid = 0;
+    json_int_t epochs = 0, seed = 0;
+    int rc;
+
+    if (ss->proto->train_epoch == NULL)
+        return respond_error(rs, 403, "not_allowed", "this protocol has no server-side jobs");
+    body = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
+    kind = json_string_value(json_object_get(body, "kind"));
+    ep = json_object_get(body, "epochs");
+    sd = json_object_get(body, "seed");
+    if (json_is_integer(ep))
+        epochs = json_integer_value(ep);
+    if (json_is_integer(sd))
+        seed = json_integer_value(sd);
+    if (body == NULL || kind == NULL || strcmp(kind, "train") != 0 || epochs < 1 ||
+        epochs > 100000 || (sd != NULL && (!json_is_integer(sd) || seed < 0))) {
+        json_decref(body);
+        return respond_error(rs, 400, "bad_request",
+                             "the body must be {\"kind\": \"train\", \"epochs\": 1.., "
+                             "\"seed\": integer >= 0}");
+    }
+    json_decref(body);
+    rc = session_party(s, ss);
+    if (rc == HENN_ENOMEM)
+        return rc;
+    if (rc != 0)
+        return respond_error(rs, 500, "internal", "the session could not be rebuilt");
+    rc = henn__svc_jobs_start(ss->jobs, ss->proto, ss->party, (size_t)epochs, (uint64_t)seed,
+                              &jid);
+    if (rc == HENN_EPROTO)
+        return respond_error(rs, 409, "busy", "a job is running in this session");
+    if (rc != 0)
+        return respond_error(rs, 500, "internal", "the job could not be started");
+    return respond_json(rs, 201, json_pack("{s:I}", "job", (json_int_t)jid));
+}
+
+static int do_job_status(henn__svc_session *ss, uint64_t jid, henn_svc_response *rs)
+{
+    json_t *j = NULL;
+    int rc = henn__svc_jobs_status(ss->jobs, jid, &j);
+    if (rc == HENN_EINVAL)
+        return respond_error(rs, 404, "no_job", "no such job");
+    if (rc != 0)
+        return rc;
+    return respond_json(rs, 200, j);
+}
+
+/* The wait=S of a query string (0..60, default 0). */
+static unsigned query_wait(const char *path)
+{
+    const char *q = strchr(path, '?'), *w;
+    unsigned long v;
+    if (q == NULL)
+        return 0;
+    for (w = q + 1; w != NULL && *w != '\0'; w = strchr(w, '&') ? strchr(w, '&') + 1 : NULL)
+        if (strncmp(w, "wait=", 5) == 0) {
+            v = strtoul(w + 5, NULL, 10);
+            return v > 60 ? 60u : (unsigned)v;
+        }
+    return 0;
+}
+
+static int do_poll(henn__svc_session *ss, const henn_svc_request *rq, henn_svc_response *rs)
+{
+    uint8_t *req = NULL;
+    size_t len = 0;
+    uint64_t seq = 0;
+    int rc = henn__svc_jobs_poll(ss->jobs, query_wait(rq->path), &req, &len, &seq);
+    if (rc != 0)
+        return rc;
+    if (req == NULL) {
+        rs->status = 204;
+        rs->content_type = BIN_TYPE;
+        return 0;
+    }
+    respond_bytes(rs, req, len);
+    rs->seq = seq;
+    return 0;
+}
+
+static int do_answer(henn__svc_session *ss, uint64_t seq, const henn_svc_request *rq,
+                     henn_svc_response *rs)
+{
+    uint64_t expected = 0;
+    int rc = henn__svc_jobs_answer(ss->jobs, seq, rq->body, rq->body_len, &expected);
+    if (rc == 1)
+        return respond_json(rs, 409,
+                            json_pack("{s:{s:s,s:s},s:I}", "error", "code", "sequence",
+                                      "message", "no such server request", "expected",
+                                      (json_int_t)expected));
+    if (rc != 0)
+        return rc;
+    return respond_json(rs, 200, json_pack("{s:b}", "ok", 1));
+}
+
 /* ---------------------------------------------------------------- routing */
 
-enum { R_NONE, R_HEALTH, R_SESSIONS, R_SESSION, R_MESSAGE, R_RESULT, R_BAD };
+enum {
+    R_NONE,
+    R_HEALTH,
+    R_SESSIONS,
+    R_SESSION,
+    R_MESSAGE,
+    R_RESULT,
+    R_BAD,
+    R_REQUESTS,
+    R_ANSWER,
+    R_JOBS,
+    R_JOB
+};
+
+/* A decimal number without sign or leading zeros (at most 19 digits). */
+static int parse_u64(uint64_t *out, const char *p, const char *end)
+{
+    uint64_t v = 0;
+    if (p == end || end - p > 19 || (*p == '0' && end - p > 1))
+        return -1;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return 0;
+}
 
 /* Classify path (query removed) into a route; id (33 bytes) and seq for
  * the session routes. */
@@ -655,19 +800,16 @@ static int classify(const char *path, size_t n, char *id, uint64_t *seq)
         return R_SESSION;
     if ((size_t)(end - p) == 7 && memcmp(p, "/result", 7) == 0)
         return R_RESULT;
-    if ((size_t)(end - p) > 10 && memcmp(p, "/messages/", 10) == 0) {
-        uint64_t v = 0;
-        p += 10;
-        if (end - p > 19 || (*p == '0' && end - p > 1))
-            return R_BAD;
-        for (; p < end; p++) {
-            if (*p < '0' || *p > '9')
-                return R_BAD;
-            v = v * 10 + (uint64_t)(*p - '0');
-        }
-        *seq = v;
-        return R_MESSAGE;
-    }
+    if ((size_t)(end - p) == 9 && memcmp(p, "/requests", 9) == 0)
+        return R_REQUESTS;
+    if ((size_t)(end - p) == 5 && memcmp(p, "/jobs", 5) == 0)
+        return R_JOBS;
+    if ((size_t)(end - p) > 10 && memcmp(p, "/messages/", 10) == 0)
+        return parse_u64(seq, p + 10, end) == 0 ? R_MESSAGE : R_BAD;
+    if ((size_t)(end - p) > 10 && memcmp(p, "/requests/", 10) == 0)
+        return parse_u64(seq, p + 10, end) == 0 ? R_ANSWER : R_BAD;
+    if ((size_t)(end - p) > 6 && memcmp(p, "/jobs/", 6) == 0)
+        return parse_u64(seq, p + 6, end) == 0 ? R_JOB : R_BAD;
     return R_NONE;
 }
 
@@ -679,7 +821,11 @@ const char *henn__svc_route_name(const char *path)
                                         "/v1/sessions/{id}",
                                         "/v1/sessions/{id}/messages/{seq}",
                                         "/v1/sessions/{id}/result",
-                                        "(malformed)"};
+                                        "(malformed)",
+                                        "/v1/sessions/{id}/requests",
+                                        "/v1/sessions/{id}/requests/{seq}",
+                                        "/v1/sessions/{id}/jobs",
+                                        "/v1/sessions/{id}/jobs/{jid}"};
     char id[33];
     uint64_t seq;
     size_t n = strcspn(path, "?");
@@ -720,14 +866,33 @@ int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq, henn_s
         break;
     }
     if ((route == R_SESSION && strcmp(m, "GET") != 0 && strcmp(m, "DELETE") != 0) ||
-        (route == R_MESSAGE && strcmp(m, "POST") != 0) ||
-        (route == R_RESULT && strcmp(m, "GET") != 0))
+        ((route == R_MESSAGE || route == R_ANSWER || route == R_JOBS) &&
+         strcmp(m, "POST") != 0) ||
+        ((route == R_RESULT || route == R_REQUESTS || route == R_JOB) && strcmp(m, "GET") != 0))
         return respond_error(rs, 405, "method", "method not allowed on this endpoint");
     st = session_auth(s, id, rq->authorization, &ss);
     if (st == 401)
         return respond_unauthorized(rs);
     if (st == 404)
         return respond_not_found(rs);
+    if (route == R_REQUESTS || route == R_ANSWER || route == R_JOB) {
+        /* The channel has its own lock: a long poll must not hold the
+         * session's (the reference keeps ss alive). */
+        int deleted;
+        pthread_mutex_lock(&s->lock);
+        deleted = ss->deleted;
+        pthread_mutex_unlock(&s->lock);
+        if (deleted)
+            rc = respond_not_found(rs);
+        else if (route == R_REQUESTS)
+            rc = do_poll(ss, rq, rs);
+        else if (route == R_ANSWER)
+            rc = do_answer(ss, seq, rq, rs);
+        else
+            rc = do_job_status(ss, seq, rs);
+        session_release(s, ss);
+        goto done;
+    }
     pthread_mutex_lock(&ss->lock);
     if (ss->deleted) {
         rc = respond_not_found(rs);
@@ -739,11 +904,14 @@ int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq, henn_s
         rc = strcmp(m, "GET") == 0 ? do_info(ss, rs) : do_delete(s, ss, rs);
     } else if (route == R_RESULT) {
         rc = do_result(s, ss, rs);
+    } else if (route == R_JOBS) {
+        rc = do_job_start(s, ss, rq, rs);
     } else {
         rc = do_message(s, ss, seq, rq, rs);
     }
     pthread_mutex_unlock(&ss->lock);
     session_release(s, ss);
+done:
     if (rc != 0) {
         henn_svc_response_free(rs);
         if (respond_error(rs, 500, "internal", henn_strerror(rc)) != 0)

@@ -35,6 +35,7 @@ typedef struct conn_ctx {
     size_t len, cap;
     int too_large, queued;
     struct timespec t0;
+    char path[512];
 } conn_ctx;
 
 static double elapsed_ms(const struct timespec *t0)
@@ -93,6 +94,11 @@ static enum MHD_Result queue(struct MHD_Connection *c, henn_svc_response *rs)
             return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (rs->seq != 0) {
+        char v[24];
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)rs->seq);
+        MHD_add_response_header(r, "Henn-Seq", v);
+    }
     ok = MHD_queue_response(c, rs->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -218,6 +224,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     memset(&rq, 0, sizeof(rq));
     rq.method = method;
     rq.path = url;
+    /* libmicrohttpd hands the path without its query: the router reads
+     * only wait=S (the long poll). */
+    {
+        const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+        if (wait != NULL && strlen(url) < sizeof(x->path) - 32) {
+            unsigned long w = strtoul(wait, NULL, 10);
+            snprintf(x->path, sizeof(x->path), "%s?wait=%lu", url, w > 60 ? 60ul : w);
+            rq.path = x->path;
+        }
+    }
     rq.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
     rq.body = x->body;

@@ -39,10 +39,43 @@ typedef struct henn__svc_protocol {
     int (*changes_state)(const uint8_t *req, size_t req_len);
     int (*result)(void *party, uint8_t **out, size_t *out_len);
     void (*free)(void *party);
+    /* Server-driven training (NULL: the protocol has no jobs): one epoch
+     * with requests to the owner through to_owner (jobs.c). */
+    int (*train_epoch)(void *party, henn_transport *to_owner, uint64_t seed,
+                       henn_progress_fn progress, void *user, double *loss);
 } henn__svc_protocol;
 
 /* henn__svc_protocol_find: the adapter of protocol name, or NULL. */
 const henn__svc_protocol *henn__svc_protocol_find(const char *name);
+
+/* ---------------------------------------------------------------- jobs */
+
+/* A session's server-driven channel and training job (jobs.c). */
+typedef struct henn__svc_jobs henn__svc_jobs;
+
+int henn__svc_jobs_new(henn__svc_jobs **j);
+/* Cancel a running job, wait for its thread, release j (NULL allowed). */
+void henn__svc_jobs_free(henn__svc_jobs *j);
+void henn__svc_jobs_cancel(henn__svc_jobs *j);
+/* Whether a job runs (it owns the party meanwhile). */
+int henn__svc_jobs_busy(henn__svc_jobs *j);
+/* Start epochs epochs of proto->train_epoch on party with seeds seed,
+ * seed + 1, ...: 0 and *jid, HENN_EINVAL (no training in this protocol, bad
+ * epochs), HENN_EPROTO (a job runs), HENN_ENOMEM. */
+int henn__svc_jobs_start(henn__svc_jobs *j, const henn__svc_protocol *proto, void *party,
+                         size_t epochs, uint64_t seed, uint64_t *jid);
+/* The job's progress as JSON (*out owned by the caller); HENN_EINVAL for
+ * an unknown job id. */
+int henn__svc_jobs_status(henn__svc_jobs *j, uint64_t jid, json_t **out);
+/* The unanswered request (*req malloc'd, NULL when none after wait_s
+ * seconds or when no job runs) and its seq. */
+int henn__svc_jobs_poll(henn__svc_jobs *j, unsigned wait_s, uint8_t **req, size_t *len,
+                        uint64_t *seq);
+/* The owner's answer to request seq: 0 (taken, or a repeat of an earlier
+ * answer), 1 (no such request yet: *expected is the current one),
+ * HENN_ENOMEM. */
+int henn__svc_jobs_answer(henn__svc_jobs *j, uint64_t seq, const uint8_t *b, size_t len,
+                          uint64_t *expected);
 
 /* ---------------------------------------------------------------- store */
 

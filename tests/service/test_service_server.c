@@ -659,6 +659,156 @@ static void test_lr(void)
     henn_svc_server_stop(b.s);
 }
 
+/* The published KDD protocol's training as a server job: the owner uploads
+ * through messages, starts the job, fetches the trainer's DECRYPT
+ * requests by long-polling and answers them; the per-epoch losses and the
+ * encrypted-inference scores afterwards equal the in-process run's bit
+ * for bit. While the job runs, messages get 409 busy. */
+static void test_published(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_owner *o1 = NULL, *o2 = NULL;
+    henn_trainer *tr = NULL;
+    henn_transport to_tr, to_o;
+    henn_proto_params p;
+    route_tr rt;
+    char dir[300], path[160], *body, *body0;
+    double loss1[EPOCHS];
+    float scores1[BATCH * CLS], scores2[BATCH * CLS];
+    uint8_t pred1[BATCH], pred2[BATCH];
+    henn_svc_response rs;
+    json_t *j;
+    size_t e, answered = 0, polls = 0, busy_seen = 0;
+    const char *state = NULL;
+
+    params(&p);
+    make_model(&m, &nn);
+    /* In process. */
+    CHECK_OK(henn_owner_new(&o1, &SK, NULL));
+    CHECK_OK(henn_trainer_new(&tr, &m, &nn, NULL));
+    henn__trainer_allow_insecure(tr);
+    henn_transport_to_trainer(&to_tr, tr);
+    henn_transport_to_owner(&to_o, o1);
+    CHECK_OK(henn_owner_upload(o1, &to_tr, &p, X, Y, ROWS, DIM));
+    for (e = 0; e < EPOCHS; e++)
+        CHECK_OK(henn_trainer_train_epoch(tr, &to_o, SEED + e, NULL, NULL, &loss1[e]));
+    CHECK_OK(henn_owner_infer(o1, &to_tr, &p, X, BATCH, DIM, CLS, pred1, scores1));
+    henn_trainer_free(tr);
+    henn_owner_free(o1);
+
+    /* Through the router. */
+    make_dir(dir, sizeof(dir), "published");
+    memset(&rt, 0, sizeof(rt));
+    rt.dir = dir;
+    rt.restart_at = rt.restart_at2 = (size_t)-1;
+    rt.s = start(dir, NULL, 0);
+    body = create_body("kdd-published", &m, &nn);
+    body0 = create_body("kdd-published", &m, &nn);
+    create_session(rt.s, &rt.ss, body, NULL);
+    CHECK_OK(henn_owner_new(&o2, &SK, NULL));
+    route_transport(&to_tr, &rt);
+    CHECK_OK(henn_owner_upload(o2, &to_tr, &p, X, Y, ROWS, DIM));
+    /* No job yet: the long poll answers at once with nothing. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/requests?wait=30", rt.ss.id);
+    CHECK_EQ_INT(route(rt.s, &rs, "GET", path, rt.ss.token, NULL, 0), 204);
+    henn_svc_response_free(&rs);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/jobs/1", rt.ss.id);
+    json_decref(route_json(rt.s, 404, "GET", path, rt.ss.token, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/jobs", rt.ss.id);
+    json_decref(route_json(rt.s, 400, "POST", path, rt.ss.token, "{\"kind\":\"train\"}"));
+    snprintf(body, 64, "{\"kind\":\"train\",\"epochs\":%d,\"seed\":%d}", EPOCHS, SEED);
+    j = route_json(rt.s, 201, "POST", path, rt.ss.token, body);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "job")), 1);
+    json_decref(j);
+    /* A second job while the first runs. */
+    json_decref(route_json(rt.s, 409, "POST", path, rt.ss.token, body));
+    for (;;) {
+        snprintf(path, sizeof(path), "/v1/sessions/%s/requests?wait=5", rt.ss.id);
+        route(rt.s, &rs, "GET", path, rt.ss.token, NULL, 0);
+        polls++;
+        if (rs.status == 200) {
+            uint8_t *ans = NULL;
+            size_t ans_len = 0;
+            uint64_t seq = rs.seq;
+            henn_svc_response r2;
+            CHECK(seq == answered + 1);
+            CHECK_OK(henn_owner_handle(o2, rs.body, rs.body_len, &ans, &ans_len));
+            /* An answer for a request not asked yet. */
+            snprintf(path, sizeof(path), "/v1/sessions/%s/requests/%llu", rt.ss.id,
+                     (unsigned long long)seq + 1);
+            j = route_json(rt.s, 409, "POST", path, rt.ss.token, "x");
+            CHECK_EQ_INT(json_integer_value(json_object_get(j, "expected")), (long long)seq);
+            json_decref(j);
+            snprintf(path, sizeof(path), "/v1/sessions/%s/requests/%llu", rt.ss.id,
+                     (unsigned long long)seq);
+            CHECK_EQ_INT(route(rt.s, &r2, "POST", path, rt.ss.token, ans, ans_len), 200);
+            henn_svc_response_free(&r2);
+            /* The same answer again (a retry): accepted, ignored. */
+            CHECK_EQ_INT(route(rt.s, &r2, "POST", path, rt.ss.token, ans, ans_len), 200);
+            henn_svc_response_free(&r2);
+            free(ans);
+            answered++;
+            if (busy_seen == 0) {
+                snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", rt.ss.id,
+                         (unsigned long long)rt.seq + 1);
+                j = route_json(rt.s, 409, "POST", path, rt.ss.token, "x");
+                busy_seen += strcmp(err_code(j), "busy") == 0;
+                json_decref(j);
+            }
+        }
+        henn_svc_response_free(&rs);
+        snprintf(path, sizeof(path), "/v1/sessions/%s/jobs/1", rt.ss.id);
+        j = route_json(rt.s, 200, "GET", path, rt.ss.token, NULL);
+        state = json_string_value(json_object_get(j, "state"));
+        if (state == NULL || strcmp(state, "running") != 0 || polls > 100000) {
+            size_t k;
+            CHECK_EQ_STR(state, "done");
+            CHECK_EQ_INT(json_integer_value(json_object_get(j, "epoch")), EPOCHS);
+            CHECK_EQ_INT(json_array_size(json_object_get(j, "loss")), EPOCHS);
+            for (k = 0; k < EPOCHS; k++)
+                CHECK_EQ_DBL(json_real_value(json_array_get(json_object_get(j, "loss"), k)),
+                             loss1[k]);
+            json_decref(j);
+            break;
+        }
+        json_decref(j);
+    }
+    CHECK(answered > 0);
+    CHECK_EQ_INT(busy_seen, 1);
+    /* Encrypted inference on the trained model: the same scores. */
+    CHECK_OK(henn_owner_infer(o2, &to_tr, &p, X, BATCH, DIM, CLS, pred2, scores2));
+    CHECK(memcmp(pred1, pred2, BATCH) == 0);
+    CHECK(memcmp(scores1, scores2, sizeof(scores1)) == 0);
+    /* The owner learns nothing about the model here: no result. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/result", rt.ss.id);
+    json_decref(route_json(rt.s, 403, "GET", path, rt.ss.token, NULL));
+    /* A job left waiting for an answer: DELETE cancels it. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/jobs", rt.ss.id);
+    j = route_json(rt.s, 201, "POST", path, rt.ss.token, body);
+    CHECK_EQ_INT(json_integer_value(json_object_get(j, "job")), 2);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/requests?wait=30", rt.ss.id);
+    CHECK_EQ_INT(route(rt.s, &rs, "GET", path, rt.ss.token, NULL, 0), 200);
+    CHECK(rs.seq > 0);
+    henn_svc_response_free(&rs);
+    snprintf(path, sizeof(path), "/v1/sessions/%s", rt.ss.id);
+    CHECK_EQ_INT(route(rt.s, &rs, "DELETE", path, rt.ss.token, NULL, 0), 204);
+    henn_svc_response_free(&rs);
+    json_decref(route_json(rt.s, 401, "GET", path, rt.ss.token, NULL));
+    /* ... and stopping the server cancels one too. */
+    create_session(rt.s, &rt.ss, body0, NULL);
+    rt.seq = 0;
+    CHECK_OK(henn_owner_upload(o2, &to_tr, &p, X, Y, ROWS, DIM));
+    snprintf(path, sizeof(path), "/v1/sessions/%s/jobs", rt.ss.id);
+    json_decref(route_json(rt.s, 201, "POST", path, rt.ss.token, body));
+    henn_svc_server_stop(rt.s);
+    henn_owner_free(o2);
+    free(body);
+    free(body0);
+    henn_nn_model_clear(&m);
+}
+
 /* Status codes of the API, and the body of a 404 for another session's
  * id equals that of a nonexistent id. */
 static void test_api_errors(void)
@@ -1327,6 +1477,7 @@ int main(void)
     test_start_refusals();
     test_infer();
     test_lr();
+    test_published();
     test_private_training();
     test_kill9();
     test_tls();

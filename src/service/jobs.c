@@ -1,0 +1,297 @@
+/*
+ * Server-driven requests and jobs of a session (docs/SERVICE.md).
+ *
+ * A job (POST /v1/sessions/{id}/jobs {"kind": "train", "epochs": E,
+ * "seed": S}) runs the protocol's training on a thread of its own: epoch e
+ * is train_epoch(party, to_owner, S + e), as the in-process run calls
+ * henn_trainer_train_epoch. Its transport to the owner is the channel:
+ * each call publishes one request (seq 1, 2, ...) and waits for the
+ * answer. The client fetches the oldest unanswered request by long-polling
+ * GET /v1/sessions/{id}/requests?wait=S (200 with Henn-Seq, or 204) and
+ * answers with POST /v1/sessions/{id}/requests/{seq}; a repeated answer is
+ * accepted and ignored, an answer for another seq gets 409.
+ *
+ * While a job runs it owns the party: the session's messages and result
+ * get 409 "busy". Jobs live in memory: after a restart the session is
+ * rebuilt from its log (the uploaded data) and the job is gone.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "service/svc_internal.h"
+
+/* How long a job waits for the owner's answer before it fails. */
+#define ANSWER_TIMEOUT_S 600
+
+enum { JOB_NONE, JOB_RUNNING, JOB_DONE, JOB_FAILED };
+
+struct henn__svc_jobs {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    /* The channel: the request the job waits on (pending) and its answer. */
+    uint64_t req_seq;
+    uint8_t *pending, *answer;
+    size_t pending_len, answer_len;
+    int cancel;
+    /* The job. */
+    pthread_t thread;
+    int thread_live, state, rc;
+    uint64_t jid, seed;
+    size_t epochs, epoch, rows_done, rows_total;
+    double *loss;
+    const henn__svc_protocol *proto;
+    void *party;
+};
+
+int henn__svc_jobs_new(henn__svc_jobs **out)
+{
+    henn__svc_jobs *j = calloc(1, sizeof(*j));
+    *out = NULL;
+    if (j == NULL)
+        return HENN_ENOMEM;
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->cond, NULL);
+    *out = j;
+    return 0;
+}
+
+/* Stop a running job (its transport calls fail) and wait for its thread. */
+void henn__svc_jobs_cancel(henn__svc_jobs *j)
+{
+    int live;
+    pthread_mutex_lock(&j->lock);
+    j->cancel = 1;
+    pthread_cond_broadcast(&j->cond);
+    live = j->thread_live;
+    j->thread_live = 0;
+    pthread_mutex_unlock(&j->lock);
+    if (live)
+        pthread_join(j->thread, NULL);
+    pthread_mutex_lock(&j->lock);
+    j->cancel = 0;
+    pthread_mutex_unlock(&j->lock);
+}
+
+void henn__svc_jobs_free(henn__svc_jobs *j)
+{
+    if (j == NULL)
+        return;
+    henn__svc_jobs_cancel(j);
+    free(j->pending);
+    free(j->answer);
+    free(j->loss);
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->cond);
+    free(j);
+}
+
+int henn__svc_jobs_busy(henn__svc_jobs *j)
+{
+    int busy;
+    pthread_mutex_lock(&j->lock);
+    busy = j->state == JOB_RUNNING;
+    pthread_mutex_unlock(&j->lock);
+    return busy;
+}
+
+/* The job's transport to the owner: publish req, wait for its answer. */
+static int channel_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                        size_t *resp_len)
+{
+    henn__svc_jobs *j = ctx;
+    struct timespec until;
+    int rc = 0;
+    uint8_t *copy = malloc(req_len > 0 ? req_len : 1);
+    *resp = NULL;
+    *resp_len = 0;
+    if (copy == NULL)
+        return HENN_ENOMEM;
+    if (req_len > 0)
+        memcpy(copy, req, req_len);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ANSWER_TIMEOUT_S;
+    pthread_mutex_lock(&j->lock);
+    free(j->pending);
+    free(j->answer);
+    j->answer = NULL;
+    j->pending = copy;
+    j->pending_len = req_len;
+    j->req_seq++;
+    pthread_cond_broadcast(&j->cond);
+    while (j->answer == NULL && !j->cancel && rc == 0)
+        if (pthread_cond_timedwait(&j->cond, &j->lock, &until) == ETIMEDOUT)
+            rc = HENN_ETIMEDOUT;
+    if (j->answer != NULL && rc == 0) {
+        *resp = j->answer;
+        *resp_len = j->answer_len;
+        j->answer = NULL;
+    } else if (rc == 0) {
+        rc = HENN_EIO; /* cancelled */
+    }
+    free(j->pending);
+    j->pending = NULL;
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
+
+static void job_progress(void *user, size_t done, size_t total)
+{
+    henn__svc_jobs *j = user;
+    pthread_mutex_lock(&j->lock);
+    j->rows_done = done;
+    j->rows_total = total;
+    pthread_mutex_unlock(&j->lock);
+}
+
+static void *job_main(void *arg)
+{
+    henn__svc_jobs *j = arg;
+    henn_transport to_owner;
+    size_t e;
+    int rc = 0;
+    memset(&to_owner, 0, sizeof(to_owner));
+    to_owner.call = channel_call;
+    to_owner.ctx = j;
+    for (e = 0; e < j->epochs && rc == 0; e++) {
+        double loss = 0.0;
+        rc = j->proto->train_epoch(j->party, &to_owner, j->seed + e, job_progress, j, &loss);
+        pthread_mutex_lock(&j->lock);
+        if (rc == 0) {
+            j->loss[e] = loss;
+            j->epoch = e + 1;
+        }
+        pthread_mutex_unlock(&j->lock);
+    }
+    pthread_mutex_lock(&j->lock);
+    j->rc = rc;
+    j->state = rc == 0 ? JOB_DONE : JOB_FAILED;
+    pthread_cond_broadcast(&j->cond);
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+int henn__svc_jobs_start(henn__svc_jobs *j, const henn__svc_protocol *proto, void *party,
+                         size_t epochs, uint64_t seed, uint64_t *jid)
+{
+    double *loss;
+    int live;
+    if (proto->train_epoch == NULL || epochs == 0 || epochs > 100000)
+        return HENN_EINVAL;
+    pthread_mutex_lock(&j->lock);
+    if (j->state == JOB_RUNNING) {
+        pthread_mutex_unlock(&j->lock);
+        return HENN_EPROTO;
+    }
+    live = j->thread_live;
+    j->thread_live = 0;
+    pthread_mutex_unlock(&j->lock);
+    if (live) /* the previous job's thread has ended: collect it */
+        pthread_join(j->thread, NULL);
+    loss = calloc(epochs, sizeof(double));
+    if (loss == NULL)
+        return HENN_ENOMEM;
+    pthread_mutex_lock(&j->lock);
+    free(j->loss);
+    j->loss = loss;
+    j->proto = proto;
+    j->party = party;
+    j->epochs = epochs;
+    j->seed = seed;
+    j->epoch = j->rows_done = j->rows_total = 0;
+    j->rc = 0;
+    j->state = JOB_RUNNING;
+    j->jid++;
+    *jid = j->jid;
+    if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+        j->state = JOB_FAILED;
+        j->rc = HENN_ENOMEM;
+        pthread_mutex_unlock(&j->lock);
+        return HENN_ENOMEM;
+    }
+    j->thread_live = 1;
+    pthread_mutex_unlock(&j->lock);
+    return 0;
+}
+
+int henn__svc_jobs_status(henn__svc_jobs *j, uint64_t jid, json_t **out)
+{
+    static const char *const states[] = {"none", "running", "done", "failed"};
+    json_t *o = NULL, *loss;
+    size_t e;
+    *out = NULL;
+    pthread_mutex_lock(&j->lock);
+    if (jid == 0 || jid != j->jid || j->state == JOB_NONE) {
+        pthread_mutex_unlock(&j->lock);
+        return HENN_EINVAL;
+    }
+    loss = json_array();
+    for (e = 0; loss != NULL && e < j->epoch; e++)
+        json_array_append_new(loss, json_real(j->loss[e]));
+    if (loss != NULL)
+        o = json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:o}", "job", (json_int_t)j->jid, "kind",
+                      "train", "state", states[j->state], "epochs", (json_int_t)j->epochs,
+                      "epoch", (json_int_t)j->epoch, "rows", (json_int_t)j->rows_done,
+                      "rows_total", (json_int_t)j->rows_total, "loss", loss);
+    if (o != NULL && j->state == JOB_FAILED)
+        json_object_set_new(o, "error", json_string(henn_err_name(j->rc)));
+    pthread_mutex_unlock(&j->lock);
+    *out = o;
+    return o != NULL ? 0 : HENN_ENOMEM;
+}
+
+int henn__svc_jobs_poll(henn__svc_jobs *j, unsigned wait_s, uint8_t **req, size_t *len,
+                        uint64_t *seq)
+{
+    struct timespec until;
+    int rc = 0;
+    *req = NULL;
+    *len = 0;
+    *seq = 0;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait_s;
+    pthread_mutex_lock(&j->lock);
+    /* Nothing can come while no job runs: answer at once. */
+    while ((j->pending == NULL || j->answer != NULL) && j->state == JOB_RUNNING && !j->cancel)
+        if (wait_s == 0 || pthread_cond_timedwait(&j->cond, &j->lock, &until) == ETIMEDOUT)
+            break;
+    if (j->pending != NULL && j->answer == NULL) {
+        *req = malloc(j->pending_len > 0 ? j->pending_len : 1);
+        if (*req == NULL) {
+            rc = HENN_ENOMEM;
+        } else {
+            if (j->pending_len > 0)
+                memcpy(*req, j->pending, j->pending_len);
+            *len = j->pending_len;
+            *seq = j->req_seq;
+        }
+    }
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
+
+int henn__svc_jobs_answer(henn__svc_jobs *j, uint64_t seq, const uint8_t *b, size_t len,
+                          uint64_t *expected)
+{
+    int rc = 0;
+    pthread_mutex_lock(&j->lock);
+    *expected = j->req_seq;
+    if (seq == j->req_seq && j->pending != NULL && j->answer == NULL) {
+        j->answer = malloc(len > 0 ? len : 1);
+        if (j->answer == NULL) {
+            rc = HENN_ENOMEM;
+        } else {
+            if (len > 0)
+                memcpy(j->answer, b, len);
+            j->answer_len = len;
+            pthread_cond_broadcast(&j->cond);
+        }
+    } else if (seq == 0 || seq > j->req_seq) {
+        rc = 1; /* not asked yet */
+    }
+    /* else: an answer given before (a retry): accepted, ignored. */
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
