@@ -13,6 +13,13 @@
  *        [test rows (0 = all of corrected.gz)] [rerandomize (0)]
  *        [intcode (default) | onehot] [batch (0 = 56 / the fewest whole
  *        chunks of at least inputs + 1 rows)]
+ *        bench_kdd_private batches [seeds (10)]: no encryption; the published
+ *        configuration in plaintext per batch-order seed 1..seeds (same rows,
+ *        same initial weights): contiguous batches (henn_nn_train_epoch, the
+ *        CLI's plaintext column) against the private protocol's batches
+ *        (henn_private_train_plain): accuracy, macro-F1 and per-class F1 on
+ *        all of corrected.gz, one JSON line per seed (docs/RESULTS.md: where
+ *        the macro-F1 gap of the side-by-side table comes from).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -50,6 +57,117 @@ static double accuracy(const henn_nn_model *m, const float *T, const uint8_t *y,
     return (double)ok / (double)rows;
 }
 
+static int metrics_json(char *out, size_t len, const henn_nn_model *m, const float *T,
+                        const uint8_t *y, size_t rows)
+{
+    uint8_t *pred = malloc(rows);
+    henn_nn_metrics mt;
+    int rc = pred == NULL ? HENN_ENOMEM : henn_nn_predict(pred, m, T, rows);
+    if (rc == 0)
+        rc = henn_nn_metrics_compute(&mt, y, pred, rows, HENN_KDD_CLASSES);
+    if (rc == 0) {
+        snprintf(out, len,
+                 "{\"accuracy\":%.4f,\"macro_f1\":%.4f,\"f1\":{\"normal\":%.3f,\"dos\":%.3f,"
+                 "\"u2r\":%.3f,\"r2l\":%.3f,\"probe\":%.3f}}",
+                 mt.accuracy, mt.macro_f1, mt.f1[0], mt.f1[1], mt.f1[2], mt.f1[3], mt.f1[4]);
+        henn_nn_metrics_clear(&mt);
+    }
+    free(pred);
+    return rc;
+}
+
+/* bench_kdd_private batches [seeds]: see the header. */
+static int batch_sweep(size_t seeds)
+{
+    const size_t rows = 10000;
+    henn_kdd_set tr, te;
+    henn_kdd_prep prep;
+    size_t *idx = malloc(rows * sizeof(size_t)), dims[3], i, s;
+    uint8_t *y = malloc(rows);
+    float *X = NULL, *T = NULL;
+    int rc;
+
+    henn_kdd_set_init(&tr);
+    henn_kdd_set_init(&te);
+    henn_kdd_prep_init(&prep);
+    rc = idx == NULL || y == NULL ? HENN_ENOMEM : 0;
+    if (rc == 0)
+        rc = henn_kdd_load(&tr, HENN_DATA_DIR "/kddcup99/kddcup.data_10_percent.gz", 0, 0, NULL);
+    if (rc == 0)
+        rc = henn_kdd_load(&te, HENN_DATA_DIR "/kddcup99/corrected.gz", 0, 0, NULL);
+    if (rc == 0)
+        rc = henn_kdd_subset(idx, rows, tr.rows, 1);
+    if (rc == 0) { /* fitted on the training rows used, as the CLI does */
+        henn_kdd_set sub = tr;
+        double *sx = malloc(rows * HENN_KDD_FEATURES * sizeof(double));
+        for (i = 0; sx != NULL && i < rows; i++)
+            memcpy(sx + i * HENN_KDD_FEATURES, tr.x + idx[i] * HENN_KDD_FEATURES,
+                   HENN_KDD_FEATURES * sizeof(double));
+        sub.x = sx;
+        sub.rows = rows;
+        rc = sx == NULL ? HENN_ENOMEM
+                        : henn_kdd_prep_fit(&prep, &sub, HENN_KDD_INTCODE, HENN_KDD_LOG1P_HEAVY);
+        free(sx);
+    }
+    if (rc == 0)
+        rc = henn_kdd_prep_apply(&X, NULL, &prep, &tr, idx, rows);
+    if (rc == 0)
+        rc = henn_kdd_prep_apply(&T, NULL, &prep, &te, NULL, te.rows);
+    for (i = 0; rc == 0 && i < rows; i++)
+        y[i] = tr.y[idx[i]];
+    dims[0] = prep.dim;
+    dims[1] = 41;
+    dims[2] = HENN_KDD_CLASSES;
+    for (s = 1; rc == 0 && s <= seeds; s++) {
+        henn_nn_model init, mc, mp;
+        henn_nn_opts nn;
+        henn_nn_trainer *tc = NULL, *tp = NULL;
+        char jc[256], jp[256];
+        henn_nn_model_init_empty(&mc);
+        henn_nn_model_init_empty(&mp);
+        rc = henn_nn_model_init(&init, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 1);
+        henn_nn_opts_default(&nn);
+        nn.lr = 0.01f;
+        nn.max_rows = 56;
+        if (rc == 0)
+            rc = henn_nn_model_copy(&mc, &init);
+        if (rc == 0)
+            rc = henn_nn_model_copy(&mp, &init);
+        if (rc == 0)
+            rc = henn_nn_trainer_new(&tc, &mc, &nn);
+        if (rc == 0)
+            rc = henn_nn_trainer_new(&tp, &mp, &nn);
+        if (rc == 0)
+            rc = henn_nn_train_epoch(tc, X, y, rows, 56, s, NULL, NULL, NULL);
+        if (rc == 0)
+            rc = henn_private_train_plain(tp, X, y, rows, prep.dim, 56, 1, s, NULL);
+        if (rc == 0)
+            rc = metrics_json(jc, sizeof(jc), &mc, T, te.y, te.rows);
+        if (rc == 0)
+            rc = metrics_json(jp, sizeof(jp), &mp, T, te.y, te.rows);
+        if (rc == 0)
+            printf("{\"bench\":\"kdd_batch_order\",\"config\":\"intcode 41-41-5 sigmoid adam "
+                   "0.01 10000 rows 1 epoch batch 56\",\"seed\":%zu,\"contiguous\":%s,"
+                   "\"private_batches\":%s}\n",
+                   s, jc, jp);
+        henn_nn_trainer_free(tc);
+        henn_nn_trainer_free(tp);
+        henn_nn_model_clear(&init);
+        henn_nn_model_clear(&mc);
+        henn_nn_model_clear(&mp);
+    }
+    if (rc != 0)
+        fprintf(stderr, "bench_kdd_private batches: %s\n", henn_strerror(rc));
+    henn_kdd_set_clear(&tr);
+    henn_kdd_set_clear(&te);
+    henn_kdd_prep_clear(&prep);
+    free(X);
+    free(T);
+    free(idx);
+    free(y);
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     size_t rows = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 10000;
@@ -79,6 +197,8 @@ int main(int argc, char **argv)
 
     if (henn_init() != 0)
         return 1;
+    if (argc > 1 && strcmp(argv[1], "batches") == 0)
+        return batch_sweep(argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 10);
     henn_kdd_set_init(&tr);
     henn_kdd_set_init(&te);
     henn_kdd_prep_init(&prep);
