@@ -221,10 +221,11 @@ static void test_scalarmul(void)
             decaf_255_scalar_copy(s, decaf_255_scalar_one);
         else if (it == 2) /* l - 1: every digit position busy, top carry */
             decaf_255_scalar_sub(s, decaf_255_scalar_zero, decaf_255_scalar_one);
-        else if (it == 3) /* all nibbles 8: every digit negative */
-            memset(rb, 0x88, 31), rb[31] = 0x08, decaf_255_scalar_decode_long(s, rb, 32);
-        else if (it == 4) /* all nibbles 7 */
-            memset(rb, 0x77, 31), rb[31] = 0x07, decaf_255_scalar_decode_long(s, rb, 32);
+        else if (it == 3 || it == 4) { /* all nibbles 8 (every digit negative), all 7 */
+            memset(rb, it == 3 ? 0x88 : 0x77, 31);
+            rb[31] = it == 3 ? 0x08 : 0x07;
+            decaf_255_scalar_decode_long(s, rb, 32);
+        }
         decaf_255_scalar_encode(kb, s);
         for (int j = 0; j < 4; j++) {
             decaf_255_point_t a, b;
