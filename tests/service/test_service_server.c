@@ -12,6 +12,7 @@
 #define _DEFAULT_SOURCE
 #include "../test.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
 #include <math.h>
 #include <jansson.h>
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +49,9 @@ static henn_paillier_sk SK;
                              NULL, NULL)
 
 static float X[ROWS * DIM];
+/* The in-process published training's losses and scores (test_published). */
+static double PUB_LOSS[EPOCHS];
+static float PUB_SCORES[BATCH * CLS];
 /* The in-process private training's model (test_private_training). */
 static uint8_t *WANT;
 static size_t WANT_LEN;
@@ -696,6 +701,8 @@ static void test_published(void)
     CHECK_OK(henn_owner_infer(o1, &to_tr, &p, X, BATCH, DIM, CLS, pred1, scores1));
     henn_trainer_free(tr);
     henn_owner_free(o1);
+    memcpy(PUB_LOSS, loss1, sizeof(loss1));
+    memcpy(PUB_SCORES, scores1, sizeof(scores1));
 
     /* Through the router. */
     make_dir(dir, sizeof(dir), "published");
@@ -806,6 +813,160 @@ static void test_published(void)
     henn_owner_free(o2);
     free(body);
     free(body0);
+    henn_nn_model_clear(&m);
+}
+
+/* ---- the published protocol over HTTP (libcurl in the test) ---- */
+
+typedef struct http_buf {
+    uint8_t *b;
+    size_t len;
+    uint64_t henn_seq;
+} http_buf;
+
+static size_t http_write(char *p, size_t size, size_t n, void *user)
+{
+    http_buf *h = user;
+    uint8_t *g = realloc(h->b, h->len + size * n + 1);
+    if (g == NULL)
+        return 0;
+    h->b = g;
+    memcpy(h->b + h->len, p, size * n);
+    h->len += size * n;
+    h->b[h->len] = 0;
+    return size * n;
+}
+
+static size_t http_header(char *p, size_t size, size_t n, void *user)
+{
+    http_buf *h = user;
+    if (size * n > 9 && strncasecmp(p, "Henn-Seq:", 9) == 0)
+        h->henn_seq = strtoull(p + 9, NULL, 10);
+    return size * n;
+}
+
+/* One request with libcurl; the status, or 0 on a transport error. */
+static long http(http_buf *h, const char *method, const char *url, const char *token,
+                 const void *body, size_t len)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hd = NULL;
+    char auth[120];
+    long status = 0;
+    memset(h, 0, sizeof(*h));
+    if (c == NULL)
+        return 0;
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    hd = curl_slist_append(hd, auth);
+    hd = curl_slist_append(hd, "Content-Type: application/octet-stream");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    }
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* The published training over HTTP: upload through henn_svc_client's
+ * transport, the job and the long poll (Henn-Seq header, ?wait=) with
+ * libcurl, inference through the client again: the in-process losses and
+ * scores. */
+static void test_published_http(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_owner *o = NULL;
+    henn_svc_server *s;
+    henn_svc_client_opts co;
+    henn_svc_client *c = NULL;
+    henn_transport t;
+    henn_proto_params p;
+    char dir[300], url[300], jobs[64], *body, *cfg;
+    const char *base, *id, *tok;
+    float scores[BATCH * CLS];
+    uint8_t pred[BATCH];
+    http_buf h;
+    json_t *j;
+    size_t answered = 0, rounds = 0;
+    int done = 0;
+
+    params(&p);
+    make_model(&m, &nn);
+    make_dir(dir, sizeof(dir), "published_http");
+    s = start(dir, NULL, 0);
+    base = henn_svc_server_url(s);
+    body = create_body("kdd-published", &m, &nn);
+    j = json_loads(body, 0, NULL);
+    cfg = json_dumps(json_object_get(j, "config"), JSON_COMPACT);
+    json_decref(j);
+    memset(&co, 0, sizeof(co));
+    co.url = base;
+    co.retry_s = 5.0;
+    CHECK_OK(henn_svc_client_create(&c, &co, "kdd-published", cfg));
+    if (c == NULL)
+        return;
+    id = henn_svc_client_session(c);
+    tok = henn_svc_client_token(c);
+    henn_svc_client_transport(&t, c);
+    CHECK_OK(henn_owner_new(&o, &SK, NULL));
+    CHECK_OK(henn_owner_upload(o, &t, &p, X, Y, ROWS, DIM));
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/jobs", base, id);
+    snprintf(jobs, sizeof(jobs), "{\"kind\":\"train\",\"epochs\":%d,\"seed\":%d}", EPOCHS,
+             SEED);
+    CHECK_EQ_INT(http(&h, "POST", url, tok, jobs, strlen(jobs)), 201);
+    free(h.b);
+    while (!done && rounds++ < 100000) {
+        snprintf(url, sizeof(url), "%s/v1/sessions/%s/requests?wait=10", base, id);
+        long st = http(&h, "GET", url, tok, NULL, 0);
+        if (st == 200) {
+            uint8_t *ans = NULL;
+            size_t ans_len = 0;
+            http_buf h2;
+            CHECK_EQ_INT(h.henn_seq, answered + 1);
+            CHECK_OK(henn_owner_handle(o, h.b, h.len, &ans, &ans_len));
+            snprintf(url, sizeof(url), "%s/v1/sessions/%s/requests/%llu", base, id,
+                     (unsigned long long)h.henn_seq);
+            CHECK_EQ_INT(http(&h2, "POST", url, tok, ans, ans_len), 200);
+            free(h2.b);
+            free(ans);
+            answered++;
+        } else {
+            CHECK_EQ_INT(st, 204);
+        }
+        free(h.b);
+        snprintf(url, sizeof(url), "%s/v1/sessions/%s/jobs/1", base, id);
+        CHECK_EQ_INT(http(&h, "GET", url, tok, NULL, 0), 200);
+        j = json_loadb((const char *)h.b, h.len, 0, NULL);
+        if (strcmp(json_string_value(json_object_get(j, "state")), "running") != 0) {
+            size_t k;
+            CHECK_EQ_STR(json_string_value(json_object_get(j, "state")), "done");
+            for (k = 0; k < EPOCHS; k++)
+                CHECK_EQ_DBL(json_real_value(json_array_get(json_object_get(j, "loss"), k)),
+                             PUB_LOSS[k]);
+            done = 1;
+        }
+        json_decref(j);
+        free(h.b);
+    }
+    CHECK(done && answered > 0);
+    CHECK_OK(henn_owner_infer(o, &t, &p, X, BATCH, DIM, CLS, pred, scores));
+    CHECK(memcmp(scores, PUB_SCORES, sizeof(scores)) == 0);
+    henn_svc_client_free(c);
+    henn_owner_free(o);
+    henn_svc_server_stop(s);
+    free(cfg);
+    free(body);
     henn_nn_model_clear(&m);
 }
 
@@ -1478,6 +1639,7 @@ int main(void)
     test_infer();
     test_lr();
     test_published();
+    test_published_http();
     test_private_training();
     test_kill9();
     test_tls();
