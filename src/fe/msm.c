@@ -166,11 +166,11 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
  * libdecaf's limbs (gf25519.h). libdecaf keeps ristretto255 elements as
  * extended coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, XY = ZT, on the curve
  * -x^2 + y^2 = 1 + d x^2 y^2 with d = 121665 (its internal model; checked
- * at run time by henn__fe_layout_ok). It runs when every term is affine
- * (Z = 1: libdecaf's decoder leaves them so, which is how a server receives
- * ciphertexts); other inputs go to henn__fe_msm, since a batched
- * normalisation (about 5 multiplications per term) costs more than the
- * mixed additions save. Terms are stored as (y + x, y - x, 2 d x y), so
+ * at run time by henn__fe_layout_ok; the formulas live in edwards.h). It
+ * runs when every term is affine (Z = 1: libdecaf's decoder and
+ * henn_feip_encrypt leave them so); other inputs go to henn__fe_msm, since
+ * a batched normalisation per call (about 5 multiplications per term)
+ * costs more than the mixed additions save. Terms are stored as (y + x, y - x, 2 d x y), so
  * adding one to a bucket costs 7
  * multiplications (Hisil, Wong, Carter, Dawson, Asiacrypt 2008, section
  * 3.1, "mixed addition"); each term is stored with its negative (the first
@@ -181,6 +181,7 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
  * sum, are written side by side: independent chains of multiplications
  * that the processor overlaps (about 8% off the MSM at n = 784).
  */
+
 /* 1 if every point has Z = 1 exactly (as libdecaf's decoder leaves them). */
 static int all_affine(const henn_fe_elem *p, size_t n)
 {
