@@ -430,6 +430,31 @@ static void test_tokens_and_ids(uint16_t port)
     CHECK_EQ_INT(http(port, "GET", pn, bearer(a, sizeof(a), A.tok), NULL, 0, r2, RESP_CAP), 404);
     CHECK_EQ_INT(session_seq(port, &B), 1);
     CHECK_EQ_INT(session_seq(port, &A), 0);
+    /* The server-driven channel and jobs of B: 404 to A's token, one body;
+     * B's own token: no jobs for lr (403), an empty poll answers at once
+     * (204) even when it asks to wait, no such job (404). */
+    {
+        static const struct {
+            const char *method, *suffix;
+            unsigned own;
+        } ch[] = {
+            {"GET", "/requests?wait=60", 204}, {"POST", "/requests/1", 409},
+            {"POST", "/jobs", 403},            {"GET", "/jobs/1", 404},
+        };
+        static const char job[] = "{\"kind\":\"train\",\"epochs\":1}";
+        for (i = 0; i < sizeof(ch) / sizeof(ch[0]); i++) {
+            char p[160];
+            snprintf(p, sizeof(p), "/v1/sessions/%s%s", B.id, ch[i].suffix);
+            CHECK_EQ_INT(http(port, ch[i].method, p, bearer(a, sizeof(a), A.tok), job,
+                              strlen(job), r2, RESP_CAP),
+                         404);
+            CHECK_EQ_STR(body1, body_of(r2));
+            CHECK_EQ_INT(http(port, ch[i].method, p, NULL, job, strlen(job), r2, RESP_CAP), 401);
+            CHECK_EQ_INT(http(port, ch[i].method, p, bearer(a, sizeof(a), B.tok), job,
+                              strlen(job), r2, RESP_CAP),
+                         ch[i].own);
+        }
+    }
 
     /* "Bearer" variants: the scheme is case-insensitive (RFC 7235); the
      * token is compared exactly. */
@@ -571,11 +596,15 @@ static void test_paths_and_seq(uint16_t port)
         const char *conflict[] = {"0", "2", "9999999999999999999", "1844674407370955161"};
         for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             unsigned st;
-            snprintf(p, sizeof(p), "/v1/sessions/%s/messages/%s", A.id, bad[i]);
-            st = http(port, "POST", p, a, "x", 1, r, RESP_CAP);
-            if (st == 200)
-                fprintf(stderr, "  seq '%s' handled\n", bad[i]);
-            CHECK(st != 200 && st != 0 && (st < 500 || st == 505));
+            static const char *const kinds[] = {"messages", "requests", "jobs"};
+            size_t k2;
+            for (k2 = 0; k2 < 3; k2++) {
+                snprintf(p, sizeof(p), "/v1/sessions/%s/%s/%s", A.id, kinds[k2], bad[i]);
+                st = http(port, k2 == 2 ? "GET" : "POST", p, a, "x", 1, r, RESP_CAP);
+                if (st == 200)
+                    fprintf(stderr, "  %s '%s' handled\n", kinds[k2], bad[i]);
+                CHECK(st != 200 && st != 0 && (st < 500 || st == 505));
+            }
         }
         for (i = 0; i < sizeof(conflict) / sizeof(conflict[0]); i++) {
             snprintf(p, sizeof(p), "/v1/sessions/%s/messages/%s", A.id, conflict[i]);
