@@ -82,6 +82,12 @@ typedef struct henn_svc_server henn_svc_server;
  *  log, log_json: access log (NULL: none), JSON lines when log_json. Logs
  *                 carry method, route template, status, sizes and times:
  *                 never tokens, ciphertexts, keys or session ids.
+ *  max_sessions:  sessions the server holds at most (default 1024); a new
+ *                 one beyond: 507 "sessions". Anyone who reaches the port
+ *                 can create sessions unless tokens_file is given.
+ * A request to a session route whose bearer token no session has, or a
+ * session creation without a token of tokens_file, is answered 401 from
+ * its headers, before its body is read.
  */
 typedef struct henn_svc_server_opts {
     const char *listen;
@@ -95,6 +101,7 @@ typedef struct henn_svc_server_opts {
     unsigned idle_conn_s, session_ttl_s;
     FILE *log;
     int log_json;
+    size_t max_sessions;
 } henn_svc_server_opts;
 
 /* henn_svc_server_opts_default: the defaults above (data_dir NULL). */

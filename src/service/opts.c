@@ -14,6 +14,7 @@ void henn_svc_server_opts_default(henn_svc_server_opts *o)
     o->session_quota = (uint64_t)4 << 30;
     o->idle_conn_s = 60;
     o->session_ttl_s = 7u * 24u * 3600u;
+    o->max_sessions = 1024;
 }
 
 void henn_svc_response_free(henn_svc_response *rs)

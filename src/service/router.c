@@ -465,6 +465,18 @@ static int do_health(henn_svc_response *rs)
                         json_pack("{s:b,s:s}", "ok", 1, "version", HENN_VERSION_STRING));
 }
 
+/* The number of sessions in memory (s->lock). */
+static size_t session_count(henn_svc_server *s)
+{
+    henn__svc_session *ss;
+    size_t n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (ss = s->sessions; ss != NULL; ss = ss->next)
+        n++;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_response *rs)
 {
     henn__svc_party_opts po;
@@ -478,6 +490,9 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
 
     if (!server_token_ok(s, rq->authorization))
         return respond_unauthorized(rs);
+    if (s->o.max_sessions > 0 && session_count(s) >= s->o.max_sessions)
+        return respond_error(rs, 507, "sessions",
+                             "the server holds its maximum number of sessions");
     body = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
     if (body == NULL || !json_is_object(body))
         goto bad;
@@ -811,6 +826,30 @@ static int classify(const char *path, size_t n, char *id, uint64_t *seq)
     if ((size_t)(end - p) > 6 && memcmp(p, "/jobs/", 6) == 0)
         return parse_u64(seq, p + 6, end) == 0 ? R_JOB : R_BAD;
     return R_NONE;
+}
+
+unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz)
+{
+    henn__svc_session *ss;
+    const char *tok;
+    size_t tlen;
+    char id[33];
+    uint64_t seq;
+    uint8_t h[32];
+    int route = classify(path, strcspn(path, "?"), id, &seq), known = 0;
+    if (route == R_SESSIONS)
+        return server_token_ok(s, authz) ? 0 : 401;
+    if (route == R_NONE || route == R_HEALTH || route == R_BAD)
+        return 0;
+    tok = bearer(authz, &tlen);
+    if (tok == NULL)
+        return 401;
+    token_hash(h, tok, tlen);
+    pthread_mutex_lock(&s->lock);
+    for (ss = s->sessions; ss != NULL; ss = ss->next)
+        known |= sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return known ? 0 : 401;
 }
 
 const char *henn__svc_route_name(const char *path)

@@ -173,6 +173,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return queue_error(s, c, 400, "bad_request", "ambiguous message framing");
             }
         }
+        /* No token a session (or the tokens file) has: 401 before the
+         * body is read, so an outsider cannot make the server buffer
+         * max_body bytes per connection. */
+        if (henn__svc_preauth(s, url, MHD_lookup_connection_value(
+                                          c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) !=
+            0) {
+            x->queued = 1;
+            access_log(s, method, url, 401, 0, 0, &x->t0);
+            return queue_error(s, c, 401, "unauthorized", "missing or unknown bearer token");
+        }
         if (cl != NULL) {
             char *end;
             unsigned long long v;

@@ -140,6 +140,10 @@ struct henn_svc_server {
 int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o);
 void henn__svc_core_close(henn_svc_server *s);
 
+/* From a request's headers alone: 401 when its route needs a bearer token
+ * that no session (or, for creating one, the tokens file) has; else 0. */
+unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz);
+
 /* The route template of a request for logs ("/v1/sessions/{id}", ...). */
 const char *henn__svc_route_name(const char *path);
 

@@ -29,6 +29,7 @@
 
 void henn__svc_server_allow_insecure(henn_svc_server *s);
 void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
+unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz);
 void henn__trainer_allow_insecure(henn_trainer *t);
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
 
@@ -182,8 +183,9 @@ static void make_dir(char *out, size_t n, const char *name)
     CHECK_EQ_INT(mkdir(out, 0700), 0);
 }
 
-/* The session quota of the next start() (0: the default). */
+/* The session quota and session cap of the next start() (0: defaults). */
 static uint64_t QUOTA;
+static size_t MAXSESS;
 
 static henn_svc_server *start(const char *dir, const char *tokens, size_t max_body)
 {
@@ -192,6 +194,8 @@ static henn_svc_server *start(const char *dir, const char *tokens, size_t max_bo
     henn_svc_server_opts_default(&o);
     if (QUOTA > 0)
         o.session_quota = QUOTA;
+    if (MAXSESS > 0)
+        o.max_sessions = MAXSESS;
     o.listen = "127.0.0.1:0";
     o.data_dir = dir;
     o.tokens_file = tokens;
@@ -1074,6 +1078,22 @@ static void test_api_errors(void)
     snprintf(path, sizeof(path), "/v1/sessions/%s/other", a.id);
     json_decref(route_json(s, 404, "GET", path, a.token, NULL));
 
+    /* From the headers alone (the daemon answers these before reading a
+     * body): a token no session has, or none, is 401; any session's token
+     * passes (the router then tells 404 from the rest). */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1", a.id);
+    CHECK_EQ_INT(henn__svc_preauth(s, path, NULL), 401);
+    CHECK_EQ_INT(henn__svc_preauth(s, path, "Bearer 00"), 401);
+    {
+        char hdr[100];
+        snprintf(hdr, sizeof(hdr), "Bearer %s", b.token);
+        CHECK_EQ_INT(henn__svc_preauth(s, path, hdr), 0);
+        snprintf(hdr, sizeof(hdr), "Bearer %s", a.token);
+        CHECK_EQ_INT(henn__svc_preauth(s, path, hdr), 0);
+    }
+    CHECK_EQ_INT(henn__svc_preauth(s, "/v1/sessions", NULL), 0); /* no tokens file */
+    CHECK_EQ_INT(henn__svc_preauth(s, "/v1/health", NULL), 0);
+
     /* 409: out of order; "expected" says what comes next. */
     snprintf(path, sizeof(path), "/v1/sessions/%s/messages/5", a.id);
     j = route_json(s, 409, "POST", path, a.token, "x");
@@ -1184,6 +1204,11 @@ static void test_tokens_file(void)
         CHECK_EQ_INT(files_with(dir, "c0ffee0123456789", 16, &files), 0);
         CHECK_EQ_INT(files_with(dir, ss.token, 64, &files), 0);
     }
+    /* Before a body is read: creating needs a server token. */
+    s = start(dir, tokens, 0);
+    CHECK_EQ_INT(henn__svc_preauth(s, "/v1/sessions", NULL), 401);
+    CHECK_EQ_INT(henn__svc_preauth(s, "/v1/sessions", "Bearer second-token"), 0);
+    henn_svc_server_stop(s);
     /* A missing or empty tokens file is refused at start. */
     henn_svc_server_opts_default(&o);
     o.listen = "127.0.0.1:0";
@@ -1197,6 +1222,33 @@ static void test_tokens_file(void)
     }
     o.tokens_file = tokens;
     CHECK_RC(henn_svc_server_start(&s, &o), HENN_EINVAL);
+}
+
+/* The server-wide session cap: 507 "sessions" beyond it, room again after
+ * a DELETE, the sessions on disk counted after a restart. */
+static void test_max_sessions(void)
+{
+    const char *body = "{\"protocol\":\"lr\",\"config\":{}}";
+    henn_svc_server *s;
+    session a, b;
+    char dir[300], path[128];
+    json_t *j;
+    make_dir(dir, sizeof(dir), "maxsess");
+    MAXSESS = 2;
+    s = start(dir, NULL, 0);
+    create_session(s, &a, body, NULL);
+    create_session(s, &b, body, NULL);
+    j = route_json(s, 507, "POST", "/v1/sessions", NULL, body);
+    CHECK_EQ_STR(err_code(j), "sessions");
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/sessions/%s", a.id);
+    json_decref(route_json(s, 204, "DELETE", path, a.token, NULL));
+    create_session(s, &a, body, NULL);
+    henn_svc_server_stop(s);
+    s = start(dir, NULL, 0);
+    json_decref(route_json(s, 507, "POST", "/v1/sessions", NULL, body));
+    henn_svc_server_stop(s);
+    MAXSESS = 0;
 }
 
 /* Options the server refuses. */
@@ -1636,6 +1688,7 @@ int main(void)
     test_api_errors();
     test_tokens_file();
     test_start_refusals();
+    test_max_sessions();
     test_infer();
     test_lr();
     test_published();
