@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1359,6 +1360,118 @@ static void test_unauth_body(uint16_t port)
 }
 #endif
 
+/* ---------------------------------------------------------------- TLS */
+
+/* The sessions the server's database holds (-1: cannot read it). */
+static long count_sessions(const char *data_dir)
+{
+    char path[512];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    long n = -1;
+    snprintf(path, sizeof(path), "%s/henn.db", data_dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM sessions", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* HTTPS with a throwaway self-signed certificate for IP 127.0.0.1 (made
+ * with the openssl command; skipped without it): the client verifies the
+ * peer (no CA: refused before any request, so the server token never
+ * leaves) and the host name (https://localhost does not match the
+ * certificate); with the CA it works; plain http:// to the HTTPS port
+ * fails. */
+static void test_tls(void)
+{
+    char *dir = make_dir(), cmd[1024], cert[256], key[256], data[256], url[128];
+    henn_svc_server_opts o;
+    henn_svc_server *s = NULL;
+    henn_svc_client_opts co;
+    henn_svc_client *c = NULL;
+    uint16_t port;
+    int rc;
+
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             key, cert);
+    if (system(cmd) != 0) {
+        printf("test_tls: skipped (no openssl command)\n");
+        rm_rf(dir);
+        free(dir);
+        return;
+    }
+    henn_svc_server_opts_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = data;
+    o.threads = 2;
+    o.cert_file = cert;
+    o.key_file = key;
+    CHECK_OK(henn_svc_server_start(&s, &o));
+    if (s == NULL) {
+        rm_rf(dir);
+        free(dir);
+        return;
+    }
+    port = henn_svc_server_port(s);
+    CHECK(strncmp(henn_svc_server_url(s), "https://", 8) == 0);
+    memset(&co, 0, sizeof(co));
+    co.url = url;
+    co.retry_s = 0.5;
+    co.server_token = TOK;
+    /* No CA: the peer is not trusted. */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u", (unsigned)port);
+    rc = henn_svc_client_create(&c, &co, "lr", "{}");
+    CHECK(rc == HENN_EIO || rc == HENN_EPROTO);
+    CHECK(c == NULL || strstr(henn_svc_client_error(c), TOK) == NULL);
+    henn_svc_client_free(c);
+    c = NULL;
+    /* The CA but another host name. */
+    co.ca_file = cert;
+    snprintf(url, sizeof(url), "https://localhost:%u", (unsigned)port);
+    rc = henn_svc_client_create(&c, &co, "lr", "{}");
+    CHECK(rc == HENN_EIO || rc == HENN_EPROTO);
+    henn_svc_client_free(c);
+    c = NULL;
+    /* Plain HTTP to the HTTPS port. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)port);
+    rc = henn_svc_client_create(&c, &co, "lr", "{}");
+    CHECK(rc != 0);
+    henn_svc_client_free(c);
+    c = NULL;
+    CHECK_EQ_INT(count_sessions(data), 0); /* nothing reached the router */
+    /* The CA and the right name: a session. */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u", (unsigned)port);
+    CHECK_OK(henn_svc_client_create(&c, &co, "lr", "{}"));
+    CHECK(c != NULL && strlen(henn_svc_client_session(c)) == 32);
+    henn_svc_client_free(c);
+    CHECK_EQ_INT(count_sessions(data), 1);
+    henn_svc_server_stop(s);
+    /* The server's key is not copied into the data directory. */
+    {
+        FILE *f = fopen(key, "r");
+        char line[128];
+        int found = 0;
+        while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+            if (line[0] != '-' && strlen(line) > 40) {
+                line[40] = '\0';
+                found |= dir_holds(data, line, 40);
+            }
+        if (f != NULL)
+            fclose(f);
+        CHECK(!found);
+    }
+    rm_rf(dir);
+    free(dir);
+}
+
 /* ---------------------------------------------------------------- tokens file */
 
 static void test_server_tokens(void)
@@ -1424,6 +1537,7 @@ int main(void)
     test_logs_and_files();
     test_drain();
     test_server_tokens();
+    test_tls();
     test_hostile_servers();
     test_client_loopback_check();
 #ifdef HENN_SVC_OPEN_FINDINGS
