@@ -153,9 +153,14 @@ static const char *bearer(const char *authz, size_t *len)
     return t;
 }
 
-static int64_t now_s(void)
+/* The clock of timestamps and expiry (with the test hook's offset). */
+static int64_t now_s(henn_svc_server *s)
 {
-    return (int64_t)time(NULL);
+    int64_t off;
+    pthread_mutex_lock(&s->lock);
+    off = s->clock_offset;
+    pthread_mutex_unlock(&s->lock);
+    return (int64_t)time(NULL) + off;
 }
 
 static henn__svc_party_opts party_opts(henn_svc_server *s);
@@ -371,7 +376,7 @@ static int server_token_ok(const henn_svc_server *s, const char *authz)
 int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o)
 {
     henn__svc_session *ss, *next;
-    int64_t now = now_s();
+    int64_t now;
     int rc;
 
     s->o = *o;
@@ -393,6 +398,7 @@ int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o)
     if (rc != 0)
         return rc;
     /* Sessions untouched for session_ttl_s are deleted now. */
+    now = now_s(s);
     for (ss = s->sessions; ss != NULL; ss = next) {
         next = ss->next;
         if (o->session_ttl_s > 0 && ss->row.touched + (int64_t)o->session_ttl_s < now) {
@@ -429,6 +435,13 @@ void henn__svc_server_allow_insecure(henn_svc_server *s)
 {
     pthread_mutex_lock(&s->lock);
     s->party.allow_insecure = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void henn__svc_server_advance_clock(henn_svc_server *s, int64_t seconds)
+{
+    pthread_mutex_lock(&s->lock);
+    s->clock_offset += seconds;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -535,7 +548,7 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
     hex(tok_hex, tok, sizeof(tok));
     token_hash(ss->row.token_hash, tok_hex, 64);
     memcpy(ss->row.protocol, proto->name, strlen(proto->name) + 1);
-    ss->row.created = ss->row.touched = now_s();
+    ss->row.created = ss->row.touched = now_s(s);
     rc = henn__svc_store_create(s->store, &ss->row);
     if (rc != 0) {
         session_free(ss);
@@ -637,7 +650,7 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
             rc = 507;
         else
             rc = henn__svc_store_commit(s->store, ss->row.id, seq, changes ? rq->body : NULL,
-                                        rq->body_len, resp, resp_len, bytes, now_s());
+                                        rq->body_len, resp, resp_len, bytes, now_s(s));
     }
     if (rc != 0) {
         /* The party may have moved past the stored state: rebuild it from
@@ -656,7 +669,7 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
     ss->row.seq = seq;
     ss->row.bytes = bytes;
     ss->row.last_len = resp_len;
-    ss->row.touched = now_s();
+    ss->row.touched = now_s(s);
     respond_bytes(rs, resp, resp_len);
     return 0;
 }
@@ -936,7 +949,7 @@ int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq, henn_s
     if (ss->deleted) {
         rc = respond_not_found(rs);
     } else if (s->o.session_ttl_s > 0 &&
-               ss->row.touched + (int64_t)s->o.session_ttl_s < now_s()) {
+               ss->row.touched + (int64_t)s->o.session_ttl_s < now_s(s)) {
         rc = session_delete(s, ss) == 0 ? respond_not_found(rs)
                                         : respond_error(rs, 500, "storage", "expiry failed");
     } else if (route == R_SESSION) {

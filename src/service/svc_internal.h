@@ -133,6 +133,9 @@ struct henn_svc_server {
     /* Test hook (henn__svc_server_crash_after): SIGKILL the process right
      * after this message's commit, before its response leaves (0: off). */
     uint64_t crash_after_seq;
+    /* Test hook (henn__svc_server_advance_clock): seconds added to the
+     * clock of session expiry. */
+    int64_t clock_offset;
 };
 
 /* Open the store, read the tokens file and load the sessions (no
@@ -153,5 +156,7 @@ void henn__svc_server_allow_insecure(henn_svc_server *s);
 /* Test hook: the process kills itself (SIGKILL) right after committing
  * message seq of any session, before answering it (durability tests). */
 void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
+/* Test hook: move the server's clock (session expiry) by seconds. */
+void henn__svc_server_advance_clock(henn_svc_server *s, int64_t seconds);
 
 #endif

@@ -30,6 +30,7 @@
 void henn__svc_server_allow_insecure(henn_svc_server *s);
 void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
 unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz);
+void henn__svc_server_advance_clock(henn_svc_server *s, int64_t seconds);
 void henn__trainer_allow_insecure(henn_trainer *t);
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
 
@@ -1251,6 +1252,39 @@ static void test_max_sessions(void)
     MAXSESS = 0;
 }
 
+/* Sessions untouched for session_ttl_s (7 days) expire: a request with
+ * the session's token then gets 404 and the session is deleted (401
+ * afterwards); a message keeps a session alive. */
+static void test_expiry(void)
+{
+    const char *body = "{\"protocol\":\"lr\",\"config\":{}}";
+    henn_svc_server *s;
+    session a, b;
+    char dir[300], path[128];
+    make_dir(dir, sizeof(dir), "expiry");
+    s = start(dir, NULL, 0);
+    create_session(s, &a, body, NULL);
+    create_session(s, &b, body, NULL);
+    henn__svc_server_advance_clock(s, 6 * 24 * 3600);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1", b.id);
+    json_decref(route_json(s, 200, "POST", path, b.token, "x"));
+    henn__svc_server_advance_clock(s, 2 * 24 * 3600); /* a: 8 days, b: 2 days */
+    snprintf(path, sizeof(path), "/v1/sessions/%s", a.id);
+    json_decref(route_json(s, 404, "GET", path, a.token, NULL));
+    json_decref(route_json(s, 401, "GET", path, a.token, NULL));
+    snprintf(path, sizeof(path), "/v1/sessions/%s", b.id);
+    json_decref(route_json(s, 200, "GET", path, b.token, NULL));
+    henn_svc_server_stop(s);
+    s = start(dir, NULL, 0);
+    snprintf(path, sizeof(path), "/v1/sessions/%s", a.id);
+    json_decref(route_json(s, 401, "GET", path, a.token, NULL));
+    henn_svc_server_stop(s);
+    {
+        size_t files = 0;
+        CHECK_EQ_INT(files_with(dir, a.id, 32, &files), 0);
+    }
+}
+
 /* Options the server refuses. */
 static void test_start_refusals(void)
 {
@@ -1689,6 +1723,7 @@ int main(void)
     test_tokens_file();
     test_start_refusals();
     test_max_sessions();
+    test_expiry();
     test_infer();
     test_lr();
     test_published();
