@@ -184,97 +184,6 @@ static int answer_keys_ip(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **r
 }
 
 /*
- * KEYS_SUP (BATCH layout): kind u8 (0 rows of W1, 1 columns of delta1) |
- * nv u32 | n u32 | nv x n i64 vectors | ns u32 | ns x u32 support indices
- * -> m = nv ns u32 | m x fk, vector-major (key v ns + t for vector v on
- * support t). kind 0: n = in_dim, support b < batch is (b, .), |y| <=
- * 2^w_bits; kind 1: n = batch, support k < in_dim is (., k), |y| <=
- * 2^d_bits.
- */
-static int answer_keys_sup(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
-                           size_t *resp_len)
-{
-    henn__cn_w w;
-    henn_feip_fk fk;
-    const henn_cryptonn_params *p = &a->p;
-    int kind = henn__cn_r_u8(r), rc;
-    uint32_t nv = henn__cn_r_u32(r), n = henn__cn_r_u32(r), ns;
-    const uint8_t *src, *sup;
-    int64_t *y = NULL;
-    uint8_t *kb = NULL;
-    size_t kl = 0, v, t, k, d = p->in_dim, B = p->batch;
-    uint64_t ybound;
-    double t0 = henn__cn_now();
-    if (r->err != 0 || (kind != 0 && kind != 1))
-        return HENN_EFORMAT;
-    if (p->layout != HENN_CRYPTONN_LAYOUT_BATCH)
-        return HENN_EINVAL;
-    if (nv == 0 || nv > HENN_CRYPTONN_MAX_KEYS || n != (kind == 0 ? d : B))
-        return HENN_EINVAL;
-    src = henn__cn_r_bytes(r, (size_t)nv * n * 8);
-    ns = henn__cn_r_u32(r);
-    if (r->err != 0)
-        return HENN_EFORMAT;
-    if (ns == 0 || ns > (kind == 0 ? B : d))
-        return HENN_EINVAL;
-    sup = henn__cn_r_bytes(r, (size_t)ns * 4);
-    rc = henn__cn_r_done(r);
-    if (rc != 0)
-        return rc;
-    for (t = 0; t < ns; t++) {
-        uint32_t idx = (uint32_t)sup[4 * t] | (uint32_t)sup[4 * t + 1] << 8 |
-                       (uint32_t)sup[4 * t + 2] << 16 | (uint32_t)sup[4 * t + 3] << 24;
-        if (idx >= (kind == 0 ? B : d))
-            return HENN_EINVAL;
-    }
-    ybound = (uint64_t)1 << (kind == 0 ? p->w_bits : p->d_bits);
-    y = malloc((size_t)n * sizeof(*y));
-    if (y == NULL)
-        return HENN_ENOMEM;
-    memset(&fk, 0, sizeof(fk));
-    henn__cn_w_start(&w, HENN__CN_KEYS_SUP_RESP);
-    henn__cn_w_u32(&w, nv * ns);
-    for (v = 0; v < nv && rc == 0; v++) {
-        for (k = 0; k < n; k++) {
-            uint64_t u = 0;
-            for (int b = 8; b-- > 0;)
-                u = u << 8 | src[(v * n + k) * 8 + (size_t)b];
-            y[k] = (int64_t)u;
-            if ((y[k] < 0 ? (uint64_t)0 - u : u) > ybound)
-                rc = HENN_ERANGE;
-        }
-        for (t = 0; t < ns && rc == 0; t++) {
-            uint32_t idx = (uint32_t)sup[4 * t] | (uint32_t)sup[4 * t + 1] << 8 |
-                           (uint32_t)sup[4 * t + 2] << 16 | (uint32_t)sup[4 * t + 3] << 24;
-            rc = kind == 0 ? henn_feip_derive_key_sub(&fk, &a->msk[2], y, n, idx * d, 1)
-                           : henn_feip_derive_key_sub(&fk, &a->msk[2], y, n, idx, d);
-            if (rc != 0)
-                break;
-            if (a->log != NULL)
-                a->log(a->log_user, kind == 0 ? HENN_CRYPTONN_BATCH_ROW : HENN_CRYPTONN_BATCH_COL,
-                       (int)idx, y, n);
-            rc = henn_feip_fk_serialize(&kb, &kl, &fk);
-            if (rc == 0 && kl != HENN__CN_FK_BYTES)
-                rc = HENN_EINVAL;
-            if (rc == 0)
-                henn__cn_w_bytes(&w, kb, kl);
-            if (kb != NULL)
-                henn_free(kb, kl);
-            kb = NULL;
-            henn_feip_fk_clear(&fk);
-        }
-    }
-    free(y);
-    if (rc != 0) {
-        free(w.p);
-        return rc;
-    }
-    a->st.keys_ip += (uint64_t)nv * ns;
-    a->st.t_derive += henn__cn_now() - t0;
-    return henn__cn_w_finish(&w, resp, resp_len);
-}
-
-/*
  * KEYS_CONV (BATCH layout, LeNet-5's first convolution; geometry in
  * cryptonn_internal.h: images of side S = sqrt(in_dim), 5 x 5 kernel,
  * valid, P patches):
@@ -449,6 +358,130 @@ static int answer_keys_conv(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t *
 done:
     free(y);
     free(img);
+    return rc;
+}
+
+/*
+ * KEYS_SUP (BATCH layout): kind u8 (0 rows of W1, 1 columns of delta1) |
+ * nv u32 | n u32 | nv x n i64 vectors | ns u32 | ns x u32 support indices
+ * -> m = nv ns u32 | m x fk, vector-major (key v ns + t for vector v on
+ * support t). kind 0: n = in_dim, support b < batch is (b, .), |y| <=
+ * 2^w_bits; kind 1: n = batch, support k < in_dim is (., k), |y| <=
+ * 2^d_bits. Derived on the authority's threads (item v: the ns keys of
+ * vector v); the log sees them in response order.
+ */
+typedef struct {
+    const henn_feip_msk *msk;
+    int kind;
+    size_t n, ns, d;
+    const int64_t *y;     /* [nv x n] */
+    const uint32_t *sup;  /* [ns] */
+    uint8_t *out;
+} sup_job;
+
+static int sup_task(void *arg, size_t v)
+{
+    sup_job *J = arg;
+    henn_feip_fk fk;
+    int rc = 0;
+    for (size_t t = 0; t < J->ns && rc == 0; t++) {
+        size_t idx = J->sup[t];
+        rc = J->kind == 0 ? henn_feip_derive_key_sub(&fk, J->msk, J->y + v * J->n, J->n,
+                                                     idx * J->d, 1)
+                          : henn_feip_derive_key_sub(&fk, J->msk, J->y + v * J->n, J->n, idx,
+                                                     J->d);
+        if (rc == 0)
+            rc = put_fk(J->out + (v * J->ns + t) * HENN__CN_FK_BYTES, &fk);
+    }
+    return rc;
+}
+
+static int answer_keys_sup(henn_cryptonn_authority *a, henn__cn_r *r, uint8_t **resp,
+                           size_t *resp_len)
+{
+    henn__cn_w w;
+    const henn_cryptonn_params *p = &a->p;
+    int kind = henn__cn_r_u8(r), rc;
+    uint32_t nv = henn__cn_r_u32(r), n = henn__cn_r_u32(r), ns;
+    const uint8_t *src, *sup;
+    int64_t *y = NULL;
+    uint32_t *idx = NULL;
+    size_t v, t, k, d = p->in_dim, B = p->batch;
+    uint64_t ybound;
+    sup_job J;
+    double t0 = henn__cn_now();
+    if (r->err != 0 || (kind != 0 && kind != 1))
+        return HENN_EFORMAT;
+    if (p->layout != HENN_CRYPTONN_LAYOUT_BATCH)
+        return HENN_EINVAL;
+    if (nv == 0 || nv > HENN_CRYPTONN_MAX_KEYS || n != (kind == 0 ? d : B))
+        return HENN_EINVAL;
+    src = henn__cn_r_bytes(r, (size_t)nv * n * 8);
+    ns = henn__cn_r_u32(r);
+    if (r->err != 0)
+        return HENN_EFORMAT;
+    if (ns == 0 || ns > (kind == 0 ? B : d))
+        return HENN_EINVAL;
+    sup = henn__cn_r_bytes(r, (size_t)ns * 4);
+    rc = henn__cn_r_done(r);
+    if (rc != 0)
+        return rc;
+    idx = malloc((size_t)ns * sizeof(*idx));
+    y = malloc((size_t)nv * n * sizeof(*y));
+    if (idx == NULL || y == NULL) {
+        rc = HENN_ENOMEM;
+        goto done;
+    }
+    for (t = 0; t < ns; t++) {
+        idx[t] = (uint32_t)sup[4 * t] | (uint32_t)sup[4 * t + 1] << 8 |
+                 (uint32_t)sup[4 * t + 2] << 16 | (uint32_t)sup[4 * t + 3] << 24;
+        if (idx[t] >= (kind == 0 ? B : d)) {
+            rc = HENN_EINVAL;
+            goto done;
+        }
+    }
+    ybound = (uint64_t)1 << (kind == 0 ? p->w_bits : p->d_bits);
+    for (k = 0; k < (size_t)nv * n; k++) {
+        uint64_t u = 0;
+        for (int b = 8; b-- > 0;)
+            u = u << 8 | src[k * 8 + (size_t)b];
+        y[k] = (int64_t)u;
+        if ((y[k] < 0 ? (uint64_t)0 - u : u) > ybound)
+            rc = HENN_ERANGE;
+    }
+    if (rc != 0)
+        goto done;
+    henn__cn_w_start(&w, HENN__CN_KEYS_SUP_RESP);
+    henn__cn_w_u32(&w, nv * ns);
+    J.out = henn__cn_w_grow(&w, (size_t)nv * ns * HENN__CN_FK_BYTES);
+    if (J.out == NULL) {
+        rc = w.err != 0 ? w.err : HENN_ENOMEM;
+        free(w.p);
+        goto done;
+    }
+    J.msk = &a->msk[2];
+    J.kind = kind;
+    J.n = n;
+    J.ns = ns;
+    J.d = d;
+    J.y = y;
+    J.sup = idx;
+    rc = henn__cn_parallel(sup_task, &J, nv, a->threads);
+    if (rc != 0) {
+        free(w.p);
+        goto done;
+    }
+    if (a->log != NULL)
+        for (v = 0; v < nv; v++)
+            for (t = 0; t < ns; t++)
+                a->log(a->log_user, kind == 0 ? HENN_CRYPTONN_BATCH_ROW : HENN_CRYPTONN_BATCH_COL,
+                       (int)idx[t], y + v * n, n);
+    a->st.keys_ip += (uint64_t)nv * ns;
+    a->st.t_derive += henn__cn_now() - t0;
+    rc = henn__cn_w_finish(&w, resp, resp_len);
+done:
+    free(y);
+    free(idx);
     return rc;
 }
 

@@ -159,6 +159,7 @@ static int run(const char *data, size_t epochs, size_t limit, unsigned threads, 
     t0 = cli_now();
     if ((rc = henn_cryptonn_authority_new(&a, &p)) != 0)
         goto done;
+    henn_cryptonn_authority_set_threads(a, threads);
     henn_transport_to_cryptonn_authority(&ta, a);
     henn_transport_to_cryptonn_authority(&ta2, a);
     if ((rc = henn_cryptonn_client_new(&c, &ta, threads)) != 0 ||
