@@ -431,6 +431,16 @@ void henn__svc_core_close(henn_svc_server *s)
 }
 
 /* The test hooks may be set while the daemon serves: s->lock. */
+void henn__svc_core_cancel_jobs(henn_svc_server *s)
+{
+    henn__svc_session *ss;
+    pthread_mutex_lock(&s->lock);
+    for (ss = s->sessions; ss != NULL; ss = ss->next)
+        if (ss->jobs != NULL)
+            henn__svc_jobs_cancel(ss->jobs);
+    pthread_mutex_unlock(&s->lock);
+}
+
 void henn__svc_server_allow_insecure(henn_svc_server *s)
 {
     pthread_mutex_lock(&s->lock);

@@ -3,10 +3,15 @@
  * (or poll) thread pool of opts->threads workers, TLS through GnuTLS
  * when a certificate and key are given. Each request's body is collected
  * (Content-Length over max_body: 413 before anything is read; the bytes
- * are counted while reading too) and handed to henn_svc_server_route,
- * the same router the tests and the fuzz target call. Access log lines
- * carry the method, the route template, the status, sizes and the time:
- * never a token, a session id or a body.
+ * are counted while reading too); then the connection is suspended and
+ * the request handed to a handler thread that calls
+ * henn_svc_server_route (the same router the tests and the fuzz target
+ * call) and resumes the connection with the response. So seconds of
+ * homomorphic work, or a long poll, never stall the event loop and the
+ * other connections it serves; at most opts->threads requests are in
+ * the router at once (long polls, which mostly wait, are not counted).
+ * Access log lines carry the method, the route template, the status,
+ * sizes and the time: never a token, a session id or a body.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -33,9 +38,14 @@ typedef struct daemon_state {
 typedef struct conn_ctx {
     uint8_t *body;
     size_t len, cap;
-    int too_large, queued;
+    int too_large, queued, dispatched, done, long_poll, route_rc;
     struct timespec t0;
-    char path[512];
+    char path[512], method[16];
+    char *authz;
+    struct MHD_Connection *conn;
+    henn_svc_server *s;
+    henn_svc_request rq;
+    henn_svc_response rs;
 } conn_ctx;
 
 static double elapsed_ms(const struct timespec *t0)
@@ -136,6 +146,37 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+/* A handler thread: the router, then the connection resumed. Touches
+ * only s after the resume (x belongs to the connection again). */
+static void *run_request(void *arg)
+{
+    conn_ctx *x = arg;
+    henn_svc_server *s = x->s;
+    henn_svc_response rs;
+    int rc;
+    pthread_mutex_lock(&s->flight_lock);
+    while (!x->long_poll && s->busy >= s->o.threads)
+        pthread_cond_wait(&s->flight_cond, &s->flight_lock);
+    if (!x->long_poll)
+        s->busy++;
+    pthread_mutex_unlock(&s->flight_lock);
+    rc = henn_svc_server_route(s, &x->rq, &rs);
+    pthread_mutex_lock(&s->flight_lock);
+    if (!x->long_poll)
+        s->busy--;
+    x->rs = rs;
+    x->route_rc = rc;
+    x->done = 1;
+    pthread_cond_broadcast(&s->flight_cond);
+    pthread_mutex_unlock(&s->flight_lock);
+    MHD_resume_connection(x->conn);
+    pthread_mutex_lock(&s->flight_lock);
+    s->handling--;
+    pthread_cond_broadcast(&s->flight_cond);
+    pthread_mutex_unlock(&s->flight_lock);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -199,6 +240,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (x->queued)
         return MHD_YES;
+    if (x->dispatched) { /* resumed: the handler thread's response */
+        int done;
+        pthread_mutex_lock(&s->flight_lock);
+        done = x->done;
+        pthread_mutex_unlock(&s->flight_lock);
+        if (!done)
+            return MHD_YES;
+        x->queued = 1;
+        if (x->route_rc != 0) {
+            access_log(s, x->method, x->path, 500, x->len, 0, &x->t0);
+            return queue_error(s, c, 500, "internal", "out of memory");
+        }
+        status = x->rs.status;
+        out = x->rs.body_len;
+        ok = queue(c, &x->rs);
+        henn_svc_response_free(&x->rs);
+        access_log(s, x->method, x->path, status, x->len, out, &x->t0);
+        return ok;
+    }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -231,33 +291,61 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         access_log(s, method, url, 413, 0, 0, &x->t0);
         return queue_error(s, c, 413, "too_large", "the request body exceeds the server's limit");
     }
-    memset(&rq, 0, sizeof(rq));
-    rq.method = method;
-    rq.path = url;
+    if (strlen(url) >= sizeof(x->path) - 32) {
+        access_log(s, method, "(long)", 414, x->len, 0, &x->t0);
+        return queue_error(s, c, 414, "bad_request", "the path is too long");
+    }
     /* libmicrohttpd hands the path without its query: the router reads
      * only wait=S (the long poll). */
     {
         const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
-        if (wait != NULL && strlen(url) < sizeof(x->path) - 32) {
-            unsigned long w = strtoul(wait, NULL, 10);
+        const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                        MHD_HTTP_HEADER_AUTHORIZATION);
+        unsigned long w = wait != NULL ? strtoul(wait, NULL, 10) : 0;
+        if (wait != NULL)
             snprintf(x->path, sizeof(x->path), "%s?wait=%lu", url, w > 60 ? 60ul : w);
-            rq.path = x->path;
-        }
+        else
+            snprintf(x->path, sizeof(x->path), "%s", url);
+        snprintf(x->method, sizeof(x->method), "%s", safe_method(method));
+        if (authz != NULL && (x->authz = strdup(authz)) == NULL)
+            return MHD_NO;
     }
-    rq.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    memset(&rq, 0, sizeof(rq));
+    rq.method = x->method;
+    rq.path = x->path;
+    rq.authorization = x->authz;
     rq.body = x->body;
     rq.body_len = x->len;
-    if (henn_svc_server_route(s, &rq, &rs) != 0) {
-        access_log(s, method, url, 500, x->len, 0, &x->t0);
-        return queue_error(s, c, 500, "internal", "out of memory");
+    x->rq = rq;
+    x->s = s;
+    x->conn = c;
+    x->long_poll = strcmp(x->method, "GET") == 0 && strstr(x->path, "/requests") != NULL;
+    x->queued = 0;
+    x->dispatched = 1;
+    pthread_mutex_lock(&s->flight_lock);
+    s->handling++;
+    pthread_mutex_unlock(&s->flight_lock);
+    MHD_suspend_connection(c);
+    {
+        pthread_t th;
+        pthread_attr_t at;
+        int started;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&th, &at, run_request, x) == 0;
+        pthread_attr_destroy(&at);
+        if (!started) {
+            pthread_mutex_lock(&s->flight_lock);
+            x->route_rc = HENN_ENOMEM;
+            x->done = 1;
+            s->handling--;
+            pthread_cond_broadcast(&s->flight_cond);
+            pthread_mutex_unlock(&s->flight_lock);
+            MHD_resume_connection(c);
+        }
     }
-    status = rs.status;
-    out = rs.body_len;
-    ok = queue(c, &rs);
-    henn_svc_response_free(&rs);
-    access_log(s, method, url, status, x->len, out, &x->t0);
-    return ok;
+    (void)rs;
+    return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -269,6 +357,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     if (x == NULL)
         return;
+    henn_svc_response_free(&x->rs);
+    if (x->authz != NULL) {
+        henn_memzero(x->authz, strlen(x->authz));
+        free(x->authz);
+    }
     free(x->body);
     free(x);
     *con_cls = NULL;
@@ -424,7 +517,7 @@ int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o)
         henn_svc_server_stop(s);
         return rc;
     }
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (v6)
         flags |= MHD_USE_IPv6;
@@ -487,9 +580,17 @@ void henn_svc_server_stop(henn_svc_server *s)
     ds = s->daemon;
     if (ds != NULL && ds->d != NULL) {
         struct timespec until;
-        /* Stop accepting, let the requests in flight finish (at most a
-         * minute), then stop the workers. */
+        /* Stop accepting; cancel the jobs (their long polls return); let
+         * every request in a handler thread finish and resume its
+         * connection (libmicrohttpd must not stop with one suspended),
+         * then give the responses up to a minute to leave, then stop the
+         * workers. */
         ds->listen_fd = MHD_quiesce_daemon(ds->d);
+        henn__svc_core_cancel_jobs(s);
+        pthread_mutex_lock(&s->flight_lock);
+        while (s->handling > 0)
+            pthread_cond_wait(&s->flight_cond, &s->flight_lock);
+        pthread_mutex_unlock(&s->flight_lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 60;
         pthread_mutex_lock(&s->flight_lock);

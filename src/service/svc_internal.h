@@ -129,7 +129,9 @@ struct henn_svc_server {
     uint16_t port;
     pthread_mutex_t flight_lock;
     pthread_cond_t flight_cond;
-    unsigned in_flight;
+    unsigned in_flight; /* requests from their headers to their completion */
+    unsigned handling;  /* requests handed to a handler thread, not yet back */
+    unsigned busy;      /* of those, the ones counted against opts.threads */
     /* Test hook (henn__svc_server_crash_after): SIGKILL the process right
      * after this message's commit, before its response leaves (0: off). */
     uint64_t crash_after_seq;
@@ -146,6 +148,9 @@ void henn__svc_core_close(henn_svc_server *s);
 /* From a request's headers alone: 401 when its route needs a bearer token
  * that no session (or, for creating one, the tokens file) has; else 0. */
 unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz);
+
+/* Cancel every session's running job (server stop: long polls return). */
+void henn__svc_core_cancel_jobs(henn_svc_server *s);
 
 /* The route template of a request for logs ("/v1/sessions/{id}", ...). */
 const char *henn__svc_route_name(const char *path);
