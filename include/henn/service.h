@@ -22,7 +22,9 @@
  *  - server -> client requests (protocols whose service side drives, e.g.
  *    the published KDD training's DECRYPT requests): the client fetches
  *    them by long-polling GET /v1/sessions/{id}/requests and answers with
- *    POST /v1/sessions/{id}/requests/{seq}.
+ *    POST /v1/sessions/{id}/requests/{seq}. Such training runs as a job
+ *    (POST /v1/sessions/{id}/jobs, progress at GET .../jobs/{jid}); jobs
+ *    live in memory (a restart keeps the uploaded data, not the job).
  *
  * Durability: the server persists, per session, the config and every
  * state-changing message (write-ahead logging, synchronous commit before

@@ -28,6 +28,10 @@
 #include "service/svc_internal.h"
 
 /* What the daemon keeps besides the server (file-static: no globals). */
+/* Long polls in handler threads beyond this count wait for a slot like
+ * other requests (each holds a thread while it waits). */
+#define MAX_POLLS 256
+
 typedef struct daemon_state {
     struct MHD_Daemon *d;
     char *cert, *key;
@@ -155,15 +159,21 @@ static void *run_request(void *arg)
     henn_svc_response rs;
     int rc;
     pthread_mutex_lock(&s->flight_lock);
+    if (x->long_poll && s->polls >= MAX_POLLS)
+        x->long_poll = 0;
     while (!x->long_poll && s->busy >= s->o.threads)
         pthread_cond_wait(&s->flight_cond, &s->flight_lock);
     if (!x->long_poll)
         s->busy++;
+    else
+        s->polls++;
     pthread_mutex_unlock(&s->flight_lock);
     rc = henn_svc_server_route(s, &x->rq, &rs);
     pthread_mutex_lock(&s->flight_lock);
     if (!x->long_poll)
         s->busy--;
+    else
+        s->polls--;
     x->rs = rs;
     x->route_rc = rc;
     x->done = 1;

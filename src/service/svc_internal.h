@@ -132,6 +132,7 @@ struct henn_svc_server {
     unsigned in_flight; /* requests from their headers to their completion */
     unsigned handling;  /* requests handed to a handler thread, not yet back */
     unsigned busy;      /* of those, the ones counted against opts.threads */
+    unsigned polls;     /* of those, the long polls (not counted) */
     /* Test hook (henn__svc_server_crash_after): SIGKILL the process right
      * after this message's commit, before its response leaves (0: off). */
     uint64_t crash_after_seq;
