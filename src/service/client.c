@@ -481,7 +481,12 @@ done:
     if (b.data)
         henn_memzero(b.data, b.len);
     free(b.data);
-    free(body);
+    if (body) { /* json_dumps allocates with jansson's functions */
+        json_malloc_t jm;
+        json_free_t jf;
+        json_get_alloc_funcs(&jm, &jf);
+        jf(body);
+    }
     json_decref(resp);
     json_decref(req);
     json_decref(cfg);

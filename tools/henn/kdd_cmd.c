@@ -15,6 +15,7 @@
 #include "cli_util.h"
 #include "henn/henn.h"
 #include "kdd_cmd.h"
+#include "svc_cli.h"
 
 #ifndef HENN_DATA_DIR
 #define HENN_DATA_DIR "data"
@@ -68,6 +69,10 @@ static const char *kdd_usage =
     "  --infer-rows N      test rows for encrypted inference (default 1000)\n"
     "  --threads T         worker threads (default: all cores)\n"
     "  --insecure-test-key allow keys under 2048 bits (tests only)\n"
+    "  --server URL        the model service's side (private training, inference)\n"
+    "                      runs on a henn server (henn serve); also --token F,\n"
+    "                      --ca F, --insecure-http, --session-file F\n"
+    "                      (docs/SERVICE.md)\n"
     "  --decrypt-budget N  published protocol: most ciphertexts the owner decrypts\n"
     "                      for the trainer (default: exactly what honest training\n"
     "                      needs; 0 = no limit; the private owner always holds to\n"
@@ -100,6 +105,7 @@ typedef struct kopts {
     henn_nn_optimizer optimizer;
     double lr, momentum;
     uint64_t seed;
+    cli_svc_opts svc; /* --server: the service's side on a henn server */
 } kopts;
 
 static int bad(const char *msg, const char *arg)
@@ -237,6 +243,10 @@ static int parse_kopts(kopts *o, int argc, char **argv)
             o->encrypted = 1, takes = 0;
         } else if (strcmp(a, "--insecure-test-key") == 0) {
             o->insecure = 1, takes = 0;
+        } else if (cli_svc_is_option(a)) {
+            if ((takes = cli_svc_parse(&o->svc, a, v)) < 0)
+                return 2;
+            takes--;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1, takes = 0;
         } else if (v == NULL && strncmp(a, "--", 2) == 0) {
@@ -919,6 +929,12 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     uint64_t budget = 0;
     int rc;
 
+    if (o->svc.server != NULL) {
+        fprintf(stderr, "henn kdd: --server runs the private protocol (and inference); the "
+                        "published protocol's server-driven requests are not carried over "
+                        "HTTP yet: use --protocol private\n");
+        return HENN_EINVAL;
+    }
     rc = make_parties(&owner, &trainer, o, NULL, init, nno, rows, &prog, "encrypting rows");
     if (rc != 0)
         goto cleanup;
@@ -1005,6 +1021,7 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
     henn_owner *owner = NULL;
     henn_trainer *server = NULL;
     henn_transport to_pt, to_server;
+    henn_svc_client *svc = NULL, *isvc = NULL; /* --server: training, inference */
     henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
     henn_proto_stats st;
     cli_progress prog;
@@ -1029,11 +1046,17 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
         if (rc == 0 && o->insecure)
             henn__private_trainer_allow_insecure(pt);
     }
+    if (rc == 0 && o->svc.server != NULL &&
+        (rc = cli_svc_open_kdd_private(&svc, &o->svc, init, nno, o->bits)) == 0 && !o->quiet)
+        fprintf(stderr, "henn kdd: the model service runs on %s\n", o->svc.server);
     if (rc != 0) {
         cli_error("private training setup", rc);
         goto cleanup;
     }
-    henn_transport_to_private_trainer(&to_pt, pt);
+    if (svc != NULL)
+        henn_svc_client_transport(&to_pt, svc);
+    else
+        henn_transport_to_private_trainer(&to_pt, pt);
     if (!o->quiet)
         fprintf(stderr,
                 "henn kdd: private training (%zu rows per batch, %zu ciphertext chunk%s of %u "
@@ -1058,7 +1081,10 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
         pv->batches = (size_t)steps;
         pv->batch_rows = batch;
     }
-    rc = henn_nn_model_copy(out_model, henn_private_trainer_model(pt));
+    rc = svc != NULL ? cli_svc_model(out_model, svc)
+                     : henn_nn_model_copy(out_model, henn_private_trainer_model(pt));
+    if (svc != NULL) /* the server took the steps: count them as it does */
+        pv->batches = o->epochs * (rows <= batch ? 1 : rows / batch + (rows % batch > dim));
     if (rc == 0)
         rc = evaluate(pv, out_model, T, ty, trows, o->quiet);
     /* Encrypted inference on the trained model, same key. */
@@ -1067,13 +1093,19 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
                           "encrypted inference");
     if (rc == 0) {
         henn_transport_to_trainer(&to_server, server);
+        if (o->svc.server != NULL &&
+            (rc = cli_svc_open_kdd_infer(&isvc, &o->svc, out_model, o->bits)) == 0)
+            henn_svc_client_transport(&to_server, isvc);
+    }
+    if (rc == 0)
         rc = infer_compare(pv, owner, &to_server, p, out_model, T,
                            o->infer_rows < trows ? o->infer_rows : trows, dim);
-    }
     if (rc != 0)
         cli_error("private run: evaluation", rc);
     pv->have = rc == 0;
 cleanup:
+    cli_svc_close(isvc);
+    cli_svc_close(svc);
     henn_owner_free(owner);
     henn_trainer_free(server);
     henn_private_trainer_free(pt);
@@ -1441,15 +1473,21 @@ static int cmd_eval(const kopts *o)
         henn_transport to_server;
         henn_proto_params p;
         cli_progress prog;
+        henn_svc_client *svc = NULL; /* --server */
         rc = params_for(&p, &m, o->bits);
         if (rc == 0)
             rc = make_parties(&owner, &server, o, NULL, &m, NULL, 0, &prog,
                               "encrypted inference");
         if (rc == 0) {
             henn_transport_to_trainer(&to_server, server);
+            if (o->svc.server != NULL &&
+                (rc = cli_svc_open_kdd_infer(&svc, &o->svc, &m, o->bits)) == 0)
+                henn_svc_client_transport(&to_server, svc);
+        }
+        if (rc == 0)
             rc = infer_compare(&r[1], owner, &to_server, &p, &m, T,
                                o->infer_rows < te.rows ? o->infer_rows : te.rows, prep.dim);
-        }
+        cli_svc_close(svc);
         if (rc == 0 && !o->quiet)
             printf("encrypted inference: %zu records, %.1f records/s, %.2f%% equal to "
                    "plaintext inference (%zu-bit key)\n",
@@ -1492,6 +1530,12 @@ int henn_cli_kdd(int argc, char **argv)
     if (rc != 0)
         return rc;
     o.eval = strcmp(argv[0], "eval") == 0;
+    if ((o.svc.server != NULL || o.svc.token_file != NULL || o.svc.ca_file != NULL ||
+         o.svc.session_file != NULL || o.svc.insecure_http) &&
+        (o.svc.server == NULL || !o.encrypted))
+        return bad("--server (and --token, --ca, --insecure-http, --session-file) go with "
+                   "--encrypted --server URL",
+                   NULL);
     if (check_outputs(&o, o.eval) != 0)
         return 1;
     return o.eval ? cmd_eval(&o) : cmd_train(&o);

@@ -25,6 +25,7 @@
 #include "henn/henn.h"
 #include "henn/lrproto.h"
 #include "lr_cmd.h"
+#include "svc_cli.h"
 
 #ifndef HENN_DATA_DIR
 #define HENN_DATA_DIR "data"
@@ -56,6 +57,8 @@ static const char *lr_usage =
     "  --encrypted         also train on CKKS-encrypted records (client/server\n"
     "                      over the loopback transport; polynomial sigmoid, no\n"
     "                      Nesterov), then score the test rows encrypted\n"
+    "  --server URL ...    with --encrypted: the server's side runs on a henn\n"
+    "                      server (henn serve) instead of in-process (below)\n"
     "  --infer-rows N      encrypted inference on N records (the test rows\n"
     "                      repeated) for the records/s figure (default: test rows)\n"
     "Output:\n"
@@ -88,6 +91,7 @@ typedef struct lopts {
     double alpha, lambda, nesterov;
     henn_lr_sigmoid sigmoid;
     uint64_t seed;
+    cli_svc_opts svc; /* --server: the LR server's side on a henn server */
 } lopts;
 
 static int bad(const char *msg, const char *arg)
@@ -148,6 +152,8 @@ static void print_defaults(FILE *f, const char *name, int dataset)
 static void usage(FILE *f)
 {
     fputs(lr_usage, f);
+    fputs("Server (docs/SERVICE.md):\n", f);
+    fputs(cli_svc_usage, f);
     fputs("Defaults (m: rows per step):\n", f);
     print_defaults(f, "framingham", HENN_LR_DATASET_FRAMINGHAM);
     print_defaults(f, "wdbc, FILE.csv", HENN_LR_DATASET_WDBC);
@@ -199,6 +205,10 @@ static int parse_lopts(lopts *o, int argc, char **argv)
             o->quiet = 1, takes = 0;
         } else if (strcmp(a, "--drop-na") == 0) {
             o->drop_na = 1, takes = 0;
+        } else if (cli_svc_is_option(a)) {
+            if ((takes = cli_svc_parse(&o->svc, a, v)) < 0)
+                return 2;
+            takes--;
         } else if (strncmp(a, "--", 2) != 0) {
             return bad("unexpected argument", a);
         } else if (v == NULL) {
@@ -429,23 +439,34 @@ static void on_epoch(void *user, size_t epoch, const henn_lr_model *m)
     }
 }
 
-/* A client and a server joined by the loopback transport. */
+/* A client and a server joined by the loopback transport, or by a
+ * session on a henn server (--server; then srv is NULL). */
 typedef struct parties {
     henn_lr_client *cli;
     henn_lr_server *srv;
+    henn_svc_client *svc;
     henn_transport t;
 } parties;
 
-static int parties_new(parties *p)
+static int parties_new(parties *p, const lopts *o)
 {
     int rc;
     memset(p, 0, sizeof(*p));
-    rc = henn_lr_server_new(&p->srv, NULL, NULL);
+    if (o->svc.server != NULL) {
+        rc = cli_svc_open(&p->svc, &o->svc, "lr", "{}");
+        if (rc != 0)
+            return rc; /* the reason is printed */
+        henn_svc_client_transport(&p->t, p->svc);
+        if (!o->quiet)
+            fprintf(stderr, "henn lr: the server's side runs on %s\n", o->svc.server);
+    } else {
+        rc = henn_lr_server_new(&p->srv, NULL, NULL);
+    }
     if (rc == 0)
         rc = henn_lr_client_new(&p->cli, NULL);
-    if (rc == 0)
+    if (rc == 0 && p->srv != NULL)
         henn_transport_to_lr_server(&p->t, p->srv);
-    else
+    else if (rc != 0)
         cli_error("setting up the client and server", rc);
     return rc;
 }
@@ -454,6 +475,7 @@ static void parties_free(parties *p)
 {
     henn_lr_client_free(p->cli);
     henn_lr_server_free(p->srv);
+    cli_svc_close(p->svc);
     memset(p, 0, sizeof(*p));
 }
 
@@ -949,7 +971,7 @@ static int cmd_train(const lopts *o)
         return 1;
     rc = resolve_opts(&t, o, tr.rows);
     if (rc == 0 && o->encrypted) {
-        rc = parties_new(&p);
+        rc = parties_new(&p, o);
         if (rc == 0 && (status = check_encrypted_opts(&t, &p, tr.dim, tr.rows)) != 0)
             rc = HENN_EINVAL;
         status = status == 2 ? 2 : 1;
@@ -1087,7 +1109,7 @@ static int cmd_eval(lopts *o)
     r[0].have = 1;
     if (o->encrypted) {
         parties p;
-        rc = parties_new(&p);
+        rc = parties_new(&p, o);
         if (rc == 0)
             rc = infer_encrypted(&r[1], &p, &m, &te, o->infer_rows);
         parties_free(&p);
@@ -1190,6 +1212,12 @@ int henn_cli_lr(int argc, char **argv)
         return 0;
     if (rc != 0)
         return rc;
+    if ((o.svc.server != NULL || o.svc.token_file != NULL || o.svc.ca_file != NULL ||
+         o.svc.session_file != NULL || o.svc.insecure_http) &&
+        (o.svc.server == NULL || !o.encrypted || strcmp(argv[0], "export") == 0))
+        return bad("--server (and --token, --ca, --insecure-http, --session-file) go with "
+                   "train/eval --encrypted --server URL",
+                   NULL);
     if (strcmp(argv[0], "train") == 0)
         return cmd_train(&o);
     if (strcmp(argv[0], "eval") == 0)

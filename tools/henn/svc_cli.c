@@ -1,0 +1,229 @@
+/* The client side of `henn ... --server URL` (svc_cli.h, docs/SERVICE.md). */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "henn/henn.h"
+#include "svc_cli.h"
+
+const char cli_svc_usage[] =
+    "  --server URL        run the service's side on a henn server (henn serve):\n"
+    "                      https://HOST:PORT, or http:// on loopback\n"
+    "  --token F           file holding the server's token for creating sessions\n"
+    "  --ca F              PEM CA bundle (or the server's self-signed certificate)\n"
+    "  --insecure-http     allow plain http:// to a host that is not loopback\n"
+    "  --session-file F    write the server URL, session id and token to F (0600)\n";
+
+int cli_svc_is_option(const char *a)
+{
+    return strcmp(a, "--insecure-http") == 0 || strcmp(a, "--server") == 0 ||
+           strcmp(a, "--token") == 0 || strcmp(a, "--ca") == 0 ||
+           strcmp(a, "--session-file") == 0;
+}
+
+int cli_svc_parse(cli_svc_opts *so, const char *a, const char *v)
+{
+    if (strcmp(a, "--insecure-http") == 0) {
+        so->insecure_http = 1;
+        return 1;
+    }
+    if (strcmp(a, "--server") != 0 && strcmp(a, "--token") != 0 && strcmp(a, "--ca") != 0 &&
+        strcmp(a, "--session-file") != 0)
+        return 0;
+    if (v == NULL) {
+        fprintf(stderr, "henn: %s needs a value\n", a);
+        return -1;
+    }
+    if (strcmp(a, "--server") == 0)
+        so->server = v;
+    else if (strcmp(a, "--token") == 0)
+        so->token_file = v;
+    else if (strcmp(a, "--ca") == 0)
+        so->ca_file = v;
+    else
+        so->session_file = v;
+    return 2;
+}
+
+/* The first line of the token file, trimmed; NULL and a message on error. */
+static char *read_token(const char *path)
+{
+    char *buf = NULL, *tok = NULL;
+    size_t len = 0, a = 0, b;
+    int rc = cli_read_file(&buf, &len, path);
+    if (rc != 0) {
+        fprintf(stderr, "henn: cannot read the token file %s: %s\n", path, henn_strerror(rc));
+        return NULL;
+    }
+    while (a < len && (buf[a] == ' ' || buf[a] == '\t' || buf[a] == '\r' || buf[a] == '\n'))
+        a++;
+    for (b = a; b < len && buf[b] != '\n' && buf[b] != '\r' && buf[b] != ' ' && buf[b] != '\t';)
+        b++;
+    if (b == a)
+        fprintf(stderr, "henn: the token file %s is empty\n", path);
+    else if ((tok = malloc(b - a + 1)) != NULL) {
+        memcpy(tok, buf + a, b - a);
+        tok[b - a] = '\0';
+    }
+    henn_free(buf, len + 1);
+    return tok;
+}
+
+/* Free what json_dumps returned (the CLI installs its own allocator). */
+static void json_text_free(char *text)
+{
+    json_malloc_t jm;
+    json_free_t jf;
+    json_get_alloc_funcs(&jm, &jf);
+    if (text)
+        jf(text);
+}
+
+static int write_session_file(const cli_svc_opts *so, henn_svc_client *c)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s}", "url", so->server, "session",
+                          henn_svc_client_session(c), "token", henn_svc_client_token(c));
+    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    int rc = text ? cli_write_file(so->session_file, text, strlen(text), 0600) : HENN_ENOMEM;
+    if (text) {
+        henn_memzero(text, strlen(text));
+        json_text_free(text);
+    }
+    json_decref(j);
+    if (rc != 0)
+        fprintf(stderr, "henn: cannot write the session file %s: %s\n", so->session_file,
+                henn_strerror(rc));
+    return rc;
+}
+
+int cli_svc_open(henn_svc_client **c, const cli_svc_opts *so, const char *protocol,
+                 const char *config_json)
+{
+    henn_svc_client_opts co;
+    char *token = NULL;
+    int rc;
+
+    *c = NULL;
+    memset(&co, 0, sizeof(co));
+    if (so->token_file != NULL && (token = read_token(so->token_file)) == NULL)
+        return HENN_EINVAL;
+    co.url = so->server;
+    co.server_token = token;
+    co.ca_file = so->ca_file;
+    co.retry_s = so->retry_s;
+    co.allow_insecure_http = so->insecure_http;
+    rc = henn_svc_client_create(c, &co, protocol, config_json);
+    if (token) {
+        henn_memzero(token, strlen(token));
+        free(token);
+    }
+    if (rc != 0) {
+        const char *why = henn_svc_client_error(*c);
+        fprintf(stderr, "henn: server %s: cannot create a %s session: %s\n", so->server,
+                protocol, why && *why ? why : henn_strerror(rc));
+        henn_svc_client_free(*c);
+        *c = NULL;
+        return rc;
+    }
+    if (so->session_file != NULL && (rc = write_session_file(so, *c)) != 0) {
+        cli_svc_close(*c);
+        *c = NULL;
+    }
+    return rc;
+}
+
+/* The model as base64 of henn_nn_model_serialize into j[key]. */
+static int put_model(json_t *j, const char *key, const henn_nn_model *m)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0, b64len;
+    char *b64;
+    int rc = henn_nn_model_serialize(&buf, &len, m);
+    if (rc != 0)
+        return rc;
+    b64len = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+    if ((b64 = malloc(b64len)) == NULL) {
+        free(buf);
+        return HENN_ENOMEM;
+    }
+    sodium_bin2base64(b64, b64len, buf, len, sodium_base64_VARIANT_ORIGINAL);
+    free(buf);
+    rc = json_object_set_new(j, key, json_string(b64)) == 0 ? 0 : HENN_ENOMEM;
+    free(b64);
+    return rc;
+}
+
+static int open_json(henn_svc_client **c, const cli_svc_opts *so, const char *protocol,
+                     json_t *cfg)
+{
+    char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+    int rc = text ? cli_svc_open(c, so, protocol, text) : HENN_ENOMEM;
+    json_text_free(text);
+    return rc;
+}
+
+int cli_svc_open_kdd_private(henn_svc_client **c, const cli_svc_opts *so,
+                             const henn_nn_model *init, const henn_nn_opts *nno, size_t bits)
+{
+    json_t *cfg = json_object(), *nn = json_object();
+    int rc = cfg && nn ? put_model(cfg, "model", init) : HENN_ENOMEM;
+    *c = NULL;
+    if (rc == 0) {
+        json_object_set_new(nn, "optimizer",
+                            json_string(nno->optimizer == HENN_NN_ADAM ? "adam" : "sgd"));
+        json_object_set_new(nn, "lr", json_real((double)nno->lr));
+        json_object_set_new(nn, "momentum", json_real((double)nno->momentum));
+        json_object_set_new(nn, "beta1", json_real((double)nno->beta1));
+        json_object_set_new(nn, "beta2", json_real((double)nno->beta2));
+        json_object_set_new(nn, "eps", json_real((double)nno->eps));
+        json_object_set(cfg, "nn", nn);
+        if (bits > 4096) /* the server's default largest key */
+            json_object_set_new(cfg, "max_key_bits", json_integer((json_int_t)bits));
+        rc = open_json(c, so, "kdd-private", cfg);
+    }
+    json_decref(nn);
+    json_decref(cfg);
+    return rc;
+}
+
+int cli_svc_open_kdd_infer(henn_svc_client **c, const cli_svc_opts *so, const henn_nn_model *m,
+                           size_t bits)
+{
+    json_t *cfg = json_object();
+    int rc = cfg ? put_model(cfg, "model", m) : HENN_ENOMEM;
+    *c = NULL;
+    if (rc == 0 && bits > 4096)
+        json_object_set_new(cfg, "max_key_bits", json_integer((json_int_t)bits));
+    if (rc == 0)
+        rc = open_json(c, so, "kdd-infer", cfg);
+    json_decref(cfg);
+    return rc;
+}
+
+int cli_svc_model(henn_nn_model *m, henn_svc_client *c)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = henn_svc_client_result(c, &buf, &len);
+    if (rc != 0) {
+        fprintf(stderr, "henn: server: cannot download the model: %s\n",
+                *henn_svc_client_error(c) ? henn_svc_client_error(c) : henn_strerror(rc));
+        return rc;
+    }
+    rc = henn_nn_model_deserialize(m, buf, len);
+    free(buf);
+    if (rc != 0)
+        cli_error("the server's model", rc);
+    return rc;
+}
+
+void cli_svc_close(henn_svc_client *c)
+{
+    if (c != NULL && henn_svc_client_delete(c) != 0) {
+        /* the session expires on the server (session_ttl_s) */
+    }
+    henn_svc_client_free(c);
+}

@@ -1,0 +1,59 @@
+/*
+ * The client side of `henn ... --server URL` (docs/SERVICE.md): the
+ * options every command shares and the sessions of each protocol. The
+ * owner's side runs here; the service side on the server.
+ */
+#ifndef HENN_SVC_CLI_H
+#define HENN_SVC_CLI_H
+
+#include "henn/nn.h"
+#include "henn/service.h"
+
+/* --server URL [--token F] [--ca F] [--insecure-http] [--session-file F] */
+typedef struct cli_svc_opts {
+    const char *server;       /* NULL: in-process */
+    const char *token_file;   /* the server-wide token (first line) */
+    const char *ca_file;      /* PEM CA bundle for HTTPS verification */
+    const char *session_file; /* url, session id and token are written here (0600) */
+    int insecure_http;
+    double retry_s; /* 0: the client's default */
+} cli_svc_opts;
+
+/* Usage lines for the options above. */
+extern const char cli_svc_usage[];
+
+/* cli_svc_is_option: is a one of the options above? */
+int cli_svc_is_option(const char *a);
+
+/*
+ * cli_svc_parse: consume argv option a (value v, may be NULL). Returns 1
+ * (a flag, no value taken), 2 (a value taken), 0 (not a service option),
+ * -1 (usage error, message printed).
+ */
+int cli_svc_parse(cli_svc_opts *so, const char *a, const char *v);
+
+/*
+ * cli_svc_open: create a session for protocol with config (a JSON object
+ * as text) on so->server; prints "henn: server: <reason>" on failure and
+ * returns its code. Writes so->session_file (0600) when set.
+ */
+int cli_svc_open(henn_svc_client **c, const cli_svc_opts *so, const char *protocol,
+                 const char *config_json);
+
+/* Sessions of the KDD protocols: the private trainer's (initial model,
+ * optimiser options) and the inference service's (model); bits: the
+ * owner's key size (above the server's default limit of 4096 the session
+ * asks for it with "max_key_bits"). Small test keys are a server-side
+ * test hook, never offered over the network. */
+int cli_svc_open_kdd_private(henn_svc_client **c, const cli_svc_opts *so,
+                             const henn_nn_model *init, const henn_nn_opts *nno, size_t bits);
+int cli_svc_open_kdd_infer(henn_svc_client **c, const cli_svc_opts *so, const henn_nn_model *m,
+                           size_t bits);
+
+/* cli_svc_model: the session's result as a model (kdd-private). */
+int cli_svc_model(henn_nn_model *m, henn_svc_client *c);
+
+/* cli_svc_close: delete the session (best effort) and free c. */
+void cli_svc_close(henn_svc_client *c);
+
+#endif
