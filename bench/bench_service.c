@@ -1,0 +1,268 @@
+/*
+ * bench_service: the network service's overhead (issue 12 targets:
+ * encrypted KDD inference over HTTPS within 10% of in-process, private
+ * training within 15%). One process holds the data owner, an in-process
+ * service party and a henn server (henn_svc_server_start on 127.0.0.1,
+ * port 0, a temporary data dir, HTTPS with a self-signed P-256 certificate
+ * made by openssl; plain HTTP when openssl is missing). The published KDD
+ * configuration: intcode, 41-41-5, sigmoid, softmax, n = 2048, batch 56,
+ * Adam 0.01. Runs alternate (in-process, HTTPS, in-process, ...) and each
+ * figure is the median of `reps`; the ratio HTTPS / in-process is taken in
+ * the same process, so it survives the load of a shared machine. CPU
+ * seconds are the whole process's (both parties, the server's threads and
+ * TLS included).
+ * One JSON line per workload:
+ *  {"bench":"service","workload":"kdd_infer","records":...,"inproc_per_s":...,
+ *   "https_per_s":...,"ratio":...,"inproc_cpu_s":...,"https_cpu_s":...,
+ *   "transport":"https","loadavg":"..."}
+ * Usage: bench_service [infer records (1000)] [train rows (560)] [reps (3)]
+ *        [threads (2)]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "henn/henn.h"
+#include "henn/service.h"
+#include <sodium.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void loadavg(char *out, size_t len)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    out[0] = '\0';
+    if (f != NULL) {
+        if (fgets(out, (int)len, f) == NULL)
+            out[0] = '\0';
+        fclose(f);
+    }
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* {"model": base64[, "nn": {...}]} */
+static char *config(const henn_nn_model *m, const henn_nn_opts *nn)
+{
+    uint8_t *mb = NULL;
+    size_t ml = 0, bl;
+    char *b64, *cfg;
+    if (henn_nn_model_serialize(&mb, &ml, m) != 0)
+        return NULL;
+    bl = sodium_base64_encoded_len(ml, sodium_base64_VARIANT_ORIGINAL);
+    b64 = malloc(bl);
+    cfg = malloc(bl + 512);
+    if (b64 != NULL && cfg != NULL) {
+        sodium_bin2base64(b64, bl, mb, ml, sodium_base64_VARIANT_ORIGINAL);
+        if (nn != NULL)
+            snprintf(cfg, bl + 512,
+                     "{\"model\":\"%s\",\"nn\":{\"optimizer\":\"%s\",\"lr\":%.9g,"
+                     "\"momentum\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g}}",
+                     b64, nn->optimizer == HENN_NN_ADAM ? "adam" : "sgd", (double)nn->lr,
+                     (double)nn->momentum, (double)nn->beta1, (double)nn->beta2,
+                     (double)nn->eps);
+        else
+            snprintf(cfg, bl + 512, "{\"model\":\"%s\"}", b64);
+    } else {
+        free(cfg);
+        cfg = NULL;
+    }
+    free(b64);
+    free(mb);
+    return cfg;
+}
+
+int main(int argc, char **argv)
+{
+    size_t irows = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 1000;
+    size_t trows = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 560;
+    size_t reps = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) : 3;
+    unsigned threads = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 2;
+    char dir[] = "/tmp/henn_bench_svc_XXXXXX", cmd[1024], cert[256], key[256], la[128];
+    henn_svc_server_opts so;
+    henn_svc_server *srv = NULL;
+    henn_svc_client_opts co;
+    henn_kdd_set tr;
+    henn_kdd_prep prep;
+    henn_nn_model init;
+    henn_nn_opts nn;
+    henn_paillier_pk pk;
+    henn_paillier_sk sk;
+    henn_proto_params p;
+    henn_batch_opts bo = {threads, NULL, NULL};
+    size_t dims[3] = {41, 41, HENN_KDD_CLASSES}, total = irows + trows, *idx, i, r, w;
+    float *X = NULL;
+    uint8_t *y, *pred;
+    double *t_in, *t_net, *c_in, *c_net;
+    int tls, rc = 0;
+
+    if (henn_init() != 0 || mkdtemp(dir) == NULL || reps == 0 || irows == 0 || trows < 56)
+        return 1;
+    idx = malloc(total * sizeof(size_t));
+    y = malloc(total);
+    pred = malloc(irows);
+    t_in = calloc(reps, sizeof(double));
+    t_net = calloc(reps, sizeof(double));
+    c_in = calloc(reps, sizeof(double));
+    c_net = calloc(reps, sizeof(double));
+    if (!idx || !y || !pred || !t_in || !t_net || !c_in || !c_net)
+        return 1;
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 "
+             "-keyout %s -out %s >/dev/null 2>&1",
+             key, cert);
+    tls = system(cmd) == 0;
+
+    henn_kdd_set_init(&tr);
+    henn_kdd_prep_init(&prep);
+    henn_paillier_pk_init(&pk);
+    henn_paillier_sk_init(&sk);
+    rc = henn_kdd_load(&tr, HENN_DATA_DIR "/kddcup99/kddcup.data_10_percent.gz", 60000, 0,
+                       NULL);
+    if (rc == 0)
+        rc = henn_kdd_subset(idx, total, tr.rows, 1);
+    if (rc == 0)
+        rc = henn_kdd_prep_fit(&prep, &tr, HENN_KDD_INTCODE, HENN_KDD_LOG1P_HEAVY);
+    if (rc == 0)
+        rc = henn_kdd_prep_apply(&X, NULL, &prep, &tr, idx, total);
+    for (i = 0; rc == 0 && i < total; i++)
+        y[i] = tr.y[idx[i]];
+    if (rc == 0)
+        rc = henn_nn_model_init(&init, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 1);
+    henn_nn_opts_default(&nn);
+    nn.lr = 0.01f;
+    nn.max_rows = 56;
+    if (rc == 0)
+        rc = henn_paillier_keygen(&pk, &sk, 2048, 0);
+    if (rc == 0)
+        rc = henn_proto_params_default(&p, 41, 0, 2048);
+    p.slots = 56;
+    henn_svc_server_opts_default(&so);
+    so.listen = "127.0.0.1:0";
+    so.data_dir = dir;
+    so.cert_file = tls ? cert : NULL;
+    so.key_file = tls ? key : NULL;
+    so.threads = 2;
+    so.party_threads = threads;
+    if (rc == 0)
+        rc = henn_svc_server_start(&srv, &so);
+    if (rc != 0) {
+        fprintf(stderr, "bench_service: setup failed: %s\n", henn_strerror(rc));
+        return 1;
+    }
+    memset(&co, 0, sizeof(co));
+    co.url = henn_svc_server_url(srv);
+    co.ca_file = tls ? cert : NULL;
+
+    for (w = 0; w < 2 && rc == 0; w++) {
+        const char *name = w == 0 ? "kdd_infer" : "kdd_private_train";
+        size_t n = w == 0 ? irows : trows;
+        for (r = 0; r < 2 * reps && rc == 0; r++) {
+            int net = (int)(r % 2);
+            henn_transport t;
+            henn_svc_client *c = NULL;
+            henn_owner *owner = NULL;
+            henn_trainer *trn = NULL;
+            henn_private_trainer *pt = NULL;
+            char *cfg = config(&init, w == 0 ? NULL : &nn);
+            double t0, c0;
+            rc = cfg != NULL ? 0 : HENN_ENOMEM;
+            /* set-up (session creation, the model upload) is outside the timing */
+            if (rc == 0 && net)
+                rc = henn_svc_client_create(&c, &co, w == 0 ? "kdd-infer" : "kdd-private",
+                                            cfg);
+            if (rc == 0 && net)
+                henn_svc_client_transport(&t, c);
+            if (rc == 0 && !net && w == 0)
+                rc = henn_trainer_new(&trn, &init, NULL, &bo);
+            if (rc == 0 && !net && w == 0)
+                henn_transport_to_trainer(&t, trn);
+            if (rc == 0 && !net && w == 1)
+                rc = henn_private_trainer_new(&pt, &init, &nn, &bo);
+            if (rc == 0 && !net && w == 1)
+                henn_transport_to_private_trainer(&t, pt);
+            if (rc == 0 && w == 0)
+                rc = henn_owner_new(&owner, &sk, &bo);
+            t0 = now();
+            c0 = cpu_now();
+            if (rc == 0 && w == 0)
+                rc = henn_owner_infer(owner, &t, &p, X + trows * 41, irows, 41,
+                                      HENN_KDD_CLASSES, pred, NULL);
+            if (rc == 0 && w == 1)
+                rc = henn_owner_train_private(&t, &sk, &p, X, y, trows, 41, HENN_KDD_CLASSES,
+                                              56, 1, 7, &bo, NULL, NULL, NULL);
+            (net ? t_net : t_in)[r / 2] = now() - t0;
+            (net ? c_net : c_in)[r / 2] = cpu_now() - c0;
+            if (rc != 0)
+                fprintf(stderr, "bench_service: %s (%s): %s %s\n", name,
+                        net ? "network" : "in-process", henn_strerror(rc),
+                        c ? henn_svc_client_error(c) : "");
+            if (c != NULL && henn_svc_client_delete(c) != 0)
+                fprintf(stderr, "bench_service: delete: %s\n", henn_svc_client_error(c));
+            henn_svc_client_free(c);
+            henn_owner_free(owner);
+            henn_trainer_free(trn);
+            henn_private_trainer_free(pt);
+            free(cfg);
+        }
+        if (rc == 0) {
+            double ti = median(t_in, reps), tn = median(t_net, reps);
+            loadavg(la, sizeof(la));
+            printf("{\"bench\":\"service\",\"workload\":\"%s\",\"%s\":%zu,\"reps\":%zu,"
+                   "\"threads\":%u,\"inproc_per_s\":%.1f,\"%s_per_s\":%.1f,\"ratio\":%.3f,"
+                   "\"inproc_cpu_s\":%.3f,\"%s_cpu_s\":%.3f,\"transport\":\"%s\","
+                   "\"loadavg\":\"%s\"}\n",
+                   name, w == 0 ? "records" : "rows", n, reps, threads, (double)n / ti,
+                   tls ? "https" : "http", (double)n / tn, ti / tn, median(c_in, reps),
+                   tls ? "https" : "http", median(c_net, reps), tls ? "https" : "http", la);
+            fflush(stdout);
+        }
+    }
+    henn_svc_server_stop(srv);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_service: could not remove %s\n", dir);
+    henn_nn_model_clear(&init);
+    henn_paillier_pk_clear(&pk);
+    henn_paillier_sk_clear(&sk);
+    henn_kdd_set_clear(&tr);
+    henn_kdd_prep_clear(&prep);
+    free(X);
+    free(idx);
+    free(y);
+    free(pred);
+    free(t_in);
+    free(t_net);
+    free(c_in);
+    free(c_net);
+    return rc == 0 ? 0 : 1;
+}
