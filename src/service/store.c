@@ -12,10 +12,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "service/svc_internal.h"
 
@@ -53,6 +56,7 @@ static const char *const SQL[Q_COUNT] = {
 };
 
 struct henn__svc_store {
+    int lock_fd; /* DATA_DIR/henn.lock, flock()ed: one server per directory */
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
     pthread_mutex_t lock;
@@ -127,16 +131,29 @@ int henn__svc_store_open(henn__svc_store **out, const char *dir, FILE *log)
         return HENN_EIO;
     }
     st = calloc(1, sizeof(*st));
-    n = strlen(dir) + sizeof("/henn.db");
+    n = strlen(dir) + sizeof("/henn.lock");
     path = malloc(n);
     if (st == NULL || path == NULL) {
         free(st);
         free(path);
         return HENN_ENOMEM;
     }
-    snprintf(path, n, "%s/henn.db", dir);
+    st->lock_fd = -1;
     st->log = log;
     pthread_mutex_init(&st->lock, NULL);
+    /* Two servers on one directory would each hold the sessions in
+     * memory and answer differently: the second is refused. */
+    snprintf(path, n, "%s/henn.lock", dir);
+    st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (log != NULL)
+            fprintf(log, "henn serve: %s is in use by another server (or cannot be locked)\n",
+                    dir);
+        free(path);
+        henn__svc_store_close(st);
+        return HENN_EIO;
+    }
+    snprintf(path, n, "%s/henn.db", dir);
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK)
@@ -170,6 +187,8 @@ void henn__svc_store_close(henn__svc_store *st)
     for (i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&st->lock);
     free(st);
 }

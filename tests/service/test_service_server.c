@@ -1314,6 +1314,16 @@ static void test_start_refusals(void)
         henn_svc_server_stop(s);
     }
     henn_svc_server_stop(NULL);
+    /* One server per data directory. */
+    {
+        henn_svc_server *s1 = start(dir, NULL, 0), *s2 = NULL;
+        o.listen = "127.0.0.1:0";
+        CHECK_RC(henn_svc_server_start(&s2, &o), HENN_EIO);
+        CHECK(s2 == NULL);
+        henn_svc_server_stop(s1);
+        CHECK_OK(henn_svc_server_start(&s2, &o));
+        henn_svc_server_stop(s2);
+    }
 }
 
 /* A server in a child process (forked, not exec'd) on 127.0.0.1:port (0:
