@@ -51,7 +51,8 @@
  *
  * Wiping: heap tables and accumulators are wiped before they are freed;
  * the kernels' stack scratch is left for henn__burn_stack(), which the
- * secret-exponent entry point calls before it returns.
+ * secret-exponent entry point calls before it returns (the pair ladders
+ * clear 96 KB instead: their squaring frames reach about 52 KB).
  */
 #include <stdlib.h>
 
@@ -977,30 +978,49 @@ static int sq_to(const sq_ctx *c, uint64_t *r, const mpz_t *b, size_t count, con
     }
     henn__mpz_wipe_clear(q);
     henn__mpz_wipe_clear(rem);
-    mpz_clear(m2);
+    henn__mpz_wipe_clear(m2); /* p^2 for decryption */
     if (rc == 0)
         mb_pair_mul(&c->mb, r, r, c->kp);
     return rc;
 }
 
 /* x[l] = the element of pair lane l, fully reduced mod m^2, for l < count;
- * t: 2 W words of scratch. */
-static void sq_from(const sq_ctx *c, mpz_t *x, size_t count, const uint64_t *a, uint64_t *t,
-                    const mpz_t root)
+ * t: 2 W words of scratch. x = A + B m is formed with mpn_sec_mul in
+ * wiped heap scratch (sec.c): GMP's own product would leave x - A, for
+ * decryption c^(p-1) mod p^2 less its low limb, in stack temporaries. */
+static int sq_from(const sq_ctx *c, mpz_t *x, size_t count, const uint64_t *a, uint64_t *t,
+                   const mpz_t root)
 {
     size_t L = c->mb.limbs, W = LANES * L, l;
-    mpz_t hi;
+    mpz_t lo, hi;
+    int rc = 0;
     /* both halves < m + 1: one masked subtraction each */
     mb_pair_mul(&c->mb, t, a, c->one);
     final_sub(&c->mb, t, t);
     final_sub(&c->mb, t + W, t + W);
+    mpz_init(lo);
     mpz_init(hi);
-    for (l = 0; l < count && l < LANES; l++) {
-        get52(x[l], t + l, LANES, L);
+    for (l = 0; l < count && l < LANES && rc == 0; l++) {
+        get52(lo, t + l, LANES, L);
         get52(hi, t + W + l, LANES, L);
-        mpz_addmul(x[l], hi, root);
+        rc = henn__sec_muladd(x[l], lo, hi, root);
     }
+    henn__mpz_wipe_clear(lo);
     henn__mpz_wipe_clear(hi);
+    return rc;
+}
+
+/* The pair kernels' frames reach about 52 KB (the squaring: its scratch
+ * arrays are sized for 160 limbs), deeper than the 32 KB that
+ * henn__burn_stack() clears: the ladders end with this one instead
+ * (tests/paillier/test_hardening.c scans 128 KB after the ladder). */
+#define SQ_BURN_BYTES (96 * 1024)
+
+static __attribute__((noinline)) void sq_burn_stack(void)
+{
+    volatile uint8_t buf[SQ_BURN_BYTES];
+    henn_memzero((void *)buf, sizeof(buf));
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
 }
 
 static int sq_check(const mpz_t root, size_t count)
@@ -1062,11 +1082,11 @@ int henn__mbsq_powm_sec(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, s
             select_ct(sel, tab, (size_t)1 << SEC_W, 2 * L, digit(ew, pos, SEC_W));
             mb_pair_mul(&c.mb, acc, acc, sel);
         }
-        sq_from(&c, r, count, acc, sel, root);
+        rc = sq_from(&c, r, count, acc, sel, root);
     }
     mem_free(mem, words);
     sq_clear(&c);
-    henn__burn_stack();
+    sq_burn_stack();
     return rc;
 }
 
@@ -1134,9 +1154,9 @@ int henn__mbsq_powm(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, const
         i = l - 1;
     }
     if (rc == 0)
-        sq_from(&c, r, count, acc, x2, root);
+        rc = sq_from(&c, r, count, acc, x2, root);
     mem_free(mem, words);
     sq_clear(&c);
-    henn__burn_stack(); /* the bases are secret (noise r) */
+    sq_burn_stack(); /* the bases are secret (noise r) */
     return rc;
 }

@@ -110,6 +110,9 @@ int henn__sec_crt_combine(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t m1,
 /* henn__sec_divqr: q = a div m, r = a mod m for 0 <= a < m^2 of at most
  * a_limbs limbs, m > 0, a_limbs >= limbs of m (q < m); q, r may alias a. */
 int henn__sec_divqr(mpz_t q, mpz_t r, const mpz_t a, size_t a_limbs, const mpz_t m);
+/* henn__sec_muladd: r = a + b m for 0 <= a, b of at most the limbs of
+ * m > 0 (in heap scratch that is wiped, not in GMP's stack temporaries). */
+int henn__sec_muladd(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t m);
 
 /*
  * CRT decryption in two steps, so that the exponentiations in between can

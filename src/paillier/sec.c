@@ -175,3 +175,30 @@ int henn__sec_divqr(mpz_t q, mpz_t r, const mpz_t a, size_t a_limbs, const mpz_t
     block_free(&b);
     return 0;
 }
+
+int henn__sec_muladd(mpz_t r, const mpz_t a, const mpz_t b, const mpz_t m)
+{
+    mp_size_t M = (mp_size_t)mpz_size(m);
+    mp_limb_t *al, *bl, *ml, *t, *tp;
+    block blk;
+    if (M == 0 || mpz_sgn(a) < 0 || mpz_sgn(b) < 0 || mpz_size(a) > (size_t)M ||
+        mpz_size(b) > (size_t)M)
+        return HENN_EINVAL;
+    if (block_alloc(&blk, (size_t)(3 * M + 2 * M + 1 + (mp_size_t)mpn_sec_mul_itch(M, M))) ==
+        NULL)
+        return HENN_ENOMEM;
+    al = blk.mem;
+    bl = al + M;
+    ml = bl + M;
+    t = ml + M;
+    tp = t + 2 * M + 1;
+    load(al, M, a);
+    load(bl, M, b);
+    load(ml, M, m);
+    /* t = b m + a, 2 M + 1 limbs */
+    mpn_sec_mul(t, bl, M, ml, M, tp);
+    t[2 * M] = mpn_add(t, t, 2 * M, al, M);
+    store(r, t, 2 * M + 1);
+    block_free(&blk);
+    return 0;
+}

@@ -384,6 +384,138 @@ static void test_stack_residue(const henn_paillier_sk *sk)
     henn_paillier_ct_clear(&c);
 }
 
+/* The same after a batch decryption on the calling thread (8 lanes,
+ * pairs modulo p and q, whose kernel frames reach about 52 KiB): a scan
+ * 128 KiB deep for c^(p-1) mod p^2, c^(q-1) mod q^2, their L values
+ * (x - 1) / p, (x - 1) / q, and p and q. */
+#define DEEP_WORDS 16384
+
+__attribute__((noinline)) static int decrypt_batch_call(henn_paillier_pt *pt,
+                                                        const henn_paillier_sk *sk,
+                                                        const henn_paillier_ct *c, size_t count)
+{
+    henn_batch_opts o1 = {1, NULL, NULL};
+    return henn_paillier_decrypt_batch(pt, sk, c, count, &o1);
+}
+
+/* Clear the stack 160 KiB deep: what the test's own GMP calls (computing
+ * the needles) left there is not the library's. */
+__attribute__((noinline)) static void clear_stack_deep(void)
+{
+    volatile uint64_t buf[DEEP_WORDS + 4096];
+    size_t i;
+    for (i = 0; i < DEEP_WORDS + 4096; i++)
+        buf[i] = 0;
+    __asm__ __volatile__("" : : "r"(buf) : "memory");
+}
+
+__attribute__((noinline)) static size_t scan_stack_deep(const uint64_t *needle, size_t count)
+{
+    uint64_t buf[DEEP_WORDS];
+    const volatile uint64_t *view = buf;
+    size_t i, j, hits = 0;
+    __asm__ __volatile__("" : "+r"(view) : : "memory");
+    for (i = 0; i < DEEP_WORDS; i++) {
+        uint64_t w = view[i];
+        for (j = 0; j < count; j++)
+            hits += w != 0 && matches(w, needle[j]);
+    }
+    return hits;
+}
+
+static void test_stack_residue_batch(const henn_paillier_sk *sk)
+{
+    enum { B = 8 };
+    henn_paillier_ct c[B];
+    henn_paillier_pt pt[B];
+    uint64_t *needle = malloc(8192 * sizeof(uint64_t));
+    size_t count = 0, hits, i;
+    mpz_t x, l;
+    mpz_inits(x, l, NULL);
+    for (i = 0; i < B; i++) {
+        henn_paillier_ct_init(&c[i]);
+        henn_paillier_pt_init(&pt[i]);
+        CHECK_OK(henn_paillier_encode_int64(&pt[i], &sk->pk, 1000 + (int64_t)i, 0));
+        CHECK_OK(henn_paillier_encrypt(&c[i], &sk->pk, &pt[i]));
+        mpz_powm(x, c[i].c, sk->pm1, sk->p2);
+        count = add_needles(needle, count, 8192, x);
+        mpz_sub_ui(l, x, 1);
+        mpz_divexact(l, l, sk->p);
+        count = add_needles(needle, count, 8192, l);
+        mpz_powm(x, c[i].c, sk->qm1, sk->q2);
+        count = add_needles(needle, count, 8192, x);
+        mpz_sub_ui(l, x, 1);
+        mpz_divexact(l, l, sk->q);
+        count = add_needles(needle, count, 8192, l);
+    }
+    count = add_needles(needle, count, 8192, sk->p);
+    count = add_needles(needle, count, 8192, sk->q);
+    clear_stack_deep();
+    CHECK_OK(decrypt_batch_call(pt, sk, c, B));
+    hits = scan_stack_deep(needle, count);
+    printf("stack scan after batch decryption: %zu of %zu secret words found\n", hits, count);
+    CHECK_EQ_INT(hits, 0);
+    for (i = 0; i < B; i++) {
+        CHECK(mpz_cmp_ui(pt[i].encoding, 1000 + (unsigned long)i) == 0);
+        henn_paillier_pt_clear(&pt[i]);
+        henn_paillier_ct_clear(&c[i]);
+    }
+    mpz_clears(x, l, NULL);
+    free(needle);
+}
+
+/* The pair ladder itself (henn__mbsq_powm_sec, root of 1,024 bits, 8
+ * lanes, root p): after it returns, no stack word 128 KiB deep holds the first
+ * half of the pair of the last square, b^(e - d) R mod m (d the last
+ * 5-bit digit of e), where the deepest kernel frames (about 52 KiB) put
+ * it. */
+__attribute__((noinline)) static int mbsq_call(mpz_t *r, const mpz_t *b, const mpz_t e,
+                                               const mpz_t m)
+{
+    return henn__mbsq_powm_sec(r, b, 8, e, 1024, m);
+}
+
+static void test_stack_residue_pairs(const henn_paillier_sk *sk)
+{
+    mpz_t m, m2, e, x, rr, b[8], r[8];
+    uint64_t needle[512];
+    size_t count = 0, hits, l, L = (1024 + 4 + 51) / 52;
+    if (!henn__mbsq_usable(sk->p) || mpz_sizeinbase(sk->p, 2) != 1024) {
+        printf("no pair engine here: the pair stack scan is skipped\n");
+        return;
+    }
+    mpz_inits(m, m2, e, x, rr, NULL);
+    mpz_set(m, sk->p);
+    mpz_mul(m2, m, m);
+    mpz_urandomb(e, RS, 1024);
+    mpz_setbit(e, 1023);
+    mpz_set_ui(rr, 1);
+    mpz_mul_2exp(rr, rr, (mp_bitcnt_t)(52 * L));
+    for (l = 0; l < 8; l++) {
+        mpz_inits(b[l], r[l], NULL);
+        mpz_urandomm(b[l], RS, m2);
+        mpz_tdiv_q_2exp(x, e, 5); /* e - d = (e >> 5) << 5 */
+        mpz_mul_2exp(x, x, 5);
+        mpz_powm(x, b[l], x, m2);
+        mpz_mul(x, x, rr);
+        mpz_mod(x, x, m);
+        count = add_needles(needle, count, 512, x);
+        mpz_add(x, x, m); /* the half may be left in [m, 2m) */
+        count = add_needles(needle, count, 512, x);
+    }
+    clear_stack_deep();
+    CHECK_OK(mbsq_call(r, (const mpz_t *)b, e, m));
+    hits = scan_stack_deep(needle, count);
+    printf("stack scan after the pair ladder: %zu of %zu words found\n", hits, count);
+    CHECK_EQ_INT(hits, 0);
+    for (l = 0; l < 8; l++) {
+        mpz_powm(x, b[l], e, m2);
+        CHECK_EQ_MPZ(r[l], x);
+        mpz_clears(b[l], r[l], NULL);
+    }
+    mpz_clears(m, m2, e, x, rr, NULL);
+}
+
 /* ---- public-key checks ---- */
 
 static void test_modulus_checks(const henn_paillier_sk *sk)
@@ -441,6 +573,8 @@ int main(void)
     test_sec_glue(&sk);
     test_noise(&sk);
     test_stack_residue(&sk);
+    test_stack_residue_batch(&sk);
+    test_stack_residue_pairs(&sk);
     test_modulus_checks(&sk);
     test_jacobi_distinguisher(&sk);
     test_character_attack(&sk);
