@@ -100,6 +100,11 @@ void henn__cn_patch_idx(size_t *idx, size_t S, size_t in_dim, size_t b, size_t p
 /* idx [rows x P] of the kernel offset q = u K + v over images 0..rows-1 */
 void henn__cn_shift_idx(size_t *idx, size_t S, size_t in_dim, size_t rows, size_t q);
 
+/* Read m serialised FEIP keys (HENN__CN_FK_BYTES each, from src) into fk
+ * on `threads` threads; each must have length n. HENN_EFORMAT otherwise. */
+int henn__cn_read_fks(henn_feip_fk *fk, const uint8_t *src, size_t m, size_t n,
+                      unsigned threads);
+
 /* Fixed point (src/protocol/cryptonn_fixed.c). */
 /* x_q = round(x x_scale); HENN_ERANGE outside [0, 1] or not finite. */
 int henn__cn_quant_x(int64_t *xq, const float *x, size_t count, const henn_cryptonn_params *p);

@@ -317,14 +317,12 @@ static int get_conv_keys(henn_cryptonn_lenet *L, int kind)
     want = kind == 0 ? L->rows * O : L->oc * KK;
     if (henn__cn_r_u32(&r) != want)
         rc = HENN_EFORMAT;
-    for (i = 0; i < want && rc == 0; i++) {
-        const uint8_t *b = henn__cn_r_bytes(&r, HENN__CN_FK_BYTES);
-        rc = b == NULL ? HENN_EFORMAT : henn_feip_fk_deserialize(&L->fk[i], b, HENN__CN_FK_BYTES);
-        if (rc == 0 && L->fk[i].n != L->mpk[2].n)
-            rc = HENN_EFORMAT;
-    }
-    if (rc == 0)
+    if (rc == 0) {
+        const uint8_t *b = henn__cn_r_bytes(&r, want * HENN__CN_FK_BYTES);
         rc = henn__cn_r_done(&r);
+        if (rc == 0)
+            rc = henn__cn_read_fks(L->fk, b, want, L->mpk[2].n, L->threads);
+    }
     free(resp);
     L->st.keys_ip += want;
     L->st.t_parse += henn__cn_now() - t1;

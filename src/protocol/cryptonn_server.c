@@ -326,14 +326,12 @@ static int get_sup_keys(henn_cryptonn_server *s, int kind, const int64_t *Y, siz
         return rc;
     if (henn__cn_r_u32(&r) != total)
         rc = HENN_EFORMAT;
-    for (i = 0; i < total && rc == 0; i++) {
-        const uint8_t *b = henn__cn_r_bytes(&r, HENN__CN_FK_BYTES);
-        rc = b == NULL ? HENN_EFORMAT : henn_feip_fk_deserialize(&s->fk[i], b, HENN__CN_FK_BYTES);
-        if (rc == 0 && s->fk[i].n != s->mpk[2].n)
-            rc = HENN_EFORMAT;
-    }
-    if (rc == 0)
+    if (rc == 0) {
+        const uint8_t *b = henn__cn_r_bytes(&r, total * HENN__CN_FK_BYTES);
         rc = henn__cn_r_done(&r);
+        if (rc == 0)
+            rc = henn__cn_read_fks(s->fk, b, total, s->mpk[2].n, s->threads);
+    }
     free(resp);
     s->st.keys_ip += total;
     s->st.t_parse += henn__cn_now() - t1;

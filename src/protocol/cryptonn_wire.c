@@ -309,6 +309,38 @@ int henn__cn_parallel(henn__cn_task fn, void *arg, size_t count, unsigned thread
     return rc;
 }
 
+typedef struct {
+    henn_feip_fk *fk;
+    const uint8_t *src;
+    size_t m, n;
+} fk_job;
+
+#define FK_CHUNK 4096
+
+static int read_fk_chunk(void *arg, size_t c)
+{
+    fk_job *j = arg;
+    size_t end = (c + 1) * FK_CHUNK < j->m ? (c + 1) * FK_CHUNK : j->m;
+    for (size_t i = c * FK_CHUNK; i < end; i++) {
+        int rc = henn_feip_fk_deserialize(&j->fk[i], j->src + i * HENN__CN_FK_BYTES,
+                                          HENN__CN_FK_BYTES);
+        if (rc == 0 && j->fk[i].n != j->n)
+            rc = HENN_EFORMAT;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int henn__cn_read_fks(henn_feip_fk *fk, const uint8_t *src, size_t m, size_t n,
+                      unsigned threads)
+{
+    fk_job j = {fk, src, m, n};
+    if (src == NULL)
+        return HENN_EFORMAT;
+    return henn__cn_parallel(read_fk_chunk, &j, (m + FK_CHUNK - 1) / FK_CHUNK, threads);
+}
+
 int henn__cn_roundtrip(henn_transport *t, uint8_t *req, size_t req_len, int want_type,
                        uint8_t **resp, size_t *resp_len, henn__cn_r *r)
 {
