@@ -12,8 +12,14 @@
  * accepted and ignored, an answer for another seq gets 409.
  *
  * While a job runs it owns the party: the session's messages and result
- * get 409 "busy". Jobs live in memory: after a restart the session is
- * rebuilt from its log (the uploaded data) and the job is gone.
+ * get 409 "busy". The job's record (state, epochs, losses) is stored when
+ * it starts and ends, and at its end (done or failed) the party's snapshot
+ * (the model as the job left it): a restart rebuilds the session from the
+ * snapshot and its log, so the party after a restart is the one before
+ * it (encrypted inference uses the trained model). A job
+ * that was running at a restart is reported failed ("interrupted"); run
+ * it again (same seed: the same model). Mid-job state (the optimiser's
+ * moments) is not kept.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -38,7 +44,9 @@ struct henn__svc_jobs {
     int cancel;
     /* The job. */
     pthread_t thread;
-    int thread_live, state, rc;
+    int thread_live, state, rc, interrupted;
+    henn__svc_job_event_fn event;
+    void *user;
     uint64_t jid, seed;
     size_t epochs, epoch, rows_done, rows_total;
     double *loss;
@@ -151,7 +159,7 @@ static void *job_main(void *arg)
     henn__svc_jobs *j = arg;
     henn_transport to_owner;
     size_t e;
-    int rc = 0;
+    int rc = 0, cancelled;
     memset(&to_owner, 0, sizeof(to_owner));
     to_owner.call = channel_call;
     to_owner.ctx = j;
@@ -165,6 +173,14 @@ static void *job_main(void *arg)
         }
         pthread_mutex_unlock(&j->lock);
     }
+    /* A job cancelled by a stop or DELETE leaves its stored record as
+     * "running" (restored as interrupted) and the snapshot as it was before
+     * the job, as a kill -9 would. */
+    pthread_mutex_lock(&j->lock);
+    cancelled = j->cancel;
+    pthread_mutex_unlock(&j->lock);
+    if (j->event != NULL && !cancelled)
+        j->event(j->user, j, 1, rc);
     pthread_mutex_lock(&j->lock);
     j->rc = rc;
     j->state = rc == 0 ? JOB_DONE : JOB_FAILED;
@@ -174,7 +190,8 @@ static void *job_main(void *arg)
 }
 
 int henn__svc_jobs_start(henn__svc_jobs *j, const henn__svc_protocol *proto, void *party,
-                         size_t epochs, uint64_t seed, uint64_t *jid)
+                         size_t epochs, uint64_t seed, henn__svc_job_event_fn event, void *user,
+                         uint64_t *jid)
 {
     double *loss;
     int live;
@@ -202,9 +219,18 @@ int henn__svc_jobs_start(henn__svc_jobs *j, const henn__svc_protocol *proto, voi
     j->seed = seed;
     j->epoch = j->rows_done = j->rows_total = 0;
     j->rc = 0;
+    j->interrupted = 0;
+    j->event = event;
+    j->user = user;
     j->state = JOB_RUNNING;
     j->jid++;
     *jid = j->jid;
+    /* The "running" record is stored before the thread can end the job. */
+    if (event != NULL) {
+        pthread_mutex_unlock(&j->lock);
+        event(user, j, 0, 0);
+        pthread_mutex_lock(&j->lock);
+    }
     if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
         j->state = JOB_FAILED;
         j->rc = HENN_ENOMEM;
@@ -216,30 +242,101 @@ int henn__svc_jobs_start(henn__svc_jobs *j, const henn__svc_protocol *proto, voi
     return 0;
 }
 
+/* The job as JSON with state (j->lock held). */
+static json_t *job_json(henn__svc_jobs *j, const char *state, int rc, int interrupted)
+{
+    json_t *o = NULL, *loss;
+    size_t e;
+    loss = json_array();
+    for (e = 0; loss != NULL && e < j->epoch; e++)
+        json_array_append_new(loss, json_real(j->loss[e]));
+    if (loss != NULL)
+        o = json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "job", (json_int_t)j->jid, "kind",
+                      "train", "state", state, "epochs", (json_int_t)j->epochs, "epoch",
+                      (json_int_t)j->epoch, "seed", (json_int_t)j->seed, "rows",
+                      (json_int_t)j->rows_done, "rows_total", (json_int_t)j->rows_total,
+                      "loss", loss);
+    if (o != NULL && strcmp(state, "failed") == 0)
+        json_object_set_new(o, "error", json_string(interrupted ? "interrupted by a server restart"
+                                                                : henn_err_name(rc)));
+    return o;
+}
+
 int henn__svc_jobs_status(henn__svc_jobs *j, uint64_t jid, json_t **out)
 {
     static const char *const states[] = {"none", "running", "done", "failed"};
-    json_t *o = NULL, *loss;
-    size_t e;
+    json_t *o;
     *out = NULL;
     pthread_mutex_lock(&j->lock);
     if (jid == 0 || jid != j->jid || j->state == JOB_NONE) {
         pthread_mutex_unlock(&j->lock);
         return HENN_EINVAL;
     }
-    loss = json_array();
-    for (e = 0; loss != NULL && e < j->epoch; e++)
-        json_array_append_new(loss, json_real(j->loss[e]));
-    if (loss != NULL)
-        o = json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:o}", "job", (json_int_t)j->jid, "kind",
-                      "train", "state", states[j->state], "epochs", (json_int_t)j->epochs,
-                      "epoch", (json_int_t)j->epoch, "rows", (json_int_t)j->rows_done,
-                      "rows_total", (json_int_t)j->rows_total, "loss", loss);
-    if (o != NULL && j->state == JOB_FAILED)
-        json_object_set_new(o, "error", json_string(henn_err_name(j->rc)));
+    o = job_json(j, states[j->state], j->rc, j->interrupted);
     pthread_mutex_unlock(&j->lock);
     *out = o;
     return o != NULL ? 0 : HENN_ENOMEM;
+}
+
+char *henn__svc_jobs_record(henn__svc_jobs *j, const char *state, int rc)
+{
+    json_t *o;
+    char *text = NULL;
+    size_t n;
+    pthread_mutex_lock(&j->lock);
+    o = job_json(j, state, rc, 0);
+    pthread_mutex_unlock(&j->lock);
+    if (o == NULL)
+        return NULL;
+    n = json_dumpb(o, NULL, 0, JSON_COMPACT);
+    if (n > 0 && (text = malloc(n + 1)) != NULL) {
+        if (json_dumpb(o, text, n, JSON_COMPACT) == n) {
+            text[n] = '\0';
+        } else {
+            free(text);
+            text = NULL;
+        }
+    }
+    json_decref(o);
+    return text;
+}
+
+int henn__svc_jobs_restore(henn__svc_jobs *j, const char *record)
+{
+    json_t *o = json_loads(record, 0, NULL), *loss;
+    const char *state = json_string_value(json_object_get(o, "state"));
+    json_int_t jid = json_integer_value(json_object_get(o, "job"));
+    json_int_t epochs = json_integer_value(json_object_get(o, "epochs"));
+    json_int_t epoch = json_integer_value(json_object_get(o, "epoch"));
+    size_t e;
+    int rc = 0;
+    loss = json_object_get(o, "loss");
+    if (o == NULL || state == NULL || jid < 1 || epochs < 1 || epochs > 100000 || epoch < 0 ||
+        epoch > epochs || !json_is_array(loss) || json_array_size(loss) != (size_t)epoch) {
+        json_decref(o);
+        return HENN_EFORMAT;
+    }
+    pthread_mutex_lock(&j->lock);
+    free(j->loss);
+    j->loss = calloc((size_t)epochs, sizeof(double));
+    if (j->loss == NULL) {
+        rc = HENN_ENOMEM;
+    } else {
+        j->jid = (uint64_t)jid;
+        j->epochs = (size_t)epochs;
+        j->epoch = (size_t)epoch;
+        j->seed = (uint64_t)json_integer_value(json_object_get(o, "seed"));
+        j->rows_done = (size_t)json_integer_value(json_object_get(o, "rows"));
+        j->rows_total = (size_t)json_integer_value(json_object_get(o, "rows_total"));
+        for (e = 0; e < (size_t)epoch; e++)
+            j->loss[e] = json_real_value(json_array_get(loss, e));
+        j->state = strcmp(state, "done") == 0 ? JOB_DONE : JOB_FAILED;
+        j->interrupted = strcmp(state, "running") == 0;
+        j->rc = j->state == JOB_DONE ? 0 : HENN_EIO;
+    }
+    pthread_mutex_unlock(&j->lock);
+    json_decref(o);
+    return rc;
 }
 
 int henn__svc_jobs_poll(henn__svc_jobs *j, unsigned wait_s, uint8_t **req, size_t *len,

@@ -18,7 +18,9 @@
  *    training (henn_trainer_* with the optimiser): config as kdd-private.
  *    SETUP and DATA (the upload) change state and are logged; training
  *    runs as a job (jobs.c) whose DECRYPT requests the client answers
- *    through the server-driven channel. Result: none (the owner learns
+ *    through the server-driven channel; the trained model is kept as the
+ *    session's snapshot (a restart rebuilds the party from it and the
+ *    logged upload). Result: none (the owner learns
  *    nothing about the model in this protocol; encrypted inference with
  *    INFER messages is allowed).
  *  - "lr": logistic regression on CKKS (henn_lr_server_*). Config {}.
@@ -316,6 +318,11 @@ static int kb_create(void **party, const json_t *config, const henn__svc_party_o
     return 0;
 }
 
+static int kb_snapshot(void *party, uint8_t **out, size_t *out_len)
+{
+    return henn_nn_model_serialize(out, out_len, henn_trainer_model(party));
+}
+
 static int kb_train_epoch(void *party, henn_transport *to_owner, uint64_t seed,
                           henn_progress_fn progress, void *user, double *loss)
 {
@@ -323,10 +330,11 @@ static int kb_train_epoch(void *party, henn_transport *to_owner, uint64_t seed,
 }
 
 static const henn__svc_protocol PROTOCOLS[] = {
-    {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free, NULL},
-    {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free, NULL},
-    {"kdd-published", kb_create, ki_handle, ki_changes, NULL, ki_free, kb_train_epoch},
-    {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free, NULL},
+    {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free, NULL, NULL},
+    {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free, NULL, NULL},
+    {"kdd-published", kb_create, ki_handle, ki_changes, NULL, ki_free, kb_train_epoch,
+     kb_snapshot},
+    {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free, NULL, NULL},
 };
 
 const henn__svc_protocol *henn__svc_protocol_find(const char *name)

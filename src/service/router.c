@@ -42,6 +42,7 @@ struct henn__svc_session {
     pthread_mutex_t lock;
     void *party; /* NULL until built (lazily, by replaying the log) */
     henn__svc_jobs *jobs; /* the server-driven channel and training job */
+    henn_svc_server *server;
     int deleted;
     unsigned refs;
     henn__svc_session *next;
@@ -280,6 +281,29 @@ static int session_party(henn_svc_server *s, henn__svc_session *ss)
     cfg = json_loads(ss->row.config, 0, NULL);
     if (cfg == NULL)
         return HENN_EFORMAT;
+    if (ss->proto->snapshot != NULL) {
+        /* The model a finished job left replaces the config's. */
+        uint8_t *state = NULL;
+        size_t len = 0;
+        rc = henn__svc_store_state(s->store, ss->row.id, &state, &len);
+        if (rc == 0 && state != NULL) {
+            size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+            char *b64 = malloc(n);
+            if (b64 == NULL) {
+                rc = HENN_ENOMEM;
+            } else {
+                sodium_bin2base64(b64, n, state, len, sodium_base64_VARIANT_ORIGINAL);
+                if (json_object_set_new(cfg, "model", json_string(b64)) != 0)
+                    rc = HENN_ENOMEM;
+                free(b64);
+            }
+        }
+        free(state);
+        if (rc != 0) {
+            json_decref(cfg);
+            return rc;
+        }
+    }
     po = party_opts(s);
     rc = ss->proto->create(&ss->party, cfg, &po);
     json_decref(cfg);
@@ -303,11 +327,16 @@ static int load_one(void *user, henn__svc_row *r)
     ss->row = *r;
     ss->proto = henn__svc_protocol_find(r->protocol);
     pthread_mutex_init(&ss->lock, NULL);
-    if (ss->proto == NULL || henn__svc_jobs_new(&ss->jobs) != 0) {
-        int rc = ss->proto == NULL ? HENN_EFORMAT : HENN_ENOMEM;
+    ss->server = s;
+    ss->row.job = NULL;
+    if (ss->proto == NULL || henn__svc_jobs_new(&ss->jobs) != 0 ||
+        (r->job != NULL && henn__svc_jobs_restore(ss->jobs, r->job) != 0)) {
+        int rc = ss->proto == NULL || r->job != NULL ? HENN_EFORMAT : HENN_ENOMEM;
+        free(r->job);
         session_free(ss);
         return rc;
     }
+    free(r->job);
     ss->next = s->sessions;
     s->sessions = ss;
     return 0;
@@ -535,6 +564,7 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
     }
     pthread_mutex_init(&ss->lock, NULL);
     ss->proto = proto;
+    ss->server = s;
     ss->row.config = dump(cfg, JSON_COMPACT | JSON_SORT_KEYS);
     po = party_opts(s);
     rc = ss->row.config == NULL ? HENN_ENOMEM : henn__svc_jobs_new(&ss->jobs);
@@ -684,6 +714,26 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
     return 0;
 }
 
+/* A job started or ended (on its thread): its record, and at its end the
+ * party's snapshot, into the store. */
+static void job_event(void *user, henn__svc_jobs *j, int finished, int rc)
+{
+    henn__svc_session *ss = user;
+    henn_svc_server *s = ss->server;
+    char *rec = henn__svc_jobs_record(j, !finished ? "running" : rc == 0 ? "done" : "failed", rc);
+    uint8_t *state = NULL;
+    size_t len = 0;
+    if (rec == NULL)
+        return;
+    if (finished && ss->proto->snapshot != NULL &&
+        ss->proto->snapshot(ss->party, &state, &len) == 0)
+        (void)henn__svc_store_set_job(s->store, ss->row.id, rec, state, len, 1);
+    else
+        (void)henn__svc_store_set_job(s->store, ss->row.id, rec, NULL, 0, 0);
+    free(state);
+    free(rec);
+}
+
 /* POST /v1/sessions/{id}/jobs {"kind": "train", "epochs": E, "seed": S}. */
 static int do_job_start(henn_svc_server *s, henn__svc_session *ss, const henn_svc_request *rq,
                         henn_svc_response *rs)
@@ -718,7 +768,7 @@ static int do_job_start(henn_svc_server *s, henn__svc_session *ss, const henn_sv
     if (rc != 0)
         return respond_error(rs, 500, "internal", "the session could not be rebuilt");
     rc = henn__svc_jobs_start(ss->jobs, ss->proto, ss->party, (size_t)epochs, (uint64_t)seed,
-                              &jid);
+                              job_event, ss, &jid);
     if (rc == HENN_EPROTO)
         return respond_error(rs, 409, "busy", "a job is running in this session");
     if (rc != 0)

@@ -4,7 +4,10 @@
  * message survives kill -9 and power loss. Tables:
  *  schema_version(version)            one row, HENN_SVC_SCHEMA
  *  sessions(id, token_hash, protocol, config, seq, bytes, created,
- *           touched, last_resp)       one row per session
+ *           touched, last_resp, state, job)  one row per session; state:
+ *                                     the party's snapshot after its last
+ *                                     job (a model), job: that job's record
+ *                                     (JSON); both NULL without jobs
  *  log(session, seq, req)             the state-changing requests
  * Tokens are stored only as hashes. secure_delete overwrites deleted rows
  * with zeros. One connection, used under one mutex (transactions are
@@ -22,7 +25,7 @@
 
 #include "service/svc_internal.h"
 
-#define HENN_SVC_SCHEMA 1
+#define HENN_SVC_SCHEMA 2
 
 enum {
     Q_CREATE,
@@ -36,6 +39,9 @@ enum {
     Q_BEGIN,
     Q_COMMIT,
     Q_ROLLBACK,
+    Q_SET_JOB,
+    Q_SET_STATE,
+    Q_GET_STATE,
     Q_COUNT
 };
 
@@ -43,7 +49,7 @@ static const char *const SQL[Q_COUNT] = {
     "INSERT INTO sessions(id, token_hash, protocol, config, seq, bytes, created, touched) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "SELECT id, token_hash, protocol, config, seq, bytes, created, touched, "
-    "length(last_resp) FROM sessions",
+    "length(last_resp), job FROM sessions",
     "SELECT seq, req FROM log WHERE session = ?1 AND seq > ?2 ORDER BY seq LIMIT 1",
     "SELECT last_resp FROM sessions WHERE id = ?1",
     "INSERT INTO log(session, seq, req) VALUES(?1, ?2, ?3)",
@@ -53,6 +59,9 @@ static const char *const SQL[Q_COUNT] = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
+    "UPDATE sessions SET job = ?2 WHERE id = ?1",
+    "UPDATE sessions SET job = ?2, state = ?3 WHERE id = ?1",
+    "SELECT state FROM sessions WHERE id = ?1",
 };
 
 struct henn__svc_store {
@@ -92,7 +101,7 @@ static int schema(henn__svc_store *st)
                   "CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, token_hash BLOB NOT "
                   "NULL, protocol TEXT NOT NULL, config TEXT NOT NULL, seq INTEGER NOT NULL, "
                   "bytes INTEGER NOT NULL, created INTEGER NOT NULL, touched INTEGER NOT NULL, "
-                  "last_resp BLOB);"
+                  "last_resp BLOB, state BLOB, job TEXT);"
                   "CREATE TABLE IF NOT EXISTS log(session TEXT NOT NULL, seq INTEGER NOT NULL, "
                   "req BLOB NOT NULL, PRIMARY KEY(session, seq));");
     if (rc != 0)
@@ -107,7 +116,11 @@ static int schema(henn__svc_store *st)
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error(st, "schema");
     if (version < 0)
-        return exec(st, "INSERT INTO schema_version(version) VALUES(1)");
+        return exec(st, "INSERT INTO schema_version(version) VALUES(2)");
+    if (version == 1) /* version 1 had no jobs */
+        return exec(st, "BEGIN; ALTER TABLE sessions ADD COLUMN state BLOB; "
+                        "ALTER TABLE sessions ADD COLUMN job TEXT; "
+                        "UPDATE schema_version SET version = 2; COMMIT;");
     if (version != HENN_SVC_SCHEMA) {
         if (st->log != NULL)
             fprintf(st->log, "henn serve: database schema version %d, this build reads %d\n",
@@ -258,6 +271,12 @@ int henn__svc_store_load(henn__svc_store *st, int (*fn)(void *user, henn__svc_ro
         r.created = sqlite3_column_int64(q, 6);
         r.touched = sqlite3_column_int64(q, 7);
         r.last_len = (uint64_t)sqlite3_column_int64(q, 8);
+        if (sqlite3_column_type(q, 9) == SQLITE_TEXT &&
+            (r.job = strdup((const char *)sqlite3_column_text(q, 9))) == NULL) {
+            free(r.config);
+            rc = HENN_ENOMEM;
+            break;
+        }
         if (r.config == NULL) {
             rc = HENN_ENOMEM;
             break;
@@ -376,6 +395,48 @@ int henn__svc_store_commit(henn__svc_store *st, const char *id, uint64_t seq, co
     sqlite3_reset(st->q[Q_BEGIN]);
     sqlite3_reset(st->q[Q_COMMIT]);
     sqlite3_reset(st->q[Q_ROLLBACK]);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int henn__svc_store_set_job(henn__svc_store *st, const char *id, const char *job,
+                            const uint8_t *state, size_t state_len, int with_state)
+{
+    sqlite3_stmt *q;
+    int rc = 0;
+    pthread_mutex_lock(&st->lock);
+    q = stmt(st, with_state ? Q_SET_STATE : Q_SET_JOB);
+    if (sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(q, 2, job, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        (with_state && bind_blob(q, 3, state, state_len) != SQLITE_OK) ||
+        sqlite3_step(q) != SQLITE_DONE)
+        rc = db_error(st, "job");
+    sqlite3_reset(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int henn__svc_store_state(henn__svc_store *st, const char *id, uint8_t **buf, size_t *len)
+{
+    sqlite3_stmt *q;
+    int rc = 0;
+    *buf = NULL;
+    *len = 0;
+    pthread_mutex_lock(&st->lock);
+    q = stmt(st, Q_GET_STATE);
+    if (sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW) {
+        rc = db_error(st, "state");
+    } else if (sqlite3_column_type(q, 0) == SQLITE_BLOB) {
+        size_t n = (size_t)sqlite3_column_bytes(q, 0);
+        *buf = malloc(n > 0 ? n : 1);
+        if (*buf == NULL)
+            rc = HENN_ENOMEM;
+        else if (n > 0)
+            memcpy(*buf, sqlite3_column_blob(q, 0), n);
+        *len = rc == 0 ? n : 0;
+    }
+    sqlite3_reset(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }

@@ -43,6 +43,10 @@ typedef struct henn__svc_protocol {
      * with requests to the owner through to_owner (jobs.c). */
     int (*train_epoch)(void *party, henn_transport *to_owner, uint64_t seed,
                        henn_progress_fn progress, void *user, double *loss);
+    /* The party's state after a job, as the config's "model" (a
+     * henn_nn_model_serialize blob), so that a restart rebuilds the
+     * trained party (NULL: jobs leave nothing to keep). */
+    int (*snapshot)(void *party, uint8_t **out, size_t *out_len);
 } henn__svc_protocol;
 
 /* henn__svc_protocol_find: the adapter of protocol name, or NULL. */
@@ -62,8 +66,18 @@ int henn__svc_jobs_busy(henn__svc_jobs *j);
 /* Start epochs epochs of proto->train_epoch on party with seeds seed,
  * seed + 1, ...: 0 and *jid, HENN_EINVAL (no training in this protocol, bad
  * epochs), HENN_EPROTO (a job runs), HENN_ENOMEM. */
+/* Called when a job starts (finished 0: by henn__svc_jobs_start, before
+ * the thread) and when it ends (finished 1, rc its result: on the job's
+ * thread, before its state changes; not when it was cancelled). */
+typedef void (*henn__svc_job_event_fn)(void *user, henn__svc_jobs *j, int finished, int rc);
 int henn__svc_jobs_start(henn__svc_jobs *j, const henn__svc_protocol *proto, void *party,
-                         size_t epochs, uint64_t seed, uint64_t *jid);
+                         size_t epochs, uint64_t seed, henn__svc_job_event_fn event, void *user,
+                         uint64_t *jid);
+/* The job's record as JSON text (malloc'd) with the given state. */
+char *henn__svc_jobs_record(henn__svc_jobs *j, const char *state, int rc);
+/* Restore a stored record (after a restart): a job that was running is
+ * reported failed ("interrupted"). */
+int henn__svc_jobs_restore(henn__svc_jobs *j, const char *record);
 /* The job's progress as JSON (*out owned by the caller); HENN_EINVAL for
  * an unknown job id. */
 int henn__svc_jobs_status(henn__svc_jobs *j, uint64_t jid, json_t **out);
@@ -87,6 +101,7 @@ typedef struct henn__svc_row {
     uint8_t token_hash[32];
     char protocol[32];
     char *config; /* JSON text, malloc'd */
+    char *job;    /* the last job's record (JSON text, malloc'd) or NULL */
     uint64_t seq, bytes, last_len;
     int64_t created, touched;
 } henn__svc_row;
@@ -110,6 +125,12 @@ int henn__svc_store_commit(henn__svc_store *st, const char *id, uint64_t seq, co
                            size_t req_len, const uint8_t *resp, size_t resp_len, uint64_t bytes,
                            int64_t now);
 int henn__svc_store_delete(henn__svc_store *st, const char *id);
+/* A job's record (JSON text); with_state: also the party's snapshot
+ * (state NULL: none). */
+int henn__svc_store_set_job(henn__svc_store *st, const char *id, const char *job,
+                            const uint8_t *state, size_t state_len, int with_state);
+/* The party's snapshot (*buf malloc'd; NULL when none). */
+int henn__svc_store_state(henn__svc_store *st, const char *id, uint8_t **buf, size_t *len);
 
 /* ---------------------------------------------------------------- server */
 

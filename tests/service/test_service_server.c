@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <strings.h>
@@ -792,6 +793,19 @@ static void test_published(void)
     CHECK_OK(henn_owner_infer(o2, &to_tr, &p, X, BATCH, DIM, CLS, pred2, scores2));
     CHECK(memcmp(pred1, pred2, BATCH) == 0);
     CHECK(memcmp(scores1, scores2, sizeof(scores1)) == 0);
+    /* After a restart: the job's record, and the trained model (the
+     * session's snapshot plus the logged upload) answers inference. */
+    henn_svc_server_stop(rt.s);
+    rt.s = start(dir, NULL, 0);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/jobs/1", rt.ss.id);
+    j = route_json(rt.s, 200, "GET", path, rt.ss.token, NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "state")), "done");
+    CHECK_EQ_DBL(json_real_value(json_array_get(json_object_get(j, "loss"), EPOCHS - 1)),
+                 loss1[EPOCHS - 1]);
+    json_decref(j);
+    memset(scores2, 0, sizeof(scores2));
+    CHECK_OK(henn_owner_infer(o2, &to_tr, &p, X, BATCH, DIM, CLS, pred2, scores2));
+    CHECK(memcmp(scores1, scores2, sizeof(scores1)) == 0);
     /* The owner learns nothing about the model here: no result. */
     snprintf(path, sizeof(path), "/v1/sessions/%s/result", rt.ss.id);
     json_decref(route_json(rt.s, 403, "GET", path, rt.ss.token, NULL));
@@ -814,6 +828,14 @@ static void test_published(void)
     CHECK_OK(henn_owner_upload(o2, &to_tr, &p, X, Y, ROWS, DIM));
     snprintf(path, sizeof(path), "/v1/sessions/%s/jobs", rt.ss.id);
     json_decref(route_json(rt.s, 201, "POST", path, rt.ss.token, body));
+    henn_svc_server_stop(rt.s);
+    /* ... and after the restart that job is reported interrupted. */
+    rt.s = start(dir, NULL, 0);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/jobs/1", rt.ss.id);
+    j = route_json(rt.s, 200, "GET", path, rt.ss.token, NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "state")), "failed");
+    CHECK_EQ_STR(json_string_value(json_object_get(j, "error")), "interrupted by a server restart");
+    json_decref(j);
     henn_svc_server_stop(rt.s);
     henn_owner_free(o2);
     free(body);
@@ -1285,6 +1307,56 @@ static void test_expiry(void)
     }
 }
 
+/* A database of schema version 1 (before jobs) is migrated at start: its
+ * session answers, and a job record can be stored. Version 99: refused. */
+static void test_schema_migration(void)
+{
+    static const char tok[] = "1111111111111111111111111111111111111111111111111111111111111111";
+    static const char id[] = "0123456789abcdef0123456789abcdef";
+    char dir[300], db[400], sql[1200], hx[65];
+    uint8_t h[32];
+    sqlite3 *d = NULL;
+    henn_svc_server *s;
+    henn_svc_server_opts o;
+    make_dir(dir, sizeof(dir), "schema1");
+    snprintf(db, sizeof(db), "%s/henn.db", dir);
+    crypto_generichash(h, 32, (const uint8_t *)tok, 64, NULL, 0);
+    sodium_bin2hex(hx, sizeof(hx), h, 32);
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+             "INSERT INTO schema_version VALUES(1);"
+             "CREATE TABLE sessions(id TEXT PRIMARY KEY, token_hash BLOB NOT NULL, protocol TEXT "
+             "NOT NULL, config TEXT NOT NULL, seq INTEGER NOT NULL, bytes INTEGER NOT NULL, "
+             "created INTEGER NOT NULL, touched INTEGER NOT NULL, last_resp BLOB);"
+             "CREATE TABLE log(session TEXT NOT NULL, seq INTEGER NOT NULL, req BLOB NOT NULL, "
+             "PRIMARY KEY(session, seq));"
+             "INSERT INTO sessions VALUES('%s', x'%s', 'lr', '{}', 0, 2, %lld, %lld, NULL);",
+             id, hx, (long long)time(NULL), (long long)time(NULL));
+    CHECK_EQ_INT(sqlite3_open(db, &d), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(d);
+    s = start(dir, NULL, 0);
+    {
+        char path[100];
+        json_t *j;
+        snprintf(path, sizeof(path), "/v1/sessions/%s", id);
+        j = route_json(s, 200, "GET", path, tok, NULL);
+        CHECK_EQ_STR(json_string_value(json_object_get(j, "protocol")), "lr");
+        json_decref(j);
+    }
+    henn_svc_server_stop(s);
+    d = NULL;
+    CHECK_EQ_INT(sqlite3_open(db, &d), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(d, "UPDATE schema_version SET version = 99", NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(d);
+    henn_svc_server_opts_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = dir;
+    s = NULL;
+    CHECK_RC(henn_svc_server_start(&s, &o), HENN_EIO);
+}
+
 /* Options the server refuses. */
 static void test_start_refusals(void)
 {
@@ -1734,6 +1806,7 @@ int main(void)
     test_start_refusals();
     test_max_sessions();
     test_expiry();
+    test_schema_migration();
     test_infer();
     test_lr();
     test_published();
