@@ -120,8 +120,12 @@ grep -q "100.00% equal" out && ok || bad "kdd eval over HTTPS: inference equals 
 
 # LR on WDBC, 1 epoch
 expect 0 "lr over HTTPS" -- "$HENN" lr train --data wdbc --encrypted --epochs 1 --poly ls3 \
-    --server "$url" --ca cert.pem --token token
+    --server "$url" --ca cert.pem --token token --model lr.model
 grep -q "^encrypted (henn): accuracy" out && ok || bad "lr over HTTPS prints the encrypted run"
+expect 0 "lr eval over HTTPS" -- "$HENN" lr eval --model lr.model --encrypted \
+    --server "$url" --ca cert.pem --token token
+grep -q "^encrypted inference: accuracy .* 100.00% of predictions as plaintext" out && ok ||
+    bad "lr eval over HTTPS: encrypted scoring agrees with plaintext"
 
 # refusals: exit 1 with the reason
 expect 1 "wrong token" -- "$HENN" kdd eval --model local.model --encrypted --test-rows 10 \
