@@ -20,10 +20,10 @@
 #include "paillier_internal.h"
 
 /* Smallest last group worth padding to 8 lanes: at n = 2048 on Zen 4 one
- * 8-lane r^n costs about 6 single-buffer ones modulo n^2, about 2.5 as
- * pairs modulo n. */
+ * 8-lane r^n costs about 6 single-buffer ones modulo n^2, about 3.3 as
+ * pairs modulo n (8.9 ms against 2.7 ms per CPU). */
 #define NOISE_MB_MIN 6
-#define NOISE_SQ_MIN 3
+#define NOISE_SQ_MIN 4
 
 int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk)
 {
