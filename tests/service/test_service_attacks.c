@@ -1384,6 +1384,30 @@ static void test_unauth_body(uint16_t port)
     recv_one(fd, r, sizeof(r));
     CHECK_EQ_INT(status_of(r), 401);
     close(fd);
+    /* Nor on the routes that need no token: health, unknown and
+     * malformed paths are answered from the headers too. */
+    {
+        static const struct {
+            const char *method, *path;
+            unsigned want;
+        } nb[] = {{"POST", "/v1/health", 405},
+                  {"GET", "/v1/health", 200},
+                  {"POST", "/nope", 404},
+                  {"PUT", "/v1/sessions/xyz", 400}};
+        size_t i;
+        for (i = 0; i < sizeof(nb) / sizeof(nb[0]); i++) {
+            fd = tcp_connect(port, 3);
+            n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n",
+                         nb[i].method, nb[i].path);
+            CHECK(fd >= 0 && send_all(fd, req, (size_t)n) == 0);
+            recv_one(fd, r, sizeof(r));
+            if (status_of(r) != nb[i].want)
+                fprintf(stderr, "  %s %s with a body not sent: %u\n", nb[i].method, nb[i].path,
+                        status_of(r));
+            CHECK_EQ_INT(status_of(r), nb[i].want);
+            close(fd);
+        }
+    }
 }
 
 /* Without a tokens file anyone who reaches the port creates sessions:
