@@ -9,7 +9,9 @@
 #    0700 and the database files 0600; the tokens file's token is not in
 #    the data directory;
 #  - --listen takes numeric addresses only (a name that starts with 127.
-#    is not loopback) and plain HTTP off loopback is refused.
+#    is not loopback) and plain HTTP off loopback is refused;
+#  - the client (--server): plain http:// to a name that merely starts
+#    with 127. is refused at once, the token printed nowhere.
 set -u
 HENN=${1:?usage: test_service_attacks.sh path/to/henn}
 dir=$(mktemp -d)
@@ -134,6 +136,20 @@ for l in 127.0.0.1.example.invalid:0 127.evil:0 0.0.0.0:0 '[::]:0' 10.0.0.1:0 ':
     127.0.0.1 127.0.0.1:99999 127.0.0.1:-1; do
     "$HENN" serve --listen "$l" --data-dir "$dir/d2" >/dev/null 2>&1
     [ $? -eq 2 ] && ok || bad "--listen $l accepted"
+done
+
+# ---- the client CLI: plain http:// only to loopback; a host name that
+# merely starts with "127." is refused at once (no name lookup, no token
+# sent), and the token is printed nowhere
+printf '%s\n' "$stok" >"$dir/token"
+chmod 600 "$dir/token"
+for u in http://127.0.0.1.example.invalid:1 http://127.example.invalid:1; do
+    timeout 60 "$HENN" lr train --data wdbc --encrypted --epochs 1 --poly ls3 --server "$u" \
+        --token "$dir/token" >"$dir/out" 2>"$dir/err"
+    st=$?
+    [ "$st" -eq 1 ] && ok || bad "--server $u: exit $st: $(cat "$dir/err")"
+    grep -q "refused" "$dir/err" && ok || bad "--server $u: no refusal: $(cat "$dir/err")"
+    grep -q -e "$stok" "$dir/out" "$dir/err" && bad "--server $u: the token is printed" || ok
 done
 
 echo "test_service_attacks.sh: $pass passed, $fail failed"
