@@ -55,6 +55,7 @@ struct henn_svc_client {
     unsigned drop_every; /* test hook: lose every k-th message response */
     uint64_t dropped;
     uint64_t retries;
+    CURLcode last_curl; /* the last exchange's libcurl result */
 };
 
 /* A response being received. */
@@ -213,6 +214,7 @@ static int exchange(henn_svc_client *c, const char *method, const char *path, in
                          strcmp(method, "GET") == 0 ? NULL : method);
     }
     e = curl_easy_perform(c->curl);
+    c->last_curl = e;
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h); /* the Authorization line: libcurl copies, we free */
     if (e == CURLE_OK) {
@@ -430,20 +432,15 @@ int henn_svc_client_create(henn_svc_client **out, const henn_svc_client_opts *o,
         goto done;
     }
     /* Creating is not idempotent: retry only when the server was not
-     * reached at all (connection refused, e.g. while it restarts). */
+     * reached at all (connection refused, e.g. while it restarts); a name
+     * that does not resolve is a typo more often than a blip. */
     deadline = now_s() + c->retry_s;
     for (;;) {
         rc = exchange(c, "POST", "/v1/sessions", c->server_token ? 1 : 0,
                       (const uint8_t *)body, strlen(body), &status, &b, &transient);
-        if (rc == 0 || !transient || now_s() + wait > deadline)
+        if (rc == 0 || !transient || c->last_curl != CURLE_COULDNT_CONNECT ||
+            now_s() + wait > deadline)
             break;
-        {
-            CURLcode e;
-            long connected = 0;
-            e = curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected);
-            if (e == CURLE_OK && connected > 0)
-                break; /* the request may have reached the server */
-        }
         c->retries++;
         sleep_s(wait);
         wait = wait * 2 > 2.0 ? 2.0 : wait * 2;

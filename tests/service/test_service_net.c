@@ -626,6 +626,12 @@ static void test_refusals(void)
     CHECK_RC(henn_svc_client_create(&c, &co, "lr", "{}"), HENN_EIO);
     CHECK(c != NULL && henn__svc_client_retries(c) >= 1);
     henn_svc_client_free(c);
+    /* a name that does not resolve: no retries at creation */
+    co.url = "https://no-such-host.invalid:1";
+    co.retry_s = 30;
+    CHECK_RC(henn_svc_client_create(&c, &co, "lr", "{}"), HENN_EIO);
+    CHECK(c != NULL && henn__svc_client_retries(c) == 0);
+    henn_svc_client_free(c);
     CHECK_RC(henn_svc_client_resume(&c, &co, "0123", SERVER_TOKEN), HENN_EINVAL);
     henn_svc_client_free(c);
 }
