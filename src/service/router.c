@@ -901,6 +901,35 @@ static int classify(const char *path, size_t n, char *id, uint64_t *seq)
     return R_NONE;
 }
 
+/* The methods each route takes. */
+static int method_ok(int route, const char *m)
+{
+    switch (route) {
+    case R_HEALTH:
+    case R_RESULT:
+    case R_REQUESTS:
+    case R_JOB:
+        return strcmp(m, "GET") == 0;
+    case R_SESSIONS:
+    case R_MESSAGE:
+    case R_ANSWER:
+    case R_JOBS:
+        return strcmp(m, "POST") == 0;
+    case R_SESSION:
+        return strcmp(m, "GET") == 0 || strcmp(m, "DELETE") == 0;
+    default:
+        return 0;
+    }
+}
+
+int henn__svc_bodyless(const char *method, const char *path)
+{
+    char id[33];
+    uint64_t seq;
+    int route = classify(path, strcspn(path, "?"), id, &seq);
+    return route == R_HEALTH || route == R_NONE || route == R_BAD || !method_ok(route, method);
+}
+
 unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz)
 {
     henn__svc_session *ss;

@@ -224,6 +224,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return queue_error(s, c, 400, "bad_request", "ambiguous message framing");
             }
         }
+        /* Answers that cannot depend on the body (health, unknown or
+         * malformed paths, a method the route does not take) are given
+         * from the headers, without reading a body. */
+        if (henn__svc_bodyless(method, url)) {
+            henn_svc_request rq0 = {method, url, NULL, NULL, 0};
+            henn_svc_response rs0;
+            x->queued = 1;
+            if (henn_svc_server_route(s, &rq0, &rs0) != 0)
+                return queue_error(s, c, 500, "internal", "out of memory");
+            status = rs0.status;
+            out = rs0.body_len;
+            ok = queue(c, &rs0);
+            henn_svc_response_free(&rs0);
+            access_log(s, method, url, status, 0, out, &x->t0);
+            return ok;
+        }
         /* No token a session (or the tokens file) has: 401 before the
          * body is read, so an outsider cannot make the server buffer
          * max_body bytes per connection. */

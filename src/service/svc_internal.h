@@ -171,6 +171,11 @@ void henn__svc_core_close(henn_svc_server *s);
  * that no session (or, for creating one, the tokens file) has; else 0. */
 unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz);
 
+/* Whether the router's answer to method and path cannot depend on the
+ * body (health, unknown or malformed paths, a method the route does not
+ * take): the daemon then answers from the headers, without reading it. */
+int henn__svc_bodyless(const char *method, const char *path);
+
 /* Cancel every session's running job (server stop: long polls return). */
 void henn__svc_core_cancel_jobs(henn_svc_server *s);
 

@@ -31,6 +31,7 @@
 void henn__svc_server_allow_insecure(henn_svc_server *s);
 void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
 unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *authz);
+int henn__svc_bodyless(const char *method, const char *path);
 void henn__svc_server_advance_clock(henn_svc_server *s, int64_t seconds);
 void henn__trainer_allow_insecure(henn_trainer *t);
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
@@ -1116,6 +1117,14 @@ static void test_api_errors(void)
     }
     CHECK_EQ_INT(henn__svc_preauth(s, "/v1/sessions", NULL), 0); /* no tokens file */
     CHECK_EQ_INT(henn__svc_preauth(s, "/v1/health", NULL), 0);
+    /* Answers that cannot depend on a body (given before reading one). */
+    CHECK(henn__svc_bodyless("GET", "/v1/health"));
+    CHECK(henn__svc_bodyless("POST", "/v1/health"));
+    CHECK(henn__svc_bodyless("POST", "/nope"));
+    CHECK(henn__svc_bodyless("PUT", "/v1/sessions/xyz"));
+    CHECK(henn__svc_bodyless("GET", path)); /* messages take POST */
+    CHECK(!henn__svc_bodyless("POST", path));
+    CHECK(!henn__svc_bodyless("POST", "/v1/sessions"));
 
     /* 409: out of order; "expected" says what comes next. */
     snprintf(path, sizeof(path), "/v1/sessions/%s/messages/5", a.id);
