@@ -33,7 +33,7 @@
  * -DHENN_SVC_OPEN_FINDINGS: the client waits 1800 s (not retry_s) for a
  * server that accepts and never answers; about 1100 half-sent
  * connections from one address lock every client out (no per-address
- * limit). */
+ * limit); expired sessions keep counting towards max_sessions. */
 #define _DEFAULT_SOURCE
 #include "../test.h"
 
@@ -1365,6 +1365,40 @@ static void test_slowloris_lockout(void)
     free(dir);
 }
 
+
+/* Open finding: sessions past session_ttl_s still count towards
+ * max_sessions until each is touched or the server restarts (expiry is
+ * lazy), so once anyone has filled the cap, creation answers 507 for
+ * good. Expired sessions should make room. */
+static void test_cap_expiry(void)
+{
+    char *dir = make_dir();
+    henn_svc_server_opts o;
+    henn_svc_server *s = NULL;
+    static const char body[] = "{\"protocol\":\"lr\",\"config\":{}}";
+    char r[4096];
+    sess a;
+    int i;
+    henn_svc_server_opts_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = dir;
+    o.threads = 2;
+    o.session_ttl_s = 1;
+    o.max_sessions = 3;
+    CHECK_OK(henn_svc_server_start(&s, &o));
+    for (i = 0; i < 3; i++)
+        create_session(henn_svc_server_port(s), &a, NULL);
+    CHECK_EQ_INT(http(henn_svc_server_port(s), "POST", "/v1/sessions", NULL, body, strlen(body), r,
+                      sizeof(r)),
+                 507);
+    sleep(3);
+    CHECK_EQ_INT(http(henn_svc_server_port(s), "POST", "/v1/sessions", NULL, body, strlen(body), r,
+                      sizeof(r)),
+                 201);
+    henn_svc_server_stop(s);
+    rm_rf(dir);
+    free(dir);
+}
 #endif
 
 /* The body used to be read into memory (up to max_body, default 256 MiB,
@@ -1606,6 +1640,7 @@ int main(void)
 #ifdef HENN_SVC_OPEN_FINDINGS
     test_client_hang();
     test_slowloris_lockout();
+    test_cap_expiry();
 #endif
     return test_report("test_service_attacks");
 }
