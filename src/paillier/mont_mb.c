@@ -1160,3 +1160,149 @@ int henn__mbsq_powm(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, const
     sq_burn_stack(); /* the bases are secret (noise r) */
     return rc;
 }
+
+/* --------------------------------- multi-exponentiation on pairs (8) -- */
+
+/*
+ * prod_i b_i^e[h m + i] mod m^2 for 8 outputs h at a time, one per lane,
+ * on pairs modulo the root (Straus with fixed w-bit windows, as
+ * multiexp.c). Every base gets a table of the pairs of b^0 .. b^(2^w - 1),
+ * built 8 bases at a time and stored per entry as 2 L limbs; for each
+ * window and base the lanes' entries are copied into one 8-lane operand,
+ * so the outputs share the squarings and every product serves 8 of them.
+ * The exponents (the trainer's weights) choose table rows directly:
+ * timing depends on them, as in multiexp.c.
+ */
+#define SQME_W 5
+
+typedef struct sqme_ctx {
+    sq_ctx c;
+    const mpz_t *base;
+    mpz_srcptr root;
+    size_t m, outs;
+    const uint32_t *e;
+    unsigned ebits;
+    uint64_t *tab; /* m << SQME_W entries of 2 L words, entry (i, d) at ((i << w) + d) 2 L */
+    mpz_t *r;
+} sqme_ctx;
+
+/* Table rows of bases 8 g .. 8 g + 7 for groups gbegin .. gend. */
+static int sqme_build(void *vctx, size_t gbegin, size_t gend)
+{
+    sqme_ctx *x = vctx;
+    size_t L = x->c.mb.limbs, W2 = 2 * LANES * L, E = 2 * L, per = (size_t)1 << SQME_W;
+    size_t g, d, l, k, words = (per + 1) * W2;
+    uint64_t *pw = mem_alloc(words);
+    int rc = 0;
+    if (pw == NULL)
+        return HENN_ENOMEM;
+    for (g = gbegin; g < gend && rc == 0; g++) {
+        size_t i0 = g * LANES, cnt = x->m - i0 < LANES ? x->m - i0 : LANES;
+        rc = sq_to(&x->c, pw, NULL, 0, x->root); /* the pair of 1 */
+        if (rc == 0)
+            rc = sq_to(&x->c, pw + W2, x->base + i0, cnt, x->root);
+        for (d = 2; rc == 0 && d < per; d++)
+            mb_pair_mul(&x->c.mb, pw + d * W2, pw + (d - 1) * W2, pw + W2);
+        for (l = 0; rc == 0 && l < cnt; l++)
+            for (d = 0; d < per; d++) {
+                uint64_t *dst = x->tab + (((i0 + l) << SQME_W) + d) * E;
+                const uint64_t *src = pw + d * W2 + l;
+                for (k = 0; k < E; k++)
+                    dst[k] = src[k * LANES];
+            }
+    }
+    mem_free(pw, words);
+    return rc;
+}
+
+/* Outputs 8 g .. 8 g + 7 for groups gbegin .. gend. */
+static int sqme_eval(void *vctx, size_t gbegin, size_t gend)
+{
+    sqme_ctx *x = vctx;
+    size_t L = x->c.mb.limbs, W2 = 2 * LANES * L, E = 2 * L, g, i, l, k, words = 3 * W2;
+    unsigned digits = (x->ebits + SQME_W - 1) / SQME_W, mask = (1u << SQME_W) - 1, pos, s;
+    uint64_t *mem = mem_alloc(words), *acc, *op, *t;
+    int rc = 0;
+    if (mem == NULL)
+        return HENN_ENOMEM;
+    acc = mem;
+    op = acc + W2;
+    t = op + W2;
+    for (g = gbegin; g < gend && rc == 0; g++) {
+        size_t h0 = g * LANES, cnt = x->outs - h0 < LANES ? x->outs - h0 : LANES;
+        int started = 0;
+        for (pos = digits; pos-- > 0;) {
+            if (started)
+                for (s = 0; s < SQME_W; s++)
+                    mb_pair_sqr(&x->c.mb, acc, acc);
+            for (i = 0; i < x->m; i++) {
+                unsigned dl[LANES], any = 0;
+                for (l = 0; l < LANES; l++) {
+                    dl[l] = l < cnt ? (unsigned)(x->e[(h0 + l) * x->m + i] >> (pos * SQME_W)) & mask
+                                    : 0;
+                    any |= dl[l];
+                }
+                if (any == 0)
+                    continue;
+                for (l = 0; l < LANES; l++) {
+                    const uint64_t *src = x->tab + (((i << SQME_W) + dl[l]) * E);
+                    for (k = 0; k < E; k++)
+                        op[k * LANES + l] = src[k];
+                }
+                if (!started) {
+                    memcpy(acc, op, W2 * sizeof(uint64_t));
+                    started = 1;
+                } else {
+                    mb_pair_mul(&x->c.mb, acc, acc, op);
+                }
+            }
+        }
+        if (!started) {
+            for (l = 0; l < cnt; l++)
+                mpz_set_ui(x->r[h0 + l], 1);
+        } else {
+            rc = sq_from(&x->c, x->r + h0, cnt, acc, t, x->root);
+        }
+    }
+    mem_free(mem, words);
+    return rc;
+}
+
+int henn__mbsq_multi_exp(mpz_t *r, const mpz_t root, const mpz_t *base, size_t m,
+                         const uint32_t *e, size_t outs, unsigned ebits,
+                         const henn_batch_opts *opts)
+{
+    sqme_ctx x;
+    henn_batch_opts quiet = {0, NULL, NULL};
+    size_t words;
+    int rc = sq_check(root, 0);
+    if (rc != 0)
+        return rc;
+    if (m == 0 || outs == 0 || ebits == 0 || ebits > 32)
+        return HENN_EINVAL;
+    memset(&x, 0, sizeof(x));
+    rc = sq_init(&x.c, root);
+    if (rc != 0)
+        return rc;
+    x.base = base;
+    x.root = root;
+    x.m = m;
+    x.outs = outs;
+    x.e = e;
+    x.ebits = ebits;
+    x.r = r;
+    words = (m << SQME_W) * 2 * x.c.mb.limbs;
+    x.tab = mem_alloc(words);
+    if (x.tab == NULL) {
+        sq_clear(&x.c);
+        return HENN_ENOMEM;
+    }
+    if (opts != NULL)
+        quiet.threads = opts->threads;
+    rc = henn__parallel_for((m + LANES - 1) / LANES, &quiet, sqme_build, &x);
+    if (rc == 0)
+        rc = henn__parallel_for((outs + LANES - 1) / LANES, &quiet, sqme_eval, &x);
+    mem_free(x.tab, words);
+    sq_clear(&x.c);
+    return rc;
+}

@@ -5,7 +5,9 @@
  * gets a table b^1 .. b^(2^w - 1) built once; every output then costs
  * ebits squarings plus one multiplication per non-zero window digit.
  * This is how the protocols evaluate W x on encrypted x: the bases are
- * ciphertexts, the exponents the (offset) fixed-point weights.
+ * ciphertexts, the exponents the (offset) fixed-point weights. With 8
+ * outputs or more and a square modulus (n^2) the work goes to the 8-lane
+ * engine on pairs modulo n (henn__mbsq_multi_exp, mont_mb.c).
  */
 #include <stdlib.h>
 
@@ -99,6 +101,22 @@ int henn__paillier_multi_exp(mpz_t *r, const mpz_t m2, const mpz_t *base, size_t
     for (h = 0; ebits < 32 && h < outs * m; h++)
         if (e[h] >> ebits)
             return HENN_EINVAL;
+    /* 8 outputs or more: 8 at a time on pairs modulo the root of m2 (the
+     * protocols' n^2), when the 8-lane engine runs */
+    if (outs >= HENN__MB_LANES) {
+        mpz_t root, sq;
+        int use;
+        mpz_init(root);
+        mpz_init(sq);
+        mpz_sqrt(root, m2);
+        mpz_mul(sq, root, root);
+        use = mpz_cmp(sq, m2) == 0 && henn__mbsq_usable(root);
+        rc = use ? henn__mbsq_multi_exp(r, root, base, m, e, outs, ebits, opts) : 0;
+        mpz_clear(root);
+        mpz_clear(sq);
+        if (use)
+            return rc;
+    }
     memset(&c, 0, sizeof(c));
     rc = henn__mont_init(&c.mt, m2);
     if (rc != 0)

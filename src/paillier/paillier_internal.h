@@ -231,6 +231,14 @@ int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk);
 int henn__paillier_multi_exp(mpz_t *r, const mpz_t m2, const mpz_t *base, size_t m,
                              const uint32_t *e, size_t outs, unsigned ebits,
                              const henn_batch_opts *opts);
+/* The same on pairs modulo root (m2 = root^2; mont_mb.c), 8 outputs at a
+ * time, for henn__mbsq_usable(root) (else HENN_EPARAM); about 2.4x the
+ * single-buffer products of multiexp.c per output at n = 2048. The
+ * callers' checks (bases in [0, root^2), exponents < 2^ebits) are
+ * henn__paillier_multi_exp's, which calls this for 8 or more outputs. */
+int henn__mbsq_multi_exp(mpz_t *r, const mpz_t root, const mpz_t *base, size_t m,
+                         const uint32_t *e, size_t outs, unsigned ebits,
+                         const henn_batch_opts *opts);
 
 /* Fixed-base table (fbtab.c), on mt (the public key's context of n^2,
  * which must outlive the table). */

@@ -465,6 +465,99 @@ static void test_mb_square(void)
     mpz_clears(m, m2, e, NULL);
 }
 
+/* Multi-exponentiation: 8 or more outputs on pairs modulo the root of a
+ * square modulus (henn__mbsq_multi_exp) against the single-buffer path
+ * (pairs turned off) and mpz_powm: 2,048-bit root, 1 / 9 / 41 bases,
+ * 8 / 9 / 17 outputs (whole and partial groups), 19- and 32-bit
+ * exponents with zero digits and zero exponents; a non-square modulus
+ * stays on the single-buffer path. */
+static void test_multi_exp_pairs(void)
+{
+    static const size_t ms[] = {1, 9, 41}, outs_list[] = {8, 9, 17};
+    static const unsigned ebs[] = {19, 32};
+    mpz_t n, n2, want, t, ez;
+    size_t a, b, c, i, h;
+    mpz_inits(n, n2, want, t, ez, NULL);
+    make_modulus(n, 2048, 0);
+    mpz_mul(n2, n, n);
+    for (a = 0; a < 3; a++)
+        for (b = 0; b < 3; b++)
+            for (c = 0; c < 2; c++) {
+                size_t m = ms[a], outs = outs_list[b];
+                unsigned eb = ebs[c];
+                mpz_t *base = malloc(m * sizeof(mpz_t)), *r = malloc(outs * sizeof(mpz_t)),
+                      *r1 = malloc(outs * sizeof(mpz_t));
+                uint32_t *e = malloc(m * outs * sizeof(uint32_t));
+                for (i = 0; i < m; i++) {
+                    mpz_init(base[i]);
+                    mpz_urandomm(base[i], rs, n2);
+                }
+                for (i = 0; i < m * outs; i++) {
+                    e[i] = (uint32_t)gmp_urandomb_ui(rs, eb);
+                    if (i % 7 == 0)
+                        e[i] = 0;
+                    if (i % 11 == 0)
+                        e[i] &= 0x1Fu; /* only the lowest window nonzero */
+                }
+                for (i = 0; i < m; i++) /* output 0: all exponents zero */
+                    e[i] = 0;
+                for (h = 0; h < outs; h++) {
+                    mpz_init(r[h]);
+                    mpz_init(r1[h]);
+                }
+                CHECK_OK(henn__paillier_multi_exp(r, n2, (const mpz_t *)base, m, e, outs, eb,
+                                                  NULL));
+                henn__mbsq_set_enabled(0);
+                CHECK_OK(henn__paillier_multi_exp(r1, n2, (const mpz_t *)base, m, e, outs, eb,
+                                                  NULL));
+                henn__mbsq_set_enabled(1);
+                for (h = 0; h < outs; h++) {
+                    CHECK_EQ_MPZ(r[h], r1[h]);
+                    if (h < 3 || h + 1 == outs) { /* against mpz for a few */
+                        mpz_set_ui(want, 1);
+                        for (i = 0; i < m; i++) {
+                            mpz_set_ui(ez, e[h * m + i]);
+                            mpz_powm(t, base[i], ez, n2);
+                            mpz_mul(want, want, t);
+                            mpz_mod(want, want, n2);
+                        }
+                        CHECK_EQ_MPZ(r[h], want);
+                    }
+                    mpz_clear(r[h]);
+                    mpz_clear(r1[h]);
+                }
+                for (i = 0; i < m; i++)
+                    mpz_clear(base[i]);
+                free(base);
+                free(r);
+                free(r1);
+                free(e);
+            }
+    if (henn__ifma_cpu())
+        CHECK(henn__mbsq_usable(n));
+    /* a modulus that is not a square: the single-buffer path, same result */
+    {
+        mpz_t base1[1], r8[8];
+        uint32_t e8[8];
+        mpz_add_ui(t, n2, 2); /* odd, not a square */
+        mpz_init(base1[0]);
+        mpz_urandomm(base1[0], rs, t);
+        for (h = 0; h < 8; h++) {
+            mpz_init(r8[h]);
+            e8[h] = (uint32_t)(h * 977 + 1);
+        }
+        CHECK_OK(henn__paillier_multi_exp(r8, t, (const mpz_t *)base1, 1, e8, 8, 16, NULL));
+        for (h = 0; h < 8; h++) {
+            mpz_set_ui(ez, e8[h]);
+            mpz_powm(want, base1[0], ez, t);
+            CHECK_EQ_MPZ(r8[h], want);
+            mpz_clear(r8[h]);
+        }
+        mpz_clear(base1[0]);
+    }
+    mpz_clears(n, n2, want, t, ez, NULL);
+}
+
 /* Fresh r^n noise: n-th residues (x^lambda = 1 mod n^2, as
  * lambda(n^2) = n lambda), pairwise distinct, and c = (1 + m n) x decrypts
  * to m; counts around the 8-lane groups and the single-buffer remainder. */
@@ -808,6 +901,7 @@ int main(void)
     test_backends();
     test_mb();
     test_mb_square();
+    test_multi_exp_pairs();
     test_mb_paillier();
     test_paillier_backends();
     gmp_randclear(rs);
