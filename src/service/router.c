@@ -529,6 +529,32 @@ static size_t session_count(henn_svc_server *s)
     return n;
 }
 
+/* Delete the sessions untouched for session_ttl_s (at most 64 per call):
+ * expired sessions must not hold places under max_sessions. */
+static void sweep_expired(henn_svc_server *s)
+{
+    henn__svc_session *ss, *found[64];
+    size_t n = 0, i;
+    int64_t now = now_s(s);
+    if (s->o.session_ttl_s == 0)
+        return;
+    pthread_mutex_lock(&s->lock);
+    for (ss = s->sessions; ss != NULL && n < 64; ss = ss->next)
+        if (ss->row.touched + (int64_t)s->o.session_ttl_s < now) {
+            ss->refs++;
+            found[n++] = ss;
+        }
+    pthread_mutex_unlock(&s->lock);
+    for (i = 0; i < n; i++) {
+        ss = found[i];
+        pthread_mutex_lock(&ss->lock);
+        if (!ss->deleted && ss->row.touched + (int64_t)s->o.session_ttl_s < now)
+            (void)session_delete(s, ss);
+        pthread_mutex_unlock(&ss->lock);
+        session_release(s, ss);
+    }
+}
+
 static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_response *rs)
 {
     henn__svc_party_opts po;
@@ -542,6 +568,8 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
 
     if (!server_token_ok(s, rq->authorization))
         return respond_unauthorized(rs);
+    if (s->o.max_sessions > 0 && session_count(s) >= s->o.max_sessions)
+        sweep_expired(s);
     if (s->o.max_sessions > 0 && session_count(s) >= s->o.max_sessions)
         return respond_error(rs, 507, "sessions",
                              "the server holds its maximum number of sessions");

@@ -1279,6 +1279,11 @@ static void test_max_sessions(void)
     henn_svc_server_stop(s);
     s = start(dir, NULL, 0);
     json_decref(route_json(s, 507, "POST", "/v1/sessions", NULL, body));
+    /* Expired sessions do not hold places. */
+    henn__svc_server_advance_clock(s, 8 * 24 * 3600);
+    create_session(s, &a, body, NULL);
+    create_session(s, &b, body, NULL);
+    json_decref(route_json(s, 507, "POST", "/v1/sessions", NULL, body));
     henn_svc_server_stop(s);
     MAXSESS = 0;
 }
