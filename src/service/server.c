@@ -250,26 +250,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             access_log(s, method, url, 401, 0, 0, &x->t0);
             return queue_error(s, c, 401, "unauthorized", "missing or unknown bearer token");
         }
-        /* Health, unknown and malformed paths need no token and take no
-         * body: answered from the headers, so no outsider's body is ever
-         * buffered. */
-        if (strcmp(henn__svc_route_name(url), "/v1/health") == 0 ||
-            henn__svc_route_name(url)[0] == '(') {
-            memset(&rq, 0, sizeof(rq));
-            rq.method = method;
-            rq.path = url;
-            x->queued = 1;
-            if (henn_svc_server_route(s, &rq, &rs) != 0) {
-                access_log(s, method, url, 500, 0, 0, &x->t0);
-                return queue_error(s, c, 500, "internal", "out of memory");
-            }
-            status = rs.status;
-            out = rs.body_len;
-            ok = queue(c, &rs);
-            henn_svc_response_free(&rs);
-            access_log(s, method, url, status, 0, out, &x->t0);
-            return ok;
-        }
         if (cl != NULL) {
             char *end;
             unsigned long long v;
