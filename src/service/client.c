@@ -200,6 +200,14 @@ static int exchange(henn_svc_client *c, const char *method, const char *path, in
         return HENN_ENOMEM;
     }
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    /* A protocol message may keep the server busy for minutes (its work,
+     * or replaying the session's log after a restart); the other requests
+     * are answered at once, so a server that accepts and never answers
+     * them costs about retry_s (at least 5 s, at most 60 s), not 1800 s. */
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT,
+                     strstr(path, "/messages/") != NULL
+                         ? CLIENT_REQUEST_TIMEOUT_S
+                         : (long)(c->retry_s < 5.0 ? 5.0 : c->retry_s > 60.0 ? 60.0 : c->retry_s));
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, out);
@@ -364,7 +372,6 @@ static int client_new(henn_svc_client **out, const henn_svc_client_opts *o)
     if (c->ca_file)
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, CLIENT_REQUEST_TIMEOUT_S);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPIDLE, 15L);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPINTVL, 5L);
