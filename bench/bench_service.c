@@ -14,13 +14,25 @@
  * One JSON line per workload:
  *  {"bench":"service","workload":"kdd_infer","records":...,"inproc_per_s":...,
  *   "https_per_s":...,"ratio":...,"inproc_cpu_s":...,"https_cpu_s":...,
- *   "transport":"https","loadavg":"..."}
+ *   "cpu_ratio":...,"transport":"https","loadavg":"..."}
+ * ratio: HTTPS throughput / in-process (wall clock); cpu_ratio: HTTPS CPU
+ * seconds / in-process (the steadier figure on a loaded machine).
+ * Then the load: `clients` sessions of encrypted inference (112 records
+ * each, one owner thread per client) and `trainings` sessions of private
+ * training run at once against the same server; every prediction must
+ * equal the in-process one and every model the in-process model's bytes;
+ * the line gives the wall time, records/s, per-message latency p50/p99/max
+ * of the inference clients, failures and the process's peak RSS:
+ *  {"bench":"service","workload":"load","clients":16,"trainings":2,...}
  * Usage: bench_service [infer records (1000)] [train rows (560)] [reps (3)]
- *        [threads (2)]
+ *        [threads (2)] [clients (16)] [trainings (2)]
  */
 #define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,12 +110,186 @@ static char *config(const henn_nn_model *m, const henn_nn_opts *nn)
     return cfg;
 }
 
+/* ---- the load: concurrent clients ---- */
+
+#define LOAD_RECORDS 112
+#define LOAD_MAX_CALLS 64
+
+typedef struct load_job {
+    /* in */
+    const henn_svc_client_opts *co;
+    const char *cfg; /* the session's config */
+    int train;       /* 0: inference, 1: private training */
+    const henn_paillier_sk *sk;
+    const henn_proto_params *p;
+    const float *X;
+    const uint8_t *y;
+    size_t rows;
+    const uint8_t *want; /* inference: predictions; training: model bytes */
+    size_t want_len;
+    /* out */
+    henn_transport *inner;
+    double lat[LOAD_MAX_CALLS];
+    size_t nlat;
+    int rc, correct;
+} load_job;
+
+static int timed_call(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *rl)
+{
+    load_job *j = ctx;
+    double t0 = now();
+    int rc = henn_transport_call(j->inner, req, len, resp, rl);
+    if (j->nlat < LOAD_MAX_CALLS)
+        j->lat[j->nlat++] = now() - t0;
+    return rc;
+}
+
+static void *load_run(void *u)
+{
+    load_job *j = u;
+    henn_svc_client *c = NULL;
+    henn_owner *owner = NULL;
+    henn_transport st, tt;
+    henn_batch_opts one = {1, NULL, NULL};
+    uint8_t pred[LOAD_RECORDS], *mb = NULL;
+    size_t ml = 0;
+
+    j->rc = henn_svc_client_create(&c, j->co, j->train ? "kdd-private" : "kdd-infer", j->cfg);
+    if (j->rc == 0) {
+        henn_svc_client_transport(&st, c);
+        j->inner = &st;
+        memset(&tt, 0, sizeof(tt));
+        tt.call = timed_call;
+        tt.ctx = j;
+        if (j->train) {
+            j->rc = henn_owner_train_private(&tt, j->sk, j->p, j->X, j->y, j->rows, 41,
+                                             HENN_KDD_CLASSES, 56, 1, 7, &one, NULL, NULL, NULL);
+            if (j->rc == 0)
+                j->rc = henn_svc_client_result(c, &mb, &ml);
+            j->correct = j->rc == 0 && ml == j->want_len && memcmp(mb, j->want, ml) == 0;
+        } else {
+            j->rc = henn_owner_new(&owner, j->sk, &one);
+            if (j->rc == 0)
+                j->rc = henn_owner_infer(owner, &tt, j->p, j->X, LOAD_RECORDS, 41,
+                                         HENN_KDD_CLASSES, pred, NULL);
+            j->correct = j->rc == 0 && memcmp(pred, j->want, LOAD_RECORDS) == 0;
+        }
+        if (henn_svc_client_delete(c) != 0 && j->rc == 0)
+            j->rc = HENN_EIO;
+    }
+    free(mb);
+    henn_owner_free(owner);
+    henn_svc_client_free(c);
+    return NULL;
+}
+
+/* clients inference sessions and trainings training sessions at once. */
+static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
+                const henn_nn_opts *nn, const henn_paillier_sk *sk, const henn_proto_params *p,
+                const float *X, const uint8_t *y, size_t trows, const float *T, size_t clients,
+                size_t trainings, const char *transport)
+{
+    size_t n = clients + trainings, i, nl = 0, ok = 0, fails = 0;
+    load_job *jobs = calloc(n ? n : 1, sizeof(load_job));
+    pthread_t *th = calloc(n ? n : 1, sizeof(pthread_t));
+    double *lat = calloc(n * LOAD_MAX_CALLS + 1, sizeof(double)), t0, wall, p50, p99, mx;
+    char *icfg = config(init, NULL), *tcfg = config(init, nn), la[128];
+    uint8_t want_pred[LOAD_RECORDS], *want_model = NULL;
+    size_t want_len = 0;
+    henn_owner *owner = NULL;
+    henn_trainer *trn = NULL;
+    henn_private_trainer *pt = NULL;
+    henn_transport t;
+    struct rusage ru;
+    int rc = jobs && th && lat && icfg && tcfg ? 0 : HENN_ENOMEM;
+
+    /* the in-process answers */
+    if (rc == 0)
+        rc = henn_owner_new(&owner, sk, NULL);
+    if (rc == 0)
+        rc = henn_trainer_new(&trn, init, NULL, NULL);
+    if (rc == 0) {
+        henn_transport_to_trainer(&t, trn);
+        rc = henn_owner_infer(owner, &t, p, T, LOAD_RECORDS, 41, HENN_KDD_CLASSES, want_pred,
+                              NULL);
+    }
+    if (rc == 0 && trainings > 0)
+        rc = henn_private_trainer_new(&pt, init, nn, NULL);
+    if (rc == 0 && trainings > 0) {
+        henn_transport_to_private_trainer(&t, pt);
+        rc = henn_owner_train_private(&t, sk, p, X, y, trows, 41, HENN_KDD_CLASSES, 56, 1, 7,
+                                      NULL, NULL, NULL, NULL);
+        if (rc == 0)
+            rc = henn_nn_model_serialize(&want_model, &want_len, henn_private_trainer_model(pt));
+    }
+    henn_owner_free(owner);
+    henn_trainer_free(trn);
+    henn_private_trainer_free(pt);
+    t0 = now();
+    for (i = 0; rc == 0 && i < n; i++) {
+        load_job *j = &jobs[i];
+        j->co = co;
+        j->train = i >= clients;
+        j->cfg = j->train ? tcfg : icfg;
+        j->sk = sk;
+        j->p = p;
+        j->X = j->train ? X : T;
+        j->y = y;
+        j->rows = trows;
+        j->want = j->train ? want_model : want_pred;
+        j->want_len = j->train ? want_len : LOAD_RECORDS;
+        if (pthread_create(&th[i], NULL, load_run, j) != 0) {
+            rc = HENN_ENOMEM;
+            n = i;
+        }
+    }
+    for (i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    wall = now() - t0;
+    for (i = 0; i < n; i++) {
+        ok += jobs[i].correct ? 1u : 0u;
+        fails += jobs[i].rc != 0 ? 1u : 0u;
+        if (jobs[i].rc != 0)
+            fprintf(stderr, "bench_service: load client %zu: %s\n", i,
+                    henn_strerror(jobs[i].rc));
+        if (!jobs[i].train) {
+            memcpy(lat + nl, jobs[i].lat, jobs[i].nlat * sizeof(double));
+            nl += jobs[i].nlat;
+        }
+    }
+    qsort(lat, nl, sizeof(double), cmp_double);
+    p50 = nl ? lat[nl / 2] : 0;
+    p99 = nl ? lat[(nl * 99 + 99) / 100 - 1] : 0;
+    mx = nl ? lat[nl - 1] : 0;
+    getrusage(RUSAGE_SELF, &ru);
+    loadavg(la, sizeof(la));
+    if (rc == 0)
+        printf("{\"bench\":\"service\",\"workload\":\"load\",\"clients\":%zu,"
+               "\"records_per_client\":%d,\"trainings\":%zu,\"train_rows\":%zu,"
+               "\"wall_s\":%.2f,\"infer_records_per_s\":%.1f,\"messages\":%zu,"
+               "\"latency_ms_p50\":%.1f,\"latency_ms_p99\":%.1f,\"latency_ms_max\":%.1f,"
+               "\"failed\":%zu,\"correct\":%zu,\"of\":%zu,\"peak_rss_mib\":%.0f,"
+               "\"transport\":\"%s\",\"loadavg\":\"%s\"}\n",
+               clients, LOAD_RECORDS, trainings, trows, wall,
+               (double)(clients * LOAD_RECORDS) / wall, nl, 1e3 * p50, 1e3 * p99, 1e3 * mx,
+               fails, ok, n, (double)ru.ru_maxrss / 1024.0, transport, la);
+    free(want_model);
+    free(icfg);
+    free(tcfg);
+    free(lat);
+    free(th);
+    free(jobs);
+    return rc != 0 ? rc : fails > 0 || ok != n ? HENN_EPROTO : 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t irows = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 1000;
     size_t trows = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 560;
     size_t reps = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) : 3;
     unsigned threads = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 2;
+    size_t clients = argc > 5 ? (size_t)strtoul(argv[5], NULL, 10) : 16;
+    size_t trainings = argc > 6 ? (size_t)strtoul(argv[6], NULL, 10) : 2;
     char dir[] = "/tmp/henn_bench_svc_XXXXXX", cmd[1024], cert[256], key[256], la[128];
     henn_svc_server_opts so;
     henn_svc_server *srv = NULL;
@@ -122,7 +308,8 @@ int main(int argc, char **argv)
     double *t_in, *t_net, *c_in, *c_net;
     int tls, rc = 0;
 
-    if (henn_init() != 0 || mkdtemp(dir) == NULL || reps == 0 || irows == 0 || trows < 56)
+    if (henn_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mkdtemp(dir) == NULL ||
+        reps == 0 || irows < LOAD_RECORDS || trows < 56)
         return 1;
     idx = malloc(total * sizeof(size_t));
     y = malloc(total);
@@ -171,7 +358,7 @@ int main(int argc, char **argv)
     so.data_dir = dir;
     so.cert_file = tls ? cert : NULL;
     so.key_file = tls ? key : NULL;
-    so.threads = 2;
+    so.threads = 4; /* henn serve's default */
     so.party_threads = threads;
     if (rc == 0)
         rc = henn_svc_server_start(&srv, &so);
@@ -239,13 +426,21 @@ int main(int argc, char **argv)
             loadavg(la, sizeof(la));
             printf("{\"bench\":\"service\",\"workload\":\"%s\",\"%s\":%zu,\"reps\":%zu,"
                    "\"threads\":%u,\"inproc_per_s\":%.1f,\"%s_per_s\":%.1f,\"ratio\":%.3f,"
-                   "\"inproc_cpu_s\":%.3f,\"%s_cpu_s\":%.3f,\"transport\":\"%s\","
+                   "\"inproc_cpu_s\":%.3f,\"%s_cpu_s\":%.3f,\"cpu_ratio\":%.3f,"
+                   "\"transport\":\"%s\","
                    "\"loadavg\":\"%s\"}\n",
                    name, w == 0 ? "records" : "rows", n, reps, threads, (double)n / ti,
                    tls ? "https" : "http", (double)n / tn, ti / tn, median(c_in, reps),
-                   tls ? "https" : "http", median(c_net, reps), tls ? "https" : "http", la);
+                   tls ? "https" : "http", median(c_net, reps),
+                   median(c_net, reps) / median(c_in, reps), tls ? "https" : "http", la);
             fflush(stdout);
         }
+    }
+    if (rc == 0 && clients + trainings > 0) {
+        rc = load(&co, &init, &nn, &sk, &p, X, y, trows, X + trows * 41, clients, trainings,
+                  tls ? "https" : "http");
+        if (rc != 0)
+            fprintf(stderr, "bench_service: load: %s\n", henn_strerror(rc));
     }
     henn_svc_server_stop(srv);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
