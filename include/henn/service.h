@@ -229,6 +229,49 @@ HENN_API HENN_NODISCARD int henn_svc_client_result(henn_svc_client *c, uint8_t *
  * session counts as deleted). Returns 0, HENN_EINVAL, HENN_EIO. */
 HENN_API HENN_NODISCARD int henn_svc_client_delete(henn_svc_client *c);
 
+/* ------------------------------------------------- the authority (CryptoNN) */
+
+/*
+ * Protocols with a third party, the authority ("cryptonn-mlp"): the
+ * authority holds the master secret keys and answers the server's key
+ * requests through the session's server-driven channel (GET
+ * .../requests?wait=S, POST .../requests/{seq}) with a token of its own.
+ * That token opens nothing else (messages, result, delete: 403), and the
+ * owner's token may not use the channel (403).
+ *
+ * henn_svc_client_create_authority: as henn_svc_client_create, and the
+ * authority's token (64 hex characters and a NUL; a secret: hand it to
+ * the authority out of band, 0600 files only) into authority_token.
+ * Returns 0, HENN_EINVAL (arguments, a refused URL), HENN_EIO (network or
+ * an HTTP error such as 400 for a config the protocol refuses),
+ * HENN_EPROTO (a protocol without an authority, a malformed answer),
+ * HENN_ENOMEM. On failure *c is NULL and authority_token zeroed.
+ */
+HENN_API HENN_NODISCARD int henn_svc_client_create_authority(henn_svc_client **c,
+                                                             char authority_token[65],
+                                                             const henn_svc_client_opts *o,
+                                                             const char *protocol,
+                                                             const char *config_json);
+
+/*
+ * henn_svc_authority_serve: the authority's loop: long-poll the session's
+ * server requests (2 s at a time) and answer each with
+ * authority->call (e.g. henn_transport_to_cryptonn_authority), until
+ * stop(user) returns nonzero (asked between polls; stop NULL: forever).
+ * Connection errors and 5xx answers (a server restarting) are retried for
+ * o->retry_s (0: 120 s); a 409 to an answer (the server asks again under
+ * a new seq after a restart) is not an error. answered (optional): the
+ * requests answered. The key responses are wiped after sending. Returns
+ * 0 (stopped), HENN_EINVAL, HENN_EIO (network past retry_s, or 401, 403,
+ * 404: the session is gone or the token is not its authority's),
+ * HENN_ENOMEM, or the authority transport's error. Blocking; one thread.
+ */
+HENN_API HENN_NODISCARD int henn_svc_authority_serve(const henn_svc_client_opts *o,
+                                                     const char *session, const char *token,
+                                                     henn_transport *authority,
+                                                     int (*stop)(void *user), void *user,
+                                                     uint64_t *answered);
+
 /* henn_svc_client_free: release c (NULL allowed); the session stays on
  * the server until deleted or expired. */
 HENN_API void henn_svc_client_free(henn_svc_client *c);

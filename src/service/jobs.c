@@ -42,6 +42,11 @@ struct henn__svc_jobs {
     uint8_t *pending, *answer;
     size_t pending_len, answer_len;
     int cancel;
+    /* A party's own transport (henn__svc_jobs_transport): the channel is
+     * open without a job, and a call waits timeout_s for its answer. */
+    int open;
+    unsigned timeout_s;
+    uint64_t cancels; /* cancellations so far (a call without a job sees them) */
     /* The job. */
     pthread_t thread;
     int thread_live, state, rc, interrupted;
@@ -72,6 +77,8 @@ void henn__svc_jobs_cancel(henn__svc_jobs *j)
     int live;
     pthread_mutex_lock(&j->lock);
     j->cancel = 1;
+    j->cancels++;
+    j->open = 0; /* a stop or delete: polls return at once from now on */
     pthread_cond_broadcast(&j->cond);
     live = j->thread_live;
     j->thread_live = 0;
@@ -112,6 +119,7 @@ static int channel_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t *
     henn__svc_jobs *j = ctx;
     struct timespec until;
     int rc = 0;
+    uint64_t cancels;
     uint8_t *copy = malloc(req_len > 0 ? req_len : 1);
     *resp = NULL;
     *resp_len = 0;
@@ -120,8 +128,9 @@ static int channel_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t *
     if (req_len > 0)
         memcpy(copy, req, req_len);
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ANSWER_TIMEOUT_S;
     pthread_mutex_lock(&j->lock);
+    until.tv_sec += j->timeout_s > 0 ? (time_t)j->timeout_s : ANSWER_TIMEOUT_S;
+    cancels = j->cancels;
     free(j->pending);
     free(j->answer);
     j->answer = NULL;
@@ -129,7 +138,7 @@ static int channel_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t *
     j->pending_len = req_len;
     j->req_seq++;
     pthread_cond_broadcast(&j->cond);
-    while (j->answer == NULL && !j->cancel && rc == 0)
+    while (j->answer == NULL && !j->cancel && j->cancels == cancels && rc == 0)
         if (pthread_cond_timedwait(&j->cond, &j->lock, &until) == ETIMEDOUT)
             rc = HENN_ETIMEDOUT;
     if (j->answer != NULL && rc == 0) {
@@ -143,6 +152,17 @@ static int channel_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t *
     j->pending = NULL;
     pthread_mutex_unlock(&j->lock);
     return rc;
+}
+
+void henn__svc_jobs_transport(henn_transport *t, henn__svc_jobs *j, unsigned timeout_s)
+{
+    pthread_mutex_lock(&j->lock);
+    j->open = 1;
+    j->timeout_s = timeout_s;
+    pthread_mutex_unlock(&j->lock);
+    memset(t, 0, sizeof(*t));
+    t->call = channel_call;
+    t->ctx = j;
 }
 
 static void job_progress(void *user, size_t done, size_t total)
@@ -343,6 +363,7 @@ int henn__svc_jobs_poll(henn__svc_jobs *j, unsigned wait_s, uint8_t **req, size_
                         uint64_t *seq)
 {
     struct timespec until;
+    uint64_t cancels;
     int rc = 0;
     *req = NULL;
     *len = 0;
@@ -350,8 +371,11 @@ int henn__svc_jobs_poll(henn__svc_jobs *j, unsigned wait_s, uint8_t **req, size_
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += wait_s;
     pthread_mutex_lock(&j->lock);
-    /* Nothing can come while no job runs: answer at once. */
-    while ((j->pending == NULL || j->answer != NULL) && j->state == JOB_RUNNING && !j->cancel)
+    cancels = j->cancels;
+    /* Nothing can come while no job runs (and no party has the channel
+     * open): answer at once. */
+    while ((j->pending == NULL || j->answer != NULL) && (j->state == JOB_RUNNING || j->open) &&
+           !j->cancel && j->cancels == cancels)
         if (wait_s == 0 || pthread_cond_timedwait(&j->cond, &j->lock, &until) == ETIMEDOUT)
             break;
     if (j->pending != NULL && j->answer == NULL) {

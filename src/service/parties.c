@@ -26,6 +26,8 @@
  *  - "lr": logistic regression on CKKS (henn_lr_server_*). Config {}.
  *    KEYS, DATA, TRAIN, STEP and MODEL change state; INFER does not.
  *    Result: none (the server holds only ciphertexts).
+ *  - "cryptonn-mlp": CryptoNN's training server with the authority as a
+ *    third party (party_cryptonn.c, which says how replay reaches it).
  * The handlers are deterministic functions of the state and the request
  * for everything replay needs (homomorphic products, optimiser steps;
  * the randomness of re-randomised outputs does not enter the state), so
@@ -132,6 +134,17 @@ static int config_nn(henn_nn_opts *nn, const json_t *config)
         !(nn->eps > 0.0f))
         return HENN_EINVAL;
     return 0;
+}
+
+/* The config readers for the adapters in other files (party_cryptonn.c). */
+int henn__svc_config_model(henn_nn_model *m, const json_t *config)
+{
+    return config_model(m, config);
+}
+
+int henn__svc_config_nn(henn_nn_opts *nn, const json_t *config)
+{
+    return config_nn(nn, config);
 }
 
 /* Type of a "HNP\x01" message, or -1. */
@@ -330,11 +343,11 @@ static int kb_train_epoch(void *party, henn_transport *to_owner, uint64_t seed,
 }
 
 static const henn__svc_protocol PROTOCOLS[] = {
-    {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free, NULL, NULL},
-    {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free, NULL, NULL},
+    {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free, NULL, NULL, 0},
+    {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free, NULL, NULL, 0},
     {"kdd-published", kb_create, ki_handle, ki_changes, NULL, ki_free, kb_train_epoch,
-     kb_snapshot},
-    {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free, NULL, NULL},
+     kb_snapshot, 0},
+    {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free, NULL, NULL, 0},
 };
 
 const henn__svc_protocol *henn__svc_protocol_find(const char *name)
@@ -343,5 +356,7 @@ const henn__svc_protocol *henn__svc_protocol_find(const char *name)
     for (i = 0; name != NULL && i < sizeof(PROTOCOLS) / sizeof(PROTOCOLS[0]); i++)
         if (strcmp(PROTOCOLS[i].name, name) == 0)
             return &PROTOCOLS[i];
+    if (name != NULL && strcmp(name, henn__svc_cryptonn_mlp.name) == 0)
+        return &henn__svc_cryptonn_mlp;
     return NULL;
 }

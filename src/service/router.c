@@ -42,11 +42,19 @@ struct henn__svc_session {
     pthread_mutex_t lock;
     void *party; /* NULL until built (lazily, by replaying the log) */
     henn__svc_jobs *jobs; /* the server-driven channel and training job */
+    /* Protocols with an authority: its token's hash (from the config) and
+     * the channel as the party's transport to it. */
+    uint8_t auth_hash[32];
+    int has_auth;
+    henn_transport to_authority;
     henn_svc_server *server;
     int deleted;
     unsigned refs;
     henn__svc_session *next;
 };
+
+/* How long a party's request to the authority waits for its answer. */
+#define AUTHORITY_TIMEOUT_S 120
 
 static const char JSON_TYPE[] = "application/json";
 static const char BIN_TYPE[] = "application/octet-stream";
@@ -229,7 +237,7 @@ static int session_delete(henn_svc_server *s, henn__svc_session *ss)
  * session). Every session's hash is compared, in constant time each.
  */
 static unsigned session_auth(henn_svc_server *s, const char *id, const char *authz,
-                             henn__svc_session **out)
+                             henn__svc_session **out, int *authority)
 {
     henn__svc_session *ss, *found = NULL;
     const char *tok;
@@ -238,6 +246,7 @@ static unsigned session_auth(henn_svc_server *s, const char *id, const char *aut
     int other = 0;
 
     *out = NULL;
+    *authority = 0;
     tok = bearer(authz, &tlen);
     if (tok == NULL)
         return 401;
@@ -245,10 +254,13 @@ static unsigned session_auth(henn_svc_server *s, const char *id, const char *aut
     pthread_mutex_lock(&s->lock);
     for (ss = s->sessions; ss != NULL; ss = ss->next) {
         int match = sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0;
-        if (strcmp(ss->row.id, id) == 0 && match)
+        int amatch = sodium_memcmp(ss->auth_hash, h, sizeof(h)) == 0 && ss->has_auth;
+        if (strcmp(ss->row.id, id) == 0 && (match || amatch)) {
             found = ss;
-        else if (match)
+            *authority = amatch;
+        } else if (match || amatch) {
             other = 1;
+        }
     }
     if (found != NULL)
         found->refs++;
@@ -305,6 +317,8 @@ static int session_party(henn_svc_server *s, henn__svc_session *ss)
         }
     }
     po = party_opts(s);
+    if (ss->proto->authority)
+        po.to_authority = &ss->to_authority;
     rc = ss->proto->create(&ss->party, cfg, &po);
     json_decref(cfg);
     if (rc == 0)
@@ -313,6 +327,28 @@ static int session_party(henn_svc_server *s, henn__svc_session *ss)
         ss->proto->free(ss->party);
         ss->party = NULL;
     }
+    return rc;
+}
+
+/* A session of a protocol with an authority: the channel as the party's
+ * transport to it, and the authority token's hash from the config. */
+static int session_authority(henn__svc_session *ss)
+{
+    json_t *cfg;
+    const char *h;
+    size_t n = 0;
+    int rc;
+    if (!ss->proto->authority)
+        return 0;
+    henn__svc_jobs_transport(&ss->to_authority, ss->jobs, AUTHORITY_TIMEOUT_S);
+    cfg = json_loads(ss->row.config, 0, NULL);
+    h = json_string_value(json_object_get(cfg, "authority_token_hash"));
+    rc = h != NULL && strlen(h) == 64 &&
+                 sodium_hex2bin(ss->auth_hash, 32, h, 64, NULL, &n, NULL) == 0 && n == 32
+             ? 0
+             : HENN_EFORMAT;
+    ss->has_auth = rc == 0;
+    json_decref(cfg);
     return rc;
 }
 
@@ -330,7 +366,8 @@ static int load_one(void *user, henn__svc_row *r)
     ss->server = s;
     ss->row.job = NULL;
     if (ss->proto == NULL || henn__svc_jobs_new(&ss->jobs) != 0 ||
-        (r->job != NULL && henn__svc_jobs_restore(ss->jobs, r->job) != 0)) {
+        (r->job != NULL && henn__svc_jobs_restore(ss->jobs, r->job) != 0) ||
+        session_authority(ss) != 0) {
         int rc = ss->proto == NULL || r->job != NULL ? HENN_EFORMAT : HENN_ENOMEM;
         free(r->job);
         session_free(ss);
@@ -562,8 +599,8 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
     const char *proto_name;
     const henn__svc_protocol *proto;
     henn__svc_session *ss;
-    uint8_t id[16], tok[32];
-    char tok_hex[65];
+    uint8_t id[16], tok[32], atok[32], ahash[32];
+    char tok_hex[65], atok_hex[65], ahash_hex[65];
     int rc;
 
     if (!server_token_ok(s, rq->authorization))
@@ -593,9 +630,25 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
     pthread_mutex_init(&ss->lock, NULL);
     ss->proto = proto;
     ss->server = s;
+    if (proto->authority) {
+        /* The authority's token: only its hash is kept, in the config. */
+        randombytes_buf(atok, sizeof(atok));
+        hex(atok_hex, atok, sizeof(atok));
+        token_hash(ahash, atok_hex, 64);
+        hex(ahash_hex, ahash, sizeof(ahash));
+        if (json_object_set_new(cfg, "authority_token_hash", json_string(ahash_hex)) != 0) {
+            json_decref(body);
+            session_free(ss);
+            return HENN_ENOMEM;
+        }
+    }
     ss->row.config = dump(cfg, JSON_COMPACT | JSON_SORT_KEYS);
     po = party_opts(s);
     rc = ss->row.config == NULL ? HENN_ENOMEM : henn__svc_jobs_new(&ss->jobs);
+    if (rc == 0)
+        rc = session_authority(ss);
+    if (rc == 0 && proto->authority)
+        po.to_authority = &ss->to_authority;
     if (rc == 0)
         rc = proto->create(&ss->party, cfg, &po);
     json_decref(body);
@@ -622,13 +675,22 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
         session_free(ss);
         henn_memzero(tok, sizeof(tok));
         henn_memzero(tok_hex, sizeof(tok_hex));
+        henn_memzero(atok, sizeof(atok));
+        henn_memzero(atok_hex, sizeof(atok_hex));
         return respond_error(rs, 500, "storage", "the session could not be stored");
     }
-    rc = respond_json(rs, 201,
-                      json_pack("{s:s,s:s,s:i}", "session", ss->row.id, "token", tok_hex, "seq",
-                                0));
+    if (proto->authority)
+        rc = respond_json(rs, 201,
+                          json_pack("{s:s,s:s,s:s,s:i}", "session", ss->row.id, "token", tok_hex,
+                                    "authority_token", atok_hex, "seq", 0));
+    else
+        rc = respond_json(rs, 201,
+                          json_pack("{s:s,s:s,s:i}", "session", ss->row.id, "token", tok_hex,
+                                    "seq", 0));
     henn_memzero(tok, sizeof(tok));
     henn_memzero(tok_hex, sizeof(tok_hex));
+    henn_memzero(atok, sizeof(atok));
+    henn_memzero(atok_hex, sizeof(atok_hex));
     pthread_mutex_lock(&s->lock);
     ss->next = s->sessions;
     s->sessions = ss;
@@ -709,6 +771,9 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
     rc = session_party(s, ss);
     if (rc == HENN_ENOMEM)
         return rc;
+    if (rc == HENN_ETIMEDOUT)
+        return respond_error(rs, 504, "authority",
+                             "the authority did not answer the server's request in time");
     if (rc != 0)
         return respond_error(rs, 500, "internal", "the session could not be rebuilt");
     rc = ss->proto->handle(ss->party, rq->body, rq->body_len, &resp, &resp_len);
@@ -730,6 +795,9 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
             return rc;
         if (rc == 507)
             return respond_error(rs, 507, "quota", "the session's storage quota is used up");
+        if (rc == HENN_ETIMEDOUT) /* the party's request to the authority */
+            return respond_error(rs, 504, "authority",
+                                 "the authority did not answer the server's request in time");
         return respond_error(rs, 500, "storage", "the message could not be committed");
     }
     if (crash_now(s, seq))
@@ -977,7 +1045,8 @@ unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *aut
     token_hash(h, tok, tlen);
     pthread_mutex_lock(&s->lock);
     for (ss = s->sessions; ss != NULL; ss = ss->next)
-        known |= sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0;
+        known |= (sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0) |
+                 (ss->has_auth && sodium_memcmp(ss->auth_hash, h, sizeof(h)) == 0);
     pthread_mutex_unlock(&s->lock);
     return known ? 0 : 401;
 }
@@ -1007,7 +1076,7 @@ int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq, henn_s
     char id[33];
     uint64_t seq = 0;
     size_t n;
-    int route, rc;
+    int route, rc, authority = 0;
     unsigned st;
     henn__svc_session *ss = NULL;
 
@@ -1039,11 +1108,20 @@ int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq, henn_s
          strcmp(m, "POST") != 0) ||
         ((route == R_RESULT || route == R_REQUESTS || route == R_JOB) && strcmp(m, "GET") != 0))
         return respond_error(rs, 405, "method", "method not allowed on this endpoint");
-    st = session_auth(s, id, rq->authorization, &ss);
+    st = session_auth(s, id, rq->authorization, &ss, &authority);
     if (st == 401)
         return respond_unauthorized(rs);
     if (st == 404)
         return respond_not_found(rs);
+    if (ss->proto->authority && (route == R_REQUESTS || route == R_ANSWER) != authority) {
+        /* The authority's token opens only the channel, the owner's
+         * everything but the channel. */
+        rc = respond_error(rs, 403, "not_allowed",
+                           authority ? "the authority's token opens only the server's requests"
+                                     : "only the authority answers this session's requests");
+        session_release(s, ss);
+        goto done;
+    }
     if (route == R_REQUESTS || route == R_ANSWER || route == R_JOB) {
         /* The channel has its own lock: a long poll must not hold the
          * session's (the reference keeps ss alive). */

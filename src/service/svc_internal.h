@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "henn/nn.h"
 #include "henn/service.h"
 
 /* ---------------------------------------------------------------- parties */
@@ -20,6 +21,10 @@
 typedef struct henn__svc_party_opts {
     unsigned threads;
     int allow_insecure;
+    /* Protocols with an authority (henn__svc_protocol.authority): the
+     * session's server-driven channel to it (kept by the party; owned by
+     * the session, outlives the party); NULL for the others. */
+    henn_transport *to_authority;
 } henn__svc_party_opts;
 
 /*
@@ -47,7 +52,21 @@ typedef struct henn__svc_protocol {
      * henn_nn_model_serialize blob), so that a restart rebuilds the
      * trained party (NULL: jobs leave nothing to keep). */
     int (*snapshot)(void *party, uint8_t **out, size_t *out_len);
+    /* Nonzero: the protocol has a third party, the authority (CryptoNN):
+     * creating a session also returns an "authority_token", with which
+     * only the server-driven channel (poll, answer) may be used; the
+     * party's handler asks the authority through it (to_authority) and
+     * the owner's token may not use the channel. */
+    int authority;
 } henn__svc_protocol;
+
+/* The CryptoNN adapter (party_cryptonn.c). */
+extern const henn__svc_protocol henn__svc_cryptonn_mlp;
+
+/* Config readers shared by the adapters (parties.c): "model" (base64 of
+ * henn_nn_model_serialize; *m initialised in any case) and "nn". */
+int henn__svc_config_model(henn_nn_model *m, const json_t *config);
+int henn__svc_config_nn(henn_nn_opts *nn, const json_t *config);
 
 /* henn__svc_protocol_find: the adapter of protocol name, or NULL. */
 const henn__svc_protocol *henn__svc_protocol_find(const char *name);
@@ -81,6 +100,11 @@ int henn__svc_jobs_restore(henn__svc_jobs *j, const char *record);
 /* The job's progress as JSON (*out owned by the caller); HENN_EINVAL for
  * an unknown job id. */
 int henn__svc_jobs_status(henn__svc_jobs *j, uint64_t jid, json_t **out);
+/* t: a transport whose calls are requests on j's channel without a job
+ * (a party's handler calls it while handling a message): the channel
+ * stays open for polls, and each call waits timeout_s (0: 600 s) for its
+ * answer, then HENN_ETIMEDOUT (HENN_EIO when cancelled). */
+void henn__svc_jobs_transport(henn_transport *t, henn__svc_jobs *j, unsigned timeout_s);
 /* The unanswered request (*req malloc'd, NULL when none after wait_s
  * seconds or when no job runs) and its seq. */
 int henn__svc_jobs_poll(henn__svc_jobs *j, unsigned wait_s, uint8_t **req, size_t *len,
