@@ -409,7 +409,7 @@ static int liar_fn(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp
     } else if (l->how == 3) {
         (*resp)[HENN__CN_HEADER]++;
     } else if (l->how == 4) {
-        k[5] ^= 1; /* the y of the first FEBO key */
+        k[6] ^= 1; /* the y of the first FEBO key ("HFBK" 01 | op | y i64 | point) */
     }
     return 0;
 }
