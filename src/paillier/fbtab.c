@@ -113,3 +113,119 @@ int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, cons
     free(acc);
     return 0;
 }
+
+/*
+ * Eight exponents at once on the 8-lane engine modulo n^2 (mont_mb.c): for
+ * every digit position the lanes' table entries are copied into one 8-lane
+ * operand and multiplied in, so the products run vertically (the table's
+ * single-buffer IFMA residues are < 2 n^2, 52-bit limbs, and fit the
+ * engine's L limbs). Every position takes part (a zero digit multiplies by
+ * the entry of 1, R_s mod n^2), so the product of the P positions is
+ * X R_s^P / R^(P-1) with R_s = 2^(52 words) the table's Montgomery factor
+ * and R the engine's; one product with K = R^(P+1) / R_s^P (built as the
+ * engine's form of (R / R_s)^P) gives X R, which leaves Montgomery form as
+ * usual. Same results as henn__paillier_fbtab_pow; the same timing caveat
+ * (table rows chosen by a).
+ */
+int henn__paillier_fbtab_pow8(mpz_t *r, const struct henn__paillier_fbtab *t, const mpz_t *a,
+                              size_t count)
+{
+    const henn__mb *mb = t->mt->mb;
+    size_t nl = t->mt->words, per = ((size_t)1 << t->w) - 1, L, W, j, l, k, words, abits, aw_len;
+    uint64_t *mem, *acc, *op, *kv, *one, *aw;
+    mpz_t x, tmp, n2;
+    int rc = 0;
+    if (count > HENN__MB_LANES)
+        return HENN_EINVAL;
+    abits = t->positions * t->w;
+    for (l = 0; l < count; l++)
+        if (mpz_sgn(a[l]) < 0 || mpz_sizeinbase(a[l], 2) > abits)
+            return HENN_EINVAL;
+    if (count == 0)
+        return 0;
+    if (mb == NULL || mb->limbs == 0 || t->mt->v == 0 || mb->limbs > nl) {
+        for (l = 0; l < count && rc == 0; l++) /* no 8-lane engine for this table */
+            rc = henn__paillier_fbtab_pow(r[l], t, a[l]);
+        return rc;
+    }
+    L = mb->limbs;
+    W = henn__mb_words(mb);
+    aw_len = abits / 64 + 2;
+    words = (3 * W + nl + HENN__MB_LANES * aw_len + 7) / 8 * 8;
+    mem = aligned_alloc(64, words * sizeof(uint64_t));
+    if (mem == NULL)
+        return HENN_ENOMEM;
+    memset(mem, 0, words * sizeof(uint64_t));
+    acc = mem;
+    op = acc + W;
+    kv = op + W;
+    one = kv + W;
+    aw = one + nl;
+    mpz_init(x);
+    mpz_init(tmp);
+    mpz_roinit_n(n2, t->mt->m, t->mt->nl);
+    /* one = R_s mod n^2 (table form of 1); kv = (R / R_s)^P in the engine's form */
+    mpz_set_ui(x, 1);
+    henn__mont_to(t->mt, one, x, tmp);
+    mpz_set_ui(x, 0);
+    mpz_setbit(x, (mp_bitcnt_t)(52 * (nl - L) * t->positions));
+    if (mpz_invert(x, x, n2) == 0) {
+        rc = HENN_EKEY; /* n^2 even: cannot happen for a key */
+    } else {
+        mpz_t xs[HENN__MB_LANES];
+        for (l = 0; l < HENN__MB_LANES; l++) /* read-only views of x in every lane */
+            mpz_roinit_n(xs[l], mpz_limbs_read(x), (mp_size_t)mpz_size(x));
+        henn__mb_to(mb, kv, (const mpz_t *)xs, HENN__MB_LANES);
+    }
+    /* the exponents as words (zero past their end, one word of padding) */
+    for (l = 0; l < count; l++) {
+        size_t got = 0;
+        mpz_export(aw + l * aw_len, &got, -1, sizeof(uint64_t), 0, 0, a[l]);
+    }
+    for (j = 0; rc == 0 && j < t->positions; j++) {
+        size_t pos = j * t->w, wk = pos / 64;
+        unsigned off = (unsigned)(pos % 64);
+        for (l = 0; l < HENN__MB_LANES; l++) {
+            size_t d = 0;
+            const uint64_t *e;
+            if (l < count) {
+                const uint64_t *xw = aw + l * aw_len;
+                uint64_t v = xw[wk] >> off;
+                if (off + t->w > 64)
+                    v |= xw[wk + 1] << (64 - off);
+                d = (size_t)(v & (((uint64_t)1 << t->w) - 1));
+            }
+            e = d == 0 ? one : t->tab + (j * per + d - 1) * nl;
+            for (k = 0; k < L; k++)
+                op[k * HENN__MB_LANES + l] = e[k];
+            if (l < count && j + 1 < t->positions) { /* the next position's entry */
+                size_t npos = pos + t->w, nwk = npos / 64;
+                unsigned noff = (unsigned)(npos % 64);
+                const uint64_t *xw = aw + l * aw_len;
+                uint64_t v = xw[nwk] >> noff;
+                size_t nd;
+                if (noff + t->w > 64)
+                    v |= xw[nwk + 1] << (64 - noff);
+                nd = (size_t)(v & (((uint64_t)1 << t->w) - 1));
+                if (nd != 0) {
+                    const char *ne = (const char *)(t->tab + ((j + 1) * per + nd - 1) * nl);
+                    for (k = 0; k < nl * sizeof(uint64_t); k += 64)
+                        __builtin_prefetch(ne + k);
+                }
+            }
+        }
+        if (j == 0)
+            memcpy(acc, op, W * sizeof(uint64_t));
+        else
+            henn__mb_mul(mb, acc, acc, op);
+    }
+    if (rc == 0) {
+        henn__mb_mul(mb, acc, acc, kv);
+        henn__mb_from(mb, r, count, acc, op);
+    }
+    henn_memzero(mem, words * sizeof(uint64_t)); /* the noise is secret */
+    free(mem);
+    mpz_clear(x);
+    henn__mpz_wipe_clear(tmp);
+    return rc;
+}

@@ -471,6 +471,19 @@ static int finish(henn_paillier_ct *ct, const henn_paillier_pk *pk, const mpz_t 
     return 0;
 }
 
+int henn__paillier_encrypt_noise(henn_paillier_ct *ct, const henn_paillier_pk *pk,
+                                 const henn_paillier_pt *pt, const mpz_t noise)
+{
+    mpz_t gm;
+    int rc;
+    mpz_init(gm);
+    rc = g_pow(gm, pk, pt->encoding);
+    if (rc == 0)
+        rc = finish(ct, pk, gm, noise, pt->exponent);
+    henn__mpz_wipe_clear(gm);
+    return rc;
+}
+
 int henn_paillier_encrypt(henn_paillier_ct *ct, const henn_paillier_pk *pk,
                           const henn_paillier_pt *pt)
 {

@@ -247,6 +247,16 @@ int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs
 void henn__paillier_fbtab_free(struct henn__paillier_fbtab *t);
 /* r = h_s^a mod n^2 for 0 <= a < 2^a_bits. */
 int henn__paillier_fbtab_pow(mpz_t r, const struct henn__paillier_fbtab *t, const mpz_t a);
+/* r[l] = h_s^a[l] mod n^2 for l < count <= 8 on the 8-lane engine of the
+ * table's context (per element without it); same results and timing
+ * caveat as henn__paillier_fbtab_pow. HENN_EINVAL (count > 8, an a out of
+ * range), HENN_ENOMEM. */
+int henn__paillier_fbtab_pow8(mpz_t *r, const struct henn__paillier_fbtab *t, const mpz_t *a,
+                              size_t count);
+/* ct = (1 + m n) noise mod n^2 with pt's exponent and pk's key id:
+ * henn_paillier_encrypt with the noise given (HENN_ERANGE for m >= n). */
+int henn__paillier_encrypt_noise(henn_paillier_ct *ct, const henn_paillier_pk *pk,
+                                 const henn_paillier_pt *pt, const mpz_t noise);
 
 /* noise = h_s^a mod n^2 for a fresh random a (table or mpz_powm_sec). */
 int henn__paillier_djn_noise(mpz_t noise, const henn_paillier_pk *pk);

@@ -790,6 +790,85 @@ static void check_decrypt_batch(const henn_paillier_sk *sk)
     henn_paillier_pt_clear(&one);
 }
 
+/* DJN encryption 8 at a time: h_s^a from the fixed-base table on the
+ * 8-lane engine equals the one-at-a-time product for 1..8 lanes and edge
+ * exponents (0, 1, one set bit at the top, all ones); batch encryption of
+ * 0..20 elements on 1 and 2 threads decrypts to its inputs with distinct
+ * ciphertexts and the key's id; an out-of-range plaintext is refused. */
+static void check_encrypt_batch8(const henn_paillier_sk *sk)
+{
+    enum { N = 20 };
+    henn_paillier_pk pk;
+    henn_paillier_ct ct[N];
+    henn_paillier_pt pt[N], out;
+    henn_batch_opts o1 = {1, NULL, NULL}, o2 = {2, NULL, NULL};
+    mpz_t a[HENN__MB_LANES], r[HENN__MB_LANES], want;
+    size_t i, l, count;
+    henn_paillier_pk_init(&pk);
+    henn_paillier_pt_init(&out);
+    mpz_init(want);
+    CHECK_OK(henn_paillier_pk_copy(&pk, &sk->pk));
+    CHECK_OK(henn_paillier_pk_precompute(&pk, 6));
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_inits(a[l], r[l], NULL);
+    for (count = 1; count <= HENN__MB_LANES; count++) {
+        for (l = 0; l < count; l++) {
+            mpz_urandomb(a[l], rs, (mp_bitcnt_t)pk.a_bits);
+            if (l == 1 && count > 4) {
+                mpz_set_ui(a[0], 0);
+                mpz_set_ui(a[1], 1);
+                mpz_set_ui(a[2], 0);
+                mpz_setbit(a[2], (mp_bitcnt_t)pk.a_bits - 1);
+                mpz_set_ui(a[3], 0);
+                mpz_setbit(a[3], (mp_bitcnt_t)pk.a_bits);
+                mpz_sub_ui(a[3], a[3], 1);
+            }
+        }
+        CHECK_OK(henn__paillier_fbtab_pow8(r, pk.fb, (const mpz_t *)a, count));
+        for (l = 0; l < count; l++) {
+            if (mpz_sgn(a[l]) == 0)
+                mpz_set_ui(want, 1);
+            else
+                CHECK_OK(henn__paillier_fbtab_pow(want, pk.fb, a[l]));
+            CHECK_EQ_MPZ(r[l], want);
+            mpz_powm(want, pk.hs, a[l], pk.n2);
+            CHECK_EQ_MPZ(r[l], want);
+        }
+    }
+    CHECK_RC(henn__paillier_fbtab_pow8(r, pk.fb, (const mpz_t *)a, 9), HENN_EINVAL);
+    mpz_set_ui(a[0], 0);
+    mpz_setbit(a[0], (mp_bitcnt_t)(pk.a_bits + 6)); /* beyond the table's positions */
+    CHECK_RC(henn__paillier_fbtab_pow8(r, pk.fb, (const mpz_t *)a, 1), HENN_EINVAL);
+    for (i = 0; i < N; i++) {
+        henn_paillier_ct_init(&ct[i]);
+        henn_paillier_pt_init(&pt[i]);
+        CHECK_OK(henn_paillier_encode_int64(&pt[i], &pk, (int64_t)(i * 104729) - 777, 0));
+        pt[i].exponent = (int)i - 2;
+    }
+    for (count = 0; count <= N; count++) {
+        CHECK_OK(henn_paillier_encrypt_batch(ct, &pk, pt, count, count % 2 ? &o2 : &o1));
+        for (i = 0; i < count; i++) {
+            CHECK_OK(henn_paillier_decrypt(&out, sk, &ct[i]));
+            CHECK_EQ_MPZ(out.encoding, pt[i].encoding);
+            CHECK_EQ_INT(ct[i].exponent, pt[i].exponent);
+            CHECK(memcmp(ct[i].kid, pk.kid, sizeof(ct[i].kid)) == 0);
+            if (i > 0)
+                CHECK(mpz_cmp(ct[i].c, ct[i - 1].c) != 0);
+        }
+    }
+    mpz_set(pt[11].encoding, pk.n); /* m = n: out of range */
+    CHECK_RC(henn_paillier_encrypt_batch(ct, &pk, pt, N, &o1), HENN_ERANGE);
+    for (i = 0; i < N; i++) {
+        henn_paillier_ct_clear(&ct[i]);
+        henn_paillier_pt_clear(&pt[i]);
+    }
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_clears(a[l], r[l], NULL);
+    mpz_clear(want);
+    henn_paillier_pt_clear(&out);
+    henn_paillier_pk_clear(&pk);
+}
+
 /* Noise and batch decryption with the multi-buffer engine (pairs modulo
  * n, p, q), with the pairs turned off (8 lanes modulo n^2, p^2, q^2), then
  * on a key rebuilt with IFMA off (per-element fallback): all must pass the
@@ -804,6 +883,7 @@ static void test_mb_paillier(void)
     check_noise(&on);
     check_decrypt_batch(&on);
     check_rerandomize_batch(&on);
+    check_encrypt_batch8(&on);
     /* the 8-lane engine modulo n^2, p^2, q^2 instead of pairs */
     henn__mbsq_set_enabled(0);
     check_noise(&on);
@@ -815,6 +895,7 @@ static void test_mb_paillier(void)
     check_noise(&off);
     check_decrypt_batch(&off);
     check_rerandomize_batch(&off);
+    check_encrypt_batch8(&off); /* no 8-lane engine: one at a time */
     henn__ifma_set_enabled(1);
     henn_paillier_sk_clear(&off);
     henn_paillier_sk_clear(&on);
