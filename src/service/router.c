@@ -338,9 +338,14 @@ static int session_authority(henn__svc_session *ss)
     const char *h;
     size_t n = 0;
     int rc;
+    unsigned timeout_s;
     if (!ss->proto->authority)
         return 0;
-    henn__svc_jobs_transport(&ss->to_authority, ss->jobs, AUTHORITY_TIMEOUT_S);
+    pthread_mutex_lock(&ss->server->lock);
+    timeout_s = ss->server->authority_timeout_s;
+    pthread_mutex_unlock(&ss->server->lock);
+    henn__svc_jobs_transport(&ss->to_authority, ss->jobs,
+                             timeout_s > 0 ? timeout_s : AUTHORITY_TIMEOUT_S);
     cfg = json_loads(ss->row.config, 0, NULL);
     h = json_string_value(json_object_get(cfg, "authority_token_hash"));
     rc = h != NULL && strlen(h) == 64 &&
@@ -511,6 +516,13 @@ void henn__svc_server_allow_insecure(henn_svc_server *s)
 {
     pthread_mutex_lock(&s->lock);
     s->party.allow_insecure = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void henn__svc_server_authority_timeout(henn_svc_server *s, unsigned seconds)
+{
+    pthread_mutex_lock(&s->lock);
+    s->authority_timeout_s = seconds;
     pthread_mutex_unlock(&s->lock);
 }
 

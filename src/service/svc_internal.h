@@ -184,6 +184,10 @@ struct henn_svc_server {
     /* Test hook (henn__svc_server_advance_clock): seconds added to the
      * clock of session expiry. */
     int64_t clock_offset;
+    /* Test hook (henn__svc_server_authority_timeout): seconds a party's
+     * request to the authority waits in sessions created from now on (0:
+     * 120 s). */
+    unsigned authority_timeout_s;
 };
 
 /* Open the store, read the tokens file and load the sessions (no
@@ -212,6 +216,9 @@ void henn__svc_server_allow_insecure(henn_svc_server *s);
 /* Test hook: the process kills itself (SIGKILL) right after committing
  * message seq of any session, before answering it (durability tests). */
 void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
+/* Test hook: the authority's answer timeout of sessions created or
+ * loaded from now on (0: the default, 120 s). */
+void henn__svc_server_authority_timeout(henn_svc_server *s, unsigned seconds);
 /* Test hook: move the server's clock (session expiry) by seconds. */
 void henn__svc_server_advance_clock(henn_svc_server *s, int64_t seconds);
 

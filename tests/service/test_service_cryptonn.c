@@ -89,8 +89,12 @@ static int weights_equal(const henn_nn_model *a, const henn_nn_model *b)
     return 1;
 }
 
+/* Server test hook (src/service/svc_internal.h). */
+void henn__svc_server_authority_timeout(henn_svc_server *s, unsigned seconds);
+
 static char DATA_D[256], LISTEN[64];
 static henn_svc_server *SRV;
+static double LOSS_FIRST; /* the in-process loss of the first batch */
 
 static void server_start(const char *listen)
 {
@@ -291,6 +295,7 @@ static void test_cryptonn_mlp(void)
         }
     }
     keylog_digest(d1, &log1);
+    LOSS_FIRST = l1[0];
 
     /* Over the service. */
     snprintf(DATA_D, sizeof(DATA_D), "/tmp/henn_test_svc_cn_XXXXXX");
@@ -433,6 +438,53 @@ static void test_cryptonn_mlp(void)
     thread_live = 0;
     CHECK_OK(ar.rc);
     CHECK(ar.answered >= 2 * (NB + 1));
+
+    /* A silent authority: the message fails (504 until the client's
+     * retry_s), nothing is committed; with the authority back, the same
+     * seq is handled as the first batch. */
+    {
+        henn_svc_client *oc2 = NULL;
+        henn_svc_client_opts co2 = co;
+        henn_transport t2;
+        char atok2[65];
+        double loss = 0;
+        co2.url = ar.co.url;
+        co2.retry_s = 3;
+        henn__svc_server_authority_timeout(SRV, 1);
+        CHECK_OK(henn_svc_client_create_authority(&oc2, atok2, &co2, "cryptonn-mlp", cfg));
+        if (oc2 != NULL && c2 != NULL) {
+            henn_svc_client_transport(&t2, oc2);
+            CHECK(henn_cryptonn_client_send_batch(c2, &t2, X, y, B, &loss, NULL) != 0);
+            CHECK(strstr(henn_svc_client_error(oc2), "authority") != NULL);
+            snprintf(path, sizeof(path), "/v1/sessions/%s", henn_svc_client_session(oc2));
+            {
+                char authz[128];
+                henn_svc_request rq = {"GET", path, authz, NULL, 0};
+                henn_svc_response rsp;
+                snprintf(authz, sizeof(authz), "Bearer %s", henn_svc_client_token(oc2));
+                CHECK_OK(henn_svc_server_route(SRV, &rq, &rsp));
+                CHECK_EQ_INT(rsp.status, 200);
+                CHECK(rsp.body != NULL && strstr((const char *)rsp.body, "\"seq\":0") != NULL);
+                henn_svc_response_free(&rsp);
+            }
+            /* the authority is back (the loop of the first session, moved) */
+            memcpy(ar.session, henn_svc_client_session(oc2), 33);
+            memcpy(ar.token, atok2, 65);
+            ar.stop = 0;
+            CHECK(pthread_create(&th, NULL, auth_main, &ar) == 0);
+            thread_live = 1;
+            CHECK_OK(henn_cryptonn_client_send_batch(c2, &t2, X, y, B, &loss, NULL));
+            CHECK(memcmp(&loss, &LOSS_FIRST, sizeof(double)) == 0);
+            pthread_mutex_lock(&ar.lock);
+            ar.stop = 1;
+            pthread_mutex_unlock(&ar.lock);
+            pthread_join(th, NULL);
+            thread_live = 0;
+            CHECK_OK(ar.rc);
+        }
+        henn_svc_client_free(oc2);
+    }
+
     henn_svc_server_stop(SRV); /* its files as a stopped server leaves them */
     SRV = NULL;
 
