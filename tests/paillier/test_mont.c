@@ -468,12 +468,13 @@ static void test_mb_square(void)
 /* Multi-exponentiation: 8 or more outputs on pairs modulo the root of a
  * square modulus (henn__mbsq_multi_exp) against the single-buffer path
  * (pairs turned off) and mpz_powm: 2,048-bit root, 1 / 9 / 41 bases,
- * 8 / 9 / 17 outputs (whole and partial groups), 19- and 32-bit
+ * 4 / 5 (single-buffer) and 8 / 9 / 17 outputs (whole and partial
+ * groups on pairs), 19- and 32-bit
  * exponents with zero digits and zero exponents; a non-square modulus
  * stays on the single-buffer path. */
 static void test_multi_exp_pairs(void)
 {
-    static const size_t ms[] = {1, 9, 41}, outs_list[] = {8, 9, 17};
+    static const size_t ms[] = {1, 9, 41}, outs_list[] = {4, 5, 8, 9, 17};
     static const unsigned ebs[] = {19, 32};
     mpz_t n, n2, want, t, ez;
     size_t a, b, c, i, h;
@@ -481,7 +482,7 @@ static void test_multi_exp_pairs(void)
     make_modulus(n, 2048, 0);
     mpz_mul(n2, n, n);
     for (a = 0; a < 3; a++)
-        for (b = 0; b < 3; b++)
+        for (b = 0; b < 5; b++)
             for (c = 0; c < 2; c++) {
                 size_t m = ms[a], outs = outs_list[b];
                 unsigned eb = ebs[c];
