@@ -15,6 +15,7 @@
 
 #include "cli_util.h"
 #include "cryptonn_cmd.h"
+#include "cryptonn_svc.h"
 #include "henn/cryptonn.h"
 #include "henn/mnist.h"
 
@@ -35,7 +36,17 @@ static const char *usage_text =
     "LeNet-5 (valid conv1, max pooling, ReLU), batch 64, SGD lr 0.05 momentum 0.9:\n"
     "conv1 and its weight gradient on FEIP (one ciphertext per batch, patch and\n"
     "shifted-correlation keys from the authority), labels on FEBO; --layout does\n"
-    "not apply (always batch).\n";
+    "not apply (always batch).\n"
+    "Over a henn server (--net mlp; docs/SERVICE.md, cryptonn-mlp), three processes:\n"
+    "  henn cryptonn train ... --server URL [--token F] [--ca F] [--insecure-http]\n"
+    "      --mpk F --authority-token-out F\n"
+    "    the owner: creates the session, writes the authority's token (0600), waits\n"
+    "    for the authority's public keys in --mpk, encrypts the batches; the server\n"
+    "    trains; prints the downloaded model's accuracy per epoch (no twin, no JSON)\n"
+    "  henn cryptonn authority --server URL --session ID --token-file F --mpk-out F\n"
+    "      [--layout L] [--threads T] [--ca F] [--insecure-http]\n"
+    "    the authority: keeps the master keys, answers the server's key requests\n"
+    "    until the session is deleted.\n";
 
 static int usage(const char *msg)
 {
@@ -527,7 +538,10 @@ int henn_cli_cryptonn(int argc, char **argv)
     const char *net = NULL, *data = NULL, *json = NULL;
     size_t epochs = 2, limit = 0, threads = 2, seed = 1;
     uint32_t layout = HENN_CRYPTONN_LAYOUT_BATCH;
+    const char *mpk = NULL, *atok_out = NULL;
+    cli_svc_opts svc;
     int i;
+    memset(&svc, 0, sizeof(svc));
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         if (argc >= 1) {
             fputs(usage_text, stdout);
@@ -535,18 +549,31 @@ int henn_cli_cryptonn(int argc, char **argv)
         }
         return usage(NULL);
     }
+    if (strcmp(argv[0], "authority") == 0)
+        return cli_cryptonn_authority(argc, argv);
     if (strcmp(argv[0], "train") != 0)
-        return usage("the subcommand is train");
+        return usage("the subcommand is train or authority");
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage_text, stdout);
             return 0;
         }
+        if (cli_svc_is_option(a)) { /* --server URL, --token F, --ca F, --insecure-http */
+            int k = cli_svc_parse(&svc, a, v);
+            if (k < 0)
+                return EXIT_USAGE;
+            i += k - 1;
+            continue;
+        }
         if (v == NULL)
             return usage("an option is missing its value");
         i++;
-        if (strcmp(a, "--net") == 0)
+        if (strcmp(a, "--mpk") == 0)
+            mpk = v;
+        else if (strcmp(a, "--authority-token-out") == 0)
+            atok_out = v;
+        else if (strcmp(a, "--net") == 0)
             net = v;
         else if (strcmp(a, "--data") == 0)
             data = v;
@@ -580,9 +607,19 @@ int henn_cli_cryptonn(int argc, char **argv)
         return usage("--net and --data are required");
     if (strcmp(data, "mnist") != 0 && strcmp(data, "fashion") != 0)
         return usage("--data is mnist or fashion");
+    if (strcmp(net, "lenet5") == 0 && svc.server != NULL)
+        return usage("--server carries --net mlp (cryptonn-mlp); LeNet-5 runs in-process");
     if (strcmp(net, "lenet5") == 0)
         return run_lenet(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json);
     if (strcmp(net, "mlp") != 0)
         return usage("--net is mlp or lenet5");
+    if (svc.server != NULL && (json != NULL || svc.session_file != NULL))
+        return usage("--json and --session-file do not apply with --server");
+    if (svc.server != NULL)
+        return cli_cryptonn_train_server(&svc, data, epochs, limit, (unsigned)threads,
+                                         (uint64_t)seed, mpk, atok_out);
+    if (mpk != NULL || atok_out != NULL || svc.token_file != NULL || svc.ca_file != NULL ||
+        svc.session_file != NULL)
+        return usage("--mpk, --authority-token-out, --token and --ca go with --server");
     return run(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, layout);
 }
