@@ -358,5 +358,7 @@ const henn__svc_protocol *henn__svc_protocol_find(const char *name)
             return &PROTOCOLS[i];
     if (name != NULL && strcmp(name, henn__svc_cryptonn_mlp.name) == 0)
         return &henn__svc_cryptonn_mlp;
+    if (name != NULL && strcmp(name, henn__svc_cryptonn_lenet5.name) == 0)
+        return &henn__svc_cryptonn_lenet5;
     return NULL;
 }

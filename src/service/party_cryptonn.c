@@ -190,3 +190,127 @@ static int cn_result(void *party, uint8_t **out, size_t *out_len)
 const henn__svc_protocol henn__svc_cryptonn_mlp = {
     "cryptonn-mlp", cn_create, cn_handle, cn_changes, cn_result, cn_free, NULL, NULL, 1,
 };
+
+/*
+ * "cryptonn-lenet5": LeNet-5 with the encrypted first convolution
+ * (henn_cryptonn_lenet_server_*), the same three parties, messages,
+ * channel and replay as the MLP. Config {"lenet5": {"seed": S, "pool":
+ * "max"|"avg" (default max)} (henn_cnn_model_init_lenet5 with pad 0 and
+ * ReLU, the model the server needs), "nn": as kdd-private (LeNet's
+ * setting is {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9}), optional
+ * "dlog_table"}. The authority's parameters must have the BATCH layout,
+ * in_dim 784 and 10 classes. Result: none (henn has no CNN model format
+ * yet); the owner sees each batch's loss.
+ */
+typedef struct ln_party {
+    henn_cnn_model model;
+    henn_nn_opts nn;
+    uint64_t dlog_table;
+    unsigned threads;
+    henn_transport *chan;
+    henn_transport to_authority;
+    int channel_failed;
+    henn_cryptonn_lenet *L;
+} ln_party;
+
+static int ln_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                   size_t *resp_len)
+{
+    ln_party *p = ctx;
+    int rc = p->chan->call(p->chan->ctx, req, req_len, resp, resp_len);
+    if (rc != 0)
+        p->channel_failed = rc;
+    return rc;
+}
+
+static void ln_free(void *party)
+{
+    ln_party *p = party;
+    if (p == NULL)
+        return;
+    henn_cryptonn_lenet_free(p->L);
+    henn_cnn_model_clear(&p->model);
+    free(p);
+}
+
+static int ln_create(void **party, const json_t *config, const henn__svc_party_opts *o)
+{
+    ln_party *p;
+    json_t *dt = json_object_get(config, "dlog_table"), *ln = json_object_get(config, "lenet5");
+    json_t *seed = json_object_get(ln, "seed"), *pool = json_object_get(ln, "pool");
+    const char *key, *pl = json_string_value(pool);
+    json_t *v;
+    int rc;
+
+    *party = NULL;
+    if (o->to_authority == NULL || !json_is_object(config) || !json_is_object(ln))
+        return HENN_EINVAL;
+    json_object_foreach((json_t *)(uintptr_t)config, key, v) {
+        if (strcmp(key, "lenet5") != 0 && strcmp(key, "nn") != 0 &&
+            strcmp(key, "dlog_table") != 0 && strcmp(key, "authority_token_hash") != 0)
+            return HENN_EINVAL;
+    }
+    json_object_foreach(ln, key, v) {
+        if (strcmp(key, "seed") != 0 && strcmp(key, "pool") != 0)
+            return HENN_EINVAL;
+    }
+    if (!json_is_integer(seed) || json_integer_value(seed) < 0 ||
+        (pool != NULL && (pl == NULL || (strcmp(pl, "max") != 0 && strcmp(pl, "avg") != 0))))
+        return HENN_EINVAL;
+    if (dt != NULL &&
+        (!json_is_integer(dt) || json_integer_value(dt) < 0 || json_integer_value(dt) > (1 << 26)))
+        return HENN_EINVAL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return HENN_ENOMEM;
+    p->dlog_table = dt != NULL ? (uint64_t)json_integer_value(dt) : 0;
+    p->threads = o->threads;
+    p->chan = o->to_authority;
+    p->to_authority.call = ln_call;
+    p->to_authority.ctx = p;
+    rc = henn__svc_config_nn(&p->nn, config);
+    if (rc == 0)
+        rc = henn_cnn_model_init_lenet5(&p->model, 0, HENN_NN_RELU,
+                                        pl != NULL && strcmp(pl, "avg") == 0 ? HENN_CNN_AVGPOOL
+                                                                             : HENN_CNN_MAXPOOL,
+                                        (uint64_t)json_integer_value(seed));
+    if (rc != 0) {
+        ln_free(p);
+        return rc == HENN_ENOMEM ? rc : HENN_EINVAL;
+    }
+    *party = p;
+    return 0;
+}
+
+static int ln_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    ln_party *p = party;
+    int rc;
+
+    *resp = NULL;
+    *resp_len = 0;
+    p->channel_failed = 0;
+    if (p->L == NULL) {
+        rc = henn_cryptonn_lenet_server_new(&p->L, &p->model, &p->nn, &p->to_authority,
+                                            p->dlog_table, p->threads);
+        if (rc != 0) {
+            p->L = NULL;
+            if (p->channel_failed != 0 || rc == HENN_ENOMEM)
+                return p->channel_failed != 0 ? HENN_ETIMEDOUT : rc;
+            return cn_error(resp, resp_len, rc);
+        }
+    }
+    rc = henn_cryptonn_lenet_handle(p->L, req, req_len, resp, resp_len);
+    if (rc == 0 && p->channel_failed != 0) {
+        free(*resp);
+        *resp = NULL;
+        *resp_len = 0;
+        return HENN_ETIMEDOUT;
+    }
+    return rc;
+}
+
+const henn__svc_protocol henn__svc_cryptonn_lenet5 = {
+    "cryptonn-lenet5", ln_create, ln_handle, cn_changes, NULL, ln_free, NULL, NULL, 1,
+};

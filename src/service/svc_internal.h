@@ -60,8 +60,9 @@ typedef struct henn__svc_protocol {
     int authority;
 } henn__svc_protocol;
 
-/* The CryptoNN adapter (party_cryptonn.c). */
+/* The CryptoNN adapters (party_cryptonn.c). */
 extern const henn__svc_protocol henn__svc_cryptonn_mlp;
+extern const henn__svc_protocol henn__svc_cryptonn_lenet5;
 
 /* Config readers shared by the adapters (parties.c): "model" (base64 of
  * henn_nn_model_serialize; *m initialised in any case) and "nn". */

@@ -536,12 +536,131 @@ done:
     free(y);
 }
 
+/* cryptonn-lenet5: two batches of 4 synthetic 28 x 28 images; the
+ * losses and the authority's key log equal the in-process server's. */
+#define LB 4
+static void test_cryptonn_lenet5(void)
+{
+    henn_cryptonn_params p;
+    henn_cnn_model m;
+    henn_nn_opts o;
+    henn_cryptonn_authority *a1 = NULL, *a2 = NULL;
+    henn_cryptonn_client *c1 = NULL, *c2 = NULL;
+    henn_cryptonn_lenet *L1 = NULL;
+    henn_transport ta1, ts1, ta2, tsvc;
+    henn_svc_client *oc = NULL;
+    henn_svc_client_opts co;
+    keylog log1, log2;
+    uint8_t d1[32], d2[32], *res = NULL, yv[2 * LB];
+    size_t res_len = 0;
+    char atok[65];
+    static char url[64];
+    auth_run ar;
+    pthread_t th;
+    float *X = malloc(2 * LB * 784 * sizeof(float));
+    double l1[2] = {0, 0}, l2[2] = {1, 1};
+    int live = 0;
+
+    memset(&m, 0, sizeof(m));
+    CHECK(X != NULL);
+    if (X == NULL)
+        return;
+    for (size_t i = 0; i < 2 * LB; i++) {
+        yv[i] = (uint8_t)(rnd() % 10);
+        for (size_t k = 0; k < 784; k++)
+            X[i * 784 + k] = (float)(rnd() % 256) / 255.0f;
+    }
+    henn_cryptonn_params_default(&p, 784, LB, 10);
+    p.d_bits = 12;
+    p.layout = HENN_CRYPTONN_LAYOUT_BATCH;
+    henn_cnn_opts_default(&o);
+    CHECK_OK(henn_cnn_model_init_lenet5(&m, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 3));
+    crypto_generichash_init(&log1.h, NULL, 0, 32);
+    crypto_generichash_init(&log2.h, NULL, 0, 32);
+    log1.n = log2.n = 0;
+
+    CHECK_OK(henn_cryptonn_authority_new(&a1, &p));
+    henn_cryptonn_authority_set_log(a1, on_key, &log1);
+    henn_transport_to_cryptonn_authority(&ta1, a1);
+    CHECK_OK(henn_cryptonn_client_new(&c1, &ta1, 1));
+    CHECK_OK(henn_cryptonn_lenet_server_new(&L1, &m, &o, &ta1, 1 << 16, 1));
+    henn_transport_to_cryptonn_lenet(&ts1, L1);
+    for (size_t i = 0; i < 2 && c1 != NULL && L1 != NULL; i++)
+        CHECK_OK(henn_cryptonn_client_send_batch(c1, &ts1, X + i * LB * 784, yv + i * LB, LB,
+                                                 &l1[i], NULL));
+    keylog_digest(d1, &log1);
+
+    server_start("127.0.0.1:0");
+    if (SRV == NULL)
+        goto done;
+    memset(&co, 0, sizeof(co));
+    snprintf(url, sizeof(url), "%s", henn_svc_server_url(SRV));
+    co.url = url;
+    co.retry_s = 60;
+    CHECK_RC(henn_svc_client_create_authority(&oc, atok, &co, "cryptonn-lenet5",
+                                              "{\"lenet5\": {\"seed\": 3, \"pad\": 2}}"),
+             HENN_EIO);
+    CHECK_OK(henn_svc_client_create_authority(
+        &oc, atok, &co, "cryptonn-lenet5",
+        "{\"lenet5\": {\"seed\": 3, \"pool\": \"max\"}, \"nn\": {\"optimizer\": \"sgd\", "
+        "\"lr\": 0.05, \"momentum\": 0.9}, \"dlog_table\": 65536}"));
+    if (oc == NULL)
+        goto done;
+    CHECK_OK(henn_cryptonn_authority_new(&a2, &p));
+    henn_transport_to_cryptonn_authority(&ta2, a2);
+    CHECK_OK(henn_cryptonn_client_new(&c2, &ta2, 1));
+    henn_cryptonn_authority_set_log(a2, on_key, &log2);
+    memset(&ar, 0, sizeof(ar));
+    pthread_mutex_init(&ar.lock, NULL);
+    ar.co = co;
+    memcpy(ar.session, henn_svc_client_session(oc), 33);
+    memcpy(ar.token, atok, 65);
+    ar.t = ta2;
+    CHECK(pthread_create(&th, NULL, auth_main, &ar) == 0);
+    live = 1;
+    henn_svc_client_transport(&tsvc, oc);
+    for (size_t i = 0; i < 2 && c2 != NULL; i++)
+        CHECK_OK(henn_cryptonn_client_send_batch(c2, &tsvc, X + i * LB * 784, yv + i * LB, LB,
+                                                 &l2[i], NULL));
+    CHECK(memcmp(l1, l2, sizeof(l1)) == 0 && l1[0] > 0);
+    CHECK_RC(henn_svc_client_result(oc, &res, &res_len), HENN_EIO); /* 403: no result */
+    pthread_mutex_lock(&ar.lock);
+    ar.stop = 1;
+    pthread_mutex_unlock(&ar.lock);
+    pthread_join(th, NULL);
+    live = 0;
+    CHECK_OK(ar.rc);
+    keylog_digest(d2, &log2);
+    CHECK(log1.n > 0);
+    CHECK(memcmp(d1, d2, 32) == 0);
+    CHECK_OK(henn_svc_client_delete(oc));
+done:
+    if (live) {
+        pthread_mutex_lock(&ar.lock);
+        ar.stop = 1;
+        pthread_mutex_unlock(&ar.lock);
+        pthread_join(th, NULL);
+    }
+    henn_svc_client_free(oc);
+    henn_svc_server_stop(SRV);
+    SRV = NULL;
+    free(res);
+    free(X);
+    henn_cryptonn_client_free(c1);
+    henn_cryptonn_client_free(c2);
+    henn_cryptonn_lenet_free(L1);
+    henn_cryptonn_authority_free(a1);
+    henn_cryptonn_authority_free(a2);
+    henn_cnn_model_clear(&m);
+}
+
 int main(void)
 {
     char cmd[400];
     if (henn_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         return 1;
     test_cryptonn_mlp();
+    test_cryptonn_lenet5();
     if (DATA_D[0] != '\0') {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", DATA_D);
         if (system(cmd) != 0)
