@@ -26,8 +26,9 @@
  *  - "lr": logistic regression on CKKS (henn_lr_server_*). Config {}.
  *    KEYS, DATA, TRAIN, STEP and MODEL change state; INFER does not.
  *    Result: none (the server holds only ciphertexts).
- *  - "cryptonn-mlp": CryptoNN's training server with the authority as a
- *    third party (party_cryptonn.c, which says how replay reaches it).
+ *  - "cryptonn-mlp", "cryptonn-lenet5": CryptoNN's training servers with
+ *    the authority as a third party (party_cryptonn.c, which says how
+ *    replay reaches it).
  * The handlers are deterministic functions of the state and the request
  * for everything replay needs (homomorphic products, optimiser steps;
  * the randomness of re-randomised outputs does not enter the state), so
