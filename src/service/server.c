@@ -199,6 +199,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     enum MHD_Result ok;
     unsigned status;
     size_t out;
+    int stopping;
     (void)version;
 
     if (x == NULL) {
@@ -211,7 +212,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = x;
         pthread_mutex_lock(&s->flight_lock);
         s->in_flight++;
+        stopping = s->stopping;
         pthread_mutex_unlock(&s->flight_lock);
+        if (stopping) {
+            /* A request that begins (on a kept-alive connection) after the
+             * stop began is not taken: the drain waits only for the ones
+             * before it, and a stream of new long polls would otherwise
+             * keep a connection suspended until libmicrohttpd is stopped
+             * with it (an abort). The client retries against the
+             * restarted server. */
+            x->queued = 1;
+            access_log(s, method, url, 503, 0, 0, &x->t0);
+            return queue_error(s, c, 503, "unavailable", "the server is stopping");
+        }
         {
             /* Two Content-Length headers, or one beside Transfer-Encoding,
              * frame the body ambiguously (request smuggling through a
@@ -347,8 +360,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     x->conn = c;
     x->long_poll = strcmp(x->method, "GET") == 0 && strstr(x->path, "/requests") != NULL;
     x->queued = 0;
-    x->dispatched = 1;
     pthread_mutex_lock(&s->flight_lock);
+    x->dispatched = 1;
     s->handling++;
     pthread_mutex_unlock(&s->flight_lock);
     MHD_suspend_connection(c);
@@ -612,6 +625,9 @@ void henn_svc_server_stop(henn_svc_server *s)
          * then give the responses up to a minute to leave, then stop the
          * workers. */
         ds->listen_fd = MHD_quiesce_daemon(ds->d);
+        pthread_mutex_lock(&s->flight_lock);
+        s->stopping = 1;
+        pthread_mutex_unlock(&s->flight_lock);
         henn__svc_core_cancel_jobs(s);
         pthread_mutex_lock(&s->flight_lock);
         while (s->handling > 0)

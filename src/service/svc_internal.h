@@ -177,6 +177,7 @@ struct henn_svc_server {
     pthread_cond_t flight_cond;
     unsigned in_flight; /* requests from their headers to their completion */
     unsigned handling;  /* requests handed to a handler thread, not yet back */
+    int stopping;       /* henn_svc_server_stop began: no new handler threads */
     unsigned busy;      /* of those, the ones counted against opts.threads */
     unsigned polls;     /* of those, the long polls (not counted) */
     /* Test hook (henn__svc_server_crash_after): SIGKILL the process right

@@ -967,7 +967,7 @@ static void test_drain(void)
     sess A;
     stopper st;
     pthread_t th;
-    int fd, n, dead;
+    int fd, n, dead, ka;
 
     create_session(port, &A, NULL);
     /* A dead connection (headers, part of a body, gone) must not hold the
@@ -984,6 +984,17 @@ static void test_drain(void)
                  "%s\r\nConnection: close\r\nContent-Length: 10\r\n\r\n01234",
                  A.id, A.tok);
     send_all(fd, req, (size_t)n);
+    /* A kept-alive connection with one finished request: a request it
+     * begins after the stop began gets 503 and is not waited for (a
+     * stream of new long polls on such a connection once kept one
+     * suspended until libmicrohttpd was stopped with it: an abort). */
+    ka = tcp_connect(port, 10);
+    n = snprintf(req, sizeof(req),
+                 "GET /v1/sessions/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+                 A.id, A.tok);
+    send_all(ka, req, (size_t)n);
+    recv_one(ka, r, RESP_CAP);
+    CHECK_EQ_INT(status_of(r), 200);
     usleep(200000);
     close(dead);
     st.s = s;
@@ -991,6 +1002,12 @@ static void test_drain(void)
     pthread_create(&th, NULL, stop_thread, &st);
     usleep(300000);
     CHECK_EQ_INT(__atomic_load_n(&st.done, __ATOMIC_SEQ_CST), 0); /* waits for fd */
+    send_all(ka, req, (size_t)n);
+    recv_one(ka, r, RESP_CAP);
+    CHECK_EQ_INT(status_of(r), 503);
+    CHECK(strstr(r, "\"unavailable\"") != NULL);
+    close(ka);
+    CHECK_EQ_INT(__atomic_load_n(&st.done, __ATOMIC_SEQ_CST), 0); /* still waits for fd */
     send_all(fd, "56789", 5);
     recv_all(fd, r, RESP_CAP);
     close(fd);
