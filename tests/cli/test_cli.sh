@@ -23,7 +23,11 @@ cd "$dir" || exit 1
 
 expect 0 "help" -- "$HENN" --help
 grep -q "keygen" out && ok || bad "help lists keygen"
+for w in "  serve " "--server URL" "cryptonn authority" "bench fe"; do
+    grep -q -- "$w" out && ok || bad "help lists '$w'"
+done
 expect 2 "no command" -- "$HENN"
+grep -q -- "--server URL" err && ok || bad "usage on stderr has both halves"
 expect 2 "unknown command" -- "$HENN" frobnicate
 expect 0 "version" -- "$HENN" version
 

@@ -80,12 +80,21 @@ static const char *usage_text =
     "  cryptonn train --net mlp|lenet5 --data mnist|fashion [--epochs E] [--limit N]\n"
     "                 [--json F]\n"
     "                      train on FEIP/FEBO-encrypted images next to the plaintext\n"
-    "                      twin and the paper's figures\n"
+    "                      twin and the paper's figures\n";
+
+/* Second half of the usage (C11 guarantees string literals of 4095
+ * characters only). */
+static const char *usage_text2 =
     "\n"
     "Network service (docs/SERVICE.md):\n"
     "  serve [--listen ADDR:PORT] [--data-dir DIR] [--cert F --key F] [--tokens F]\n"
     "        [--threads N] [--insecure-http] [--json]\n"
     "                      the model server; prints its URL ('henn serve --help')\n"
+    "  kdd train|eval --encrypted, lr train|eval --encrypted and cryptonn train take\n"
+    "  --server URL [--token F] [--ca F]: the data owner's side runs here, the\n"
+    "                      service's side on the henn server at URL\n"
+    "  cryptonn authority --server URL --session ID --token-file F --mpk-out F\n"
+    "                      the CryptoNN key authority as a third party of a session\n"
     "\n"
     "Other:\n"
     "  demo [--bits N] [--count N] [--threads T]\n"
@@ -93,9 +102,9 @@ static const char *usage_text =
     "  bench paillier [--bits N] [--threads T] [--json] [--seconds S]\n"
     "                      benchmark (JSON lines with --json)\n"
     "  bench ckks [--json] [--quick] [--seconds S] [--config A|B|C|D]\n"
+    "                      CKKS benchmark and precision next to SEAL's figures\n"
     "  bench fe [--json] [--n N] [--table T] [--reps R]\n"
     "                      FEIP on ristretto255: encrypt, decrypt, keys, dlog\n"
-    "                      CKKS benchmark and precision next to SEAL's figures\n"
     "  version             print the version\n"
     "\n"
     "Keys below 2048 bits are refused unless --insecure-test-key is given.\n"
@@ -106,6 +115,7 @@ static int usage(const char *msg)
     if (msg != NULL)
         fprintf(stderr, "henn: %s\n", msg);
     fputs(usage_text, stderr);
+    fputs(usage_text2, stderr);
     return EXIT_USAGE;
 }
 
@@ -864,6 +874,7 @@ int main(int argc, char **argv)
     cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage_text, stdout);
+        fputs(usage_text2, stdout);
         return 0;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
