@@ -1057,8 +1057,8 @@ unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *aut
     token_hash(h, tok, tlen);
     pthread_mutex_lock(&s->lock);
     for (ss = s->sessions; ss != NULL; ss = ss->next)
-        known |= (sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0) |
-                 (ss->has_auth && sodium_memcmp(ss->auth_hash, h, sizeof(h)) == 0);
+        known |= (int)(sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0) |
+                 (int)(ss->has_auth && sodium_memcmp(ss->auth_hash, h, sizeof(h)) == 0);
     pthread_mutex_unlock(&s->lock);
     return known ? 0 : 401;
 }
