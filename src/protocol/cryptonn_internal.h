@@ -105,6 +105,15 @@ void henn__cn_shift_idx(size_t *idx, size_t S, size_t in_dim, size_t rows, size_
 int henn__cn_read_fks(henn_feip_fk *fk, const uint8_t *src, size_t m, size_t n,
                       unsigned threads);
 
+/* FEBO sub keys from the authority (KEYS_BO) for the m label ciphertexts
+ * in src (HENN_FEBO_CT_BYTES each, raw) and the predictions yq [m]:
+ * bk [m] gets the keys, each checked to be a sub key for its yq;
+ * st's key and parse times and keys_bo are updated. HENN_EFORMAT on a
+ * malformed or mismatched response, the authority's code, or a
+ * transport error. */
+int henn__cn_get_bo_keys(henn_transport *to_auth, const int64_t *yq, const uint8_t *src,
+                         size_t m, henn_febo_fk *bk, henn_cryptonn_stats *st);
+
 /* Fixed point (src/protocol/cryptonn_fixed.c). */
 /* x_q = round(x x_scale); HENN_ERANGE outside [0, 1] or not finite. */
 int henn__cn_quant_x(int64_t *xq, const float *x, size_t count, const henn_cryptonn_params *p);

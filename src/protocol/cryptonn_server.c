@@ -338,51 +338,6 @@ static int get_sup_keys(henn_cryptonn_server *s, int kind, const int64_t *Y, siz
     return rc;
 }
 
-/* FEBO sub keys for yq on the batch's label ciphertexts (raw bytes src). */
-static int get_bo_keys(henn_cryptonn_server *s, const uint8_t *src, size_t m)
-{
-    henn__cn_w w;
-    henn__cn_r r;
-    uint8_t *req, *resp = NULL, *dst;
-    size_t req_len, resp_len = 0, i;
-    double t0 = henn__cn_now(), t1;
-    int rc;
-    henn__cn_w_start(&w, HENN__CN_KEYS_BO);
-    henn__cn_w_u32(&w, (uint32_t)m);
-    dst = henn__cn_w_grow(&w, m * (9 + HENN_FEBO_CT_BYTES));
-    if (dst != NULL)
-        for (i = 0; i < m; i++) {
-            uint8_t *e = dst + i * (9 + HENN_FEBO_CT_BYTES);
-            e[0] = HENN_FEBO_SUB;
-            for (int k = 0; k < 8; k++)
-                e[1 + k] = (uint8_t)((uint64_t)s->yq[i] >> (8 * k));
-            memcpy(e + 9, src + i * HENN_FEBO_CT_BYTES, HENN_FEBO_CT_BYTES);
-        }
-    rc = henn__cn_w_finish(&w, &req, &req_len);
-    if (rc != 0)
-        return rc;
-    rc = henn__cn_roundtrip(s->to_auth, req, req_len, HENN__CN_KEYS_BO_RESP, &resp, &resp_len,
-                            &r);
-    t1 = henn__cn_now();
-    s->st.t_keys += t1 - t0;
-    if (rc != 0)
-        return rc;
-    if (henn__cn_r_u32(&r) != m)
-        rc = HENN_EFORMAT;
-    for (i = 0; i < m && rc == 0; i++) {
-        const uint8_t *b = henn__cn_r_bytes(&r, HENN_FEBO_FK_BYTES);
-        rc = b == NULL ? HENN_EFORMAT : henn_febo_fk_deserialize(&s->bk[i], b, HENN_FEBO_FK_BYTES);
-        if (rc == 0 && (s->bk[i].op != HENN_FEBO_SUB || s->bk[i].y != s->yq[i]))
-            rc = HENN_EFORMAT;
-    }
-    if (rc == 0)
-        rc = henn__cn_r_done(&r);
-    free(resp);
-    s->st.keys_bo += m;
-    s->st.t_parse += henn__cn_now() - t1;
-    return rc;
-}
-
 /* ---- decryption (parallel) ---- */
 
 static int dec_fwd(void *arg, size_t i)
@@ -607,7 +562,7 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
     free(yhat);
     s->st.t_plain += henn__cn_now() - t0;
     if (rc == 0)
-        rc = get_bo_keys(s, bo_src, rows * C);
+        rc = henn__cn_get_bo_keys(s->to_auth, s->yq, bo_src, rows * C, s->bk, &s->st);
     if (rc != 0)
         return rc;
     t0 = henn__cn_now();

@@ -420,3 +420,47 @@ int henn__cn_fetch_mpk(henn_transport *to_authority, henn_cryptonn_params *p,
     }
     return rc;
 }
+
+int henn__cn_get_bo_keys(henn_transport *to_auth, const int64_t *yq, const uint8_t *src,
+                         size_t m, henn_febo_fk *bk, henn_cryptonn_stats *st)
+{
+    henn__cn_w w;
+    henn__cn_r r;
+    uint8_t *req, *resp = NULL, *dst;
+    size_t req_len, resp_len = 0, i;
+    double t0 = henn__cn_now(), t1;
+    int rc;
+    henn__cn_w_start(&w, HENN__CN_KEYS_BO);
+    henn__cn_w_u32(&w, (uint32_t)m);
+    dst = henn__cn_w_grow(&w, m * (9 + HENN_FEBO_CT_BYTES));
+    if (dst != NULL)
+        for (i = 0; i < m; i++) {
+            uint8_t *e = dst + i * (9 + HENN_FEBO_CT_BYTES);
+            e[0] = HENN_FEBO_SUB;
+            for (int k = 0; k < 8; k++)
+                e[1 + k] = (uint8_t)((uint64_t)yq[i] >> (8 * k));
+            memcpy(e + 9, src + i * HENN_FEBO_CT_BYTES, HENN_FEBO_CT_BYTES);
+        }
+    rc = henn__cn_w_finish(&w, &req, &req_len);
+    if (rc != 0)
+        return rc;
+    rc = henn__cn_roundtrip(to_auth, req, req_len, HENN__CN_KEYS_BO_RESP, &resp, &resp_len, &r);
+    t1 = henn__cn_now();
+    st->t_keys += t1 - t0;
+    if (rc != 0)
+        return rc;
+    if (henn__cn_r_u32(&r) != m)
+        rc = HENN_EFORMAT;
+    for (i = 0; i < m && rc == 0; i++) {
+        const uint8_t *b = henn__cn_r_bytes(&r, HENN_FEBO_FK_BYTES);
+        rc = b == NULL ? HENN_EFORMAT : henn_febo_fk_deserialize(&bk[i], b, HENN_FEBO_FK_BYTES);
+        if (rc == 0 && (bk[i].op != HENN_FEBO_SUB || bk[i].y != yq[i]))
+            rc = HENN_EFORMAT;
+    }
+    if (rc == 0)
+        rc = henn__cn_r_done(&r);
+    free(resp);
+    st->keys_bo += m;
+    st->t_parse += henn__cn_now() - t1;
+    return rc;
+}
