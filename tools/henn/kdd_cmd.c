@@ -931,8 +931,8 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
 
     if (o->svc.server != NULL) {
         fprintf(stderr, "henn kdd: --server runs the private protocol (and inference); the "
-                        "published protocol's server-driven requests are not carried over "
-                        "HTTP yet: use --protocol private\n");
+                        "server runs the published protocol as a job (docs/SERVICE.md) but "
+                        "this command does not drive it yet: use --protocol private\n");
         return HENN_EINVAL;
     }
     rc = make_parties(&owner, &trainer, o, NULL, init, nno, rows, &prog, "encrypting rows");
