@@ -5,6 +5,7 @@
  *  febo.c       FEBO (CryptoNN's element-wise scheme)
  *  dlog.c       the persistent baby-step giant-step table
  *  msm.c        multi-scalar multiplication over small signed scalars
+ *  msm_ifma.c   its bucket method eight lanes wide (AVX-512 IFMA)
  *  serialize.c  every serializer and validating deserializer
  *  affine.c     batch normalisation of points to Z = 1
  *  prep.c       per-ciphertext precomputation for many keys
@@ -59,6 +60,18 @@ void henn__fe_msm(struct decaf_255_point_s *out, const henn_fe_elem *p, const in
  */
 void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                        size_t n);
+/*
+ * henn__fe_msm_fast's two engines, for differential tests: the scalar
+ * group law only, and the eight-lane AVX-512 IFMA one (msm_ifma.c; 0, or
+ * HENN_EPARAM on a processor without IFMA). The automatic choice takes
+ * IFMA from n = 32 up on terms with Z = 1. Same preconditions.
+ */
+void henn__fe_msm_fast_scalar(struct decaf_255_point_s *out, const henn_fe_elem *p,
+                              const int64_t *k, size_t n);
+int henn__fe_msm_fast_ifma(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                           size_t n);
+/* 1 if the processor (and the OS) run AVX-512 F and IFMA. msm_ifma.c. */
+int henn__fe_ifma_cpu(void);
 /*
  * out = k P for a secret scalar k (32 bytes, canonical, < l) and a point P,
  * in time independent of k (scalarmul.c); the same element as

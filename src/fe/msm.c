@@ -291,18 +291,27 @@ static int window_sum(ext_pt *sum, ext_pt *bk, unsigned char *used, size_t nb, c
     return 1;
 }
 
-void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
-                       size_t n)
+/*
+ * mode 0: the eight-lane IFMA path (msm_ifma.c) when the processor has it
+ * and n is at least IFMA_MIN_N, else the scalar one; 1: scalar only;
+ * 2: IFMA only (HENN_EPARAM without it). 0 or that code.
+ */
+#define IFMA_MIN_N 32
+
+static int msm_affine(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                      size_t n, int mode)
 {
+    if (mode == 2 && !henn__fe_ifma_cpu())
+        return HENN_EPARAM;
     if (!all_affine(p, n)) {
         /* making them affine costs more than the mixed additions save */
         henn__fe_msm(out, p, k, n);
-        return;
+        return 0;
     }
     decaf_255_point_copy(out, decaf_255_point_identity);
     unsigned c, w;
     if (n == 0 || !window(&c, &w, k, n))
-        return;
+        return 0;
     size_t nb = (size_t)1 << (c - 1);
     int16_t *dig = malloc(n * w * sizeof *dig);
     ext_pt *bk = malloc(nb * sizeof *bk);
@@ -314,10 +323,22 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
         free(q);
         free(used);
         henn__fe_msm_naive(out, p, k, n); /* out of memory: slow but correct */
-        return;
+        return 0;
     }
     to_niels_affine(q, p, n);
     recode(dig, k, n, c, w);
+    if (mode == 2 || (mode == 0 && n >= IFMA_MIN_N && henn__fe_ifma_cpu())) {
+        int rc = henn__fe_msm_ifma(out, q, dig, n, c, w);
+        if (rc == 0 || mode == 2) {
+            free(dig);
+            free(bk);
+            free(q);
+            free(used);
+            if (rc != 0) /* out of memory: slow but correct */
+                henn__fe_msm_naive(out, p, k, n);
+            return 0;
+        }
+    }
     ext_pt acc, sum;
     int acc_used = 0;
     for (unsigned j = w; j-- > 0;) {
@@ -338,6 +359,25 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
     free(bk);
     free(q);
     free(used);
+    return 0;
+}
+
+void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                       size_t n)
+{
+    (void)msm_affine(out, p, k, n, 0);
+}
+
+void henn__fe_msm_fast_scalar(struct decaf_255_point_s *out, const henn_fe_elem *p,
+                              const int64_t *k, size_t n)
+{
+    (void)msm_affine(out, p, k, n, 1);
+}
+
+int henn__fe_msm_fast_ifma(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
+                           size_t n)
+{
+    return msm_affine(out, p, k, n, 2);
 }
 
 /*

@@ -160,6 +160,79 @@ static void test_msm(void)
     }
 }
 
+/*
+ * The eight-lane IFMA MSM against the scalar engine and the naive MSM:
+ * lengths around the lane count and the automatic threshold, key bounds
+ * from 1 to 2^40 (window sizes 1..12, one to many windows), repeated
+ * points, P next to -P, the identity, every term in one bucket, one
+ * nonzero term, all zero. Skipped (and must say HENN_EPARAM) without IFMA.
+ */
+static void test_msm_ifma(void)
+{
+    CHECK(henn__fe_layout_ok() == 1);
+    decaf_255_point_t a, c, f;
+    if (!henn__fe_ifma_cpu()) {
+        henn_fe_elem *p = henn__fe_elems_alloc(1);
+        int64_t k = 1;
+        CHECK_RC(henn__fe_msm_fast_ifma(a, p, &k, 1), HENN_EPARAM);
+        free(p);
+        printf("test_msm_ifma: no AVX-512 IFMA on this processor, skipped\n");
+        return;
+    }
+    static const size_t lens[] = {1, 2, 7, 8, 9, 31, 32, 33, 100, 784};
+    static const uint64_t bounds[] = {1, 2, 127, 128, 255, 21483, 32768, 1u << 20, 1ULL << 40};
+    const size_t nmax = 784;
+    henn_fe_elem *p = henn__fe_elems_alloc(nmax);
+    int64_t *k = malloc(nmax * sizeof *k);
+    for (size_t i = 0; i < nmax; i++) {
+        decaf_255_scalar_t s;
+        uint8_t e[32];
+        henn__fe_scalar_from_i64(s, (int64_t)(rnd() >> 2));
+        decaf_255_precomputed_scalarmul(FE_PT(&p[i]), decaf_255_precomputed_base, s);
+        if (i % 97 == 5) /* a repeated point */
+            decaf_255_point_copy(FE_PT(&p[i]), FE_CPT(&p[i - 1]));
+        if (i % 101 == 7) /* -P next to P */
+            decaf_255_point_negate(FE_PT(&p[i]), FE_CPT(&p[i - 1]));
+        if (i == 3)
+            decaf_255_point_copy(FE_PT(&p[i]), decaf_255_point_identity);
+        decaf_255_point_encode(e, FE_CPT(&p[i]));
+        CHECK(decaf_255_point_decode(FE_PT(&p[i]), e, DECAF_TRUE) == DECAF_SUCCESS);
+    }
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const size_t n = lens[li];
+        for (size_t bi = 0; bi < sizeof bounds / sizeof bounds[0]; bi++) {
+            const uint64_t b = bounds[bi];
+            for (int shape = 0; shape < 4; shape++) {
+                for (size_t i = 0; i < n; i++)
+                    k[i] = shape == 0   ? rnd_signed(b)
+                           : shape == 1 ? (int64_t)b /* every term in one bucket */
+                           : shape == 2 ? (i == n / 2 ? -(int64_t)b : 0)
+                                        : (i % 2 ? -(int64_t)b : (int64_t)b - 1);
+                CHECK_OK(henn__fe_msm_fast_ifma(f, p, k, n));
+                henn__fe_msm_fast_scalar(c, p, k, n);
+                CHECK(decaf_255_point_eq(f, c) != 0);
+                CHECK(decaf_255_point_valid(f) != 0);
+                uint8_t ef[32], ec[32];
+                decaf_255_point_encode(ef, f);
+                decaf_255_point_encode(ec, c);
+                CHECK(memcmp(ef, ec, 32) == 0);
+                if (n <= 33 || (shape == 0 && bi == 5)) {
+                    henn__fe_msm_naive(a, p, k, n);
+                    CHECK(decaf_255_point_eq(f, a) != 0);
+                }
+                henn__fe_msm_fast(a, p, k, n); /* the automatic choice */
+                CHECK(decaf_255_point_eq(f, a) != 0);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            k[i] = 0;
+        CHECK_OK(henn__fe_msm_fast_ifma(f, p, k, n));
+        CHECK(decaf_255_point_eq(f, decaf_255_point_identity) != 0);
+    }
+    free(p);
+    free(k);
+}
+
 /* 1 if the point's Z is exactly 1 (libdecaf's limbs) */
 static int z_is_one(const henn_fe_elem *e)
 {
@@ -882,6 +955,7 @@ int main(void)
     rng_state = (uint64_t)test_seed() * 2654435761u + 1;
     test_dlog();
     test_msm();
+    test_msm_ifma();
     test_affine();
     test_scalarmul();
     test_msm_prep();

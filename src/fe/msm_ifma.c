@@ -1,0 +1,485 @@
+/*
+ * msm_ifma.c: the bucket method of msm.c eight buckets at a time with
+ * AVX-512 IFMA (vpmadd52luq / vpmadd52huq), for FEIP decryption's public
+ * key vector y and public ciphertext points.
+ *
+ * Field elements of eight independent points sit in five 512-bit vectors,
+ * one per 51-bit limb (lane l of vector i: limb i of element l), so one
+ * vector product is eight field products: 25 low and 25 high 52-bit
+ * multiply-adds into columns, the high halves doubled (radix 2^51 against
+ * the instruction's 2^52), columns 5..9 folded with 2^255 = 19, one
+ * parallel carry round. Every limb fed to a product is below 2^52 (the
+ * instruction reads 52 bits): outputs of products and of the carried
+ * additions and subtractions are below 2^51 + 2^17.
+ *
+ * Per call (terms P_i affine in niels form, signed c-bit digits of y_i,
+ * w windows):
+ *  1. the nonzero digits of all windows are sorted by bucket (window j,
+ *     |digit|) with a counting sort; the sorted list is cut into eight
+ *     equal runs, one per lane; each lane walks its run, restarting its
+ *     accumulator at the identity where a new bucket begins and handing
+ *     the accumulator to that bucket where one ends (mixed additions, as
+ *     msm.c: 7 products). A bucket cut between two lanes gets its second
+ *     part with one scalar addition (at most 7 of those).
+ *  2. each window's buckets are cut into segments of S; eight segments go
+ *     through the running-sum method side by side (run += B_b and
+ *     sum += run, full additions, empty buckets are the identity), giving
+ *     per segment R = sum B_b and W = sum (b - lo + 1) B_b.
+ *  3. scalar: window total sum_seg (W + lo R) (lo = k S: sum_k k R_k by a
+ *     running sum, times S by doublings), windows joined by c doublings.
+ * The additions (Hisil, Wong, Carter, Dawson, Asiacrypt 2008, section
+ * 3.1) are complete on ristretto255's points, so identity and equal
+ * operands need no special case. Variable time in y and the points (both
+ * public); nothing secret passes through here.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe/edwards.h"
+#include "fe/fe_internal.h"
+#include "fe/gf25519.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+#include <immintrin.h>
+
+#define VT __attribute__((target("avx512f,avx512ifma")))
+#define VI static inline __attribute__((always_inline)) VT
+
+int henn__fe_ifma_cpu(void)
+{
+    static int cached = -1;
+    int have = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+        __atomic_store_n(&cached, have, __ATOMIC_RELAXED);
+    }
+    return have;
+}
+
+typedef struct {
+    __m512i v[5];
+} fe8;
+
+typedef struct {
+    fe8 x, y, z, t;
+} ext8;
+
+typedef struct {
+    fe8 ypx, ymx, t2d;
+} niels8;
+
+VI __m512i v_set1(uint64_t a)
+{
+    return _mm512_set1_epi64((long long)a);
+}
+
+VI __m512i v_times19(__m512i c)
+{
+    return _mm512_add_epi64(_mm512_add_epi64(_mm512_slli_epi64(c, 4), _mm512_slli_epi64(c, 1)),
+                            c);
+}
+
+/* One parallel carry round: limbs below 2^63 in, below 2^51 + 2^17 out. */
+VI void v_carry(fe8 *a)
+{
+    const __m512i m = v_set1(M51);
+    __m512i c[5];
+    for (int i = 0; i < 5; i++) {
+        c[i] = _mm512_srli_epi64(a->v[i], 51);
+        a->v[i] = _mm512_and_si512(a->v[i], m);
+    }
+    a->v[0] = _mm512_add_epi64(a->v[0], v_times19(c[4]));
+    for (int i = 1; i < 5; i++)
+        a->v[i] = _mm512_add_epi64(a->v[i], c[i - 1]);
+}
+
+/* r = a b, eight products (limbs of a and b below 2^52). */
+VI void v_mul(fe8 *r, const fe8 *a, const fe8 *b)
+{
+    const __m512i z = _mm512_setzero_si512();
+    __m512i lo[9], hi[9], col[10];
+    for (int k = 0; k < 9; k++) {
+        lo[k] = z;
+        hi[k] = z;
+    }
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) {
+            lo[i + j] = _mm512_madd52lo_epu64(lo[i + j], a->v[i], b->v[j]);
+            hi[i + j] = _mm512_madd52hi_epu64(hi[i + j], a->v[i], b->v[j]);
+        }
+    /* the high half of a 52-bit split is worth 2^52 = 2 * 2^51 */
+    col[0] = lo[0];
+    for (int k = 1; k < 9; k++)
+        col[k] = _mm512_add_epi64(lo[k], _mm512_slli_epi64(hi[k - 1], 1));
+    col[9] = _mm512_slli_epi64(hi[8], 1);
+    /* columns below 2^56; folded below 2^61 */
+    for (int k = 0; k < 5; k++)
+        r->v[k] = _mm512_add_epi64(col[k], v_times19(col[k + 5]));
+    v_carry(r);
+}
+
+/* r = a k for a constant k < 2^32 (limbs of a below 2^52). */
+VI void v_mul_small(fe8 *r, const fe8 *a, uint64_t k)
+{
+    const __m512i z = _mm512_setzero_si512(), kv = v_set1(k);
+    __m512i lo[5], hi[5];
+    for (int i = 0; i < 5; i++) {
+        lo[i] = _mm512_madd52lo_epu64(z, a->v[i], kv);
+        hi[i] = _mm512_madd52hi_epu64(z, a->v[i], kv);
+    }
+    r->v[0] = _mm512_add_epi64(lo[0], v_times19(_mm512_slli_epi64(hi[4], 1)));
+    for (int i = 1; i < 5; i++)
+        r->v[i] = _mm512_add_epi64(lo[i], _mm512_slli_epi64(hi[i - 1], 1));
+    v_carry(r);
+}
+
+VI void v_add(fe8 *r, const fe8 *a, const fe8 *b)
+{
+    for (int i = 0; i < 5; i++)
+        r->v[i] = _mm512_add_epi64(a->v[i], b->v[i]);
+    v_carry(r);
+}
+
+/* r = a - b + 2p (limbs of b below 2^52 - 38) */
+VI void v_sub(fe8 *r, const fe8 *a, const fe8 *b)
+{
+    const __m512i p0 = v_set1(0xfffffffffffdaULL), p1 = v_set1(0xffffffffffffeULL);
+    r->v[0] = _mm512_sub_epi64(_mm512_add_epi64(a->v[0], p0), b->v[0]);
+    for (int i = 1; i < 5; i++)
+        r->v[i] = _mm512_sub_epi64(_mm512_add_epi64(a->v[i], p1), b->v[i]);
+    v_carry(r);
+}
+
+/* r += q, q in niels form (edwards.h add_niels, eight lanes) */
+VI void v_add_niels(ext8 *r, const niels8 *q)
+{
+    fe8 a, b, c, d, e, f, g, h;
+    v_sub(&e, &r->y, &r->x);
+    v_add(&f, &r->y, &r->x);
+    v_mul(&a, &e, &q->ymx);
+    v_mul(&b, &f, &q->ypx);
+    v_mul(&c, &r->t, &q->t2d);
+    v_add(&d, &r->z, &r->z);
+    v_sub(&e, &b, &a);
+    v_add(&h, &b, &a);
+    v_sub(&f, &d, &c);
+    v_add(&g, &d, &c);
+    v_mul(&r->x, &e, &f);
+    v_mul(&r->y, &g, &h);
+    v_mul(&r->t, &e, &h);
+    v_mul(&r->z, &f, &g);
+}
+
+/* r = p + q, all extended (edwards.h add_ext, eight lanes) */
+VI void v_add_ext(ext8 *r, const ext8 *p, const ext8 *q)
+{
+    fe8 a, b, c, d, e, f, g, h, u, w;
+    v_sub(&u, &p->y, &p->x);
+    v_sub(&w, &q->y, &q->x);
+    v_mul(&a, &u, &w);
+    v_add(&u, &p->y, &p->x);
+    v_add(&w, &q->y, &q->x);
+    v_mul(&b, &u, &w);
+    v_mul(&u, &p->t, &q->t);
+    v_mul_small(&c, &u, 2 * CURVE_D);
+    v_mul(&u, &p->z, &q->z);
+    v_add(&d, &u, &u);
+    v_sub(&e, &b, &a);
+    v_sub(&f, &d, &c);
+    v_add(&g, &d, &c);
+    v_add(&h, &b, &a);
+    v_mul(&r->x, &e, &f);
+    v_mul(&r->y, &g, &h);
+    v_mul(&r->t, &e, &h);
+    v_mul(&r->z, &f, &g);
+}
+
+VI void v_identity(ext8 *r)
+{
+    const __m512i z = _mm512_setzero_si512();
+    for (int i = 0; i < 5; i++) {
+        r->x.v[i] = z;
+        r->y.v[i] = z;
+        r->z.v[i] = z;
+        r->t.v[i] = z;
+    }
+    r->y.v[0] = v_set1(1);
+    r->z.v[0] = v_set1(1);
+}
+
+/* r = the identity in the lanes of mask, unchanged elsewhere */
+VI void v_reset(ext8 *r, __mmask8 mask)
+{
+    const __m512i z = _mm512_setzero_si512(), one = v_set1(1);
+    for (int i = 0; i < 5; i++) {
+        r->x.v[i] = _mm512_mask_blend_epi64(mask, r->x.v[i], z);
+        r->y.v[i] = _mm512_mask_blend_epi64(mask, r->y.v[i], i == 0 ? one : z);
+        r->z.v[i] = _mm512_mask_blend_epi64(mask, r->z.v[i], i == 0 ? one : z);
+        r->t.v[i] = _mm512_mask_blend_epi64(mask, r->t.v[i], z);
+    }
+}
+
+/* fe8 from 5 x 8 limbs (lane-major per limb), 64-byte aligned */
+VI void v_load(fe8 *r, const uint64_t *s)
+{
+    for (int i = 0; i < 5; i++)
+        r->v[i] = _mm512_load_si512((const void *)(s + 8 * i));
+}
+
+/* 20 x 8 limbs of a point, limb i of x at s[8 i + lane], then y, z, t */
+VI void v_store_ext(uint64_t *s, const ext8 *r)
+{
+    for (int i = 0; i < 5; i++) {
+        _mm512_store_si512((void *)(s + 8 * i), r->x.v[i]);
+        _mm512_store_si512((void *)(s + 8 * (5 + i)), r->y.v[i]);
+        _mm512_store_si512((void *)(s + 8 * (10 + i)), r->z.v[i]);
+        _mm512_store_si512((void *)(s + 8 * (15 + i)), r->t.v[i]);
+    }
+}
+
+static void lane_out(ext_pt *e, const uint64_t *s, unsigned lane)
+{
+    for (unsigned i = 0; i < 5; i++) {
+        e->x.v[i] = s[8 * i + lane];
+        e->y.v[i] = s[8 * (5 + i) + lane];
+        e->z.v[i] = s[8 * (10 + i) + lane];
+        e->t.v[i] = s[8 * (15 + i) + lane];
+    }
+}
+
+static void lane_in(uint64_t *s, const ext_pt *e, unsigned lane)
+{
+    for (unsigned i = 0; i < 5; i++) {
+        s[8 * i + lane] = e->x.v[i];
+        s[8 * (5 + i) + lane] = e->y.v[i];
+        s[8 * (10 + i) + lane] = e->z.v[i];
+        s[8 * (15 + i) + lane] = e->t.v[i];
+    }
+}
+
+static void *alloc64(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
+#define NIELS_LIMBS 15
+#define EXT_LIMBS 20
+
+/* Step 1: the buckets (bk[b], used[b]) from the sorted terms. */
+VT static void accumulate(ext_pt *bk, unsigned char *used, uint64_t *soa, uint8_t *start,
+                          uint8_t *emit, uint64_t *tmp, const niels_pt *q, const uint32_t *ord,
+                          const uint32_t *bid, size_t m)
+{
+    const size_t L = (m + 7) / 8;
+    memset(start, 0, L);
+    memset(emit, 0, L);
+    for (unsigned l = 0; l < 8; l++)
+        for (size_t s = 0; s < L; s++) {
+            const size_t pos = l * L + s;
+            uint64_t *st = soa + s * NIELS_LIMBS * 8;
+            if (pos < m) {
+                const niels_pt *t = &q[ord[pos]];
+                for (unsigned i = 0; i < 5; i++) {
+                    st[8 * i + l] = t->ypx.v[i];
+                    st[8 * (5 + i) + l] = t->ymx.v[i];
+                    st[8 * (10 + i) + l] = t->t2d.v[i];
+                }
+                if (s == 0 || bid[pos] != bid[pos - 1])
+                    start[s] = (uint8_t)(start[s] | 1u << l);
+                if (s + 1 == L || pos + 1 == m || bid[pos + 1] != bid[pos])
+                    emit[s] = (uint8_t)(emit[s] | 1u << l);
+            } else { /* past the end: the identity (1, 1, 0), never handed over */
+                for (unsigned i = 0; i < NIELS_LIMBS; i++)
+                    st[8 * i + l] = (i == 0 || i == 5) ? 1 : 0;
+            }
+        }
+    ext8 acc;
+    niels8 nq;
+    v_identity(&acc);
+    for (size_t s = 0; s < L; s++) {
+        const uint64_t *st = soa + s * NIELS_LIMBS * 8;
+        v_reset(&acc, (__mmask8)start[s]);
+        v_load(&nq.ypx, st);
+        v_load(&nq.ymx, st + 40);
+        v_load(&nq.t2d, st + 80);
+        v_add_niels(&acc, &nq);
+        if (emit[s] == 0)
+            continue;
+        v_store_ext(tmp, &acc);
+        for (unsigned l = 0; l < 8; l++) {
+            if (!(emit[s] >> l & 1))
+                continue;
+            const uint32_t b = bid[l * L + s];
+            ext_pt e;
+            lane_out(&e, tmp, l);
+            if (used[b]) {
+                add_ext(&bk[b], &bk[b], &e);
+            } else {
+                bk[b] = e;
+                used[b] = 1;
+            }
+        }
+    }
+}
+
+/*
+ * Step 2: for segments g = 0..cnt-1 (cnt <= 8) starting at bucket lo[g],
+ * S buckets each: R[g] = sum B_b, W[g] = sum (b - lo + 1) B_b.
+ */
+VT static void segment_sums(ext_pt *R, ext_pt *W, uint64_t *soa, const ext_pt *bk,
+                            const unsigned char *used, const size_t *lo, unsigned cnt, size_t S)
+{
+    static const ext_pt id = {{{0}}, {{1}}, {{1}}, {{0}}};
+    for (size_t t = 0; t < S; t++) {
+        uint64_t *st = soa + t * EXT_LIMBS * 8;
+        for (unsigned l = 0; l < 8; l++) {
+            /* from the top bucket of the segment down */
+            const size_t b = l < cnt ? lo[l] + (S - 1 - t) : 0;
+            lane_in(st, l < cnt && used[b] ? &bk[b] : &id, l);
+        }
+    }
+    ext8 run, sum, prev, B;
+    v_identity(&run);
+    v_identity(&sum);
+    for (size_t t = 0; t < S; t++) {
+        const uint64_t *st = soa + t * EXT_LIMBS * 8;
+        v_load(&B.x, st);
+        v_load(&B.y, st + 40);
+        v_load(&B.z, st + 80);
+        v_load(&B.t, st + 120);
+        prev = run;
+        v_add_ext(&run, &run, &B);   /* run = B_top + ... + B_t */
+        v_add_ext(&sum, &sum, &prev); /* sum of the earlier runs */
+    }
+    v_add_ext(&sum, &sum, &run);
+    uint64_t *tmp = soa; /* reused */
+    v_store_ext(tmp, &run);
+    for (unsigned l = 0; l < cnt; l++)
+        lane_out(&R[l], tmp, l);
+    v_store_ext(tmp, &sum);
+    for (unsigned l = 0; l < cnt; l++)
+        lane_out(&W[l], tmp, l);
+}
+
+int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const int16_t *dig,
+                      size_t n, unsigned c, unsigned w)
+{
+    static const ext_pt id = {{{0}}, {{1}}, {{1}}, {{0}}};
+    if (!henn__fe_ifma_cpu())
+        return HENN_EPARAM;
+    if (c < 1 || c > 16 || w < 1 || w > 64 || n > UINT32_MAX / (2 * w))
+        return HENN_EINVAL;
+    const size_t nb = (size_t)1 << (c - 1), nbt = nb * w;
+    /* segments per window: a power of two, at most 8 / w, at most nb */
+    size_t qs = 1;
+    while (qs * 2 * w <= 8 && qs * 2 <= nb)
+        qs *= 2;
+    const size_t S = nb / qs, G = qs * w;
+    uint32_t *cnt = calloc(nbt + 1, sizeof *cnt);
+    uint32_t *ord = malloc((n * w + 1) * sizeof *ord), *bid = malloc((n * w + 1) * sizeof *bid);
+    ext_pt *bk = malloc(nbt * sizeof *bk), *R = malloc(G * sizeof *R), *W = malloc(G * sizeof *W);
+    unsigned char *used = calloc(nbt, 1);
+    const size_t L = (n * w + 7) / 8;
+    const size_t soa_len = (L * NIELS_LIMBS > S * EXT_LIMBS ? L * NIELS_LIMBS : S * EXT_LIMBS) *
+                           8 * sizeof(uint64_t);
+    uint64_t *soa = alloc64(soa_len), *tmp = alloc64(EXT_LIMBS * 8 * sizeof(uint64_t));
+    uint8_t *start = malloc(L + 1), *emit = malloc(L + 1);
+    int rc = HENN_ENOMEM;
+    if (cnt == NULL || ord == NULL || bid == NULL || bk == NULL || R == NULL || W == NULL ||
+        used == NULL || soa == NULL || tmp == NULL || start == NULL || emit == NULL)
+        goto cleanup;
+
+    /* counting sort of the nonzero digits by bucket j nb + |d| - 1 */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        for (unsigned j = 0; j < w; j++) {
+            const int d = dig[i * w + j];
+            if (d != 0) {
+                cnt[(size_t)j * nb + (size_t)(d > 0 ? d : -d)]++;
+                m++;
+            }
+        }
+    for (size_t b = 0; b < nbt; b++)
+        cnt[b + 1] += cnt[b];
+    for (size_t i = 0; i < n; i++)
+        for (unsigned j = 0; j < w; j++) {
+            const int d = dig[i * w + j];
+            if (d == 0)
+                continue;
+            const size_t b = (size_t)j * nb + (size_t)(d > 0 ? d : -d) - 1;
+            const uint32_t p = cnt[b]++;
+            ord[p] = (uint32_t)(2 * i + (d < 0));
+            bid[p] = (uint32_t)b;
+        }
+    if (m > 0)
+        accumulate(bk, used, soa, start, emit, tmp, q, ord, bid, m);
+
+    size_t lo[8];
+    for (size_t g0 = 0; g0 < G; g0 += 8) {
+        const unsigned k = (unsigned)(G - g0 < 8 ? G - g0 : 8);
+        for (unsigned l = 0; l < k; l++)
+            lo[l] = (g0 + l) * S; /* segment g: window g / qs, part g % qs */
+        segment_sums(R + g0, W + g0, soa, bk, used, lo, k, S);
+    }
+    /* window j: sum_k (W_k + k S R_k) */
+    ext_pt acc = id, win, run, tk;
+    for (unsigned j = w; j-- > 0;) {
+        const ext_pt *Rj = R + (size_t)j * qs, *Wj = W + (size_t)j * qs;
+        run = id;
+        tk = id;
+        for (size_t k = qs; k-- > 1;) {
+            add_ext(&run, &run, &Rj[k]);
+            add_ext(&tk, &tk, &run); /* sum_k k R_k */
+        }
+        for (size_t s = S; s > 1; s >>= 1)
+            dbl_ext(&tk, &tk);
+        win = Wj[0];
+        for (size_t k = 1; k < qs; k++)
+            add_ext(&win, &win, &Wj[k]);
+        add_ext(&win, &win, &tk);
+        if (j + 1 < w)
+            for (unsigned d = 0; d < c; d++)
+                dbl_ext(&acc, &acc);
+        add_ext(&acc, &acc, &win);
+    }
+    ext_store(out, &acc);
+    rc = 0;
+
+cleanup:
+    free(cnt);
+    free(ord);
+    free(bid);
+    free(bk);
+    free(R);
+    free(W);
+    free(used);
+    free(soa);
+    free(tmp);
+    free(start);
+    free(emit);
+    return rc;
+}
+
+#else /* no AVX-512 IFMA code on this target */
+
+int henn__fe_ifma_cpu(void)
+{
+    return 0;
+}
+
+int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const int16_t *dig,
+                      size_t n, unsigned c, unsigned w)
+{
+    (void)out;
+    (void)q;
+    (void)dig;
+    (void)n;
+    (void)c;
+    (void)w;
+    return HENN_EPARAM;
+}
+
+#endif
