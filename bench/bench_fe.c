@@ -16,12 +16,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "fe/fe_internal.h" /* the scalar MSM engine: the same-run baseline */
 #include "henn/fe.h"
 
 static double now_us(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
+}
+
+static double cpu_now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
 }
 
@@ -37,8 +45,22 @@ static double median(double *t, int k)
     return t[k / 2];
 }
 
+/* Extra figures of one line: min wall time, median thread CPU time (0: none). */
+typedef struct {
+    double min_us, cpu_us, base_min_us, base_cpu_us;
+} extra;
+
+static void line_x(const henn_bench_fe_config *cfg, const char *op, size_t n, uint64_t bound,
+                   double us, const char *base_name, double base_us, const extra *x);
+
 static void line(const henn_bench_fe_config *cfg, const char *op, size_t n, uint64_t bound,
                  double us, const char *base_name, double base_us)
+{
+    line_x(cfg, op, n, bound, us, base_name, base_us, NULL);
+}
+
+static void line_x(const henn_bench_fe_config *cfg, const char *op, size_t n, uint64_t bound,
+                   double us, const char *base_name, double base_us, const extra *x)
 {
     if (cfg->json) {
         printf("{\"bench\":\"fe\",\"scheme\":\"feip\",\"group\":\"ristretto255\",\"op\":\"%s\","
@@ -47,6 +69,11 @@ static void line(const henn_bench_fe_config *cfg, const char *op, size_t n, uint
         if (base_name != NULL)
             printf(",\"baseline\":\"%s\",\"baseline_us\":%.2f,\"ratio_to_baseline\":%.2f",
                    base_name, base_us, base_us / us);
+        if (x != NULL)
+            printf(",\"min_us\":%.2f,\"cpu_us\":%.2f,\"baseline_min_us\":%.2f,"
+                   "\"baseline_cpu_us\":%.2f,\"ifma\":%s",
+                   x->min_us, x->cpu_us, x->base_min_us, x->base_cpu_us,
+                   henn__fe_ifma_cpu() ? "true" : "false");
         printf(",\"cifer_encrypt_us\":1400000,\"cifer_decrypt_us_min\":150000,"
                "\"cifer_decrypt_us_max\":400000,\"target_encrypt_us\":20000,"
                "\"target_decrypt_us\":300}\n");
@@ -54,9 +81,69 @@ static void line(const henn_bench_fe_config *cfg, const char *op, size_t n, uint
         printf("%-22s n=%-5zu bound=%-11llu %12.1f us", op, n, (unsigned long long)bound, us);
         if (base_name != NULL)
             printf("   %s %.1f us (x%.1f)", base_name, base_us, base_us / us);
+        if (x != NULL)
+            printf("   [min %.1f / %.1f, cpu %.1f / %.1f]", x->min_us, x->base_min_us, x->cpu_us,
+                   x->base_cpu_us);
         printf("\n");
     }
     fflush(stdout);
+}
+
+/* One decryption for the engine comparison: kind 0 henn_feip_decrypt, 1 its
+ * scalar MSM engine, 2 henn_feip_decrypt_prep, 3 its scalar engine. */
+typedef struct {
+    const henn_feip_mpk *mpk;
+    const henn_fe_dlog *dl;
+    const henn_feip_ct *ct;
+    const henn_feip_ct_prep *prep;
+    const henn_feip_fk *fk;
+    const int64_t *y;
+    size_t n;
+    int64_t want;
+} dec_args;
+
+static int dec_one(const dec_args *a, int kind)
+{
+    int64_t v = 0;
+    int rc = kind == 0   ? henn_feip_decrypt(&v, a->mpk, a->dl, a->ct, a->fk, a->y, a->n)
+             : kind == 1 ? henn__feip_decrypt_scalar(&v, a->mpk, a->dl, a->ct, a->fk, a->y, a->n)
+             : kind == 2
+                 ? henn_feip_decrypt_prep(&v, a->mpk, a->dl, a->prep, a->fk, a->y, a->n)
+                 : henn__feip_decrypt_prep_scalar(&v, a->mpk, a->dl, a->prep, a->fk, a->y, a->n);
+    return rc != 0 ? rc : (v != a->want ? HENN_ERANGE : 0);
+}
+
+/*
+ * kind against kind + 1 (the scalar engine: the code before the IFMA one),
+ * alternating rep by rep so both see the same load: medians of wall time,
+ * minima and median thread CPU time.
+ */
+static int engine_pair(double *med, double *base_med, extra *x, const dec_args *a, int kind,
+                       int reps)
+{
+    double *w = malloc(4 * (size_t)reps * sizeof *w);
+    if (w == NULL)
+        return HENN_ENOMEM;
+    double *wb = w + reps, *c = w + 2 * reps, *cb = w + 3 * reps;
+    int rc = 0;
+    for (int r = 0; r < reps && rc == 0; r++)
+        for (int e = 0; e < 2 && rc == 0; e++) {
+            const int first = (r + e) % 2; /* alternate which goes first */
+            double t0 = now_us(), c0 = cpu_now_us();
+            rc = dec_one(a, kind + first);
+            (first ? wb : w)[r] = now_us() - t0;
+            (first ? cb : c)[r] = cpu_now_us() - c0;
+        }
+    if (rc == 0) {
+        *med = median(w, reps);
+        *base_med = median(wb, reps);
+        x->min_us = w[0];
+        x->base_min_us = wb[0];
+        x->cpu_us = median(c, reps);
+        x->base_cpu_us = median(cb, reps);
+    }
+    free(w);
+    return rc;
 }
 
 int henn_bench_fe(const henn_bench_fe_config *in)
@@ -156,6 +243,15 @@ int henn_bench_fe(const henn_bench_fe_config *in)
     line(&cfg, "decrypt", n, B, median(t, cfg.reps), "naive_scalarmul_per_term",
          median(tb, cfg.reps < 3 ? cfg.reps : 3));
     {
+        dec_args da = {&mpk, &dl, &ct, NULL, &fk, y, n, want};
+        double m1 = 0, m0 = 0;
+        extra ex;
+        rc = engine_pair(&m1, &m0, &ex, &da, 0, cfg.reps);
+        if (rc != 0)
+            goto cleanup;
+        line_x(&cfg, "decrypt_vs_scalar_engine", n, B, m1, "scalar_msm_engine", m0, &ex);
+    }
+    {
         /* a ciphertext as the server gets it: deserialized (affine points) */
         uint8_t *cb = NULL;
         size_t cl = 0;
@@ -192,10 +288,17 @@ int henn_bench_fe(const henn_bench_fe_config *in)
             if (rc == 0 && v != want)
                 rc = HENN_ERANGE;
         }
+        double pm1 = 0, pm0 = 0;
+        extra pex;
+        if (rc == 0) {
+            dec_args da = {&mpk, &dl, &ct2, &prep, &fk, y, n, want};
+            rc = engine_pair(&pm1, &pm0, &pex, &da, 2, cfg.reps);
+        }
         henn_feip_ct_prep_clear(&prep);
         henn_feip_ct_clear(&ct2);
         if (rc != 0)
             goto cleanup;
+        line_x(&cfg, "decrypt_prep_vs_scalar_engine", n, B, pm1, "scalar_msm_engine", pm0, &pex);
         double pi = median(tb, cfg.reps < 5 ? cfg.reps : 5), dp = median(t, cfg.reps);
         line(&cfg, "ct_prep_init", n, B, pi, NULL, 0);
         line(&cfg, "decrypt_prep", n, B, dp, "decrypt_deserialized_ct", dser);

@@ -15,7 +15,7 @@
 
 #include "core/internal.h"
 #include "henn/henn.h"
-#include "paillier/paillier_internal.h"
+#include "protocol/proto_internal.h"
 
 static double now(void)
 {
@@ -315,6 +315,130 @@ static int bench_mb(const henn_bench_config *cfg, henn_paillier_sk *sk, unsigned
     return rc;
 }
 
+/* ------------------------------------------ encrypted KDD inference -- */
+
+/* Test and benchmark hooks of the trainer (src/protocol/trainer.c). */
+void henn__trainer_allow_insecure(henn_trainer *t);
+void henn__trainer_set_noise_pool(henn_trainer *t, size_t capacity);
+
+/* The 1-minute load average, or -1 where /proc/loadavg cannot be read. */
+static double load1(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l = -1.0;
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1.0;
+        fclose(f);
+    }
+    return l;
+}
+
+/*
+ * Encrypted inference in the shape of the published KDD model (41-41-5,
+ * sigmoid; the owner's and the trainer's rounds over the in-process
+ * transport, as `henn kdd eval --encrypted`): records/s and CPU seconds
+ * with the trainer's inference noise pool (r^n drawn by a background
+ * thread while the trainer waits for the owner) against the same parties
+ * without it, in alternating runs, each pooled run from a new, empty pool
+ * (its unused values count in its CPU time). The predictions of both must
+ * be equal.
+ */
+#define INFER_RUN_ROWS 320
+static int bench_infer(const henn_bench_config *cfg, const henn_paillier_sk *sk, unsigned flags)
+{
+    size_t dims[3] = {41, 41, 5}, rows = INFER_RUN_ROWS, i, runs[2] = {0, 0};
+    henn_nn_model m;
+    henn_owner *o = NULL;
+    henn_trainer *t = NULL;
+    henn_transport to_t;
+    henn_proto_params p;
+    henn_batch_opts bo = {cfg->threads, NULL, NULL};
+    henn_trainer_limits lim;
+    float *X = malloc(rows * 41 * sizeof(float));
+    uint8_t *pred[2] = {malloc(rows), malloc(rows)};
+    double wall[2] = {0, 0}, cpu[2] = {0, 0}, l0 = load1(), t_start = now();
+    char extra[320];
+    int rc, k, same = 1;
+
+    memset(&m, 0, sizeof(m));
+    if (X == NULL || pred[0] == NULL || pred[1] == NULL) {
+        rc = HENN_ENOMEM;
+        goto done;
+    }
+    for (i = 0; i < rows * 41; i++)
+        X[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f;
+    rc = henn_nn_model_init(&m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 1);
+    if (rc == 0)
+        rc = henn_proto_params_default(&p, 41, 0, mpz_sizeinbase(sk->pk.n, 2));
+    if (rc == 0)
+        rc = henn_owner_new(&o, sk, &bo);
+    if (rc == 0)
+        rc = henn_trainer_new(&t, &m, NULL, &bo);
+    if (rc != 0)
+        goto done;
+    henn_trainer_limits_default(&lim);
+    if (mpz_sizeinbase(sk->pk.n, 2) > lim.max_key_bits)
+        lim.max_key_bits = mpz_sizeinbase(sk->pk.n, 2);
+    rc = henn_trainer_set_limits(t, &lim);
+    if (rc != 0)
+        goto done;
+    if (flags & HENN_PAILLIER_INSECURE)
+        henn__trainer_allow_insecure(t);
+    henn_transport_to_trainer(&to_t, t);
+    /* a warm-up run without the pool (keys, contexts, caches), then pairs
+     * (without, with) until both have had cfg->seconds of wall time */
+    henn__trainer_set_noise_pool(t, 0);
+    rc = henn_owner_infer(o, &to_t, &p, X, rows, 41, 5, pred[0], NULL);
+    while (rc == 0 && (runs[0] < 2 || wall[0] < cfg->seconds || wall[1] < cfg->seconds)) {
+        for (k = 0; k < 2 && rc == 0; k++) {
+            double t0, c0;
+            henn__trainer_set_noise_pool(t, k == 0 ? 0 : HENN__TRAINER_POOL_DEFAULT);
+            t0 = now();
+            c0 = cpu_now();
+            rc = henn_owner_infer(o, &to_t, &p, X, rows, 41, 5, pred[k], NULL);
+            henn__trainer_set_noise_pool(t, 0); /* stops the thread: its CPU counts here */
+            cpu[k] += cpu_now() - c0;
+            wall[k] += now() - t0;
+            runs[k]++;
+        }
+        same = same && memcmp(pred[0], pred[1], rows) == 0;
+    }
+    if (rc != 0)
+        goto done;
+    for (k = 0; k < 2; k++) {
+        double rate = (double)(runs[k] * rows) / wall[k];
+        if (k == 0)
+            snprintf(extra, sizeof(extra),
+                     "\"model\":\"41-41-5 sigmoid\",\"records\":%zu,\"cpu_s\":%.3f,"
+                     "\"records_per_cpu_s\":%.1f,\"noise_pool\":0",
+                     runs[k] * rows, cpu[k], (double)(runs[k] * rows) / cpu[k]);
+        else
+            snprintf(extra, sizeof(extra),
+                     "\"model\":\"41-41-5 sigmoid\",\"records\":%zu,\"cpu_s\":%.3f,"
+                     "\"records_per_cpu_s\":%.1f,\"noise_pool\":%d,"
+                     "\"baseline\":\"kdd_infer noise_pool=0\",\"ratio\":%.3f,"
+                     "\"same_predictions\":%s,\"load_start\":%.2f,\"load_end\":%.2f,"
+                     "\"seconds\":%.1f",
+                     runs[k] * rows, cpu[k], (double)(runs[k] * rows) / cpu[k],
+                     HENN__TRAINER_POOL_DEFAULT,
+                     ((double)(runs[1] * rows) / wall[1]) / ((double)(runs[0] * rows) / wall[0]),
+                     same ? "true" : "false", l0, load1(), now() - t_start);
+        emit(cfg, k == 0 ? "kdd_infer" : "kdd_infer_pool", bo.threads ? bo.threads : henn__cpu_count(),
+             rate, extra);
+    }
+    if (!same)
+        rc = HENN_EPROTO; /* the pool must not change a single prediction */
+done:
+    henn_trainer_free(t);
+    henn_owner_free(o);
+    henn_nn_model_clear(&m);
+    free(X);
+    free(pred[0]);
+    free(pred[1]);
+    return rc;
+}
+
 int henn_bench_paillier(const henn_bench_config *cfg)
 {
     henn_paillier_sk sk;
@@ -486,6 +610,10 @@ int henn_bench_paillier(const henn_bench_config *cfg)
     }
 
     rc = bench_mb(cfg, &sk, flags);
+    if (rc != 0)
+        goto done;
+
+    rc = bench_infer(cfg, &sk, flags);
     if (rc != 0)
         goto done;
 

@@ -70,6 +70,17 @@ void henn__fe_msm_fast_scalar(struct decaf_255_point_s *out, const henn_fe_elem 
                               const int64_t *k, size_t n);
 int henn__fe_msm_fast_ifma(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                            size_t n);
+/*
+ * henn_feip_decrypt with the scalar MSM engine (henn__fe_msm_fast_scalar),
+ * for the benchmark's same-run baseline and the tests. feip.c.
+ */
+int henn__feip_decrypt_scalar(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                              const henn_feip_ct *ct, const henn_feip_fk *fk, const int64_t *y,
+                              size_t n);
+/* henn_feip_decrypt_prep with the scalar MSM engine, likewise. prep.c. */
+int henn__feip_decrypt_prep_scalar(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                                   const henn_feip_ct_prep *prep, const henn_feip_fk *fk,
+                                   const int64_t *y, size_t n);
 /* 1 if the processor (and the OS) run AVX-512 F and IFMA. msm_ifma.c. */
 int henn__fe_ifma_cpu(void);
 /*
@@ -97,6 +108,9 @@ void henn__fe_msm_prep_clear(struct henn__fe_msm_prep *pr);
 /* out = sum k_i P_i over pr's points; HENN_ERANGE if |k_i| > k_bound, HENN_ENOMEM. */
 int henn__fe_msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
                       const int64_t *k);
+/* The same on the scalar engine only (henn__fe_msm_prep takes the IFMA one when it can). */
+int henn__fe_msm_prep_scalar(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
+                             const int64_t *k);
 /* The same, one scalar multiplication per term (reference). */
 void henn__fe_msm_naive(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                         size_t n);
@@ -116,6 +130,13 @@ void henn__fe_dlog_small_g(struct decaf_255_point_s *out, const henn_fe_dlog *dl
 
 /* v with v g = P (P a decaf point). HENN_ERANGE when |v| > B. */
 int henn__fe_dlog_point(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p);
+/*
+ * v[k] with v[k] g = p[k] for cnt points (dlog.c, henn_fe_dlog_solve_many):
+ * each result must lie in [lo[k], hi[k]] (NULL: [-B, B]; clamped to it),
+ * else HENN_ERANGE. On error every v[k] is 0.
+ */
+int henn__fe_dlog_points(int64_t *v, const henn_fe_dlog *dl, const henn_fe_elem *p,
+                         const int64_t *lo, const int64_t *hi, size_t cnt);
 
 /* Scalar from a signed 64-bit integer (public values only: branches on sign). */
 void henn__fe_scalar_from_i64(decaf_255_scalar_t s, int64_t v);

@@ -384,7 +384,7 @@ int henn_feip_encrypt_notab(henn_feip_ct *ct, const henn_feip_mpk *mpk, const in
 
 static int decrypt(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
                    const henn_feip_ct *ct, const henn_feip_fk *fk, const int64_t *y, size_t n,
-                   int naive)
+                   int engine) /* 0 fast, 1 naive, 2 the scalar MSM engine */
 {
     if (v == NULL)
         return HENN_EINVAL;
@@ -405,9 +405,12 @@ static int decrypt(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
         rc = HENN_EINVAL;
         goto cleanup;
     }
-    if (naive) {
+    if (engine == 1) {
         henn__fe_msm_naive(d, ct->c + 1, y, n);
         decaf_255_point_scalarmul(t, FE_CPT(&ct->c[0]), sk);
+    } else if (engine == 2) {
+        henn__fe_msm_fast_scalar(d, ct->c + 1, y, n);
+        henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk);
     } else {
         henn__fe_msm_fast(d, ct->c + 1, y, n);
         henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk); /* canonical: decoded above */
@@ -431,6 +434,13 @@ int henn_feip_decrypt_naive(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_
                             size_t n)
 {
     return decrypt(v, mpk, dl, ct, fk, y, n, 1);
+}
+
+int henn__feip_decrypt_scalar(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                              const henn_feip_ct *ct, const henn_feip_fk *fk, const int64_t *y,
+                              size_t n)
+{
+    return decrypt(v, mpk, dl, ct, fk, y, n, 2);
 }
 
 void henn_fe_point_mul_g(uint8_t p[HENN_FE_POINTBYTES], int64_t v)

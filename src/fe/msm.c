@@ -450,8 +450,9 @@ void henn__fe_msm_prep_clear(struct henn__fe_msm_prep *pr)
     memset(pr, 0, sizeof *pr);
 }
 
-int henn__fe_msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
-                      const int64_t *k)
+/* ifma: the eight-lane engine when the processor has it (else scalar) */
+static int msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
+                    const int64_t *k, int ifma)
 {
     decaf_255_point_copy(out, decaf_255_point_identity);
     for (size_t i = 0; i < pr->n; i++) {
@@ -460,6 +461,16 @@ int henn__fe_msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_p
             return HENN_ERANGE;
     }
     const size_t cnt = pr->n * pr->m, nb = (size_t)1 << (pr->c - 1);
+    if (ifma != 0 && henn__fe_ifma_cpu()) {
+        /* the same single window, eight buckets at a time */
+        int16_t *dg = malloc(cnt * sizeof *dg);
+        if (dg == NULL)
+            return HENN_ENOMEM;
+        recode(dg, k, pr->n, pr->c, pr->m); /* dig[i m + j]: term i m + j */
+        int rc = henn__fe_msm_ifma(out, pr->q, dg, cnt, pr->c, 1);
+        free(dg);
+        return rc;
+    }
     int16_t *dig = malloc(cnt * sizeof *dig);
     ext_pt *bk = malloc(nb * sizeof *bk);
     unsigned char *used = calloc(nb, 1);
@@ -475,4 +486,16 @@ int henn__fe_msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_p
     free(bk);
     free(used);
     return rc;
+}
+
+int henn__fe_msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
+                      const int64_t *k)
+{
+    return msm_prep(out, pr, k, 1);
+}
+
+int henn__fe_msm_prep_scalar(struct decaf_255_point_s *out, const struct henn__fe_msm_prep *pr,
+                             const int64_t *k)
+{
+    return msm_prep(out, pr, k, 0);
 }

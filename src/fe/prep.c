@@ -57,9 +57,10 @@ cleanup:
     return rc;
 }
 
-int henn_feip_decrypt_prep(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
-                           const henn_feip_ct_prep *prep, const henn_feip_fk *fk,
-                           const int64_t *y, size_t n)
+/* scalar: the scalar MSM engine (henn__fe_msm_prep_scalar) */
+static int decrypt_prep(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                        const henn_feip_ct_prep *prep, const henn_feip_fk *fk, const int64_t *y,
+                        size_t n, int scalar)
 {
     if (v == NULL)
         return HENN_EINVAL;
@@ -82,7 +83,8 @@ int henn_feip_decrypt_prep(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_d
         rc = HENN_EKEY;
         goto cleanup;
     }
-    rc = henn__fe_msm_prep(d, prep->msm_, y);
+    rc = scalar ? henn__fe_msm_prep_scalar(d, prep->msm_, y)
+                : henn__fe_msm_prep(d, prep->msm_, y);
     if (rc != 0)
         goto cleanup;
     decaf_255_precomputed_scalarmul(t, (const decaf_255_precomputed_s *)prep->tab_, sk);
@@ -93,4 +95,18 @@ cleanup:
     decaf_255_scalar_destroy(sk);
     decaf_255_point_destroy(t);
     return rc;
+}
+
+int henn_feip_decrypt_prep(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                           const henn_feip_ct_prep *prep, const henn_feip_fk *fk,
+                           const int64_t *y, size_t n)
+{
+    return decrypt_prep(v, mpk, dl, prep, fk, y, n, 0);
+}
+
+int henn__feip_decrypt_prep_scalar(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                                   const henn_feip_ct_prep *prep, const henn_feip_fk *fk,
+                                   const int64_t *y, size_t n)
+{
+    return decrypt_prep(v, mpk, dl, prep, fk, y, n, 1);
 }

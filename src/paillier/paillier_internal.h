@@ -240,6 +240,43 @@ int henn__mbsq_multi_exp(mpz_t *r, const mpz_t root, const mpz_t *base, size_t m
                          const uint32_t *e, size_t outs, unsigned ebits,
                          const henn_batch_opts *opts);
 
+/*
+ * Noise pool (noise_pool.c): fresh noise r^n mod n^2 for one key, drawn
+ * ahead of time by one background thread, exactly as henn__paillier_noise
+ * draws it (r uniform in [1, n) from the OS CSPRNG, independent values),
+ * so that a party re-randomises without the exponentiations on its
+ * critical path (the trainer of encrypted inference fills the time it
+ * waits for the owner).
+ * henn__noise_pool_new: *out = a pool for pk's n (the pool keeps its own
+ *   copy of the key; pk may go away) holding at most capacity values
+ *   (1 .. HENN__NOISE_POOL_MAX, rounded up to a multiple of 8; 4,096-bit
+ *   values at n = 2048: 512 bytes each), its thread started and filling it
+ *   in groups of 8. HENN_EKEY (pk without n or Montgomery context),
+ *   HENN_EINVAL (capacity), HENN_ENOMEM (also when no thread can start).
+ * henn__noise_pool_take: moves up to count ready values into out[0 .. k)
+ *   (initialised by the caller; their old values are wiped) and returns
+ *   k; never waits for the thread (the caller draws the rest itself, e.g.
+ *   with henn__paillier_noise). Each value is handed out once.
+ * henn__noise_pool_same_key: whether the pool was made for pk's n.
+ * henn__noise_pool_counts: values made and taken so far, ready now, and
+ *   the thread's error (0, or the code that stopped it: HENN_ERNG,
+ *   HENN_ENOMEM; the pool then stays empty once drained).
+ * henn__noise_pool_free: stops the thread (waits for the group it is
+ *   computing, at most 8 exponentiations), wipes every value and frees;
+ *   NULL is allowed.
+ * Thread safety: take, same_key and counts may be called from any thread
+ *   concurrently; free once, after every other call has returned.
+ * Memory: capacity values plus the thread's 8 and its stack.
+ */
+#define HENN__NOISE_POOL_MAX 4096
+typedef struct henn__noise_pool henn__noise_pool;
+int henn__noise_pool_new(henn__noise_pool **out, const henn_paillier_pk *pk, size_t capacity);
+size_t henn__noise_pool_take(henn__noise_pool *np, mpz_t *out, size_t count);
+int henn__noise_pool_same_key(const henn__noise_pool *np, const henn_paillier_pk *pk);
+void henn__noise_pool_counts(henn__noise_pool *np, uint64_t *made, uint64_t *taken,
+                             size_t *have, int *err);
+void henn__noise_pool_free(henn__noise_pool *np);
+
 /* Fixed-base table (fbtab.c), on mt (the public key's context of n^2,
  * which must outlive the table). */
 int henn__paillier_fbtab_build(struct henn__paillier_fbtab **out, const mpz_t hs,

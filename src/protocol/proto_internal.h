@@ -89,6 +89,12 @@ int henn__mask_apply(mpz_t *c, mpz_t *R, size_t count, const henn_paillier_pk *p
  * DJN noise h_s^a of earlier versions (the control run of the
  * character-attack test). */
 void henn__mask_use_djn_for_tests(int on);
+/* Whether that hook is on (the trainer's inference pool steps aside). */
+int henn__mask_djn_for_tests_on(void);
+
+/* Values in the trainer's inference noise pool (trainer.c, mask_infer):
+ * about three rounds of the KDD model's 41 + 5 masks; 64 KB at n = 2048. */
+#define HENN__TRAINER_POOL_DEFAULT 128
 
 /*
  * A party's reserve of fresh noise r^n mod n^2 (henn__paillier_noise) for

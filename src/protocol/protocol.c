@@ -377,6 +377,11 @@ void henn__mask_use_djn_for_tests(int on)
     __atomic_store_n(&mask_with_djn, on != 0, __ATOMIC_RELAXED);
 }
 
+int henn__mask_djn_for_tests_on(void)
+{
+    return __atomic_load_n(&mask_with_djn, __ATOMIC_RELAXED);
+}
+
 /* out[i] = DJN noise h_s^a (what the trainer used before the fix). */
 static int djn_noise_all(mpz_t *out, size_t count, const henn_paillier_pk *pk)
 {

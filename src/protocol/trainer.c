@@ -26,6 +26,11 @@ struct henn_trainer {
     henn_nn_trainer *nt;
     henn_batch_opts opts;
     henn_proto_stats st;
+    /* Encrypted inference: noise drawn ahead of time by a background
+     * thread (henn__noise_pool), started at the first INFER; pool_cap 0:
+     * none (henn__trainer_set_noise_pool). Training does not use it. */
+    henn__noise_pool *pool;
+    size_t pool_cap;
     float *z1;
     size_t z1_count;
     henn__noise_reserve noise; /* fresh r^n for the masks (henn__noise_take) */
@@ -100,6 +105,7 @@ int henn_trainer_new(henn_trainer **out, const henn_nn_model *model, const henn_
         return HENN_ENOMEM;
     henn_paillier_pk_init(&t->pk);
     henn_trainer_limits_default(&t->lim);
+    t->pool_cap = HENN__TRAINER_POOL_DEFAULT;
     rc = henn_nn_model_copy(&t->model, model);
     if (rc != 0) {
         henn_paillier_pk_clear(&t->pk);
@@ -124,6 +130,7 @@ void henn_trainer_free(henn_trainer *t)
     free_data(t);
     henn_nn_trainer_free(t->nt);
     henn_nn_model_clear(&t->model);
+    henn__noise_pool_free(t->pool); /* stops its thread, wipes its values */
     henn_paillier_pk_clear(&t->pk);
     henn__noise_reserve_clear(&t->noise);
     free(t->z1);
@@ -467,6 +474,70 @@ static int handle_data(henn_trainer *t, henn__rbuf *r)
     return 0;
 }
 
+/* Test and benchmark hook (declared in tests and bench/): the capacity of
+ * the inference noise pool (0: no pool, the noise drawn on the critical
+ * path as before); an existing pool is stopped and wiped. */
+void henn__trainer_set_noise_pool(henn_trainer *t, size_t capacity);
+void henn__trainer_set_noise_pool(henn_trainer *t, size_t capacity)
+{
+    henn__noise_pool_free(t->pool);
+    t->pool = NULL;
+    t->pool_cap = capacity < HENN__NOISE_POOL_MAX ? capacity : HENN__NOISE_POOL_MAX;
+}
+
+/* Test hook (declared in tests): values the inference pool made and
+ * handed out so far (0 without a pool). */
+void henn__trainer_pool_counts(const henn_trainer *t, uint64_t *made, uint64_t *taken);
+void henn__trainer_pool_counts(const henn_trainer *t, uint64_t *made, uint64_t *taken)
+{
+    size_t have;
+    int err;
+    *made = *taken = 0;
+    if (t->pool != NULL)
+        henn__noise_pool_counts(t->pool, made, taken, &have, &err);
+}
+
+/*
+ * Re-randomise the inference results c[0 .. count) (c[i] *= r_i^n mod
+ * n^2): the noise comes from the trainer's pool first (drawn by its
+ * thread while the owner decrypts and encrypts), the rest from the
+ * reserve (henn__noise_take, on the thread pool now). Both hand out
+ * independent r^n with r uniform in [1, n), each value once, so the
+ * CIPHER response is distributed as without the pool. The pool is
+ * started here, for the current key (and restarted when SETUP changed
+ * the key); without two threads, or when it cannot start, every value is
+ * drawn on the spot.
+ */
+static int mask_infer(henn_trainer *t, mpz_t *c, size_t count)
+{
+    unsigned threads = t->opts.threads > 0 ? t->opts.threads : henn__cpu_count();
+    mpz_t *noise;
+    size_t i, k;
+    int rc = 0;
+    if (count == 0 || t->pool_cap == 0 || threads < 2 || henn__mask_djn_for_tests_on())
+        return mask_all(t, c, NULL, count);
+    if (t->pool != NULL && !henn__noise_pool_same_key(t->pool, &t->pk)) {
+        henn__noise_pool_free(t->pool); /* drawn for the old key */
+        t->pool = NULL;
+    }
+    if (t->pool == NULL && henn__noise_pool_new(&t->pool, &t->pk, t->pool_cap) != 0)
+        t->pool = NULL;
+    noise = calloc(count, sizeof(mpz_t));
+    if (noise == NULL)
+        return HENN_ENOMEM;
+    for (i = 0; i < count; i++)
+        mpz_init(noise[i]);
+    k = henn__noise_pool_take(t->pool, noise, count);
+    if (k < count)
+        rc = henn__noise_take(&t->noise, noise + k, count - k, &t->pk, &t->opts);
+    if (rc == 0)
+        rc = henn__mask_apply(c, NULL, count, &t->pk, noise);
+    for (i = 0; i < count; i++)
+        henn__mpz_wipe_clear(noise[i]);
+    free(noise);
+    return rc;
+}
+
 static int handle_infer(henn_trainer *t, henn__rbuf *r, uint8_t **resp, size_t *resp_len)
 {
     henn_proto_params p;
@@ -533,7 +604,7 @@ static int handle_infer(henn_trainer *t, henn__rbuf *r, uint8_t **resp, size_t *
         mpz_mod(out[h], out[h], t->pk.n2);
     }
     if (rc == 0)
-        rc = mask_all(t, out, NULL, outs);
+        rc = mask_infer(t, out, outs);
     if (rc == 0) {
         henn__wbuf_start(&w, HENN_MSG_CIPHER);
         henn__wbuf_u32(&w, (uint32_t)l);

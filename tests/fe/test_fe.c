@@ -315,7 +315,9 @@ static void test_scalarmul(void)
 static void test_msm_prep(void)
 {
     const uint64_t bounds[] = {1, 2, 300, 21483, 32768, (1ULL << 40) + 5};
-    for (size_t n = 1; n <= 130; n = n * 4 + 1) {
+    static const size_t lens[] = {1, 5, 21, 85, 784};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const size_t n = lens[li];
         henn_fe_elem *p = henn__fe_elems_alloc(n);
         int64_t *k = malloc(n * sizeof *k);
         for (size_t i = 0; i < n; i++) {
@@ -335,12 +337,18 @@ static void test_msm_prep(void)
                     k[0] = (int64_t)bounds[b];
                     k[n - 1] = -(int64_t)bounds[b];
                 }
-                decaf_255_point_t a, c;
+                decaf_255_point_t a, c, e;
                 CHECK_OK(henn__fe_msm_prep(a, &pr, k));
                 henn__fe_msm_naive(c, p, k, n);
                 CHECK(decaf_255_point_eq(a, c) != 0);
                 CHECK(decaf_255_point_valid(a) != 0);
+                /* the IFMA engine (when present) against the scalar one */
+                CHECK_OK(henn__fe_msm_prep_scalar(e, &pr, k));
+                CHECK(decaf_255_point_eq(a, e) != 0);
             }
+            k[0] = (int64_t)bounds[b] + 1;
+            decaf_255_point_t r;
+            CHECK_RC(henn__fe_msm_prep_scalar(r, &pr, k), HENN_ERANGE);
             k[0] = (int64_t)bounds[b] + 1;
             decaf_255_point_t a;
             CHECK_RC(henn__fe_msm_prep(a, &pr, k), HENN_ERANGE);
@@ -380,10 +388,16 @@ static void feip_round_trip(size_t n, uint64_t X, uint64_t Y, const henn_fe_dlog
         CHECK_EQ_INT(v, dot(x, y, n));
         CHECK_OK(henn_feip_decrypt_naive(&w, &mpk, dl, &ct, &fk, y, n));
         CHECK_EQ_INT(w, v);
+        w = 0; /* the scalar MSM engine (the IFMA one runs above when present) */
+        CHECK_OK(henn__feip_decrypt_scalar(&w, &mpk, dl, &ct, &fk, y, n));
+        CHECK_EQ_INT(w, v);
         /* many keys on one ciphertext: the precomputed path, same value */
         henn_feip_ct_prep prep;
         CHECK_OK(henn_feip_ct_prep_init(&prep, &mpk, &ct));
         CHECK_OK(henn_feip_decrypt_prep(&w, &mpk, dl, &prep, &fk, y, n));
+        CHECK_EQ_INT(w, v);
+        w = 0;
+        CHECK_OK(henn__feip_decrypt_prep_scalar(&w, &mpk, dl, &prep, &fk, y, n));
         CHECK_EQ_INT(w, v);
         for (size_t i = 0; i < n; i++) /* a second key on the same prep */
             y[i] = i % 3 == 0 ? 0 : (i % 3 == 1 ? (int64_t)Y : -(int64_t)Y);

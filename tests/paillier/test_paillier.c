@@ -1035,6 +1035,122 @@ static void test_phe_limits(void)
     henn_paillier_pt_clear(&pa);
 }
 
+/* ---------------------------------------------------------- noise pool -- */
+
+/* Take exactly count values from np, waiting (1 ms sleeps) while its
+ * thread fills it; the only bound is a generous one on the wait, so a
+ * loaded machine makes the test slower, never wrong. */
+static size_t pool_take_all(henn__noise_pool *np, mpz_t *out, size_t count)
+{
+    struct timespec ms = {0, 1000000};
+    size_t got = 0, waits = 0;
+    while (got < count && waits < 600000) {
+        size_t k = henn__noise_pool_take(np, out + got, count - got);
+        got += k;
+        if (k == 0) {
+            nanosleep(&ms, NULL);
+            waits++;
+        }
+    }
+    return got;
+}
+
+/*
+ * Each pooled value v is a fresh r^n: 0 < v < n^2, and with
+ * r = v^(n^-1 mod lambda) mod n (the n-th root, computed with the secret
+ * key) r^n mod n^2 (GMP's mpz_powm) gives v back (differential check of
+ * the engine); the values are all distinct over calls that drain the pool
+ * faster than it fills (none handed out twice, none of the caller's old
+ * values coming back); the roots' Legendre symbols mod p and mod q are
+ * balanced (noise from a subgroup, as DJN's h_s^a, keeps them fixed);
+ * the counters add up; freeing stops the thread whatever it is doing.
+ */
+static void check_pool_values(const henn_paillier_sk *sk, mpz_t *v, size_t count, int symbols)
+{
+    mpz_t ninv, r, t;
+    size_t i, j, plus_p = 0, plus_q = 0;
+    mpz_inits(ninv, r, t, NULL);
+    CHECK(mpz_invert(ninv, sk->pk.n, sk->lambda) != 0);
+    for (i = 0; i < count; i++) {
+        CHECK(mpz_sgn(v[i]) > 0 && mpz_cmp(v[i], sk->pk.n2) < 0);
+        mpz_mod(r, v[i], sk->pk.n);
+        mpz_powm(r, r, ninv, sk->pk.n);
+        mpz_powm(t, r, sk->pk.n, sk->pk.n2);
+        CHECK_EQ_MPZ(t, v[i]);
+        plus_p += mpz_legendre(r, sk->p) == 1;
+        plus_q += mpz_legendre(r, sk->q) == 1;
+        for (j = 0; j < i; j++)
+            CHECK(mpz_cmp(v[i], v[j]) != 0);
+    }
+    if (symbols) { /* 5 standard deviations of a fair coin */
+        double sd = sqrt((double)count) / 2.0, half = (double)count / 2.0;
+        CHECK(fabs((double)plus_p - half) <= 5.0 * sd);
+        CHECK(fabs((double)plus_q - half) <= 5.0 * sd);
+    }
+    mpz_clears(ninv, r, t, NULL);
+}
+
+static void test_noise_pool(void)
+{
+    enum { TOTAL = 120 };
+    static const size_t counts[] = {41, 5, 1, 16, 0, 17, 40};
+    henn__noise_pool *np = NULL;
+    henn_paillier_pk empty;
+    henn_paillier_sk gk;
+    mpz_t v[TOTAL];
+    uint64_t made, taken;
+    size_t i, k, used = 0, have;
+    int err;
+
+    for (i = 0; i < TOTAL; i++)
+        mpz_init_set_ui(v[i], 12345); /* old values: must never come back */
+    /* refusals */
+    henn_paillier_pk_init(&empty);
+    CHECK_RC(henn__noise_pool_new(&np, &empty, 16), HENN_EKEY);
+    CHECK(np == NULL);
+    CHECK_RC(henn__noise_pool_new(&np, &key.pk, 0), HENN_EINVAL);
+    CHECK_RC(henn__noise_pool_new(&np, &key.pk, HENN__NOISE_POOL_MAX + 1), HENN_EINVAL);
+    CHECK(np == NULL);
+    CHECK_EQ_INT(henn__noise_pool_take(NULL, v, 3), 0);
+    henn__noise_pool_free(NULL);
+
+    /* capacity 20 -> 24; 120 values taken in uneven calls, so the thread
+     * refills while values are taken */
+    CHECK_OK(henn__noise_pool_new(&np, &key.pk, 20));
+    CHECK(henn__noise_pool_same_key(np, &key.pk));
+    CHECK(!henn__noise_pool_same_key(np, &other.pk));
+    for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+        CHECK_EQ_INT(pool_take_all(np, v + used, counts[k]), counts[k]);
+        used += counts[k];
+    }
+    CHECK_EQ_INT(used, TOTAL);
+    henn__noise_pool_counts(np, &made, &taken, &have, &err);
+    CHECK_EQ_INT(err, 0);
+    CHECK_EQ_INT(taken, TOTAL);
+    CHECK(made >= taken && made - taken == have && have <= 24 && made % 8 == 0);
+    check_pool_values(&key, v, TOTAL, 1);
+    henn__noise_pool_free(np); /* thread busy or waiting: both stop */
+
+    /* started and freed at once (the thread mid-group) */
+    CHECK_OK(henn__noise_pool_new(&np, &other.pk, 8));
+    henn__noise_pool_free(np);
+
+    /* the GMP fallback: a key built with IFMA off, values checked alike */
+    henn_paillier_sk_init(&gk);
+    henn__ifma_set_enabled(0);
+    CHECK_OK(henn_paillier_sk_from_primes(&gk, key.p, key.q, 0));
+    CHECK_OK(henn__noise_pool_new(&np, &gk.pk, 8));
+    CHECK(gk.pk.mont != NULL && gk.pk.mont->v == 0);
+    CHECK_EQ_INT(pool_take_all(np, v, 10), 10); /* IFMA off: no pairs engine either */
+    henn__noise_pool_free(np);
+    henn__ifma_set_enabled(1);
+    check_pool_values(&gk, v, 10, 0);
+    henn_paillier_sk_clear(&gk);
+    henn_paillier_pk_clear(&empty);
+    for (i = 0; i < TOTAL; i++)
+        mpz_clear(v[i]);
+}
+
 int main(void)
 {
     CHECK_OK(henn_init());
@@ -1056,6 +1172,7 @@ int main(void)
     test_json_ct();
     test_binary();
     test_phe_limits();
+    test_noise_pool();
     henn_paillier_sk_clear(&other);
     henn_paillier_sk_clear(&key);
     gmp_randclear(rs);

@@ -12,6 +12,8 @@
 #include "protocol/proto_internal.h"
 
 void henn__trainer_allow_insecure(henn_trainer *t);
+void henn__trainer_set_noise_pool(henn_trainer *t, size_t capacity);
+void henn__trainer_pool_counts(const henn_trainer *t, uint64_t *made, uint64_t *taken);
 
 static unsigned long rng_state;
 static double urand(void)
@@ -385,6 +387,106 @@ static float max_abs_diff(const henn_nn_model *a, const henn_nn_model *b)
     return d;
 }
 
+/* Wait (1 ms sleeps) until t's inference pool has made at least want
+ * values; a generous bound only, so load slows the test, never fails it. */
+static void wait_pool(const henn_trainer *t, uint64_t want)
+{
+    struct timespec ms = {0, 1000000};
+    uint64_t made = 0, taken = 0;
+    size_t waits = 0;
+    for (;;) {
+        henn__trainer_pool_counts(t, &made, &taken);
+        if (made >= taken + want || waits++ > 600000)
+            break;
+        nanosleep(&ms, NULL);
+    }
+    CHECK(made >= taken + want);
+}
+
+/*
+ * The trainer's inference noise pool (r^n drawn by a background thread):
+ * the same records give exactly the same scores and predictions with the
+ * pool as without it (the noise only re-randomises); a run that starts
+ * with a filled pool takes its values from it; after a SETUP with another
+ * key the old key's values are never used (the pool is restarted: a
+ * value for the wrong n would decrypt to garbage); training never starts
+ * the pool (it keeps its own randomness source).
+ */
+static void test_inference_pool(void)
+{
+    size_t dims[3] = {10, 9, 3}, rows = 40, i;
+    henn_nn_model m;
+    henn_owner *o, *o2;
+    henn_trainer *t;
+    henn_transport to_t;
+    henn_proto_params p;
+    henn_paillier_pk pk2;
+    henn_paillier_sk sk2;
+    uint64_t made, taken, taken_before;
+    float *X = malloc(rows * 10 * sizeof(float)), *s0 = malloc(rows * 3 * sizeof(float)),
+          *s1 = malloc(rows * 3 * sizeof(float));
+    uint8_t *p0 = malloc(rows), *p1 = malloc(rows), *pp = malloc(rows);
+    henn_proto_stats st;
+
+    for (i = 0; i < rows * 10; i++)
+        X[i] = (float)urand();
+    random_model(&m, dims, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_proto_params_default(&p, 10, 0, mpz_sizeinbase(PK.n, 2)));
+    p.slots = 8; /* 5 rounds of 2 layers */
+    {
+        henn_batch_opts two = {2, NULL, NULL};
+        CHECK_OK(henn_owner_new(&o, &SK, NULL));
+        CHECK_OK(henn_trainer_new(&t, &m, NULL, &two));
+        henn__trainer_allow_insecure(t);
+    }
+    henn_transport_to_trainer(&to_t, t);
+    CHECK_OK(henn_nn_predict(pp, &m, X, rows));
+
+    henn__trainer_set_noise_pool(t, 0); /* no pool: every value drawn on the spot */
+    CHECK_OK(henn_owner_infer(o, &to_t, &p, X, rows, 10, 3, p0, s0));
+    henn__trainer_pool_counts(t, &made, &taken);
+    CHECK(made == 0 && taken == 0);
+
+    henn__trainer_set_noise_pool(t, 32);
+    CHECK_OK(henn_owner_infer(o, &to_t, &p, X, rows, 10, 3, p1, s1)); /* starts the pool */
+    CHECK(memcmp(p0, p1, rows) == 0 && memcmp(s0, s1, rows * 3 * sizeof(float)) == 0);
+    wait_pool(t, 16);
+    henn__trainer_pool_counts(t, &made, &taken_before);
+    CHECK_OK(henn_owner_infer(o, &to_t, &p, X, rows, 10, 3, p1, s1));
+    henn__trainer_pool_counts(t, &made, &taken);
+    CHECK(taken > taken_before); /* the first round found a filled pool */
+    CHECK(memcmp(p0, p1, rows) == 0 && memcmp(s0, s1, rows * 3 * sizeof(float)) == 0);
+    henn_owner_stats(&st, o);
+    CHECK_EQ_INT(st.out_of_range, 0);
+    for (i = 0; i < rows; i++)
+        CHECK_EQ_INT(p1[i], pp[i]);
+
+    /* another key through the same trainer: the pool for PK is dropped */
+    wait_pool(t, 16);
+    henn_paillier_pk_init(&pk2);
+    henn_paillier_sk_init(&sk2);
+    CHECK_OK(henn_paillier_keygen(&pk2, &sk2, 1024, HENN_PAILLIER_INSECURE));
+    CHECK_OK(henn_owner_new(&o2, &sk2, NULL));
+    CHECK_OK(henn_owner_infer(o2, &to_t, &p, X, rows, 10, 3, p1, s1));
+    henn_owner_stats(&st, o2);
+    CHECK_EQ_INT(st.out_of_range, 0);
+    for (i = 0; i < rows * 3; i++)
+        CHECK(fabsf(s1[i] - s0[i]) < 1e-6f); /* the same fixed point, another key */
+    CHECK(memcmp(p0, p1, rows) == 0);
+    henn_owner_free(o2);
+    henn_paillier_sk_clear(&sk2);
+    henn_paillier_pk_clear(&pk2);
+    henn_trainer_free(t); /* stops the pool's thread, wipes its values */
+    henn_owner_free(o);
+    henn_nn_model_clear(&m);
+    free(X);
+    free(s0);
+    free(s1);
+    free(p0);
+    free(p1);
+    free(pp);
+}
+
 static void test_training(void)
 {
     size_t dims[3] = {TD, TH, 3}, rows = 84, e, i;
@@ -433,6 +535,11 @@ static void test_training(void)
     CHECK_OK(henn_owner_upload(ow, &to_t, &p, X, y, rows, TD));
     for (e = 0; e < 3; e++)
         CHECK_OK(henn_trainer_train_epoch(t, &rec_o, 100 + e, NULL, NULL, NULL));
+    {
+        uint64_t made, taken; /* training draws its own noise, never the pool's */
+        henn__trainer_pool_counts(t, &made, &taken);
+        CHECK(made == 0 && taken == 0);
+    }
     moved = max_abs_diff(&plain, &init);
     diff = max_abs_diff(henn_trainer_model(t), &plain);
     printf("encrypted vs plaintext training: max weight difference %.5f (weights moved %.3f)\n",
@@ -1440,6 +1547,7 @@ int main(void)
     test_packing();
     test_params();
     test_inference();
+    test_inference_pool();
     test_training();
     test_reconstruction();
 #ifdef DATA_DIR
