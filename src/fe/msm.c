@@ -325,10 +325,10 @@ static int msm_affine(struct decaf_255_point_s *out, const henn_fe_elem *p, cons
         henn__fe_msm_naive(out, p, k, n); /* out of memory: slow but correct */
         return 0;
     }
-    to_niels_affine(q, p, n);
     recode(dig, k, n, c, w);
     if (mode == 2 || (mode == 0 && n >= IFMA_MIN_N && henn__fe_ifma_cpu())) {
-        int rc = henn__fe_msm_ifma(out, q, dig, n, c, w);
+        /* the niels forms are made in the lanes, from the affine points */
+        int rc = henn__fe_msm_ifma(out, NULL, p, dig, n, c, w);
         if (rc == 0 || mode == 2) {
             free(dig);
             free(bk);
@@ -339,6 +339,7 @@ static int msm_affine(struct decaf_255_point_s *out, const henn_fe_elem *p, cons
             return 0;
         }
     }
+    to_niels_affine(q, p, n);
     ext_pt acc, sum;
     int acc_used = 0;
     for (unsigned j = w; j-- > 0;) {
@@ -467,7 +468,7 @@ static int msm_prep(struct decaf_255_point_s *out, const struct henn__fe_msm_pre
         if (dg == NULL)
             return HENN_ENOMEM;
         recode(dg, k, pr->n, pr->c, pr->m); /* dig[i m + j]: term i m + j */
-        int rc = henn__fe_msm_ifma(out, pr->q, dg, cnt, pr->c, 1);
+        int rc = henn__fe_msm_ifma(out, pr->q, NULL, dg, cnt, pr->c, 1);
         free(dg);
         return rc;
     }

@@ -12,7 +12,8 @@
  * instruction reads 52 bits): outputs of products and of the carried
  * additions and subtractions are below 2^51 + 2^17.
  *
- * Per call (terms P_i affine in niels form, signed c-bit digits of y_i,
+ * Per call (terms P_i affine, given in niels form or as points with Z = 1
+ * whose niels forms are then made in the lanes; signed c-bit digits of y_i,
  * w windows):
  *  1. the nonzero digits of all windows are sorted by bucket (window j,
  *     |digit|) with a counting sort; the sorted list is cut into eight
@@ -268,43 +269,84 @@ static void *alloc64(size_t bytes)
 #define NIELS_LIMBS 15
 #define EXT_LIMBS 20
 
-/* Step 1: the buckets (bk[b], used[b]) from the sorted terms. */
+/*
+ * Step 1: the buckets (bk[b], used[b]) from the sorted terms: ord[pos] =
+ * 2 i + (digit < 0). Terms come from q (niels pairs) or, when q is NULL,
+ * from the affine points aff, whose niels forms are made here eight at a
+ * time (y + x, y - x, 2 d t; negated by swapping and negating in the lanes
+ * of negative digits).
+ */
 VT static void accumulate(ext_pt *bk, unsigned char *used, uint64_t *soa, uint8_t *start,
-                          uint8_t *emit, uint64_t *tmp, const niels_pt *q, const uint32_t *ord,
-                          const uint32_t *bid, size_t m)
+                          uint8_t *emit, uint8_t *negm, uint64_t *tmp, const niels_pt *q,
+                          const henn_fe_elem *aff, const uint32_t *ord, const uint32_t *bid,
+                          size_t m)
 {
     const size_t L = (m + 7) / 8;
     memset(start, 0, L);
     memset(emit, 0, L);
+    memset(negm, 0, L);
     for (unsigned l = 0; l < 8; l++)
         for (size_t s = 0; s < L; s++) {
             const size_t pos = l * L + s;
             uint64_t *st = soa + s * NIELS_LIMBS * 8;
             if (pos < m) {
-                const niels_pt *t = &q[ord[pos]];
-                for (unsigned i = 0; i < 5; i++) {
-                    st[8 * i + l] = t->ypx.v[i];
-                    st[8 * (5 + i) + l] = t->ymx.v[i];
-                    st[8 * (10 + i) + l] = t->t2d.v[i];
+                if (q != NULL) {
+                    const niels_pt *t = &q[ord[pos]];
+                    for (unsigned i = 0; i < 5; i++) {
+                        st[8 * i + l] = t->ypx.v[i];
+                        st[8 * (5 + i) + l] = t->ymx.v[i];
+                        st[8 * (10 + i) + l] = t->t2d.v[i];
+                    }
+                } else {
+                    const struct decaf_255_point_s *t = FE_CPT(&aff[ord[pos] >> 1]);
+                    for (unsigned i = 0; i < 5; i++) {
+                        st[8 * i + l] = t->x->limb[i];
+                        st[8 * (5 + i) + l] = t->y->limb[i];
+                        st[8 * (10 + i) + l] = t->t->limb[i];
+                    }
+                    negm[s] = (uint8_t)(negm[s] | (ord[pos] & 1u) << l);
                 }
                 if (s == 0 || bid[pos] != bid[pos - 1])
                     start[s] = (uint8_t)(start[s] | 1u << l);
                 if (s + 1 == L || pos + 1 == m || bid[pos + 1] != bid[pos])
                     emit[s] = (uint8_t)(emit[s] | 1u << l);
-            } else { /* past the end: the identity (1, 1, 0), never handed over */
+            } else { /* past the end: the identity, never handed over: niels
+                      * (1, 1, 0), affine (0, 1, 0) */
                 for (unsigned i = 0; i < NIELS_LIMBS; i++)
-                    st[8 * i + l] = (i == 0 || i == 5) ? 1 : 0;
+                    st[8 * i + l] = (q != NULL ? (i == 0 || i == 5) : i == 5) ? 1 : 0;
             }
         }
+    const __m512i zero = _mm512_setzero_si512();
+    const fe8 fzero = {{zero, zero, zero, zero, zero}};
     ext8 acc;
     niels8 nq;
     v_identity(&acc);
     for (size_t s = 0; s < L; s++) {
         const uint64_t *st = soa + s * NIELS_LIMBS * 8;
         v_reset(&acc, (__mmask8)start[s]);
-        v_load(&nq.ypx, st);
-        v_load(&nq.ymx, st + 40);
-        v_load(&nq.t2d, st + 80);
+        if (q != NULL) {
+            v_load(&nq.ypx, st);
+            v_load(&nq.ymx, st + 40);
+            v_load(&nq.t2d, st + 80);
+        } else {
+            fe8 x, y, t, a, b, c, nc;
+            v_load(&x, st);
+            v_load(&y, st + 40);
+            v_load(&t, st + 80);
+            v_carry(&x); /* libdecaf's limbs: carried below 2^51 + 2^17 */
+            v_carry(&y);
+            v_carry(&t);
+            v_add(&a, &y, &x);
+            v_sub(&b, &y, &x);
+            v_mul_small(&c, &t, 2 * CURVE_D);
+            v_sub(&nc, &fzero, &c);
+            const __mmask8 ng = (__mmask8)negm[s];
+            for (int i = 0; i < 5; i++) {
+                nq.ypx.v[i] = _mm512_mask_blend_epi64(ng, a.v[i], b.v[i]);
+                nq.ymx.v[i] = _mm512_mask_blend_epi64(ng, b.v[i], a.v[i]);
+                nq.t2d.v[i] = _mm512_mask_blend_epi64(ng, c.v[i], nc.v[i]);
+            }
+        }
         v_add_niels(&acc, &nq);
         if (emit[s] == 0)
             continue;
@@ -364,13 +406,14 @@ VT static void segment_sums(ext_pt *R, ext_pt *W, uint64_t *soa, const ext_pt *b
         lane_out(&W[l], tmp, l);
 }
 
-int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const int16_t *dig,
-                      size_t n, unsigned c, unsigned w)
+int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const henn_fe_elem *aff,
+                      const int16_t *dig, size_t n, unsigned c, unsigned w)
 {
     static const ext_pt id = {{{0}}, {{1}}, {{1}}, {{0}}};
     if (!henn__fe_ifma_cpu())
         return HENN_EPARAM;
-    if (c < 1 || c > 16 || w < 1 || w > 64 || n > UINT32_MAX / (2 * w))
+    if (c < 1 || c > 16 || w < 1 || w > 64 || n > UINT32_MAX / (2 * w) ||
+        (q == NULL) == (aff == NULL))
         return HENN_EINVAL;
     const size_t nb = (size_t)1 << (c - 1), nbt = nb * w;
     /* segments per window: a power of two, at most 8 / w, at most nb */
@@ -386,10 +429,11 @@ int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const in
     const size_t soa_len = (L * NIELS_LIMBS > S * EXT_LIMBS ? L * NIELS_LIMBS : S * EXT_LIMBS) *
                            8 * sizeof(uint64_t);
     uint64_t *soa = alloc64(soa_len), *tmp = alloc64(EXT_LIMBS * 8 * sizeof(uint64_t));
-    uint8_t *start = malloc(L + 1), *emit = malloc(L + 1);
+    uint8_t *start = malloc(L + 1), *emit = malloc(L + 1), *negm = malloc(L + 1);
     int rc = HENN_ENOMEM;
     if (cnt == NULL || ord == NULL || bid == NULL || bk == NULL || R == NULL || W == NULL ||
-        used == NULL || soa == NULL || tmp == NULL || start == NULL || emit == NULL)
+        used == NULL || soa == NULL || tmp == NULL || start == NULL || emit == NULL ||
+        negm == NULL)
         goto cleanup;
 
     /* counting sort of the nonzero digits by bucket j nb + |d| - 1 */
@@ -415,7 +459,7 @@ int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const in
             bid[p] = (uint32_t)b;
         }
     if (m > 0)
-        accumulate(bk, used, soa, start, emit, tmp, q, ord, bid, m);
+        accumulate(bk, used, soa, start, emit, negm, tmp, q, aff, ord, bid, m);
 
     size_t lo[8];
     for (size_t g0 = 0; g0 < G; g0 += 8) {
@@ -460,6 +504,7 @@ cleanup:
     free(tmp);
     free(start);
     free(emit);
+    free(negm);
     return rc;
 }
 
@@ -470,11 +515,12 @@ int henn__fe_ifma_cpu(void)
     return 0;
 }
 
-int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const int16_t *dig,
-                      size_t n, unsigned c, unsigned w)
+int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const henn_fe_elem *aff,
+                      const int16_t *dig, size_t n, unsigned c, unsigned w)
 {
     (void)out;
     (void)q;
+    (void)aff;
     (void)dig;
     (void)n;
     (void)c;
