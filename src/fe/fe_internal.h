@@ -10,6 +10,7 @@
  *  affine.c     batch normalisation of points to Z = 1
  *  prep.c       per-ciphertext precomputation for many keys
  *  scalarmul.c  constant-time k P on libdecaf's limbs (sk c_0)
+ *  scalarmul_ifma.c  the same, a point's four coordinates in four lanes
  *  edwards.h    the group law on libdecaf's limbs (gf25519.h: the field)
  *
  * Group elements are libdecaf decaf_255 points (ristretto255): extended
@@ -81,7 +82,7 @@ int henn__feip_decrypt_scalar(int64_t *v, const henn_feip_mpk *mpk, const henn_f
 int henn__feip_decrypt_prep_scalar(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
                                    const henn_feip_ct_prep *prep, const henn_feip_fk *fk,
                                    const int64_t *y, size_t n);
-/* 1 if the processor (and the OS) run AVX-512 F and IFMA. msm_ifma.c. */
+/* 1 if the processor (and the OS) run AVX-512 F, VL and IFMA. msm_ifma.c. */
 int henn__fe_ifma_cpu(void);
 /*
  * out = k P for a secret scalar k (32 bytes, canonical, < l) and a point P,
@@ -90,6 +91,19 @@ int henn__fe_ifma_cpu(void);
  */
 void henn__fe_scalarmul_ct(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
                            const uint8_t k[HENN_FE_SCALARBYTES]);
+/* The same on the 64-bit scalar field code only (henn__fe_scalarmul_ct
+ * takes the four-lane AVX-512 IFMA code when the processor has it). */
+void henn__fe_scalarmul_ct_scalar(struct decaf_255_point_s *out,
+                                  const struct decaf_255_point_s *p,
+                                  const uint8_t k[HENN_FE_SCALARBYTES]);
+/*
+ * k P from k's signed 4-bit digits e[0..63] (e_i in [-8, 8], as
+ * scalarmul.c recodes them) with the point's four coordinates in the
+ * lanes of 256-bit vectors (scalarmul_ifma.c). Constant time in e. 0, or
+ * HENN_EPARAM (out untouched) without AVX-512 IFMA.
+ */
+int henn__fe_scalarmul_ct_ifma(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
+                               const int32_t e[64]);
 /*
  * Per-ciphertext precomputation for the MSM (msm.c): the n points and their
  * shifts 2^(c j) P_i (j < m) in niels form (opaque here), for scalars

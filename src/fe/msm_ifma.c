@@ -54,7 +54,8 @@ int henn__fe_ifma_cpu(void)
     int have = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (have < 0) {
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512ifma");
         __atomic_store_n(&cached, have, __ATOMIC_RELAXED);
     }
     return have;

@@ -60,8 +60,9 @@ static void select_digit(cached_pt *r, const cached_pt tab[8], int32_t e)
     henn_memzero(&m, sizeof m);
 }
 
-void henn__fe_scalarmul_ct(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
-                           const uint8_t k[HENN_FE_SCALARBYTES])
+/* vec: the four-lane IFMA code (scalarmul_ifma.c) when the processor has it */
+static void scalarmul(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
+                      const uint8_t k[HENN_FE_SCALARBYTES], int vec)
 {
     int32_t e[64];
     for (int i = 0; i < 32; i++) {
@@ -75,6 +76,12 @@ void henn__fe_scalarmul_ct(struct decaf_255_point_s *out, const struct decaf_255
         e[i] -= carry * 16;
     }
     e[63] += carry;
+
+    if (vec && henn__fe_scalarmul_ct_ifma(out, p, e) == 0) {
+        henn_memzero(e, sizeof e);
+        henn_memzero(&carry, sizeof carry);
+        return;
+    }
 
     cached_pt tab[8], sel;
     ext_pt q, acc;
@@ -104,4 +111,17 @@ void henn__fe_scalarmul_ct(struct decaf_255_point_s *out, const struct decaf_255
     henn_memzero(&sel, sizeof sel);
     henn_memzero(&acc, sizeof acc);
     henn_memzero(tab, sizeof tab);
+}
+
+void henn__fe_scalarmul_ct(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
+                           const uint8_t k[HENN_FE_SCALARBYTES])
+{
+    scalarmul(out, p, k, 1);
+}
+
+void henn__fe_scalarmul_ct_scalar(struct decaf_255_point_s *out,
+                                  const struct decaf_255_point_s *p,
+                                  const uint8_t k[HENN_FE_SCALARBYTES])
+{
+    scalarmul(out, p, k, 0);
 }

@@ -306,6 +306,11 @@ static void test_scalarmul(void)
             henn__fe_scalarmul_ct(b, FE_CPT(&pts[j]), kb);
             CHECK(decaf_255_point_eq(a, b) != 0);
             CHECK(decaf_255_point_valid(b) != 0);
+            /* the 64-bit code and the four-lane IFMA code (when present) */
+            decaf_255_point_t c;
+            henn__fe_scalarmul_ct_scalar(c, FE_CPT(&pts[j]), kb);
+            CHECK(decaf_255_point_eq(a, c) != 0);
+            CHECK(decaf_255_point_valid(c) != 0);
         }
     }
     free(pts);
