@@ -90,8 +90,7 @@ int henn__noise_pool_new(henn__noise_pool **out, const henn_paillier_pk *pk, siz
     for (i = 0; i < capacity; i++)
         mpz_init(np->v[i]);
     np->cap = capacity;
-    /* pk was validated when it was made; only its size is not rechecked */
-    rc = henn__paillier_pk_set_n(&np->pk, pk->n, HENN_PAILLIER_INSECURE);
+    rc = henn_paillier_pk_copy(&np->pk, pk); /* n, n^2 and new contexts; no table */
     if (rc == 0 && pthread_mutex_init(&np->mu, NULL) != 0)
         rc = HENN_ENOMEM;
     if (rc == 0 && pthread_cond_init(&np->room, NULL) != 0) {
