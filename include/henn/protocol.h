@@ -10,8 +10,10 @@
  *    else of the key), the ciphertexts, plaintext labels and its model.
  * They exchange only serialised messages (docs/FORMATS.md, "Protocol
  * messages") through a henn_transport: an in-process loopback now, a
- * network transport later. Every ciphertext a party sends is freshly
- * re-randomised (multiplied by a new DJN h_s^a).
+ * network transport later. Every ciphertext a party sends is fresh: the
+ * owner's are new encryptions (DJN noise h_s^a), the trainer's results
+ * are multiplied by a fresh r^n with r uniform in Z*_n (distributed as
+ * fresh encryptions even to the key holder).
  *
  * Protocols (docs/THREAT_MODEL.md says what each party learns):
  *  1. Encrypted-input training (the published KDD system's protocol):
@@ -216,7 +218,12 @@ HENN_API HENN_NODISCARD int henn_owner_infer(henn_owner *o, henn_transport *to_t
  * options for training (NULL for inference only; nn->max_rows is
  * replaced by the batch size from SETUP). opts: threads for the
  * homomorphic work. The trainer has no secret key and no way to get one.
- * Returns 0, HENN_EINVAL, HENN_ENOMEM.
+ * Unless opts asks for one thread (or the machine has one CPU), the
+ * trainer's first INFER starts one background thread that draws the
+ * re-randomisation noise r^n of inference ahead of time, while the
+ * trainer waits for the owner (at most 128 values, 64 KB at n = 2048;
+ * each used once, wiped on free; training never uses it);
+ * henn_trainer_free stops it. Returns 0, HENN_EINVAL, HENN_ENOMEM.
  */
 HENN_API HENN_NODISCARD int henn_trainer_new(henn_trainer **t, const henn_nn_model *model,
                                              const henn_nn_opts *nn,
