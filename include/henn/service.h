@@ -23,8 +23,10 @@
  *    the published KDD training's DECRYPT requests): the client fetches
  *    them by long-polling GET /v1/sessions/{id}/requests and answers with
  *    POST /v1/sessions/{id}/requests/{seq}. Such training runs as a job
- *    (POST /v1/sessions/{id}/jobs, progress at GET .../jobs/{jid}); jobs
- *    live in memory (a restart keeps the uploaded data, not the job).
+ *    (POST /v1/sessions/{id}/jobs, progress at GET .../jobs/{jid}); a
+ *    job commits a checkpoint after every batch and resumes from it after
+ *    a restart, re-issuing its requests with the same seqs and bytes
+ *    (henn_svc_answers keeps the owner's side of that honest).
  *
  * Durability: the server persists, per session, the config and every
  * state-changing message (write-ahead logging, synchronous commit before
@@ -228,6 +230,45 @@ HENN_API HENN_NODISCARD int henn_svc_client_result(henn_svc_client *c, uint8_t *
 /* henn_svc_client_delete: DELETE the session on the server (an unknown
  * session counts as deleted). Returns 0, HENN_EINVAL, HENN_EIO. */
 HENN_API HENN_NODISCARD int henn_svc_client_delete(henn_svc_client *c);
+
+/* ------------------------------------------- the owner's answers to a job */
+
+/*
+ * The owner's record of the server-driven requests it answered (the
+ * DECRYPT requests of a kdd-published job, fetched by long-polling GET
+ * /v1/sessions/{id}/requests and answered with POST .../requests/{seq}).
+ * A job resumed after a server restart asks again for the requests
+ * issued since its last checkpoint, with the same seqs and the same
+ * bytes (docs/SERVICE.md); the owner answers those from this record, so
+ * its decryption budget counts each request once. A trainer that sends a
+ * seq it sent before with other bytes (faking a restart to have two
+ * different ciphertexts decrypted under one seq and budget share) is
+ * refused. Not thread-safe: one record per owner, one thread.
+ *
+ * henn_svc_answers_new: window = answers remembered (0: 8; at most 4096;
+ * a resumed job repeats at most the 2 requests of one batch). HENN_EINVAL,
+ * HENN_ENOMEM.
+ * henn_svc_answers_handle: the answer to request seq (> 0) with body req:
+ *  - seq above every seq answered so far: henn_owner_handle(o, req) (its
+ *    budget applies), the request's SHA-256 and the response remembered;
+ *  - a seq answered before, the same bytes: the remembered response
+ *    (*resp malloc'd), no decryption, the budget untouched;
+ *  - a seq answered before with other bytes, or one older than the
+ *    window: HENN_EPROTO, nothing decrypted.
+ *  Also HENN_EINVAL, HENN_ENOMEM and henn_owner_handle's codes.
+ *  Remembered responses are wiped when dropped.
+ * henn_svc_answers_counts: the repeats answered from the record and the
+ * requests refused so far.
+ */
+typedef struct henn_svc_answers henn_svc_answers;
+HENN_API HENN_NODISCARD int henn_svc_answers_new(henn_svc_answers **a, size_t window);
+HENN_API void henn_svc_answers_free(henn_svc_answers *a);
+HENN_API HENN_NODISCARD int henn_svc_answers_handle(henn_svc_answers *a, henn_owner *o,
+                                                    uint64_t seq, const uint8_t *req,
+                                                    size_t req_len, uint8_t **resp,
+                                                    size_t *resp_len);
+HENN_API void henn_svc_answers_counts(const henn_svc_answers *a, uint64_t *repeats,
+                                      uint64_t *refused);
 
 /* ------------------------------------------------- the authority (CryptoNN) */
 

@@ -737,3 +737,78 @@ bad:
     henn_nn_model_clear(m);
     return HENN_EFORMAT;
 }
+
+/* ---- optimiser state (checkpoints: nn_internal.h) ---- */
+
+static size_t state_floats(const henn_nn_trainer *t)
+{
+    size_t l, n = 0;
+    for (l = 0; l < t->m->layers; l++)
+        n += 2 * (t->m->dims[l + 1] * t->m->dims[l] + t->m->dims[l + 1]);
+    return n;
+}
+
+/* v[0..count) to little-endian bit patterns at out (out != NULL), or
+ * from those at in. */
+static void state_floats_io(uint8_t *out, const uint8_t *in, float *v, size_t count)
+{
+    size_t i, k;
+    for (i = 0; i < count; i++) {
+        uint32_t u = 0;
+        if (out != NULL) {
+            memcpy(&u, &v[i], 4);
+            for (k = 0; k < 4; k++)
+                out[4 * i + k] = (uint8_t)(u >> (8 * k));
+        } else {
+            for (k = 0; k < 4; k++)
+                u |= (uint32_t)in[4 * i + k] << (8 * k);
+            memcpy(&v[i], &u, 4);
+        }
+    }
+}
+
+/* Every moment array in the format's order, written to out or read from in. */
+static void state_walk(const henn_nn_trainer *t, uint8_t *out, const uint8_t *in)
+{
+    size_t l, pos = 0;
+    for (l = 0; l < t->m->layers; l++) {
+        size_t out_d = t->m->dims[l + 1], wn = out_d * t->m->dims[l];
+        float *arr[4] = {t->mW[l], t->mb[l], t->vW[l], t->vb[l]};
+        size_t len[4] = {wn, out_d, wn, out_d}, a;
+        for (a = 0; a < 4; a++) {
+            state_floats_io(out != NULL ? out + pos : NULL, in != NULL ? in + pos : NULL, arr[a],
+                            len[a]);
+            pos += 4 * len[a];
+        }
+    }
+}
+
+int henn__nn_trainer_state_get(uint8_t **buf, size_t *buf_len, const henn_nn_trainer *t)
+{
+    size_t len = 12 + 4 * state_floats(t), k;
+    uint8_t *b = malloc(len);
+    *buf = NULL;
+    *buf_len = 0;
+    if (b == NULL)
+        return HENN_ENOMEM;
+    memcpy(b, "NNO1", 4);
+    for (k = 0; k < 8; k++)
+        b[4 + k] = (uint8_t)(t->step >> (8 * k));
+    state_walk(t, b + 12, NULL);
+    *buf = b;
+    *buf_len = len;
+    return 0;
+}
+
+int henn__nn_trainer_state_set(henn_nn_trainer *t, const uint8_t *buf, size_t buf_len)
+{
+    uint64_t step = 0;
+    size_t k;
+    if (buf == NULL || buf_len != 12 + 4 * state_floats(t) || memcmp(buf, "NNO1", 4) != 0)
+        return HENN_EFORMAT;
+    for (k = 0; k < 8; k++)
+        step |= (uint64_t)buf[4 + k] << (8 * k);
+    t->step = step;
+    state_walk(t, NULL, buf + 12);
+    return 0;
+}

@@ -26,4 +26,16 @@ double henn__nn_mean_loss(const float *P, const uint8_t *y, size_t rows, size_t 
 void henn__nn_step(const henn_nn_opts *o, float *w, const float *g, float *mo, float *v, size_t n,
                    float c1, float c2);
 
+/*
+ * The optimiser's state of a trainer (the step count and the moments of
+ * every layer: SGD's momentum, Adam's m and v), for checkpoints of
+ * server-side training (src/service/jobs.c). The format: "NNO1", the
+ * step (u64, little-endian), then mW, mb, vW, vb of each layer as
+ * float32 bit patterns (little-endian); it is tied to the model's shape.
+ * henn__nn_trainer_state_get: *buf malloc'd (HENN_ENOMEM);
+ * henn__nn_trainer_state_set: HENN_EFORMAT on another length or magic.
+ */
+int henn__nn_trainer_state_get(uint8_t **buf, size_t *buf_len, const henn_nn_trainer *t);
+int henn__nn_trainer_state_set(henn_nn_trainer *t, const uint8_t *buf, size_t buf_len);
+
 #endif

@@ -25,6 +25,21 @@
 #define NOISE_MB_MIN 6
 #define NOISE_SQ_MIN 4
 
+/* out[i] = r[i]^n mod n^2 for i < count <= 8 on the engine that suits g. */
+static int noise_group(mpz_t *out, const mpz_t *r, size_t g, const henn_paillier_pk *pk,
+                       const henn__mb *mb, int sq)
+{
+    size_t l;
+    int rc = 0;
+    if (sq && g >= NOISE_SQ_MIN)
+        return henn__mbsq_powm(out, r, g, pk->n, pk->n);
+    if (!sq && mb->limbs != 0 && g >= NOISE_MB_MIN)
+        return henn__mb_powm(mb, out, r, g, pk->n);
+    for (l = 0; l < g && rc == 0; l++)
+        rc = henn__mont_powm(pk->mont, out[l], r[l], pk->n);
+    return rc;
+}
+
 int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk)
 {
     mpz_t r[HENN__MB_LANES];
@@ -46,19 +61,32 @@ int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk)
             do {
                 rc = henn__mpz_random_below(r[l], pk->n);
             } while (rc == 0 && mpz_sgn(r[l]) == 0);
-        if (rc != 0)
-            break;
-        if (sq && g >= NOISE_SQ_MIN) {
-            rc = henn__mbsq_powm(out + i, (const mpz_t *)r, g, pk->n, pk->n);
-        } else if (!sq && mb->limbs != 0 && g >= NOISE_MB_MIN) {
-            rc = henn__mb_powm(mb, out + i, (const mpz_t *)r, g, pk->n);
-        } else {
-            for (l = 0; l < g && rc == 0; l++)
-                rc = henn__mont_powm(pk->mont, out[i + l], r[l], pk->n);
-        }
+        if (rc == 0)
+            rc = noise_group(out + i, (const mpz_t *)r, g, pk, mb, sq);
     }
     for (l = 0; l < HENN__MB_LANES; l++)
         henn__mpz_wipe_clear(r[l]);
+    henn__mb_clear(&tmp);
+    return rc;
+}
+
+int henn__paillier_noise_pow(mpz_t *out, const mpz_t *r, size_t count,
+                             const henn_paillier_pk *pk)
+{
+    henn__mb tmp;
+    const henn__mb *mb;
+    size_t i, g;
+    int rc, sq;
+    if (pk->mont == NULL || mpz_sgn(pk->n) == 0)
+        return HENN_EKEY;
+    rc = henn__mb_get(&mb, &tmp, pk->mont);
+    if (rc != 0)
+        return rc;
+    sq = henn__mbsq_usable(pk->n);
+    for (i = 0; i < count && rc == 0; i += g) {
+        g = count - i < HENN__MB_LANES ? count - i : HENN__MB_LANES;
+        rc = noise_group(out + i, r + i, g, pk, mb, sq);
+    }
     henn__mb_clear(&tmp);
     return rc;
 }

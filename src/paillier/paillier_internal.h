@@ -219,6 +219,11 @@ int henn__mbsq_powm_sec(mpz_t *r, const mpz_t *b, size_t count, const mpz_t e, s
  * HENN_EKEY without a Montgomery context, HENN_ERNG, HENN_ENOMEM.
  */
 int henn__paillier_noise(mpz_t *out, size_t count, const henn_paillier_pk *pk);
+/* The same exponentiation for given r[i] in [1, n) (the caller draws
+ * them: the resumable trainer's seeded stream, trainer.c): out[i] =
+ * r[i]^n mod n^2. Timing: independent of the r[i]. HENN_EKEY, HENN_ENOMEM. */
+int henn__paillier_noise_pow(mpz_t *out, const mpz_t *r, size_t count,
+                             const henn_paillier_pk *pk);
 
 /*
  * Multi-exponentiation (multiexp.c): r[h] = prod_i base[i]^e[h m + i]

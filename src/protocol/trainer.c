@@ -5,8 +5,10 @@
  * The trainer holds a public key only.
  */
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 
+#include "../nn/nn_internal.h"
 #include "proto_internal.h"
 
 struct henn_trainer {
@@ -34,6 +36,12 @@ struct henn_trainer {
     float *z1;
     size_t z1_count;
     henn__noise_reserve noise; /* fresh r^n for the masks (henn__noise_take) */
+    /* Resumable training (henn__trainer_set_mask_key): the training masks
+     * and their noise come from XChaCha20 under mask_key, one nonce per
+     * DECRYPT request (mask_ctr), instead of the OS CSPRNG. */
+    int det;
+    uint8_t mask_key[32];
+    uint64_t mask_ctr;
 };
 
 /* Rows r0 .. r0 + c - 1 of group g. */
@@ -134,6 +142,7 @@ void henn_trainer_free(henn_trainer *t)
     henn_paillier_pk_clear(&t->pk);
     henn__noise_reserve_clear(&t->noise);
     free(t->z1);
+    henn_memzero(t->mask_key, sizeof(t->mask_key));
     free(t);
 }
 
@@ -267,6 +276,104 @@ static int write_cts(henn_trainer *t, henn__wbuf *w, mpz_t *c, size_t count)
 }
 
 /*
+ * Seeded masks of resumable training (henn__trainer_set_mask_key): x
+ * uniform in [0, n) (kind 0: a mask R) or [1, n) (kind 1: a noise base r)
+ * by rejection from XChaCha20(mask_key) with the nonce (request counter
+ * ctr, element i, kind, attempt), so each value is a function of the key
+ * and its position alone: a request built again after a restart has the
+ * same bytes, whatever the threads. Timing: the rejection loop depends
+ * on the value drawn and discarded, not on a kept one.
+ */
+static int det_draw(mpz_t x, const henn_trainer *t, uint64_t ctr, size_t i, uint32_t kind)
+{
+    uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES], buf[HENN_PAILLIER_MAX_BITS / 8 + 1];
+    size_t bits = mpz_sizeinbase(t->pk.n, 2), nb = (bits + 7) / 8, k;
+    uint32_t attempt;
+    int rc = HENN_ERNG;
+    if (nb > sizeof(buf))
+        return HENN_EKEY;
+    for (attempt = 0; attempt < 256 && rc != 0; attempt++) {
+        for (k = 0; k < 8; k++) {
+            nonce[k] = (uint8_t)(ctr >> (8 * k));
+            nonce[8 + k] = (uint8_t)((uint64_t)i >> (8 * k));
+        }
+        for (k = 0; k < 4; k++) {
+            nonce[16 + k] = (uint8_t)(kind >> (8 * k));
+            nonce[20 + k] = (uint8_t)(attempt >> (8 * k));
+        }
+        crypto_stream_xchacha20(buf, nb, nonce, t->mask_key);
+        if (bits % 8 != 0)
+            buf[0] &= (uint8_t)((1u << (bits % 8)) - 1u);
+        mpz_import(x, nb, 1, 1, 1, 0, buf);
+        if (mpz_cmp(x, t->pk.n) < 0 && (kind == 0 || mpz_sgn(x) != 0))
+            rc = 0;
+    }
+    henn_memzero(buf, sizeof(buf));
+    return rc;
+}
+
+typedef struct det_ctx {
+    const henn_trainer *t;
+    mpz_t *c, *R, *r, *noise;
+    uint64_t ctr;
+} det_ctx;
+
+static int det_chunk(void *vctx, size_t begin, size_t end)
+{
+    det_ctx *x = vctx;
+    const henn_paillier_pk *pk = &x->t->pk;
+    size_t i;
+    int rc = 0;
+    mpz_t tmp;
+    for (i = begin; i < end && rc == 0; i++) {
+        rc = det_draw(x->R[i], x->t, x->ctr, i, 0);
+        if (rc == 0)
+            rc = det_draw(x->r[i], x->t, x->ctr, i, 1);
+    }
+    if (rc == 0)
+        rc = henn__paillier_noise_pow(x->noise + begin, (const mpz_t *)x->r + begin, end - begin,
+                                      pk);
+    mpz_init(tmp);
+    for (i = begin; i < end && rc == 0; i++) {
+        mpz_mul(tmp, x->R[i], pk->n);
+        mpz_add_ui(tmp, tmp, 1);
+        mpz_mul(x->c[i], x->c[i], tmp);
+        mpz_mod(x->c[i], x->c[i], pk->n2);
+        mpz_mul(x->c[i], x->c[i], x->noise[i]);
+        mpz_mod(x->c[i], x->c[i], pk->n2);
+    }
+    henn__mpz_wipe_clear(tmp);
+    return rc;
+}
+
+/* mask_all's seeded twin: masks R and noise r^n of request t->mask_ctr. */
+static int det_mask_all(henn_trainer *t, mpz_t *c, mpz_t *R, size_t count)
+{
+    det_ctx x = {t, c, R, NULL, NULL, t->mask_ctr};
+    size_t i;
+    int rc;
+    x.r = calloc(count, sizeof(mpz_t));
+    x.noise = calloc(count, sizeof(mpz_t));
+    if (x.r == NULL || x.noise == NULL) {
+        free(x.r);
+        free(x.noise);
+        return HENN_ENOMEM;
+    }
+    for (i = 0; i < count; i++) {
+        mpz_init(x.r[i]);
+        mpz_init(x.noise[i]);
+    }
+    rc = henn__parallel_for(count, &t->opts, det_chunk, &x);
+    for (i = 0; i < count; i++) {
+        henn__mpz_wipe_clear(x.r[i]);
+        henn__mpz_wipe_clear(x.noise[i]);
+    }
+    free(x.r);
+    free(x.noise);
+    return rc;
+}
+
+/*
  * Masked decryption round trip: send c[0..count) masked by fresh R,
  * receive D(c) + R mod n, return M[i] = D(c[i]) mod n.
  */
@@ -284,7 +391,8 @@ static int masked_decrypt(henn_trainer *t, henn_transport *to_owner, mpz_t *c, m
         return HENN_ENOMEM;
     for (i = 0; i < count; i++)
         mpz_init(R[i]);
-    rc = mask_all(t, c, R, count);
+    rc = t->det ? det_mask_all(t, c, R, count) : mask_all(t, c, R, count);
+    t->mask_ctr++;
     if (rc != 0)
         goto cleanup;
     henn__wbuf_start(&w, HENN_MSG_DECRYPT);
@@ -741,20 +849,33 @@ cleanup:
     return rc;
 }
 
-int henn_trainer_train_epoch(henn_trainer *t, henn_transport *to_owner, uint64_t seed,
-                             henn_progress_fn progress, void *user, double *loss)
+/*
+ * Resumable epochs (the service's jobs, src/service/jobs.c): batches
+ * first .. of the epoch's order (henn_nn_batch_order(seed)), adding each
+ * batch's summed loss to *total and its rows to *done; after each batch,
+ * after(after_user, next batch, *total, *done) (NULL: none; nonzero stops
+ * the epoch with that code). Epoch e of henn_trainer_train_epoch is
+ * first = 0 from zeros, loss total / rows.
+ */
+typedef int (*henn__trainer_batch_fn)(void *user, size_t next, double total, size_t done);
+int henn__trainer_train_epoch_from(henn_trainer *t, henn_transport *to_owner, uint64_t seed,
+                                   size_t first, double *total, size_t *done,
+                                   henn__trainer_batch_fn after, void *after_user,
+                                   henn_progress_fn progress, void *user);
+int henn__trainer_train_epoch_from(henn_trainer *t, henn_transport *to_owner, uint64_t seed,
+                                   size_t first, double *total, size_t *done,
+                                   henn__trainer_batch_fn after, void *after_user,
+                                   henn_progress_fn progress, void *user)
 {
-    henn_nn_model *m = &t->model;
-    size_t *order = NULL, g, i, done = 0, H, S, maxc;
+    henn_nn_model *m;
+    size_t *order = NULL, g, i, H, S, maxc;
     step_buf b;
-    double total = 0.0;
     int rc = 0, inited = 0;
 
-    if (loss != NULL)
-        *loss = 0.0;
-    if (t == NULL || to_owner == NULL || !t->trainable || t->nt == NULL || t->rows == 0 ||
-        t->received != t->groups)
+    if (t == NULL || to_owner == NULL || total == NULL || done == NULL || !t->trainable ||
+        t->nt == NULL || t->rows == 0 || t->received != t->groups || first > t->groups)
         return HENN_EINVAL;
+    m = &t->model;
     H = m->dims[1];
     S = t->p.slots;
     maxc = H * (t->chunks > 1 ? t->chunks : 1);
@@ -781,17 +902,19 @@ int henn_trainer_train_epoch(henn_trainer *t, henn_transport *to_owner, uint64_t
     }
     inited = 1;
     rc = henn_nn_batch_order(order, t->groups, seed);
-    for (g = 0; g < t->groups && rc == 0; g++) {
+    for (g = first; g < t->groups && rc == 0; g++) {
         size_t r0 = order[g] * S, c = t->rows - r0 < S ? t->rows - r0 : S;
         double l = 0.0;
         rc = train_group(t, to_owner, &b, order[g], &l);
-        total += l * (double)c;
-        done += c;
+        if (rc != 0)
+            break;
+        *total += l * (double)c;
+        *done += c;
         if (progress != NULL)
-            progress(user, done, t->rows);
+            progress(user, *done, t->rows);
+        if (after != NULL)
+            rc = after(after_user, g + 1, *total, *done);
     }
-    if (rc == 0 && loss != NULL)
-        *loss = total / (double)t->rows;
 cleanup:
     for (i = 0; inited && i < maxc; i++) {
         mpz_clear(b.c[i]);
@@ -804,5 +927,88 @@ cleanup:
     free(b.v);
     free(b.slots);
     free(b.dW);
+    return rc;
+}
+
+int henn_trainer_train_epoch(henn_trainer *t, henn_transport *to_owner, uint64_t seed,
+                             henn_progress_fn progress, void *user, double *loss)
+{
+    double total = 0.0;
+    size_t done = 0;
+    int rc;
+    if (loss != NULL)
+        *loss = 0.0;
+    rc = henn__trainer_train_epoch_from(t, to_owner, seed, 0, &total, &done, NULL, NULL, progress,
+                                        user);
+    if (rc == 0 && loss != NULL)
+        *loss = total / (double)t->rows;
+    return rc;
+}
+
+/* ---- resumable training (the service's jobs) ---- */
+
+/* Seeded masks from key (32 bytes, copied; NULL: the OS CSPRNG again),
+ * the next request's counter ctr. */
+void henn__trainer_set_mask_key(henn_trainer *t, const uint8_t *key, uint64_t ctr);
+void henn__trainer_set_mask_key(henn_trainer *t, const uint8_t *key, uint64_t ctr)
+{
+    t->det = key != NULL;
+    if (key != NULL)
+        memcpy(t->mask_key, key, sizeof(t->mask_key));
+    else
+        henn_memzero(t->mask_key, sizeof(t->mask_key));
+    t->mask_ctr = ctr;
+}
+
+/*
+ * The training state that the model does not hold: "HTS1", the mask
+ * counter (u64 LE), then the optimiser's state (henn__nn_trainer_state_get).
+ * henn__trainer_state_get: HENN_EINVAL before a SETUP with rows,
+ * HENN_ENOMEM; henn__trainer_state_set: HENN_EINVAL (no optimiser yet),
+ * HENN_EFORMAT.
+ */
+int henn__trainer_state_get(uint8_t **buf, size_t *len, const henn_trainer *t);
+int henn__trainer_state_get(uint8_t **buf, size_t *len, const henn_trainer *t)
+{
+    uint8_t *nb = NULL, *b;
+    size_t n = 0, k;
+    int rc;
+    *buf = NULL;
+    *len = 0;
+    if (t->nt == NULL)
+        return HENN_EINVAL;
+    rc = henn__nn_trainer_state_get(&nb, &n, t->nt);
+    if (rc != 0)
+        return rc;
+    b = malloc(12 + n);
+    if (b == NULL) {
+        free(nb);
+        return HENN_ENOMEM;
+    }
+    memcpy(b, "HTS1", 4);
+    for (k = 0; k < 8; k++)
+        b[4 + k] = (uint8_t)(t->mask_ctr >> (8 * k));
+    memcpy(b + 12, nb, n);
+    free(nb);
+    *buf = b;
+    *len = 12 + n;
+    return 0;
+}
+
+int henn__trainer_state_set(henn_trainer *t, const uint8_t *buf, size_t len);
+int henn__trainer_state_set(henn_trainer *t, const uint8_t *buf, size_t len)
+{
+    uint64_t ctr = 0;
+    size_t k;
+    int rc;
+    if (t->nt == NULL)
+        return HENN_EINVAL;
+    if (buf == NULL || len < 12 || memcmp(buf, "HTS1", 4) != 0)
+        return HENN_EFORMAT;
+    for (k = 0; k < 8; k++)
+        ctr |= (uint64_t)buf[4 + k] << (8 * k);
+    rc = henn__nn_trainer_state_set(t->nt, buf + 12, len - 12);
+    if (rc == 0)
+        t->mask_ctr = ctr;
     return rc;
 }

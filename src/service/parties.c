@@ -18,9 +18,12 @@
  *    training (henn_trainer_* with the optimiser): config as kdd-private.
  *    SETUP and DATA (the upload) change state and are logged; training
  *    runs as a job (jobs.c) whose DECRYPT requests the client answers
- *    through the server-driven channel; the trained model is kept as the
- *    session's snapshot (a restart rebuilds the party from it and the
- *    logged upload). Result: none (the owner learns
+ *    through the server-driven channel; the model is kept as the
+ *    session's snapshot after every batch, with the optimiser's state and
+ *    the job's position (KB_RESUME: a restart rebuilds the party from the
+ *    snapshot and the logged upload and resumes the job; the trainer's
+ *    masks come from the job's seeded stream, so requests issued again
+ *    after a restart are byte-identical). Result: none (the owner learns
  *    nothing about the model in this protocol; encrypted inference with
  *    INFER messages is allowed).
  *  - "lr": logistic regression on CKKS (henn_lr_server_*). Config {}.
@@ -48,6 +51,16 @@
  * trainer.c): accept keys under 2048 bits. */
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
 void henn__trainer_allow_insecure(henn_trainer *t);
+
+/* The trainer's resumable training (src/protocol/trainer.c, training path). */
+typedef int (*henn__trainer_batch_fn)(void *user, size_t next, double total, size_t done);
+int henn__trainer_train_epoch_from(henn_trainer *t, henn_transport *to_owner, uint64_t seed,
+                                   size_t first, double *total, size_t *done,
+                                   henn__trainer_batch_fn after, void *after_user,
+                                   henn_progress_fn progress, void *user);
+void henn__trainer_set_mask_key(henn_trainer *t, const uint8_t *key, uint64_t ctr);
+int henn__trainer_state_get(uint8_t **buf, size_t *len, const henn_trainer *t);
+int henn__trainer_state_set(henn_trainer *t, const uint8_t *buf, size_t len);
 
 /* A henn_nn_model from config's "model": base64 of the serialised model. */
 static int config_model(henn_nn_model *m, const json_t *config)
@@ -343,6 +356,33 @@ static int kb_train_epoch(void *party, henn_transport *to_owner, uint64_t seed,
     return henn_trainer_train_epoch(party, to_owner, seed, progress, user, loss);
 }
 
+static void kb_set_key(void *party, const uint8_t *key)
+{
+    henn__trainer_set_mask_key(party, key, 0);
+}
+
+static int kb_epoch_from(void *party, henn_transport *to_owner, uint64_t seed, size_t first,
+                         double *total, size_t *done, henn__svc_batch_fn after, void *after_user,
+                         henn_progress_fn progress, void *user, double *loss)
+{
+    int rc = henn__trainer_train_epoch_from(party, to_owner, seed, first, total, done, after,
+                                            after_user, progress, user);
+    *loss = rc == 0 && *done > 0 ? *total / (double)*done : 0.0;
+    return rc;
+}
+
+static int kb_state_get(void *party, uint8_t **buf, size_t *len)
+{
+    return henn__trainer_state_get(buf, len, party);
+}
+
+static int kb_state_set(void *party, const uint8_t *buf, size_t len)
+{
+    return henn__trainer_state_set(party, buf, len);
+}
+
+static const henn__svc_resume KB_RESUME = {kb_set_key, kb_epoch_from, kb_state_get, kb_state_set};
+
 static const henn__svc_protocol PROTOCOLS[] = {
     {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free, NULL, NULL, 0},
     {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free, NULL, NULL, 0},
@@ -350,6 +390,11 @@ static const henn__svc_protocol PROTOCOLS[] = {
      kb_snapshot, 0},
     {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free, NULL, NULL, 0},
 };
+
+const henn__svc_resume *henn__svc_protocol_resume(const henn__svc_protocol *p)
+{
+    return p != NULL && p->train_epoch == kb_train_epoch ? &KB_RESUME : NULL;
+}
 
 const henn__svc_protocol *henn__svc_protocol_find(const char *name)
 {

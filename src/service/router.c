@@ -444,6 +444,29 @@ static int server_token_ok(const henn_svc_server *s, const char *authz)
 
 /* ---------------------------------------------------------------- core */
 
+static void job_event(void *user, henn__svc_jobs *j, int finished, int rc);
+
+/* A job that a restart interrupted after a checkpoint runs on from it
+ * (jobs.c) at the session's first request after the restart (the
+ * owner's poll: the job needs its answers anyway); one that cannot stays
+ * reported interrupted. */
+static void resume_job(henn_svc_server *s, henn__svc_session *ss)
+{
+    int rc;
+    pthread_mutex_lock(&ss->lock);
+    if (!henn__svc_jobs_resumable(ss->jobs)) { /* another request resumed it */
+        pthread_mutex_unlock(&ss->lock);
+        return;
+    }
+    rc = session_party(s, ss);
+    if (rc == 0)
+        rc = henn__svc_jobs_resume(ss->jobs, ss->proto, ss->party, job_event, ss);
+    pthread_mutex_unlock(&ss->lock);
+    if (rc != 0 && s->o.log != NULL)
+        fprintf(s->o.log, "henn serve: a session's interrupted job could not resume: %s\n",
+                henn_err_name(rc));
+}
+
 int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o)
 {
     henn__svc_session *ss, *next;
@@ -822,8 +845,9 @@ static int do_message(henn_svc_server *s, henn__svc_session *ss, uint64_t seq,
     return 0;
 }
 
-/* A job started or ended (on its thread): its record, and at its end the
- * party's snapshot, into the store. */
+/* A job started, committed a batch (finished 0) or ended (on its
+ * thread): its record, and at its end or with a checkpoint the party's
+ * snapshot, into the store (one transaction). */
 static void job_event(void *user, henn__svc_jobs *j, int finished, int rc)
 {
     henn__svc_session *ss = user;
@@ -833,8 +857,8 @@ static void job_event(void *user, henn__svc_jobs *j, int finished, int rc)
     size_t len = 0;
     if (rec == NULL)
         return;
-    if (finished && ss->proto->snapshot != NULL &&
-        ss->proto->snapshot(ss->party, &state, &len) == 0)
+    if ((finished || henn__svc_protocol_resume(ss->proto) != NULL) &&
+        ss->proto->snapshot != NULL && ss->proto->snapshot(ss->party, &state, &len) == 0)
         (void)henn__svc_store_set_job(s->store, ss->row.id, rec, state, len, 1);
     else
         (void)henn__svc_store_set_job(s->store, ss->row.id, rec, NULL, 0, 0);
@@ -1125,6 +1149,8 @@ int henn_svc_server_route(henn_svc_server *s, const henn_svc_request *rq, henn_s
         return respond_unauthorized(rs);
     if (st == 404)
         return respond_not_found(rs);
+    if (henn__svc_jobs_resumable(ss->jobs))
+        resume_job(s, ss);
     if (ss->proto->authority && (route == R_REQUESTS || route == R_ANSWER) != authority) {
         /* The authority's token opens only the channel, the owner's
          * everything but the channel. */

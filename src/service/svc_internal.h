@@ -60,6 +60,27 @@ typedef struct henn__svc_protocol {
     int authority;
 } henn__svc_protocol;
 
+/*
+ * Resumable jobs (jobs.c; kdd-published only, henn__svc_protocol_resume):
+ * set_key: seeded masks from the job's 32-byte secret (NULL: the OS
+ * CSPRNG again), request counter 0; epoch_from: batches first.. of the
+ * epoch with seed, *total and *done carried over (the summed loss and the
+ * rows so far), after() called after each batch with the next batch's
+ * index (nonzero stops the epoch), *loss the epoch's mean at its end;
+ * state_get/state_set: what the snapshot (the model) does not hold (the
+ * optimiser, the mask counter), as bytes.
+ */
+typedef int (*henn__svc_batch_fn)(void *user, size_t next, double total, size_t done);
+typedef struct henn__svc_resume {
+    void (*set_key)(void *party, const uint8_t *key);
+    int (*epoch_from)(void *party, henn_transport *to_owner, uint64_t seed, size_t first,
+                      double *total, size_t *done, henn__svc_batch_fn after, void *after_user,
+                      henn_progress_fn progress, void *user, double *loss);
+    int (*state_get)(void *party, uint8_t **buf, size_t *len);
+    int (*state_set)(void *party, const uint8_t *buf, size_t len);
+} henn__svc_resume;
+const henn__svc_resume *henn__svc_protocol_resume(const henn__svc_protocol *p);
+
 /* The CryptoNN adapters (party_cryptonn.c). */
 extern const henn__svc_protocol henn__svc_cryptonn_mlp;
 extern const henn__svc_protocol henn__svc_cryptonn_lenet5;
@@ -93,7 +114,19 @@ typedef void (*henn__svc_job_event_fn)(void *user, henn__svc_jobs *j, int finish
 int henn__svc_jobs_start(henn__svc_jobs *j, const henn__svc_protocol *proto, void *party,
                          size_t epochs, uint64_t seed, henn__svc_job_event_fn event, void *user,
                          uint64_t *jid);
-/* The job's record as JSON text (malloc'd) with the given state. */
+/* A job restored from a record with a checkpoint (a resumable job that a
+ * restart interrupted), not resumed yet. */
+int henn__svc_jobs_resumable(henn__svc_jobs *j);
+/* Run such a job on from its checkpoint on party (rebuilt from the
+ * snapshot and the log): 0, HENN_EINVAL (nothing to resume), HENN_EFORMAT
+ * (a checkpoint that does not fit the party: the job stays reported
+ * interrupted), HENN_ENOMEM. event: as for henn__svc_jobs_start (also
+ * called with finished 0 after every batch: the checkpoint). */
+int henn__svc_jobs_resume(henn__svc_jobs *j, const henn__svc_protocol *proto, void *party,
+                          henn__svc_job_event_fn event, void *user);
+/* The job's record as JSON text (malloc'd) with the given state (a
+ * running resumable job's record also holds its checkpoint, which the
+ * status never shows). */
 char *henn__svc_jobs_record(henn__svc_jobs *j, const char *state, int rc);
 /* Restore a stored record (after a restart): a job that was running is
  * reported failed ("interrupted"). */
