@@ -29,10 +29,13 @@
  *    (henn_svc_answers keeps the owner's side of that honest).
  *
  * Durability: the server persists, per session, the config and every
- * state-changing message (write-ahead logging, synchronous commit before
- * the response leaves). After a restart (kill -9 included) a session is
- * rebuilt by replaying its log through the party's handler, so the state
- * after message k is bit-identical to an uninterrupted run's.
+ * state-changing message (write-ahead logging, committed before the
+ * response leaves). An answered message survives a crash of the server
+ * process (kill -9 included); a power loss or an OS crash leaves the
+ * database consistent but may roll back the last answered messages
+ * (synchronous=NORMAL: docs/SERVICE.md, "Durability"). After a restart a
+ * session is rebuilt by replaying its log through the party's handler, so
+ * the state after message k is bit-identical to an uninterrupted run's.
  *
  * Security: HTTPS by default (plain HTTP only on loopback, or with an
  * explicit flag); a random 256-bit bearer token per session, stored only

@@ -1,7 +1,17 @@
 /*
  * The service's persistent store: one SQLite database (DATA_DIR/henn.db)
- * in write-ahead-logging mode with synchronous=FULL, so a committed
- * message survives kill -9 and power loss. Tables:
+ * in write-ahead-logging mode with synchronous=NORMAL. A commit writes
+ * its WAL frames with write(2) before it returns (and so before the
+ * response leaves), so a committed message survives kill -9 or any other
+ * crash of the server process: the frames are in the kernel's page cache
+ * and the next open reads them. The WAL is fsynced only when it is
+ * checkpointed into the database file, not at each commit: after a power
+ * loss or an operating-system crash the database is intact (never
+ * corrupt) but may have rolled back the messages committed since the last
+ * checkpoint (at most about 4 MB of WAL). synchronous=FULL, which fsyncs
+ * at every commit, cost 2-11 ms of disk flush per protocol message on the
+ * shared VM, on the critical path of every exchange (measured with
+ * strace -T: docs/SERVICE.md "Durability"). Tables:
  *  schema_version(version)            one row, HENN_SVC_SCHEMA
  *  sessions(id, token_hash, protocol, config, seq, bytes, created,
  *           touched, last_resp, state, job)  one row per session; state:
@@ -177,7 +187,7 @@ int henn__svc_store_open(henn__svc_store **out, const char *dir, FILE *log)
     if (rc == 0)
         sqlite3_busy_timeout(st->db, 10000);
     if (rc == 0)
-        rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+        rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                       "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;");
     if (rc == 0)
         rc = schema(st);
