@@ -170,13 +170,27 @@ typedef struct henn_svc_client henn_svc_client;
  *  retry_s:      how long a request is retried (same sequence number)
  *                after connection errors, timeouts and 5xx responses
  *                before giving up with HENN_EIO (default 120 s).
+ *  max_response: the largest binary response body accepted, in bytes
+ *                (protocol responses, the result); 0: the default,
+ *                HENN_SVC_CLIENT_MAX_RESPONSE (256 MiB). JSON bodies
+ *                (session creation and description, errors) are capped
+ *                at the smaller of this and 1 MiB. A larger body, by its
+ *                Content-Length or by its bytes, is refused as it
+ *                arrives: HENN_EPROTO, not retried.
+ * A successful response must carry the Content-Type of its route
+ * (application/octet-stream for protocol responses and the result,
+ * application/json for session creation and description; parameters such
+ * as "; charset=utf-8" are ignored): another type is HENN_EPROTO, not
+ * retried. An empty body without a Content-Type is accepted.
  */
+#define HENN_SVC_CLIENT_MAX_RESPONSE ((size_t)256 << 20)
 typedef struct henn_svc_client_opts {
     const char *url;
     const char *server_token;
     const char *ca_file;
     double retry_s;
     int allow_insecure_http;
+    size_t max_response;
 } henn_svc_client_opts;
 
 /*

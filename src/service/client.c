@@ -12,6 +12,14 @@
  * seq: if it already handled ours, the repeat returns the stored
  * response.
  *
+ * Answers are checked before they are used: a 2xx answer must carry its
+ * route's Content-Type (application/octet-stream for protocol responses
+ * and the result, application/json for session creation and
+ * description), and a body is refused as it arrives once it passes the
+ * cap (max_response for binary bodies, 1 MiB for anything else), by its
+ * Content-Length or by its bytes. Either is HENN_EPROTO with a message
+ * that names the type or the limit, never retried.
+ *
  * Tokens are held in memory only (wiped on free), sent only in the
  * Authorization header, never printed: error messages carry the
  * server's JSON message or libcurl's error text, never a header.
@@ -25,17 +33,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "henn/service.h"
 #include "service/client_internal.h"
 
-/* The largest response body accepted from a server (a protocol response
- * or a model): larger answers are a broken or hostile server. */
 /* Session ids and tokens: lower-case hex. */
 #define HENN_SVC_SESSION_CHARS 32
 #define HENN_SVC_TOKEN_CHARS 64
-#define CLIENT_MAX_RESPONSE ((size_t)1 << 30)
+/* The largest JSON body accepted (session creation and description,
+ * errors: a few hundred bytes in practice); binary bodies are capped by
+ * the client's max_response (henn/service.h). Larger answers are a broken
+ * or hostile server. */
+#define CLIENT_MAX_JSON ((size_t)1 << 20)
 #define CLIENT_DEFAULT_RETRY_S 120.0
 #define CLIENT_CONNECT_TIMEOUT_S 10L
 /* One request may take this long (the server's homomorphic work runs
@@ -56,28 +67,105 @@ struct henn_svc_client {
     uint64_t dropped;
     uint64_t retries;
     CURLcode last_curl; /* the last exchange's libcurl result */
+    size_t max_response; /* binary bodies; JSON: at most CLIENT_MAX_JSON */
 };
 
-/* A response being received. */
+/* The Content-Type a successful answer must carry. */
+enum { EXPECT_NONE, EXPECT_BIN, EXPECT_JSON };
+static const char BIN_TYPE[] = "application/octet-stream";
+static const char JSON_TYPE[] = "application/json";
+
+/* A response being received: its body, and from its headers the
+ * Content-Type ("" when none; "?" when several or too long) and the
+ * Content-Length (-1 when none). */
 typedef struct rbuf {
     uint8_t *data;
     size_t len, cap;
+    size_t max_bin;   /* the client's max_response */
+    size_t limit;     /* this body's cap, set at its first byte */
     int too_big;
+    long long clen;
+    char ctype[96];
 } rbuf;
+
+/* type (a Content-Type value) names the media type want, whatever its
+ * parameters ("application/json; charset=utf-8"), in any case. */
+static int media_is(const char *type, const char *want)
+{
+    size_t n = strlen(want);
+    if (strncasecmp(type, want, n) != 0)
+        return 0;
+    type += n;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    return *type == '\0' || *type == ';';
+}
+
+/* One header line (libcurl hands each, the status line included, with its
+ * CRLF): Content-Type and Content-Length of the final response. */
+static size_t on_header(char *ptr, size_t size, size_t nitems, void *user)
+{
+    rbuf *b = user;
+    size_t n = size * nitems, k, v;
+    if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) { /* a new response (after a 1xx) */
+        b->ctype[0] = '\0';
+        b->clen = -1;
+        return n;
+    }
+    for (k = 0; k < n && ptr[k] != ':'; k++) {
+    }
+    if (k == n)
+        return n;
+    v = k + 1;
+    while (v < n && (ptr[v] == ' ' || ptr[v] == '\t'))
+        v++;
+    while (n > v && (ptr[n - 1] == '\r' || ptr[n - 1] == '\n' || ptr[n - 1] == ' ' ||
+                     ptr[n - 1] == '\t'))
+        n--;
+    if (k == 12 && strncasecmp(ptr, "Content-Type", 12) == 0) {
+        if (b->ctype[0] != '\0' || n - v >= sizeof(b->ctype) || n == v)
+            snprintf(b->ctype, sizeof(b->ctype), "?");
+        else {
+            memcpy(b->ctype, ptr + v, n - v);
+            b->ctype[n - v] = '\0';
+        }
+    } else if (k == 14 && strncasecmp(ptr, "Content-Length", 14) == 0) {
+        long long len = 0;
+        size_t i;
+        for (i = v; i < n && ptr[i] >= '0' && ptr[i] <= '9' && len < ((long long)1 << 50); i++)
+            len = 10 * len + (ptr[i] - '0');
+        b->clen = i > v ? len : -1; /* libcurl itself refuses a malformed one */
+    }
+    return size * nitems;
+}
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
     rbuf *b = user;
     size_t n = size * nmemb;
-    if (n > CLIENT_MAX_RESPONSE - b->len) {
+    if (b->limit == 0) {
+        /* The first bytes: the headers are complete. Binary bodies may be
+         * max_response long, anything else (JSON, errors, a type we do not
+         * take) CLIENT_MAX_JSON; a declared length over it stops here. */
+        b->limit = media_is(b->ctype, BIN_TYPE) ? b->max_bin
+                   : b->max_bin < CLIENT_MAX_JSON ? b->max_bin
+                                                  : CLIENT_MAX_JSON;
+        if (b->clen >= 0 && (unsigned long long)b->clen > (unsigned long long)b->limit) {
+            b->too_big = 1;
+            return 0; /* aborts the transfer */
+        }
+    }
+    if (n > b->limit - b->len) {
         b->too_big = 1;
         return 0; /* aborts the transfer */
     }
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         uint8_t *d;
+        if (b->clen >= 0 && (size_t)b->clen >= b->len + n && cap < (size_t)b->clen)
+            cap = (size_t)b->clen; /* declared and under the limit: one allocation */
         while (cap < b->len + n)
-            cap = cap > CLIENT_MAX_RESPONSE / 2 ? CLIENT_MAX_RESPONSE : 2 * cap;
+            cap = cap > b->limit / 2 ? b->limit : 2 * cap;
         d = realloc(b->data, cap);
         if (d == NULL)
             return 0;
@@ -161,13 +249,26 @@ static int curl_transient(CURLcode e)
     }
 }
 
+/* The first printable characters of a server's Content-Type (for an
+ * error message: the text is the server's). */
+static void printable(char *out, size_t cap, const char *in)
+{
+    size_t i;
+    for (i = 0; i + 1 < cap && in[i] != '\0' && i < 64; i++)
+        out[i] = (unsigned char)in[i] >= 0x20 && (unsigned char)in[i] < 0x7f ? in[i] : '?';
+    out[i] = '\0';
+}
+
 /*
- * One HTTP exchange. auth: "server", "session" or NULL. Returns 0 when a
- * response arrived (*status set, body in *out), HENN_EIO for a network
- * error (*transient says whether to retry), HENN_ENOMEM.
+ * One HTTP exchange. auth: 1 the server token, 2 the session token, 0
+ * none. expect: the Content-Type a 2xx answer must carry (EXPECT_NONE: not
+ * checked). Returns 0 when a response arrived (*status set, body in
+ * *out), HENN_EIO for a network error (*transient says whether to
+ * retry), HENN_EPROTO for a body over the limit or a 2xx answer of
+ * another type (not transient), HENN_ENOMEM.
  */
 static int exchange(henn_svc_client *c, const char *method, const char *path, int auth,
-                    const uint8_t *body, size_t body_len, long *status, rbuf *out,
+                    int expect, const uint8_t *body, size_t body_len, long *status, rbuf *out,
                     int *transient)
 {
     char url[1024], hdr[128];
@@ -179,6 +280,8 @@ static int exchange(henn_svc_client *c, const char *method, const char *path, in
     *status = 0;
     *transient = 0;
     memset(out, 0, sizeof(*out));
+    out->max_bin = c->max_response;
+    out->clen = -1;
     if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
         return HENN_EINVAL;
     h = curl_slist_append(NULL, "Expect:");
@@ -211,6 +314,8 @@ static int exchange(henn_svc_client *c, const char *method, const char *path, in
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, out);
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
@@ -226,18 +331,31 @@ static int exchange(henn_svc_client *c, const char *method, const char *path, in
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h); /* the Authorization line: libcurl copies, we free */
     if (e == CURLE_OK) {
+        const char *want = expect == EXPECT_BIN ? BIN_TYPE : JSON_TYPE;
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+        if (expect != EXPECT_NONE && *status >= 200 && *status < 300 &&
+            !(out->len == 0 && out->ctype[0] == '\0') && !media_is(out->ctype, want)) {
+            char shown[72];
+            printable(shown, sizeof(shown), out->ctype);
+            set_error(c, "the server answered HTTP %ld with Content-Type \"%s\", not %s", *status,
+                      shown, want);
+            rc = HENN_EPROTO;
+        }
     } else if (e == CURLE_WRITE_ERROR && !out->too_big) {
         rc = HENN_ENOMEM;
+    } else if (out->too_big) {
+        set_error(c, "the server's response (%s%s) exceeds the client's limit of %zu bytes",
+                  out->ctype[0] != '\0' && media_is(out->ctype, BIN_TYPE) ? "binary" : "JSON",
+                  out->clen >= 0 ? ", by its Content-Length" : "", out->limit);
+        rc = HENN_EPROTO;
     } else {
-        if (out->too_big)
-            set_error(c, "the server's response exceeds the client's limit");
-        else
-            set_error(c, "%s", curl_easy_strerror(e));
-        *transient = out->too_big ? 0 : curl_transient(e);
+        set_error(c, "%s", curl_easy_strerror(e));
+        *transient = curl_transient(e);
         rc = HENN_EIO;
     }
     if (rc != 0) {
+        if (out->data != NULL)
+            henn_memzero(out->data, out->len); /* a creation answer holds a token */
         free(out->data);
         memset(out, 0, sizeof(*out));
     }
@@ -250,11 +368,12 @@ static int exchange(henn_svc_client *c, const char *method, const char *path, in
  * is returned as a response.
  */
 static int exchange_retry(henn_svc_client *c, const char *method, const char *path, int auth,
-                          const uint8_t *body, size_t body_len, long *status, rbuf *out)
+                          int expect, const uint8_t *body, size_t body_len, long *status,
+                          rbuf *out)
 {
     double deadline = now_s() + c->retry_s, wait = 0.05;
     for (;;) {
-        int transient, rc = exchange(c, method, path, auth, body, body_len, status, out,
+        int transient, rc = exchange(c, method, path, auth, expect, body, body_len, status, out,
                                      &transient);
         if (rc == 0 && *status < 500)
             return 0;
@@ -347,6 +466,7 @@ static int client_new(henn_svc_client **out, const henn_svc_client_opts *o)
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return HENN_ENOMEM;
     c->retry_s = o->retry_s > 0.0 ? o->retry_s : CLIENT_DEFAULT_RETRY_S;
+    c->max_response = o->max_response > 0 ? o->max_response : HENN_SVC_CLIENT_MAX_RESPONSE;
     rc = check_url(c, o);
     if (rc != 0) {
         *out = c; /* the caller reads the reason, then frees */
@@ -391,7 +511,7 @@ static int read_seq(henn_svc_client *c, uint64_t *seq)
     int rc;
 
     snprintf(path, sizeof(path), "/v1/sessions/%s", c->session);
-    rc = exchange_retry(c, "GET", path, 2, NULL, 0, &status, &b);
+    rc = exchange_retry(c, "GET", path, 2, EXPECT_JSON, NULL, 0, &status, &b);
     if (rc != 0)
         return rc;
     if (status != 200) {
@@ -443,7 +563,7 @@ int henn_svc_client_create(henn_svc_client **out, const henn_svc_client_opts *o,
      * that does not resolve is a typo more often than a blip. */
     deadline = now_s() + c->retry_s;
     for (;;) {
-        rc = exchange(c, "POST", "/v1/sessions", c->server_token ? 1 : 0,
+        rc = exchange(c, "POST", "/v1/sessions", c->server_token ? 1 : 0, EXPECT_JSON,
                       (const uint8_t *)body, strlen(body), &status, &b, &transient);
         if (rc == 0 || !transient || c->last_curl != CURLE_COULDNT_CONNECT ||
             now_s() + wait > deadline)
@@ -544,7 +664,7 @@ static int post_message(henn_svc_client *c, uint64_t seq, const uint8_t *req, si
     for (;;) {
         snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", c->session,
                  (unsigned long long)seq);
-        rc = exchange_retry(c, "POST", path, 2, req, req_len, &status, &b);
+        rc = exchange_retry(c, "POST", path, 2, EXPECT_BIN, req, req_len, &status, &b);
         if (rc != 0)
             return rc;
         if (status == 200 && c->drop_every > 0 && seq % c->drop_every == 0 &&
@@ -612,7 +732,7 @@ int henn_svc_client_result(henn_svc_client *c, uint8_t **buf, size_t *buf_len)
     if (c == NULL || c->session[0] == '\0')
         return HENN_EINVAL;
     snprintf(path, sizeof(path), "/v1/sessions/%s/result", c->session);
-    rc = exchange_retry(c, "GET", path, 2, NULL, 0, &status, &b);
+    rc = exchange_retry(c, "GET", path, 2, EXPECT_BIN, NULL, 0, &status, &b);
     if (rc != 0)
         return rc;
     if (status != 200) {
@@ -637,7 +757,7 @@ int henn_svc_client_delete(henn_svc_client *c)
     if (c == NULL || c->session[0] == '\0')
         return HENN_EINVAL;
     snprintf(path, sizeof(path), "/v1/sessions/%s", c->session);
-    rc = exchange_retry(c, "DELETE", path, 2, NULL, 0, &status, &b);
+    rc = exchange_retry(c, "DELETE", path, 2, EXPECT_NONE, NULL, 0, &status, &b);
     if (rc == 0 && status != 204 && status != 200 && status != 404) {
         take_server_error(c, status, &b);
         rc = HENN_EIO;
