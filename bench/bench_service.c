@@ -11,18 +11,31 @@
  * the same process, so it survives the load of a shared machine. CPU
  * seconds are the whole process's (both parties, the server's threads and
  * TLS included).
+ * What is timed is the same work on both sides: the owner's protocol run
+ * and the construction of the service party (in-process: henn_trainer_new
+ * or henn_private_trainer_new before the run; over HTTPS the server builds
+ * the same party from the session's config at the first message). Session
+ * creation (the model upload) and the owner's construction are outside.
  * One JSON line per workload:
- *  {"bench":"service","workload":"kdd_infer","records":...,"inproc_per_s":...,
- *   "https_per_s":...,"ratio":...,"inproc_cpu_s":...,"https_cpu_s":...,
- *   "cpu_ratio":...,"transport":"https","loadavg":"..."}
+ *  {"bench":"service","workload":"kdd_infer","records":...,"messages":...,
+ *   "inproc_per_s":...,"https_per_s":...,"ratio":...,"inproc_wall_s":...,
+ *   "https_wall_s":...,"inproc_cpu_s":...,"https_cpu_s":...,"cpu_ratio":...,
+ *   "overhead_ms_per_message":...,"cpu_overhead_ms_per_message":...,
+ *   "msg_ms_p50":...,"msg_ms_p95":...,"msg_ms_max":...,"inproc_party_s":...,
+ *   "transport":"https","load1_start":...,"load1_end":...,"loadavg":"..."}
  * ratio: HTTPS throughput / in-process (wall clock); cpu_ratio: HTTPS CPU
- * seconds / in-process (the steadier figure on a loaded machine).
+ * seconds / in-process (the steadier figure on a loaded machine);
+ * overhead_ms_per_message: (HTTPS wall - in-process wall) / messages, the
+ * medians; msg_ms_*: the HTTPS round trips of one message (all reps);
+ * inproc_party_s: the in-process party's construction (median, inside
+ * inproc_wall_s); load1_*: the 1-minute load average before and after.
  * Then the load: `clients` sessions of encrypted inference (112 records
  * each, one owner thread per client) and `trainings` sessions of private
  * training run at once against the same server; every prediction must
  * equal the in-process one and every model the in-process model's bytes;
- * the line gives the wall time, records/s, per-message latency p50/p99/max
- * of the inference clients, failures and the process's peak RSS:
+ * the line gives the wall time and CPU seconds, records/s, per-message
+ * latency p50/p95/p99/max of the inference clients, failures, correct
+ * sessions and the process's peak RSS:
  *  {"bench":"service","workload":"load","clients":16,"trainings":2,...}
  * Usage: bench_service [infer records (1000)] [train rows (560)] [reps (3)]
  *        [threads (2)] [clients (16)] [trainings (2)]
@@ -65,6 +78,30 @@ static double median(double *v, size_t n)
 {
     qsort(v, n, sizeof(double), cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The 1-minute load average (-1 when /proc/loadavg cannot be read). */
+static double load1(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double v = -1.0;
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &v) != 1)
+            v = -1.0;
+        fclose(f);
+    }
+    return v;
+}
+
+/* The q-quantile (0 < q <= 1) of v[0..n-1], sorted: the smallest value
+ * with at least q * n values at or below it. */
+static double quantile(const double *v, size_t n, double q)
+{
+    size_t k;
+    if (n == 0)
+        return 0.0;
+    k = (size_t)(q * (double)n + 0.999999);
+    return v[(k == 0 ? 1 : k > n ? n : k) - 1];
 }
 
 static void loadavg(char *out, size_t len)
@@ -183,6 +220,24 @@ static void *load_run(void *u)
     return NULL;
 }
 
+/* The sequential runs' transport: times each message (round trip). */
+typedef struct seq_timer {
+    henn_transport *inner;
+    double *lat; /* cap entries; calls beyond are counted, not timed */
+    size_t n, cap, calls;
+} seq_timer;
+
+static int seq_call(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *rl)
+{
+    seq_timer *st = ctx;
+    double t0 = now();
+    int rc = henn_transport_call(st->inner, req, len, resp, rl);
+    if (st->n < st->cap)
+        st->lat[st->n++] = now() - t0;
+    st->calls++;
+    return rc;
+}
+
 /* clients inference sessions and trainings training sessions at once. */
 static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
                 const henn_nn_opts *nn, const henn_paillier_sk *sk, const henn_proto_params *p,
@@ -192,7 +247,8 @@ static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
     size_t n = clients + trainings, i, nl = 0, ok = 0, fails = 0;
     load_job *jobs = calloc(n ? n : 1, sizeof(load_job));
     pthread_t *th = calloc(n ? n : 1, sizeof(pthread_t));
-    double *lat = calloc(n * LOAD_MAX_CALLS + 1, sizeof(double)), t0, wall, p50, p99, mx;
+    double *lat = calloc(n * LOAD_MAX_CALLS + 1, sizeof(double)), t0, c0, wall, cpu, p50, p95,
+           p99, mx, l1_start = load1();
     char *icfg = config(init, NULL), *tcfg = config(init, nn), la[128];
     uint8_t want_pred[LOAD_RECORDS], *want_model = NULL;
     size_t want_len = 0;
@@ -226,6 +282,7 @@ static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
     henn_trainer_free(trn);
     henn_private_trainer_free(pt);
     t0 = now();
+    c0 = cpu_now();
     for (i = 0; rc == 0 && i < n; i++) {
         load_job *j = &jobs[i];
         j->co = co;
@@ -246,6 +303,7 @@ static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
     for (i = 0; i < n; i++)
         pthread_join(th[i], NULL);
     wall = now() - t0;
+    cpu = cpu_now() - c0;
     for (i = 0; i < n; i++) {
         ok += jobs[i].correct ? 1u : 0u;
         fails += jobs[i].rc != 0 ? 1u : 0u;
@@ -258,21 +316,24 @@ static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
         }
     }
     qsort(lat, nl, sizeof(double), cmp_double);
-    p50 = nl ? lat[nl / 2] : 0;
-    p99 = nl ? lat[(nl * 99 + 99) / 100 - 1] : 0;
+    p50 = quantile(lat, nl, 0.50);
+    p95 = quantile(lat, nl, 0.95);
+    p99 = quantile(lat, nl, 0.99);
     mx = nl ? lat[nl - 1] : 0;
     getrusage(RUSAGE_SELF, &ru);
     loadavg(la, sizeof(la));
     if (rc == 0)
         printf("{\"bench\":\"service\",\"workload\":\"load\",\"clients\":%zu,"
                "\"records_per_client\":%d,\"trainings\":%zu,\"train_rows\":%zu,"
-               "\"wall_s\":%.2f,\"infer_records_per_s\":%.1f,\"messages\":%zu,"
-               "\"latency_ms_p50\":%.1f,\"latency_ms_p99\":%.1f,\"latency_ms_max\":%.1f,"
-               "\"failed\":%zu,\"correct\":%zu,\"of\":%zu,\"peak_rss_mib\":%.0f,"
-               "\"transport\":\"%s\",\"loadavg\":\"%s\"}\n",
-               clients, LOAD_RECORDS, trainings, trows, wall,
-               (double)(clients * LOAD_RECORDS) / wall, nl, 1e3 * p50, 1e3 * p99, 1e3 * mx,
-               fails, ok, n, (double)ru.ru_maxrss / 1024.0, transport, la);
+               "\"wall_s\":%.2f,\"cpu_s\":%.2f,\"infer_records_per_s\":%.1f,\"messages\":%zu,"
+               "\"latency_ms_p50\":%.1f,\"latency_ms_p95\":%.1f,\"latency_ms_p99\":%.1f,"
+               "\"latency_ms_max\":%.1f,\"failed\":%zu,\"correct\":%zu,\"of\":%zu,"
+               "\"all_correct\":%s,\"peak_rss_mib\":%.0f,\"transport\":\"%s\","
+               "\"load1_start\":%.2f,\"load1_end\":%.2f,\"loadavg\":\"%s\"}\n",
+               clients, LOAD_RECORDS, trainings, trows, wall, cpu,
+               (double)(clients * LOAD_RECORDS) / wall, nl, 1e3 * p50, 1e3 * p95, 1e3 * p99,
+               1e3 * mx, fails, ok, n, fails == 0 && ok == n ? "true" : "false",
+               (double)ru.ru_maxrss / 1024.0, transport, l1_start, load1(), la);
     free(want_model);
     free(icfg);
     free(tcfg);
@@ -305,7 +366,7 @@ int main(int argc, char **argv)
     size_t dims[3] = {41, 41, HENN_KDD_CLASSES}, total = irows + trows, *idx, i, r, w;
     float *X = NULL;
     uint8_t *y, *pred;
-    double *t_in, *t_net, *c_in, *c_net;
+    double *t_in, *t_net, *c_in, *c_net, *party_in, *msg_lat;
     int tls, rc = 0;
 
     if (henn_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mkdtemp(dir) == NULL ||
@@ -318,7 +379,9 @@ int main(int argc, char **argv)
     t_net = calloc(reps, sizeof(double));
     c_in = calloc(reps, sizeof(double));
     c_net = calloc(reps, sizeof(double));
-    if (!idx || !y || !pred || !t_in || !t_net || !c_in || !c_net)
+    party_in = calloc(reps, sizeof(double));
+    msg_lat = calloc(reps * (2 * (total / 56 + 2) * 3 + 8), sizeof(double));
+    if (!idx || !y || !pred || !t_in || !t_net || !c_in || !c_net || !party_in || !msg_lat)
         return 1;
     snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
     snprintf(key, sizeof(key), "%s/key.pem", dir);
@@ -372,10 +435,16 @@ int main(int argc, char **argv)
 
     for (w = 0; w < 2 && rc == 0; w++) {
         const char *name = w == 0 ? "kdd_infer" : "kdd_private_train";
-        size_t n = w == 0 ? irows : trows;
+        const char *tn_name = tls ? "https" : "http";
+        size_t n = w == 0 ? irows : trows, msgs = 0;
+        seq_timer st;
+        double l1_start = load1();
+        memset(&st, 0, sizeof(st));
+        st.lat = msg_lat;
+        st.cap = reps * (2 * (total / 56 + 2) * 3 + 8);
         for (r = 0; r < 2 * reps && rc == 0; r++) {
             int net = (int)(r % 2);
-            henn_transport t;
+            henn_transport t, inner, timed;
             henn_svc_client *c = NULL;
             henn_owner *owner = NULL;
             henn_trainer *trn = NULL;
@@ -383,12 +452,22 @@ int main(int argc, char **argv)
             char *cfg = config(&init, w == 0 ? NULL : &nn);
             double t0, c0;
             rc = cfg != NULL ? 0 : HENN_ENOMEM;
-            /* set-up (session creation, the model upload) is outside the timing */
+            /* outside the timing: session creation (the model upload) and the owner */
             if (rc == 0 && net)
                 rc = henn_svc_client_create(&c, &co, w == 0 ? "kdd-infer" : "kdd-private",
                                             cfg);
             if (rc == 0 && net)
-                henn_svc_client_transport(&t, c);
+                henn_svc_client_transport(&inner, c);
+            if (rc == 0 && w == 0)
+                rc = henn_owner_new(&owner, &sk, &bo);
+            memset(&timed, 0, sizeof(timed));
+            timed.call = seq_call;
+            timed.ctx = &st;
+            st.inner = &inner;
+            st.calls = 0;
+            t0 = now();
+            c0 = cpu_now();
+            /* the service party: in-process here, on the server at the first message */
             if (rc == 0 && !net && w == 0)
                 rc = henn_trainer_new(&trn, &init, NULL, &bo);
             if (rc == 0 && !net && w == 0)
@@ -397,10 +476,10 @@ int main(int argc, char **argv)
                 rc = henn_private_trainer_new(&pt, &init, &nn, &bo);
             if (rc == 0 && !net && w == 1)
                 henn_transport_to_private_trainer(&t, pt);
-            if (rc == 0 && w == 0)
-                rc = henn_owner_new(&owner, &sk, &bo);
-            t0 = now();
-            c0 = cpu_now();
+            if (!net)
+                party_in[r / 2] = now() - t0;
+            if (net) /* the HTTPS runs' round trips are timed */
+                t = timed;
             if (rc == 0 && w == 0)
                 rc = henn_owner_infer(owner, &t, &p, X + trows * 41, irows, 41,
                                       HENN_KDD_CLASSES, pred, NULL);
@@ -409,6 +488,8 @@ int main(int argc, char **argv)
                                               56, 1, 7, &bo, NULL, NULL, NULL);
             (net ? t_net : t_in)[r / 2] = now() - t0;
             (net ? c_net : c_in)[r / 2] = cpu_now() - c0;
+            if (net)
+                msgs = st.calls;
             if (rc != 0)
                 fprintf(stderr, "bench_service: %s (%s): %s %s\n", name,
                         net ? "network" : "in-process", henn_strerror(rc),
@@ -423,16 +504,23 @@ int main(int argc, char **argv)
         }
         if (rc == 0) {
             double ti = median(t_in, reps), tn = median(t_net, reps);
+            double ci = median(c_in, reps), cn = median(c_net, reps);
+            qsort(st.lat, st.n, sizeof(double), cmp_double);
             loadavg(la, sizeof(la));
             printf("{\"bench\":\"service\",\"workload\":\"%s\",\"%s\":%zu,\"reps\":%zu,"
-                   "\"threads\":%u,\"inproc_per_s\":%.1f,\"%s_per_s\":%.1f,\"ratio\":%.3f,"
+                   "\"threads\":%u,\"messages\":%zu,\"inproc_per_s\":%.1f,\"%s_per_s\":%.1f,"
+                   "\"ratio\":%.3f,\"inproc_wall_s\":%.3f,\"%s_wall_s\":%.3f,"
                    "\"inproc_cpu_s\":%.3f,\"%s_cpu_s\":%.3f,\"cpu_ratio\":%.3f,"
-                   "\"transport\":\"%s\","
-                   "\"loadavg\":\"%s\"}\n",
-                   name, w == 0 ? "records" : "rows", n, reps, threads, (double)n / ti,
-                   tls ? "https" : "http", (double)n / tn, ti / tn, median(c_in, reps),
-                   tls ? "https" : "http", median(c_net, reps),
-                   median(c_net, reps) / median(c_in, reps), tls ? "https" : "http", la);
+                   "\"overhead_ms_per_message\":%.2f,\"cpu_overhead_ms_per_message\":%.2f,"
+                   "\"msg_ms_p50\":%.2f,\"msg_ms_p95\":%.2f,\"msg_ms_max\":%.2f,"
+                   "\"inproc_party_s\":%.4f,\"transport\":\"%s\",\"load1_start\":%.2f,"
+                   "\"load1_end\":%.2f,\"loadavg\":\"%s\"}\n",
+                   name, w == 0 ? "records" : "rows", n, reps, threads, msgs, (double)n / ti,
+                   tn_name, (double)n / tn, ti / tn, ti, tn_name, tn, ci, tn_name, cn, cn / ci,
+                   msgs ? 1e3 * (tn - ti) / (double)msgs : 0.0,
+                   msgs ? 1e3 * (cn - ci) / (double)msgs : 0.0, 1e3 * quantile(st.lat, st.n, 0.5),
+                   1e3 * quantile(st.lat, st.n, 0.95), st.n ? 1e3 * st.lat[st.n - 1] : 0.0,
+                   median(party_in, reps), tn_name, l1_start, load1(), la);
             fflush(stdout);
         }
     }
@@ -459,5 +547,7 @@ int main(int argc, char **argv)
     free(t_net);
     free(c_in);
     free(c_net);
+    free(party_in);
+    free(msg_lat);
     return rc == 0 ? 0 : 1;
 }
