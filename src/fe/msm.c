@@ -314,14 +314,7 @@ static int msm_affine(struct decaf_255_point_s *out, const henn_fe_elem *p, cons
         return 0;
     size_t nb = (size_t)1 << (c - 1);
     int16_t *dig = malloc(n * w * sizeof *dig);
-    ext_pt *bk = malloc(nb * sizeof *bk);
-    niels_pt *q = malloc(2 * n * sizeof *q);
-    unsigned char *used = calloc(nb, 1);
-    if (dig == NULL || bk == NULL || q == NULL || used == NULL) {
-        free(dig);
-        free(bk);
-        free(q);
-        free(used);
+    if (dig == NULL) {
         henn__fe_msm_naive(out, p, k, n); /* out of memory: slow but correct */
         return 0;
     }
@@ -331,13 +324,21 @@ static int msm_affine(struct decaf_255_point_s *out, const henn_fe_elem *p, cons
         int rc = henn__fe_msm_ifma(out, NULL, p, dig, n, c, w);
         if (rc == 0 || mode == 2) {
             free(dig);
-            free(bk);
-            free(q);
-            free(used);
             if (rc != 0) /* out of memory: slow but correct */
                 henn__fe_msm_naive(out, p, k, n);
             return 0;
         }
+    }
+    ext_pt *bk = malloc(nb * sizeof *bk);
+    niels_pt *q = malloc(2 * n * sizeof *q);
+    unsigned char *used = calloc(nb, 1);
+    if (bk == NULL || q == NULL || used == NULL) {
+        free(dig);
+        free(bk);
+        free(q);
+        free(used);
+        henn__fe_msm_naive(out, p, k, n); /* out of memory: slow but correct */
+        return 0;
     }
     to_niels_affine(q, p, n);
     ext_pt acc, sum;

@@ -80,8 +80,7 @@ VI __m512i v_set1(uint64_t a)
 
 VI __m512i v_times19(__m512i c)
 {
-    return _mm512_add_epi64(_mm512_add_epi64(_mm512_slli_epi64(c, 4), _mm512_slli_epi64(c, 1)),
-                            c);
+    return _mm512_add_epi64(_mm512_add_epi64(_mm512_slli_epi64(c, 4), _mm512_slli_epi64(c, 1)), c);
 }
 
 /* One parallel carry round: limbs below 2^63 in, below 2^51 + 2^17 out. */
@@ -268,6 +267,7 @@ static void *alloc64(size_t bytes)
 }
 
 #define NIELS_LIMBS 15
+#define ACC_CHUNK 16
 #define EXT_LIMBS 20
 
 /*
@@ -277,92 +277,98 @@ static void *alloc64(size_t bytes)
  * time (y + x, y - x, 2 d t; negated by swapping and negating in the lanes
  * of negative digits).
  */
-VT static void accumulate(ext_pt *bk, unsigned char *used, uint64_t *soa, uint8_t *start,
-                          uint8_t *emit, uint8_t *negm, uint64_t *tmp, const niels_pt *q,
-                          const henn_fe_elem *aff, const uint32_t *ord, const uint32_t *bid,
-                          size_t m)
+VT static void accumulate(ext_pt *bk, unsigned char *used, uint8_t *start, uint8_t *emit,
+                          uint8_t *negm, uint64_t *tmp, const niels_pt *q, const henn_fe_elem *aff,
+                          const uint32_t *ord, const uint32_t *bid, size_t m)
 {
+    /* the lanes' terms go through a small buffer, ACC_CHUNK steps at a
+     * time (a buffer for all steps, 188 KB at n = 784, was mapped and
+     * faulted in by malloc on every call) */
+    _Alignas(64) uint64_t soa[ACC_CHUNK * NIELS_LIMBS * 8];
     const size_t L = (m + 7) / 8;
     memset(start, 0, L);
     memset(emit, 0, L);
     memset(negm, 0, L);
-    for (unsigned l = 0; l < 8; l++)
-        for (size_t s = 0; s < L; s++) {
-            const size_t pos = l * L + s;
-            uint64_t *st = soa + s * NIELS_LIMBS * 8;
-            if (pos < m) {
-                if (q != NULL) {
-                    const niels_pt *t = &q[ord[pos]];
-                    for (unsigned i = 0; i < 5; i++) {
-                        st[8 * i + l] = t->ypx.v[i];
-                        st[8 * (5 + i) + l] = t->ymx.v[i];
-                        st[8 * (10 + i) + l] = t->t2d.v[i];
-                    }
-                } else {
-                    const struct decaf_255_point_s *t = FE_CPT(&aff[ord[pos] >> 1]);
-                    for (unsigned i = 0; i < 5; i++) {
-                        st[8 * i + l] = t->x->limb[i];
-                        st[8 * (5 + i) + l] = t->y->limb[i];
-                        st[8 * (10 + i) + l] = t->t->limb[i];
-                    }
-                    negm[s] = (uint8_t)(negm[s] | (ord[pos] & 1u) << l);
-                }
-                if (s == 0 || bid[pos] != bid[pos - 1])
-                    start[s] = (uint8_t)(start[s] | 1u << l);
-                if (s + 1 == L || pos + 1 == m || bid[pos + 1] != bid[pos])
-                    emit[s] = (uint8_t)(emit[s] | 1u << l);
-            } else { /* past the end: the identity, never handed over: niels
-                      * (1, 1, 0), affine (0, 1, 0) */
-                for (unsigned i = 0; i < NIELS_LIMBS; i++)
-                    st[8 * i + l] = (q != NULL ? (i == 0 || i == 5) : i == 5) ? 1 : 0;
-            }
-        }
     const __m512i zero = _mm512_setzero_si512();
     const fe8 fzero = {{zero, zero, zero, zero, zero}};
     ext8 acc;
     niels8 nq;
     v_identity(&acc);
-    for (size_t s = 0; s < L; s++) {
-        const uint64_t *st = soa + s * NIELS_LIMBS * 8;
-        v_reset(&acc, (__mmask8)start[s]);
-        if (q != NULL) {
-            v_load(&nq.ypx, st);
-            v_load(&nq.ymx, st + 40);
-            v_load(&nq.t2d, st + 80);
-        } else {
-            fe8 x, y, t, a, b, c, nc;
-            v_load(&x, st);
-            v_load(&y, st + 40);
-            v_load(&t, st + 80);
-            v_carry(&x); /* libdecaf's limbs: carried below 2^51 + 2^17 */
-            v_carry(&y);
-            v_carry(&t);
-            v_add(&a, &y, &x);
-            v_sub(&b, &y, &x);
-            v_mul_small(&c, &t, 2 * CURVE_D);
-            v_sub(&nc, &fzero, &c);
-            const __mmask8 ng = (__mmask8)negm[s];
-            for (int i = 0; i < 5; i++) {
-                nq.ypx.v[i] = _mm512_mask_blend_epi64(ng, a.v[i], b.v[i]);
-                nq.ymx.v[i] = _mm512_mask_blend_epi64(ng, b.v[i], a.v[i]);
-                nq.t2d.v[i] = _mm512_mask_blend_epi64(ng, c.v[i], nc.v[i]);
+    for (size_t s0 = 0; s0 < L; s0 += ACC_CHUNK) {
+        const size_t s1 = L - s0 < ACC_CHUNK ? L : s0 + ACC_CHUNK;
+        for (unsigned l = 0; l < 8; l++)
+            for (size_t s = s0; s < s1; s++) {
+                const size_t pos = l * L + s;
+                uint64_t *st = soa + (s - s0) * NIELS_LIMBS * 8;
+                if (pos < m) {
+                    if (q != NULL) {
+                        const niels_pt *t = &q[ord[pos]];
+                        for (unsigned i = 0; i < 5; i++) {
+                            st[8 * i + l] = t->ypx.v[i];
+                            st[8 * (5 + i) + l] = t->ymx.v[i];
+                            st[8 * (10 + i) + l] = t->t2d.v[i];
+                        }
+                    } else {
+                        const struct decaf_255_point_s *t = FE_CPT(&aff[ord[pos] >> 1]);
+                        for (unsigned i = 0; i < 5; i++) {
+                            st[8 * i + l] = t->x->limb[i];
+                            st[8 * (5 + i) + l] = t->y->limb[i];
+                            st[8 * (10 + i) + l] = t->t->limb[i];
+                        }
+                        negm[s] = (uint8_t)(negm[s] | (ord[pos] & 1u) << l);
+                    }
+                    if (s == 0 || bid[pos] != bid[pos - 1])
+                        start[s] = (uint8_t)(start[s] | 1u << l);
+                    if (s + 1 == L || pos + 1 == m || bid[pos + 1] != bid[pos])
+                        emit[s] = (uint8_t)(emit[s] | 1u << l);
+                } else { /* past the end: the identity, never handed over: niels
+                          * (1, 1, 0), affine (0, 1, 0) */
+                    for (unsigned i = 0; i < NIELS_LIMBS; i++)
+                        st[8 * i + l] = (q != NULL ? (i == 0 || i == 5) : i == 5) ? 1 : 0;
+                }
             }
-        }
-        v_add_niels(&acc, &nq);
-        if (emit[s] == 0)
-            continue;
-        v_store_ext(tmp, &acc);
-        for (unsigned l = 0; l < 8; l++) {
-            if (!(emit[s] >> l & 1))
-                continue;
-            const uint32_t b = bid[l * L + s];
-            ext_pt e;
-            lane_out(&e, tmp, l);
-            if (used[b]) {
-                add_ext(&bk[b], &bk[b], &e);
+        for (size_t s = s0; s < s1; s++) {
+            const uint64_t *st = soa + (s - s0) * NIELS_LIMBS * 8;
+            v_reset(&acc, (__mmask8)start[s]);
+            if (q != NULL) {
+                v_load(&nq.ypx, st);
+                v_load(&nq.ymx, st + 40);
+                v_load(&nq.t2d, st + 80);
             } else {
-                bk[b] = e;
-                used[b] = 1;
+                fe8 x, y, t, a, b, c, nc;
+                v_load(&x, st);
+                v_load(&y, st + 40);
+                v_load(&t, st + 80);
+                v_carry(&x); /* libdecaf's limbs: carried below 2^51 + 2^17 */
+                v_carry(&y);
+                v_carry(&t);
+                v_add(&a, &y, &x);
+                v_sub(&b, &y, &x);
+                v_mul_small(&c, &t, 2 * CURVE_D);
+                v_sub(&nc, &fzero, &c);
+                const __mmask8 ng = (__mmask8)negm[s];
+                for (int i = 0; i < 5; i++) {
+                    nq.ypx.v[i] = _mm512_mask_blend_epi64(ng, a.v[i], b.v[i]);
+                    nq.ymx.v[i] = _mm512_mask_blend_epi64(ng, b.v[i], a.v[i]);
+                    nq.t2d.v[i] = _mm512_mask_blend_epi64(ng, c.v[i], nc.v[i]);
+                }
+            }
+            v_add_niels(&acc, &nq);
+            if (emit[s] == 0)
+                continue;
+            v_store_ext(tmp, &acc);
+            for (unsigned l = 0; l < 8; l++) {
+                if (!(emit[s] >> l & 1))
+                    continue;
+                const uint32_t b = bid[l * L + s];
+                ext_pt e;
+                lane_out(&e, tmp, l);
+                if (used[b]) {
+                    add_ext(&bk[b], &bk[b], &e);
+                } else {
+                    bk[b] = e;
+                    used[b] = 1;
+                }
             }
         }
     }
@@ -372,39 +378,35 @@ VT static void accumulate(ext_pt *bk, unsigned char *used, uint64_t *soa, uint8_
  * Step 2: for segments g = 0..cnt-1 (cnt <= 8) starting at bucket lo[g],
  * S buckets each: R[g] = sum B_b, W[g] = sum (b - lo + 1) B_b.
  */
-VT static void segment_sums(ext_pt *R, ext_pt *W, uint64_t *soa, const ext_pt *bk,
-                            const unsigned char *used, const size_t *lo, unsigned cnt, size_t S)
+VT static void segment_sums(ext_pt *R, ext_pt *W, const ext_pt *bk, const unsigned char *used,
+                            const size_t *lo, unsigned cnt, size_t S)
 {
     static const ext_pt id = {{{0}}, {{1}}, {{1}}, {{0}}};
+    _Alignas(64) uint64_t st[EXT_LIMBS * 8];
+    ext8 run, sum, prev, B;
+    v_identity(&run);
+    v_identity(&sum);
     for (size_t t = 0; t < S; t++) {
-        uint64_t *st = soa + t * EXT_LIMBS * 8;
         for (unsigned l = 0; l < 8; l++) {
             /* from the top bucket of the segment down */
             const size_t b = l < cnt ? lo[l] + (S - 1 - t) : 0;
             lane_in(st, l < cnt && used[b] ? &bk[b] : &id, l);
         }
-    }
-    ext8 run, sum, prev, B;
-    v_identity(&run);
-    v_identity(&sum);
-    for (size_t t = 0; t < S; t++) {
-        const uint64_t *st = soa + t * EXT_LIMBS * 8;
         v_load(&B.x, st);
         v_load(&B.y, st + 40);
         v_load(&B.z, st + 80);
         v_load(&B.t, st + 120);
         prev = run;
-        v_add_ext(&run, &run, &B);   /* run = B_top + ... + B_t */
+        v_add_ext(&run, &run, &B);    /* run = B_top + ... + B_t */
         v_add_ext(&sum, &sum, &prev); /* sum of the earlier runs */
     }
     v_add_ext(&sum, &sum, &run);
-    uint64_t *tmp = soa; /* reused */
-    v_store_ext(tmp, &run);
+    v_store_ext(st, &run);
     for (unsigned l = 0; l < cnt; l++)
-        lane_out(&R[l], tmp, l);
-    v_store_ext(tmp, &sum);
+        lane_out(&R[l], st, l);
+    v_store_ext(st, &sum);
     for (unsigned l = 0; l < cnt; l++)
-        lane_out(&W[l], tmp, l);
+        lane_out(&W[l], st, l);
 }
 
 int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const henn_fe_elem *aff,
@@ -427,14 +429,11 @@ int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const he
     ext_pt *bk = malloc(nbt * sizeof *bk), *R = malloc(G * sizeof *R), *W = malloc(G * sizeof *W);
     unsigned char *used = calloc(nbt, 1);
     const size_t L = (n * w + 7) / 8;
-    const size_t soa_len = (L * NIELS_LIMBS > S * EXT_LIMBS ? L * NIELS_LIMBS : S * EXT_LIMBS) *
-                           8 * sizeof(uint64_t);
-    uint64_t *soa = alloc64(soa_len), *tmp = alloc64(EXT_LIMBS * 8 * sizeof(uint64_t));
+    uint64_t *tmp = alloc64(EXT_LIMBS * 8 * sizeof(uint64_t));
     uint8_t *start = malloc(L + 1), *emit = malloc(L + 1), *negm = malloc(L + 1);
     int rc = HENN_ENOMEM;
     if (cnt == NULL || ord == NULL || bid == NULL || bk == NULL || R == NULL || W == NULL ||
-        used == NULL || soa == NULL || tmp == NULL || start == NULL || emit == NULL ||
-        negm == NULL)
+        used == NULL || tmp == NULL || start == NULL || emit == NULL || negm == NULL)
         goto cleanup;
 
     /* counting sort of the nonzero digits by bucket j nb + |d| - 1 */
@@ -460,14 +459,14 @@ int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const he
             bid[p] = (uint32_t)b;
         }
     if (m > 0)
-        accumulate(bk, used, soa, start, emit, negm, tmp, q, aff, ord, bid, m);
+        accumulate(bk, used, start, emit, negm, tmp, q, aff, ord, bid, m);
 
     size_t lo[8];
     for (size_t g0 = 0; g0 < G; g0 += 8) {
         const unsigned k = (unsigned)(G - g0 < 8 ? G - g0 : 8);
         for (unsigned l = 0; l < k; l++)
             lo[l] = (g0 + l) * S; /* segment g: window g / qs, part g % qs */
-        segment_sums(R + g0, W + g0, soa, bk, used, lo, k, S);
+        segment_sums(R + g0, W + g0, bk, used, lo, k, S);
     }
     /* window j: sum_k (W_k + k S R_k) */
     ext_pt acc = id, win, run, tk;
@@ -501,7 +500,6 @@ cleanup:
     free(R);
     free(W);
     free(used);
-    free(soa);
     free(tmp);
     free(start);
     free(emit);
