@@ -1,10 +1,13 @@
 /*
  * bench_fe.c: `henn bench fe [--json] [--n N] [--table T] [--reps R]`.
  * One thread, median wall time per op. Baselines are measured in the same
- * run: encryption without the per-h_i tables, decryption with one scalar
- * multiplication per term; the per-ciphertext precomputation
- * (henn_feip_ct_prep) against the plain decryption of the same ciphertext. Anchors (FE_NOTES, same machine class): CiFEr
- * cfe_ddh 2048-bit, n = 784: encrypt 1.40 s, decrypt 150-400 ms.
+ * run: decryption on the 64-bit code (before the AVX-512 IFMA engines,
+ * alternated rep by rep with the IFMA one, with minima and thread CPU
+ * time); encryption without the per-h_i tables, decryption with one
+ * scalar multiplication per term; the per-ciphertext precomputation
+ * (henn_feip_ct_prep) against the plain decryption of the same
+ * ciphertext. Anchors (FE_NOTES, same machine class): CiFEr cfe_ddh
+ * 2048-bit, n = 784: encrypt 1.40 s, decrypt 150-400 ms.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -16,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fe/fe_internal.h" /* the scalar MSM engine: the same-run baseline */
+#include "fe/fe_internal.h" /* the 64-bit code: the same-run baseline */
 #include "henn/fe.h"
 
 static double now_us(void)
@@ -89,8 +92,8 @@ static void line_x(const henn_bench_fe_config *cfg, const char *op, size_t n, ui
     fflush(stdout);
 }
 
-/* One decryption for the engine comparison: kind 0 henn_feip_decrypt, 1 its
- * scalar MSM engine, 2 henn_feip_decrypt_prep, 3 its scalar engine. */
+/* One decryption for the engine comparison: kind 0 henn_feip_decrypt, 1 the
+ * same on the 64-bit code, 2 henn_feip_decrypt_prep, 3 its 64-bit MSM. */
 typedef struct {
     const henn_feip_mpk *mpk;
     const henn_fe_dlog *dl;
@@ -114,7 +117,7 @@ static int dec_one(const dec_args *a, int kind)
 }
 
 /*
- * kind against kind + 1 (the scalar engine: the code before the IFMA one),
+ * kind against kind + 1 (the 64-bit code: decryption before the IFMA engines),
  * alternating rep by rep so both see the same load: medians of wall time,
  * minima and median thread CPU time.
  */
@@ -249,7 +252,7 @@ int henn_bench_fe(const henn_bench_fe_config *in)
         rc = engine_pair(&m1, &m0, &ex, &da, 0, cfg.reps);
         if (rc != 0)
             goto cleanup;
-        line_x(&cfg, "decrypt_vs_scalar_engine", n, B, m1, "scalar_msm_engine", m0, &ex);
+        line_x(&cfg, "decrypt_vs_64bit_code", n, B, m1, "64bit_msm_and_scalarmul", m0, &ex);
     }
     {
         /* a ciphertext as the server gets it: deserialized (affine points) */
@@ -298,7 +301,7 @@ int henn_bench_fe(const henn_bench_fe_config *in)
         henn_feip_ct_clear(&ct2);
         if (rc != 0)
             goto cleanup;
-        line_x(&cfg, "decrypt_prep_vs_scalar_engine", n, B, pm1, "scalar_msm_engine", pm0, &pex);
+        line_x(&cfg, "decrypt_prep_vs_64bit_code", n, B, pm1, "64bit_msm", pm0, &pex);
         double pi = median(tb, cfg.reps < 5 ? cfg.reps : 5), dp = median(t, cfg.reps);
         line(&cfg, "ct_prep_init", n, B, pi, NULL, 0);
         line(&cfg, "decrypt_prep", n, B, dp, "decrypt_deserialized_ct", dser);

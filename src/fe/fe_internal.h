@@ -72,7 +72,8 @@ void henn__fe_msm_fast_scalar(struct decaf_255_point_s *out, const henn_fe_elem 
 int henn__fe_msm_fast_ifma(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                            size_t n);
 /*
- * henn_feip_decrypt with the scalar MSM engine (henn__fe_msm_fast_scalar),
+ * henn_feip_decrypt on the 64-bit code only (henn__fe_msm_fast_scalar,
+ * henn__fe_scalarmul_ct_scalar: the decryption before the IFMA engines),
  * for the benchmark's same-run baseline and the tests. feip.c.
  */
 int henn__feip_decrypt_scalar(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
