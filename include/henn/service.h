@@ -92,6 +92,36 @@ typedef struct henn_svc_server henn_svc_server;
  *  max_sessions:  sessions the server holds at most (default 1024); a new
  *                 one beyond: 507 "sessions". Anyone who reaches the port
  *                 can create sessions unless tokens_file is given.
+ * Limits on what a peer can hold (docs/SERVICE.md, "Limits"); 0 in any of
+ * them means its default, except max_conns_per_ip (0: no per-address
+ * limit):
+ *  max_conns:     TCP connections held at once (default 512; lowered to the
+ *                 open-files limit less 64). At the limit a new connection
+ *                 takes the place of the oldest one that has not completed
+ *                 its request headers for a second or more (it is closed);
+ *                 when there is none, the new one is closed at once.
+ *  max_conns_per_ip: connections from one IP address (default 128); more
+ *                 are closed at once.
+ *  header_timeout_s: seconds a connection has to send a request's complete
+ *                 headers, counted from its accept or from the end of its
+ *                 previous request, however slowly the bytes trickle in
+ *                 (default 10); then it is closed. idle_conn_s applies
+ *                 after the headers (bodies, responses).
+ *  max_uploads_per_session: requests with a body that one session's token
+ *                 may have in flight at once (default 4); more: 429
+ *                 "busy" with Retry-After, from the headers.
+ *  max_body_memory: bytes of request bodies the server buffers at once,
+ *                 all connections together (default 1 GiB, never below
+ *                 max_body); a request whose declared body does not fit
+ *                 (or a chunked one that outgrows it): 503 "overloaded"
+ *                 with Retry-After, from the headers where declared.
+ *  max_polls_per_session: long polls (GET .../requests) one session's
+ *                 tokens may hold at once (default 4); more: 429 "busy".
+ *  max_polls:     long polls held at once, all sessions (default 256);
+ *                 more: 503 "overloaded" with Retry-After. Long polls
+ *                 never take one of the `threads` request slots.
+ * Request headers and the URL share libmicrohttpd's 32 KiB per-connection
+ * buffer: longer ones are refused (431 or 414) by libmicrohttpd.
  * A request to a session route whose bearer token no session has, or a
  * session creation without a token of tokens_file, is answered 401 from
  * its headers, before its body is read.
@@ -109,6 +139,9 @@ typedef struct henn_svc_server_opts {
     FILE *log;
     int log_json;
     size_t max_sessions;
+    unsigned max_conns, max_conns_per_ip, header_timeout_s;
+    unsigned max_uploads_per_session, max_polls_per_session, max_polls;
+    size_t max_body_memory;
 } henn_svc_server_opts;
 
 /* henn_svc_server_opts_default: the defaults above (data_dir NULL). */

@@ -15,6 +15,13 @@ void henn_svc_server_opts_default(henn_svc_server_opts *o)
     o->idle_conn_s = 60;
     o->session_ttl_s = 7u * 24u * 3600u;
     o->max_sessions = 1024;
+    o->max_conns = 512;
+    o->max_conns_per_ip = 128;
+    o->header_timeout_s = 10;
+    o->max_uploads_per_session = 4;
+    o->max_polls_per_session = 4;
+    o->max_polls = 256;
+    o->max_body_memory = (size_t)1 << 30;
 }
 
 void henn_svc_response_free(henn_svc_response *rs)

@@ -17,7 +17,9 @@
  * Errors: {"error":{"code":..,"message":..}} with 400 bad_request, 401
  * unauthorized, 403 not_allowed, 404 not_found/no_route/no_job, 405
  * method, 409 sequence (plus "expected") or busy (a job runs), 413
- * too_large, 500 internal/storage, 507 quota.
+ * too_large, 500 internal/storage, 507 quota; the daemon adds 429 busy and
+ * 503 overloaded from the headers (henn__svc_admit below: a session's
+ * uploads and long polls, the server's buffered bodies and long polls).
  *
  * Locking: s->lock guards the session list and reference counts; each
  * session's lock serialises its messages (sessions run in parallel); the
@@ -50,6 +52,9 @@ struct henn__svc_session {
     henn_svc_server *server;
     int deleted;
     unsigned refs;
+    /* Requests with a body and long polls its tokens hold in the daemon
+     * (henn__svc_admit; s->lock). */
+    unsigned uploads, polls;
     henn__svc_session *next;
 };
 
@@ -1085,6 +1090,109 @@ unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *aut
                  (int)(ss->has_auth && sodium_memcmp(ss->auth_hash, h, sizeof(h)) == 0);
     pthread_mutex_unlock(&s->lock);
     return known ? 0 : 401;
+}
+
+struct henn__svc_ticket {
+    henn__svc_session *ss; /* the token's session (referenced), or NULL */
+    size_t reserved;       /* body bytes counted in s->body_reserved */
+    int upload, poll;
+};
+
+unsigned henn__svc_admit(henn_svc_server *s, const char *method, const char *path,
+                         const char *authz, uint64_t body_len, int chunked, henn__svc_ticket **t)
+{
+    henn__svc_ticket *k;
+    henn__svc_session *ss, *found = NULL;
+    const char *tok = NULL;
+    size_t tlen = 0, reserve;
+    char id[33];
+    uint64_t seq;
+    uint8_t h[32];
+    unsigned st = 0;
+    int route = classify(path, strcspn(path, "?"), id, &seq);
+    int poll = route == R_REQUESTS && strcmp(method, "GET") == 0;
+    int upload = body_len > 0 || chunked;
+
+    *t = NULL;
+    if (!poll && !upload)
+        return 0;
+    reserve = body_len < s->o.max_body ? (size_t)body_len : s->o.max_body;
+    k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        return 500;
+    if (route != R_SESSIONS && route != R_NONE && route != R_HEALTH && route != R_BAD)
+        tok = bearer(authz, &tlen);
+    if (tok != NULL)
+        token_hash(h, tok, tlen);
+    pthread_mutex_lock(&s->lock);
+    /* Every hash is compared, as in session_auth. */
+    for (ss = s->sessions; tok != NULL && ss != NULL; ss = ss->next)
+        if ((int)(sodium_memcmp(ss->row.token_hash, h, sizeof(h)) == 0) |
+            (int)(ss->has_auth && sodium_memcmp(ss->auth_hash, h, sizeof(h)) == 0))
+            found = ss;
+    if (poll && found != NULL && found->polls >= s->o.max_polls_per_session)
+        st = 429;
+    else if (upload && found != NULL && found->uploads >= s->o.max_uploads_per_session)
+        st = 429;
+    else if (poll && s->polls_held >= s->o.max_polls)
+        st = 503;
+    else if (upload && reserve > s->o.max_body_memory - s->body_reserved)
+        st = 503;
+    if (st == 0) {
+        k->upload = upload;
+        k->poll = poll;
+        k->reserved = reserve;
+        s->body_reserved += reserve;
+        s->polls_held += (unsigned)poll;
+        if (found != NULL) {
+            found->refs++;
+            found->uploads += (unsigned)upload;
+            found->polls += (unsigned)poll;
+            k->ss = found;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (st != 0) {
+        free(k);
+        return st;
+    }
+    *t = k;
+    return 0;
+}
+
+unsigned henn__svc_admit_grow(henn_svc_server *s, henn__svc_ticket *t, size_t total)
+{
+    unsigned st = 0;
+    if (t == NULL || total <= t->reserved)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    if (total - t->reserved > s->o.max_body_memory - s->body_reserved) {
+        st = 503;
+    } else {
+        s->body_reserved += total - t->reserved;
+        t->reserved = total;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return st;
+}
+
+void henn__svc_admit_release(henn_svc_server *s, henn__svc_ticket *t)
+{
+    henn__svc_session *ss;
+    if (t == NULL)
+        return;
+    ss = t->ss;
+    pthread_mutex_lock(&s->lock);
+    s->body_reserved -= t->reserved;
+    s->polls_held -= (unsigned)t->poll;
+    if (ss != NULL) {
+        ss->uploads -= (unsigned)t->upload;
+        ss->polls -= (unsigned)t->poll;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (ss != NULL)
+        session_release(s, ss);
+    free(t);
 }
 
 const char *henn__svc_route_name(const char *path)

@@ -9,7 +9,20 @@
  * call) and resumes the connection with the response. So seconds of
  * homomorphic work, or a long poll, never stall the event loop and the
  * other connections it serves; at most opts->threads requests are in
- * the router at once (long polls, which mostly wait, are not counted).
+ * the router at once (long polls, which mostly wait, are not counted:
+ * max_polls bounds them).
+ *
+ * What a peer can hold is bounded (henn_svc_server_opts, docs/SERVICE.md
+ * "Limits"): connections per address (libmicrohttpd's per-IP limit) and in
+ * all (max_conns, kept below libmicrohttpd's own table, which would
+ * otherwise refuse everyone once full); a connection that has not sent
+ * complete request headers within header_timeout_s is closed however
+ * slowly its bytes trickle in (libmicrohttpd's own timeout restarts at
+ * every byte), and at max_conns such a connection a second old or more
+ * gives its place to the new one. Request bodies and long polls are
+ * admitted from the headers against per-session and server-wide budgets
+ * (henn__svc_admit), so a token holder cannot make the server buffer more
+ * than max_body_memory or hold more than max_polls polls.
  * Access log lines carry the method, the route template, the status,
  * sizes and the time: never a token, a session id or a body.
  */
@@ -21,28 +34,55 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "service/svc_internal.h"
 
-/* What the daemon keeps besides the server (file-static: no globals). */
-/* Long polls in handler threads beyond this count wait for a slot like
- * other requests (each holds a thread while it waits). */
-#define MAX_POLLS 256
+/* A connection at max_conns may take the place of one that has not
+ * completed its headers for this long (an honest client sends them at
+ * once). */
+#define EVICT_AGE_MS 1000
+/* How often the reaper looks for connections past header_timeout_s. */
+#define REAP_EVERY_MS 200
+/* libmicrohttpd's per-connection buffer: request line and headers. */
+#define CONN_MEMORY (32u * 1024u)
 
+/* One TCP connection (libmicrohttpd's socket context), from its accept to
+ * its close; ds->conn_lock. */
+typedef struct conn_slot {
+    MHD_socket fd;
+    int64_t since_ms;  /* accept, or the end of the previous request */
+    int in_request;    /* headers complete, request not yet completed */
+    int closing;       /* shut down by us; libmicrohttpd closes it next */
+    struct conn_slot *prev, *next;
+} conn_slot;
+
+/* What the daemon keeps besides the server (file-static: no globals). */
 typedef struct daemon_state {
     struct MHD_Daemon *d;
     char *cert, *key;
     size_t cert_len, key_len;
     MHD_socket listen_fd;
+    /* The connections (oldest first) and the reaper of slow headers. */
+    pthread_mutex_t conn_lock;
+    pthread_cond_t conn_cond;
+    conn_slot *first, *last;
+    unsigned conns, closing;
+    unsigned max_conns;
+    int64_t header_ms;
+    pthread_t reaper;
+    int reaper_started, reaper_stop;
 } daemon_state;
 
 typedef struct conn_ctx {
     uint8_t *body;
     size_t len, cap;
-    int too_large, queued, dispatched, done, long_poll, route_rc;
+    int too_large, overloaded, queued, dispatched, done, long_poll, route_rc;
+    size_t declared; /* Content-Length, 0 when chunked or none */
+    henn__svc_ticket *ticket;
     struct timespec t0;
     char path[512], method[16];
     char *authz;
@@ -51,6 +91,13 @@ typedef struct conn_ctx {
     henn_svc_request rq;
     henn_svc_response rs;
 } conn_ctx;
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -90,7 +137,8 @@ static void access_log(henn_svc_server *s, const char *method, const char *url, 
     funlockfile(f);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, henn_svc_response *rs)
+static enum MHD_Result queue_retry(struct MHD_Connection *c, henn_svc_response *rs,
+                                   unsigned retry_after)
 {
     struct MHD_Response *r;
     enum MHD_Result ok;
@@ -113,9 +161,19 @@ static enum MHD_Result queue(struct MHD_Connection *c, henn_svc_response *rs)
         snprintf(v, sizeof(v), "%llu", (unsigned long long)rs->seq);
         MHD_add_response_header(r, "Henn-Seq", v);
     }
+    if (retry_after > 0) {
+        char v[16];
+        snprintf(v, sizeof(v), "%u", retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
     ok = MHD_queue_response(c, rs->status, r);
     MHD_destroy_response(r);
     return ok;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, henn_svc_response *rs)
+{
+    return queue_retry(c, rs, 0);
 }
 
 static enum MHD_Result queue_error(henn_svc_server *s, struct MHD_Connection *c,
@@ -133,7 +191,163 @@ static enum MHD_Result queue_error(henn_svc_server *s, struct MHD_Connection *c,
     rs.body_len = strlen((char *)rs.body);
     rs.status = status;
     rs.content_type = "application/json";
-    return queue(c, &rs);
+    /* An overload answer says when to come back (the client retries 5xx). */
+    return queue_retry(c, &rs, status == 429 || status == 503 ? 1u : 0u);
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static conn_slot *slot_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Shut slot's socket down (ds->conn_lock held, slot linked: libmicrohttpd
+ * closes the socket only after telling on_connection, which waits for the
+ * lock). The connection's worker then reads the end and closes it. */
+static void slot_close(daemon_state *ds, conn_slot *slot)
+{
+    if (slot->closing)
+        return;
+    slot->closing = 1;
+    ds->closing++;
+    (void)shutdown(slot->fd, SHUT_RDWR);
+}
+
+/* Connections waiting for headers longer than header_timeout_s. */
+static void reap_slow(daemon_state *ds, int64_t now)
+{
+    conn_slot *p;
+    for (p = ds->first; p != NULL; p = p->next)
+        if (!p->in_request && !p->closing && now - p->since_ms >= ds->header_ms)
+            slot_close(ds, p);
+}
+
+static void *reaper_main(void *arg)
+{
+    daemon_state *ds = arg;
+    pthread_mutex_lock(&ds->conn_lock);
+    while (!ds->reaper_stop) {
+        struct timespec until;
+        reap_slow(ds, mono_ms());
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += REAP_EVERY_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&ds->conn_cond, &ds->conn_lock, &until);
+    }
+    pthread_mutex_unlock(&ds->conn_lock);
+    return NULL;
+}
+
+/* libmicrohttpd's accept policy: at max_conns, the oldest connection
+ * still without complete headers after EVICT_AGE_MS gives its place; when
+ * there is none, the new connection is refused. (The per-address limit is
+ * libmicrohttpd's.) */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    daemon_state *ds = cls;
+    enum MHD_Result ok = MHD_YES;
+    (void)addr;
+    (void)addrlen;
+    pthread_mutex_lock(&ds->conn_lock);
+    if (ds->conns - ds->closing >= ds->max_conns) {
+        int64_t now = mono_ms();
+        conn_slot *p;
+        reap_slow(ds, now);
+        if (ds->conns - ds->closing >= ds->max_conns) {
+            for (p = ds->first; p != NULL; p = p->next)
+                if (!p->in_request && !p->closing && now - p->since_ms >= EVICT_AGE_MS)
+                    break;
+            if (p != NULL)
+                slot_close(ds, p);
+            else
+                ok = MHD_NO;
+        }
+    }
+    pthread_mutex_unlock(&ds->conn_lock);
+    return ok;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    daemon_state *ds = cls;
+    conn_slot *slot = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        slot = calloc(1, sizeof(*slot));
+        if (slot == NULL || ci == NULL) {
+            /* Not tracked: libmicrohttpd's own timeouts and limits still
+             * hold for it. */
+            free(slot);
+            return;
+        }
+        slot->fd = ci->connect_fd;
+        slot->since_ms = mono_ms();
+        pthread_mutex_lock(&ds->conn_lock);
+        slot->prev = ds->last;
+        if (ds->last != NULL)
+            ds->last->next = slot;
+        else
+            ds->first = slot;
+        ds->last = slot;
+        ds->conns++;
+        pthread_mutex_unlock(&ds->conn_lock);
+        *socket_context = slot;
+        return;
+    }
+    if (slot == NULL)
+        return;
+    pthread_mutex_lock(&ds->conn_lock);
+    if (slot->prev != NULL)
+        slot->prev->next = slot->next;
+    else
+        ds->first = slot->next;
+    if (slot->next != NULL)
+        slot->next->prev = slot->prev;
+    else
+        ds->last = slot->prev;
+    ds->conns--;
+    ds->closing -= (unsigned)slot->closing;
+    pthread_mutex_unlock(&ds->conn_lock);
+    free(slot);
+    *socket_context = NULL;
+}
+
+/* A request's headers are complete (in_request 1) or the request ended
+ * (0: the next one's header deadline starts now). */
+static void slot_mark(henn_svc_server *s, struct MHD_Connection *c, int in_request)
+{
+    daemon_state *ds = s->daemon;
+    conn_slot *slot = slot_of(c);
+    if (slot == NULL)
+        return;
+    pthread_mutex_lock(&ds->conn_lock);
+    slot->in_request = in_request;
+    if (!in_request)
+        slot->since_ms = mono_ms();
+    pthread_mutex_unlock(&ds->conn_lock);
+}
+
+void henn__svc_server_usage(henn_svc_server *s, unsigned *conns, size_t *body_reserved)
+{
+    daemon_state *ds = s->daemon;
+    if (conns != NULL) {
+        pthread_mutex_lock(&ds->conn_lock);
+        *conns = ds->conns;
+        pthread_mutex_unlock(&ds->conn_lock);
+    }
+    if (body_reserved != NULL) {
+        pthread_mutex_lock(&s->lock);
+        *body_reserved = s->body_reserved;
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 /* Counts Content-Length (n[0]) and Transfer-Encoding (n[1]) headers. */
@@ -159,8 +373,6 @@ static void *run_request(void *arg)
     henn_svc_response rs;
     int rc;
     pthread_mutex_lock(&s->flight_lock);
-    if (x->long_poll && s->polls >= MAX_POLLS)
-        x->long_poll = 0;
     while (!x->long_poll && s->busy >= s->o.threads)
         pthread_cond_wait(&s->flight_cond, &s->flight_lock);
     if (!x->long_poll)
@@ -210,6 +422,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &x->t0);
         *con_cls = x;
+        slot_mark(s, c, 1);
         pthread_mutex_lock(&s->flight_lock);
         s->in_flight++;
         stopping = s->stopping;
@@ -274,6 +487,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return queue_error(s, c, 413, "too_large",
                                    "the request body exceeds the server's limit");
             }
+            x->declared = (size_t)v;
+        }
+        {
+            /* The body's bytes and the long poll's place are reserved now,
+             * or the request is refused before its body is read. */
+            const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_TRANSFER_ENCODING);
+            unsigned st = henn__svc_admit(
+                s, method, url,
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                x->declared, te != NULL, &x->ticket);
+            if (st != 0) {
+                x->queued = 1;
+                access_log(s, method, url, st, 0, 0, &x->t0);
+                if (st == 429)
+                    return queue_error(s, c, 429, "busy",
+                                       "this session holds its limit of concurrent uploads or "
+                                       "long polls");
+                if (st == 503)
+                    return queue_error(s, c, 503, "overloaded",
+                                       "the server holds its limit of buffered bodies or long "
+                                       "polls; retry later");
+                return queue_error(s, c, 500, "internal", "out of memory");
+            }
         }
         return MHD_YES;
     }
@@ -301,7 +538,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (x->too_large)
+        if (x->too_large || x->overloaded)
             return MHD_YES;
         if (n > s->o.max_body - x->len) {
             x->too_large = 1;
@@ -315,6 +552,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             uint8_t *b;
             while (cap < x->len + n)
                 cap = cap > s->o.max_body / 2 ? s->o.max_body : cap * 2;
+            /* A declared body gets no more than its length; a chunked one
+             * grows its reservation first (503 when it does not fit). */
+            if (x->declared > 0 && cap > x->declared)
+                cap = x->declared > x->len + n ? x->declared : x->len + n;
+            if (henn__svc_admit_grow(s, x->ticket, cap) != 0) {
+                x->overloaded = 1;
+                free(x->body);
+                x->body = NULL;
+                x->len = x->cap = 0;
+                return MHD_YES;
+            }
             b = realloc(x->body, cap);
             if (b == NULL)
                 return MHD_NO;
@@ -329,6 +577,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (x->too_large) {
         access_log(s, method, url, 413, 0, 0, &x->t0);
         return queue_error(s, c, 413, "too_large", "the request body exceeds the server's limit");
+    }
+    if (x->overloaded) {
+        access_log(s, method, url, 503, 0, 0, &x->t0);
+        return queue_error(s, c, 503, "overloaded",
+                           "the server holds its limit of buffered bodies; retry later");
     }
     if (strlen(url) >= sizeof(x->path) - 32) {
         access_log(s, method, "(long)", 414, x->len, 0, &x->t0);
@@ -392,10 +645,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     henn_svc_server *s = cls;
     conn_ctx *x = *con_cls;
-    (void)c;
     (void)toe;
+    slot_mark(s, c, 0);
     if (x == NULL)
         return;
+    henn__svc_admit_release(s, x->ticket);
+    x->ticket = NULL;
     henn_svc_response_free(&x->rs);
     if (x->authz != NULL) {
         henn_memzero(x->authz, strlen(x->authz));
@@ -507,8 +762,42 @@ static int parse_listen(struct sockaddr_storage *ss, socklen_t *sl, int *v6, int
     return 0;
 }
 
-int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o)
+/* The limits of o with 0 replaced by their defaults, max_conns under the
+ * open-files limit and max_body_memory at least max_body. */
+static void effective_limits(henn_svc_server_opts *o)
 {
+    henn_svc_server_opts d;
+    struct rlimit rl;
+    henn_svc_server_opts_default(&d);
+    if (o->max_conns == 0)
+        o->max_conns = d.max_conns;
+    if (o->header_timeout_s == 0)
+        o->header_timeout_s = d.header_timeout_s;
+    if (o->max_uploads_per_session == 0)
+        o->max_uploads_per_session = d.max_uploads_per_session;
+    if (o->max_polls_per_session == 0)
+        o->max_polls_per_session = d.max_polls_per_session;
+    if (o->max_polls == 0)
+        o->max_polls = d.max_polls;
+    if (o->max_body_memory == 0)
+        o->max_body_memory = d.max_body_memory;
+    if (o->max_body_memory < o->max_body)
+        o->max_body_memory = o->max_body;
+    /* Each connection is a descriptor; the store, the log and the
+     * parties keep a few more. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)o->max_conns + 128) {
+        unsigned n = rl.rlim_cur > 128 + 16 ? (unsigned)(rl.rlim_cur - 128) : 16;
+        if (o->log != NULL)
+            fprintf(o->log, "henn serve: %u connections at most (the open-files limit is %llu)\n",
+                    n, (unsigned long long)rl.rlim_cur);
+        o->max_conns = n;
+    }
+}
+
+int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o_in)
+{
+    henn_svc_server_opts oo, *o = &oo;
     henn_svc_server *s;
     daemon_state *ds;
     struct sockaddr_storage sa;
@@ -520,7 +809,11 @@ int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o)
     size_t ulen;
 
     *out = NULL;
-    if (o == NULL || o->data_dir == NULL || o->listen == NULL || o->threads == 0 ||
+    if (o_in == NULL)
+        return HENN_EINVAL;
+    oo = *o_in;
+    effective_limits(o);
+    if (o->data_dir == NULL || o->listen == NULL || o->threads == 0 ||
         o->threads > 1024 || o->max_body == 0 || (o->cert_file == NULL) != (o->key_file == NULL))
         return HENN_EINVAL;
     if (parse_listen(&sa, &sl, &v6, &loopback, host, o->listen) != 0) {
@@ -544,6 +837,16 @@ int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o)
     }
     s->daemon = ds;
     ds->listen_fd = MHD_INVALID_SOCKET;
+    pthread_mutex_init(&ds->conn_lock, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&ds->conn_cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    ds->max_conns = o->max_conns;
+    ds->header_ms = (int64_t)o->header_timeout_s * 1000;
     pthread_mutex_init(&s->flight_lock, NULL);
     pthread_cond_init(&s->flight_cond, NULL);
     rc = henn__svc_core_open(s, o);
@@ -563,11 +866,21 @@ int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o)
     if (tls)
         flags |= MHD_USE_TLS;
     {
-        struct MHD_OptionItem opts[8];
+        struct MHD_OptionItem opts[12];
         size_t k = 0;
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sa};
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
                                             (intptr_t)o->idle_conn_s, NULL};
+        /* libmicrohttpd's table stays above max_conns (on_accept keeps to
+         * it; the margin covers accepts racing on the pool's workers, which
+         * each get an equal share of the table). */
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                            (intptr_t)(2 * o->max_conns + 16 * o->threads),
+                                            NULL};
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            (intptr_t)o->max_conns_per_ip, NULL};
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                            (intptr_t)CONN_MEMORY, NULL};
         if (o->threads > 1)
             opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
                                                 (intptr_t)o->threads, NULL};
@@ -577,8 +890,9 @@ int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o)
         }
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
         (void)sl;
-        ds->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY,
+        ds->d = MHD_start_daemon(flags, 0, on_accept, ds, on_request, s,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, ds, MHD_OPTION_ARRAY,
                                  opts, MHD_OPTION_END);
     }
     if (ds->d == NULL) {
@@ -588,6 +902,11 @@ int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o)
         henn_svc_server_stop(s);
         return HENN_EIO;
     }
+    if (pthread_create(&ds->reaper, NULL, reaper_main, ds) != 0) {
+        henn_svc_server_stop(s);
+        return HENN_ENOMEM;
+    }
+    ds->reaper_started = 1;
     info = MHD_get_daemon_info(ds->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : 0;
     ulen = strlen(host) + 32;
@@ -644,7 +963,16 @@ void henn_svc_server_stop(henn_svc_server *s)
         if (ds->listen_fd != MHD_INVALID_SOCKET)
             close(ds->listen_fd);
     }
+    if (ds != NULL && ds->reaper_started) {
+        pthread_mutex_lock(&ds->conn_lock);
+        ds->reaper_stop = 1;
+        pthread_cond_broadcast(&ds->conn_cond);
+        pthread_mutex_unlock(&ds->conn_lock);
+        pthread_join(ds->reaper, NULL);
+    }
     if (ds != NULL) {
+        pthread_mutex_destroy(&ds->conn_lock);
+        pthread_cond_destroy(&ds->conn_cond);
         if (ds->key != NULL)
             henn_memzero(ds->key, ds->key_len);
         free(ds->key);

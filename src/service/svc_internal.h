@@ -213,6 +213,11 @@ struct henn_svc_server {
     int stopping;       /* henn_svc_server_stop began: no new handler threads */
     unsigned busy;      /* of those, the ones counted against opts.threads */
     unsigned polls;     /* of those, the long polls (not counted) */
+    /* Admission from the headers (router.c, under lock): bytes of request
+     * bodies reserved (at most max_body_memory) and long polls held (at
+     * most max_polls), all sessions together. */
+    size_t body_reserved;
+    unsigned polls_held;
     /* Test hook (henn__svc_server_crash_after): SIGKILL the process right
      * after this message's commit, before its response leaves (0: off). */
     uint64_t crash_after_seq;
@@ -238,6 +243,33 @@ unsigned henn__svc_preauth(henn_svc_server *s, const char *path, const char *aut
  * body (health, unknown or malformed paths, a method the route does not
  * take): the daemon then answers from the headers, without reading it. */
 int henn__svc_bodyless(const char *method, const char *path);
+
+/*
+ * The daemon's admission of a request from its headers, after
+ * henn__svc_preauth: the limits a peer could otherwise exhaust
+ * (henn_svc_server_opts). body_len: the declared Content-Length (0 when
+ * none), chunked: a body of unknown length follows. Returns 0 with *t set
+ * (release it with henn__svc_admit_release when the request ends, however
+ * it ends), 429 (the token's session holds max_uploads_per_session
+ * uploads or max_polls_per_session long polls), 503 (the body does not
+ * fit max_body_memory, or max_polls long polls are held), or 500 (out of
+ * memory). The session is that of the bearer token (owner's or
+ * authority's), whatever the path names; requests without a body outside
+ * the long poll are admitted without counting.
+ */
+typedef struct henn__svc_ticket henn__svc_ticket;
+unsigned henn__svc_admit(henn_svc_server *s, const char *method, const char *path,
+                         const char *authz, uint64_t body_len, int chunked, henn__svc_ticket **t);
+/* A chunked body grew to total bytes: reserve them (0), or 503 when they do
+ * not fit max_body_memory (the reservation stays as it was). */
+unsigned henn__svc_admit_grow(henn_svc_server *s, henn__svc_ticket *t, size_t total);
+/* Give back what t holds (NULL allowed). */
+void henn__svc_admit_release(henn_svc_server *s, henn__svc_ticket *t);
+
+/* Test hook: the daemon's TCP connections now held (after an eviction, the
+ * closed ones until libmicrohttpd lets them go) and the body bytes
+ * reserved; either pointer may be NULL. */
+void henn__svc_server_usage(henn_svc_server *s, unsigned *conns, size_t *body_reserved);
 
 /* Cancel every session's running job (server stop: long polls return). */
 void henn__svc_core_cancel_jobs(henn_svc_server *s);

@@ -71,6 +71,25 @@ st=$?
 pid=
 [ "$st" -eq 0 ] && ok || bad "SIGINT: exit $st"
 
+# --max-conns-per-ip 2 --header-timeout 1: two half-sent requests from
+# 127.0.0.1 hold the address's places (a third connection is closed
+# unanswered) until the header deadline closes them; then it is served.
+: >"$dir/url"
+start --max-conns-per-ip 2 --max-conns 64 --header-timeout 1
+exec 4<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /v1/hea' >&4
+printf 'GET /v1/hea' >&5
+sleep 0.3
+r=$(http GET /v1/health)
+[ -z "$r" ] && ok || bad "a third connection from one address was served: $r"
+sleep 1.5
+r=$(http GET /v1/health)
+case "$r" in "HTTP/1.1 200"*) ok ;; *) bad "after the header deadline: $r" ;; esac
+exec 4<&- 5<&-
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
 # Refusals: usage errors exit 2.
 "$HENN" serve --listen 0.0.0.0:0 --data-dir "$dir/d2" >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "plain HTTP on 0.0.0.0 accepted"
@@ -83,6 +102,13 @@ pid=
 "$HENN" serve --listen 127.0.0.1:0 --data-dir "$dir/d3" --tokens "$dir/none" >/dev/null 2>&1
 [ $? -eq 1 ] && ok || bad "missing tokens file accepted"
 "$HENN" serve --help | grep -q -- '--listen' && ok || bad "--help"
+"$HENN" serve --help | grep -q -- '--max-conns-per-ip N' && ok || bad "--help: --max-conns-per-ip"
+"$HENN" serve --max-conns 5 >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "--max-conns 5 accepted"
+"$HENN" serve --max-conns-per-ip x >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "--max-conns-per-ip x accepted"
+"$HENN" serve --header-timeout 0 >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "--header-timeout 0 accepted"
 
 echo "test_serve_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
