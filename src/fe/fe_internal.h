@@ -65,7 +65,7 @@ void henn__fe_msm_fast(struct decaf_255_point_s *out, const henn_fe_elem *p, con
  * henn__fe_msm_fast's two engines, for differential tests: the scalar
  * group law only, and the eight-lane AVX-512 IFMA one (msm_ifma.c; 0, or
  * HENN_EPARAM on a processor without IFMA). The automatic choice takes
- * IFMA from n = 32 up on terms with Z = 1. Same preconditions.
+ * IFMA from n = 16 up on terms with Z = 1. Same preconditions.
  */
 void henn__fe_msm_fast_scalar(struct decaf_255_point_s *out, const henn_fe_elem *p,
                               const int64_t *k, size_t n);

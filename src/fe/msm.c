@@ -296,7 +296,7 @@ static int window_sum(ext_pt *sum, ext_pt *bk, unsigned char *used, size_t nb, c
  * and n is at least IFMA_MIN_N, else the scalar one; 1: scalar only;
  * 2: IFMA only (HENN_EPARAM without it). 0 or that code.
  */
-#define IFMA_MIN_N 32
+#define IFMA_MIN_N 16 /* measured crossover (8-bit and 15-bit k): 16 to 24 terms */
 
 static int msm_affine(struct decaf_255_point_s *out, const henn_fe_elem *p, const int64_t *k,
                       size_t n, int mode)
