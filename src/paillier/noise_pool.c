@@ -15,8 +15,10 @@
  * the pool into the caller's array: each is handed out once and no copy
  * stays behind. Slots that receive the caller's old values are wiped.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_getcpuclockid, clock_gettime */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "paillier_internal.h"
 
@@ -147,6 +149,16 @@ void henn__noise_pool_counts(henn__noise_pool *np, uint64_t *made, uint64_t *tak
     *have = np->have;
     *err = np->err;
     pthread_mutex_unlock(&np->mu);
+}
+
+double henn__noise_pool_cpu_seconds(henn__noise_pool *np)
+{
+    clockid_t id;
+    struct timespec ts;
+    if (np == NULL || pthread_getcpuclockid(np->thread, &id) != 0 ||
+        clock_gettime(id, &ts) != 0)
+        return -1.0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 void henn__noise_pool_free(henn__noise_pool *np)

@@ -266,6 +266,9 @@ int henn__mbsq_multi_exp(mpz_t *r, const mpz_t root, const mpz_t *base, size_t m
  * henn__noise_pool_counts: values made and taken so far, ready now, and
  *   the thread's error (0, or the code that stopped it: HENN_ERNG,
  *   HENN_ENOMEM; the pool then stays empty once drained).
+ * henn__noise_pool_cpu_seconds: CPU seconds the thread has used so far
+ *   (benchmarks: the work taken off the caller's critical path), or -1
+ *   where the platform cannot say.
  * henn__noise_pool_free: stops the thread (waits for the group it is
  *   computing, at most 8 exponentiations), wipes every value and frees;
  *   NULL is allowed.
@@ -280,6 +283,7 @@ size_t henn__noise_pool_take(henn__noise_pool *np, mpz_t *out, size_t count);
 int henn__noise_pool_same_key(const henn__noise_pool *np, const henn_paillier_pk *pk);
 void henn__noise_pool_counts(henn__noise_pool *np, uint64_t *made, uint64_t *taken,
                              size_t *have, int *err);
+double henn__noise_pool_cpu_seconds(henn__noise_pool *np);
 void henn__noise_pool_free(henn__noise_pool *np);
 
 /* Fixed-base table (fbtab.c), on mt (the public key's context of n^2,

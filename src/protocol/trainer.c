@@ -605,6 +605,14 @@ void henn__trainer_pool_counts(const henn_trainer *t, uint64_t *made, uint64_t *
         henn__noise_pool_counts(t->pool, made, taken, &have, &err);
 }
 
+/* Benchmark hook (declared in bench/): CPU seconds of the inference pool's
+ * thread so far (0 without a pool, -1 where the platform cannot say). */
+double henn__trainer_pool_cpu_seconds(const henn_trainer *t);
+double henn__trainer_pool_cpu_seconds(const henn_trainer *t)
+{
+    return t->pool != NULL ? henn__noise_pool_cpu_seconds(t->pool) : 0.0;
+}
+
 /*
  * Re-randomise the inference results c[0 .. count) (c[i] *= r_i^n mod
  * n^2): the noise comes from the trainer's pool first (drawn by its

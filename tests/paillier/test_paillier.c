@@ -1129,6 +1129,8 @@ static void test_noise_pool(void)
     CHECK_EQ_INT(taken, TOTAL);
     CHECK(made >= taken && made - taken == have && have <= 24 && made % 8 == 0);
     check_pool_values(&key, v, TOTAL, 1);
+    CHECK(henn__noise_pool_cpu_seconds(np) > 0.0); /* the thread did the exponentiations */
+    CHECK(henn__noise_pool_cpu_seconds(NULL) < 0.0);
     henn__noise_pool_free(np); /* thread busy or waiting: both stop */
 
     /* started and freed at once (the thread mid-group) */
