@@ -237,8 +237,11 @@ HENN_API void henn_feip_ct_clear(henn_feip_ct *ct);
  * henn_feip_decrypt: v = <x, y> = dlog(sum y_i c_i - sk c_0), with a
  * multi-scalar multiplication over the signed y (mixed additions when the
  * points are affine, as henn_feip_encrypt and the deserializer leave them)
- * and the table dl: about 0.31 ms at n = 784, 15-bit y, results near 2^25
- * (best of five at load 10 on a 2-vCPU EPYC VM). For many keys on one
+ * and the table dl: about 0.12 ms at n = 784, 15-bit y, results near 2^25
+ * (medians 121-123 us, CPU 124 us, at load 11 on a 2-vCPU EPYC VM) where
+ * the processor has AVX-512 IFMA (the MSM eight buckets at a time, sk c_0
+ * with a point's four coordinates in four lanes); about 0.31-0.34 ms on the
+ * 64-bit code otherwise. For many keys on one
  * ciphertext see henn_feip_ct_prep_init. Also HENN_EINVAL when dl was not
  * built.
  * Errors: HENN_EINVAL (lengths), HENN_ERANGE (|y_i| > Y, or the result is
@@ -263,11 +266,14 @@ HENN_API HENN_NODISCARD int henn_feip_decrypt_naive(int64_t *v, const henn_feip_
  * once per ciphertext what every decryption of it would repeat: the points
  * c_i and their shifts 2^(8 j) c_i made affine (one window of signed 8-bit
  * digits over n m points replaces m windows; m = 2 for |y_i| < 2^15) and a
- * fixed-base table for c_0 (sk c_0 then costs about 12 us instead of 48).
+ * fixed-base table for c_0 (sk c_0 then costs about 12 us instead of 48,
+ * or 16 with AVX-512 IFMA).
  * Memory: about 2 m x 120 bytes per element plus 9 KiB (n = 784, 15-bit Y:
  * 376 KiB). Cost: about 1.9 ms at n = 784 against about 0.08 ms saved per
- * decryption (1.29x; CPU time on the loaded 2-vCPU VM), so it pays from
- * about 25 keys per ciphertext (CryptoNN's 784-128 layer uses 128).
+ * decryption on the 64-bit code (1.29x; CPU time on the loaded 2-vCPU VM),
+ * so it pays from about 25 keys per ciphertext (CryptoNN's 784-128 layer
+ * uses 128); with AVX-512 IFMA about 0.015-0.02 ms saved (102-107 against
+ * 121-123 us), from about 100 keys.
  * Read-only after init: one prep may serve several threads. Not
  * serializable (rebuild it from the ciphertext).
  */
