@@ -287,7 +287,7 @@ static inline void add_cached(ext_pt *r, const ext_pt *p, const cached_pt *q)
  * q[2i], q[2i + 1] = P_i, -P_i in niels form (aff NULL) or as libdecaf
  * points with Z = 1 (aff, q NULL), signed digits |d| <= 2^(c - 1), w
  * windows (msm_ifma.c). 0, HENN_EPARAM without AVX-512 IFMA, HENN_EINVAL
- * (c outside 1..16, w outside 1..64, not exactly one of q and aff),
+ * (c outside 1..15, w outside 1..64, not exactly one of q and aff),
  * HENN_ENOMEM. Variable time (public inputs only).
  */
 int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const henn_fe_elem *aff,

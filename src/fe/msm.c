@@ -399,7 +399,9 @@ int henn__fe_msm_prep_init(struct henn__fe_msm_prep *pr, const henn_fe_elem *p, 
         return HENN_EINVAL;
     unsigned b = bits_of(k_bound), c = 1, m = b + 1;
     double best = 0;
-    for (unsigned cc = 1; cc <= 16; cc++) {
+    /* c <= 15: digits are int16_t and the top one may reach 2^(c - 1); c =
+     * 16 (chosen from about n = 80,000 up) made it -2^15 */
+    for (unsigned cc = 1; cc <= 15; cc++) {
         unsigned mm = (b + 1 + cc - 1) / cc;
         double cost = 7.0 * (double)n * mm + 9.0 * (double)(1u << cc);
         if (cc == 1 || cost < best) {

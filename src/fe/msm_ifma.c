@@ -415,7 +415,7 @@ int henn__fe_msm_ifma(struct decaf_255_point_s *out, const niels_pt *q, const he
     static const ext_pt id = {{{0}}, {{1}}, {{1}}, {{0}}};
     if (!henn__fe_ifma_cpu())
         return HENN_EPARAM;
-    if (c < 1 || c > 16 || w < 1 || w > 64 || n > UINT32_MAX / (2 * w) ||
+    if (c < 1 || c > 15 || w < 1 || w > 64 || n > UINT32_MAX / (2 * w) ||
         (q == NULL) == (aff == NULL))
         return HENN_EINVAL;
     const size_t nb = (size_t)1 << (c - 1), nbt = nb * w;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fe/edwards.h" /* henn__fe_msm_ifma */
 #include "fe/fe_internal.h"
 #include "henn/fe.h"
 
@@ -178,6 +179,16 @@ static void test_msm_ifma(void)
         free(p);
         printf("test_msm_ifma: no AVX-512 IFMA on this processor, skipped\n");
         return;
+    }
+    { /* refused shapes: 16-bit windows (int16_t digits), no points or two kinds */
+        henn_fe_elem *p1 = henn__fe_elems_alloc(1);
+        int16_t d1 = 1;
+        decaf_255_point_copy(FE_PT(&p1[0]), decaf_255_point_base);
+        CHECK_RC(henn__fe_msm_ifma(a, NULL, p1, &d1, 1, 16, 1), HENN_EINVAL);
+        CHECK_RC(henn__fe_msm_ifma(a, NULL, p1, &d1, 1, 0, 1), HENN_EINVAL);
+        CHECK_RC(henn__fe_msm_ifma(a, NULL, p1, &d1, 1, 8, 0), HENN_EINVAL);
+        CHECK_RC(henn__fe_msm_ifma(a, NULL, NULL, &d1, 1, 8, 1), HENN_EINVAL);
+        free(p1);
     }
     static const size_t lens[] = {1, 2, 7, 8, 9, 31, 32, 33, 100, 784};
     static const uint64_t bounds[] = {1, 2, 127, 128, 255, 21483, 32768, 1u << 20, 1ULL << 40};
