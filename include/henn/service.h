@@ -117,6 +117,13 @@ typedef struct henn_svc_server henn_svc_server;
  *                 with Retry-After, from the headers where declared.
  *  max_polls_per_session: long polls (GET .../requests) one session's
  *                 tokens may hold at once (default 4); more: 429 "busy".
+ *  max_sessions_per_token: with tokens_file, the sessions created with one
+ *                 of its tokens that the server holds at once (default
+ *                 256), so that one token holder cannot take every place
+ *                 of max_sessions; more: 507 "sessions". Counted across
+ *                 restarts (the store keeps a tag of the creating token);
+ *                 concurrent creations may pass it by the number of
+ *                 threads.
  *  max_polls:     long polls held at once, all sessions (default 256);
  *                 more: 503 "overloaded" with Retry-After. Long polls
  *                 never take one of the `threads` request slots.
@@ -142,6 +149,7 @@ typedef struct henn_svc_server_opts {
     unsigned max_conns, max_conns_per_ip, header_timeout_s;
     unsigned max_uploads_per_session, max_polls_per_session, max_polls;
     size_t max_body_memory;
+    size_t max_sessions_per_token;
 } henn_svc_server_opts;
 
 /* henn_svc_server_opts_default: the defaults above (data_dir NULL). */

@@ -22,6 +22,7 @@ void henn_svc_server_opts_default(henn_svc_server_opts *o)
     o->max_polls_per_session = 4;
     o->max_polls = 256;
     o->max_body_memory = (size_t)1 << 30;
+    o->max_sessions_per_token = 256;
 }
 
 void henn_svc_response_free(henn_svc_response *rs)

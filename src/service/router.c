@@ -55,6 +55,10 @@ struct henn__svc_session {
     /* Requests with a body and long polls its tokens hold in the daemon
      * (henn__svc_admit; s->lock). */
     unsigned uploads, polls;
+    /* With a tokens file: which server token created the session (the
+     * config's "creator_tag", a tag derived from the token's hash; "" when
+     * none), counted against max_sessions_per_token. */
+    char creator[17];
     henn__svc_session *next;
 };
 
@@ -298,6 +302,7 @@ static int session_party(henn_svc_server *s, henn__svc_session *ss)
     cfg = json_loads(ss->row.config, 0, NULL);
     if (cfg == NULL)
         return HENN_EFORMAT;
+    json_object_del(cfg, "creator_tag"); /* the server's, not the party's */
     if (ss->proto->snapshot != NULL) {
         /* The model a finished job left replaces the config's. */
         uint8_t *state = NULL;
@@ -362,6 +367,17 @@ static int session_authority(henn__svc_session *ss)
     return rc;
 }
 
+/* The config's creator tag into ss->creator ("" when none). */
+static void session_creator(henn__svc_session *ss)
+{
+    json_t *cfg = json_loads(ss->row.config, 0, NULL);
+    const char *t = json_string_value(json_object_get(cfg, "creator_tag"));
+    ss->creator[0] = '\0';
+    if (t != NULL && strlen(t) == 16 && is_hex(t, 16))
+        memcpy(ss->creator, t, 17);
+    json_decref(cfg);
+}
+
 static int load_one(void *user, henn__svc_row *r)
 {
     henn_svc_server *s = user;
@@ -384,6 +400,7 @@ static int load_one(void *user, henn__svc_row *r)
         return rc;
     }
     free(r->job);
+    session_creator(ss);
     ss->next = s->sessions;
     s->sessions = ss;
     return 0;
@@ -430,12 +447,19 @@ static int read_tokens(henn_svc_server *s, const char *path)
     return 0;
 }
 
-static int server_token_ok(const henn_svc_server *s, const char *authz)
+/* Whether authz carries a token of the tokens file (any, without one);
+ * tag (17 bytes, may be NULL) gets the matching token's creator tag: 16
+ * hex digits of a keyed hash of its hash (a name for the token in the
+ * store that reveals nothing of it), "" without a tokens file. */
+static int server_token_match(const henn_svc_server *s, const char *authz, char *tag)
 {
+    static const uint8_t key[17] = "henn creator tag";
     const char *tok;
     size_t tlen, i;
-    uint8_t h[32];
+    uint8_t h[32], t[8];
     int ok = 0;
+    if (tag != NULL)
+        tag[0] = '\0';
     if (s->n_server_tokens == 0)
         return 1;
     tok = bearer(authz, &tlen);
@@ -444,8 +468,18 @@ static int server_token_ok(const henn_svc_server *s, const char *authz)
     token_hash(h, tok, tlen);
     for (i = 0; i < s->n_server_tokens; i++)
         ok |= sodium_memcmp(s->server_tokens[i], h, sizeof(h)) == 0;
+    if (ok && tag != NULL) {
+        crypto_generichash(t, sizeof(t), h, sizeof(h), key, 16);
+        hex(tag, t, sizeof(t));
+    }
     return ok;
 }
+
+static int server_token_ok(const henn_svc_server *s, const char *authz)
+{
+    return server_token_match(s, authz, NULL);
+}
+
 
 /* ---------------------------------------------------------------- core */
 
@@ -606,6 +640,19 @@ static size_t session_count(henn_svc_server *s)
     return n;
 }
 
+/* The number of sessions created with the server token of creator tag
+ * (s->lock). */
+static size_t creator_count(henn_svc_server *s, const char *tag)
+{
+    henn__svc_session *ss;
+    size_t n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (ss = s->sessions; ss != NULL; ss = ss->next)
+        n += strcmp(ss->creator, tag) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 /* Delete the sessions untouched for session_ttl_s (at most 64 per call):
  * expired sessions must not hold places under max_sessions. */
 static void sweep_expired(henn_svc_server *s)
@@ -640,16 +687,21 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
     const henn__svc_protocol *proto;
     henn__svc_session *ss;
     uint8_t id[16], tok[32], atok[32], ahash[32];
-    char tok_hex[65], atok_hex[65], ahash_hex[65];
+    char tok_hex[65], atok_hex[65], ahash_hex[65], creator[17];
     int rc;
 
-    if (!server_token_ok(s, rq->authorization))
+    if (!server_token_match(s, rq->authorization, creator))
         return respond_unauthorized(rs);
-    if (s->o.max_sessions > 0 && session_count(s) >= s->o.max_sessions)
+    if ((s->o.max_sessions > 0 && session_count(s) >= s->o.max_sessions) ||
+        (creator[0] != '\0' && creator_count(s, creator) >= s->o.max_sessions_per_token))
         sweep_expired(s);
     if (s->o.max_sessions > 0 && session_count(s) >= s->o.max_sessions)
         return respond_error(rs, 507, "sessions",
                              "the server holds its maximum number of sessions");
+    /* One server token (one tenant) cannot take every place. */
+    if (creator[0] != '\0' && creator_count(s, creator) >= s->o.max_sessions_per_token)
+        return respond_error(rs, 507, "sessions",
+                             "this token holds its maximum number of sessions");
     body = json_loadb((const char *)rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
     if (body == NULL || !json_is_object(body))
         goto bad;
@@ -682,7 +734,17 @@ static int do_create(henn_svc_server *s, const henn_svc_request *rq, henn_svc_re
             return HENN_ENOMEM;
         }
     }
+    /* The creator tag is stored with the config (a restart counts it
+     * again) but never handed to the party, here or at a rebuild. */
+    json_object_del(cfg, "creator_tag");
+    if (creator[0] != '\0' && json_object_set_new(cfg, "creator_tag", json_string(creator)) != 0) {
+        json_decref(body);
+        session_free(ss);
+        return HENN_ENOMEM;
+    }
     ss->row.config = dump(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    json_object_del(cfg, "creator_tag");
+    memcpy(ss->creator, creator, sizeof(creator));
     po = party_opts(s);
     rc = ss->row.config == NULL ? HENN_ENOMEM : henn__svc_jobs_new(&ss->jobs);
     if (rc == 0)

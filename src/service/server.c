@@ -781,6 +781,8 @@ static void effective_limits(henn_svc_server_opts *o)
         o->max_polls = d.max_polls;
     if (o->max_body_memory == 0)
         o->max_body_memory = d.max_body_memory;
+    if (o->max_sessions_per_token == 0)
+        o->max_sessions_per_token = d.max_sessions_per_token;
     if (o->max_body_memory < o->max_body)
         o->max_body_memory = o->max_body;
     /* Each connection is a descriptor; the store, the log and the

@@ -24,7 +24,10 @@
  *    answered 429 at once (it used to wait its wait=S); max_polls held
  *    server-wide, 503 at once; ordinary requests are served meanwhile;
  *  - headers: a flood of header lines beyond the 32 KiB per-connection
- *    buffer is refused and the server stays up. */
+ *    buffer is refused and the server stays up;
+ *  - sessions: one token of the tokens file holds max_sessions_per_token
+ *    sessions (a creator tag written by the client does not help), also
+ *    after a restart; another token still creates. */
 #define _DEFAULT_SOURCE
 #include "../test.h"
 
@@ -496,6 +499,17 @@ static int upload_start(uint16_t port, const sess *ss, size_t len, size_t part, 
     return fd;
 }
 
+/* Wait (at most ~5 s) until the server holds no body bytes (a request's
+ * are given back when its response has left, just after the client
+ * may have read it). */
+static size_t reserved_settle(henn_svc_server *s)
+{
+    int i;
+    for (i = 0; i < 100 && reserved(s) > 0; i++)
+        usleep(50000);
+    return reserved(s);
+}
+
 /* Wait (at most ~5 s) until the server has reserved want body bytes. */
 static size_t reserved_reaches(henn_svc_server *s, size_t want)
 {
@@ -571,7 +585,7 @@ static void test_uploads(void)
     if (fb >= 0)
         close(fb);
     CHECK_EQ_INT(conns_settle(v.s, 0), 0);
-    CHECK_EQ_INT(reserved(v.s), 0);
+    CHECK_EQ_INT(reserved_settle(v.s), 0);
     /* And a whole body on a goes through afterwards: an lr DATA message
      * (the party answers it with an error frame: 200). */
     {
@@ -583,7 +597,7 @@ static void test_uploads(void)
         CHECK_EQ_INT(http_bin(v.port, 1, 10, "POST", path, a.tok, m, sizeof(m), r, sizeof(r)),
                      200);
     }
-    CHECK_EQ_INT(reserved(v.s), 0);
+    CHECK_EQ_INT(reserved_settle(v.s), 0);
     srv_stop(&v);
 }
 
@@ -706,6 +720,105 @@ static void test_header_flood(void)
     srv_stop(&v);
 }
 
+/* ---------------------------------------------------------------- sessions */
+
+/* POST /v1/sessions through the router with server token tok: the status. */
+static unsigned create_with(henn_svc_server *s, const char *tok, const char *config,
+                            char *sid)
+{
+    char authz[128], body[256];
+    henn_svc_request rq;
+    henn_svc_response rs;
+    unsigned st;
+    snprintf(authz, sizeof(authz), "Bearer %s", tok);
+    snprintf(body, sizeof(body), "{\"protocol\":\"lr\",\"config\":%s}", config);
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "POST";
+    rq.path = "/v1/sessions";
+    rq.authorization = authz;
+    rq.body = (const uint8_t *)body;
+    rq.body_len = strlen(body);
+    if (henn_svc_server_route(s, &rq, &rs) != 0)
+        return 0;
+    st = rs.status;
+    if (sid != NULL) {
+        json_t *j = json_loadb((const char *)rs.body, rs.body_len, 0, NULL);
+        const char *id = json_string_value(json_object_get(j, "session"));
+        const char *tk = json_string_value(json_object_get(j, "token"));
+        snprintf(sid, 100, "%s %s", id != NULL ? id : "", tk != NULL ? tk : "");
+        json_decref(j);
+    }
+    henn_svc_response_free(&rs);
+    return st;
+}
+
+/* One server token holds max_sessions_per_token sessions (3 here), also
+ * after a restart and whatever creator tag the client writes into its
+ * config; another token still creates; a deletion makes room. */
+static void test_sessions_per_token(void)
+{
+    static const char T1[] = "aa11aa11aa11aa11aa11aa11aa11aa11", T2[] = "bb22bb22bb22bb22bb22bb22bb22bb22";
+    henn_svc_server_opts o;
+    srv v;
+    char tokens[600], first[100], path[128], authz[160];
+    FILE *f;
+    int i;
+    base_opts(&o);
+    o.max_sessions_per_token = 3;
+    v.dir = make_dir();
+    snprintf(tokens, sizeof(tokens), "%s.tokens", v.dir);
+    f = fopen(tokens, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fprintf(f, "%s\n%s\n", T1, T2);
+    fclose(f);
+    o.tokens_file = tokens;
+    o.listen = "127.0.0.1:0";
+    o.data_dir = v.dir;
+    CHECK_OK(henn_svc_server_start(&v.s, &o));
+    if (v.s == NULL)
+        return;
+    CHECK_EQ_INT(create_with(v.s, T1, "{}", first), 201);
+    CHECK_EQ_INT(create_with(v.s, T1, "{\"creator_tag\":\"0000000000000000\"}", NULL), 201);
+    CHECK_EQ_INT(create_with(v.s, T1, "{}", NULL), 201);
+    CHECK_EQ_INT(create_with(v.s, T1, "{}", NULL), 507);
+    CHECK_EQ_INT(create_with(v.s, T1, "{\"creator_tag\":\"0000000000000000\"}", NULL), 507);
+    for (i = 0; i < 3; i++)
+        CHECK_EQ_INT(create_with(v.s, T2, "{}", NULL), 201);
+    CHECK_EQ_INT(create_with(v.s, T2, "{}", NULL), 507);
+    /* A restart counts them again. */
+    henn_svc_server_stop(v.s);
+    v.s = NULL;
+    CHECK_OK(henn_svc_server_start(&v.s, &o));
+    if (v.s == NULL)
+        return;
+    CHECK_EQ_INT(create_with(v.s, T1, "{}", NULL), 507);
+    /* Deleting one of T1's sessions makes room for T1. */
+    {
+        henn_svc_request rq;
+        henn_svc_response rs;
+        char *sp = strchr(first, ' ');
+        CHECK(sp != NULL && sp - first == 32);
+        if (sp != NULL) {
+            *sp = '\0';
+            snprintf(path, sizeof(path), "/v1/sessions/%s", first);
+            snprintf(authz, sizeof(authz), "Bearer %s", sp + 1);
+            memset(&rq, 0, sizeof(rq));
+            rq.method = "DELETE";
+            rq.path = path;
+            rq.authorization = authz;
+            CHECK_OK(henn_svc_server_route(v.s, &rq, &rs));
+            CHECK_EQ_INT(rs.status, 204);
+            henn_svc_response_free(&rs);
+        }
+    }
+    CHECK_EQ_INT(create_with(v.s, T1, "{}", NULL), 201);
+    CHECK_EQ_INT(create_with(v.s, T1, "{}", NULL), 507);
+    srv_stop(&v);
+    unlink(tokens);
+}
+
 /* Options: 0 means the default; the defaults are as documented. */
 static void test_defaults(void)
 {
@@ -719,6 +832,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(o.max_polls_per_session, 4);
     CHECK_EQ_INT(o.max_polls, 256);
     CHECK_EQ_INT(o.max_body_memory, (size_t)1 << 30);
+    CHECK_EQ_INT(o.max_sessions_per_token, 256);
     base_opts(&o);
     o.max_conns = o.header_timeout_s = o.max_uploads_per_session = 0;
     o.max_polls_per_session = o.max_polls = 0;
@@ -744,5 +858,6 @@ int main(void)
     test_uploads();
     test_polls();
     test_header_flood();
+    test_sessions_per_token();
     return test_report("test_service_limits");
 }

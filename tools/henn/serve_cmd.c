@@ -18,7 +18,8 @@
 static const char serve_usage[] =
     "usage: henn serve [--listen ADDR:PORT] [--data-dir DIR] [--cert F --key F]\n"
     "                  [--tokens F] [--threads N] [--party-threads N] [--max-body BYTES]\n"
-    "                  [--max-sessions N] [--max-conns N] [--max-conns-per-ip N]\n"
+    "                  [--max-sessions N] [--max-sessions-per-token N]\n"
+    "                  [--max-conns N] [--max-conns-per-ip N]\n"
     "                  [--header-timeout S] [--insecure-http] [--json]\n"
     "  --listen ADDR:PORT  address to bind (default 127.0.0.1:8443; port 0: any free port)\n"
     "  --data-dir DIR      the database and blobs (default ./henn-data, created 0700)\n"
@@ -28,6 +29,7 @@ static const char serve_usage[] =
     "  --party-threads N   threads of each session's homomorphic work (default 1)\n"
     "  --max-body BYTES    largest request body (default 268435456)\n"
     "  --max-sessions N    sessions the server holds at most (default 1024)\n"
+    "  --max-sessions-per-token N  of them, created with one --tokens token (default 256)\n"
     "  --max-conns N       TCP connections held at once (default 512)\n"
     "  --max-conns-per-ip N  connections from one address (default 128; 0: no limit)\n"
     "  --header-timeout S  seconds to send complete request headers (default 10)\n"
@@ -91,6 +93,10 @@ int henn_cli_serve(int argc, char **argv)
             if (cli_parse_size(&v, val, 1, (size_t)1 << 24) != 0)
                 return serve_usage_error("--max-sessions wants 1..16777216");
             o.max_sessions = v;
+        } else if (strcmp(a, "--max-sessions-per-token") == 0) {
+            if (cli_parse_size(&v, val, 1, (size_t)1 << 24) != 0)
+                return serve_usage_error("--max-sessions-per-token wants 1..16777216");
+            o.max_sessions_per_token = v;
         } else if (strcmp(a, "--max-conns") == 0) {
             if (cli_parse_size(&v, val, 16, 65536) != 0)
                 return serve_usage_error("--max-conns wants 16..65536");
