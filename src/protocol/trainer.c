@@ -584,13 +584,14 @@ static int handle_data(henn_trainer *t, henn__rbuf *r)
 
 /* Test and benchmark hook (declared in tests and bench/): the capacity of
  * the inference noise pool (0: no pool, the noise drawn on the critical
- * path as before); an existing pool is stopped and wiped. */
+ * path as before; above HENN__NOISE_POOL_MAX the pool fails to start, the
+ * tests' way to take that path); an existing pool is stopped and wiped. */
 void henn__trainer_set_noise_pool(henn_trainer *t, size_t capacity);
 void henn__trainer_set_noise_pool(henn_trainer *t, size_t capacity)
 {
     henn__noise_pool_free(t->pool);
     t->pool = NULL;
-    t->pool_cap = capacity < HENN__NOISE_POOL_MAX ? capacity : HENN__NOISE_POOL_MAX;
+    t->pool_cap = capacity;
 }
 
 /* Test hook (declared in tests): values the inference pool made and
@@ -621,8 +622,8 @@ double henn__trainer_pool_cpu_seconds(const henn_trainer *t)
  * independent r^n with r uniform in [1, n), each value once, so the
  * CIPHER response is distributed as without the pool. The pool is
  * started here, for the current key (and restarted when SETUP changed
- * the key); without two threads, or when it cannot start, every value is
- * drawn on the spot.
+ * the key); without two threads, or when it cannot start (then not tried
+ * again), every value is drawn on the spot.
  */
 static int mask_infer(henn_trainer *t, mpz_t *c, size_t count)
 {
@@ -636,8 +637,10 @@ static int mask_infer(henn_trainer *t, mpz_t *c, size_t count)
         henn__noise_pool_free(t->pool); /* drawn for the old key */
         t->pool = NULL;
     }
-    if (t->pool == NULL && henn__noise_pool_new(&t->pool, &t->pk, t->pool_cap) != 0)
+    if (t->pool == NULL && henn__noise_pool_new(&t->pool, &t->pk, t->pool_cap) != 0) {
         t->pool = NULL;
+        t->pool_cap = 0; /* no thread to be had: on the spot from now on, as before */
+    }
     noise = calloc(count, sizeof(mpz_t));
     if (noise == NULL)
         return HENN_ENOMEM;

@@ -447,6 +447,14 @@ static void test_inference_pool(void)
     henn__trainer_pool_counts(t, &made, &taken);
     CHECK(made == 0 && taken == 0);
 
+    /* a pool that cannot start: every value on the spot, the same results,
+     * and no new attempt at the next round */
+    henn__trainer_set_noise_pool(t, HENN__NOISE_POOL_MAX + 1);
+    CHECK_OK(henn_owner_infer(o, &to_t, &p, X, rows, 10, 3, p1, s1));
+    CHECK(memcmp(p0, p1, rows) == 0 && memcmp(s0, s1, rows * 3 * sizeof(float)) == 0);
+    henn__trainer_pool_counts(t, &made, &taken);
+    CHECK(made == 0 && taken == 0);
+
     henn__trainer_set_noise_pool(t, 32);
     CHECK_OK(henn_owner_infer(o, &to_t, &p, X, rows, 10, 3, p1, s1)); /* starts the pool */
     CHECK(memcmp(p0, p1, rows) == 0 && memcmp(s0, s1, rows * 3 * sizeof(float)) == 0);
