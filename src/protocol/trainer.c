@@ -42,6 +42,13 @@ struct henn_trainer {
     int det;
     uint8_t mask_key[32];
     uint64_t mask_ctr;
+    /* The key of the request being masked: mask_key for a batch's first
+     * request; later ones of the batch are keyed by mask_key and bind, the
+     * hash of the owner's answers so far in the batch, so a request built
+     * on another answer (a restarted job that a cheating owner answers
+     * otherwise) never gets the masks of the one built before. */
+    uint8_t req_key[32], bind[32];
+    int bound;
 };
 
 /* Rows r0 .. r0 + c - 1 of group g. */
@@ -143,6 +150,8 @@ void henn_trainer_free(henn_trainer *t)
     henn__noise_reserve_clear(&t->noise);
     free(t->z1);
     henn_memzero(t->mask_key, sizeof(t->mask_key));
+    henn_memzero(t->req_key, sizeof(t->req_key));
+    henn_memzero(t->bind, sizeof(t->bind));
     free(t);
 }
 
@@ -278,10 +287,13 @@ static int write_cts(henn_trainer *t, henn__wbuf *w, mpz_t *c, size_t count)
 /*
  * Seeded masks of resumable training (henn__trainer_set_mask_key): x
  * uniform in [0, n) (kind 0: a mask R) or [1, n) (kind 1: a noise base r)
- * by rejection from XChaCha20(mask_key) with the nonce (request counter
- * ctr, element i, kind, attempt), so each value is a function of the key
- * and its position alone: a request built again after a restart has the
- * same bytes, whatever the threads. Timing: the rejection loop depends
+ * by rejection from XChaCha20(req_key) with the nonce (request counter
+ * ctr, element i, kind, attempt), req_key being mask_key for a batch's
+ * first request and otherwise bound to the owner's answers earlier in the
+ * batch, so each value is a function of the key, those answers and its
+ * position alone: a request built again after a restart on the same
+ * answers has the same bytes, whatever the threads, and one built on
+ * other answers has fresh masks. Timing: the rejection loop depends
  * on the value drawn and discarded, not on a kept one.
  */
 static int det_draw(mpz_t x, const henn_trainer *t, uint64_t ctr, size_t i, uint32_t kind)
@@ -301,7 +313,7 @@ static int det_draw(mpz_t x, const henn_trainer *t, uint64_t ctr, size_t i, uint
             nonce[16 + k] = (uint8_t)(kind >> (8 * k));
             nonce[20 + k] = (uint8_t)(attempt >> (8 * k));
         }
-        crypto_stream_xchacha20(buf, nb, nonce, t->mask_key);
+        crypto_stream_xchacha20(buf, nb, nonce, t->req_key);
         if (bits % 8 != 0)
             buf[0] &= (uint8_t)((1u << (bits % 8)) - 1u);
         mpz_import(x, nb, 1, 1, 1, 0, buf);
@@ -391,6 +403,11 @@ static int masked_decrypt(henn_trainer *t, henn_transport *to_owner, mpz_t *c, m
         return HENN_ENOMEM;
     for (i = 0; i < count; i++)
         mpz_init(R[i]);
+    if (t->det && t->bound)
+        crypto_generichash(t->req_key, sizeof(t->req_key), t->bind, sizeof(t->bind),
+                           t->mask_key, sizeof(t->mask_key));
+    else if (t->det)
+        memcpy(t->req_key, t->mask_key, sizeof(t->req_key));
     rc = t->det ? det_mask_all(t, c, R, count) : mask_all(t, c, R, count);
     t->mask_ctr++;
     if (rc != 0)
@@ -411,6 +428,14 @@ static int masked_decrypt(henn_trainer *t, henn_transport *to_owner, mpz_t *c, m
         henn__rbuf_u32(&r) != count) {
         rc = HENN_EPROTO;
         goto cleanup;
+    }
+    if (t->det) { /* bind the batch's next requests to this answer */
+        crypto_generichash_state hs;
+        crypto_generichash_init(&hs, NULL, 0, sizeof(t->bind));
+        crypto_generichash_update(&hs, t->bind, sizeof(t->bind));
+        crypto_generichash_update(&hs, resp, resp_len);
+        crypto_generichash_final(&hs, t->bind, sizeof(t->bind));
+        t->bound = 1;
     }
     for (i = 0; i < count; i++) {
         henn__rbuf_mpz(&r, M[i], nb);
@@ -811,6 +836,8 @@ static int train_group(henn_trainer *t, henn_transport *to_owner, step_buf *b, s
 
     mpz_init(t1);
     mpz_init(t2);
+    t->bound = 0; /* the batch's first request: masks from mask_key and the counter */
+    henn_memzero(t->bind, sizeof(t->bind));
     t->z1_count = 0; /* t->z1 holds this batch's view only once it is complete */
     /* Forward: E(W1 x) per hidden unit, slots = rows of the batch. */
     for (i = 0; i < H * D; i++)
@@ -968,6 +995,9 @@ void henn__trainer_set_mask_key(henn_trainer *t, const uint8_t *key, uint64_t ct
         memcpy(t->mask_key, key, sizeof(t->mask_key));
     else
         henn_memzero(t->mask_key, sizeof(t->mask_key));
+    henn_memzero(t->req_key, sizeof(t->req_key));
+    henn_memzero(t->bind, sizeof(t->bind));
+    t->bound = 0;
     t->mask_ctr = ctr;
 }
 
