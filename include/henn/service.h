@@ -328,6 +328,38 @@ HENN_API HENN_NODISCARD int henn_svc_answers_handle(henn_svc_answers *a, henn_ow
 HENN_API void henn_svc_answers_counts(const henn_svc_answers *a, uint64_t *repeats,
                                       uint64_t *refused);
 
+/*
+ * A training job driven by the owner (kdd-published). o: as for
+ * henn_svc_client_create (url, ca_file, allow_insecure_http, retry_s);
+ * session and token: the session's id (32 hex) and token (64 hex), e.g.
+ * from henn_svc_client_session/_token or a session file.
+ * henn_svc_job_start: POST .../jobs {"kind":"train","epochs","seed"};
+ *  *jid the job's id. Returns 0, HENN_EINVAL, HENN_EIO (network, or the
+ *  server refused: another job runs, no upload yet, ...), HENN_ENOMEM.
+ * henn_svc_job_serve: until job jid ends, long-poll its requests (2 s
+ *  polls), answer each with henn_svc_answers_handle(answers, owner) and
+ *  read the job's status (after an empty poll and every 2 answers);
+ *  progress(user, epochs done, rows of the current epoch, rows per epoch)
+ *  after every status read (may be NULL). When the
+ *  job is done, loss[0 .. epochs) gets its per-epoch losses. Connection
+ *  errors and 5xx (a server restarting) are retried until o->retry_s
+ *  (default 120 s) has passed. The job resumes after a restart of the
+ *  server, and a client restarted with the same session, token and jid
+ *  (a new answers record) continues it. Returns 0, HENN_EINVAL, HENN_EIO
+ *  (network, or the job failed), HENN_EPROTO (a request the owner's record
+ *  refuses, or a malformed status), the owner's codes, HENN_ENOMEM.
+ * Thread safety: one call per owner and answers record at a time.
+ */
+typedef void (*henn_svc_job_fn)(void *user, size_t epoch, size_t rows, size_t rows_total);
+HENN_API HENN_NODISCARD int henn_svc_job_start(const henn_svc_client_opts *o,
+                                               const char *session, const char *token,
+                                               size_t epochs, uint64_t seed, uint64_t *jid);
+HENN_API HENN_NODISCARD int henn_svc_job_serve(const henn_svc_client_opts *o,
+                                               const char *session, const char *token,
+                                               uint64_t jid, henn_owner *owner,
+                                               henn_svc_answers *answers, henn_svc_job_fn progress,
+                                               void *user, double *loss, size_t epochs);
+
 /* ------------------------------------------------- the authority (CryptoNN) */
 
 /*

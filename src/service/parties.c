@@ -25,7 +25,9 @@
  *    masks come from the job's seeded stream, so requests issued again
  *    after a restart are byte-identical). Result: none (the owner learns
  *    nothing about the model in this protocol; encrypted inference with
- *    INFER messages is allowed).
+ *    INFER messages is allowed), unless the config has "release_model":
+ *    true (a deployment whose model is the owner's: the trained model;
+ *    henn kdd train --server sets it to print its comparison table).
  *  - "lr": logistic regression on CKKS (henn_lr_server_*). Config {}.
  *    KEYS, DATA, TRAIN, STEP and MODEL change state; INFER does not.
  *    Result: none (the server holds only ciphertexts).
@@ -314,6 +316,12 @@ static void lr_free(void *party)
 
 /* ---- kdd-published ---- */
 
+/* The trainer and whether the owner may download its model. */
+typedef struct kb_party {
+    henn_trainer *t;
+    int release;
+} kb_party;
+
 static int kb_create(void **party, const json_t *config, const henn__svc_party_opts *o)
 {
     henn_nn_model m;
@@ -321,14 +329,21 @@ static int kb_create(void **party, const json_t *config, const henn__svc_party_o
     henn_trainer_limits lim;
     henn_batch_opts bo = {o->threads, NULL, NULL};
     henn_trainer *t = NULL;
+    json_t *rel = json_object_get(config, "release_model");
+    kb_party *kb;
     int rc;
 
     *party = NULL;
+    if (rel != NULL && !json_is_boolean(rel))
+        return HENN_EINVAL;
     rc = config_nn(&nn, config);
     if (rc == 0)
         rc = config_limits(&lim, config);
     if (rc != 0)
         return rc;
+    kb = calloc(1, sizeof(*kb));
+    if (kb == NULL)
+        return HENN_ENOMEM;
     rc = config_model(&m, config);
     if (rc == 0)
         rc = henn_trainer_new(&t, &m, &nn, &bo);
@@ -337,48 +352,75 @@ static int kb_create(void **party, const json_t *config, const henn__svc_party_o
         rc = henn_trainer_set_limits(t, &lim);
     if (rc != 0) {
         henn_trainer_free(t);
+        free(kb);
         return rc;
     }
     if (o->allow_insecure)
         henn__trainer_allow_insecure(t);
-    *party = t;
+    kb->t = t;
+    kb->release = rel != NULL && json_is_true(rel);
+    *party = kb;
     return 0;
+}
+
+static int kb_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    return henn_trainer_handle(((kb_party *)party)->t, req, req_len, resp, resp_len);
+}
+
+static void kb_free(void *party)
+{
+    if (party != NULL)
+        henn_trainer_free(((kb_party *)party)->t);
+    free(party);
+}
+
+/* The trained model, when the session's config has "release_model": true. */
+static int kb_result(void *party, uint8_t **out, size_t *out_len)
+{
+    kb_party *kb = party;
+    *out = NULL;
+    *out_len = 0;
+    if (!kb->release)
+        return HENN_EPROTO;
+    return henn_nn_model_serialize(out, out_len, henn_trainer_model(kb->t));
 }
 
 static int kb_snapshot(void *party, uint8_t **out, size_t *out_len)
 {
-    return henn_nn_model_serialize(out, out_len, henn_trainer_model(party));
+    return henn_nn_model_serialize(out, out_len, henn_trainer_model(((kb_party *)party)->t));
 }
 
 static int kb_train_epoch(void *party, henn_transport *to_owner, uint64_t seed,
                           henn_progress_fn progress, void *user, double *loss)
 {
-    return henn_trainer_train_epoch(party, to_owner, seed, progress, user, loss);
+    return henn_trainer_train_epoch(((kb_party *)party)->t, to_owner, seed, progress, user, loss);
 }
 
 static void kb_set_key(void *party, const uint8_t *key)
 {
-    henn__trainer_set_mask_key(party, key, 0);
+    henn__trainer_set_mask_key(((kb_party *)party)->t, key, 0);
 }
 
 static int kb_epoch_from(void *party, henn_transport *to_owner, uint64_t seed, size_t first,
                          double *total, size_t *done, henn__svc_batch_fn after, void *after_user,
                          henn_progress_fn progress, void *user, double *loss)
 {
-    int rc = henn__trainer_train_epoch_from(party, to_owner, seed, first, total, done, after,
-                                            after_user, progress, user);
+    int rc = henn__trainer_train_epoch_from(((kb_party *)party)->t, to_owner, seed, first, total,
+                                            done, after, after_user, progress, user);
     *loss = rc == 0 && *done > 0 ? *total / (double)*done : 0.0;
     return rc;
 }
 
 static int kb_state_get(void *party, uint8_t **buf, size_t *len)
 {
-    return henn__trainer_state_get(buf, len, party);
+    return henn__trainer_state_get(buf, len, ((kb_party *)party)->t);
 }
 
 static int kb_state_set(void *party, const uint8_t *buf, size_t len)
 {
-    return henn__trainer_state_set(party, buf, len);
+    return henn__trainer_state_set(((kb_party *)party)->t, buf, len);
 }
 
 static const henn__svc_resume KB_RESUME = {kb_set_key, kb_epoch_from, kb_state_get, kb_state_set};
@@ -386,7 +428,7 @@ static const henn__svc_resume KB_RESUME = {kb_set_key, kb_epoch_from, kb_state_g
 static const henn__svc_protocol PROTOCOLS[] = {
     {"kdd-private", kp_create, kp_handle, kp_changes, kp_result, kp_free, NULL, NULL, 0},
     {"kdd-infer", ki_create, ki_handle, ki_changes, NULL, ki_free, NULL, NULL, 0},
-    {"kdd-published", kb_create, ki_handle, ki_changes, NULL, ki_free, kb_train_epoch,
+    {"kdd-published", kb_create, kb_handle, ki_changes, kb_result, kb_free, kb_train_epoch,
      kb_snapshot, 0},
     {"lr", lr_create, lr_handle, lr_changes, NULL, lr_free, NULL, NULL, 0},
 };

@@ -835,6 +835,8 @@ static int do_result(henn_svc_server *s, henn__svc_session *ss, henn_svc_respons
         rc = ss->proto->result(ss->party, &buf, &len);
     if (rc == HENN_ENOMEM)
         return rc;
+    if (rc == HENN_EPROTO) /* kdd-published without "release_model" */
+        return respond_error(rs, 403, "not_allowed", "this session gives the client no result");
     if (rc != 0)
         return respond_error(rs, 500, "internal", "the session could not be rebuilt");
     respond_bytes(rs, buf, len);

@@ -12,6 +12,8 @@
  *    decrypts no more than an uninterrupted run, and the per-epoch
  *    losses and the final model's bytes (the server's snapshot) equal the
  *    uninterrupted in-process run's.
+ *  - test_release_config: kdd-published gives the owner no result unless
+ *    the config says "release_model": true (a boolean or nothing).
  * Keys under 2048 bits through the test hooks only. */
 #define _DEFAULT_SOURCE
 #include "../test.h"
@@ -587,6 +589,69 @@ static void test_kill9_job(void)
     henn_nn_model_clear(&m);
 }
 
+/* "release_model": a boolean or absent; without it the owner gets no
+ * result (403 inside henn_svc_client_result: HENN_EIO), with it the
+ * session's current model. */
+static void test_release_config(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_svc_client_opts co;
+    henn_svc_client *c = NULL;
+    char dir[300], base[64], *cfg;
+    uint8_t *got = NULL, *want = NULL;
+    size_t got_len = 0, want_len = 0, n;
+    uint16_t port = 0;
+    pid_t child;
+    int status = -1;
+    json_t *j;
+    static const char *const bad_values[] = {"\"yes\"", "1", "null"};
+
+    make_model(&m, &nn);
+    snprintf(dir, sizeof(dir), "%s/release", TMPROOT);
+    CHECK_EQ_INT(mkdir(dir, 0700), 0);
+    child = spawn_server(dir, 0, &port);
+    CHECK(child > 0);
+    if (child <= 0)
+        return;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)port);
+    memset(&co, 0, sizeof(co));
+    co.url = base;
+    co.retry_s = 5.0;
+    cfg = config_text(&m, &nn);
+    for (n = 0; n < sizeof(bad_values) / sizeof(bad_values[0]); n++) {
+        char *bad = malloc(strlen(cfg) + 64);
+        snprintf(bad, strlen(cfg) + 64, "{\"release_model\":%s,%s", bad_values[n], cfg + 1);
+        CHECK(henn_svc_client_create(&c, &co, "kdd-published", bad) != 0);
+        henn_svc_client_free(c);
+        c = NULL;
+        free(bad);
+    }
+    /* absent: no result */
+    CHECK_OK(henn_svc_client_create(&c, &co, "kdd-published", cfg));
+    CHECK_EQ_INT(henn_svc_client_result(c, &got, &got_len), HENN_EIO);
+    CHECK(got == NULL);
+    henn_svc_client_free(c);
+    c = NULL;
+    /* true: the model */
+    j = json_loads(cfg, 0, NULL);
+    json_object_set_new(j, "release_model", json_true());
+    free(cfg);
+    cfg = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    CHECK_OK(henn_svc_client_create(&c, &co, "kdd-published", cfg));
+    CHECK_OK(henn_svc_client_result(c, &got, &got_len));
+    CHECK_OK(henn_nn_model_serialize(&want, &want_len, &m));
+    CHECK(got != NULL && got_len == want_len && memcmp(got, want, want_len) == 0);
+    henn_svc_client_free(c);
+    CHECK_EQ_INT(kill(child, SIGTERM), 0);
+    CHECK_EQ_INT(waitpid(child, &status, 0), child);
+    free(got);
+    free(want);
+    free(cfg);
+    henn_nn_model_clear(&m);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -603,6 +668,7 @@ int main(void)
     reference_run();
     test_reissue_attack();
     test_kill9_job();
+    test_release_config();
     free(REF_MODEL);
     henn_paillier_pk_clear(&PK);
     henn_paillier_sk_clear(&SK);

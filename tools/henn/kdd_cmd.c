@@ -69,10 +69,13 @@ static const char *kdd_usage =
     "  --infer-rows N      test rows for encrypted inference (default 1000)\n"
     "  --threads T         worker threads (default: all cores)\n"
     "  --insecure-test-key allow keys under 2048 bits (tests only)\n"
-    "  --server URL        the model service's side (private training, inference)\n"
-    "                      runs on a henn server (henn serve); also --token F,\n"
+    "  --server URL        the model service's side (training, inference) runs\n"
+    "                      on a henn server (henn serve); also --token F,\n"
     "                      --ca F, --insecure-http, --session-file F\n"
     "                      (docs/SERVICE.md)\n"
+    "  --resume            with --server URL --session-file F --protocol published:\n"
+    "                      continue the job that a killed run of the same command\n"
+    "                      started (F holds its session, token, job and the key)\n"
     "  --decrypt-budget N  published protocol: most ciphertexts the owner decrypts\n"
     "                      for the trainer (default: exactly what honest training\n"
     "                      needs; 0 = no limit; the private owner always holds to\n"
@@ -95,6 +98,7 @@ typedef struct kopts {
     int header, rows_set, skip_bad, log1p, encrypted, insecure, quiet, eval, batch_set;
     size_t rows, test_rows, infer_rows, epochs, batch, bits, threads;
     int have_budget, protocol_set;
+    int resume; /* --resume: continue the job of --session-file (published, --server) */
     unsigned protocol; /* KDD_PRIVATE | KDD_PUBLISHED */
     uint64_t budget;
     size_t hidden[HENN_NN_MAX_LAYERS];
@@ -249,6 +253,8 @@ static int parse_kopts(kopts *o, int argc, char **argv)
             takes--;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1, takes = 0;
+        } else if (strcmp(a, "--resume") == 0) {
+            o->resume = 1, takes = 0;
         } else if (v == NULL && strncmp(a, "--", 2) == 0) {
             return bad("option needs a value (or is unknown)", a);
         } else if (strcmp(a, "--train") == 0) {
@@ -369,6 +375,11 @@ static int parse_kopts(kopts *o, int argc, char **argv)
     if (o->have_budget && !(o->protocol & KDD_PUBLISHED))
         return bad("--decrypt-budget applies to the published protocol (--protocol "
                    "published or both; the private owner decrypts at most the honest count)",
+                   NULL);
+    if (o->resume && (o->svc.server == NULL || o->svc.session_file == NULL ||
+                      o->protocol != KDD_PUBLISHED || !o->encrypted))
+        return bad("--resume continues the job of --session-file F: it goes with --encrypted "
+                   "--protocol published --server URL --session-file F",
                    NULL);
     return 0;
 }
@@ -914,6 +925,87 @@ static int infer_compare(run *r, henn_owner *owner, henn_transport *to_trainer,
     return rc;
 }
 
+/* The progress lines of a job on the server: one "encrypted epoch e/E"
+ * line per epoch, as in-process, from the job's status. */
+typedef struct job_prog {
+    cli_progress p;
+    char label[64]; /* p keeps a pointer to it */
+    size_t epoch, epochs, total;
+    int quiet, started;
+} job_prog;
+
+static void job_progress_cb(void *user, size_t epoch, size_t rows, size_t rows_total)
+{
+    job_prog *jp = user;
+    if (jp->quiet)
+        return;
+    if (rows_total > 0)
+        jp->total = rows_total;
+    while (!jp->started || epoch > jp->epoch) {
+        if (jp->started) /* finish the epoch's line */
+            cli_progress_cb(&jp->p, jp->total, jp->total);
+        if (jp->started)
+            jp->epoch++;
+        jp->started = 1;
+        if (jp->epoch >= jp->epochs)
+            return;
+        snprintf(jp->label, sizeof(jp->label), "encrypted epoch %zu/%zu", jp->epoch + 1,
+                 jp->epochs);
+        cli_progress_init(&jp->p, jp->label);
+    }
+    if (rows_total > 0 && rows < rows_total)
+        cli_progress_cb(&jp->p, rows, rows_total);
+}
+
+/* The published protocol's training as a job of the kdd-published session
+ * on the server: start it, answer its DECRYPT requests (the owner's
+ * record refuses a seq re-sent with other bytes), follow its progress. */
+static int serve_published_job(run *en, const kopts *o, henn_svc_client *svc, henn_owner *owner,
+                               henn_svc_answers *answers, uint64_t jid,
+                               const henn_paillier_sk *sk)
+{
+    henn_svc_client_opts co;
+    job_prog jp;
+    double *loss = calloc(o->epochs, sizeof(double));
+    int rc = loss != NULL ? 0 : HENN_ENOMEM;
+
+    memset(&co, 0, sizeof(co));
+    co.url = o->svc.server;
+    co.ca_file = o->svc.ca_file;
+    co.retry_s = o->svc.retry_s;
+    co.allow_insecure_http = o->svc.insecure_http;
+    memset(&jp, 0, sizeof(jp));
+    jp.epochs = o->epochs;
+    jp.quiet = o->quiet;
+    if (rc == 0 && jid == 0) {
+        rc = henn_svc_job_start(&co, henn_svc_client_session(svc), henn_svc_client_token(svc),
+                                o->epochs, o->seed, &jid);
+        if (rc != 0)
+            fprintf(stderr, "henn kdd: server: cannot start the training job: %s\n",
+                    henn_strerror(rc));
+        else /* --session-file: what --resume needs */
+            rc = cli_svc_save_job(&o->svc, svc, jid, sk);
+    } else if (rc == 0 && !o->quiet) {
+        fprintf(stderr, "henn kdd: resuming job %llu of session %s\n", (unsigned long long)jid,
+                henn_svc_client_session(svc));
+    }
+    if (rc != 0) {
+        free(loss);
+        return rc;
+    }
+    job_progress_cb(&jp, 0, 0, 0); /* the first epoch's line starts now */
+    rc = henn_svc_job_serve(&co, henn_svc_client_session(svc), henn_svc_client_token(svc), jid,
+                            owner, answers, job_progress_cb, &jp, loss, o->epochs);
+    if (rc == 0) {
+        job_progress_cb(&jp, o->epochs, 0, 0);
+        en->loss = loss[o->epochs - 1];
+    } else if (rc == HENN_EIO) {
+        fprintf(stderr, "henn kdd: server: the training job failed or the server is gone\n");
+    }
+    free(loss);
+    return rc;
+}
+
 /* Encrypted training, then encrypted inference on the first test rows. */
 static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const henn_nn_opts *nno,
                          const henn_proto_params *p, const float *X, const uint8_t *y,
@@ -929,13 +1021,27 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     uint64_t budget = 0;
     int rc;
 
-    if (o->svc.server != NULL) {
-        fprintf(stderr, "henn kdd: --server runs the private protocol (and inference); the "
-                        "server runs the published protocol as a job (docs/SERVICE.md) but "
-                        "this command does not drive it yet: use --protocol private\n");
-        return HENN_EINVAL;
+    henn_svc_client *svc = NULL; /* --server: the trainer is a kdd-published session */
+    henn_svc_answers *answers = NULL;
+    henn_paillier_sk sk; /* --server: the owner's key (saved for --resume) */
+    henn_paillier_pk pk;
+    uint64_t jid = 0;
+    unsigned kflags = o->insecure ? HENN_PAILLIER_INSECURE : 0;
+
+    henn_paillier_sk_init(&sk);
+    henn_paillier_pk_init(&pk);
+    if (o->svc.server != NULL && o->resume) {
+        rc = cli_svc_resume_job(&svc, &o->svc, &jid, &sk, kflags);
+    } else if (o->svc.server != NULL) {
+        if (!o->quiet)
+            fprintf(stderr, "henn kdd: generating a %zu-bit Paillier key (owner)\n", o->bits);
+        rc = henn_paillier_keygen(&pk, &sk, o->bits, kflags);
+    } else {
+        rc = 0;
     }
-    rc = make_parties(&owner, &trainer, o, NULL, init, nno, rows, &prog, "encrypting rows");
+    if (rc == 0)
+        rc = make_parties(&owner, &trainer, o, o->svc.server != NULL ? &sk : NULL, init, nno,
+                          rows, &prog, "encrypting rows");
     if (rc != 0)
         goto cleanup;
     /* The owner decrypts only what honest training asks for (the trainer
@@ -952,20 +1058,36 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     henn_owner_set_decrypt_budget(owner, budget);
     henn_transport_to_trainer(&to_trainer, trainer);
     henn_transport_to_owner(&to_owner, owner);
+    if (o->svc.server != NULL) {
+        if (svc == NULL)
+            rc = cli_svc_open_kdd_published(&svc, &o->svc, init, nno, o->bits);
+        if (rc == 0)
+            rc = henn_svc_answers_new(&answers, 0);
+        if (rc != 0)
+            goto cleanup;
+        if (!o->quiet)
+            fprintf(stderr, "henn kdd: the model service runs on %s\n", o->svc.server);
+        henn_svc_client_transport(&to_trainer, svc);
+    }
     t0 = cli_now();
-    rc = henn_owner_upload(owner, &to_trainer, p, X, y, rows, dim);
+    if (jid == 0) /* --resume: the server holds the upload */
+        rc = henn_owner_upload(owner, &to_trainer, p, X, y, rows, dim);
     en->upload_seconds = cli_now() - t0;
     if (rc != 0) {
         cli_error("encrypting the training rows", rc);
         goto cleanup;
     }
     t0 = cli_now();
-    for (e = 0; e < o->epochs && rc == 0; e++) {
-        char label[64];
-        snprintf(label, sizeof(label), "encrypted epoch %zu/%zu", e + 1, o->epochs);
-        cli_progress_init(&eprog, label);
-        rc = henn_trainer_train_epoch(trainer, &to_owner, o->seed + e,
-                                      o->quiet ? NULL : cli_progress_cb, &eprog, &en->loss);
+    if (svc != NULL) {
+        rc = serve_published_job(en, o, svc, owner, answers, jid, &sk);
+    } else {
+        for (e = 0; e < o->epochs && rc == 0; e++) {
+            char label[64];
+            snprintf(label, sizeof(label), "encrypted epoch %zu/%zu", e + 1, o->epochs);
+            cli_progress_init(&eprog, label);
+            rc = henn_trainer_train_epoch(trainer, &to_owner, o->seed + e,
+                                          o->quiet ? NULL : cli_progress_cb, &eprog, &en->loss);
+        }
     }
     en->seconds = cli_now() - t0;
     en->samples_per_s = (double)(rows * o->epochs) / en->seconds;
@@ -984,7 +1106,8 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
                     (unsigned long long)budget);
         goto cleanup;
     }
-    rc = henn_nn_model_copy(out_model, henn_trainer_model(trainer));
+    rc = svc != NULL ? cli_svc_model(out_model, svc)
+                     : henn_nn_model_copy(out_model, henn_trainer_model(trainer));
     if (rc == 0)
         rc = evaluate(en, out_model, T, ty, trows, o->quiet);
     /* Encrypted inference of the first test rows on the trained model. */
@@ -997,6 +1120,13 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     }
     en->have = rc == 0;
 cleanup:
+    henn_svc_answers_free(answers);
+    if (rc != 0 && o->svc.session_file != NULL)
+        henn_svc_client_free(svc); /* kept on the server for --resume */
+    else
+        cli_svc_close(svc);
+    henn_paillier_sk_clear(&sk);
+    henn_paillier_pk_clear(&pk);
     henn_owner_free(owner);
     henn_trainer_free(trainer);
     return rc;

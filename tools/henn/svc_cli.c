@@ -189,6 +189,129 @@ int cli_svc_open_kdd_private(henn_svc_client **c, const cli_svc_opts *so,
     return rc;
 }
 
+int cli_svc_save_job(const cli_svc_opts *so, henn_svc_client *c, uint64_t jid,
+                     const henn_paillier_sk *sk)
+{
+    char *key = NULL, *text = NULL;
+    size_t key_len = 0;
+    json_t *j = NULL, *kj = NULL;
+    int rc;
+    if (so->session_file == NULL)
+        return 0;
+    rc = henn_paillier_sk_to_json(&key, &key_len, sk, NULL);
+    if (rc == 0 && (kj = json_loadb(key, key_len, 0, NULL)) == NULL)
+        rc = HENN_ENOMEM;
+    if (rc == 0)
+        j = json_pack("{s:s, s:s, s:s, s:I, s:O}", "url", so->server, "session",
+                      henn_svc_client_session(c), "token", henn_svc_client_token(c), "job",
+                      (json_int_t)jid, "key", kj);
+    text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    if (rc == 0)
+        rc = text ? cli_write_file(so->session_file, text, strlen(text), 0600) : HENN_ENOMEM;
+    if (text) {
+        henn_memzero(text, strlen(text));
+        json_text_free(text);
+    }
+    json_decref(j);
+    json_decref(kj);
+    henn_free(key, key_len);
+    if (rc != 0)
+        fprintf(stderr, "henn: cannot write the session file %s: %s\n", so->session_file,
+                henn_strerror(rc));
+    return rc;
+}
+
+int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *jid,
+                       henn_paillier_sk *sk, unsigned key_flags)
+{
+    henn_svc_client_opts co;
+    char *buf = NULL, *key = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    const char *url, *session, *token;
+    int rc;
+
+    *c = NULL;
+    *jid = 0;
+    rc = cli_read_file(&buf, &len, so->session_file);
+    if (rc == 0 && (j = json_loadb(buf, len, 0, NULL)) == NULL)
+        rc = HENN_EFORMAT;
+    url = json_string_value(json_object_get(j, "url"));
+    session = json_string_value(json_object_get(j, "session"));
+    token = json_string_value(json_object_get(j, "token"));
+    if (rc == 0 && (url == NULL || session == NULL || token == NULL ||
+                    json_integer_value(json_object_get(j, "job")) < 1 ||
+                    !json_is_object(json_object_get(j, "key")))) {
+        fprintf(stderr, "henn: --resume: %s holds no started job (the run stopped before its "
+                        "job started: run it again without --resume)\n",
+                so->session_file);
+        rc = HENN_EINVAL;
+    } else if (rc == 0 && strcmp(url, so->server) != 0) {
+        fprintf(stderr, "henn: --resume: %s is a session on %s, not on %s\n", so->session_file,
+                url, so->server);
+        rc = HENN_EINVAL;
+    } else if (rc != 0) {
+        fprintf(stderr, "henn: --resume: cannot read the session file %s: %s\n",
+                so->session_file, henn_strerror(rc));
+    }
+    if (rc == 0) {
+        *jid = (uint64_t)json_integer_value(json_object_get(j, "job"));
+        key = json_dumps(json_object_get(j, "key"), JSON_COMPACT);
+        rc = key ? henn_paillier_sk_from_json(sk, key, strlen(key), key_flags) : HENN_ENOMEM;
+        if (rc != 0)
+            fprintf(stderr, "henn: --resume: the key in %s: %s\n", so->session_file,
+                    henn_strerror(rc));
+    }
+    if (rc == 0) {
+        memset(&co, 0, sizeof(co));
+        co.url = so->server;
+        co.ca_file = so->ca_file;
+        co.retry_s = so->retry_s;
+        co.allow_insecure_http = so->insecure_http;
+        rc = henn_svc_client_resume(c, &co, session, token);
+        if (rc != 0) {
+            const char *why = henn_svc_client_error(*c);
+            fprintf(stderr, "henn: server %s: cannot resume the session: %s\n", so->server,
+                    why && *why ? why : henn_strerror(rc));
+            henn_svc_client_free(*c);
+            *c = NULL;
+        }
+    }
+    if (key) {
+        henn_memzero(key, strlen(key));
+        json_text_free(key);
+    }
+    json_decref(j);
+    if (buf)
+        henn_free(buf, len + 1);
+    return rc;
+}
+
+int cli_svc_open_kdd_published(henn_svc_client **c, const cli_svc_opts *so,
+                               const henn_nn_model *init, const henn_nn_opts *nno, size_t bits)
+{
+    json_t *cfg = json_object(), *nn = json_object();
+    int rc = cfg && nn ? put_model(cfg, "model", init) : HENN_ENOMEM;
+    *c = NULL;
+    if (rc == 0) {
+        json_object_set_new(nn, "optimizer",
+                            json_string(nno->optimizer == HENN_NN_ADAM ? "adam" : "sgd"));
+        json_object_set_new(nn, "lr", json_real((double)nno->lr));
+        json_object_set_new(nn, "momentum", json_real((double)nno->momentum));
+        json_object_set_new(nn, "beta1", json_real((double)nno->beta1));
+        json_object_set_new(nn, "beta2", json_real((double)nno->beta2));
+        json_object_set_new(nn, "eps", json_real((double)nno->eps));
+        json_object_set(cfg, "nn", nn);
+        json_object_set_new(cfg, "release_model", json_true());
+        if (bits > 4096)
+            json_object_set_new(cfg, "max_key_bits", json_integer((json_int_t)bits));
+        rc = open_json(c, so, "kdd-published", cfg);
+    }
+    json_decref(nn);
+    json_decref(cfg);
+    return rc;
+}
+
 int cli_svc_open_kdd_infer(henn_svc_client **c, const cli_svc_opts *so, const henn_nn_model *m,
                            size_t bits)
 {

@@ -7,6 +7,7 @@
 #define HENN_SVC_CLI_H
 
 #include "henn/nn.h"
+#include "henn/paillier.h"
 #include "henn/service.h"
 
 /* --server URL [--token F] [--ca F] [--insecure-http] [--session-file F] */
@@ -49,6 +50,22 @@ int cli_svc_open_kdd_private(henn_svc_client **c, const cli_svc_opts *so,
                              const henn_nn_model *init, const henn_nn_opts *nno, size_t bits);
 int cli_svc_open_kdd_infer(henn_svc_client **c, const cli_svc_opts *so, const henn_nn_model *m,
                            size_t bits);
+
+/* The published protocol's session (kdd-published, "release_model": the
+ * command line downloads the trained model for its comparison table). */
+int cli_svc_open_kdd_published(henn_svc_client **c, const cli_svc_opts *so,
+                               const henn_nn_model *init, const henn_nn_opts *nno, size_t bits);
+
+/* A started job, for --resume: cli_svc_save_job rewrites the session file
+ * (0600) with the job's id and the owner's secret key (it never leaves
+ * this machine: the client needs it to answer the job after a restart);
+ * nothing without --session-file. cli_svc_resume_job reads it back and
+ * reattaches to the session (the file's URL must be so->server). Both
+ * print their reason on failure. */
+int cli_svc_save_job(const cli_svc_opts *so, henn_svc_client *c, uint64_t jid,
+                     const henn_paillier_sk *sk);
+int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *jid,
+                       henn_paillier_sk *sk, unsigned key_flags);
 
 /* cli_svc_model: the session's result as a model (kdd-private). */
 int cli_svc_model(henn_nn_model *m, henn_svc_client *c);
