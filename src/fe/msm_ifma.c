@@ -154,20 +154,32 @@ VI void v_sub(fe8 *r, const fe8 *a, const fe8 *b)
     v_carry(r);
 }
 
+/* r = 2 a - b + 4p and s = 2 a + b, carried (a, b limbs below 2^51 + 2^17):
+ * D - C and D + C with D = 2 a, without carrying D first */
+VI void v_dbl_subadd(fe8 *r, fe8 *s, const fe8 *a, const fe8 *b)
+{
+    const __m512i p0 = v_set1(0x1fffffffffffb4ULL), p1 = v_set1(0x1ffffffffffffcULL);
+    for (int i = 0; i < 5; i++) {
+        const __m512i d = _mm512_add_epi64(a->v[i], a->v[i]);
+        r->v[i] = _mm512_sub_epi64(_mm512_add_epi64(d, i == 0 ? p0 : p1), b->v[i]);
+        s->v[i] = _mm512_add_epi64(d, b->v[i]);
+    }
+    v_carry(r);
+    v_carry(s);
+}
+
 /* r += q, q in niels form (edwards.h add_niels, eight lanes) */
 VI void v_add_niels(ext8 *r, const niels8 *q)
 {
-    fe8 a, b, c, d, e, f, g, h;
+    fe8 a, b, c, e, f, g, h;
     v_sub(&e, &r->y, &r->x);
     v_add(&f, &r->y, &r->x);
     v_mul(&a, &e, &q->ymx);
     v_mul(&b, &f, &q->ypx);
     v_mul(&c, &r->t, &q->t2d);
-    v_add(&d, &r->z, &r->z);
     v_sub(&e, &b, &a);
     v_add(&h, &b, &a);
-    v_sub(&f, &d, &c);
-    v_add(&g, &d, &c);
+    v_dbl_subadd(&f, &g, &r->z, &c); /* 2Z - C, 2Z + C */
     v_mul(&r->x, &e, &f);
     v_mul(&r->y, &g, &h);
     v_mul(&r->t, &e, &h);
@@ -177,7 +189,7 @@ VI void v_add_niels(ext8 *r, const niels8 *q)
 /* r = p + q, all extended (edwards.h add_ext, eight lanes) */
 VI void v_add_ext(ext8 *r, const ext8 *p, const ext8 *q)
 {
-    fe8 a, b, c, d, e, f, g, h, u, w;
+    fe8 a, b, c, e, f, g, h, u, w;
     v_sub(&u, &p->y, &p->x);
     v_sub(&w, &q->y, &q->x);
     v_mul(&a, &u, &w);
@@ -187,10 +199,8 @@ VI void v_add_ext(ext8 *r, const ext8 *p, const ext8 *q)
     v_mul(&u, &p->t, &q->t);
     v_mul_small(&c, &u, 2 * CURVE_D);
     v_mul(&u, &p->z, &q->z);
-    v_add(&d, &u, &u);
     v_sub(&e, &b, &a);
-    v_sub(&f, &d, &c);
-    v_add(&g, &d, &c);
+    v_dbl_subadd(&f, &g, &u, &c); /* 2 Z1 Z2 - C, 2 Z1 Z2 + C */
     v_add(&h, &b, &a);
     v_mul(&r->x, &e, &f);
     v_mul(&r->y, &g, &h);
