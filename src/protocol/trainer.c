@@ -42,13 +42,12 @@ struct henn_trainer {
     int det;
     uint8_t mask_key[32];
     uint64_t mask_ctr;
-    /* The key of the request being masked: mask_key for a batch's first
-     * request; later ones of the batch are keyed by mask_key and bind, the
-     * hash of the owner's answers so far in the batch, so a request built
-     * on another answer (a restarted job that a cheating owner answers
-     * otherwise) never gets the masks of the one built before. */
-    uint8_t req_key[32], bind[32];
-    int bound;
+    /* The key of the request being masked: BLAKE2b keyed by mask_key of
+     * the request's ciphertexts before masking, so a request built on
+     * other values (a restarted job that a cheating owner answered
+     * otherwise, a model that diverged) never gets the masks and noise
+     * of one built before; the same ciphertexts get the same bytes. */
+    uint8_t req_key[32];
 };
 
 /* Rows r0 .. r0 + c - 1 of group g. */
@@ -151,7 +150,6 @@ void henn_trainer_free(henn_trainer *t)
     free(t->z1);
     henn_memzero(t->mask_key, sizeof(t->mask_key));
     henn_memzero(t->req_key, sizeof(t->req_key));
-    henn_memzero(t->bind, sizeof(t->bind));
     free(t);
 }
 
@@ -288,12 +286,13 @@ static int write_cts(henn_trainer *t, henn__wbuf *w, mpz_t *c, size_t count)
  * Seeded masks of resumable training (henn__trainer_set_mask_key): x
  * uniform in [0, n) (kind 0: a mask R) or [1, n) (kind 1: a noise base r)
  * by rejection from XChaCha20(req_key) with the nonce (request counter
- * ctr, element i, kind, attempt), req_key being mask_key for a batch's
- * first request and otherwise bound to the owner's answers earlier in the
- * batch, so each value is a function of the key, those answers and its
- * position alone: a request built again after a restart on the same
- * answers has the same bytes, whatever the threads, and one built on
- * other answers has fresh masks. Timing: the rejection loop depends
+ * ctr, element i, kind, attempt), req_key being BLAKE2b keyed by mask_key
+ * of the request's unmasked ciphertexts (request_key), so each value is a
+ * function of the key, those ciphertexts and its position alone: a
+ * request built again after a restart on the same values has the same
+ * bytes, whatever the threads, and one built on other values (the owner
+ * answered an earlier request otherwise) has fresh masks and noise.
+ * Timing: the rejection loop depends
  * on the value drawn and discarded, not on a kept one.
  */
 static int det_draw(mpz_t x, const henn_trainer *t, uint64_t ctr, size_t i, uint32_t kind)
@@ -358,6 +357,28 @@ static int det_chunk(void *vctx, size_t begin, size_t end)
     return rc;
 }
 
+/* t->req_key for the seeded masks of the request of ciphertexts c[0..count). */
+static int request_key(henn_trainer *t, mpz_t *c, size_t count)
+{
+    uint8_t b[HENN_PAILLIER_MAX_BITS / 4];
+    size_t width = 2 * henn__nbytes(&t->pk), i, w;
+    crypto_generichash_state hs;
+    if (width > sizeof(b))
+        return HENN_EKEY;
+    crypto_generichash_init(&hs, t->mask_key, sizeof(t->mask_key), sizeof(t->req_key));
+    for (i = 0; i < count; i++) {
+        if (mpz_sgn(c[i]) < 0 || mpz_sizeinbase(c[i], 256) > width)
+            return HENN_ERANGE;
+        memset(b, 0, width);
+        if (mpz_sgn(c[i]) != 0)
+            mpz_export(b + width - mpz_sizeinbase(c[i], 256), &w, 1, 1, 1, 0, c[i]);
+        crypto_generichash_update(&hs, b, width);
+    }
+    crypto_generichash_final(&hs, t->req_key, sizeof(t->req_key));
+    henn_memzero(&hs, sizeof(hs));
+    return 0;
+}
+
 /* mask_all's seeded twin: masks R and noise r^n of request t->mask_ctr. */
 static int det_mask_all(henn_trainer *t, mpz_t *c, mpz_t *R, size_t count)
 {
@@ -403,12 +424,9 @@ static int masked_decrypt(henn_trainer *t, henn_transport *to_owner, mpz_t *c, m
         return HENN_ENOMEM;
     for (i = 0; i < count; i++)
         mpz_init(R[i]);
-    if (t->det && t->bound)
-        crypto_generichash(t->req_key, sizeof(t->req_key), t->bind, sizeof(t->bind),
-                           t->mask_key, sizeof(t->mask_key));
-    else if (t->det)
-        memcpy(t->req_key, t->mask_key, sizeof(t->req_key));
-    rc = t->det ? det_mask_all(t, c, R, count) : mask_all(t, c, R, count);
+    rc = t->det ? request_key(t, c, count) : 0;
+    if (rc == 0)
+        rc = t->det ? det_mask_all(t, c, R, count) : mask_all(t, c, R, count);
     t->mask_ctr++;
     if (rc != 0)
         goto cleanup;
@@ -428,14 +446,6 @@ static int masked_decrypt(henn_trainer *t, henn_transport *to_owner, mpz_t *c, m
         henn__rbuf_u32(&r) != count) {
         rc = HENN_EPROTO;
         goto cleanup;
-    }
-    if (t->det) { /* bind the batch's next requests to this answer */
-        crypto_generichash_state hs;
-        crypto_generichash_init(&hs, NULL, 0, sizeof(t->bind));
-        crypto_generichash_update(&hs, t->bind, sizeof(t->bind));
-        crypto_generichash_update(&hs, resp, resp_len);
-        crypto_generichash_final(&hs, t->bind, sizeof(t->bind));
-        t->bound = 1;
     }
     for (i = 0; i < count; i++) {
         henn__rbuf_mpz(&r, M[i], nb);
@@ -836,8 +846,6 @@ static int train_group(henn_trainer *t, henn_transport *to_owner, step_buf *b, s
 
     mpz_init(t1);
     mpz_init(t2);
-    t->bound = 0; /* the batch's first request: masks from mask_key and the counter */
-    henn_memzero(t->bind, sizeof(t->bind));
     t->z1_count = 0; /* t->z1 holds this batch's view only once it is complete */
     /* Forward: E(W1 x) per hidden unit, slots = rows of the batch. */
     for (i = 0; i < H * D; i++)
@@ -996,8 +1004,6 @@ void henn__trainer_set_mask_key(henn_trainer *t, const uint8_t *key, uint64_t ct
     else
         henn_memzero(t->mask_key, sizeof(t->mask_key));
     henn_memzero(t->req_key, sizeof(t->req_key));
-    henn_memzero(t->bind, sizeof(t->bind));
-    t->bound = 0;
     t->mask_ctr = ctr;
 }
 

@@ -82,13 +82,18 @@ static void params(henn_proto_params *p)
     CHECK_OK(henn_proto_params_check(p, DIM, mpz_sizeinbase(PK.n, 2)));
 }
 
-static void make_model(henn_nn_model *m, henn_nn_opts *nn)
+static void make_model_seeded(henn_nn_model *m, henn_nn_opts *nn, uint64_t seed)
 {
     size_t dims[3] = {DIM, HID, CLS};
-    CHECK_OK(henn_nn_model_init(m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 3));
+    CHECK_OK(henn_nn_model_init(m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, seed));
     henn_nn_opts_default(nn);
     nn->lr = 0.05f;
     nn->max_rows = BATCH;
+}
+
+static void make_model(henn_nn_model *m, henn_nn_opts *nn)
+{
+    make_model_seeded(m, nn, 3);
 }
 
 static size_t nbytes(void)
@@ -120,7 +125,7 @@ static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **res
 
 /* A trainer holding the owner's (recorded) upload, masks seeded by key
  * from counter 0: the same state before and after a restart. */
-static henn_trainer *seeded_trainer(const uint8_t *key)
+static henn_trainer *seeded_trainer(const uint8_t *key, uint64_t model_seed)
 {
     henn_nn_model m;
     henn_nn_opts nn;
@@ -128,7 +133,7 @@ static henn_trainer *seeded_trainer(const uint8_t *key)
     henn_trainer *t = NULL;
     size_t i;
     params(&p);
-    make_model(&m, &nn);
+    make_model_seeded(&m, &nn, model_seed);
     CHECK_OK(henn_trainer_new(&t, &m, &nn, NULL));
     henn_nn_model_clear(&m);
     if (t == NULL)
@@ -221,9 +226,10 @@ static int batch_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **r
 }
 
 /* One batch of a trainer seeded by key against owner behaviour delta. */
-static void run_batch(batch_owner *b, const uint8_t *key, unsigned long delta)
+static void run_batch(batch_owner *b, const uint8_t *key, unsigned long delta,
+                      uint64_t model_seed)
 {
-    henn_trainer *t = seeded_trainer(key);
+    henn_trainer *t = seeded_trainer(key, model_seed);
     henn_transport to_o;
     double loss = 0.0;
     memset(b, 0, sizeof(*b));
@@ -261,21 +267,62 @@ static size_t decrypt_all(mpz_t *out, size_t cap, const uint8_t *req, size_t req
     return count;
 }
 
+/* Of the values two DECRYPT requests decrypt to: how many differ, and how
+ * many of those differ by less than 2^(slots slot_bits + 2) either way, the
+ * most two packed plaintexts can differ by (mask-free: with fresh masks
+ * that has probability below 2^-64, checked). */
+static size_t small_diffs(const uint8_t *q1, size_t l1, const uint8_t *q2, size_t l2,
+                          size_t *differ)
+{
+    mpz_t a[64], b[64], d;
+    size_t na, nb, i, bits = mpz_sizeinbase(PK.n, 2), small = 0, packed;
+    henn_proto_params p;
+    params(&p);
+    packed = (size_t)p.slots * p.slot_bits + 2;
+    CHECK(packed + 64 <= bits);
+    *differ = 0;
+    for (i = 0; i < 64; i++) {
+        mpz_init(a[i]);
+        mpz_init(b[i]);
+    }
+    mpz_init(d);
+    na = decrypt_all(a, 64, q1, l1);
+    nb = decrypt_all(b, 64, q2, l2);
+    CHECK(na > 0);
+    CHECK_EQ_INT(na, nb);
+    for (i = 0; i < na && i < nb; i++) {
+        mpz_sub(d, a[i], b[i]);
+        mpz_mod(d, d, PK.n);
+        if (mpz_sgn(d) == 0)
+            continue;
+        (*differ)++;
+        if (mpz_sizeinbase(d, 2) > bits - 2)
+            mpz_sub(d, PK.n, d); /* a negative difference */
+        if (mpz_sizeinbase(d, 2) <= packed)
+            small++;
+    }
+    for (i = 0; i < 64; i++) {
+        mpz_clear(a[i]);
+        mpz_clear(b[i]);
+    }
+    mpz_clear(d);
+    return small;
+}
+
 /* Gradient requests kept for test_answers_window. */
 static batch_owner HONEST, CHEAT;
 
 static void test_resume_cheating_owner(void)
 {
     uint8_t key[32];
-    batch_owner again;
-    mpz_t dh[64], dc[64], d;
-    size_t nh, nc, i, bits = mpz_sizeinbase(PK.n, 2), small = 0, differ = 0;
+    batch_owner again, other;
+    size_t small, differ = 0;
     unsigned long one = 1ul << 22; /* 1.0 at scale 2^(fx+fw), fx 10, fw 12 */
 
     randombytes_buf(key, sizeof(key));
-    run_batch(&HONEST, key, 0);
-    run_batch(&again, key, 0); /* an honest restart: same answer */
-    run_batch(&CHEAT, key, one); /* a restart, the owner answering otherwise */
+    run_batch(&HONEST, key, 0, 3);
+    run_batch(&again, key, 0, 3);   /* an honest restart: same answer */
+    run_batch(&CHEAT, key, one, 3); /* a restart, the owner answering otherwise */
     if (HONEST.grad == NULL || again.grad == NULL || CHEAT.grad == NULL)
         return;
     /* The honest repeat: both requests of the batch byte for byte (the
@@ -286,40 +333,28 @@ static void test_resume_cheating_owner(void)
     /* The forward request does not depend on the owner: the same bytes. */
     CHECK(HONEST.fwd_len == CHEAT.fwd_len && memcmp(HONEST.fwd, CHEAT.fwd, HONEST.fwd_len) == 0);
     /* The attack: decrypt both gradient requests and subtract. */
-    for (i = 0; i < 64; i++) {
-        mpz_init(dh[i]);
-        mpz_init(dc[i]);
-    }
-    mpz_init(d);
-    nh = decrypt_all(dh, 64, HONEST.grad, HONEST.grad_len);
-    nc = decrypt_all(dc, 64, CHEAT.grad, CHEAT.grad_len);
-    CHECK(nh > 0);
-    CHECK_EQ_INT(nh, nc);
-    for (i = 0; i < nh && i < nc; i++) {
-        mpz_sub(d, dh[i], dc[i]);
-        mpz_mod(d, d, PK.n);
-        if (mpz_sgn(d) == 0)
-            continue;
-        differ++;
-        if (mpz_sizeinbase(d, 2) > bits / 2) {
-            mpz_sub(d, PK.n, d); /* a negative difference */
-        }
-        if (mpz_sizeinbase(d, 2) < bits / 2)
-            small++;
-    }
+    small = small_diffs(HONEST.grad, HONEST.grad_len, CHEAT.grad, CHEAT.grad_len, &differ);
     /* The owner's other answer changed the gradients... */
     CHECK(differ > 0);
-    /* ...and none of their differences may come out mask-free (with fresh
-     * masks, a difference below n^(1/2) has probability about 2^-512). */
+    /* ...and none of their differences may come out mask-free. */
     CHECK_EQ_INT(small, 0);
     if (small > 0)
         fprintf(stderr, "resume attack: %zu of %zu gradient differences mask-free\n", small,
                 differ);
-    for (i = 0; i < 64; i++) {
-        mpz_clear(dh[i]);
-        mpz_clear(dc[i]);
+    /* The next batch's first request after such an answer: the model has
+     * diverged from the one before the restart, the counter is the same.
+     * Played with another model under the same key and counter. */
+    run_batch(&other, key, 0, 4);
+    if (other.fwd != NULL) {
+        small = small_diffs(HONEST.fwd, HONEST.fwd_len, other.fwd, other.fwd_len, &differ);
+        CHECK(differ > 0);
+        CHECK_EQ_INT(small, 0);
+        if (small > 0)
+            fprintf(stderr, "resume attack: %zu of %zu forward differences mask-free\n", small,
+                    differ);
     }
-    mpz_clear(d);
+    free(other.fwd);
+    free(other.grad);
     free(again.fwd);
     free(again.grad);
 }
