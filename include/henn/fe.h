@@ -128,6 +128,28 @@ HENN_API HENN_NODISCARD int henn_fe_dlog_solve(int64_t *v, const henn_fe_dlog *d
                                                const uint8_t p[HENN_FE_POINTBYTES]);
 
 /*
+ * henn_fe_dlog_solve_many: v[k] with v[k] g = P_k for cnt serialized
+ * points p [cnt x HENN_FE_POINTBYTES], |v[k]| <= B, 1 <= cnt <=
+ * HENN_FE_MAX_N. The same results as cnt calls of henn_fe_dlog_solve,
+ * faster for many points: the points 4 P_k are brought to affine form in
+ * chunks of 128 with one field inversion per chunk (Montgomery's
+ * simultaneous inversion) instead of one per point and each is looked up
+ * at giant step 0 (its table key: the low bits of the canonical affine y of
+ * 4 P_k, which multiplying by 4 makes independent of the ristretto
+ * representative; -P_k shares y, the parity of x gives the sign, so signed
+ * results cost the same); a hit is verified against v g; the points that
+ * missed walk the giant steps together (one inversion per step for all of
+ * them).
+ * Errors: HENN_EINVAL (NULL, cnt 0 or too large, dl not built),
+ * HENN_EFORMAT (a point not canonical), HENN_ERANGE (some result outside
+ * [-B, B]), HENN_ENOMEM; on error every v[k] is 0.
+ * Thread safety: dl is only read; any number of threads may share it.
+ * Timing: variable in the points and results (public / output).
+ */
+HENN_API HENN_NODISCARD int henn_fe_dlog_solve_many(int64_t *v, const henn_fe_dlog *dl,
+                                                    const uint8_t *p, size_t cnt);
+
+/*
  * Persistence of a table ("in memory or on disk, never rebuilt per call").
  * Format (little-endian), the stable interface:
  *  "HFED" 01 | T u64 | B u64 | (T + 1) keys u64 (key of j (4g), j = 0..T)
@@ -456,6 +478,36 @@ HENN_API HENN_NODISCARD int henn_feip_decrypt_idx_many(int64_t *v, const henn_fe
                                                        const henn_feip_ct0_tab *tab,
                                                        const henn_feip_fk *fk, const int64_t *y,
                                                        const size_t *idx, size_t m, size_t cnt);
+
+/*
+ * henn_feip_decrypt_shared: cnt decryptions on ONE index-list support of
+ * the same ct: v[k] = <x_S, y_k> with key fk[k] (from
+ * henn_feip_derive_key_idx or _sub for S), y_k = y + k m ([cnt x m],
+ * row-major) and S = idx[0..m) (strictly increasing, below n = mpk->n).
+ * tab (required) is ct's c_0 table. CryptoNN's backward pass (one pixel
+ * column of a batch, m = 64, a key per hidden unit) and forward pass (one
+ * sample, m = 784, a key per row of W1). The work that depends only on the
+ * points is shared: the points are gathered (and made affine) once; then
+ * sk_k c_0 with the table and the discrete logarithms of all cnt points
+ * together (henn_fe_dlog_solve_many). Each result is
+ * confined to its exact bound |v[k]| <= X sum_t |y_k[t]| (X = mpk->x_bound,
+ * at most the dlog bound B): a result outside it is HENN_ERANGE, never a
+ * wrong value. Same results as cnt calls of henn_feip_decrypt_idx.
+ * Errors: HENN_EINVAL (NULL, m or cnt 0, idx not strictly increasing or out
+ * of range, fk[k].n != n, tab missing or of another ciphertext, dl not
+ * built), HENN_ERANGE (|y| > Y, or a result outside its bound: what a key
+ * for another y or support usually gives), HENN_EKEY, HENN_ENOMEM; on
+ * error every v[k] is 0. Memory: about 2.3 KiB per point of S and 300
+ * bytes per key. Timing: variable in y, idx and v (public / output), constant in the
+ * keys. Thread safety: reads ct, tab, dl and mpk only; several threads may
+ * decrypt the same ciphertext at once.
+ */
+HENN_API HENN_NODISCARD int henn_feip_decrypt_shared(int64_t *v, const henn_feip_mpk *mpk,
+                                                     const henn_fe_dlog *dl,
+                                                     const henn_feip_ct *ct,
+                                                     const henn_feip_ct0_tab *tab,
+                                                     const henn_feip_fk *fk, const int64_t *y,
+                                                     const size_t *idx, size_t m, size_t cnt);
 
 /*
  * henn_feip_encrypt_mt: henn_feip_encrypt on `threads` threads (0 or 1:

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fe/edwards.h"
 #include "fe/fe_internal.h"
 #include "fe/gf25519.h"
 
@@ -312,14 +313,23 @@ static int lookup(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_poi
     return 0;
 }
 
-int henn__fe_dlog_point(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p)
+/*
+ * The walk for one point, restricted to results in [lo, hi] (public, inside
+ * [-B, B]): giant step i covers i M + [-T, T]; steps whose interval misses
+ * [lo, hi] are still taken (one addition each) but neither normalised nor
+ * looked up. A verified hit outside [lo, hi] is HENN_ERANGE.
+ */
+static int dlog_range(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p,
+                      int64_t lo, int64_t hi)
 {
-    if (v == NULL || dl == NULL || dl->keys == NULL || p == NULL)
-        return HENN_EINVAL;
     *v = 0;
     const int64_t M = (int64_t)(2 * dl->table_size + 1);
-    const uint64_t T = dl->table_size;
-    const int64_t I = dl->bound <= T ? 0 : (int64_t)((dl->bound - T + (uint64_t)M - 1) / (uint64_t)M);
+    const int64_t T = (int64_t)dl->table_size;
+    const int64_t I = dl->bound <= dl->table_size
+                          ? 0
+                          : (int64_t)((dl->bound - dl->table_size + (uint64_t)M - 1) / (uint64_t)M);
+    if (lo > hi)
+        return HENN_ERANGE;
     henn_fe_elem *buf = henn__fe_elems_alloc(2 * BATCH);
     if (buf == NULL)
         return HENN_ENOMEM;
@@ -334,36 +344,305 @@ int henn__fe_dlog_point(int64_t *v, const henn_fe_dlog *dl, const struct decaf_2
     int64_t base[2 * BATCH];
     int rc = HENN_ERANGE, found = 0;
     int64_t val = 0;
+    size_t cnt = 0;
     /* i = 0 and i = 1..FIRST in both directions first (most results are
      * small), then batches of BATCH giant steps in both directions */
-    decaf_255_point_copy(FE_PT(&buf[0]), up);
-    base[0] = 0;
-    size_t cnt = 1;
+    if (lo <= T && hi >= -T) {
+        decaf_255_point_copy(FE_PT(&buf[0]), up);
+        base[cnt++] = 0;
+    }
     for (int64_t i0 = 1, len = FIRST; !found; i0 += len, len = BATCH) {
         for (int64_t i = i0; i <= I && i < i0 + len; i++) {
             decaf_255_point_add(up, up, gneg);
             decaf_255_point_add(down, down, FE_CPT(dl->giant));
-            decaf_255_point_copy(FE_PT(&buf[cnt]), up);
-            base[cnt++] = i * M;
-            decaf_255_point_copy(FE_PT(&buf[cnt]), down);
-            base[cnt++] = -i * M;
+            if (i * M - T <= hi && i * M + T >= lo) {
+                decaf_255_point_copy(FE_PT(&buf[cnt]), up);
+                base[cnt++] = i * M;
+            }
+            if (-i * M - T <= hi && -i * M + T >= lo) {
+                decaf_255_point_copy(FE_PT(&buf[cnt]), down);
+                base[cnt++] = -i * M;
+            }
         }
-        if (cnt == 0)
+        if (cnt > 0) {
+            for (size_t k = 0; k < cnt; k++)
+                ptr[k] = FE_CPT(&buf[k]);
+            normalise(key, par, ptr, cnt);
+            for (size_t k = 0; k < cnt; k++) /* the probes miss the cache: start them all */
+                __builtin_prefetch(&dl->keys[(size_t)key[k] & (dl->cap - 1)]);
+            for (size_t k = 0; k < cnt && !found; k++)
+                found = lookup(&val, dl, p, key[k], par[k], base[k]);
+            cnt = 0;
+        }
+        const int64_t next = i0 + len; /* the first step not taken yet */
+        if (next > I || (next * M - T > hi && -next * M + T < lo))
             break;
-        for (size_t k = 0; k < cnt; k++)
-            ptr[k] = FE_CPT(&buf[k]);
-        normalise(key, par, ptr, cnt);
-        for (size_t k = 0; k < cnt; k++) /* the probes miss the cache: start them all */
-            __builtin_prefetch(&dl->keys[(size_t)key[k] & (dl->cap - 1)]);
-        for (size_t k = 0; k < cnt && !found; k++)
-            found = lookup(&val, dl, p, key[k], par[k], base[k]);
-        cnt = 0;
     }
-    if (found && (uint64_t)(val < 0 ? -val : val) <= dl->bound) {
+    if (found && (uint64_t)(val < 0 ? -val : val) <= dl->bound && val >= lo && val <= hi) {
         *v = val;
         rc = 0;
     }
     free(buf);
+    return rc;
+}
+
+int henn__fe_dlog_point(int64_t *v, const henn_fe_dlog *dl, const struct decaf_255_point_s *p)
+{
+    if (v == NULL || dl == NULL || dl->keys == NULL || p == NULL)
+        return HENN_EINVAL;
+    return dlog_range(v, dl, p, -(int64_t)dl->bound, (int64_t)dl->bound);
+}
+
+/*
+ * Many points at once. A chunk of up to MANY_CHUNK points: 4 P_k
+ * normalised with one field inversion (Montgomery's trick) and each looked
+ * up at giant step 0, a hit verified against v g (henn__fe_dlog_small_g).
+ * The points whose result may lie beyond the table (their [lo, hi] reaches
+ * past T) and missed walk the giant steps together: step i moves every
+ * such point by -+ M A (own extended-coordinate additions), the positions
+ * whose interval i M + [-T, T] meets the point's [lo, hi] are normalised
+ * with one inversion for all of them and looked up, until each point is
+ * found or its range is exhausted (then HENN_ERANGE).
+ */
+#define MANY_CHUNK 128
+
+/* key and x parity of the affine form of cnt extended points (Z != 0) */
+static void normalise_ext(uint64_t *key, uint32_t *par, const ext_pt *const *p, size_t cnt,
+                          fe25519 *acc)
+{
+    fe25519 inv, zi, x, y;
+    for (size_t k = 0; k < cnt; k++) {
+        if (k == 0)
+            acc[0] = p[0]->z;
+        else
+            fe_mul(&acc[k], &acc[k - 1], &p[k]->z);
+    }
+    fe_invert(&inv, &acc[cnt - 1]);
+    for (size_t k = cnt; k-- > 0;) {
+        if (k > 0) {
+            fe_mul(&zi, &inv, &acc[k - 1]);
+            fe_mul(&inv, &inv, &p[k]->z);
+        } else {
+            zi = inv;
+        }
+        fe_mul(&y, &p[k]->y, &zi);
+        fe_mul(&x, &p[k]->x, &zi);
+        fe_freeze(&y);
+        fe_freeze(&x);
+        key[k] = key_of(&y);
+        par[k] = (uint32_t)(x.v[0] & 1);
+    }
+}
+
+/* the walk of the points idx[0..cnt) of p that missed at step 0 */
+static int walk_many(int64_t *v, const henn_fe_dlog *dl, const henn_fe_elem *p,
+                     const int64_t *lo, const int64_t *hi, const size_t *idx, size_t cnt)
+{
+    const int64_t M = (int64_t)(2 * dl->table_size + 1), T = (int64_t)dl->table_size;
+    const int64_t I = dl->bound <= dl->table_size
+                          ? 0
+                          : (int64_t)((dl->bound - dl->table_size + (uint64_t)M - 1) / (uint64_t)M);
+    ext_pt *up = malloc(cnt * sizeof(*up)), *down = malloc(cnt * sizeof(*down));
+    const ext_pt **cand = malloc(2 * cnt * sizeof(*cand));
+    size_t *who = malloc(2 * cnt * sizeof(*who));
+    int64_t *base = malloc(2 * cnt * sizeof(*base));
+    uint64_t *key = malloc(2 * cnt * sizeof(*key));
+    uint32_t *par = malloc(2 * cnt * sizeof(*par));
+    fe25519 *acc = malloc(2 * cnt * sizeof(*acc));
+    uint8_t *done = calloc(cnt, 1);
+    int rc = HENN_ENOMEM;
+    if (up == NULL || down == NULL || cand == NULL || who == NULL || base == NULL ||
+        key == NULL || par == NULL || acc == NULL || done == NULL)
+        goto cleanup;
+    ext_pt g;
+    cached_pt gp, gm;
+    static const fe25519 zero = {{0, 0, 0, 0, 0}};
+    ext_load(&g, FE_CPT(dl->giant));
+    to_cached(&gp, &g);
+    gm.ypx = gp.ymx; /* -G = (Y - X, Y + X, 2 Z, -2 d T) */
+    gm.ymx = gp.ypx;
+    gm.z2 = gp.z2;
+    fe_sub(&gm.t2d, &zero, &gp.t2d);
+    fe_carry(&gm.t2d);
+    for (size_t k = 0; k < cnt; k++) {
+        ext_load(&up[k], FE_CPT(&p[idx[k]]));
+        dbl_ext(&up[k], &up[k]);
+        dbl_ext(&up[k], &up[k]);
+        down[k] = up[k];
+    }
+    size_t left = cnt;
+    for (int64_t i = 1; i <= I && left > 0; i++) {
+        size_t nc = 0, alive = 0;
+        for (size_t k = 0; k < cnt; k++) {
+            if (done[k])
+                continue;
+            const int64_t l = lo[idx[k]], h = hi[idx[k]];
+            const int up_ok = i * M - T <= h, down_ok = -i * M + T >= l;
+            if (!up_ok && !down_ok) { /* beyond its range both ways */
+                done[k] = 2;
+                left--;
+                continue;
+            }
+            alive = 1;
+            if (up_ok) {
+                add_cached(&up[k], &up[k], &gm);
+                if (i * M + T >= l) {
+                    cand[nc] = &up[k];
+                    who[nc] = k;
+                    base[nc++] = i * M;
+                }
+            }
+            if (down_ok) {
+                add_cached(&down[k], &down[k], &gp);
+                if (-i * M - T <= h) {
+                    cand[nc] = &down[k];
+                    who[nc] = k;
+                    base[nc++] = -i * M;
+                }
+            }
+        }
+        if (!alive)
+            break;
+        if (nc == 0)
+            continue;
+        normalise_ext(key, par, cand, nc, acc);
+        for (size_t c = 0; c < nc; c++)
+            __builtin_prefetch(&dl->keys[(size_t)key[c] & (dl->cap - 1)]);
+        for (size_t c = 0; c < nc; c++) {
+            const size_t k = who[c];
+            int64_t val;
+            if (done[k] || !lookup(&val, dl, FE_CPT(&p[idx[k]]), key[c], par[c], base[c]))
+                continue;
+            done[k] = val >= lo[idx[k]] && val <= hi[idx[k]] ? 1 : 2;
+            v[idx[k]] = val;
+            left--;
+        }
+    }
+    rc = 0;
+    for (size_t k = 0; k < cnt; k++)
+        if (done[k] != 1)
+            rc = HENN_ERANGE;
+
+cleanup:
+    free(up);
+    free(down);
+    free(cand);
+    free(who);
+    free(base);
+    free(key);
+    free(par);
+    free(acc);
+    free(done);
+    return rc;
+}
+
+int henn__fe_dlog_points(int64_t *v, const henn_fe_dlog *dl, const henn_fe_elem *p,
+                         const int64_t *lo, const int64_t *hi, size_t cnt)
+{
+    if (v == NULL)
+        return HENN_EINVAL;
+    if (cnt != 0)
+        memset(v, 0, cnt * sizeof(*v));
+    if (dl == NULL || dl->keys == NULL || p == NULL || cnt == 0)
+        return HENN_EINVAL;
+    const int64_t B = (int64_t)dl->bound, T = (int64_t)dl->table_size;
+    int64_t *l = malloc(cnt * sizeof(*l)), *h = malloc(cnt * sizeof(*h));
+    fe25519 *acc = malloc(MANY_CHUNK * sizeof(*acc)), *zs = malloc(MANY_CHUNK * sizeof(*zs));
+    fe25519 *xs = malloc(MANY_CHUNK * sizeof(*xs)), *ys = malloc(MANY_CHUNK * sizeof(*ys));
+    size_t miss[MANY_CHUNK];
+    int rc = 0;
+    if (l == NULL || h == NULL || acc == NULL || zs == NULL || xs == NULL || ys == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        l[i] = lo != NULL && lo[i] > -B ? lo[i] : -B;
+        h[i] = hi != NULL && hi[i] < B ? hi[i] : B;
+        if (l[i] > h[i])
+            rc = HENN_ERANGE;
+    }
+    for (size_t c0 = 0; c0 < cnt && rc == 0; c0 += MANY_CHUNK) {
+        size_t n = cnt - c0 < MANY_CHUNK ? cnt - c0 : MANY_CHUNK, nmiss = 0;
+        uint64_t key[MANY_CHUNK];
+        uint32_t par[MANY_CHUNK];
+        decaf_255_point_t q;
+        for (size_t k = 0; k < n; k++) {
+            decaf_255_point_double(q, FE_CPT(&p[c0 + k]));
+            decaf_255_point_double(q, q);
+            fe_load(&zs[k], q->z);
+            fe_load(&xs[k], q->x);
+            fe_load(&ys[k], q->y);
+            if (k == 0)
+                acc[0] = zs[0];
+            else
+                fe_mul(&acc[k], &acc[k - 1], &zs[k]);
+        }
+        fe25519 inv;
+        fe_invert(&inv, &acc[n - 1]);
+        for (size_t k = n; k-- > 0;) {
+            fe25519 zi, x, y;
+            if (k > 0) {
+                fe_mul(&zi, &inv, &acc[k - 1]);
+                fe_mul(&inv, &inv, &zs[k]);
+            } else {
+                zi = inv;
+            }
+            fe_mul(&y, &ys[k], &zi);
+            fe_mul(&x, &xs[k], &zi);
+            fe_freeze(&y);
+            fe_freeze(&x);
+            key[k] = key_of(&y);
+            par[k] = (uint32_t)(x.v[0] & 1);
+            __builtin_prefetch(&dl->keys[(size_t)key[k] & (dl->cap - 1)]);
+        }
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            const size_t i = c0 + k;
+            int64_t val = 0;
+            if (l[i] <= T && h[i] >= -T &&
+                lookup(&val, dl, FE_CPT(&p[i]), key[k], par[k], 0)) {
+                rc = val >= l[i] && val <= h[i] ? 0 : HENN_ERANGE;
+                v[i] = val;
+            } else if (l[i] < -T || h[i] > T) {
+                miss[nmiss++] = i; /* beyond the first giant step */
+            } else {
+                rc = HENN_ERANGE;
+            }
+        }
+        if (rc == 0 && nmiss > 0)
+            rc = walk_many(v, dl, p, l, h, miss, nmiss);
+    }
+
+cleanup:
+    if (rc != 0)
+        memset(v, 0, cnt * sizeof(*v));
+    free(l);
+    free(h);
+    free(acc);
+    free(zs);
+    free(xs);
+    free(ys);
+    return rc;
+}
+
+int henn_fe_dlog_solve_many(int64_t *v, const henn_fe_dlog *dl, const uint8_t *p, size_t cnt)
+{
+    if (v == NULL)
+        return HENN_EINVAL;
+    if (cnt != 0)
+        memset(v, 0, cnt * sizeof(*v));
+    if (dl == NULL || dl->keys == NULL || p == NULL || cnt == 0 || cnt > HENN_FE_MAX_N)
+        return HENN_EINVAL;
+    henn_fe_elem *pts = henn__fe_elems_alloc(cnt);
+    if (pts == NULL)
+        return HENN_ENOMEM;
+    int rc = 0;
+    for (size_t k = 0; k < cnt && rc == 0; k++)
+        if (decaf_255_point_decode(FE_PT(&pts[k]), p + k * HENN_FE_POINTBYTES, DECAF_TRUE) !=
+            DECAF_SUCCESS)
+            rc = HENN_EFORMAT;
+    if (rc == 0)
+        rc = henn__fe_dlog_points(v, dl, pts, NULL, NULL, cnt);
+    free(pts);
     return rc;
 }
 

@@ -365,36 +365,57 @@ static int dec_bwd(void *arg, size_t i)
                              &s->fk[a], s->dT + a * B, B);
 }
 
-/* BATCH layout, forward: item (sample r, row j), key j rows + r */
-static int dec_fwd_sup(void *arg, size_t i)
+/* BATCH layout, forward: item r (a sample): the h keys of the rows of W1
+ * on the support (r, .) decrypted together (henn_feip_decrypt_shared: the
+ * 784 points gathered once, the discrete logarithms in one batch, each
+ * result within X sum |w_j|); key j rows + r, vector W1_q row j. */
+static int dec_fwd_sup(void *arg, size_t r)
 {
     henn_cryptonn_server *s = arg;
-    size_t r = i / s->h, j = i % s->h, d = s->p.in_dim;
-    return henn_feip_decrypt_sub(&s->z1q[i], &s->mpk[2], &s->dl, &s->lct, &s->tab,
-                                 &s->fk[j * s->rows + r], s->wq + j * d, d, r * d, 1);
+    size_t d = s->p.in_dim, h = s->h, j, t;
+    size_t *idx = malloc(d * sizeof(*idx));
+    henn_feip_fk *fk = calloc(h, sizeof(*fk));
+    int64_t *v = calloc(h, sizeof(*v));
+    int rc = HENN_ENOMEM;
+    if (idx != NULL && fk != NULL && v != NULL) {
+        for (t = 0; t < d; t++)
+            idx[t] = r * d + t;
+        for (j = 0; j < h; j++)
+            fk[j] = s->fk[j * s->rows + r];
+        rc = henn_feip_decrypt_shared(v, &s->mpk[2], &s->dl, &s->lct, &s->tab, fk, s->wq, idx, d,
+                                      h);
+        for (j = 0; j < h && rc == 0; j++)
+            s->z1q[r * h + j] = v[j];
+    }
+    if (fk != NULL)
+        henn_memzero(fk, h * sizeof(*fk));
+    free(fk);
+    free(idx);
+    free(v);
+    return rc;
 }
 
 /* BATCH layout, backward: item k (a feature): the nlive keys for the live
- * delta columns on the support (., k), decrypted together (points
- * normalised at once, table hits checked without a fixed-base
- * multiplication); key a d + k, vector dT row a. */
+ * delta columns on the support (., k), decrypted together
+ * (henn_feip_decrypt_shared: the 64 points gathered once, the discrete
+ * logarithms in one batch, each result within X sum |delta_j|); key
+ * a d + k, vector dT row a. */
 static int dec_bwd_sup(void *arg, size_t k)
 {
     bwd_job *b = arg;
     henn_cryptonn_server *s = b->s;
     size_t d = s->p.in_dim, B = s->p.batch, n = b->nlive, a, i;
-    size_t *idx = calloc(n * B, sizeof(*idx));
+    size_t *idx = malloc(B * sizeof(*idx));
     henn_feip_fk *fk = calloc(n, sizeof(*fk));
     int64_t *v = calloc(n, sizeof(*v));
     int rc = HENN_ENOMEM;
     if (idx != NULL && fk != NULL && v != NULL) {
-        for (a = 0; a < n; a++) {
-            for (i = 0; i < B; i++)
-                idx[a * B + i] = i * d + k;
+        for (i = 0; i < B; i++)
+            idx[i] = i * d + k;
+        for (a = 0; a < n; a++)
             fk[a] = s->fk[a * d + k];
-        }
-        rc = henn_feip_decrypt_idx_many(v, &s->mpk[2], &s->dl, &s->lct, &s->tab, fk, s->dT,
-                                        idx, B, n);
+        rc = henn_feip_decrypt_shared(v, &s->mpk[2], &s->dl, &s->lct, &s->tab, fk, s->dT, idx,
+                                      B, n);
         for (a = 0; a < n && rc == 0; a++)
             s->g[b->live_idx[a] * d + k] = v[a];
     }
@@ -544,7 +565,8 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
     if (rc != 0)
         return rc;
     t0 = henn__cn_now();
-    rc = henn__cn_parallel(lng ? dec_fwd_sup : dec_fwd, s, rows * h, s->threads);
+    rc = lng ? henn__cn_parallel(dec_fwd_sup, s, rows, s->threads)
+             : henn__cn_parallel(dec_fwd, s, rows * h, s->threads);
     s->st.t_decrypt += henn__cn_now() - t0;
     s->st.decryptions_ip += rows * h;
     if (rc != 0)

@@ -594,11 +594,165 @@ static void test_batch_layout_keys(void)
     henn_cryptonn_authority_free(a);
 }
 
+/*
+ * The server's batch primitives on a small long vector (NB samples x ND
+ * features): henn_fe_dlog_solve_many against one solve per point (around
+ * 0, the table's edge T and beyond it, both signs, the identity) and its
+ * refusals; henn_feip_decrypt_shared on a column (m = NB, many keys) and a
+ * row (m = ND) against the plaintext and henn_feip_decrypt_idx, zero keys,
+ * and its refusals: another key, another c_0 table, |y| > Y, bad supports,
+ * and a result beyond its exact bound X sum |y| (a ciphertext made under a
+ * larger X) that the plain bound B would still have returned.
+ */
+#define NB 8
+#define ND 40
+#define NK 11
+static void test_batch_primitives(void)
+{
+    henn_feip_mpk mpk, big;
+    henn_feip_msk msk;
+    henn_feip_ct ct = {0}, ct2 = {0};
+    henn_feip_ct0_tab tab, tab2;
+    henn_fe_dlog dl;
+    const uint64_t Y = 1 << 10, T = 1 << 8, Bd = (uint64_t)ND * 255 * Y;
+    int64_t x[NB * ND], v[NK], w[NK], ys[NK * ND];
+    size_t idx[ND], k, t;
+    henn_feip_fk fk[NK];
+    CHECK_OK(henn_feip_setup(&mpk, &msk, NB * ND, 255, Y));
+    CHECK_OK(henn_fe_dlog_init(&dl, Bd, T));
+    for (k = 0; k < NB * ND; k++)
+        x[k] = (int64_t)(rnd() % 256);
+    CHECK_OK(henn_feip_encrypt(&ct, &mpk, x, NB * ND));
+    CHECK_OK(henn_feip_ct0_tab_init(&tab, &ct));
+
+    /* solve_many */
+    {
+        const int64_t vals[NK] = {0, 1, -1, (int64_t)T, -(int64_t)T, (int64_t)T + 1,
+                                  -(int64_t)T - 1, 123456, -654321, (int64_t)Bd,
+                                  -(int64_t)Bd};
+        uint8_t pts[NK * HENN_FE_POINTBYTES];
+        for (k = 0; k < NK; k++)
+            henn_fe_point_mul_g(pts + k * HENN_FE_POINTBYTES, vals[k]);
+        CHECK_OK(henn_fe_dlog_solve_many(v, &dl, pts, NK));
+        for (k = 0; k < NK; k++) {
+            CHECK_EQ_INT(v[k], vals[k]);
+            CHECK_OK(henn_fe_dlog_solve(&w[k], &dl, pts + k * HENN_FE_POINTBYTES));
+            CHECK_EQ_INT(w[k], vals[k]);
+        }
+        henn_fe_point_mul_g(pts + 3 * HENN_FE_POINTBYTES, (int64_t)Bd + 1); /* beyond B */
+        CHECK_RC(henn_fe_dlog_solve_many(v, &dl, pts, NK), HENN_ERANGE);
+        for (k = 0; k < NK; k++)
+            CHECK_EQ_INT(v[k], 0);
+        pts[5 * HENN_FE_POINTBYTES + 31] = 0xff; /* not canonical */
+        CHECK_RC(henn_fe_dlog_solve_many(v, &dl, pts, NK), HENN_EFORMAT);
+        CHECK_RC(henn_fe_dlog_solve_many(v, &dl, pts, 0), HENN_EINVAL);
+        CHECK_RC(henn_fe_dlog_solve_many(v, NULL, pts, 1), HENN_EINVAL);
+        CHECK_RC(henn_fe_dlog_solve_many(v, &dl, NULL, 1), HENN_EINVAL);
+    }
+
+    /* decrypt_shared: a column (feature 3 of every sample), NK keys */
+    for (t = 0; t < NB; t++)
+        idx[t] = t * ND + 3;
+    for (k = 0; k < NK; k++) {
+        for (t = 0; t < NB; t++) {
+            int64_t r = (int64_t)(rnd() % (2 * Y + 1)) - (int64_t)Y;
+            ys[k * NB + t] = k == 0 ? 0 : k == 1 ? (int64_t)Y : k == 2 ? -(int64_t)Y : r;
+        }
+        CHECK_OK(henn_feip_derive_key_idx(&fk[k], &msk, ys + k * NB, idx, NB));
+    }
+    CHECK_OK(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab, fk, ys, idx, NB, NK));
+    for (k = 0; k < NK; k++) {
+        int64_t want = 0;
+        for (t = 0; t < NB; t++)
+            want += ys[k * NB + t] * x[idx[t]];
+        CHECK_EQ_INT(v[k], want);
+        CHECK_OK(henn_feip_decrypt_idx(&w[k], &mpk, &dl, &ct, &tab, &fk[k], ys + k * NB, idx,
+                                       NB));
+        CHECK_EQ_INT(w[k], want);
+    }
+    /* a row (sample 5, every feature) */
+    for (t = 0; t < ND; t++)
+        idx[t] = 5 * ND + t;
+    for (k = 0; k < 3; k++) {
+        for (t = 0; t < ND; t++)
+            ys[k * ND + t] = (int64_t)(rnd() % (2 * Y + 1)) - (int64_t)Y;
+        CHECK_OK(henn_feip_derive_key_idx(&fk[k], &msk, ys + k * ND, idx, ND));
+    }
+    CHECK_OK(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab, fk, ys, idx, ND, 3));
+    for (k = 0; k < 3; k++) {
+        int64_t want = 0;
+        for (t = 0; t < ND; t++)
+            want += ys[k * ND + t] * x[idx[t]];
+        CHECK_EQ_INT(v[k], want);
+    }
+    /* refusals: a key for another y, another table, |y| > Y, bad supports */
+    {
+        henn_feip_fk sw = fk[0];
+        fk[0] = fk[1];
+        fk[1] = sw;
+        CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab, fk, ys, idx, ND, 3),
+                 HENN_ERANGE);
+        CHECK_EQ_INT(v[2], 0);
+        fk[1] = fk[0];
+        fk[0] = sw;
+    }
+    CHECK_OK(henn_feip_encrypt(&ct2, &mpk, x, NB * ND));
+    CHECK_OK(henn_feip_ct0_tab_init(&tab2, &ct2));
+    CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab2, fk, ys, idx, ND, 3),
+             HENN_EINVAL);
+    CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, NULL, fk, ys, idx, ND, 3),
+             HENN_EINVAL);
+    ys[4] = (int64_t)Y + 1;
+    CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab, fk, ys, idx, ND, 3),
+             HENN_ERANGE);
+    ys[4] = 0;
+    CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab, fk, ys, idx, ND, 0),
+             HENN_EINVAL);
+    idx[7] = idx[6];
+    CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab, fk, ys, idx, ND, 3),
+             HENN_EINVAL);
+    idx[7] = idx[6] + 1;
+    idx[ND - 1] = NB * ND;
+    CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct, &tab, fk, ys, idx, ND, 3),
+             HENN_EINVAL);
+    idx[ND - 1] = 5 * ND + ND - 1;
+    /* the exact bound: x_i = 1000 > X under the same h (a client that
+     * ignored X); <x, y> lies inside B but beyond 255 sum |y| */
+    big = mpk;
+    big.x_bound = 1000;
+    for (k = 0; k < NB * ND; k++)
+        x[k] = 1000;
+    henn_feip_ct_clear(&ct2);
+    henn_feip_ct0_tab_clear(&tab2);
+    CHECK_OK(henn_feip_encrypt(&ct2, &big, x, NB * ND));
+    CHECK_OK(henn_feip_ct0_tab_init(&tab2, &ct2));
+    for (t = 0; t < ND; t++)
+        ys[t] = t < 4 ? 1 : 0; /* <x, y> = 4000 > 255 * 4 */
+    CHECK_OK(henn_feip_derive_key_idx(&fk[0], &msk, ys, idx, ND));
+    CHECK_OK(henn_feip_decrypt_idx(&w[0], &mpk, &dl, &ct2, &tab2, &fk[0], ys, idx, ND));
+    CHECK_EQ_INT(w[0], 4000);
+    CHECK_RC(henn_feip_decrypt_shared(v, &mpk, &dl, &ct2, &tab2, fk, ys, idx, ND, 1),
+             HENN_ERANGE);
+    CHECK_OK(henn_feip_decrypt_shared(v, &big, &dl, &ct2, &tab2, fk, ys, idx, ND, 1));
+    CHECK_EQ_INT(v[0], 4000);
+
+    for (k = 0; k < NK; k++)
+        henn_feip_fk_clear(&fk[k]);
+    henn_feip_ct0_tab_clear(&tab);
+    henn_feip_ct0_tab_clear(&tab2);
+    henn_feip_ct_clear(&ct);
+    henn_feip_ct_clear(&ct2);
+    henn_fe_dlog_clear(&dl);
+    henn_feip_mpk_clear(&mpk);
+    henn_feip_msk_clear(&msk);
+}
+
 int main(void)
 {
     if (henn_init() != 0)
         return 1;
     test_params();
+    test_batch_primitives();
     test_end_to_end_and_leakage(HENN_CRYPTONN_LAYOUT_SAMPLE);
     test_end_to_end_and_leakage(HENN_CRYPTONN_LAYOUT_BATCH);
     test_batch_layout_keys();
