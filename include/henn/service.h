@@ -94,7 +94,7 @@ typedef struct henn_svc_server henn_svc_server;
  *                 can create sessions unless tokens_file is given.
  * Limits on what a peer can hold (docs/SERVICE.md, "Limits"); 0 in any of
  * them means its default, except max_conns_per_ip (0: no per-address
- * limit):
+ * limit) and min_body_rate (0: no minimum):
  *  max_conns:     TCP connections held at once (default 512; lowered to the
  *                 open-files limit less 64). At the limit a new connection
  *                 takes the place of the oldest one that has not completed
@@ -107,6 +107,16 @@ typedef struct henn_svc_server henn_svc_server;
  *                 previous request, however slowly the bytes trickle in
  *                 (default 10); then it is closed. idle_conn_s applies
  *                 after the headers (bodies, responses).
+ *  min_body_rate: bytes per second a request body must keep on average
+ *                 once its headers are complete (default 16384; 0: no
+ *                 minimum). After a grace of header_timeout_s from the
+ *                 end of the headers, a body that has received fewer than
+ *                 min_body_rate x (seconds since the headers - grace)
+ *                 bytes is cut: its connection is closed and its
+ *                 reservation of max_body_memory released (libmicrohttpd's
+ *                 idle timeout restarts at every byte, so without it a
+ *                 trickled body would hold its reservation for ever).
+ *                 Requests without a body (long polls) are not affected.
  *  max_uploads_per_session: requests with a body that one session's token
  *                 may have in flight at once (default 4); more: 429
  *                 "busy" with Retry-After, from the headers.
@@ -150,6 +160,7 @@ typedef struct henn_svc_server_opts {
     unsigned max_uploads_per_session, max_polls_per_session, max_polls;
     size_t max_body_memory;
     size_t max_sessions_per_token;
+    size_t min_body_rate;
 } henn_svc_server_opts;
 
 /* henn_svc_server_opts_default: the defaults above (data_dir NULL). */

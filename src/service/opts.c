@@ -23,6 +23,7 @@ void henn_svc_server_opts_default(henn_svc_server_opts *o)
     o->max_polls = 256;
     o->max_body_memory = (size_t)1 << 30;
     o->max_sessions_per_token = 256;
+    o->min_body_rate = 16384;
 }
 
 void henn_svc_response_free(henn_svc_response *rs)

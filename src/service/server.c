@@ -19,7 +19,11 @@
  * complete request headers within header_timeout_s is closed however
  * slowly its bytes trickle in (libmicrohttpd's own timeout restarts at
  * every byte), and at max_conns such a connection a second old or more
- * gives its place to the new one. Request bodies and long polls are
+ * gives its place to the new one. A request body must then keep an
+ * average of min_body_rate bytes a second once header_timeout_s has
+ * passed since its headers (the same reaper closes it otherwise, which
+ * releases its reservation), so trickled bodies cannot hold the body
+ * budget below. Request bodies and long polls are
  * admitted from the headers against per-session and server-wide budgets
  * (henn__svc_admit), so a token holder cannot make the server buffer more
  * than max_body_memory or hold more than max_polls polls.
@@ -45,7 +49,8 @@
  * completed its headers for this long (an honest client sends them at
  * once). */
 #define EVICT_AGE_MS 1000
-/* How often the reaper looks for connections past header_timeout_s. */
+/* How often the reaper looks for connections past header_timeout_s or
+ * below min_body_rate. */
 #define REAP_EVERY_MS 200
 /* libmicrohttpd's per-connection buffer: request line and headers. */
 #define CONN_MEMORY (32u * 1024u)
@@ -56,6 +61,9 @@ typedef struct conn_slot {
     MHD_socket fd;
     int64_t since_ms;  /* accept, or the end of the previous request */
     int in_request;    /* headers complete, request not yet completed */
+    int in_body;       /* its body is being received (min_body_rate) */
+    int64_t body_ms;   /* when the headers of that body were complete */
+    uint64_t body_bytes; /* the bytes of that body received so far */
     int closing;       /* shut down by us; libmicrohttpd closes it next */
     struct conn_slot *prev, *next;
 } conn_slot;
@@ -73,6 +81,7 @@ typedef struct daemon_state {
     unsigned conns, closing;
     unsigned max_conns;
     int64_t header_ms;
+    size_t min_body_rate; /* bytes/s, 0: none; grace header_ms */
     pthread_t reaper;
     int reaper_started, reaper_stop;
 } daemon_state;
@@ -83,6 +92,7 @@ typedef struct conn_ctx {
     int too_large, overloaded, queued, dispatched, done, long_poll, route_rc;
     size_t declared; /* Content-Length, 0 when chunked or none */
     henn__svc_ticket *ticket;
+    conn_slot *slot; /* set while its body is received (NULL: untracked) */
     struct timespec t0;
     char path[512], method[16];
     char *authz;
@@ -216,12 +226,25 @@ static void slot_close(daemon_state *ds, conn_slot *slot)
     (void)shutdown(slot->fd, SHUT_RDWR);
 }
 
-/* Connections waiting for headers longer than header_timeout_s. */
+/* Whether p's body is below min_body_rate: after the grace (header_ms
+ * from the end of its headers), fewer than min_body_rate bytes for each
+ * second since the grace ended. */
+static int body_too_slow(const daemon_state *ds, const conn_slot *p, int64_t now)
+{
+    int64_t late = now - p->body_ms - ds->header_ms;
+    if (!p->in_body || ds->min_body_rate == 0 || late <= 0)
+        return 0;
+    return (double)p->body_bytes * 1000.0 < (double)ds->min_body_rate * (double)late;
+}
+
+/* Connections waiting for headers longer than header_timeout_s, and
+ * bodies below min_body_rate. */
 static void reap_slow(daemon_state *ds, int64_t now)
 {
     conn_slot *p;
     for (p = ds->first; p != NULL; p = p->next)
-        if (!p->in_request && !p->closing && now - p->since_ms >= ds->header_ms)
+        if (!p->closing && ((!p->in_request && now - p->since_ms >= ds->header_ms) ||
+                            body_too_slow(ds, p, now)))
             slot_close(ds, p);
 }
 
@@ -330,9 +353,41 @@ static void slot_mark(henn_svc_server *s, struct MHD_Connection *c, int in_reque
         return;
     pthread_mutex_lock(&ds->conn_lock);
     slot->in_request = in_request;
+    slot->in_body = 0;
     if (!in_request)
         slot->since_ms = mono_ms();
     pthread_mutex_unlock(&ds->conn_lock);
+}
+
+/* x's body begins (its headers are complete): min_body_rate applies to
+ * it until body_progress says it ended (or the request completes). */
+static void body_begin(henn_svc_server *s, struct MHD_Connection *c, conn_ctx *x)
+{
+    daemon_state *ds = s->daemon;
+    conn_slot *slot = slot_of(c);
+    if (slot == NULL)
+        return;
+    pthread_mutex_lock(&ds->conn_lock);
+    slot->in_body = 1;
+    slot->body_ms = mono_ms();
+    slot->body_bytes = 0;
+    pthread_mutex_unlock(&ds->conn_lock);
+    x->slot = slot;
+}
+
+/* n more bytes of x's body (end: the body is complete). */
+static void body_progress(henn_svc_server *s, conn_ctx *x, size_t n, int end)
+{
+    daemon_state *ds = s->daemon;
+    if (x->slot == NULL)
+        return;
+    pthread_mutex_lock(&ds->conn_lock);
+    x->slot->body_bytes += n;
+    if (end)
+        x->slot->in_body = 0;
+    pthread_mutex_unlock(&ds->conn_lock);
+    if (end)
+        x->slot = NULL;
 }
 
 void henn__svc_server_usage(henn_svc_server *s, unsigned *conns, size_t *body_reserved)
@@ -498,6 +553,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 s, method, url,
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
                 x->declared, te != NULL, &x->ticket);
+            if (st == 0 && (x->declared > 0 || te != NULL))
+                body_begin(s, c, x);
             if (st != 0) {
                 x->queued = 1;
                 access_log(s, method, url, st, 0, 0, &x->t0);
@@ -538,6 +595,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        body_progress(s, x, n, 0);
         if (x->too_large || x->overloaded)
             return MHD_YES;
         if (n > s->o.max_body - x->len) {
@@ -573,6 +631,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         x->len += n;
         return MHD_YES;
     }
+    body_progress(s, x, 0, 1);
     x->queued = 1;
     if (x->too_large) {
         access_log(s, method, url, 413, 0, 0, &x->t0);
@@ -849,6 +908,7 @@ int henn_svc_server_start(henn_svc_server **out, const henn_svc_server_opts *o_i
     }
     ds->max_conns = o->max_conns;
     ds->header_ms = (int64_t)o->header_timeout_s * 1000;
+    ds->min_body_rate = o->min_body_rate;
     pthread_mutex_init(&s->flight_lock, NULL);
     pthread_cond_init(&s->flight_cond, NULL);
     rc = henn__svc_core_open(s, o);

@@ -74,8 +74,9 @@ pid=
 # --max-conns-per-ip 2 --header-timeout 1: two half-sent requests from
 # 127.0.0.1 hold the address's places (a third connection is closed
 # unanswered) until the header deadline closes them; then it is served.
+# (--min-body-rate is taken.)
 : >"$dir/url"
-start --max-conns-per-ip 2 --max-conns 64 --header-timeout 1
+start --max-conns-per-ip 2 --max-conns 64 --header-timeout 1 --min-body-rate 4096
 exec 4<>"/dev/tcp/127.0.0.1/$port" 5<>"/dev/tcp/127.0.0.1/$port"
 printf 'GET /v1/hea' >&4
 printf 'GET /v1/hea' >&5
@@ -109,6 +110,11 @@ pid=
 [ $? -eq 2 ] && ok || bad "--max-conns-per-ip x accepted"
 "$HENN" serve --header-timeout 0 >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "--header-timeout 0 accepted"
+"$HENN" serve --help | grep -q -- '--min-body-rate BYTES_PER_S' && ok || bad "--help: --min-body-rate"
+"$HENN" serve --min-body-rate x >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "--min-body-rate x accepted"
+"$HENN" serve --min-body-rate 2000000000 >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "--min-body-rate 2000000000 accepted"
 
 echo "test_serve_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -20,7 +20,8 @@ static const char serve_usage[] =
     "                  [--tokens F] [--threads N] [--party-threads N] [--max-body BYTES]\n"
     "                  [--max-sessions N] [--max-sessions-per-token N]\n"
     "                  [--max-conns N] [--max-conns-per-ip N]\n"
-    "                  [--header-timeout S] [--insecure-http] [--json]\n"
+    "                  [--header-timeout S] [--min-body-rate BYTES_PER_S]\n"
+    "                  [--insecure-http] [--json]\n"
     "  --listen ADDR:PORT  address to bind (default 127.0.0.1:8443; port 0: any free port)\n"
     "  --data-dir DIR      the database and blobs (default ./henn-data, created 0700)\n"
     "  --cert F --key F    PEM certificate and key: HTTPS (needed off loopback)\n"
@@ -33,6 +34,9 @@ static const char serve_usage[] =
     "  --max-conns N       TCP connections held at once (default 512)\n"
     "  --max-conns-per-ip N  connections from one address (default 128; 0: no limit)\n"
     "  --header-timeout S  seconds to send complete request headers (default 10)\n"
+    "  --min-body-rate BYTES_PER_S  average rate a request body must keep once\n"
+    "                      --header-timeout has passed since its headers, else the\n"
+    "                      connection is closed (default 16384; 0: no minimum)\n"
     "  --insecure-http     allow plain HTTP on a non-loopback address\n"
     "  --json              access log as JSON lines on stderr\n"
     "Prints the server's URL on stdout once it listens; SIGTERM or SIGINT\n"
@@ -109,6 +113,10 @@ int henn_cli_serve(int argc, char **argv)
             if (cli_parse_size(&v, val, 1, 3600) != 0)
                 return serve_usage_error("--header-timeout wants 1..3600 seconds");
             o.header_timeout_s = (unsigned)v;
+        } else if (strcmp(a, "--min-body-rate") == 0) {
+            if (cli_parse_size(&v, val, 0, (size_t)1 << 30) != 0)
+                return serve_usage_error("--min-body-rate wants 0..2^30 bytes per second");
+            o.min_body_rate = v;
         } else if (strcmp(a, "--max-body") == 0) {
             if (cli_parse_size(&v, val, 1024, (size_t)1 << 31) != 0)
                 return serve_usage_error("--max-body wants 1024..2^31 bytes");
