@@ -395,11 +395,14 @@ static int load_one(void *user, henn__svc_row *r)
         (r->job != NULL && henn__svc_jobs_restore(ss->jobs, r->job) != 0) ||
         session_authority(ss) != 0) {
         int rc = ss->proto == NULL || r->job != NULL ? HENN_EFORMAT : HENN_ENOMEM;
-        free(r->job);
+        /* The job record holds the job's secret seed: wiped. */
+        if (r->job != NULL)
+            henn_free(r->job, strlen(r->job) + 1);
         session_free(ss);
         return rc;
     }
-    free(r->job);
+    if (r->job != NULL)
+        henn_free(r->job, strlen(r->job) + 1);
     session_creator(ss);
     ss->next = s->sessions;
     s->sessions = ss;
@@ -932,7 +935,7 @@ static void job_event(void *user, henn__svc_jobs *j, int finished, int rc)
     else
         (void)henn__svc_store_set_job(s->store, ss->row.id, rec, NULL, 0, 0);
     free(state);
-    free(rec);
+    henn_free(rec, strlen(rec) + 1); /* holds the job's secret seed */
 }
 
 /* POST /v1/sessions/{id}/jobs {"kind": "train", "epochs": E, "seed": S}. */

@@ -288,10 +288,13 @@ int henn__svc_store_load(henn__svc_store *st, int (*fn)(void *user, henn__svc_ro
             break;
         }
         if (r.config == NULL) {
+            /* The job record holds the job's secret seed: wiped. */
+            if (r.job != NULL)
+                henn_free(r.job, strlen(r.job) + 1);
             rc = HENN_ENOMEM;
             break;
         }
-        rc = fn(user, &r);
+        rc = fn(user, &r); /* owns r.config and r.job (wipes r.job) */
     }
     if (rc == 0 && s != SQLITE_DONE)
         rc = db_error(st, "load sessions");
