@@ -34,14 +34,40 @@ static int y_ok(const int64_t *y, size_t m, uint64_t bound)
 
 __extension__ typedef unsigned __int128 u128;
 
-/* s = (u mod l) for a 128-bit u */
-static void scalar_from_u128(decaf_255_scalar_t s, u128 u)
+/*
+ * sk = (sum_k pos[k] 2^(32 k) - sum_k neg[k] 2^(32 k)) mod l: each sum
+ * (below 2^(32 7 + 114)) carried into 64 little-endian bytes and reduced
+ * once, instead of 8 products by 2^(32 k) (about 10x fewer scalar
+ * operations per key; the CryptoNN authority derives 1,696 keys per MLP
+ * training image).
+ */
+static void sum_bytes(uint8_t out[64], const u128 acc[8])
 {
-    uint8_t b[16];
-    for (int i = 0; i < 16; i++)
-        b[i] = (uint8_t)(u >> (8 * i));
-    decaf_255_scalar_decode_long(s, b, sizeof b);
-    henn_memzero(b, sizeof b);
+    u128 c = 0;
+    for (int k = 0; k < 16; k++) {
+        if (k < 8)
+            c += acc[k]; /* c < 2^116 */
+        uint32_t w = (uint32_t)c;
+        c >>= 32;
+        for (int b = 0; b < 4; b++)
+            out[4 * k + b] = (uint8_t)(w >> (8 * b));
+    }
+}
+
+static void reduce_sums(uint8_t sk[HENN_FE_SCALARBYTES], const u128 pos[8], const u128 neg[8])
+{
+    uint8_t bp[64], bn[64];
+    decaf_255_scalar_t p, q;
+    sum_bytes(bp, pos);
+    sum_bytes(bn, neg);
+    decaf_255_scalar_decode_long(p, bp, sizeof bp);
+    decaf_255_scalar_decode_long(q, bn, sizeof bn);
+    decaf_255_scalar_sub(p, p, q);
+    decaf_255_scalar_encode(sk, p);
+    decaf_255_scalar_destroy(p);
+    decaf_255_scalar_destroy(q);
+    henn_memzero(bp, sizeof bp);
+    henn_memzero(bn, sizeof bn);
 }
 
 int henn_feip_derive_key_sub(henn_feip_fk *fk, const henn_feip_msk *msk, const int64_t *y,
@@ -71,24 +97,8 @@ int henn_feip_derive_key_sub(henn_feip_fk *fk, const henn_feip_msk *msk, const i
         }
     }
     /* sum_k (pos_k - neg_k) 2^(32 k) mod l */
-    decaf_255_scalar_t acc, p, q, w;
-    uint8_t wb[HENN_FE_SCALARBYTES];
-    decaf_255_scalar_copy(acc, decaf_255_scalar_zero);
-    for (int k = 0; k < 8; k++) {
-        scalar_from_u128(p, pos[k]);
-        scalar_from_u128(q, neg[k]);
-        decaf_255_scalar_sub(p, p, q);
-        memset(wb, 0, sizeof wb);
-        wb[4 * k] = 1; /* 2^(32 k) < l */
-        decaf_255_scalar_decode_long(w, wb, sizeof wb);
-        decaf_255_scalar_mul(p, p, w);
-        decaf_255_scalar_add(acc, acc, p);
-    }
     fk->n = msk->n;
-    decaf_255_scalar_encode(fk->sk, acc);
-    decaf_255_scalar_destroy(acc);
-    decaf_255_scalar_destroy(p);
-    decaf_255_scalar_destroy(q);
+    reduce_sums(fk->sk, pos, neg);
     henn_memzero(pos, sizeof pos);
     henn_memzero(neg, sizeof neg);
     return 0;
@@ -211,24 +221,9 @@ int henn_feip_derive_key_idx(henn_feip_fk *fk, const henn_feip_msk *msk, const i
             acc[k] += (u128)limb * a;
         }
     }
-    decaf_255_scalar_t acc, p, q, w;
-    uint8_t wb[HENN_FE_SCALARBYTES];
-    decaf_255_scalar_copy(acc, decaf_255_scalar_zero);
-    for (int k = 0; k < 8; k++) {
-        scalar_from_u128(p, pos[k]);
-        scalar_from_u128(q, neg[k]);
-        decaf_255_scalar_sub(p, p, q);
-        memset(wb, 0, sizeof wb);
-        wb[4 * k] = 1;
-        decaf_255_scalar_decode_long(w, wb, sizeof wb);
-        decaf_255_scalar_mul(p, p, w);
-        decaf_255_scalar_add(acc, acc, p);
-    }
+    /* sum_k (pos_k - neg_k) 2^(32 k) mod l */
     fk->n = msk->n;
-    decaf_255_scalar_encode(fk->sk, acc);
-    decaf_255_scalar_destroy(acc);
-    decaf_255_scalar_destroy(p);
-    decaf_255_scalar_destroy(q);
+    reduce_sums(fk->sk, pos, neg);
     henn_memzero(pos, sizeof pos);
     henn_memzero(neg, sizeof neg);
     return 0;
