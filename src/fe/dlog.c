@@ -93,6 +93,8 @@ static void normalise(uint64_t *key, uint32_t *par, const struct decaf_255_point
                       size_t cnt)
 {
     fe25519 acc[2 * BATCH], z[2 * BATCH], inv, t, x, y;
+    if (cnt == 0 || cnt > 2 * BATCH) /* callers pass 1 .. 2 BATCH */
+        return;
     for (size_t i = 0; i < cnt; i++) {
         fe_load(&z[i], p[i]->z);
         if (i == 0)
