@@ -5,7 +5,11 @@
 # 64 MNIST-8k images: the owner's reported test accuracy and loss equal the
 # in-process run's (the same model: CryptoNN decryptions are exact); the
 # authority's token file is 0600; the authority exits 0 when the owner
-# deletes the session; usage errors exit 2.
+# deletes the session; usage errors exit 2. Then LeNet-5 the same way
+# ("cryptonn-lenet5", --net lenet5 on both sides): 80 images (batches of 64
+# and 16: the second batch's loss depends on the server's first update), one
+# epoch; the loss the owner prints equals the in-process run's (no model to
+# download: the protocol has no result).
 set -u
 HENN=${1:?usage: test_cryptonn_service.sh path/to/henn}
 dir=$(mktemp -d)
@@ -52,13 +56,50 @@ svc=$(sed -n 's/^  encrypted epoch 1: test accuracy \([0-9.]*\) (loss \([0-9.]*\
 loc=$(sed -n 's/^  encrypted epoch 1: test accuracy \([0-9.]*\) (loss \([0-9.]*\)).*/\1 \2/p' "$dir/inproc")
 [ -n "$svc" ] && [ "$svc" = "$loc" ] && ok || bad "over the service '$svc', in-process '$loc'"
 
+# LeNet-5 over the service: the owner, then the authority, as for the MLP
+run_owner() { # net limit: starts the owner, sets opid and sid
+    rm -f "$dir/mpk.bin" "$dir/atok" "$dir/owner" # no stale session line or keys
+    "$HENN" cryptonn train --net "$1" --data mnist --limit "$2" --epochs 1 --server "$url" \
+        --mpk "$dir/mpk.bin" --authority-token-out "$dir/atok" >"$dir/owner" 2>"$dir/owner.err" &
+    opid=$!
+    for _ in $(seq 1 600); do
+        grep -q '^  session [0-9a-f]\{32\}' "$dir/owner" 2>/dev/null && break
+        sleep 0.1
+    done
+    sid=$(sed -n 's/^  session \([0-9a-f]\{32\}\).*/\1/p' "$dir/owner")
+}
+run_owner lenet5 80
+[ ${#sid} -eq 32 ] && ok || bad "lenet5: no session line: $(cat "$dir/owner" "$dir/owner.err")"
+grep -q "henn cryptonn authority --net lenet5 --server $url --session $sid" "$dir/owner" && ok ||
+    bad "lenet5: the owner's authority command line: $(cat "$dir/owner")"
+"$HENN" cryptonn authority --net lenet5 --server "$url" --session "$sid" \
+    --token-file "$dir/atok" --mpk-out "$dir/mpk.bin" >"$dir/auth" 2>"$dir/auth.err"
+arc=$?
+wait "$opid"
+orc=$?
+opid=
+[ "$orc" -eq 0 ] && ok || bad "lenet5 owner exit $orc: $(cat "$dir/owner.err")"
+[ "$arc" -eq 0 ] && ok || bad "lenet5 authority exit $arc: $(cat "$dir/auth.err")"
+grep -q 'the session has ended; [1-9][0-9]* requests answered' "$dir/auth" && ok ||
+    bad "lenet5 authority: $(cat "$dir/auth")"
+svc=$(sed -n 's/^  encrypted epoch 1: loss \([0-9.]*\),.*/\1/p' "$dir/owner")
+"$HENN" cryptonn train --net lenet5 --data mnist --limit 80 --epochs 1 >"$dir/inproc" 2>&1
+loc=$(sed -n 's/^  encrypted epoch 1: test accuracy [0-9.]* (loss \([0-9.]*\)).*/\1/p' "$dir/inproc")
+[ -n "$svc" ] && [ "$svc" = "$loc" ] && ok || bad "lenet5: over the service '$svc', in-process '$loc'"
+
 # usage errors
 "$HENN" cryptonn authority --server "$url" >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "authority without --session: not exit 2"
 "$HENN" cryptonn train --net mlp --data mnist --server "$url" >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "--server without --mpk: not exit 2"
 "$HENN" cryptonn train --net lenet5 --data mnist --server "$url" >/dev/null 2>&1
-[ $? -eq 2 ] && ok || bad "lenet5 --server: not exit 2"
+[ $? -eq 2 ] && ok || bad "lenet5 --server without --mpk: not exit 2"
+"$HENN" cryptonn authority --net lenet5 --layout sample --server "$url" --session "$sid" \
+    --token-file "$dir/atok" --mpk-out "$dir/mpk2.bin" >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "authority --net lenet5 --layout sample: not exit 2"
+"$HENN" cryptonn authority --net cnn --server "$url" --session "$sid" \
+    --token-file "$dir/atok" --mpk-out "$dir/mpk2.bin" >/dev/null 2>&1
+[ $? -eq 2 ] && ok || bad "authority --net cnn: not exit 2"
 # the authority with a token the session does not know: refused, exit 1
 printf '%064d\n' 0 >"$dir/zero"
 "$HENN" cryptonn authority --server "$url" --session "$sid" --token-file "$dir/zero" \

@@ -37,14 +37,17 @@ static const char *usage_text =
     "conv1 and its weight gradient on FEIP (one ciphertext per batch, patch and\n"
     "shifted-correlation keys from the authority), labels on FEBO; --layout does\n"
     "not apply (always batch).\n"
-    "Over a henn server (--net mlp; docs/SERVICE.md, cryptonn-mlp), three processes:\n"
+    "Over a henn server (docs/SERVICE.md, cryptonn-mlp and cryptonn-lenet5), three\n"
+    "processes:\n"
     "  henn cryptonn train ... --server URL [--token F] [--ca F] [--insecure-http]\n"
     "      --mpk F --authority-token-out F\n"
     "    the owner: creates the session, writes the authority's token (0600), waits\n"
     "    for the authority's public keys in --mpk, encrypts the batches; the server\n"
-    "    trains; prints the downloaded model's accuracy per epoch (no twin, no JSON)\n"
-    "  henn cryptonn authority --server URL --session ID --token-file F --mpk-out F\n"
-    "      [--layout L] [--threads T] [--ca F] [--insecure-http]\n"
+    "    trains; prints the loss per epoch and, for the MLP, the downloaded model's\n"
+    "    test accuracy (LeNet-5 has no result to download; no twin, no JSON)\n"
+    "  henn cryptonn authority --net mlp|lenet5 --server URL --session ID\n"
+    "      --token-file F --mpk-out F [--layout L] [--threads T] [--ca F]\n"
+    "      [--insecure-http]\n"
     "    the authority: keeps the master keys, answers the server's key requests\n"
     "    until the session is deleted.\n";
 
@@ -330,17 +333,23 @@ static double cnn_acc(const henn_cnn_model *m, const float *X, const uint8_t *y,
     return henn_cnn_accuracy(&a, m, X, y, n) == 0 ? a : -1;
 }
 
+/* *loss: the batches' losses weighted by rows over ntr, summed in the
+ * order henn_cryptonn_client_train_epoch sums them (so an epoch over
+ * henn serve reports the same figure). */
 static int lenet_epoch(henn_cryptonn_lenet *L, const float *X, const uint8_t *y, size_t ntr,
-                       size_t B, size_t *order, uint64_t seed, cli_progress *prog)
+                       size_t B, size_t *order, uint64_t seed, cli_progress *prog, double *loss)
 {
     size_t nb = (ntr + B - 1) / B;
+    double sum = 0, l = 0;
     int rc = henn_nn_batch_order(order, nb, seed);
     for (size_t i = 0; i < nb && rc == 0; i++) {
         size_t first = order[i] * B, n = ntr - first < B ? ntr - first : B;
-        rc = henn_cryptonn_lenet_step(L, X + first * 784, y + first, n, NULL);
+        rc = henn_cryptonn_lenet_step(L, X + first * 784, y + first, n, &l);
+        sum += l * (double)n;
         if (prog != NULL)
             cli_progress_cb(prog, (i + 1) * B < ntr ? (i + 1) * B : ntr, ntr);
     }
+    *loss = sum / (double)ntr;
     return rc;
 }
 
@@ -419,7 +428,7 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
             goto done;
         R.acc_float[e] = cnn_acc(&mf, Xte, te.labels, nte);
         t0 = cli_now();
-        rc = lenet_epoch(tw, Xtr, tr.labels, ntr, B, order, seed + e, NULL);
+        rc = lenet_epoch(tw, Xtr, tr.labels, ntr, B, order, seed + e, NULL, &loss);
         R.t_twin += cli_now() - t0;
         if (rc != 0)
             goto done;
@@ -439,7 +448,7 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
         cli_progress_init(&prog, label);
         t0 = cli_now();
         c0 = cpu_now();
-        rc = lenet_epoch(en, Xtr, tr.labels, ntr, B, order, seed + e, &prog);
+        rc = lenet_epoch(en, Xtr, tr.labels, ntr, B, order, seed + e, &prog, &loss);
         R.t_enc += cli_now() - t0;
         R.cpu_enc += cpu_now() - c0;
         if (rc != 0) {
@@ -448,8 +457,8 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
             goto done;
         }
         R.acc_enc[e] = cnn_acc(henn_cryptonn_lenet_model(en), Xte, te.labels, nte);
-        printf("  encrypted epoch %zu: test accuracy %.4f, %.1f s\n", e + 1, R.acc_enc[e],
-               cli_now() - t0);
+        printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1,
+               R.acc_enc[e], loss, cli_now() - t0);
     }
     henn_cryptonn_lenet_stats(&st, en);
     {
@@ -607,19 +616,17 @@ int henn_cli_cryptonn(int argc, char **argv)
         return usage("--net and --data are required");
     if (strcmp(data, "mnist") != 0 && strcmp(data, "fashion") != 0)
         return usage("--data is mnist or fashion");
-    if (strcmp(net, "lenet5") == 0 && svc.server != NULL)
-        return usage("--server carries --net mlp (cryptonn-mlp); LeNet-5 runs in-process");
-    if (strcmp(net, "lenet5") == 0)
-        return run_lenet(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json);
-    if (strcmp(net, "mlp") != 0)
+    if (strcmp(net, "mlp") != 0 && strcmp(net, "lenet5") != 0)
         return usage("--net is mlp or lenet5");
     if (svc.server != NULL && (json != NULL || svc.session_file != NULL))
         return usage("--json and --session-file do not apply with --server");
     if (svc.server != NULL)
-        return cli_cryptonn_train_server(&svc, data, epochs, limit, (unsigned)threads,
-                                         (uint64_t)seed, mpk, atok_out);
+        return cli_cryptonn_train_server(&svc, strcmp(net, "lenet5") == 0, data, epochs, limit,
+                                         (unsigned)threads, (uint64_t)seed, mpk, atok_out);
     if (mpk != NULL || atok_out != NULL || svc.token_file != NULL || svc.ca_file != NULL ||
         svc.session_file != NULL)
         return usage("--mpk, --authority-token-out, --token and --ca go with --server");
+    if (strcmp(net, "lenet5") == 0)
+        return run_lenet(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json);
     return run(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, layout);
 }

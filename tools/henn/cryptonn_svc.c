@@ -139,103 +139,119 @@ static double accuracy(const henn_nn_model *m, const float *X, const uint8_t *y,
     return (double)ok / (double)n;
 }
 
-int cli_cryptonn_train_server(const cli_svc_opts *so, const char *data, size_t epochs,
-                              size_t limit, unsigned threads, uint64_t seed,
-                              const char *mpk_path, const char *atok_out)
+/* The training and test images as floats in [0, 1] (the first `limit`
+ * training images; 0: all). */
+static int load_images(const char *data, size_t limit, uint64_t seed, henn_mnist_set *tr,
+                       henn_mnist_set *te, float **Xtr, float **Xte, size_t *ntr, size_t *nte)
 {
-    henn_mnist_set tr, te;
-    char err[HENN_MNIST_ERRLEN] = "", atok[65] = "", *cfg = NULL, *b64 = NULL, *stok = NULL;
-    float *Xtr = NULL, *Xte = NULL;
-    size_t ntr, nte, d, e, mlen = 0, slen = 0;
-    const size_t dims[] = {MLP_IN, 128, MLP_CLASSES};
-    henn_nn_model m0, got;
-    henn_nn_opts o;
-    henn_svc_client_opts co;
-    henn_svc_client *c = NULL;
-    henn_cryptonn_client *cc = NULL;
-    henn_transport tm, ts;
-    mpk_file mf = {NULL, 0};
-    uint8_t *mpk = NULL, *sm = NULL, *res = NULL;
-    cli_progress prog;
-    double t0, loss = 0;
-    int rc, src = 0;
-
-    henn_mnist_set_init(&tr);
-    henn_mnist_set_init(&te);
-    henn_nn_model_init_empty(&m0);
-    henn_nn_model_init_empty(&got);
-    if (mpk_path == NULL || atok_out == NULL) {
-        fprintf(stderr, "henn cryptonn: --server needs --mpk F (the authority's public keys, "
-                        "written by henn cryptonn authority --mpk-out) and "
-                        "--authority-token-out F\n");
-        return 2;
-    }
+    char err[HENN_MNIST_ERRLEN] = "";
+    int rc;
     if (strcmp(data, "mnist") == 0)
-        rc = henn_mnist_load_mnist8k(&tr, &te, HENN_DATA_DIR "/mnist", seed, err, sizeof(err));
+        rc = henn_mnist_load_mnist8k(tr, te, HENN_DATA_DIR "/mnist", seed, err, sizeof(err));
     else
-        rc = henn_mnist_load_fashion(&tr, &te, NULL, err, sizeof(err));
+        rc = henn_mnist_load_fashion(tr, te, NULL, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "henn cryptonn: %s (%s)\n", err[0] ? err : "loading the data",
                 henn_err_name(rc));
-        goto done;
+        return rc;
     }
-    d = tr.rows * tr.cols;
-    ntr = limit != 0 && limit < tr.count ? limit : tr.count;
-    nte = te.count;
-    rc = HENN_ENOMEM;
-    Xtr = malloc(ntr * d * sizeof(*Xtr));
-    Xte = malloc(nte * d * sizeof(*Xte));
-    if (d != MLP_IN || Xtr == NULL || Xte == NULL)
-        goto done;
-    if ((rc = henn_mnist_to_float(Xtr, &tr, 0, ntr)) != 0 ||
-        (rc = henn_mnist_to_float(Xte, &te, 0, nte)) != 0)
-        goto done;
-    henn_nn_opts_default(&o);
-    o.max_rows = MLP_BATCH;
+    *ntr = limit != 0 && limit < tr->count ? limit : tr->count;
+    *nte = te->count;
+    *Xtr = malloc(*ntr * MLP_IN * sizeof(**Xtr));
+    *Xte = malloc(*nte * MLP_IN * sizeof(**Xte));
+    if (tr->rows * tr->cols != MLP_IN || *Xtr == NULL || *Xte == NULL)
+        return HENN_ENOMEM;
+    if ((rc = henn_mnist_to_float(*Xtr, tr, 0, *ntr)) != 0)
+        return rc;
+    return henn_mnist_to_float(*Xte, te, 0, *nte);
+}
+
+/* The session's config: cryptonn-mlp: the initial 784-128-10 model (seed)
+ * and Adam; cryptonn-lenet5: LeNet-5 from seed (max pooling) and its SGD
+ * setting, the models henn cryptonn train builds in-process. */
+static int session_config(char **cfg, int lenet, uint64_t seed)
+{
+    const size_t dims[] = {MLP_IN, 128, MLP_CLASSES};
+    henn_nn_model m0;
+    uint8_t *sm = NULL;
+    size_t slen = 0, blen;
+    char *b64 = NULL;
+    int rc;
+
+    *cfg = NULL;
+    if (lenet) {
+        *cfg = malloc(160);
+        if (*cfg == NULL)
+            return HENN_ENOMEM;
+        snprintf(*cfg, 160,
+                 "{\"lenet5\":{\"seed\":%llu,\"pool\":\"max\"},\"nn\":{\"optimizer\":\"sgd\","
+                 "\"lr\":0.05,\"momentum\":0.9}}",
+                 (unsigned long long)seed);
+        return 0;
+    }
+    henn_nn_model_init_empty(&m0);
     if ((rc = henn_nn_model_init(&m0, dims, 3, HENN_NN_RELU, HENN_NN_SOFTMAX_CE, seed)) != 0 ||
         (rc = henn_nn_model_serialize(&sm, &slen, &m0)) != 0)
         goto done;
     rc = HENN_ENOMEM;
-    b64 = malloc(sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL));
-    if (b64 == NULL)
+    blen = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
+    if ((b64 = malloc(blen)) == NULL || (*cfg = malloc(blen + 64)) == NULL)
         goto done;
-    sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL), sm,
-                      slen, sodium_base64_VARIANT_ORIGINAL);
-    cfg = malloc(strlen(b64) + 64);
-    if (cfg == NULL)
-        goto done;
-    sprintf(cfg, "{\"model\":\"%s\",\"nn\":{\"optimizer\":\"adam\"}}", b64);
+    sodium_bin2base64(b64, blen, sm, slen, sodium_base64_VARIANT_ORIGINAL);
+    sprintf(*cfg, "{\"model\":\"%s\",\"nn\":{\"optimizer\":\"adam\"}}", b64);
+    rc = 0;
+done:
+    free(b64);
+    free(sm);
+    henn_nn_model_clear(&m0);
+    return rc;
+}
+
+/* Creates the session (protocol, cfg), writes the authority's token to
+ * atok_out (0600), tells the user how to start the authority, waits for
+ * its public keys in mpk_path and makes the owner's client from them
+ * (checked against 784 inputs, batch 64, 10 classes). *stok: the server
+ * token read from so->token_file (the caller wipes and frees it). */
+static int open_session(henn_svc_client **c, henn_cryptonn_client **cc, char **stok,
+                        const cli_svc_opts *so, const char *protocol, const char *net,
+                        const char *cfg, unsigned threads, const char *mpk_path,
+                        const char *atok_out)
+{
+    henn_svc_client_opts co;
+    char atok[65] = "";
+    uint8_t *mpk = NULL;
+    size_t mlen = 0;
+    mpk_file mf;
+    henn_transport tm;
+    double t0;
+    int rc;
+
     memset(&co, 0, sizeof(co));
     co.url = so->server;
     co.ca_file = so->ca_file;
     co.allow_insecure_http = so->insecure_http;
     co.retry_s = so->retry_s;
-    if (so->token_file != NULL && (stok = read_token(so->token_file, 0)) == NULL) {
+    if (so->token_file != NULL && (*stok = read_token(so->token_file, 0)) == NULL) {
         fprintf(stderr, "henn cryptonn: cannot read the token file %s\n", so->token_file);
-        rc = HENN_EIO;
-        goto done;
+        return HENN_EIO;
     }
-    co.server_token = stok;
-    printf("henn cryptonn: MLP 784-128-10 on %s, %zu training / %zu test images, batch %d, "
-           "%zu epoch(s); the server's side runs on %s\n",
-           strcmp(data, "mnist") == 0 ? "MNIST-8k" : "Fashion-MNIST", ntr, nte, MLP_BATCH,
-           epochs, so->server);
-    rc = henn_svc_client_create_authority(&c, atok, &co, "cryptonn-mlp", cfg);
+    co.server_token = *stok;
+    rc = henn_svc_client_create_authority(c, atok, &co, protocol, cfg);
     if (rc != 0) {
         fprintf(stderr, "henn: server: could not create the session (%s)\n",
                 henn_err_name(rc));
-        goto done;
+        return rc;
     }
     rc = write_file(atok_out, atok, strlen(atok));
     henn_memzero(atok, sizeof(atok));
     if (rc != 0) {
         fprintf(stderr, "henn cryptonn: cannot write %s\n", atok_out);
-        goto done;
+        return rc;
     }
     printf("  session %s; the authority's token is in %s (0600). Start the authority:\n"
-           "    henn cryptonn authority --server %s --session %s --token-file %s "
+           "    henn cryptonn authority --net %s --server %s --session %s --token-file %s "
            "--mpk-out %s\n",
-           henn_svc_client_session(c), atok_out, so->server, henn_svc_client_session(c),
+           henn_svc_client_session(*c), atok_out, net, so->server, henn_svc_client_session(*c),
            atok_out, mpk_path);
     fflush(stdout);
     /* The authority's public keys, when it has written them. */
@@ -245,24 +261,66 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, const char *data, size_t e
     if (mpk == NULL) {
         fprintf(stderr, "henn cryptonn: no public keys in %s after %d s\n", mpk_path,
                 MPK_WAIT_S);
-        rc = HENN_ETIMEDOUT;
-        goto done;
+        return HENN_ETIMEDOUT;
     }
     mf.b = mpk;
     mf.len = mlen;
     memset(&tm, 0, sizeof(tm));
     tm.call = mpk_call;
     tm.ctx = &mf;
-    if ((rc = henn_cryptonn_client_new(&cc, &tm, threads)) != 0)
-        goto done;
-    if (henn_cryptonn_client_params(cc)->in_dim != MLP_IN ||
-        henn_cryptonn_client_params(cc)->batch != MLP_BATCH ||
-        henn_cryptonn_client_params(cc)->classes != MLP_CLASSES) {
-        fprintf(stderr, "henn cryptonn: the authority's parameters are not the MLP's "
-                        "(784 inputs, batch 64, 10 classes)\n");
-        rc = HENN_EINVAL;
-        goto done;
+    rc = henn_cryptonn_client_new(cc, &tm, threads);
+    free(mpk);
+    if (rc != 0)
+        return rc;
+    if (henn_cryptonn_client_params(*cc)->in_dim != MLP_IN ||
+        henn_cryptonn_client_params(*cc)->batch != MLP_BATCH ||
+        henn_cryptonn_client_params(*cc)->classes != MLP_CLASSES) {
+        fprintf(stderr, "henn cryptonn: the authority's parameters are not the %s's "
+                        "(784 inputs, batch 64, 10 classes)\n",
+                net);
+        return HENN_EINVAL;
     }
+    return 0;
+}
+
+int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *data,
+                              size_t epochs, size_t limit, unsigned threads, uint64_t seed,
+                              const char *mpk_path, const char *atok_out)
+{
+    henn_mnist_set tr, te;
+    char *cfg = NULL, *stok = NULL;
+    float *Xtr = NULL, *Xte = NULL;
+    size_t ntr = 0, nte = 0, e, slen = 0;
+    henn_nn_model got;
+    henn_svc_client *c = NULL;
+    henn_cryptonn_client *cc = NULL;
+    henn_transport ts;
+    uint8_t *res = NULL;
+    cli_progress prog;
+    double t0, loss = 0;
+    int rc, src = 0;
+
+    henn_mnist_set_init(&tr);
+    henn_mnist_set_init(&te);
+    henn_nn_model_init_empty(&got);
+    if (mpk_path == NULL || atok_out == NULL) {
+        fprintf(stderr, "henn cryptonn: --server needs --mpk F (the authority's public keys, "
+                        "written by henn cryptonn authority --mpk-out) and "
+                        "--authority-token-out F\n");
+        return 2;
+    }
+    if ((rc = load_images(data, limit, seed, &tr, &te, &Xtr, &Xte, &ntr, &nte)) != 0 ||
+        (rc = session_config(&cfg, lenet, seed)) != 0)
+        goto done;
+    printf("henn cryptonn: %s on %s, %zu training / %zu test images, batch %d, "
+           "%zu epoch(s); the server's side runs on %s\n",
+           lenet ? "LeNet-5 (valid conv1, encrypted)" : "MLP 784-128-10",
+           strcmp(data, "mnist") == 0 ? "MNIST-8k" : "Fashion-MNIST", ntr, nte, MLP_BATCH,
+           epochs, so->server);
+    rc = open_session(&c, &cc, &stok, so, lenet ? "cryptonn-lenet5" : "cryptonn-mlp",
+                      lenet ? "lenet5" : "mlp", cfg, threads, mpk_path, atok_out);
+    if (rc != 0)
+        goto done;
     henn_svc_client_transport(&ts, c);
     for (e = 0; e < epochs; e++) {
         char label[64];
@@ -278,6 +336,12 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, const char *data, size_t e
             else if (henn_svc_client_error(c)[0] != '\0')
                 fprintf(stderr, "henn: server: %s\n", henn_svc_client_error(c));
             goto done;
+        }
+        if (lenet) {
+            /* cryptonn-lenet5 has no result (no CNN model format): the
+             * epoch's loss, the mean of the batches' losses by rows. */
+            printf("  encrypted epoch %zu: loss %.4f, %.1f s\n", e + 1, loss, cli_now() - t0);
+            continue;
         }
         free(res);
         res = NULL;
@@ -300,13 +364,9 @@ done:
         free(stok);
     }
     free(cfg);
-    free(b64);
-    free(sm);
-    free(mpk);
     free(res);
     free(Xtr);
     free(Xte);
-    henn_nn_model_clear(&m0);
     henn_nn_model_clear(&got);
     henn_mnist_set_clear(&tr);
     henn_mnist_set_clear(&te);
@@ -331,12 +391,15 @@ static int should_stop(void *user)
 
 static const char authority_usage[] =
     "usage: henn cryptonn authority --server URL --session ID --token-file F --mpk-out F\n"
-    "       [--layout batch|sample] [--threads T] [--ca F] [--insecure-http]\n"
-    "  The CryptoNN authority of a cryptonn-mlp session (henn cryptonn train\n"
-    "  --server): makes the master keys for the MLP (784 inputs, batch 64, 10\n"
-    "  classes), writes its public keys to --mpk-out for the owner, and answers\n"
-    "  the server's key requests until the session is deleted or SIGINT/SIGTERM.\n"
-    "  The master keys never leave this process.\n";
+    "       [--net mlp|lenet5] [--layout batch|sample] [--threads T] [--ca F]\n"
+    "       [--insecure-http]\n"
+    "  The CryptoNN authority of a cryptonn-mlp (--net mlp, the default) or\n"
+    "  cryptonn-lenet5 (--net lenet5: BATCH layout only, delta bound 2^12)\n"
+    "  session (henn cryptonn train --server): makes the master keys (784\n"
+    "  inputs, batch 64, 10 classes), writes its public keys to --mpk-out for\n"
+    "  the owner, and answers the server's key requests (LeNet-5: KEYS_CONV)\n"
+    "  until the session is deleted or SIGINT/SIGTERM. The master keys never\n"
+    "  leave this process.\n";
 
 int cli_cryptonn_authority(int argc, char **argv)
 {
@@ -344,7 +407,7 @@ int cli_cryptonn_authority(int argc, char **argv)
                *ca = NULL;
     uint32_t layout = HENN_CRYPTONN_LAYOUT_BATCH;
     size_t threads = 2;
-    int insecure = 0, i, rc;
+    int insecure = 0, lenet = 0, i, rc;
     char *token = NULL;
     henn_cryptonn_params p;
     henn_cryptonn_authority *a = NULL;
@@ -382,6 +445,10 @@ int cli_cryptonn_authority(int argc, char **argv)
             ca = v;
         else if (strcmp(k, "--threads") == 0 && cli_parse_size(&threads, v, 1, 16) == 0)
             ;
+        else if (strcmp(k, "--net") == 0 && strcmp(v, "mlp") == 0)
+            lenet = 0;
+        else if (strcmp(k, "--net") == 0 && strcmp(v, "lenet5") == 0)
+            lenet = 1;
         else if (strcmp(k, "--layout") == 0 && strcmp(v, "batch") == 0)
             layout = HENN_CRYPTONN_LAYOUT_BATCH;
         else if (strcmp(k, "--layout") == 0 && strcmp(v, "sample") == 0)
@@ -396,6 +463,10 @@ int cli_cryptonn_authority(int argc, char **argv)
         fputs(authority_usage, stderr);
         return 2;
     }
+    if (lenet && layout != HENN_CRYPTONN_LAYOUT_BATCH) {
+        fprintf(stderr, "henn cryptonn authority: --net lenet5 takes the batch layout\n");
+        return 2;
+    }
     if ((token = read_token(token_file, 64)) == NULL) {
         fprintf(stderr, "henn cryptonn authority: %s does not hold a 64-character token\n",
                 token_file);
@@ -403,6 +474,8 @@ int cli_cryptonn_authority(int argc, char **argv)
     }
     henn_cryptonn_params_default(&p, MLP_IN, MLP_BATCH, MLP_CLASSES);
     p.layout = layout;
+    if (lenet)
+        p.d_bits = 12; /* henn cryptonn train --net lenet5's setting */
     rc = henn_cryptonn_authority_new(&a, &p);
     if (rc == 0) {
         static const uint8_t mpk_req[12] = {'H', 'C', 'N', 1, 1, 0, 0, 0, 0, 0, 0, 0};

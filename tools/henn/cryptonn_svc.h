@@ -10,10 +10,13 @@
 
 #include "svc_cli.h"
 
-/* henn cryptonn train --net mlp --server URL --mpk F --authority-token-out F:
- * the owner's side; the server trains; exit status. */
-int cli_cryptonn_train_server(const cli_svc_opts *so, const char *data, size_t epochs,
-                              size_t limit, unsigned threads, uint64_t seed,
+/* henn cryptonn train --net mlp|lenet5 --server URL --mpk F
+ * --authority-token-out F: the owner's side of a cryptonn-mlp (lenet = 0)
+ * or cryptonn-lenet5 (lenet != 0) session; the server trains. Per epoch:
+ * the MLP's downloaded model's test accuracy and the loss; LeNet-5 (no
+ * result to download): the loss. Exit status (2: usage). */
+int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *data,
+                              size_t epochs, size_t limit, unsigned threads, uint64_t seed,
                               const char *mpk_path, const char *atok_out);
 
 /* henn cryptonn authority ... (argv[0] = "authority"); exit status. */
