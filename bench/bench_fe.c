@@ -6,7 +6,9 @@
  * time); encryption without the per-h_i tables, decryption with one
  * scalar multiplication per term; the per-ciphertext precomputation
  * (henn_feip_ct_prep) against the plain decryption of the same
- * ciphertext. Anchors (FE_NOTES, same machine class): CiFEr cfe_ddh
+ * ciphertext; sk c_0 for 128 keys of one ciphertext with the c_0 comb
+ * (eight keys per IFMA pass, and its 64-bit code) against libdecaf's
+ * precomputed table. Anchors (FE_NOTES, same machine class): CiFEr cfe_ddh
  * 2048-bit, n = 784: encrypt 1.40 s, decrypt 150-400 ms.
  */
 #ifndef _POSIX_C_SOURCE
@@ -146,6 +148,109 @@ static int engine_pair(double *med, double *base_med, extra *x, const dec_args *
         x->base_cpu_us = median(cb, reps);
     }
     free(w);
+    return rc;
+}
+
+/*
+ * sk c_0 for the 128 keys of one ciphertext (CryptoNN: every key of a batch
+ * ciphertext multiplies the same c_0): per key, kind 0 the comb of
+ * fixedbase.c eight keys at a time on IFMA (what decryption takes), 1 the
+ * same comb on the 64-bit code, 2 libdecaf's precomputed table (what
+ * decryption used before: the same-run baseline). The three alternate rep
+ * by rep; medians of wall and thread CPU time, minima.
+ */
+enum { CT0_KEYS = 128 };
+
+static int ct0_run(const henn_feip_ct0_tab *tab, const decaf_255_precomputed_s *dt,
+                   const uint8_t *ks, henn_fe_elem *out, int kind)
+{
+    if (kind == 2) {
+        decaf_255_scalar_t s;
+        for (size_t i = 0; i < CT0_KEYS; i++) {
+            if (decaf_255_scalar_decode(s, ks + 32 * i) != DECAF_SUCCESS)
+                return HENN_EKEY;
+            decaf_255_precomputed_scalarmul(FE_PT(&out[i]), dt, s);
+        }
+        return 0;
+    }
+    return henn__fe_ct0_mul_many(out, tab, ks, CT0_KEYS,
+                                 kind == 0 ? HENN__FE_FB_AUTO : HENN__FE_FB_SCALAR);
+}
+
+static int bench_ct0(const henn_bench_fe_config *cfg, const henn_feip_ct *ct, uint64_t B)
+{
+    const int reps = cfg->reps;
+    henn_feip_ct0_tab tab;
+    memset(&tab, 0, sizeof tab);
+    size_t al = decaf_255_alignof_precomputed_s;
+    decaf_255_precomputed_s *dt =
+        aligned_alloc(al, (decaf_255_sizeof_precomputed_s + al - 1) / al * al);
+    uint8_t *ks = malloc(CT0_KEYS * 32);
+    henn_fe_elem *out[3] = {henn__fe_elems_alloc(CT0_KEYS), henn__fe_elems_alloc(CT0_KEYS),
+                            henn__fe_elems_alloc(CT0_KEYS)};
+    double *w = malloc(6 * (size_t)reps * sizeof *w), *ti = malloc((size_t)reps * sizeof *ti);
+    int rc = HENN_ENOMEM;
+    if (dt == NULL || ks == NULL || out[0] == NULL || out[1] == NULL || out[2] == NULL ||
+        w == NULL || ti == NULL)
+        goto cleanup;
+    rc = 0;
+    for (int r = 0; r < reps && rc == 0; r++) {
+        henn_feip_ct0_tab_clear(&tab);
+        double t0 = now_us();
+        rc = henn_feip_ct0_tab_init(&tab, ct);
+        ti[r] = now_us() - t0;
+    }
+    if (rc != 0)
+        goto cleanup;
+    decaf_255_precompute(dt, FE_CPT(&ct->c[0]));
+    for (size_t i = 0; i < CT0_KEYS; i++) {
+        uint8_t rb[64];
+        decaf_255_scalar_t s;
+        for (int b = 0; b < 64; b++)
+            rb[b] = (uint8_t)rand();
+        decaf_255_scalar_decode_long(s, rb, sizeof rb);
+        decaf_255_scalar_encode(ks + 32 * i, s);
+    }
+    for (int r = 0; r < reps && rc == 0; r++)
+        for (int e = 0; e < 3 && rc == 0; e++) {
+            const int kind = (r + e) % 3; /* rotate which goes first */
+            double t0 = now_us(), c0 = cpu_now_us();
+            rc = ct0_run(&tab, dt, ks, out[kind], kind);
+            w[kind * reps + r] = (now_us() - t0) / CT0_KEYS;
+            w[(3 + kind) * reps + r] = (cpu_now_us() - c0) / CT0_KEYS;
+        }
+    /* the three give the same points */
+    for (size_t i = 0; i < CT0_KEYS && rc == 0; i++)
+        if (!decaf_255_point_eq(FE_CPT(&out[0][i]), FE_CPT(&out[2][i])) ||
+            !decaf_255_point_eq(FE_CPT(&out[1][i]), FE_CPT(&out[2][i])))
+            rc = HENN_ERANGE;
+    if (rc != 0)
+        goto cleanup;
+    double med[6], mn[3];
+    for (int k = 0; k < 3; k++) {
+        mn[k] = w[k * reps];
+        for (int r = 1; r < reps; r++)
+            mn[k] = w[k * reps + r] < mn[k] ? w[k * reps + r] : mn[k];
+    }
+    for (int k = 0; k < 6; k++)
+        med[k] = median(w + k * reps, reps);
+    extra x0 = {mn[0], med[3], mn[2], med[5]}, x1 = {mn[1], med[4], mn[2], med[5]};
+    line(cfg, "ct0_tab_init", ct->n, B, median(ti, reps), NULL, 0);
+    line_x(cfg, "sk_c0_per_key_128_keys", ct->n, B, med[0], "libdecaf_precomputed_scalarmul",
+           med[2], &x0);
+    line_x(cfg, "sk_c0_per_key_64bit_comb", ct->n, B, med[1], "libdecaf_precomputed_scalarmul",
+           med[2], &x1);
+
+cleanup:
+    henn_feip_ct0_tab_clear(&tab);
+    free(dt);
+    if (ks != NULL)
+        henn_memzero(ks, CT0_KEYS * 32);
+    free(ks);
+    for (int k = 0; k < 3; k++)
+        free(out[k]);
+    free(w);
+    free(ti);
     return rc;
 }
 
@@ -310,6 +415,9 @@ int henn_bench_fe(const henn_bench_fe_config *in)
     }
     if (!cfg.json)
         printf("  (decrypted <x, y> = %lld)\n", (long long)want);
+    rc = bench_ct0(&cfg, &ct, B);
+    if (rc != 0)
+        goto cleanup;
 
     /* the discrete log alone at three magnitudes (the point decode is included) */
     const int64_t mags[3] = {(int64_t)1 << 20, (int64_t)1 << 26, (int64_t)B - 5};

@@ -11,6 +11,9 @@
  *  prep.c       per-ciphertext precomputation for many keys
  *  scalarmul.c  constant-time k P on libdecaf's limbs (sk c_0)
  *  scalarmul_ifma.c  the same, a point's four coordinates in four lanes
+ *  fixedbase.c  k P for many secret k and one point from a comb table
+ *  fixedbase_ifma.c  the same, eight scalars in eight lanes
+ *  ifma8.h      the eight-lane AVX-512 IFMA field and group arithmetic
  *  edwards.h    the group law on libdecaf's limbs (gf25519.h: the field)
  *
  * Group elements are libdecaf decaf_255 points (ristretto255): extended
@@ -105,6 +108,62 @@ void henn__fe_scalarmul_ct_scalar(struct decaf_255_point_s *out,
  */
 int henn__fe_scalarmul_ct_ifma(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
                                const int32_t e[64]);
+/*
+ * Fixed-base multiplication for many secret scalars and one public point
+ * (fixedbase.c, fixedbase_ifma.c): a comb table of k 32^w P (k = 1..16,
+ * w < HENN__FE_FB_WINDOWS, affine niels form, about 96 KiB, built in
+ * about 0.3 ms), then k P in 51 mixed additions and no doubling, constant
+ * time in k (masked scans, or register permutations over all entries).
+ * Only after henn__fe_layout_ok() returned 1.
+ */
+#define HENN__FE_FB_WINDOWS 51
+struct henn__fe_fb;
+/* *fb = the table of P. 0, HENN_EINVAL (NULL), HENN_ENOMEM (*fb NULL). */
+int henn__fe_fb_init(struct henn__fe_fb **fb, const struct decaf_255_point_s *p);
+/* Free (and wipe) the table; NULL is a no-op. */
+void henn__fe_fb_free(struct henn__fe_fb *fb);
+/* The table's limbs ((w 15 + i) 16 + j, see fixedbase.c) and their count. */
+const uint64_t *henn__fe_fb_table(const struct henn__fe_fb *fb);
+size_t henn__fe_fb_table_limbs(void);
+/* Signed radix-32 digits of k (canonical, < l): e[w] in [-16, 16],
+ * k = sum e[w] 32^w. Constant time. */
+void henn__fe_fb_digits(int32_t e[HENN__FE_FB_WINDOWS], const uint8_t k[HENN_FE_SCALARBYTES]);
+/* out = k P on the 64-bit code (k canonical, < l). Constant time in k. */
+void henn__fe_fb_mul_scalar(struct decaf_255_point_s *out, const struct henn__fe_fb *fb,
+                            const uint8_t k[HENN_FE_SCALARBYTES]);
+/* out[l] = k_l P for cnt <= 8 scalars k_l = k + 32 l, one per lane of
+ * the eight-lane IFMA code. 0, HENN_EINVAL (cnt 0 or > 8), HENN_EPARAM
+ * (no AVX-512 IFMA: out untouched). Constant time in the k_l. */
+int henn__fe_fb_mul8_ifma(henn_fe_elem *out, const struct henn__fe_fb *fb, const uint8_t *k,
+                          size_t cnt);
+/* Engines of henn__fe_fb_mul_many. */
+enum { HENN__FE_FB_AUTO = 0, HENN__FE_FB_SCALAR = 1, HENN__FE_FB_IFMA = 2 };
+/* out[i] = k_i P for cnt scalars k_i = k + 32 i (canonical): eight at a
+ * time on IFMA where the processor has it (AUTO), or on the engine asked
+ * for. 0, or HENN_EPARAM (IFMA asked for and missing). Constant time in
+ * the k_i. */
+int henn__fe_fb_mul_many(henn_fe_elem *out, const struct henn__fe_fb *fb, const uint8_t *k,
+                         size_t cnt, int engine);
+
+/*
+ * What a henn_feip_ct0_tab's tab_ points to (support.c): the comb of
+ * fixedbase.c when henn__fe_layout_ok() accepted the build, else
+ * libdecaf's precomputed table (exactly one is set).
+ */
+struct henn__fe_ct0 {
+    struct henn__fe_fb *fb;
+    decaf_255_precomputed_s *dec;
+};
+/* out = sk c_0 from tab (sk canonical: callers decoded it). Constant time in sk. */
+void henn__fe_ct0_mul(struct decaf_255_point_s *out, const henn_feip_ct0_tab *tab,
+                      const uint8_t sk[HENN_FE_SCALARBYTES]);
+/* out[i] = sk_i c_0 for cnt canonical scalars sk_i = sk + 32 i on the
+ * given engine (HENN__FE_FB_*; libdecaf's table ignores it). 0,
+ * HENN_EPARAM (IFMA asked for and missing), HENN_EKEY (non-canonical, on
+ * libdecaf's table). Constant time in the sk_i. */
+int henn__fe_ct0_mul_many(henn_fe_elem *out, const henn_feip_ct0_tab *tab, const uint8_t *sk,
+                          size_t cnt, int engine);
+
 /*
  * Per-ciphertext precomputation for the MSM (msm.c): the n points and their
  * shifts 2^(c j) P_i (j < m) in niels form (opaque here), for scalars

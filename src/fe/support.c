@@ -111,13 +111,26 @@ int henn_feip_ct0_tab_init(henn_feip_ct0_tab *tab, const henn_feip_ct *ct)
     memset(tab, 0, sizeof *tab);
     if (ct == NULL || ct->c == NULL || ct->n == 0)
         return HENN_EINVAL;
-    size_t sz = decaf_255_sizeof_precomputed_s, al = decaf_255_alignof_precomputed_s;
-    sz = (sz + al - 1) / al * al;
-    decaf_255_precomputed_s *p = aligned_alloc(al, sz);
-    if (p == NULL)
+    struct henn__fe_ct0 *c = calloc(1, sizeof *c);
+    if (c == NULL)
         return HENN_ENOMEM;
-    decaf_255_precompute(p, FE_CPT(&ct->c[0]));
-    tab->tab_ = p;
+    int rc;
+    if (henn__fe_layout_ok()) {
+        /* our comb (fixedbase.c): eight keys at a time on IFMA */
+        rc = henn__fe_fb_init(&c->fb, FE_CPT(&ct->c[0]));
+    } else {
+        size_t sz = decaf_255_sizeof_precomputed_s, al = decaf_255_alignof_precomputed_s;
+        sz = (sz + al - 1) / al * al;
+        c->dec = aligned_alloc(al, sz);
+        rc = c->dec == NULL ? HENN_ENOMEM : 0;
+        if (rc == 0)
+            decaf_255_precompute(c->dec, FE_CPT(&ct->c[0]));
+    }
+    if (rc != 0) {
+        free(c);
+        return rc;
+    }
+    tab->tab_ = c;
     decaf_255_point_copy(FE_PT(&tab->c0), FE_CPT(&ct->c[0]));
     return 0;
 }
@@ -126,8 +139,46 @@ void henn_feip_ct0_tab_clear(henn_feip_ct0_tab *tab)
 {
     if (tab == NULL)
         return;
-    free(tab->tab_);
+    struct henn__fe_ct0 *c = tab->tab_;
+    if (c != NULL) {
+        henn__fe_fb_free(c->fb);
+        free(c->dec);
+        free(c);
+    }
     memset(tab, 0, sizeof *tab);
+}
+
+void henn__fe_ct0_mul(struct decaf_255_point_s *out, const henn_feip_ct0_tab *tab,
+                      const uint8_t sk[HENN_FE_SCALARBYTES])
+{
+    const struct henn__fe_ct0 *c = tab->tab_;
+    if (c->fb != NULL) {
+        henn__fe_fb_mul_scalar(out, c->fb, sk);
+        return;
+    }
+    decaf_255_scalar_t s;
+    if (decaf_255_scalar_decode(s, sk) != DECAF_SUCCESS) /* callers decoded it already */
+        decaf_255_scalar_copy(s, decaf_255_scalar_zero);
+    decaf_255_precomputed_scalarmul(out, c->dec, s);
+    decaf_255_scalar_destroy(s);
+}
+
+int henn__fe_ct0_mul_many(henn_fe_elem *out, const henn_feip_ct0_tab *tab, const uint8_t *sk,
+                          size_t cnt, int engine)
+{
+    const struct henn__fe_ct0 *c = tab->tab_;
+    if (c->fb != NULL)
+        return henn__fe_fb_mul_many(out, c->fb, sk, cnt, engine);
+    decaf_255_scalar_t s;
+    for (size_t i = 0; i < cnt; i++) {
+        if (decaf_255_scalar_decode(s, sk + i * HENN_FE_SCALARBYTES) != DECAF_SUCCESS) {
+            decaf_255_scalar_destroy(s);
+            return HENN_EKEY;
+        }
+        decaf_255_precomputed_scalarmul(FE_PT(&out[i]), c->dec, s);
+    }
+    decaf_255_scalar_destroy(s);
+    return 0;
 }
 
 int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
@@ -169,7 +220,7 @@ int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
         henn__fe_msm_fast(d, gath, y, m);
     }
     if (tab != NULL)
-        decaf_255_precomputed_scalarmul(t, (const decaf_255_precomputed_s *)tab->tab_, sk);
+        henn__fe_ct0_mul(t, tab, fk->sk);
     else
         henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk);
     decaf_255_point_sub(d, d, t);
@@ -263,7 +314,7 @@ int henn_feip_decrypt_idx(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
         memcpy(&gath[i], &ct->c[1 + idx[i]], sizeof gath[i]);
     henn__fe_msm_fast(d, gath, y, m);
     if (tab != NULL)
-        decaf_255_precomputed_scalarmul(t, (const decaf_255_precomputed_s *)tab->tab_, sk);
+        henn__fe_ct0_mul(t, tab, fk->sk);
     else
         henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk);
     decaf_255_point_sub(d, d, t);

@@ -327,6 +327,185 @@ static void test_scalarmul(void)
     free(pts);
 }
 
+static int elem_all_zero(const henn_fe_elem *e)
+{
+    static const henn_fe_elem zero;
+    return memcmp(e, &zero, sizeof zero) == 0;
+}
+
+/* a scalar for case it: 0, 1, l - 1, 2, all digits 16 / -16 patterns, random */
+static void fb_scalar(decaf_255_scalar_t s, int it)
+{
+    uint8_t rb[64];
+    for (int i = 0; i < 64; i++)
+        rb[i] = (uint8_t)rnd();
+    decaf_255_scalar_decode_long(s, rb, sizeof rb);
+    if (it == 0)
+        decaf_255_scalar_copy(s, decaf_255_scalar_zero);
+    else if (it == 1)
+        decaf_255_scalar_copy(s, decaf_255_scalar_one);
+    else if (it == 2) /* l - 1 */
+        decaf_255_scalar_sub(s, decaf_255_scalar_zero, decaf_255_scalar_one);
+    else if (it == 3) { /* l - 2 */
+        decaf_255_scalar_sub(s, decaf_255_scalar_zero, decaf_255_scalar_one);
+        decaf_255_scalar_sub(s, s, decaf_255_scalar_one);
+    } else if (it == 4 || it == 5 || it == 6) {
+        /* every 5-bit chunk 16 (each digit -16 with a carry), 31 (-1 and a
+         * carry chain), 15 (+15, no carry), below 2^250 */
+        const unsigned chunk = it == 4 ? 16u : it == 5 ? 31u : 15u;
+        memset(rb, 0, 32);
+        for (unsigned w = 0; w < 50; w++)
+            for (unsigned b = 0; b < 5; b++)
+                if (chunk >> b & 1u)
+                    rb[(5 * w + b) / 8] = (uint8_t)(rb[(5 * w + b) / 8] | 1u << ((5 * w + b) % 8));
+        decaf_255_scalar_decode_long(s, rb, 32);
+    } else if (it == 7) { /* 2^252 (bit 252: the top window) */
+        memset(rb, 0, 32);
+        rb[31] = 0x10;
+        decaf_255_scalar_decode_long(s, rb, 32);
+    } else if (it == 8) { /* small */
+        memset(rb, 0, 32);
+        rb[0] = 17;
+        decaf_255_scalar_decode_long(s, rb, 32);
+    }
+}
+
+/*
+ * The comb for sk c_0 (fixedbase.c, fixedbase_ifma.c): the digits sum to
+ * k; the 64-bit comb, the eight-lane IFMA comb (every lane count 1..8) and
+ * the c_0 table of henn_feip_ct0_tab give the same encodings as libdecaf's
+ * variable-base and precomputed multiplications, on points with Z != 1,
+ * Z = 1, the identity and the base, for 0, 1, l - 1 and digit patterns.
+ */
+static void test_fixedbase(void)
+{
+    CHECK(henn__fe_layout_ok() == 1);
+    enum { NP = 5, NK = 40 };
+    const int ifma = henn__fe_ifma_cpu();
+    henn_fe_elem *pts = henn__fe_elems_alloc(NP), *out = henn__fe_elems_alloc(NK),
+                 *out2 = henn__fe_elems_alloc(NK);
+    uint8_t *ks = malloc(NK * 32);
+    CHECK(pts != NULL && out != NULL && out2 != NULL && ks != NULL);
+    decaf_255_scalar_t s, acc, pw, t;
+    henn__fe_scalar_from_i64(s, 987654321);
+    decaf_255_point_scalarmul(FE_PT(&pts[0]), decaf_255_point_base, s); /* Z != 1 */
+    uint8_t enc[32], enc2[32];
+    decaf_255_point_encode(enc, FE_CPT(&pts[0]));
+    CHECK(decaf_255_point_decode(FE_PT(&pts[1]), enc, DECAF_FALSE) == DECAF_SUCCESS);
+    decaf_255_point_copy(FE_PT(&pts[2]), decaf_255_point_identity);
+    decaf_255_point_copy(FE_PT(&pts[3]), decaf_255_point_base);
+    fb_scalar(s, 100);
+    decaf_255_point_scalarmul(FE_PT(&pts[4]), decaf_255_point_base, s); /* random */
+
+    /* the digits: sum e_w 32^w = k, |e_w| <= 16 */
+    for (int it = 0; it < NK; it++) {
+        fb_scalar(s, it);
+        decaf_255_scalar_encode(ks + it * 32, s);
+        int32_t e[HENN__FE_FB_WINDOWS];
+        henn__fe_fb_digits(e, ks + it * 32);
+        decaf_255_scalar_copy(acc, decaf_255_scalar_zero);
+        decaf_255_scalar_copy(pw, decaf_255_scalar_one);
+        henn__fe_scalar_from_i64(t, 32);
+        decaf_255_scalar_t b32;
+        decaf_255_scalar_copy(b32, t);
+        for (int w = 0; w < HENN__FE_FB_WINDOWS; w++) {
+            CHECK(e[w] >= -16 && e[w] <= 16);
+            henn__fe_scalar_from_i64(t, e[w]);
+            decaf_255_scalar_mul(t, t, pw);
+            decaf_255_scalar_add(acc, acc, t);
+            decaf_255_scalar_mul(pw, pw, b32);
+        }
+        CHECK(decaf_255_scalar_eq(acc, s) != 0);
+    }
+    CHECK(henn__fe_fb_init(NULL, FE_CPT(&pts[0])) == HENN_EINVAL);
+    for (int j = 0; j < NP; j++) {
+        struct henn__fe_fb *fb = NULL;
+        CHECK(henn__fe_fb_init(NULL, FE_CPT(&pts[j])) == HENN_EINVAL);
+        CHECK_OK(henn__fe_fb_init(&fb, FE_CPT(&pts[j])));
+        decaf_255_precomputed_s *dt =
+            aligned_alloc(decaf_255_alignof_precomputed_s,
+                          (decaf_255_sizeof_precomputed_s + decaf_255_alignof_precomputed_s - 1) /
+                              decaf_255_alignof_precomputed_s * decaf_255_alignof_precomputed_s);
+        decaf_255_precompute(dt, FE_CPT(&pts[j]));
+        for (int it = 0; it < NK; it++) {
+            decaf_255_point_t a, b, c;
+            CHECK(decaf_255_scalar_decode(s, ks + it * 32) == DECAF_SUCCESS);
+            decaf_255_point_scalarmul(a, FE_CPT(&pts[j]), s);
+            decaf_255_precomputed_scalarmul(c, dt, s);
+            henn__fe_fb_mul_scalar(b, fb, ks + it * 32);
+            CHECK(decaf_255_point_valid(b) != 0);
+            decaf_255_point_encode(enc, a);
+            decaf_255_point_encode(enc2, b);
+            CHECK(memcmp(enc, enc2, 32) == 0);
+            decaf_255_point_encode(enc2, c);
+            CHECK(memcmp(enc, enc2, 32) == 0);
+        }
+        /* the engines, NK = 5 x 8 scalars: same encodings */
+        CHECK_OK(henn__fe_fb_mul_many(out, fb, ks, NK, HENN__FE_FB_SCALAR));
+        CHECK_OK(henn__fe_fb_mul_many(out2, fb, ks, NK, HENN__FE_FB_AUTO));
+        for (int it = 0; it < NK; it++) {
+            CHECK(decaf_255_point_valid(FE_CPT(&out2[it])) != 0);
+            decaf_255_point_encode(enc, FE_CPT(&out[it]));
+            decaf_255_point_encode(enc2, FE_CPT(&out2[it]));
+            CHECK(memcmp(enc, enc2, 32) == 0);
+        }
+        if (ifma) {
+            /* every lane count, at every offset of the scalars */
+            for (size_t cnt = 1; cnt <= 8; cnt++) {
+                memset(out2, 0, NK * sizeof *out2);
+                CHECK_OK(henn__fe_fb_mul8_ifma(out2, fb, ks + (cnt - 1) * 32 * 3, cnt));
+                for (size_t l = 0; l < cnt; l++) {
+                    decaf_255_point_encode(enc, FE_CPT(&out[(cnt - 1) * 3 + l]));
+                    decaf_255_point_encode(enc2, FE_CPT(&out2[l]));
+                    CHECK(memcmp(enc, enc2, 32) == 0);
+                }
+                /* lanes past cnt are not written */
+                CHECK(elem_all_zero(&out2[cnt]));
+            }
+            CHECK_OK(henn__fe_fb_mul_many(out2, fb, ks + 32, NK - 1, HENN__FE_FB_IFMA));
+            for (int it = 1; it < NK; it++) {
+                decaf_255_point_encode(enc, FE_CPT(&out[it]));
+                decaf_255_point_encode(enc2, FE_CPT(&out2[it - 1]));
+                CHECK(memcmp(enc, enc2, 32) == 0);
+            }
+            CHECK_RC(henn__fe_fb_mul8_ifma(out2, fb, ks, 0), HENN_EINVAL);
+            CHECK_RC(henn__fe_fb_mul8_ifma(out2, fb, ks, 9), HENN_EINVAL);
+        } else {
+            CHECK_RC(henn__fe_fb_mul8_ifma(out2, fb, ks, 1), HENN_EPARAM);
+            CHECK_RC(henn__fe_fb_mul_many(out2, fb, ks, 1, HENN__FE_FB_IFMA), HENN_EPARAM);
+            printf("test_fixedbase: no AVX-512 IFMA on this processor, lanes skipped\n");
+        }
+        free(dt);
+        henn__fe_fb_free(fb);
+    }
+    henn__fe_fb_free(NULL);
+
+    /* the c_0 table of a ciphertext (henn_feip_ct0_tab) */
+    henn_feip_ct ct;
+    memset(&ct, 0, sizeof ct);
+    ct.n = 1;
+    ct.c = henn__fe_elems_alloc(2);
+    decaf_255_point_copy(FE_PT(&ct.c[0]), FE_CPT(&pts[4]));
+    henn_feip_ct0_tab tab;
+    CHECK_OK(henn_feip_ct0_tab_init(&tab, &ct));
+    CHECK_OK(henn__fe_ct0_mul_many(out2, &tab, ks, NK, HENN__FE_FB_AUTO));
+    for (int it = 0; it < NK; it++) {
+        decaf_255_point_t a, b;
+        CHECK(decaf_255_scalar_decode(s, ks + it * 32) == DECAF_SUCCESS);
+        decaf_255_point_scalarmul(a, FE_CPT(&pts[4]), s);
+        henn__fe_ct0_mul(b, &tab, ks + it * 32);
+        CHECK(decaf_255_point_eq(a, b) != 0);
+        CHECK(decaf_255_point_eq(a, FE_CPT(&out2[it])) != 0);
+    }
+    henn_feip_ct0_tab_clear(&tab);
+    henn_feip_ct0_tab_clear(&tab); /* twice: safe */
+    free(ct.c);
+    free(pts);
+    free(out);
+    free(out2);
+    free(ks);
+}
+
 /* the one-window MSM over precomputed shifts against the naive MSM */
 static void test_msm_prep(void)
 {
@@ -988,6 +1167,7 @@ int main(void)
     test_msm_ifma();
     test_affine();
     test_scalarmul();
+    test_fixedbase();
     test_msm_prep();
     test_feip();
     test_feip_support();
