@@ -126,8 +126,9 @@ typedef struct henn_cryptonn_stats {
     double t_keys;        /* server: key requests, round trip incl. derivation */
     double t_derive;      /* authority: key derivation */
     double t_parse;       /* server: deserialising ciphertexts and keys */
-    double t_decrypt;     /* server: FEIP and FEBO decryption incl. dlog */
-    double t_dlog_est;    /* server: the dlog share of t_decrypt (sampled) */
+    double t_decrypt;     /* server: FEIP and FEBO decryption incl. dlog (the discrete
+                           * logarithms are solved in batches inside the decryption:
+                           * `henn bench fe` times them alone) */
     double t_plain;       /* server: quantisation and plaintext layers */
 } henn_cryptonn_stats;
 

@@ -41,8 +41,6 @@ struct henn_cryptonn_server {
     int64_t *wq, *z1q, *dq, *dT, *g, *febo, *yq;
     float *Z1, *dW1;
     uint8_t *labels, *live; /* live[j]: delta column j nonzero */
-    double dlog_sum;
-    uint64_t dlog_n;
 };
 
 static void free_buffers(henn_cryptonn_server *s)
@@ -490,22 +488,6 @@ static int predict_from_z1(const henn_cryptonn_server *s, double *yhat, size_t r
     return 0;
 }
 
-/* sample the dlog cost on a few of this batch's values */
-static void sample_dlog(henn_cryptonn_server *s, const int64_t *v, size_t n)
-{
-    uint8_t pt[HENN_FE_POINTBYTES];
-    for (size_t i = 0; i < 8 && n > 0; i++) {
-        int64_t out;
-        double t0;
-        henn_fe_point_mul_g(pt, v[(i * 7919) % n]);
-        t0 = henn__cn_now();
-        if (henn_fe_dlog_solve(&out, &s->dl, pt) == 0) {
-            s->dlog_sum += henn__cn_now() - t0;
-            s->dlog_n++;
-        }
-    }
-}
-
 static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
 {
     const henn_cryptonn_params *p = &s->p;
@@ -513,7 +495,6 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
     size_t *lidx = NULL;
     const uint8_t *src, *bo_src;
     double t0, *yhat = NULL;
-    uint64_t before;
     parse_job pj;
     bwd_job bj;
     int rc;
@@ -648,12 +629,6 @@ static int train_batch(henn_cryptonn_server *s, henn__cn_r *r, double *loss)
     if (rc != 0)
         return rc;
     track(&s->st.max_abs_ip, s->g, h * d);
-    before = s->dlog_n;
-    sample_dlog(s, s->z1q, rows * h);
-    sample_dlog(s, s->g, h * d);
-    if (s->dlog_n > before)
-        s->st.t_dlog_est = s->dlog_sum / (double)s->dlog_n *
-                           (double)(s->st.decryptions_ip + s->st.decryptions_bo);
     /* 6. update */
     t0 = henn__cn_now();
     henn__cn_dw1(s->dW1, s->g, h * d, s->fd, p);
