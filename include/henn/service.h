@@ -287,6 +287,42 @@ HENN_API const char *henn_svc_client_error(const henn_svc_client *c);
 HENN_API void henn_svc_client_transport(henn_transport *t, henn_svc_client *c);
 
 /*
+ * henn_svc_client_journal: make the client's messages survive a kill of
+ * the client itself (kill -9, a crash), for protocols that the owner
+ * drives message by message (kdd-private). Call it right after
+ * henn_svc_client_create (replay 0) or henn_svc_client_resume (replay 1),
+ * before the first message.
+ *  replay 0: path is created (or truncated; mode 0600, no symbolic link
+ *    followed) and every message through henn_svc_client_transport is
+ *    appended to it: its request before it is sent, its response before
+ *    the caller sees it, each fdatasync'ed.
+ *  replay 1: the restarted owner runs its side of the protocol again from
+ *    its first message (same data, options and seed); each call that the
+ *    journal answered gets the journal's response without a request to
+ *    the server, after a check that the caller's request has the
+ *    journal's length and message header (the bytes may differ: Paillier
+ *    encryption is randomised, and the discarded new ciphertexts are
+ *    never sent); the request in flight at the kill is sent again with
+ *    its seq and its journaled bytes, never new ones (the server answers
+ *    it from its stored response, or handles it now); the calls after
+ *    that go to the server and the journal as with replay 0. A torn last
+ *    record (the kill in the middle of a write) is dropped.
+ * The journal holds the requests and responses (ciphertexts, the model's
+ * weights, the owner's gradient sums for kdd-private), no key or token;
+ * it grows with the run (delete it when the run ends). Returns 0,
+ * HENN_EINVAL (no session, a journal already open, NULL path), HENN_EIO
+ * (the file; henn_svc_client_error says why), HENN_EPROTO (replay: a
+ * journal of another session, not a journal, or one that the server's
+ * seq contradicts: the server handled messages that the journal does not
+ * hold, or lost some it does), HENN_ENOMEM. Afterwards the transport's
+ * calls also return HENN_EIO when a record cannot be written (the message
+ * then counts as not sent) and HENN_EPROTO when the caller's request is
+ * not the journal's. Not thread-safe (as the client).
+ */
+HENN_API HENN_NODISCARD int henn_svc_client_journal(henn_svc_client *c, const char *path,
+                                                    int replay);
+
+/*
  * henn_svc_client_result: GET /v1/sessions/{id}/result, the result the
  * protocol allows the owner to download (kdd-private: the trained model,
  * henn_nn_model_serialize bytes). *buf is malloc'd (free()). Returns 0,
@@ -327,7 +363,8 @@ HENN_API HENN_NODISCARD int henn_svc_client_delete(henn_svc_client *c);
  *  Also HENN_EINVAL, HENN_ENOMEM and henn_owner_handle's codes.
  *  Remembered responses are wiped when dropped.
  * henn_svc_answers_counts: the repeats answered from the record and the
- * requests refused so far.
+ * requests refused so far (by the record, or by the owner with an ERROR
+ * message such as its budget's refusal, which is recorded and sent).
  */
 typedef struct henn_svc_answers henn_svc_answers;
 HENN_API HENN_NODISCARD int henn_svc_answers_new(henn_svc_answers **a, size_t window);
@@ -338,6 +375,40 @@ HENN_API HENN_NODISCARD int henn_svc_answers_handle(henn_svc_answers *a, henn_ow
                                                     size_t *resp_len);
 HENN_API void henn_svc_answers_counts(const henn_svc_answers *a, uint64_t *repeats,
                                       uint64_t *refused);
+
+/*
+ * A record that outlives its client (a client killed and restarted with
+ * its session file continues the same record and the same budget):
+ * henn_svc_answers_decrypted: the ciphertexts the owner decrypted for new
+ *  requests through this record (henn_owner_stats' decryptions around
+ *  each henn_owner_handle), across restarts when restored.
+ * henn_svc_answers_set_budget: refuse new requests (HENN_EPROTO, nothing
+ *  decrypted) once decrypted reaches budget (0: no limit). A restored
+ *  record keeps its count; the caller gives the owner the rest of its
+ *  budget (henn_owner_set_decrypt_budget), which the owner checks per
+ *  request. Not serialized: set it again after a restore.
+ * henn_svc_answers_set_hook: saved(user, a) after each new answer is
+ *  recorded and before henn_svc_answers_handle returns it; a nonzero
+ *  return is the handle's (the response is wiped, not sent). Write the
+ *  record durably there (e.g. henn_svc_answers_serialize into a file
+ *  renamed into place after fsync).
+ * henn_svc_answers_serialize: the record as bytes (*buf malloc'd; it
+ *  holds the remembered responses: decrypted, masked values, so keep it
+ *  as secret as the key: 0600, wiped): the window, the last seq, the
+ *  counts and the remembered answers. HENN_EINVAL, HENN_ENOMEM.
+ * henn_svc_answers_deserialize: the record back (*a new, free with
+ *  henn_svc_answers_free; no hook, no budget). HENN_EFORMAT (malformed,
+ *  truncated, trailing bytes, seqs not rising to the last), HENN_ENOMEM.
+ */
+HENN_API uint64_t henn_svc_answers_decrypted(const henn_svc_answers *a);
+HENN_API void henn_svc_answers_set_budget(henn_svc_answers *a, uint64_t budget);
+HENN_API void henn_svc_answers_set_hook(henn_svc_answers *a,
+                                        int (*saved)(void *user, const henn_svc_answers *a),
+                                        void *user);
+HENN_API HENN_NODISCARD int henn_svc_answers_serialize(uint8_t **buf, size_t *buf_len,
+                                                       const henn_svc_answers *a);
+HENN_API HENN_NODISCARD int henn_svc_answers_deserialize(henn_svc_answers **a,
+                                                         const uint8_t *buf, size_t buf_len);
 
 /*
  * A training job driven by the owner (kdd-published). o: as for
@@ -386,7 +457,8 @@ HENN_API HENN_NODISCARD int henn_svc_job_serve(const henn_svc_client_opts *o,
  * the authority out of band, 0600 files only) into authority_token.
  * Returns 0, HENN_EINVAL (arguments, a refused URL), HENN_EIO (network or
  * an HTTP error such as 400 for a config the protocol refuses),
- * HENN_EPROTO (a protocol without an authority, a malformed answer),
+ * HENN_EPROTO (a protocol without an authority, a malformed answer, an
+ * answer whose Content-Type is not application/json, or one over 1 MiB),
  * HENN_ENOMEM. On failure *c is NULL and authority_token zeroed.
  */
 HENN_API HENN_NODISCARD int henn_svc_client_create_authority(henn_svc_client **c,
@@ -406,7 +478,11 @@ HENN_API HENN_NODISCARD int henn_svc_client_create_authority(henn_svc_client **c
  * requests answered. The key responses are wiped after sending. Returns
  * 0 (stopped), HENN_EINVAL, HENN_EIO (network past retry_s, or 401, 403,
  * 404: the session is gone or the token is not its authority's),
- * HENN_ENOMEM, or the authority transport's error. Blocking; one thread.
+ * HENN_EPROTO (a server request whose Content-Type is not
+ * application/octet-stream, or whose body passes o->max_response, by its
+ * Content-Length or its bytes: refused as it arrives, never handed to the
+ * authority, not retried), HENN_ENOMEM, or the authority transport's
+ * error. Blocking; one thread.
  */
 HENN_API HENN_NODISCARD int henn_svc_authority_serve(const henn_svc_client_opts *o,
                                                      const char *session, const char *token,

@@ -4,6 +4,13 @@
  * authority's loop that long-polls the server's requests and answers them
  * (henn/service.h). Its own small libcurl exchange: the authority's token
  * opens only the channel, so it has no use for a henn_svc_client.
+ *
+ * Answers are checked as the owner's client checks them (client.c): a
+ * successful answer must carry its route's Content-Type (application/json
+ * for session creation, application/octet-stream for a server request),
+ * and a body is refused as it arrives once it passes its cap (the
+ * options' max_response for a server request, 1 MiB for anything else),
+ * by its Content-Length or by its bytes: HENN_EPROTO, never retried.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
@@ -19,20 +26,54 @@
 #define TOKEN_CHARS 64
 #define SESSION_CHARS 32
 #define POLL_WAIT_S 2        /* the long poll's wait: how often stop() is asked */
-#define MAX_RESPONSE (1u << 30)
+/* JSON bodies (session creation, errors: a few hundred bytes) and any body
+ * of a type other than the binary one; binary bodies: max_response. */
+#define MAX_JSON ((size_t)1 << 20)
 
+/* The Content-Type a successful answer must carry. */
+enum { EXPECT_NONE, EXPECT_BIN, EXPECT_JSON };
+static const char BIN_TYPE[] = "application/octet-stream";
+static const char JSON_TYPE[] = "application/json";
+
+/* A response being received: its body, its Content-Type ("" none, "?"
+ * several or too long), Content-Length (-1 none) and Henn-Seq. */
 typedef struct abuf {
     uint8_t *data;
     size_t len, cap;
+    size_t max_bin; /* the options' max_response */
+    size_t limit;   /* this body's cap, set at its first byte */
     int too_big;
+    long long clen;
+    char ctype[96];
     uint64_t seq; /* the Henn-Seq header */
 } abuf;
+
+/* type names the media type want, whatever its parameters, in any case. */
+static int media_is(const char *type, const char *want)
+{
+    size_t n = strlen(want);
+    if (strncasecmp(type, want, n) != 0)
+        return 0;
+    type += n;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    return *type == '\0' || *type == ';';
+}
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
     abuf *b = user;
     size_t n = size * nmemb;
-    if (n > MAX_RESPONSE - b->len) {
+    if (b->limit == 0) { /* the headers are complete */
+        b->limit = media_is(b->ctype, BIN_TYPE) ? b->max_bin
+                   : b->max_bin < MAX_JSON      ? b->max_bin
+                                                : MAX_JSON;
+        if (b->clen >= 0 && (unsigned long long)b->clen > (unsigned long long)b->limit) {
+            b->too_big = 1;
+            return 0;
+        }
+    }
+    if (n > b->limit - b->len) {
         b->too_big = 1;
         return 0;
     }
@@ -40,7 +81,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
         size_t cap = b->cap ? b->cap : 4096;
         uint8_t *grown;
         while (cap < b->len + n)
-            cap *= 2;
+            cap = cap > b->limit / 2 ? b->limit : 2 * cap;
         grown = realloc(b->data, cap);
         if (grown == NULL)
             return 0;
@@ -55,12 +96,44 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *user)
 {
     abuf *b = user;
-    size_t n = size * nmemb;
+    size_t n = size * nmemb, k, v, e;
+    if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) { /* a new response (after a 1xx) */
+        b->ctype[0] = '\0';
+        b->clen = -1;
+        return n;
+    }
+    for (k = 0; k < n && ptr[k] != ':'; k++) {
+    }
+    if (k < n) {
+        v = k + 1;
+        e = n;
+        while (v < e && (ptr[v] == ' ' || ptr[v] == '\t'))
+            v++;
+        while (e > v && (ptr[e - 1] == '\r' || ptr[e - 1] == '\n' || ptr[e - 1] == ' ' ||
+                         ptr[e - 1] == '\t'))
+            e--;
+        if (k == 12 && strncasecmp(ptr, "Content-Type", 12) == 0) {
+            if (b->ctype[0] != '\0' || e - v >= sizeof(b->ctype) || e == v) {
+                b->ctype[0] = '?';
+                b->ctype[1] = '\0';
+            } else {
+                memcpy(b->ctype, ptr + v, e - v);
+                b->ctype[e - v] = '\0';
+            }
+        } else if (k == 14 && strncasecmp(ptr, "Content-Length", 14) == 0) {
+            long long len = 0;
+            size_t i;
+            for (i = v; i < e && ptr[i] >= '0' && ptr[i] <= '9' && len < ((long long)1 << 50);
+                 i++)
+                len = 10 * len + (ptr[i] - '0');
+            b->clen = i > v ? len : -1;
+        }
+    }
     if (n > 9 && strncasecmp(ptr, "Henn-Seq:", 9) == 0) {
         char tmp[32];
-        size_t k = n - 9 < sizeof(tmp) - 1 ? n - 9 : sizeof(tmp) - 1;
-        memcpy(tmp, ptr + 9, k);
-        tmp[k] = '\0';
+        size_t m = n - 9 < sizeof(tmp) - 1 ? n - 9 : sizeof(tmp) - 1;
+        memcpy(tmp, ptr + 9, m);
+        tmp[m] = '\0';
         b->seq = strtoull(tmp, NULL, 10);
     }
     return n;
@@ -111,11 +184,14 @@ static int url_ok(const henn_svc_client_opts *o)
 
 /*
  * One exchange: 0 with *status and the body in *b, HENN_EIO for a
- * network error (*transient: worth retrying), HENN_ENOMEM.
+ * network error (*transient: worth retrying), HENN_EPROTO for a body over
+ * its cap or a 2xx answer whose Content-Type is not expect's (an empty
+ * body without one is taken; never transient), HENN_ENOMEM.
  */
 static int exchange(CURL *curl, const henn_svc_client_opts *o, const char *method,
-                    const char *path, const char *token, const char *ctype, const uint8_t *body,
-                    size_t body_len, long timeout_s, long *status, abuf *b, int *transient)
+                    const char *path, const char *token, const char *ctype, int expect,
+                    const uint8_t *body, size_t body_len, long timeout_s, long *status, abuf *b,
+                    int *transient)
 {
     char url[1024], hdr[128];
     struct curl_slist *h = NULL, *h2;
@@ -125,6 +201,8 @@ static int exchange(CURL *curl, const henn_svc_client_opts *o, const char *metho
     *status = 0;
     *transient = 0;
     memset(b, 0, sizeof(*b));
+    b->max_bin = o->max_response > 0 ? o->max_response : HENN_SVC_CLIENT_MAX_RESPONSE;
+    b->clen = -1;
     if ((size_t)snprintf(url, sizeof(url), "%s%s", o->url, path) >= sizeof(url))
         return HENN_EINVAL;
     h = curl_slist_append(NULL, "Expect:");
@@ -169,12 +247,21 @@ static int exchange(CURL *curl, const henn_svc_client_opts *o, const char *metho
     curl_slist_free_all(h);
     if (e == CURLE_OK) {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+        if (expect != EXPECT_NONE && *status >= 200 && *status < 300 &&
+            !(b->len == 0 && b->ctype[0] == '\0') &&
+            !media_is(b->ctype, expect == EXPECT_BIN ? BIN_TYPE : JSON_TYPE))
+            rc = HENN_EPROTO; /* a proxy's page, a confused or hostile server */
+    } else if (b->too_big) {
+        rc = HENN_EPROTO; /* over the cap: not retried */
     } else {
-        *transient = !b->too_big &&
-                     (e == CURLE_COULDNT_CONNECT || e == CURLE_OPERATION_TIMEDOUT ||
-                      e == CURLE_RECV_ERROR || e == CURLE_SEND_ERROR ||
-                      e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE);
-        rc = e == CURLE_WRITE_ERROR && !b->too_big ? HENN_ENOMEM : HENN_EIO;
+        *transient = e == CURLE_COULDNT_CONNECT || e == CURLE_OPERATION_TIMEDOUT ||
+                     e == CURLE_RECV_ERROR || e == CURLE_SEND_ERROR ||
+                     e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE;
+        rc = e == CURLE_WRITE_ERROR ? HENN_ENOMEM : HENN_EIO;
+    }
+    if (rc != 0) {
+        if (b->data != NULL)
+            henn_memzero(b->data, b->len); /* a creation answer holds tokens */
         free(b->data);
         memset(b, 0, sizeof(*b));
     }
@@ -214,7 +301,8 @@ int henn_svc_client_create_authority(henn_svc_client **c, char authority_token[6
     deadline = now_s() + (o->retry_s > 0 ? o->retry_s : 120.0);
     while (rc == 0) {
         rc = exchange(curl, o, "POST", "/v1/sessions", o->server_token, "application/json",
-                      (const uint8_t *)body, strlen(body), 60L, &status, &b, &transient);
+                      EXPECT_JSON, (const uint8_t *)body, strlen(body), 60L, &status, &b,
+                      &transient);
         if (rc == 0 || !transient || now_s() + wait > deadline)
             break;
         sleep_s(wait);
@@ -294,8 +382,8 @@ int henn_svc_authority_serve(const henn_svc_client_opts *o, const char *session,
         size_t resp_len = 0;
 
         double t0 = now_s();
-        rc = exchange(curl, o, "GET", poll_path, token, NULL, NULL, 0, POLL_WAIT_S + 30L,
-                      &status, &b, &transient);
+        rc = exchange(curl, o, "GET", poll_path, token, NULL, EXPECT_BIN, NULL, 0,
+                      POLL_WAIT_S + 30L, &status, &b, &transient);
         if ((rc == HENN_EIO && transient) || (rc == 0 && status >= 500)) {
             /* The server restarts or the network blips: retry for retry_s. */
             free(b.data);
@@ -336,8 +424,8 @@ int henn_svc_authority_serve(const henn_svc_client_opts *o, const char *session,
                  (unsigned long long)b.seq);
         for (;;) {
             abuf a;
-            rc = exchange(curl, o, "POST", answer_path, token, "application/octet-stream", resp,
-                          resp_len, 60L, &status, &a, &transient);
+            rc = exchange(curl, o, "POST", answer_path, token, "application/octet-stream",
+                          EXPECT_NONE, resp, resp_len, 60L, &status, &a, &transient);
             free(a.data);
             if ((rc == HENN_EIO && transient) || (rc == 0 && status >= 500)) {
                 if (failing_since == 0.0)

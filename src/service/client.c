@@ -29,7 +29,11 @@
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +72,13 @@ struct henn_svc_client {
     uint64_t retries;
     CURLcode last_curl; /* the last exchange's libcurl result */
     size_t max_response; /* binary bodies; JSON: at most CLIENT_MAX_JSON */
+    /* The journal (henn_svc_client_journal): -1 when none. While jread >=
+     * 0 the transport replays the journal's records from offset jread,
+     * jseq being the seq of the next call. */
+    int jfd;
+    off_t jread;
+    uint64_t jseq;
+    uint64_t jreplayed;
 };
 
 /* The Content-Type a successful answer must carry. */
@@ -465,6 +476,8 @@ static int client_new(henn_svc_client **out, const henn_svc_client_opts *o)
         return HENN_EINVAL;
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return HENN_ENOMEM;
+    c->jfd = -1;
+    c->jread = -1;
     c->retry_s = o->retry_s > 0.0 ? o->retry_s : CLIENT_DEFAULT_RETRY_S;
     c->max_response = o->max_response > 0 ? o->max_response : HENN_SVC_CLIENT_MAX_RESPONSE;
     rc = check_url(c, o);
@@ -702,15 +715,304 @@ static int post_message(henn_svc_client *c, uint64_t seq, const uint8_t *req, si
     }
 }
 
+/* ---- the journal (henn_svc_client_journal) ----
+ *
+ * A file of records, each: "HJ", a tag ('H' header, 'Q' request, 'R'
+ * response), a zero byte, seq (u64 big-endian), length (u64 big-endian),
+ * the bytes, and a 16-byte BLAKE2b of everything before it. The header's
+ * bytes are the session id and its seq the session's seq when the journal
+ * began. Then Q s, R s, Q s + 1, R s + 1, ...: each written and
+ * fdatasync'ed before the client goes on (a request before it is sent, a
+ * response before the caller sees it), so a kill leaves at most a torn
+ * last record, which the replay drops. */
+#define JHDR 20
+#define JMAC 16
+#define JOURNAL_MAX_RECORD ((uint64_t)1 << 32)
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int write_full(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return HENN_EIO;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int read_full_at(int fd, uint8_t *p, size_t n, off_t off)
+{
+    while (n > 0) {
+        ssize_t k = pread(fd, p, n, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return HENN_EFORMAT; /* the end, or a torn record */
+        p += k;
+        n -= (size_t)k;
+        off += k;
+    }
+    return 0;
+}
+
+/* Append one record and make it durable. */
+static int jwrite(henn_svc_client *c, char tag, uint64_t seq, const uint8_t *data, size_t len)
+{
+    uint8_t h[JHDR], mac[JMAC];
+    crypto_generichash_state st;
+    int rc;
+    h[0] = 'H';
+    h[1] = 'J';
+    h[2] = (uint8_t)tag;
+    h[3] = 0;
+    put_u64(h + 4, seq);
+    put_u64(h + 12, (uint64_t)len);
+    crypto_generichash_init(&st, NULL, 0, JMAC);
+    crypto_generichash_update(&st, h, JHDR);
+    if (len > 0)
+        crypto_generichash_update(&st, data, len);
+    crypto_generichash_final(&st, mac, JMAC);
+    rc = write_full(c->jfd, h, JHDR);
+    if (rc == 0 && len > 0)
+        rc = write_full(c->jfd, data, len);
+    if (rc == 0)
+        rc = write_full(c->jfd, mac, JMAC);
+    if (rc == 0 && fdatasync(c->jfd) != 0)
+        rc = HENN_EIO;
+    if (rc != 0)
+        set_error(c, "cannot write the journal: %s", strerror(errno));
+    return rc;
+}
+
+/* Read the record at off: its tag, seq, bytes (malloc'd, *data NULL when
+ * skip) and the offset after it. HENN_EFORMAT: no whole, intact record
+ * there (the end, or a torn tail); HENN_ENOMEM. */
+static int jread_at(henn_svc_client *c, off_t off, char *tag, uint64_t *seq, uint8_t **data,
+                    size_t *len, off_t *next)
+{
+    uint8_t h[JHDR], mac[JMAC], want[JMAC], *d = NULL;
+    crypto_generichash_state st;
+    uint64_t n;
+    int rc;
+    *data = NULL;
+    *len = 0;
+    if ((rc = read_full_at(c->jfd, h, JHDR, off)) != 0)
+        return rc;
+    n = get_u64(h + 12);
+    if (h[0] != 'H' || h[1] != 'J' || h[3] != 0 || n > JOURNAL_MAX_RECORD)
+        return HENN_EFORMAT;
+    if ((d = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+        return HENN_ENOMEM;
+    rc = read_full_at(c->jfd, d, (size_t)n, off + JHDR);
+    if (rc == 0)
+        rc = read_full_at(c->jfd, mac, JMAC, off + JHDR + (off_t)n);
+    if (rc == 0) {
+        crypto_generichash_init(&st, NULL, 0, JMAC);
+        crypto_generichash_update(&st, h, JHDR);
+        crypto_generichash_update(&st, d, (size_t)n);
+        crypto_generichash_final(&st, want, JMAC);
+        if (sodium_memcmp(mac, want, JMAC) != 0)
+            rc = HENN_EFORMAT;
+    }
+    if (rc != 0) {
+        free(d);
+        return rc;
+    }
+    *tag = (char)h[2];
+    *seq = get_u64(h + 4);
+    *data = d;
+    *len = (size_t)n;
+    *next = off + JHDR + (off_t)n + JMAC;
+    return 0;
+}
+
+int henn_svc_client_journal(henn_svc_client *c, const char *path, int replay)
+{
+    uint8_t *d = NULL;
+    size_t len;
+    off_t off = 0, next, first;
+    uint64_t seq, start, done, pend = 0;
+    char tag;
+    int fd, rc;
+
+    if (c == NULL || path == NULL || c->session[0] == '\0' || c->jfd >= 0)
+        return HENN_EINVAL;
+    fd = open(path, replay ? O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC
+                           : O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        set_error(c, "cannot open the journal %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return HENN_EIO;
+    }
+    c->jfd = fd;
+    if (!replay) {
+        rc = jwrite(c, 'H', c->seq, (const uint8_t *)c->session, HENN_SVC_SESSION_CHARS);
+        if (rc != 0) {
+            close(fd);
+            c->jfd = -1;
+        }
+        return rc;
+    }
+    /* Replay: the header, then Q s / R s pairs in order up to the first
+     * record that is not whole (dropped). */
+    rc = jread_at(c, 0, &tag, &start, &d, &len, &first);
+    if (rc == 0 && (tag != 'H' || len != HENN_SVC_SESSION_CHARS ||
+                    memcmp(d, c->session, HENN_SVC_SESSION_CHARS) != 0)) {
+        set_error(c, "the journal %s belongs to another session", path);
+        rc = HENN_EPROTO;
+    } else if (rc == HENN_EFORMAT) {
+        set_error(c, "the journal %s is not a henn journal", path);
+    }
+    free(d);
+    d = NULL;
+    done = start;
+    for (off = first; rc == 0;) {
+        int r = jread_at(c, off, &tag, &seq, &d, &len, &next);
+        free(d);
+        d = NULL;
+        if (r == HENN_EFORMAT)
+            break;
+        if (r != 0) {
+            rc = r;
+            break;
+        }
+        if (pend == 0 && tag == 'Q' && seq == done + 1) {
+            pend = seq;
+        } else if (pend != 0 && tag == 'R' && seq == pend) {
+            done = pend;
+            pend = 0;
+        } else {
+            break; /* out of order: not written by this client */
+        }
+        off = next;
+    }
+    if (rc == 0 && ftruncate(fd, off) != 0) {
+        set_error(c, "cannot truncate the journal %s: %s", path, strerror(errno));
+        rc = HENN_EIO;
+    }
+    /* The server handled everything the journal answered, and perhaps
+     * the request in flight at the kill; nothing else. */
+    if (rc == 0 && c->seq != done && !(pend != 0 && c->seq == pend)) {
+        set_error(c,
+                  "the server's session is at message %llu, the journal at %llu%s: "
+                  "it cannot be resumed",
+                  (unsigned long long)c->seq, (unsigned long long)done,
+                  pend != 0 ? " (one more in flight)" : "");
+        rc = HENN_EPROTO;
+    }
+    if (rc != 0) {
+        close(fd);
+        c->jfd = -1;
+        return rc;
+    }
+    c->jread = first;
+    c->jseq = start + 1;
+    c->jreplayed = 0;
+    return 0;
+}
+
+/* A call while the journal replays: the journal's response when it has
+ * one; the journal's request in flight at the kill sent again under its
+ * seq (its exact bytes: the server answers from its stored response or
+ * handles it now); after the journal's end, live. The caller's request
+ * must be the journal's message at this place: the same length and
+ * header (ciphertexts may differ: encryption is randomised). */
+static int replay_call(henn_svc_client *c, const uint8_t *req, size_t req_len, uint8_t **resp,
+                       size_t *resp_len)
+{
+    uint8_t *q = NULL, *r = NULL;
+    size_t qlen, rlen;
+    off_t next, next2;
+    uint64_t seq;
+    char tag;
+    int rc = jread_at(c, c->jread, &tag, &seq, &q, &qlen, &next);
+
+    if (rc == HENN_EFORMAT) { /* the journal's end: live from here */
+        c->jread = -1;
+        return 1;
+    }
+    if (rc != 0)
+        return rc;
+    if (tag != 'Q' || seq != c->jseq || qlen != req_len ||
+        memcmp(q, req, req_len < 8 ? req_len : 8) != 0) {
+        set_error(c,
+                  "message %llu differs from the journal's (another run's data or options?)",
+                  (unsigned long long)c->jseq);
+        free(q);
+        return HENN_EPROTO;
+    }
+    rc = jread_at(c, next, &tag, &seq, &r, &rlen, &next2);
+    if (rc == 0 && (tag != 'R' || seq != c->jseq))
+        rc = HENN_EFORMAT; /* checked at open */
+    if (rc == 0) {
+        *resp = r;
+        *resp_len = rlen;
+        c->jread = next2;
+        c->jseq++;
+        c->jreplayed++;
+        free(q);
+        return 0;
+    }
+    free(r);
+    if (rc != HENN_EFORMAT) {
+        free(q);
+        return rc;
+    }
+    /* The request in flight at the kill. */
+    c->jread = -1;
+    rc = post_message(c, c->jseq, q, qlen, resp, resp_len);
+    free(q);
+    if (rc == 0 && (rc = jwrite(c, 'R', c->seq, *resp, *resp_len)) != 0) {
+        free(*resp);
+        *resp = NULL;
+        *resp_len = 0;
+    }
+    return rc;
+}
+
 static int transport_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
                           size_t *resp_len)
 {
     henn_svc_client *c = ctx;
+    uint64_t seq;
+    int rc;
     *resp = NULL;
     *resp_len = 0;
     if (c == NULL || c->session[0] == '\0' || (req == NULL && req_len > 0))
         return HENN_EINVAL;
-    return post_message(c, c->seq + 1, req, req_len, resp, resp_len);
+    if (c->jfd < 0)
+        return post_message(c, c->seq + 1, req, req_len, resp, resp_len);
+    if (c->jread >= 0 && (rc = replay_call(c, req, req_len, resp, resp_len)) <= 0)
+        return rc;
+    seq = c->seq + 1;
+    rc = jwrite(c, 'Q', seq, req, req_len);
+    if (rc == 0)
+        rc = post_message(c, seq, req, req_len, resp, resp_len);
+    if (rc == 0 && (rc = jwrite(c, 'R', seq, *resp, *resp_len)) != 0) {
+        free(*resp);
+        *resp = NULL;
+        *resp_len = 0;
+    }
+    return rc;
 }
 
 void henn_svc_client_transport(henn_transport *t, henn_svc_client *c)
@@ -772,6 +1074,8 @@ void henn_svc_client_free(henn_svc_client *c)
         return;
     if (c->curl)
         curl_easy_cleanup(c->curl);
+    if (c->jfd >= 0)
+        close(c->jfd);
     if (c->server_token) {
         henn_memzero(c->server_token, strlen(c->server_token));
         free(c->server_token);
@@ -797,4 +1101,9 @@ uint64_t henn__svc_client_seq(const henn_svc_client *c)
 uint64_t henn__svc_client_retries(const henn_svc_client *c)
 {
     return c->retries;
+}
+
+uint64_t henn__svc_client_replayed(const henn_svc_client *c)
+{
+    return c->jreplayed;
 }

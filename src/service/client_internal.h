@@ -14,5 +14,7 @@ void henn__svc_client_drop_responses(henn_svc_client *c, unsigned every);
 uint64_t henn__svc_client_seq(const henn_svc_client *c);
 /* Requests c sent again (transient errors, 5xx, dropped responses). */
 uint64_t henn__svc_client_retries(const henn_svc_client *c);
+/* Messages the journal answered (henn_svc_client_journal's replay). */
+uint64_t henn__svc_client_replayed(const henn_svc_client *c);
 
 #endif

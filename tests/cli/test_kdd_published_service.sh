@@ -6,7 +6,9 @@
 # polling. Its model file, metrics (JSON) and comparison table equal the
 # in-process published run's with the same seed, except the timings. The
 # client killed with SIGKILL mid-job and run again with --resume (the same
-# --session-file) finishes the same job with the same model.
+# --session-file) finishes the same job with the same model, and its
+# decryption budget goes on from the killed client's (the owner's record in
+# the session file).
 # Every server this script starts is stopped on exit (trap).
 set -u
 HENN=${1:?usage: test_kdd_published_service.sh path/to/henn}
@@ -102,6 +104,38 @@ wait "$cli_pid" 2>/dev/null
     >resume.out 2>resume.err && ok || { bad "the resumed client"; cat resume.err >&2; }
 grep -q 'resuming job 1 of session' resume.err && ok || bad "the client said it resumed"
 cmp -s local.model resumed.model && ok || bad "the resumed run's model equals the in-process one"
+# The budget goes on across the restart: the session file holds the
+# owner's record (its answers and the ciphertexts decrypted), rewritten
+# after every answer. With --decrypt-budget H - 1 (H: the honest count) an
+# uninterrupted run is refused at its last request; a client killed after
+# half the job and resumed must be refused too (a resumed client whose
+# budget started again would finish: it needs only about H / 2 more).
+H=$(python3 -c 'import json,sys; print([r for r in json.load(open(sys.argv[1]))["runs"] if r["name"] == "published"][0]["training_decryptions"])' net.json)
+before=$(answers)
+"$HENN" "${kdd[@]}" --decrypt-budget $((H - 1)) --server "$url" --session-file budget.json \
+    >/dev/null 2>budget.err &
+cli_pid=$!
+for i in $(seq 1 600); do
+    [ "$(answers)" -ge $((before + 8)) ] && break
+    kill -0 "$cli_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -9 "$cli_pid" 2>/dev/null; then ok; else bad "the budget client was still running at the kill"; fi
+wait "$cli_pid" 2>/dev/null
+used=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("decrypted", -1))' budget.json)
+[ "$used" -gt 0 ] && [ "$used" -lt $((H - 1)) ] && ok ||
+    bad "the session file holds the used budget ($used of $((H - 1)))"
+[ "$(stat -c %a budget.json 2>/dev/null)" = 600 ] && ok || bad "the rewritten session file is 0600"
+"$HENN" "${kdd[@]}" --decrypt-budget $((H - 1)) --server "$url" --session-file budget.json \
+    --resume >/dev/null 2>budget.err && bad "the resumed client went beyond its budget" ||
+    { grep -q "beyond its budget of $((H - 1)) ciphertexts" budget.err && ok ||
+        { bad "the resumed client's refusal: message"; cat budget.err >&2; }; }
+grep -q "the owner's record: $used of $((H - 1)) ciphertexts decrypted before" budget.err && ok ||
+    bad "the resumed client reports the used budget"
+after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("decrypted", -1))' budget.json)
+[ "$after" -le $((H - 1)) ] && [ "$after" -gt "$used" ] && ok ||
+    bad "the record's count stays within the budget ($after of $((H - 1)))"
+
 # Refusals: --resume without a session file, or with one that has no job.
 "$HENN" "${kdd[@]}" --server "$url" --resume >/dev/null 2>err.txt && bad "--resume alone" ||
     { grep -q -- '--resume continues' err.txt && ok || bad "--resume alone: message"; }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +74,9 @@ static const char *kdd_usage =
     "                      on a henn server (henn serve); also --token F,\n"
     "                      --ca F, --insecure-http, --session-file F\n"
     "                      (docs/SERVICE.md)\n"
-    "  --resume            with --server URL --session-file F --protocol published:\n"
-    "                      continue the job that a killed run of the same command\n"
-    "                      started (F holds its session, token, job and the key)\n"
+    "  --resume            --session-file F, published or private: continue what\n"
+    "                      a killed run of the same command started (F: session,\n"
+    "                      token, secret key, used budget; F.journal: messages)\n"
     "  --decrypt-budget N  published protocol: most ciphertexts the owner decrypts\n"
     "                      for the trainer (default: exactly what honest training\n"
     "                      needs; 0 = no limit; the private owner always holds to\n"
@@ -377,9 +378,10 @@ static int parse_kopts(kopts *o, int argc, char **argv)
                    "published or both; the private owner decrypts at most the honest count)",
                    NULL);
     if (o->resume && (o->svc.server == NULL || o->svc.session_file == NULL ||
-                      o->protocol != KDD_PUBLISHED || !o->encrypted))
-        return bad("--resume continues the job of --session-file F: it goes with --encrypted "
-                   "--protocol published --server URL --session-file F",
+                      (o->protocol != KDD_PUBLISHED && o->protocol != KDD_PRIVATE) ||
+                      !o->encrypted))
+        return bad("--resume continues the training of --session-file F: it goes with "
+                   "--encrypted --protocol published or private --server URL --session-file F",
                    NULL);
     return 0;
 }
@@ -957,6 +959,21 @@ static void job_progress_cb(void *user, size_t epoch, size_t rows, size_t rows_t
         cli_progress_cb(&jp->p, rows, rows_total);
 }
 
+/* The session file rewritten after each new answer (--session-file): the
+ * owner's record, and with it the used budget, survives a kill. */
+typedef struct save_ctx {
+    const kopts *o;
+    henn_svc_client *svc;
+    uint64_t jid;
+    const henn_paillier_sk *sk;
+} save_ctx;
+
+static int save_answers(void *user, const henn_svc_answers *a)
+{
+    const save_ctx *sc = user;
+    return cli_svc_save_job(&sc->o->svc, sc->svc, sc->jid, sc->sk, a);
+}
+
 /* The published protocol's training as a job of the kdd-published session
  * on the server: start it, answer its DECRYPT requests (the owner's
  * record refuses a seq re-sent with other bytes), follow its progress. */
@@ -965,6 +982,7 @@ static int serve_published_job(run *en, const kopts *o, henn_svc_client *svc, he
                                const henn_paillier_sk *sk)
 {
     henn_svc_client_opts co;
+    save_ctx sc;
     job_prog jp;
     double *loss = calloc(o->epochs, sizeof(double));
     int rc = loss != NULL ? 0 : HENN_ENOMEM;
@@ -984,7 +1002,7 @@ static int serve_published_job(run *en, const kopts *o, henn_svc_client *svc, he
             fprintf(stderr, "henn kdd: server: cannot start the training job: %s\n",
                     henn_strerror(rc));
         else /* --session-file: what --resume needs */
-            rc = cli_svc_save_job(&o->svc, svc, jid, sk);
+            rc = cli_svc_save_job(&o->svc, svc, jid, sk, answers);
     } else if (rc == 0 && !o->quiet) {
         fprintf(stderr, "henn kdd: resuming job %llu of session %s\n", (unsigned long long)jid,
                 henn_svc_client_session(svc));
@@ -993,6 +1011,12 @@ static int serve_published_job(run *en, const kopts *o, henn_svc_client *svc, he
         free(loss);
         return rc;
     }
+    sc.o = o;
+    sc.svc = svc;
+    sc.jid = jid;
+    sc.sk = sk;
+    if (o->svc.session_file != NULL)
+        henn_svc_answers_set_hook(answers, save_answers, &sc);
     job_progress_cb(&jp, 0, 0, 0); /* the first epoch's line starts now */
     rc = henn_svc_job_serve(&co, henn_svc_client_session(svc), henn_svc_client_token(svc), jid,
                             owner, answers, job_progress_cb, &jp, loss, o->epochs);
@@ -1031,7 +1055,7 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     henn_paillier_sk_init(&sk);
     henn_paillier_pk_init(&pk);
     if (o->svc.server != NULL && o->resume) {
-        rc = cli_svc_resume_job(&svc, &o->svc, &jid, &sk, kflags);
+        rc = cli_svc_resume_job(&svc, &o->svc, &jid, &sk, kflags, &answers);
     } else if (o->svc.server != NULL) {
         if (!o->quiet)
             fprintf(stderr, "henn kdd: generating a %zu-bit Paillier key (owner)\n", o->bits);
@@ -1056,15 +1080,27 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
         }
     }
     henn_owner_set_decrypt_budget(owner, budget);
+    if (answers != NULL && budget != 0) {
+        /* --resume: the budget goes on from what the killed client used
+         * (the record refuses new requests once it is spent) */
+        uint64_t used = henn_svc_answers_decrypted(answers);
+        henn_owner_set_decrypt_budget(owner, used < budget ? budget - used : budget);
+        if (!o->quiet)
+            fprintf(stderr,
+                    "henn kdd: the owner's record: %llu of %llu ciphertexts decrypted before "
+                    "the restart\n",
+                    (unsigned long long)used, (unsigned long long)budget);
+    }
     henn_transport_to_trainer(&to_trainer, trainer);
     henn_transport_to_owner(&to_owner, owner);
     if (o->svc.server != NULL) {
         if (svc == NULL)
             rc = cli_svc_open_kdd_published(&svc, &o->svc, init, nno, o->bits);
-        if (rc == 0)
+        if (rc == 0 && answers == NULL)
             rc = henn_svc_answers_new(&answers, 0);
         if (rc != 0)
             goto cleanup;
+        henn_svc_answers_set_budget(answers, budget);
         if (!o->quiet)
             fprintf(stderr, "henn kdd: the model service runs on %s\n", o->svc.server);
         henn_svc_client_transport(&to_trainer, svc);
@@ -1094,13 +1130,17 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     {
         henn_proto_stats st;
         henn_owner_stats(&st, owner);
-        en->decryptions = st.decryptions;
+        /* over the server: the record's count, across a restart */
+        en->decryptions = answers != NULL ? henn_svc_answers_decrypted(answers) : st.decryptions;
         en->batches = o->epochs * ((rows + p->slots - 1) / p->slots);
         en->batch_rows = p->slots;
     }
     if (rc != 0) {
+        uint64_t repeats = 0, refused = 0;
+        if (answers != NULL)
+            henn_svc_answers_counts(answers, &repeats, &refused);
         cli_error("encrypted training", rc);
-        if (rc == HENN_EPROTO)
+        if (rc == HENN_EPROTO || refused > 0)
             fprintf(stderr, "henn kdd: the owner refuses decryptions beyond its budget of "
                             "%llu ciphertexts (--decrypt-budget)\n",
                     (unsigned long long)budget);
@@ -1133,6 +1173,36 @@ cleanup:
 }
 
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
+uint64_t henn__svc_client_replayed(const henn_svc_client *c);
+
+/* A hex SHA-256 of what the private run's messages depend on: the rows,
+ * labels, batch, epochs, seed, key size, fixed point and initial model
+ * (--resume replays the same run from its journal). */
+static int private_fingerprint(char hex[65], const kopts *o, const henn_nn_model *init,
+                               const henn_proto_params *p, size_t batch, const float *X,
+                               const uint8_t *y, size_t rows, size_t dim)
+{
+    crypto_hash_sha256_state st;
+    uint8_t h[crypto_hash_sha256_BYTES], *m = NULL;
+    size_t mlen = 0;
+    char head[256];
+    int rc = henn_nn_model_serialize(&m, &mlen, init);
+    if (rc != 0)
+        return rc;
+    snprintf(head, sizeof(head), "henn kdd private %zu %zu %zu %zu %llu %zu %u %u %u %u %u",
+             rows, dim, batch, o->epochs, (unsigned long long)o->seed, o->bits,
+             (unsigned)p->slots, (unsigned)p->fx, (unsigned)p->fw, (unsigned)p->ai,
+             (unsigned)p->wi);
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)head, strlen(head));
+    crypto_hash_sha256_update(&st, (const uint8_t *)X, rows * dim * sizeof(float));
+    crypto_hash_sha256_update(&st, y, rows);
+    crypto_hash_sha256_update(&st, m, mlen);
+    crypto_hash_sha256_final(&st, h);
+    free(m);
+    sodium_bin2hex(hex, 65, h, sizeof(h));
+    return 0;
+}
 
 /* Private training (henn_owner_train_private: the trainer sees
  * ciphertexts and batch gradient sums), then encrypted inference of the
@@ -1152,6 +1222,7 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
     henn_trainer *server = NULL;
     henn_transport to_pt, to_server;
     henn_svc_client *svc = NULL, *isvc = NULL; /* --server: training, inference */
+    char fp[65], *journal = NULL; /* --session-file: the run's fingerprint, F.journal */
     henn_batch_opts bo = {(unsigned)o->threads, NULL, NULL};
     henn_proto_stats st;
     cli_progress prog;
@@ -1161,10 +1232,35 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
     henn_paillier_pk_init(&pk);
     henn_paillier_sk_init(&sk);
     memset(&st, 0, sizeof(st));
-    if (!o->quiet)
-        fprintf(stderr, "henn kdd: generating a %zu-bit Paillier key (owner, private protocol)\n",
-                o->bits);
-    rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
+    rc = 0;
+    if (o->svc.server != NULL && o->svc.session_file != NULL) {
+        size_t n = strlen(o->svc.session_file);
+        rc = private_fingerprint(fp, o, init, p, batch, X, y, rows, dim);
+        if (rc == 0 && (journal = malloc(n + 9)) == NULL)
+            rc = HENN_ENOMEM;
+        if (rc == 0)
+            snprintf(journal, n + 9, "%s.journal", o->svc.session_file);
+    }
+    if (rc == 0 && o->resume) { /* the key of the session file */
+        rc = cli_svc_resume_private(&svc, &o->svc, &sk,
+                                    o->insecure ? HENN_PAILLIER_INSECURE : 0, fp);
+        if (rc == 0 && (rc = henn_svc_client_journal(svc, journal, 1)) != 0)
+            fprintf(stderr, "henn kdd: --resume: %s\n", henn_svc_client_error(svc));
+        if (rc == 0 && !o->quiet)
+            fprintf(stderr, "henn kdd: resuming private training of session %s from %s\n",
+                    henn_svc_client_session(svc), journal);
+        if (rc != 0) {
+            henn_svc_client_free(svc); /* the session stays for another try */
+            svc = NULL;
+            goto cleanup;
+        }
+    } else if (rc == 0) {
+        if (!o->quiet)
+            fprintf(stderr,
+                    "henn kdd: generating a %zu-bit Paillier key (owner, private protocol)\n",
+                    o->bits);
+        rc = henn_paillier_keygen(&pk, &sk, o->bits, o->insecure ? HENN_PAILLIER_INSECURE : 0);
+    }
     if (rc == 0)
         rc = henn_private_trainer_new(&pt, init, nno, &bo);
     if (rc == 0) {
@@ -1176,9 +1272,17 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
         if (rc == 0 && o->insecure)
             henn__private_trainer_allow_insecure(pt);
     }
-    if (rc == 0 && o->svc.server != NULL &&
-        (rc = cli_svc_open_kdd_private(&svc, &o->svc, init, nno, o->bits)) == 0 && !o->quiet)
-        fprintf(stderr, "henn kdd: the model service runs on %s\n", o->svc.server);
+    if (rc == 0 && o->svc.server != NULL && svc == NULL) {
+        rc = cli_svc_open_kdd_private(&svc, &o->svc, init, nno, o->bits);
+        /* --session-file: the key and the journal before the first message */
+        if (rc == 0 && journal != NULL) {
+            rc = cli_svc_save_private(&o->svc, svc, &sk, fp);
+            if (rc == 0 && (rc = henn_svc_client_journal(svc, journal, 0)) != 0)
+                fprintf(stderr, "henn kdd: %s\n", henn_svc_client_error(svc));
+        }
+        if (rc == 0 && !o->quiet)
+            fprintf(stderr, "henn kdd: the model service runs on %s\n", o->svc.server);
+    }
     if (rc != 0) {
         cli_error("private training setup", rc);
         goto cleanup;
@@ -1200,8 +1304,13 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
     pv->samples_per_s = (double)(rows * o->epochs) / pv->seconds;
     pv->upload_seconds = 0.0; /* rows are encrypted batch by batch, inside training */
     pv->decryptions = st.decryptions;
+    if (svc != NULL && o->resume && !o->quiet)
+        fprintf(stderr, "henn kdd: the journal answered %llu messages of the killed run\n",
+                (unsigned long long)henn__svc_client_replayed(svc));
     if (rc != 0) {
         cli_error("private training", rc);
+        if (svc != NULL && *henn_svc_client_error(svc) != '\0')
+            fprintf(stderr, "henn kdd: server: %s\n", henn_svc_client_error(svc));
         goto cleanup;
     }
     {
@@ -1223,8 +1332,10 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
                           "encrypted inference");
     if (rc == 0) {
         henn_transport_to_trainer(&to_server, server);
+        cli_svc_opts iso = o->svc;
+        iso.session_file = NULL; /* F stays the training's (--resume) */
         if (o->svc.server != NULL &&
-            (rc = cli_svc_open_kdd_infer(&isvc, &o->svc, out_model, o->bits)) == 0)
+            (rc = cli_svc_open_kdd_infer(&isvc, &iso, out_model, o->bits)) == 0)
             henn_svc_client_transport(&to_server, isvc);
     }
     if (rc == 0)
@@ -1235,7 +1346,14 @@ static int run_private(run *pv, const kopts *o, const henn_nn_model *init,
     pv->have = rc == 0;
 cleanup:
     cli_svc_close(isvc);
-    cli_svc_close(svc);
+    if (rc != 0 && journal != NULL) {
+        henn_svc_client_free(svc); /* kept on the server for --resume */
+    } else {
+        cli_svc_close(svc);
+        if (journal != NULL)
+            unlink(journal); /* the run is over */
+    }
+    free(journal);
     henn_owner_free(owner);
     henn_trainer_free(server);
     henn_private_trainer_free(pt);

@@ -1,9 +1,14 @@
 /* The client side of `henn ... --server URL` (svc_cli.h, docs/SERVICE.md). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 #include "henn/henn.h"
@@ -189,8 +194,61 @@ int cli_svc_open_kdd_private(henn_svc_client **c, const cli_svc_opts *so,
     return rc;
 }
 
-int cli_svc_save_job(const cli_svc_opts *so, henn_svc_client *c, uint64_t jid,
-                     const henn_paillier_sk *sk)
+/* path's text replaced atomically: a new file beside it (mkstemp: 0600,
+ * O_EXCL), written and fsync'ed, renamed over path, the directory
+ * fsync'ed. A kill at any point leaves the old file or the new one. */
+static int write_atomic(const char *path, const char *text, size_t len)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 8), *dir, *slash;
+    int fd, rc = 0;
+    if (tmp == NULL)
+        return HENN_ENOMEM;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".XXXXXX", 8);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        free(tmp);
+        return HENN_EIO;
+    }
+    if (fchmod(fd, 0600) != 0)
+        rc = HENN_EIO;
+    while (rc == 0 && len > 0) {
+        ssize_t w = write(fd, text, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = HENN_EIO;
+        else {
+            text += w;
+            len -= (size_t)w;
+        }
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = HENN_EIO;
+    if (close(fd) != 0 && rc == 0)
+        rc = HENN_EIO;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = HENN_EIO;
+    if (rc != 0)
+        unlink(tmp);
+    /* the rename itself made durable */
+    memcpy(tmp, path, plen + 1);
+    slash = strrchr(tmp, '/');
+    dir = slash == NULL ? "." : slash == tmp ? "/" : (*slash = '\0', tmp);
+    if (rc == 0 && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        if (fsync(fd) != 0)
+            rc = HENN_EIO;
+        close(fd);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* The session file (0600, atomic) with the owner's secret key: url,
+ * session, token, key, and the members of extra (protocol, job, ...). */
+static int save_with_key(const cli_svc_opts *so, henn_svc_client *c, const henn_paillier_sk *sk,
+                         json_t *extra)
 {
     char *key = NULL, *text = NULL;
     size_t key_len = 0;
@@ -201,16 +259,27 @@ int cli_svc_save_job(const cli_svc_opts *so, henn_svc_client *c, uint64_t jid,
     rc = henn_paillier_sk_to_json(&key, &key_len, sk, NULL);
     if (rc == 0 && (kj = json_loadb(key, key_len, 0, NULL)) == NULL)
         rc = HENN_ENOMEM;
-    if (rc == 0)
-        j = json_pack("{s:s, s:s, s:s, s:I, s:O}", "url", so->server, "session",
-                      henn_svc_client_session(c), "token", henn_svc_client_token(c), "job",
-                      (json_int_t)jid, "key", kj);
+    if (rc == 0 && ((j = json_pack("{s:s, s:s, s:s, s:O}", "url", so->server, "session",
+                                   henn_svc_client_session(c), "token",
+                                   henn_svc_client_token(c), "key", kj)) == NULL ||
+                    json_object_update(j, extra) != 0))
+        rc = HENN_ENOMEM;
     text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     if (rc == 0)
-        rc = text ? cli_write_file(so->session_file, text, strlen(text), 0600) : HENN_ENOMEM;
+        rc = text ? write_atomic(so->session_file, text, strlen(text)) : HENN_ENOMEM;
     if (text) {
         henn_memzero(text, strlen(text));
         json_text_free(text);
+    }
+    /* the parsed key's strings (the primes) */
+    if (kj != NULL) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(kj, k, v)
+        {
+            if (json_is_string(v))
+                henn_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+        }
     }
     json_decref(j);
     json_decref(kj);
@@ -221,30 +290,94 @@ int cli_svc_save_job(const cli_svc_opts *so, henn_svc_client *c, uint64_t jid,
     return rc;
 }
 
-int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *jid,
-                       henn_paillier_sk *sk, unsigned key_flags)
+int cli_svc_save_job(const cli_svc_opts *so, henn_svc_client *c, uint64_t jid,
+                     const henn_paillier_sk *sk, const henn_svc_answers *answers)
+{
+    json_t *extra = json_pack("{s:s, s:I}", "protocol", "kdd-published", "job", (json_int_t)jid);
+    uint8_t *rec = NULL;
+    size_t rec_len = 0;
+    int rc = extra != NULL ? 0 : HENN_ENOMEM;
+    if (so->session_file == NULL) {
+        json_decref(extra);
+        return 0;
+    }
+    if (rc == 0 && answers != NULL) {
+        /* the owner's record: the used budget and the last answers */
+        rc = henn_svc_answers_serialize(&rec, &rec_len, answers);
+        if (rc == 0) {
+            size_t b64len = sodium_base64_encoded_len(rec_len, sodium_base64_VARIANT_ORIGINAL);
+            char *b64 = malloc(b64len);
+            if (b64 == NULL)
+                rc = HENN_ENOMEM;
+            else {
+                sodium_bin2base64(b64, b64len, rec, rec_len, sodium_base64_VARIANT_ORIGINAL);
+                if (json_object_set_new(extra, "answers", json_string(b64)) != 0 ||
+                    json_object_set_new(extra, "decrypted",
+                                        json_integer((json_int_t)henn_svc_answers_decrypted(
+                                            answers))) != 0)
+                    rc = HENN_ENOMEM;
+                henn_free(b64, b64len);
+            }
+        }
+    }
+    if (rc == 0)
+        rc = save_with_key(so, c, sk, extra);
+    if (rec != NULL)
+        henn_free(rec, rec_len);
+    {
+        json_t *a = json_object_get(extra, "answers");
+        if (json_is_string(a))
+            henn_memzero((void *)(uintptr_t)json_string_value(a), json_string_length(a));
+    }
+    json_decref(extra);
+    return rc;
+}
+
+int cli_svc_save_private(const cli_svc_opts *so, henn_svc_client *c, const henn_paillier_sk *sk,
+                         const char *fingerprint)
+{
+    json_t *extra = json_pack("{s:s, s:s}", "protocol", "kdd-private", "fingerprint",
+                              fingerprint);
+    int rc = extra != NULL ? save_with_key(so, c, sk, extra) : HENN_ENOMEM;
+    json_decref(extra);
+    return rc;
+}
+
+/* Read the session file, check its URL and protocol, load its key and
+ * reattach to its session; *jp the file's JSON (the caller's). */
+static int resume_with_key(henn_svc_client **c, json_t **jp, const cli_svc_opts *so,
+                           henn_paillier_sk *sk, unsigned key_flags, const char *protocol)
 {
     henn_svc_client_opts co;
     char *buf = NULL, *key = NULL;
     size_t len = 0;
     json_t *j = NULL;
-    const char *url, *session, *token;
+    const char *url, *session, *token, *proto;
     int rc;
 
     *c = NULL;
-    *jid = 0;
+    *jp = NULL;
     rc = cli_read_file(&buf, &len, so->session_file);
     if (rc == 0 && (j = json_loadb(buf, len, 0, NULL)) == NULL)
         rc = HENN_EFORMAT;
     url = json_string_value(json_object_get(j, "url"));
     session = json_string_value(json_object_get(j, "session"));
     token = json_string_value(json_object_get(j, "token"));
+    proto = json_string_value(json_object_get(j, "protocol"));
+    if (proto == NULL && json_integer_value(json_object_get(j, "job")) >= 1)
+        proto = "kdd-published"; /* a file of an older client */
     if (rc == 0 && (url == NULL || session == NULL || token == NULL ||
-                    json_integer_value(json_object_get(j, "job")) < 1 ||
-                    !json_is_object(json_object_get(j, "key")))) {
-        fprintf(stderr, "henn: --resume: %s holds no started job (the run stopped before its "
-                        "job started: run it again without --resume)\n",
-                so->session_file);
+                    !json_is_object(json_object_get(j, "key")) ||
+                    (strcmp(protocol, "kdd-published") == 0 &&
+                     json_integer_value(json_object_get(j, "job")) < 1))) {
+        fprintf(stderr, "henn: --resume: %s holds no started %s (the run stopped before it "
+                        "started: run it again without --resume)\n",
+                so->session_file,
+                strcmp(protocol, "kdd-published") == 0 ? "job" : "training");
+        rc = HENN_EINVAL;
+    } else if (rc == 0 && (proto == NULL || strcmp(proto, protocol) != 0)) {
+        fprintf(stderr, "henn: --resume: %s is a %s session, not %s (--protocol)\n",
+                so->session_file, proto ? proto : "unknown", protocol);
         rc = HENN_EINVAL;
     } else if (rc == 0 && strcmp(url, so->server) != 0) {
         fprintf(stderr, "henn: --resume: %s is a session on %s, not on %s\n", so->session_file,
@@ -255,7 +388,6 @@ int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *ji
                 so->session_file, henn_strerror(rc));
     }
     if (rc == 0) {
-        *jid = (uint64_t)json_integer_value(json_object_get(j, "job"));
         key = json_dumps(json_object_get(j, "key"), JSON_COMPACT);
         rc = key ? henn_paillier_sk_from_json(sk, key, strlen(key), key_flags) : HENN_ENOMEM;
         if (rc != 0)
@@ -281,9 +413,67 @@ int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *ji
         henn_memzero(key, strlen(key));
         json_text_free(key);
     }
-    json_decref(j);
     if (buf)
         henn_free(buf, len + 1);
+    if (rc == 0)
+        *jp = j;
+    else
+        json_decref(j);
+    return rc;
+}
+
+int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *jid,
+                       henn_paillier_sk *sk, unsigned key_flags, henn_svc_answers **answers)
+{
+    json_t *j = NULL;
+    const char *rec;
+    int rc = resume_with_key(c, &j, so, sk, key_flags, "kdd-published");
+    *jid = 0;
+    *answers = NULL;
+    if (rc != 0)
+        return rc;
+    *jid = (uint64_t)json_integer_value(json_object_get(j, "job"));
+    if ((rec = json_string_value(json_object_get(j, "answers"))) != NULL) {
+        size_t n = strlen(rec), cap = n / 4 * 3 + 3, bin_len = 0;
+        uint8_t *bin = malloc(cap);
+        rc = bin == NULL ? HENN_ENOMEM
+             : sodium_base642bin(bin, cap, rec, n, NULL, &bin_len, NULL,
+                                 sodium_base64_VARIANT_ORIGINAL) != 0
+                 ? HENN_EFORMAT
+                 : henn_svc_answers_deserialize(answers, bin, bin_len);
+        if (bin != NULL)
+            henn_free(bin, cap);
+        henn_memzero((void *)(uintptr_t)rec, n);
+        if (rc != 0)
+            fprintf(stderr, "henn: --resume: the owner's record in %s: %s\n", so->session_file,
+                    henn_strerror(rc));
+    }
+    json_decref(j);
+    if (rc != 0) {
+        henn_svc_client_free(*c);
+        *c = NULL;
+    }
+    return rc;
+}
+
+int cli_svc_resume_private(henn_svc_client **c, const cli_svc_opts *so, henn_paillier_sk *sk,
+                           unsigned key_flags, const char *fingerprint)
+{
+    json_t *j = NULL;
+    const char *fp;
+    int rc = resume_with_key(c, &j, so, sk, key_flags, "kdd-private");
+    if (rc != 0)
+        return rc;
+    fp = json_string_value(json_object_get(j, "fingerprint"));
+    if (fp == NULL || strcmp(fp, fingerprint) != 0) {
+        fprintf(stderr, "henn: --resume: %s was a run on other data or options (rows, "
+                        "features, batch, epochs, seed, model): run the same command again\n",
+                so->session_file);
+        henn_svc_client_free(*c);
+        *c = NULL;
+        rc = HENN_EINVAL;
+    }
+    json_decref(j);
     return rc;
 }
 

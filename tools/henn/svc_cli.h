@@ -57,15 +57,29 @@ int cli_svc_open_kdd_published(henn_svc_client **c, const cli_svc_opts *so,
                                const henn_nn_model *init, const henn_nn_opts *nno, size_t bits);
 
 /* A started job, for --resume: cli_svc_save_job rewrites the session file
- * (0600) with the job's id and the owner's secret key (it never leaves
- * this machine: the client needs it to answer the job after a restart);
- * nothing without --session-file. cli_svc_resume_job reads it back and
- * reattaches to the session (the file's URL must be so->server). Both
- * print their reason on failure. */
+ * (0600, atomically: a temporary file fsync'ed and renamed over it) with
+ * the job's id, the owner's secret key (it never leaves this machine: the
+ * client needs it to answer the job after a restart) and, when answers is
+ * not NULL, the owner's record of its answers (henn_svc_answers_serialize:
+ * the used decryption budget and the last answers); nothing without
+ * --session-file. cli_svc_resume_job reads it back and reattaches to the
+ * session (the file's URL must be so->server); *answers gets the saved
+ * record (NULL when the file has none). Both print their reason on
+ * failure. */
 int cli_svc_save_job(const cli_svc_opts *so, henn_svc_client *c, uint64_t jid,
-                     const henn_paillier_sk *sk);
+                     const henn_paillier_sk *sk, const henn_svc_answers *answers);
 int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *jid,
-                       henn_paillier_sk *sk, unsigned key_flags);
+                       henn_paillier_sk *sk, unsigned key_flags, henn_svc_answers **answers);
+
+/* Private training, for --resume: cli_svc_save_private rewrites the
+ * session file (0600, atomically) with the owner's secret key and
+ * fingerprint (a hex digest of the run's data and options: a resumed run
+ * must replay the same messages); cli_svc_resume_private reads it back,
+ * refuses another fingerprint, and reattaches to the session. */
+int cli_svc_save_private(const cli_svc_opts *so, henn_svc_client *c, const henn_paillier_sk *sk,
+                         const char *fingerprint);
+int cli_svc_resume_private(henn_svc_client **c, const cli_svc_opts *so, henn_paillier_sk *sk,
+                           unsigned key_flags, const char *fingerprint);
 
 /* cli_svc_model: the session's result as a model (kdd-private). */
 int cli_svc_model(henn_nn_model *m, henn_svc_client *c);
