@@ -315,6 +315,112 @@ static int bench_mb(const henn_bench_config *cfg, henn_paillier_sk *sk, unsigned
     return rc;
 }
 
+/* ------------------------------------ the key holder's DJN noise (8) -- */
+
+typedef struct {
+    const henn_paillier_sk *sk;
+    const henn_paillier_pk *pk; /* with the public table */
+    const struct henn__paillier_fbcrt *crt;
+    mpz_t a[HENN__MB_LANES], r[HENN__MB_LANES];
+    int mode; /* 0: public table modulo n^2 (fbtab_pow8), 1: CRT tables on pairs */
+} djn8_state;
+
+static int run_djn8(void *ctx)
+{
+    djn8_state *d = ctx;
+    size_t g, l;
+    int rc = 0;
+    for (g = 0; g < MB_BATCH / HENN__MB_LANES && rc == 0; g++) {
+        for (l = 0; l < HENN__MB_LANES && rc == 0; l++)
+            rc = henn__mpz_random_bits(d->a[l], d->pk->a_bits);
+        if (rc == 0)
+            rc = d->mode == 0
+                     ? henn__paillier_fbtab_pow8(d->r, d->pk->fb, (const mpz_t *)d->a,
+                                                 HENN__MB_LANES)
+                     : henn__paillier_fbcrt_pow8(d->r, d->crt, d->sk, (const mpz_t *)d->a,
+                                                 HENN__MB_LANES);
+    }
+    return rc;
+}
+
+/*
+ * The owner's DJN noise h_s^a, 8 at a time, one thread: the public table
+ * modulo n^2 (henn__paillier_fbtab_pow8 at the default w = 10, what the
+ * owner used) against the key holder's CRT tables on pairs (w = 8, what
+ * it uses now), in alternating runs; the values must be equal.
+ */
+static int bench_djn8(const henn_bench_config *cfg, const henn_paillier_sk *sk)
+{
+    henn_paillier_pk pk;
+    struct henn__paillier_fbcrt *crt = NULL;
+    djn8_state d;
+    double rate[2] = {0, 0}, cpu[2] = {0, 0}, build[2] = {0, 0}, t0;
+    char extra[320];
+    size_t l;
+    int rc, k, rep, same = 1;
+    henn_paillier_pk_init(&pk);
+    memset(&d, 0, sizeof(d));
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_inits(d.a[l], d.r[l], NULL);
+    rc = henn_paillier_pk_copy(&pk, &sk->pk);
+    t0 = now();
+    if (rc == 0)
+        rc = henn_paillier_pk_precompute(&pk, 0);
+    build[0] = now() - t0;
+    t0 = now();
+    if (rc == 0)
+        rc = henn__paillier_fbcrt_build(&crt, sk, 8);
+    build[1] = now() - t0;
+    if (rc == HENN_EPARAM) { /* no pair engine here: nothing to compare */
+        rc = 0;
+        goto done;
+    }
+    d.sk = sk;
+    d.pk = &pk;
+    d.crt = crt;
+    for (rep = 0; rep < 2 && rc == 0; rep++)
+        for (k = 0; k < 2 && rc == 0; k++) {
+            double r = 0, c = 0;
+            d.mode = k;
+            rc = measure_batch2(&r, &c, cfg, run_djn8, &d, MB_BATCH);
+            rate[k] += r / 2;
+            cpu[k] += c / 2;
+        }
+    if (rc == 0) { /* the same a through both */
+        mpz_t want[HENN__MB_LANES];
+        for (l = 0; l < HENN__MB_LANES; l++)
+            mpz_init(want[l]);
+        rc = henn__paillier_fbtab_pow8(want, pk.fb, (const mpz_t *)d.a, HENN__MB_LANES);
+        for (l = 0; rc == 0 && l < HENN__MB_LANES; l++)
+            same = same && mpz_cmp(want[l], d.r[l]) == 0;
+        for (l = 0; l < HENN__MB_LANES; l++)
+            mpz_clear(want[l]);
+    }
+    if (rc == 0) {
+        snprintf(extra, sizeof(extra),
+                 "\"engine\":\"ifma_mb8_mod_n2\",\"window_bits\":10,\"table_s\":%.3f,"
+                 "\"ops_per_cpu_s\":%.1f",
+                 build[0], cpu[0]);
+        emit(cfg, "djn_noise_fb8", 1, rate[0], extra);
+        snprintf(extra, sizeof(extra),
+                 "\"engine\":\"ifma_mb8_pairs_crt\",\"window_bits\":8,\"table_s\":%.3f,"
+                 "\"ops_per_cpu_s\":%.1f,\"baseline\":\"djn_noise_fb8\",\"ratio\":%.2f,"
+                 "\"cpu_ratio\":%.2f,\"same_values\":%s",
+                 build[1], cpu[1], rate[1] / rate[0], cpu[1] / cpu[0], same ? "true" : "false");
+        emit(cfg, "djn_noise_crt8", 1, rate[1], extra);
+        if (!same)
+            rc = HENN_EPROTO;
+    }
+done:
+    henn__paillier_fbcrt_free(crt);
+    for (l = 0; l < HENN__MB_LANES; l++) {
+        mpz_clear(d.a[l]);
+        mpz_clear(d.r[l]);
+    }
+    henn_paillier_pk_clear(&pk);
+    return rc;
+}
+
 /* ------------------------------------------ encrypted KDD inference -- */
 
 /* Test and benchmark hooks of the trainer (src/protocol/trainer.c). */
@@ -616,6 +722,10 @@ int henn_bench_paillier(const henn_bench_config *cfg)
     }
 
     rc = bench_mb(cfg, &sk, flags);
+    if (rc != 0)
+        goto done;
+
+    rc = bench_djn8(cfg, &sk);
     if (rc != 0)
         goto done;
 

@@ -15,6 +15,7 @@ typedef struct {
     const int64_t *v;
     size_t v_count, per;
     unsigned slot_bits;
+    const struct henn__paillier_fbcrt *crt; /* do_encrypt8: the key holder's tables, or NULL */
 } batch;
 
 static int do_encrypt(void *ctx, size_t begin, size_t end)
@@ -37,8 +38,9 @@ static size_t group_len(size_t total, size_t g)
 /* Groups of 8 elements gbegin .. gend with the fixed-base table: the DJN
  * exponents a drawn in element order as the single call draws them, h_s^a
  * for the group on the 8-lane engine (henn__paillier_fbtab_pow8, the same
- * values as one at a time), then each element finished as
- * henn_paillier_encrypt finishes it. */
+ * values as one at a time; for the key holder with b->crt,
+ * henn__paillier_fbcrt_pow8, the same values again), then each element
+ * finished as henn_paillier_encrypt finishes it. */
 static int do_encrypt8(void *ctx, size_t gbegin, size_t gend)
 {
     batch *b = ctx;
@@ -53,7 +55,9 @@ static int do_encrypt8(void *ctx, size_t gbegin, size_t gend)
         size_t i0 = g * HENN__MB_LANES, len = group_len(b->v_count, g);
         for (l = 0; l < len && rc == 0; l++)
             rc = henn__mpz_random_bits(a[l], b->pk->a_bits);
-        if (rc == 0)
+        if (rc == 0 && b->crt != NULL)
+            rc = henn__paillier_fbcrt_pow8(noise, b->crt, b->sk, (const mpz_t *)a, len);
+        else if (rc == 0)
             rc = henn__paillier_fbtab_pow8(noise, b->pk->fb, (const mpz_t *)a, len);
         for (l = 0; l < len && rc == 0; l++)
             rc = henn__paillier_encrypt_noise(&b->ct_out[i0 + l], b->pk, &b->pt_in[i0 + l],
@@ -247,6 +251,26 @@ int henn_paillier_encrypt_batch(henn_paillier_ct *ct, const henn_paillier_pk *pk
                                   &b);
     }
     return henn__parallel_for(count, opts, do_encrypt, &b);
+}
+
+int henn__paillier_encrypt_batch_crt(henn_paillier_ct *ct, const henn_paillier_sk *sk,
+                                     const struct henn__paillier_fbcrt *t,
+                                     const henn_paillier_pt *pt, size_t count,
+                                     const henn_batch_opts *opts)
+{
+    batch b = {0};
+    if (sk == NULL || t == NULL)
+        return HENN_EINVAL;
+    if (opts != NULL && opts->progress != NULL) /* per element, as the public call */
+        return henn_paillier_encrypt_batch(ct, &sk->pk, pt, count, opts);
+    b.pk = &sk->pk;
+    b.sk = sk;
+    b.crt = t;
+    b.ct_out = ct;
+    b.pt_in = pt;
+    b.v_count = count;
+    return henn__parallel_for((count + HENN__MB_LANES - 1) / HENN__MB_LANES, opts, do_encrypt8,
+                              &b);
 }
 
 int henn_paillier_encrypt_batch_sk(henn_paillier_ct *ct, const henn_paillier_sk *sk,

@@ -229,3 +229,118 @@ int henn__paillier_fbtab_pow8(mpz_t *r, const struct henn__paillier_fbtab *t, co
     henn__mpz_wipe_clear(tmp);
     return rc;
 }
+
+/*
+ * The key holder's DJN noise through the CRT: h_s^a mod n^2 from
+ * h_s^a mod p^2 and h_s^a mod q^2, each on fixed-base tables of pairs
+ * modulo the prime (henn__sqfb, mont_mb.c), recombined with the
+ * constant-time CRT of key-holder encryption (sec.c). Same values as
+ * henn__paillier_fbtab_pow8 (the CRT is exact), for the same a.
+ */
+struct henn__paillier_fbcrt {
+    henn__sqfb *t[2]; /* modulo p^2, q^2 */
+    size_t a_bits;
+};
+
+void henn__paillier_fbcrt_free(struct henn__paillier_fbcrt *t)
+{
+    if (t == NULL)
+        return;
+    henn__sqfb_free(t->t[0]);
+    henn__sqfb_free(t->t[1]);
+    henn_memzero(t, sizeof(*t));
+    free(t);
+}
+
+int henn__paillier_fbcrt_build(struct henn__paillier_fbcrt **out, const henn_paillier_sk *sk,
+                               unsigned w)
+{
+    struct henn__paillier_fbcrt *t;
+    mpz_t h;
+    int rc, k;
+    *out = NULL;
+    if (sk == NULL || mpz_sgn(sk->pk.hs) <= 0 || sk->pk.a_bits == 0 || mpz_sgn(sk->p) <= 0 ||
+        mpz_sgn(sk->q) <= 0)
+        return HENN_EINVAL;
+    if (!henn__mbsq_usable(sk->p) || !henn__mbsq_usable(sk->q))
+        return HENN_EPARAM;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return HENN_ENOMEM;
+    t->a_bits = sk->pk.a_bits;
+    mpz_init(h);
+    rc = 0;
+    for (k = 0; k < 2 && rc == 0; k++) {
+        /* h_s mod p^2 (q^2), in constant time: the residue reveals p */
+        rc = henn__sec_mod(h, sk->pk.hs, mpz_size(sk->pk.n2), k == 0 ? sk->p2 : sk->q2);
+        if (rc == 0)
+            rc = henn__sqfb_build(&t->t[k], h, k == 0 ? sk->p : sk->q, t->a_bits, w);
+    }
+    henn__mpz_wipe_clear(h);
+    if (rc == 0 && henn__sqfb_positions(t->t[0]) != henn__sqfb_positions(t->t[1]))
+        rc = HENN_EPARAM; /* cannot happen: same a_bits and w */
+    if (rc != 0) {
+        henn__paillier_fbcrt_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int henn__paillier_fbcrt_pow8(mpz_t *r, const struct henn__paillier_fbcrt *t,
+                              const henn_paillier_sk *sk, const mpz_t *a, size_t count)
+{
+    size_t P = henn__sqfb_positions(t->t[0]), w = henn__sqfb_window(t->t[0]), aw_len, j, l;
+    size_t dlen = P * HENN__MB_LANES;
+    uint64_t *aw;
+    uint16_t *dg;
+    mpz_t xp[HENN__MB_LANES], xq[HENN__MB_LANES];
+    int rc = 0;
+    if (count > HENN__MB_LANES)
+        return HENN_EINVAL;
+    for (l = 0; l < count; l++)
+        if (mpz_sgn(a[l]) < 0 || mpz_sizeinbase(a[l], 2) > P * w)
+            return HENN_EINVAL;
+    if (count == 0)
+        return 0;
+    aw_len = P * w / 64 + 2;
+    aw = calloc(HENN__MB_LANES * aw_len, sizeof(uint64_t));
+    dg = calloc(dlen, sizeof(uint16_t));
+    if (aw == NULL || dg == NULL) {
+        free(aw);
+        free(dg);
+        return HENN_ENOMEM;
+    }
+    /* the digits of every lane's exponent, position-major */
+    for (l = 0; l < count; l++) {
+        const uint64_t *xw = aw + l * aw_len;
+        size_t got = 0;
+        mpz_export(aw + l * aw_len, &got, -1, sizeof(uint64_t), 0, 0, a[l]);
+        for (j = 0; j < P; j++) {
+            size_t pos = j * w, wk = pos / 64;
+            unsigned off = (unsigned)(pos % 64);
+            uint64_t v = xw[wk] >> off;
+            if (off + w > 64)
+                v |= xw[wk + 1] << (64 - off);
+            dg[j * HENN__MB_LANES + l] = (uint16_t)(v & (((uint64_t)1 << w) - 1));
+        }
+    }
+    for (l = 0; l < HENN__MB_LANES; l++) {
+        mpz_init(xp[l]);
+        mpz_init(xq[l]);
+    }
+    rc = henn__sqfb_pow8(xp, t->t[0], dg, count);
+    if (rc == 0)
+        rc = henn__sqfb_pow8(xq, t->t[1], dg, count);
+    for (l = 0; l < count && rc == 0; l++)
+        rc = henn__sec_crt_combine(r[l], xp[l], xq[l], sk->p2, sk->q2, sk->p2_inv_q2);
+    for (l = 0; l < HENN__MB_LANES; l++) {
+        henn__mpz_wipe_clear(xp[l]);
+        henn__mpz_wipe_clear(xq[l]);
+    }
+    henn_memzero(aw, HENN__MB_LANES * aw_len * sizeof(uint64_t)); /* the noise exponents */
+    henn_memzero(dg, dlen * sizeof(uint16_t));
+    free(aw);
+    free(dg);
+    return rc;
+}

@@ -1306,3 +1306,199 @@ int henn__mbsq_multi_exp(mpz_t *r, const mpz_t root, const mpz_t *base, size_t m
     sq_clear(&x.c);
     return rc;
 }
+
+/* ------------------------------------ fixed base on pairs (8 lanes) -- */
+
+/*
+ * base^a mod m^2 for a fixed base and 8 exponents a at once, on pairs
+ * modulo the root m (see "Pairs"), by per-position tables as fbtab.c:
+ * a = sum_j d_j 2^(w j), T[j][d] = the pair of base^(d 2^(w j)) for
+ * d = 1 .. 2^w - 1, stored per entry as 2 L limbs (A then B), and
+ * base^a = prod_j T[j][d_j], one 8-lane pair product per position (a
+ * zero digit takes the pair of 1), no squarings. Used by the key holder
+ * for the DJN noise h_s^a through the CRT (fbtab.c): modulo p^2 and q^2
+ * as pairs of 1,024-bit residues, about a third of the products modulo
+ * n^2 that henn__paillier_fbtab_pow8 takes at n = 2048.
+ *
+ * The table is built on the same kernels: the first entries T[j][1] by w
+ * squarings each from the previous one, then the rows of 8 positions at
+ * a time, one position per lane. Entries are almost reduced (halves
+ * < 2m), as the products take them.
+ *
+ * Timing: the kernels' as above (independent of m and the values); the
+ * table rows read depend on the digits of a (the caveat of fbtab.c and
+ * henn_paillier_encrypt). The table holds residues modulo m^2 of the
+ * base, which reveal m (a secret prime for the key holder): it is wiped
+ * when freed, as is every scratch block; the stack is burnt after each
+ * call.
+ */
+struct henn__sqfb {
+    sq_ctx c;
+    mpz_t root;
+    unsigned w;
+    size_t positions, per, tab_words;
+    uint64_t *tab; /* positions * per entries of 2 L words, then the pair of 1 */
+};
+
+/* dst[k] = lane l of the 8-lane pair v, for k < E = 2 L. */
+static void lane_get(uint64_t *dst, const uint64_t *v, size_t l, size_t E)
+{
+    size_t k;
+    for (k = 0; k < E; k++)
+        dst[k] = v[k * LANES + l];
+}
+
+static void lane_put(uint64_t *v, size_t l, const uint64_t *src, size_t E)
+{
+    size_t k;
+    for (k = 0; k < E; k++)
+        v[k * LANES + l] = src[k];
+}
+
+void henn__sqfb_free(henn__sqfb *t)
+{
+    if (t == NULL)
+        return;
+    mem_free(t->tab, t->tab_words);
+    sq_clear(&t->c);
+    henn__mpz_wipe_clear(t->root);
+    henn_memzero(t, sizeof(*t));
+    free(t);
+}
+
+int henn__sqfb_build(henn__sqfb **out, const mpz_t base, const mpz_t root, size_t e_bits,
+                     unsigned w)
+{
+    henn__sqfb *t;
+    size_t L, E, W2, j, j0, d, l, scratch_words;
+    uint64_t *s = NULL, *x, *b, *cur, *one;
+    mpz_t v[1];
+    int rc;
+
+    *out = NULL;
+    if (w < 2 || w > 12 || e_bits == 0 || e_bits > 65536)
+        return HENN_EINVAL;
+    if (!henn__mbsq_usable(root))
+        return HENN_EPARAM;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return HENN_ENOMEM;
+    mpz_init_set(t->root, root);
+    rc = sq_init(&t->c, root);
+    if (rc != 0) {
+        henn__sqfb_free(t);
+        return rc;
+    }
+    L = t->c.mb.limbs;
+    E = 2 * L;
+    W2 = LANES * E;
+    t->w = w;
+    t->positions = (e_bits + w - 1) / w;
+    t->per = ((size_t)1 << w) - 1;
+    t->tab_words = (t->positions * t->per + 1) * E;
+    t->tab = mem_alloc(t->tab_words);
+    scratch_words = 3 * W2;
+    s = mem_alloc(scratch_words);
+    if (t->tab == NULL || s == NULL) {
+        rc = HENN_ENOMEM;
+        goto cleanup;
+    }
+    x = s;
+    b = x + W2;
+    cur = b + W2;
+    one = t->tab + t->positions * t->per * E;
+    /* the pair of 1, then the pair of the base (lane 0) */
+    mpz_init_set_ui(v[0], 1);
+    rc = sq_to(&t->c, x, (const mpz_t *)v, 1, root);
+    mpz_clear(v[0]);
+    if (rc != 0)
+        goto cleanup;
+    lane_get(one, x, 0, E);
+    mpz_init_set(v[0], base);
+    rc = sq_to(&t->c, x, (const mpz_t *)v, 1, root);
+    henn__mpz_wipe_clear(v[0]);
+    if (rc != 0)
+        goto cleanup;
+    /* T[j][1] = T[j-1][1]^(2^w) */
+    for (j = 0; j < t->positions; j++) {
+        unsigned i;
+        lane_get(t->tab + j * t->per * E, x, 0, E);
+        for (i = 0; j + 1 < t->positions && i < w; i++)
+            mb_pair_sqr(&t->c.mb, x, x);
+    }
+    /* T[j][d] = T[j][d-1] T[j][1], positions j0 .. j0 + 7 in the lanes */
+    for (j0 = 0; j0 < t->positions; j0 += LANES) {
+        for (l = 0; l < LANES; l++)
+            lane_put(b, l, j0 + l < t->positions ? t->tab + (j0 + l) * t->per * E : one, E);
+        memcpy(cur, b, W2 * sizeof(uint64_t));
+        for (d = 2; d <= t->per; d++) {
+            mb_pair_mul(&t->c.mb, cur, cur, b);
+            for (l = 0; l < LANES && j0 + l < t->positions; l++)
+                lane_get(t->tab + ((j0 + l) * t->per + d - 1) * E, cur, l, E);
+        }
+    }
+cleanup:
+    mem_free(s, scratch_words);
+    sq_burn_stack();
+    if (rc != 0) {
+        henn__sqfb_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+size_t henn__sqfb_positions(const henn__sqfb *t)
+{
+    return t->positions;
+}
+
+unsigned henn__sqfb_window(const henn__sqfb *t)
+{
+    return t->w;
+}
+
+int henn__sqfb_pow8(mpz_t *r, const henn__sqfb *t, const uint16_t *digits, size_t count)
+{
+    size_t L, E, W2, j, l, k, words;
+    uint64_t *mem, *acc, *op, *tmp;
+    const uint64_t *one;
+    int rc;
+    if (count > LANES)
+        return HENN_EINVAL;
+    if (count == 0)
+        return 0;
+    L = t->c.mb.limbs;
+    E = 2 * L;
+    W2 = LANES * E;
+    words = 3 * W2;
+    mem = mem_alloc(words);
+    if (mem == NULL)
+        return HENN_ENOMEM;
+    acc = mem;
+    op = acc + W2;
+    tmp = op + W2;
+    one = t->tab + t->positions * t->per * E;
+    for (j = 0; j < t->positions; j++) {
+        uint64_t *dst = j == 0 ? acc : op;
+        for (l = 0; l < LANES; l++) {
+            unsigned d = digits[j * LANES + l];
+            const uint64_t *e = d == 0 ? one : t->tab + (j * t->per + d - 1) * E;
+            lane_put(dst, l, e, E);
+            if (j + 1 < t->positions) { /* the next position's entry */
+                unsigned nd = digits[(j + 1) * LANES + l];
+                if (nd != 0) {
+                    const char *ne = (const char *)(t->tab + ((j + 1) * t->per + nd - 1) * E);
+                    for (k = 0; k < E * sizeof(uint64_t); k += 64)
+                        __builtin_prefetch(ne + k);
+                }
+            }
+        }
+        if (j > 0)
+            mb_pair_mul(&t->c.mb, acc, acc, op);
+    }
+    rc = sq_from(&t->c, r, count, acc, tmp, t->root);
+    mem_free(mem, words);
+    sq_burn_stack();
+    return rc;
+}

@@ -870,6 +870,108 @@ static void check_encrypt_batch8(const henn_paillier_sk *sk)
     henn_paillier_pk_clear(&pk);
 }
 
+/* The key holder's DJN noise through the CRT (fixed-base tables of pairs
+ * modulo p and q): h_s^a for 1..8 lanes and edge exponents (0, 1, the top
+ * bit, all ones) equals h_s^a mod n^2 and the public table's 8-lane
+ * result, for w = 8 and for w = 5 (digits that straddle 64-bit words);
+ * 9 lanes, an exponent beyond the positions and a key without h_s are
+ * refused; batch encryption of 0..20 elements on 1 and 2 threads decrypts
+ * to its inputs with distinct ciphertexts; without the pair engine the
+ * build says HENN_EPARAM (the owner then uses the public table). */
+static void check_encrypt_crt(const henn_paillier_sk *sk)
+{
+    enum { N = 20 };
+    static const unsigned ws[2] = {8, 5};
+    henn_paillier_pk pk;
+    henn_paillier_sk bare;
+    struct henn__paillier_fbcrt *t = NULL;
+    henn_paillier_ct ct[N];
+    henn_paillier_pt pt[N], out;
+    henn_batch_opts o1 = {1, NULL, NULL}, o2 = {2, NULL, NULL};
+    mpz_t a[HENN__MB_LANES], r[HENN__MB_LANES], r8[HENN__MB_LANES], want;
+    size_t i, l, count, k;
+    if (!henn__mbsq_usable(sk->p)) {
+        CHECK_RC(henn__paillier_fbcrt_build(&t, sk, 8), HENN_EPARAM);
+        CHECK(t == NULL);
+        return;
+    }
+    henn_paillier_pk_init(&pk);
+    henn_paillier_pt_init(&out);
+    mpz_init(want);
+    CHECK_OK(henn_paillier_pk_copy(&pk, &sk->pk));
+    CHECK_OK(henn_paillier_pk_precompute(&pk, 6));
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_inits(a[l], r[l], r8[l], NULL);
+    for (k = 0; k < 2; k++) {
+        CHECK_OK(henn__paillier_fbcrt_build(&t, sk, ws[k]));
+        for (count = 1; count <= HENN__MB_LANES; count++) {
+            for (l = 0; l < count; l++)
+                mpz_urandomb(a[l], rs, (mp_bitcnt_t)pk.a_bits);
+            if (count > 4) {
+                mpz_set_ui(a[0], 0);
+                mpz_set_ui(a[1], 1);
+                mpz_set_ui(a[2], 0);
+                mpz_setbit(a[2], (mp_bitcnt_t)pk.a_bits - 1);
+                mpz_set_ui(a[3], 0);
+                mpz_setbit(a[3], (mp_bitcnt_t)pk.a_bits);
+                mpz_sub_ui(a[3], a[3], 1);
+            }
+            CHECK_OK(henn__paillier_fbcrt_pow8(r, t, sk, (const mpz_t *)a, count));
+            CHECK_OK(henn__paillier_fbtab_pow8(r8, pk.fb, (const mpz_t *)a, count));
+            for (l = 0; l < count; l++) {
+                mpz_powm(want, pk.hs, a[l], pk.n2);
+                CHECK_EQ_MPZ(r[l], want);
+                CHECK_EQ_MPZ(r[l], r8[l]);
+            }
+        }
+        CHECK_RC(henn__paillier_fbcrt_pow8(r, t, sk, (const mpz_t *)a, 9), HENN_EINVAL);
+        mpz_set_ui(a[0], 0);
+        mpz_setbit(a[0], (mp_bitcnt_t)(pk.a_bits + 12)); /* beyond the positions */
+        CHECK_RC(henn__paillier_fbcrt_pow8(r, t, sk, (const mpz_t *)a, 1), HENN_EINVAL);
+        CHECK_OK(henn__paillier_fbcrt_pow8(r, t, sk, (const mpz_t *)a, 0));
+        if (k == 0) { /* batch encryption with the w = 8 table */
+            for (i = 0; i < N; i++) {
+                henn_paillier_ct_init(&ct[i]);
+                henn_paillier_pt_init(&pt[i]);
+                CHECK_OK(henn_paillier_encode_int64(&pt[i], &pk, (int64_t)(i * 7919) - 4242, 0));
+                pt[i].exponent = (int)i - 3;
+            }
+            for (count = 0; count <= N; count++) {
+                CHECK_OK(henn__paillier_encrypt_batch_crt(ct, sk, t, pt, count,
+                                                          count % 2 ? &o2 : &o1));
+                for (i = 0; i < count; i++) {
+                    CHECK_OK(henn_paillier_decrypt(&out, sk, &ct[i]));
+                    CHECK_EQ_MPZ(out.encoding, pt[i].encoding);
+                    CHECK_EQ_INT(ct[i].exponent, pt[i].exponent);
+                    CHECK(memcmp(ct[i].kid, pk.kid, sizeof(ct[i].kid)) == 0);
+                    if (i > 0)
+                        CHECK(mpz_cmp(ct[i].c, ct[i - 1].c) != 0);
+                }
+            }
+            mpz_set(pt[11].encoding, pk.n); /* m = n: out of range */
+            CHECK_RC(henn__paillier_encrypt_batch_crt(ct, sk, t, pt, N, &o1), HENN_ERANGE);
+            CHECK_RC(henn__paillier_encrypt_batch_crt(ct, sk, NULL, pt, N, &o1), HENN_EINVAL);
+            for (i = 0; i < N; i++) {
+                henn_paillier_ct_clear(&ct[i]);
+                henn_paillier_pt_clear(&pt[i]);
+            }
+        }
+        henn__paillier_fbcrt_free(t);
+        t = NULL;
+    }
+    /* a key without h_s */
+    henn_paillier_sk_init(&bare);
+    CHECK_RC(henn__paillier_fbcrt_build(&t, &bare, 8), HENN_EINVAL);
+    CHECK(t == NULL);
+    henn_paillier_sk_clear(&bare);
+    henn__paillier_fbcrt_free(NULL);
+    for (l = 0; l < HENN__MB_LANES; l++)
+        mpz_clears(a[l], r[l], r8[l], NULL);
+    mpz_clear(want);
+    henn_paillier_pt_clear(&out);
+    henn_paillier_pk_clear(&pk);
+}
+
 /* Noise and batch decryption with the multi-buffer engine (pairs modulo
  * n, p, q), with the pairs turned off (8 lanes modulo n^2, p^2, q^2), then
  * on a key rebuilt with IFMA off (per-element fallback): all must pass the
@@ -885,8 +987,10 @@ static void test_mb_paillier(void)
     check_decrypt_batch(&on);
     check_rerandomize_batch(&on);
     check_encrypt_batch8(&on);
+    check_encrypt_crt(&on);
     /* the 8-lane engine modulo n^2, p^2, q^2 instead of pairs */
     henn__mbsq_set_enabled(0);
+    check_encrypt_crt(&on); /* refused: the owner falls back */
     check_noise(&on);
     check_decrypt_batch(&on);
     henn__mbsq_set_enabled(1);
