@@ -25,6 +25,8 @@
  *     the result is the input patch under output position p, so the first
  *     convolution is Z1[o][p] = <W1 row o, patch p> + b1[o]: an inner
  *     product of a filter (the FEIP key vector) with an encrypted patch.
+ *  5. henn_cnn_model_serialize() / _deserialize() (or _save / _load with
+ *     a file): the model file format "HCNM" (docs/FORMATS.md).
  *
  * Layouts (fixed; protocols rely on them)
  *  - Activations of one image are channel-major: [C x H x W], row-major in
@@ -164,6 +166,47 @@ HENN_API size_t henn_cnn_in_size(const henn_cnn_model *m);
 HENN_API size_t henn_cnn_out_size(const henn_cnn_model *m, size_t l);
 HENN_API size_t henn_cnn_classes(const henn_cnn_model *m);
 HENN_API size_t henn_cnn_param_count(const henn_cnn_model *m);
+
+/*
+ * Model files (docs/FORMATS.md, "CNN model"): "HCNM", version 1, the input
+ * shape, per layer its kind, activation, kernel, padding and output shape,
+ * then every conv/dense layer's W and b as IEEE-754 float32; all
+ * little-endian. The format, not henn_cnn_model's layout, is the stable
+ * interface. A model with L layers of P parameters takes
+ * 24 + 28 L + 4 P bytes (LeNet-5, pad 0: 177,924).
+ *
+ * henn_cnn_model_serialize: *buf malloc'd here (free with free()), *buf_len
+ * its length. Returns 0, HENN_EINVAL (m NULL or without layers),
+ * HENN_ENOMEM; on error *buf = NULL, *buf_len = 0.
+ *
+ * henn_cnn_model_deserialize: m uninitialised; on success a model as
+ * henn_cnn_model_init would build for the same layer list (free with
+ * henn_cnn_model_clear). Every field is checked before anything is
+ * allocated: HENN_EFORMAT on a bad magic or version, a truncated or
+ * over-long buffer (buf_len must be exactly the length the header implies),
+ * 0 or more than HENN_CNN_MAX_LAYERS layers, an unknown kind or
+ * activation, a shape henn_cnn_model_init refuses (kernel, padding, a size
+ * over HENN_CNN_MAX_UNITS, a last layer that is not dense with
+ * 2..HENN_NN_MAX_CLASSES outputs), a stored output shape other than the
+ * one the input shape and layer parameters give, a nonzero field that the
+ * layer's kind does not use (pooling and dense: kernel, padding; pooling
+ * and the last layer: activation), or a weight or bias that is not finite;
+ * HENN_EINVAL (m or buf NULL), HENN_ENOMEM. On error m is left zeroed.
+ * Accepted input re-serialises to the same bytes (fuzzed by fuzz_cnn_model).
+ *
+ * henn_cnn_model_save / _load: the same through a file (save writes it in
+ * place, not atomically; the model is not secret). They also return
+ * HENN_EIO (open, read or write failed); _load refuses files over 1 GiB
+ * (HENN_EFORMAT).
+ *
+ * Thread safety: none shared; timing depends only on the shapes.
+ */
+HENN_API HENN_NODISCARD int henn_cnn_model_serialize(uint8_t **buf, size_t *buf_len,
+                                                     const henn_cnn_model *m);
+HENN_API HENN_NODISCARD int henn_cnn_model_deserialize(henn_cnn_model *m, const uint8_t *buf,
+                                                       size_t buf_len);
+HENN_API HENN_NODISCARD int henn_cnn_model_save(const char *path, const henn_cnn_model *m);
+HENN_API HENN_NODISCARD int henn_cnn_model_load(henn_cnn_model *m, const char *path);
 
 /*
  * henn_cnn_im2col: patch matrix of one image.

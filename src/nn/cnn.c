@@ -5,6 +5,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -735,5 +736,230 @@ int henn_cnn_train_epoch(henn_cnn_trainer *t, const float *X, const uint8_t *y, 
     free(order);
     if (rc == 0 && loss != NULL)
         *loss = total / (double)rows;
+    return rc;
+}
+
+/* ---- model files (docs/FORMATS.md, "CNN model") ---- */
+
+#define CNN_MAGIC "HCNM"
+#define CNN_VERSION 1
+#define CNN_HEADER 24      /* magic, version, layers, in_c, in_h, in_w */
+#define CNN_LAYER_BYTES 28 /* kind, act, k, pad, out_c, out_h, out_w */
+#define CNN_MAX_FILE (1UL << 30)
+
+static void cnn_put_u32(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t cnn_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Bytes of the parameters of m's layers (W then b of each conv/dense). */
+static size_t param_bytes(const henn_cnn_model *m)
+{
+    return 4 * henn_cnn_param_count(m);
+}
+
+/* v[0..n) as little-endian float32 at p; returns the bytes written. */
+static size_t put_floats(uint8_t *p, const float *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        cnn_put_u32(p + 4 * i, u);
+    }
+    return 4 * n;
+}
+
+/* v[0..n) from p; 0, or HENN_EFORMAT on a value that is not finite. */
+static int get_floats(float *v, const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t u = cnn_get_u32(p + 4 * i);
+        memcpy(&v[i], &u, 4);
+        if (!isfinite(v[i]))
+            return HENN_EFORMAT;
+    }
+    return 0;
+}
+
+int henn_cnn_model_serialize(uint8_t **buf, size_t *buf_len, const henn_cnn_model *m)
+{
+    size_t len, l, pos;
+    uint8_t *b;
+
+    if (buf != NULL)
+        *buf = NULL;
+    if (buf_len != NULL)
+        *buf_len = 0;
+    if (buf == NULL || buf_len == NULL || m == NULL || m->layers == 0 ||
+        m->layers > HENN_CNN_MAX_LAYERS)
+        return HENN_EINVAL;
+    for (l = 0; l < m->layers; l++)
+        if (has_params(&m->layer[l]) && (m->layer[l].W == NULL || m->layer[l].b == NULL))
+            return HENN_EINVAL;
+    len = CNN_HEADER + CNN_LAYER_BYTES * m->layers + param_bytes(m);
+    b = malloc(len);
+    if (b == NULL)
+        return HENN_ENOMEM;
+    memcpy(b, CNN_MAGIC, 4);
+    cnn_put_u32(b + 4, CNN_VERSION);
+    cnn_put_u32(b + 8, m->layers);
+    cnn_put_u32(b + 12, m->in_c);
+    cnn_put_u32(b + 16, m->in_h);
+    cnn_put_u32(b + 20, m->in_w);
+    pos = CNN_HEADER;
+    for (l = 0; l < m->layers; l++, pos += CNN_LAYER_BYTES) {
+        const henn_cnn_layer *L = &m->layer[l];
+        cnn_put_u32(b + pos, (size_t)L->kind);
+        cnn_put_u32(b + pos + 4, (size_t)L->act);
+        cnn_put_u32(b + pos + 8, L->k);
+        cnn_put_u32(b + pos + 12, L->pad);
+        cnn_put_u32(b + pos + 16, L->out_c);
+        cnn_put_u32(b + pos + 20, L->out_h);
+        cnn_put_u32(b + pos + 24, L->out_w);
+    }
+    for (l = 0; l < m->layers; l++) {
+        const henn_cnn_layer *L = &m->layer[l];
+        if (!has_params(L))
+            continue;
+        pos += put_floats(b + pos, L->W, w_count(L));
+        pos += put_floats(b + pos, L->b, L->out_c);
+    }
+    *buf = b;
+    *buf_len = len;
+    return 0;
+}
+
+int henn_cnn_model_deserialize(henn_cnn_model *m, const uint8_t *buf, size_t buf_len)
+{
+    henn_cnn_spec spec[HENN_CNN_MAX_LAYERS];
+    size_t layers, l, pos;
+    int rc = HENN_EFORMAT;
+
+    if (m == NULL)
+        return HENN_EINVAL;
+    memset(m, 0, sizeof(*m));
+    if (buf == NULL)
+        return HENN_EINVAL;
+    if (buf_len < CNN_HEADER || memcmp(buf, CNN_MAGIC, 4) != 0 ||
+        cnn_get_u32(buf + 4) != CNN_VERSION)
+        return HENN_EFORMAT;
+    layers = cnn_get_u32(buf + 8);
+    if (layers == 0 || layers > HENN_CNN_MAX_LAYERS ||
+        buf_len < CNN_HEADER + CNN_LAYER_BYTES * layers)
+        return HENN_EFORMAT;
+    m->in_c = cnn_get_u32(buf + 12);
+    m->in_h = cnn_get_u32(buf + 16);
+    m->in_w = cnn_get_u32(buf + 20);
+    /* Each size within HENN_CNN_MAX_UNITS before plan() multiplies them. */
+    if (m->in_c > HENN_CNN_MAX_UNITS || m->in_h > HENN_CNN_MAX_UNITS ||
+        m->in_w > HENN_CNN_MAX_UNITS)
+        goto bad;
+    memset(spec, 0, sizeof(spec));
+    for (l = 0, pos = CNN_HEADER; l < layers; l++, pos += CNN_LAYER_BYTES) {
+        uint32_t kind = cnn_get_u32(buf + pos), act = cnn_get_u32(buf + pos + 4);
+        uint32_t k = cnn_get_u32(buf + pos + 8), pad = cnn_get_u32(buf + pos + 12);
+        uint32_t oc = cnn_get_u32(buf + pos + 16);
+        int pool = kind == HENN_CNN_MAXPOOL || kind == HENN_CNN_AVGPOOL;
+        if (kind > HENN_CNN_DENSE || act > HENN_NN_RELU || oc > HENN_CNN_MAX_UNITS ||
+            (kind != HENN_CNN_CONV && (k != 0 || pad != 0)) ||
+            ((pool || l + 1 == layers) && act != HENN_NN_IDENTITY))
+            goto bad;
+        spec[l].kind = (henn_cnn_kind)kind;
+        spec[l].act = (henn_nn_act)act;
+        spec[l].k = k;
+        spec[l].pad = pad;
+        spec[l].out = pool ? 0 : oc;
+    }
+    if (plan(m, spec, layers) != 0)
+        goto bad;
+    /* The stored shapes must be the ones the layer list gives. */
+    for (l = 0, pos = CNN_HEADER; l < layers; l++, pos += CNN_LAYER_BYTES) {
+        const henn_cnn_layer *L = &m->layer[l];
+        if (cnn_get_u32(buf + pos + 16) != L->out_c || cnn_get_u32(buf + pos + 20) != L->out_h ||
+            cnn_get_u32(buf + pos + 24) != L->out_w)
+            goto bad;
+    }
+    if (buf_len != CNN_HEADER + CNN_LAYER_BYTES * layers + param_bytes(m))
+        goto bad;
+    if ((rc = alloc_params(m)) != 0)
+        goto bad;
+    rc = HENN_EFORMAT;
+    for (l = 0; l < layers; l++) {
+        henn_cnn_layer *L = &m->layer[l];
+        if (!has_params(L))
+            continue;
+        if (get_floats(L->W, buf + pos, w_count(L)) != 0)
+            goto bad;
+        pos += 4 * w_count(L);
+        if (get_floats(L->b, buf + pos, L->out_c) != 0)
+            goto bad;
+        pos += 4 * L->out_c;
+    }
+    return 0;
+bad:
+    henn_cnn_model_clear(m);
+    return rc;
+}
+
+int henn_cnn_model_save(const char *path, const henn_cnn_model *m)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    int rc, ok;
+
+    if (path == NULL)
+        return HENN_EINVAL;
+    if ((rc = henn_cnn_model_serialize(&buf, &len, m)) != 0)
+        return rc;
+    rc = HENN_EIO;
+    if ((f = fopen(path, "wb")) != NULL) {
+        ok = fwrite(buf, 1, len, f) == len;
+        if (fclose(f) == 0 && ok)
+            rc = 0;
+    }
+    free(buf);
+    return rc;
+}
+
+int henn_cnn_model_load(henn_cnn_model *m, const char *path)
+{
+    uint8_t *buf = NULL;
+    FILE *f;
+    long end;
+    int rc = HENN_EIO;
+
+    if (m == NULL)
+        return HENN_EINVAL;
+    memset(m, 0, sizeof(*m));
+    if (path == NULL)
+        return HENN_EINVAL;
+    if ((f = fopen(path, "rb")) == NULL)
+        return HENN_EIO;
+    if (fseek(f, 0, SEEK_END) != 0 || (end = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        goto cleanup;
+    rc = HENN_EFORMAT;
+    if ((unsigned long)end < CNN_HEADER || (unsigned long)end > CNN_MAX_FILE)
+        goto cleanup;
+    rc = HENN_ENOMEM;
+    if ((buf = malloc((size_t)end)) == NULL)
+        goto cleanup;
+    rc = HENN_EIO;
+    if (fread(buf, 1, (size_t)end, f) != (size_t)end)
+        goto cleanup;
+    rc = henn_cnn_model_deserialize(m, buf, (size_t)end);
+cleanup:
+    free(buf);
+    fclose(f);
     return rc;
 }

@@ -468,6 +468,224 @@ static void test_models(void)
     henn_cnn_model_clear(&m); /* safe on zeroed */
 }
 
+/* ---- model files ("HCNM", docs/FORMATS.md) ---- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* deserialising a copy of b with field (byte offset off) set to v gives rc */
+static int patched(const uint8_t *b, size_t len, size_t off, uint32_t v)
+{
+    henn_cnn_model m;
+    uint8_t *c = malloc(len);
+    int rc;
+    memcpy(c, b, len);
+    put32(c + off, v);
+    rc = henn_cnn_model_deserialize(&m, c, len);
+    if (rc != 0 && m.layers != 0)
+        rc = 1; /* not left zeroed */
+    henn_cnn_model_clear(&m);
+    free(c);
+    return rc;
+}
+
+/* offset of field f (0 kind, 1 act, 2 k, 3 pad, 4 out_c, 5 out_h, 6 out_w)
+ * of layer l */
+#define LF(l, f) (24 + 28 * (l) + 4 * (f))
+
+static void same_model(const henn_cnn_model *a, const henn_cnn_model *b)
+{
+    size_t l;
+    CHECK_EQ_INT(a->layers, b->layers);
+    CHECK(a->in_c == b->in_c && a->in_h == b->in_h && a->in_w == b->in_w);
+    for (l = 0; l < a->layers && l < b->layers; l++) {
+        const henn_cnn_layer *x = &a->layer[l], *y = &b->layer[l];
+        CHECK(x->kind == y->kind && x->act == y->act && x->k == y->k && x->pad == y->pad);
+        CHECK(x->in_c == y->in_c && x->in_h == y->in_h && x->in_w == y->in_w);
+        CHECK(x->out_c == y->out_c && x->out_h == y->out_h && x->out_w == y->out_w);
+        if (x->W != NULL || y->W != NULL) {
+            size_t nw = x->kind == HENN_CNN_CONV ? x->out_c * x->in_c * x->k * x->k
+                                                 : x->out_c * x->in_c * x->in_h * x->in_w;
+            CHECK(x->W != NULL && y->W != NULL && memcmp(x->W, y->W, nw * 4) == 0);
+            CHECK(x->b != NULL && y->b != NULL && memcmp(x->b, y->b, x->out_c * 4) == 0);
+        }
+    }
+}
+
+static void round_trip(const henn_cnn_model *m, size_t want_len)
+{
+    henn_cnn_model back;
+    uint8_t *b = NULL, *again = NULL;
+    size_t len = 0, len2 = 0;
+    CHECK_OK(henn_cnn_model_serialize(&b, &len, m));
+    CHECK_EQ_INT(len, want_len);
+    CHECK_OK(henn_cnn_model_deserialize(&back, b, len));
+    same_model(m, &back);
+    CHECK_OK(henn_cnn_model_serialize(&again, &len2, &back));
+    CHECK(len2 == len && memcmp(again, b, len) == 0);
+    free(again);
+    henn_cnn_model_clear(&back);
+    free(b);
+}
+
+static void test_format(void)
+{
+    henn_cnn_model m, back;
+    henn_cnn_spec s[3];
+    uint8_t *b = NULL, *c;
+    size_t len = 0, i, hid = 16, n = 0;
+    char path[] = "/tmp/henn_cnn_model_XXXXXX";
+    float X[3 * 784], P1[3 * 10], P2[3 * 10];
+    uint8_t y[3] = {1, 2, 3};
+    int fd;
+
+    /* LeNet-5 (both paddings, both poolings) and an MLP: exact round trips;
+     * 24 + 28 L + 4 P bytes */
+    CHECK_OK(henn_cnn_model_init_lenet5(&m, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 7));
+    round_trip(&m, 177924);
+    henn_cnn_model_clear(&m);
+    CHECK_OK(henn_cnn_model_init_lenet5(&m, 2, HENN_NN_TANH, HENN_CNN_AVGPOOL, 8));
+    round_trip(&m, 24 + 28 * 7 + 4 * 61706);
+    henn_cnn_model_clear(&m);
+    CHECK_OK(henn_cnn_model_init_mlp(&m, 20, &hid, 1, HENN_NN_SIGMOID, 4, 9));
+    round_trip(&m, 24 + 28 * 2 + 4 * (20 * 16 + 16 + 16 * 4 + 4));
+    henn_cnn_model_clear(&m);
+
+    /* a trained LeNet-5 (biases nonzero) through a file: same predictions */
+    CHECK_OK(henn_cnn_model_init_lenet5(&m, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 3));
+    fill(X, 3 * 784, 0, 1);
+    {
+        henn_cnn_trainer *t = NULL;
+        henn_nn_opts o;
+        henn_cnn_opts_default(&o);
+        CHECK_OK(henn_cnn_trainer_new(&t, &m, &o));
+        CHECK_OK(henn_cnn_train_batch(t, X, y, 3, NULL));
+        henn_cnn_trainer_free(t);
+    }
+    CHECK(m.layer[6].b[0] != 0.0f);
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_OK(henn_cnn_model_save(path, &m));
+    CHECK_OK(henn_cnn_model_load(&back, path));
+    same_model(&m, &back);
+    CHECK_OK(henn_cnn_forward(P1, &m, X, 3));
+    CHECK_OK(henn_cnn_forward(P2, &back, X, 3));
+    CHECK(memcmp(P1, P2, sizeof(P1)) == 0);
+    henn_cnn_model_clear(&back);
+    /* a truncated file; a missing file */
+    CHECK_OK(henn_cnn_model_serialize(&b, &len, &m));
+    {
+        FILE *f = fopen(path, "wb");
+        CHECK(f != NULL && fwrite(b, 1, len - 1, f) == len - 1);
+        fclose(f);
+    }
+    CHECK_RC(henn_cnn_model_load(&back, path), HENN_EFORMAT);
+    CHECK(back.layers == 0);
+    unlink(path);
+    CHECK_RC(henn_cnn_model_load(&back, path), HENN_EIO);
+    CHECK_RC(henn_cnn_model_save("/nonexistent-dir/x", &m), HENN_EIO);
+    /* LeNet-5 truncated anywhere in the header and at a few weights */
+    for (i = 0; i < 24 + 28 * 7 + 8; i++)
+        CHECK_RC(henn_cnn_model_deserialize(&back, b, i), HENN_EFORMAT);
+    CHECK_RC(henn_cnn_model_deserialize(&back, b, len / 2), HENN_EFORMAT);
+    CHECK_RC(henn_cnn_model_deserialize(&back, b, len - 4), HENN_EFORMAT);
+    c = malloc(len + 4);
+    memcpy(c, b, len);
+    memset(c + len, 0, 4);
+    CHECK_RC(henn_cnn_model_deserialize(&back, c, len + 1), HENN_EFORMAT); /* trailing */
+    CHECK_RC(henn_cnn_model_deserialize(&back, c, len + 4), HENN_EFORMAT);
+    free(c);
+    CHECK(back.layers == 0);
+    /* header fields */
+    CHECK_EQ_INT(patched(b, len, 0, 0x48434e4d), HENN_EFORMAT);  /* "MNCH" */
+    CHECK_EQ_INT(patched(b, len, 4, 2), HENN_EFORMAT);           /* version */
+    CHECK_EQ_INT(patched(b, len, 8, 0), HENN_EFORMAT);           /* no layers */
+    CHECK_EQ_INT(patched(b, len, 8, 6), HENN_EFORMAT);           /* layers, not the length */
+    CHECK_EQ_INT(patched(b, len, 8, 13), HENN_EFORMAT);          /* too many layers */
+    CHECK_EQ_INT(patched(b, len, 8, 0xffffffffu), HENN_EFORMAT);
+    CHECK_EQ_INT(patched(b, len, 12, 2), HENN_EFORMAT);          /* 2 channels: more W */
+    CHECK_EQ_INT(patched(b, len, 12, 0), HENN_EFORMAT);          /* empty input */
+    CHECK_EQ_INT(patched(b, len, 12, 0xffffffffu), HENN_EFORMAT); /* huge input */
+    CHECK_EQ_INT(patched(b, len, 16, 0x10000), HENN_EFORMAT);    /* 2^20 units < c h w */
+    CHECK_EQ_INT(patched(b, len, 20, 29), HENN_EFORMAT);         /* shapes then differ */
+    /* layer fields */
+    CHECK_EQ_INT(patched(b, len, LF(0, 0), 4), HENN_EFORMAT);    /* unknown kind */
+    CHECK_EQ_INT(patched(b, len, LF(0, 0), HENN_CNN_DENSE), HENN_EFORMAT);
+    CHECK_EQ_INT(patched(b, len, LF(1, 0), HENN_CNN_AVGPOOL), 0); /* same shapes: valid */
+    CHECK_EQ_INT(patched(b, len, LF(0, 1), 4), HENN_EFORMAT);    /* unknown activation */
+    CHECK_EQ_INT(patched(b, len, LF(0, 1), HENN_NN_TANH), 0);
+    CHECK_EQ_INT(patched(b, len, LF(1, 1), HENN_NN_RELU), HENN_EFORMAT); /* pool act */
+    CHECK_EQ_INT(patched(b, len, LF(6, 1), HENN_NN_RELU), HENN_EFORMAT); /* last act */
+    CHECK_EQ_INT(patched(b, len, LF(0, 2), 0), HENN_EFORMAT);    /* kernel 0 */
+    CHECK_EQ_INT(patched(b, len, LF(0, 2), 16), HENN_EFORMAT);   /* kernel > 15 */
+    CHECK_EQ_INT(patched(b, len, LF(0, 2), 3), HENN_EFORMAT);    /* shapes then differ */
+    CHECK_EQ_INT(patched(b, len, LF(0, 3), 5), HENN_EFORMAT);    /* pad >= k */
+    CHECK_EQ_INT(patched(b, len, LF(0, 3), 0xffffffffu), HENN_EFORMAT);
+    CHECK_EQ_INT(patched(b, len, LF(1, 2), 2), HENN_EFORMAT);    /* pool with a kernel */
+    CHECK_EQ_INT(patched(b, len, LF(4, 3), 1), HENN_EFORMAT);    /* dense with padding */
+    CHECK_EQ_INT(patched(b, len, LF(0, 4), 7), HENN_EFORMAT);    /* channels: length */
+    CHECK_EQ_INT(patched(b, len, LF(0, 4), 0), HENN_EFORMAT);
+    CHECK_EQ_INT(patched(b, len, LF(0, 4), 0xffffffffu), HENN_EFORMAT);
+    CHECK_EQ_INT(patched(b, len, LF(0, 5), 23), HENN_EFORMAT);   /* stored out_h */
+    CHECK_EQ_INT(patched(b, len, LF(0, 6), 25), HENN_EFORMAT);   /* stored out_w */
+    CHECK_EQ_INT(patched(b, len, LF(1, 4), 5), HENN_EFORMAT);    /* pool channels */
+    CHECK_EQ_INT(patched(b, len, LF(4, 5), 2), HENN_EFORMAT);    /* dense height */
+    CHECK_EQ_INT(patched(b, len, LF(6, 4), 1), HENN_EFORMAT);    /* one class */
+    CHECK_EQ_INT(patched(b, len, LF(6, 0), HENN_CNN_MAXPOOL), HENN_EFORMAT); /* last */
+    /* weights and biases must be finite */
+    CHECK_EQ_INT(patched(b, len, 24 + 28 * 7, 0x7fc00000u), HENN_EFORMAT);     /* NaN W */
+    CHECK_EQ_INT(patched(b, len, 24 + 28 * 7 + 4 * 150, 0x7f800000u), HENN_EFORMAT); /* inf b */
+    CHECK_EQ_INT(patched(b, len, len - 4, 0xff800000u), HENN_EFORMAT); /* -inf, last b */
+    CHECK_EQ_INT(patched(b, len, len - 4, 0x3f800000u), 0);            /* 1.0 */
+    /* arguments */
+    CHECK_RC(henn_cnn_model_deserialize(&back, NULL, len), HENN_EINVAL);
+    CHECK_RC(henn_cnn_model_deserialize(NULL, b, len), HENN_EINVAL);
+    free(b);
+    b = (uint8_t *)1;
+    CHECK_RC(henn_cnn_model_serialize(&b, &n, NULL), HENN_EINVAL);
+    CHECK(b == NULL && n == 0);
+    memset(&back, 0, sizeof(back));
+    CHECK_RC(henn_cnn_model_serialize(&b, &n, &back), HENN_EINVAL); /* no layers */
+    henn_cnn_model_clear(&m);
+
+    /* a small conv net: every truncation, and every single-byte change is
+     * either refused or re-serialises to the changed bytes */
+    s[0] = (henn_cnn_spec){HENN_CNN_CONV, 2, 3, 1, HENN_NN_RELU};
+    s[1] = (henn_cnn_spec){HENN_CNN_MAXPOOL, 0, 0, 0, HENN_NN_IDENTITY};
+    s[2] = (henn_cnn_spec){HENN_CNN_DENSE, 3, 0, 0, HENN_NN_IDENTITY};
+    CHECK_OK(henn_cnn_model_init(&m, 1, 5, 5, s, 3, 4));
+    CHECK_OK(henn_cnn_model_serialize(&b, &len, &m));
+    CHECK_EQ_INT(len, 24 + 28 * 3 + 4 * (2 * 9 + 2 + 3 * 8 + 3));
+    for (i = 0; i < len; i++)
+        CHECK_RC(henn_cnn_model_deserialize(&back, b, i), HENN_EFORMAT);
+    for (i = 0; i < 24 + 28 * 3; i++) {
+        uint8_t *d = malloc(len), *again = NULL;
+        size_t len2 = 0;
+        int rc;
+        memcpy(d, b, len);
+        d[i] ^= 0x01;
+        rc = henn_cnn_model_deserialize(&back, d, len);
+        CHECK(rc == 0 || rc == HENN_EFORMAT);
+        if (rc == 0) {
+            CHECK_OK(henn_cnn_model_serialize(&again, &len2, &back));
+            CHECK(len2 == len && memcmp(again, d, len) == 0);
+            free(again);
+        } else {
+            CHECK(back.layers == 0);
+        }
+        henn_cnn_model_clear(&back);
+        free(d);
+    }
+    free(b);
+    henn_cnn_model_clear(&m);
+}
+
 /* ---- IDX ---- */
 
 static size_t put_hdr(uint8_t *b, size_t nd, const uint32_t *dims)
@@ -745,6 +963,7 @@ int main(void)
     test_dz1();
     test_split_path();
     test_models();
+    test_format();
     test_idx();
     test_mnist();
     test_fashion();
