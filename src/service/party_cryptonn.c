@@ -42,16 +42,35 @@
 #include "henn/cryptonn.h"
 #include "service/svc_internal.h"
 
-typedef struct cn_party {
-    henn_nn_model model; /* the initial model (until the server exists) */
+/*
+ * Both nets share one party: the session's channel with a failure flag,
+ * the server made at the first message and one message handler; a net
+ * supplies how its server is made from the party's initial model, how it
+ * handles a message and how it is freed (cn_net).
+ */
+typedef struct cn_party cn_party;
+
+typedef struct cn_net {
+    /* p->srv = a new server for p's initial model, or 0 with p->srv NULL
+     * and an error code. */
+    int (*server_new)(cn_party *p);
+    int (*handle)(void *srv, const uint8_t *req, size_t req_len, uint8_t **resp,
+                  size_t *resp_len);
+    void (*server_free)(void *srv);
+} cn_net;
+
+struct cn_party {
+    const cn_net *net;
+    henn_nn_model model;  /* cryptonn-mlp: the initial model (until the server exists) */
+    henn_cnn_model cnn;   /* cryptonn-lenet5: the initial model */
     henn_nn_opts nn;
     uint64_t dlog_table;
     unsigned threads;
     henn_transport *chan; /* the session's channel (not owned) */
     henn_transport to_authority; /* chan with a failure flag */
     int channel_failed;
-    henn_cryptonn_server *srv; /* NULL until the first message */
-} cn_party;
+    void *srv; /* the net's server; NULL until the first message */
+};
 
 /* The channel, remembering whether a call failed (no answer in time, or
  * cancelled): such a failure is the server's, not the message's. */
@@ -70,54 +89,36 @@ static void cn_free(void *party)
     cn_party *p = party;
     if (p == NULL)
         return;
-    henn_cryptonn_server_free(p->srv);
+    if (p->srv != NULL)
+        p->net->server_free(p->srv);
     henn_nn_model_clear(&p->model);
+    henn_cnn_model_clear(&p->cnn);
     free(p);
 }
 
-static int cn_create(void **party, const json_t *config, const henn__svc_party_opts *o)
+/* The common part of a party (after the config's own checks): NULL when
+ * out of memory. */
+static cn_party *cn_alloc(const cn_net *net, const json_t *dt, const henn__svc_party_opts *o)
 {
-    cn_party *p;
-    json_t *dt = json_object_get(config, "dlog_table");
-    const char *key;
-    json_t *v;
-    int rc;
-
-    *party = NULL;
-    if (o->to_authority == NULL || !json_is_object(config))
-        return HENN_EINVAL;
-    /* Known fields only (the server adds the authority's token hash). */
-    json_object_foreach((json_t *)(uintptr_t)config, key, v) {
-        if (strcmp(key, "model") != 0 && strcmp(key, "nn") != 0 &&
-            strcmp(key, "dlog_table") != 0 && strcmp(key, "authority_token_hash") != 0)
-            return HENN_EINVAL;
-    }
-    if (dt != NULL &&
-        (!json_is_integer(dt) || json_integer_value(dt) < 0 || json_integer_value(dt) > (1 << 26)))
-        return HENN_EINVAL;
-    p = calloc(1, sizeof(*p));
+    cn_party *p = calloc(1, sizeof(*p));
     if (p == NULL)
-        return HENN_ENOMEM;
+        return NULL;
+    p->net = net;
     henn_nn_model_init_empty(&p->model);
     p->dlog_table = dt != NULL ? (uint64_t)json_integer_value(dt) : 0;
     p->threads = o->threads;
     p->chan = o->to_authority;
     p->to_authority.call = cn_call;
     p->to_authority.ctx = p;
-    rc = henn__svc_config_nn(&p->nn, config);
-    if (rc == 0)
-        rc = henn__svc_config_model(&p->model, config);
-    /* The shapes the server will need (the authority's in_dim and
-     * classes are checked when its parameters arrive). */
-    if (rc == 0 && (p->model.layers < 1 || p->model.dims[0] > HENN_CRYPTONN_MAX_IN ||
-                    p->model.dims[p->model.layers] > HENN_CRYPTONN_MAX_CLASSES))
-        rc = HENN_EINVAL;
-    if (rc != 0) {
-        cn_free(p);
-        return rc;
-    }
-    *party = p;
-    return 0;
+    return p;
+}
+
+/* "dlog_table": absent, or an integer in 0..2^26. */
+static int cn_dlog_ok(const json_t *dt)
+{
+    return dt == NULL ||
+           (json_is_integer(dt) && json_integer_value(dt) >= 0 &&
+            json_integer_value(dt) <= (1 << 26));
 }
 
 /* A CryptoNN ERROR response (docs/FORMATS.md: "HCN" 01, type 255, three
@@ -138,6 +139,7 @@ static int cn_error(uint8_t **out, size_t *out_len, int code)
     return 0;
 }
 
+/* One message (BATCH) of either net. */
 static int cn_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
                      size_t *resp_len)
 {
@@ -148,8 +150,7 @@ static int cn_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **
     *resp_len = 0;
     p->channel_failed = 0;
     if (p->srv == NULL) {
-        rc = henn_cryptonn_server_new(&p->srv, &p->model, &p->nn, &p->to_authority,
-                                      p->dlog_table, p->threads);
+        rc = p->net->server_new(p);
         if (rc != 0) {
             p->srv = NULL;
             if (p->channel_failed != 0 || rc == HENN_ENOMEM)
@@ -160,7 +161,7 @@ static int cn_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **
             return cn_error(resp, resp_len, rc);
         }
     }
-    rc = henn_cryptonn_server_handle(p->srv, req, req_len, resp, resp_len);
+    rc = p->net->handle(p->srv, req, req_len, resp, resp_len);
     if (rc == 0 && p->channel_failed != 0) {
         /* Not the message's fault: nothing is committed, the party is
          * rebuilt from the log (its state may have moved). */
@@ -179,7 +180,68 @@ static int cn_changes(const uint8_t *req, size_t len)
     return 1;
 }
 
-static int cn_result(void *party, uint8_t **out, size_t *out_len)
+/* ---- cryptonn-mlp ---- */
+
+static int mlp_server_new(cn_party *p)
+{
+    henn_cryptonn_server *s = NULL;
+    int rc = henn_cryptonn_server_new(&s, &p->model, &p->nn, &p->to_authority, p->dlog_table,
+                                      p->threads);
+    p->srv = rc == 0 ? s : NULL;
+    return rc;
+}
+
+static int mlp_handle(void *srv, const uint8_t *req, size_t req_len, uint8_t **resp,
+                      size_t *resp_len)
+{
+    return henn_cryptonn_server_handle(srv, req, req_len, resp, resp_len);
+}
+
+static void mlp_server_free(void *srv)
+{
+    henn_cryptonn_server_free(srv);
+}
+
+static const cn_net mlp_net = {mlp_server_new, mlp_handle, mlp_server_free};
+
+static int mlp_create(void **party, const json_t *config, const henn__svc_party_opts *o)
+{
+    cn_party *p;
+    json_t *dt = json_object_get(config, "dlog_table");
+    const char *key;
+    json_t *v;
+    int rc;
+
+    *party = NULL;
+    if (o->to_authority == NULL || !json_is_object(config))
+        return HENN_EINVAL;
+    /* Known fields only (the server adds the authority's token hash). */
+    json_object_foreach((json_t *)(uintptr_t)config, key, v) {
+        if (strcmp(key, "model") != 0 && strcmp(key, "nn") != 0 &&
+            strcmp(key, "dlog_table") != 0 && strcmp(key, "authority_token_hash") != 0)
+            return HENN_EINVAL;
+    }
+    if (!cn_dlog_ok(dt))
+        return HENN_EINVAL;
+    if ((p = cn_alloc(&mlp_net, dt, o)) == NULL)
+        return HENN_ENOMEM;
+    rc = henn__svc_config_nn(&p->nn, config);
+    if (rc == 0)
+        rc = henn__svc_config_model(&p->model, config);
+    /* The shapes the server will need (the authority's in_dim and
+     * classes are checked when its parameters arrive). */
+    if (rc == 0 && (p->model.layers < 1 || p->model.dims[0] > HENN_CRYPTONN_MAX_IN ||
+                    p->model.dims[p->model.layers] > HENN_CRYPTONN_MAX_CLASSES))
+        rc = HENN_EINVAL;
+    if (rc != 0) {
+        cn_free(p);
+        return rc;
+    }
+    *party = p;
+    return 0;
+}
+
+static int mlp_result(void *party, uint8_t **out, size_t *out_len)
 {
     cn_party *p = party;
     return henn_nn_model_serialize(out, out_len,
@@ -188,7 +250,7 @@ static int cn_result(void *party, uint8_t **out, size_t *out_len)
 }
 
 const henn__svc_protocol henn__svc_cryptonn_mlp = {
-    "cryptonn-mlp", cn_create, cn_handle, cn_changes, cn_result, cn_free, NULL, NULL, 1,
+    "cryptonn-mlp", mlp_create, cn_handle, cn_changes, mlp_result, cn_free, NULL, NULL, 1,
 };
 
 /*
@@ -199,43 +261,35 @@ const henn__svc_protocol henn__svc_cryptonn_mlp = {
  * ReLU, the model the server needs), "nn": as kdd-private (LeNet's
  * setting is {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9}), optional
  * "dlog_table"}. The authority's parameters must have the BATCH layout,
- * in_dim 784 and 10 classes. Result: none (henn has no CNN model format
- * yet); the owner sees each batch's loss.
+ * in_dim 784 and 10 classes. Result: the model being trained
+ * (henn_cnn_model_serialize, "HCNM"; the initial model before the first
+ * message), as cryptonn-mlp's.
  */
-typedef struct ln_party {
-    henn_cnn_model model;
-    henn_nn_opts nn;
-    uint64_t dlog_table;
-    unsigned threads;
-    henn_transport *chan;
-    henn_transport to_authority;
-    int channel_failed;
-    henn_cryptonn_lenet *L;
-} ln_party;
-
-static int ln_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
-                   size_t *resp_len)
+static int ln_server_new(cn_party *p)
 {
-    ln_party *p = ctx;
-    int rc = p->chan->call(p->chan->ctx, req, req_len, resp, resp_len);
-    if (rc != 0)
-        p->channel_failed = rc;
+    henn_cryptonn_lenet *L = NULL;
+    int rc = henn_cryptonn_lenet_server_new(&L, &p->cnn, &p->nn, &p->to_authority,
+                                            p->dlog_table, p->threads);
+    p->srv = rc == 0 ? L : NULL;
     return rc;
 }
 
-static void ln_free(void *party)
+static int ln_handle(void *srv, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
 {
-    ln_party *p = party;
-    if (p == NULL)
-        return;
-    henn_cryptonn_lenet_free(p->L);
-    henn_cnn_model_clear(&p->model);
-    free(p);
+    return henn_cryptonn_lenet_handle(srv, req, req_len, resp, resp_len);
 }
+
+static void ln_server_free(void *srv)
+{
+    henn_cryptonn_lenet_free(srv);
+}
+
+static const cn_net lenet_net = {ln_server_new, ln_handle, ln_server_free};
 
 static int ln_create(void **party, const json_t *config, const henn__svc_party_opts *o)
 {
-    ln_party *p;
+    cn_party *p;
     json_t *dt = json_object_get(config, "dlog_table"), *ln = json_object_get(config, "lenet5");
     json_t *seed = json_object_get(ln, "seed"), *pool = json_object_get(ln, "pool");
     const char *key, *pl = json_string_value(pool);
@@ -257,60 +311,32 @@ static int ln_create(void **party, const json_t *config, const henn__svc_party_o
     if (!json_is_integer(seed) || json_integer_value(seed) < 0 ||
         (pool != NULL && (pl == NULL || (strcmp(pl, "max") != 0 && strcmp(pl, "avg") != 0))))
         return HENN_EINVAL;
-    if (dt != NULL &&
-        (!json_is_integer(dt) || json_integer_value(dt) < 0 || json_integer_value(dt) > (1 << 26)))
+    if (!cn_dlog_ok(dt))
         return HENN_EINVAL;
-    p = calloc(1, sizeof(*p));
-    if (p == NULL)
+    if ((p = cn_alloc(&lenet_net, dt, o)) == NULL)
         return HENN_ENOMEM;
-    p->dlog_table = dt != NULL ? (uint64_t)json_integer_value(dt) : 0;
-    p->threads = o->threads;
-    p->chan = o->to_authority;
-    p->to_authority.call = ln_call;
-    p->to_authority.ctx = p;
     rc = henn__svc_config_nn(&p->nn, config);
     if (rc == 0)
-        rc = henn_cnn_model_init_lenet5(&p->model, 0, HENN_NN_RELU,
+        rc = henn_cnn_model_init_lenet5(&p->cnn, 0, HENN_NN_RELU,
                                         pl != NULL && strcmp(pl, "avg") == 0 ? HENN_CNN_AVGPOOL
                                                                              : HENN_CNN_MAXPOOL,
                                         (uint64_t)json_integer_value(seed));
     if (rc != 0) {
-        ln_free(p);
+        cn_free(p);
         return rc == HENN_ENOMEM ? rc : HENN_EINVAL;
     }
     *party = p;
     return 0;
 }
 
-static int ln_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **resp,
-                     size_t *resp_len)
+static int ln_result(void *party, uint8_t **out, size_t *out_len)
 {
-    ln_party *p = party;
-    int rc;
-
-    *resp = NULL;
-    *resp_len = 0;
-    p->channel_failed = 0;
-    if (p->L == NULL) {
-        rc = henn_cryptonn_lenet_server_new(&p->L, &p->model, &p->nn, &p->to_authority,
-                                            p->dlog_table, p->threads);
-        if (rc != 0) {
-            p->L = NULL;
-            if (p->channel_failed != 0 || rc == HENN_ENOMEM)
-                return p->channel_failed != 0 ? HENN_ETIMEDOUT : rc;
-            return cn_error(resp, resp_len, rc);
-        }
-    }
-    rc = henn_cryptonn_lenet_handle(p->L, req, req_len, resp, resp_len);
-    if (rc == 0 && p->channel_failed != 0) {
-        free(*resp);
-        *resp = NULL;
-        *resp_len = 0;
-        return HENN_ETIMEDOUT;
-    }
-    return rc;
+    cn_party *p = party;
+    return henn_cnn_model_serialize(out, out_len,
+                                    p->srv != NULL ? henn_cryptonn_lenet_model(p->srv)
+                                                   : &p->cnn);
 }
 
 const henn__svc_protocol henn__svc_cryptonn_lenet5 = {
-    "cryptonn-lenet5", ln_create, ln_handle, cn_changes, NULL, ln_free, NULL, NULL, 1,
+    "cryptonn-lenet5", ln_create, cn_handle, cn_changes, ln_result, cn_free, NULL, NULL, 1,
 };

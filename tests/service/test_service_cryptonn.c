@@ -537,7 +537,8 @@ done:
 }
 
 /* cryptonn-lenet5: two batches of 4 synthetic 28 x 28 images; the
- * losses and the authority's key log equal the in-process server's. */
+ * losses, the authority's key log and the /result model (HCNM) equal the
+ * in-process server's. */
 #define LB 4
 static void test_cryptonn_lenet5(void)
 {
@@ -623,7 +624,23 @@ static void test_cryptonn_lenet5(void)
         CHECK_OK(henn_cryptonn_client_send_batch(c2, &tsvc, X + i * LB * 784, yv + i * LB, LB,
                                                  &l2[i], NULL));
     CHECK(memcmp(l1, l2, sizeof(l1)) == 0 && l1[0] > 0);
-    CHECK_RC(henn_svc_client_result(oc, &res, &res_len), HENN_EIO); /* 403: no result */
+    /* The result: the model being trained (HCNM), the in-process server's
+     * byte for byte, and it trained. */
+    CHECK_OK(henn_svc_client_result(oc, &res, &res_len));
+    {
+        uint8_t *want = NULL, *init = NULL;
+        size_t want_len = 0, init_len = 0;
+        henn_cnn_model r;
+        CHECK_OK(henn_cnn_model_serialize(&want, &want_len, henn_cryptonn_lenet_model(L1)));
+        CHECK_OK(henn_cnn_model_serialize(&init, &init_len, &m));
+        CHECK(res != NULL && res_len == want_len && memcmp(res, want, want_len) == 0);
+        CHECK(res != NULL && res_len == init_len && memcmp(res, init, init_len) != 0);
+        CHECK_OK(henn_cnn_model_deserialize(&r, res, res_len));
+        CHECK_EQ_INT(henn_cnn_param_count(&r), 44426);
+        henn_cnn_model_clear(&r);
+        free(want);
+        free(init);
+    }
     pthread_mutex_lock(&ar.lock);
     ar.stop = 1;
     pthread_mutex_unlock(&ar.lock);
