@@ -29,6 +29,15 @@
  * medians; msg_ms_*: the HTTPS round trips of one message (all reps);
  * inproc_party_s: the in-process party's construction (median, inside
  * inproc_wall_s); load1_*: the 1-minute load average before and after.
+ * The published protocol's training (a kdd-published job whose DECRYPT
+ * requests the owner answers by long polling; `published epochs` epochs
+ * of the training rows, seed 7) against henn_trainer_train_epoch
+ * in-process, the training alone timed (job start to done; the upload
+ * separately), the models compared byte for byte:
+ *  {"bench":"service","workload":"kdd_published_train","rows":...,
+ *   "epochs":...,"requests":...,"ratio":...,"cpu_ratio":...,
+ *   "overhead_ms_per_request":...,"inproc_upload_s":...,"https_upload_s":...,
+ *   "same_model":true,...}
  * Then the load: `clients` sessions of encrypted inference (112 records
  * each, one owner thread per client) and `trainings` sessions of private
  * training run at once against the same server; every prediction must
@@ -38,7 +47,7 @@
  * sessions and the process's peak RSS:
  *  {"bench":"service","workload":"load","clients":16,"trainings":2,...}
  * Usage: bench_service [infer records (1000)] [train rows (560)] [reps (3)]
- *        [threads (2)] [clients (16)] [trainings (2)]
+ *        [threads (2)] [clients (16)] [trainings (2)] [published epochs (1; 0: none)]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
@@ -116,8 +125,8 @@ static void loadavg(char *out, size_t len)
     out[strcspn(out, "\n")] = '\0';
 }
 
-/* {"model": base64[, "nn": {...}]} */
-static char *config(const henn_nn_model *m, const henn_nn_opts *nn)
+/* {"model": base64[, "nn": {...}][, "release_model": true]} */
+static char *config_release(const henn_nn_model *m, const henn_nn_opts *nn, int release)
 {
     uint8_t *mb = NULL;
     size_t ml = 0, bl;
@@ -132,10 +141,10 @@ static char *config(const henn_nn_model *m, const henn_nn_opts *nn)
         if (nn != NULL)
             snprintf(cfg, bl + 512,
                      "{\"model\":\"%s\",\"nn\":{\"optimizer\":\"%s\",\"lr\":%.9g,"
-                     "\"momentum\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g}}",
+                     "\"momentum\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g}%s}",
                      b64, nn->optimizer == HENN_NN_ADAM ? "adam" : "sgd", (double)nn->lr,
                      (double)nn->momentum, (double)nn->beta1, (double)nn->beta2,
-                     (double)nn->eps);
+                     (double)nn->eps, release ? ",\"release_model\":true" : "");
         else
             snprintf(cfg, bl + 512, "{\"model\":\"%s\"}", b64);
     } else {
@@ -145,6 +154,11 @@ static char *config(const henn_nn_model *m, const henn_nn_opts *nn)
     free(b64);
     free(mb);
     return cfg;
+}
+
+static char *config(const henn_nn_model *m, const henn_nn_opts *nn)
+{
+    return config_release(m, nn, 0);
 }
 
 /* ---- the load: concurrent clients ---- */
@@ -343,6 +357,138 @@ static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
     return rc != 0 ? rc : fails > 0 || ok != n ? HENN_EPROTO : 0;
 }
 
+/*
+ * The published protocol's training (kdd-published): in-process, the
+ * owner's upload to a henn_trainer and henn_trainer_train_epoch for each
+ * epoch (the owner answering DECRYPT on the in-process transport); over
+ * HTTPS, the same upload to a kdd-published session, then the job
+ * (henn_svc_job_start) served by the owner's long polls
+ * (henn_svc_job_serve) until it is done, as henn kdd train --protocol
+ * published --server runs it. Timed: the upload (the party's
+ * construction included: the server builds it at the first message) and
+ * the training (job start to done), wall and whole-process CPU; session
+ * creation and the owner are outside. Every rep's model is compared with
+ * the first in-process one (the session's "release_model": true).
+ */
+static int published(const henn_svc_client_opts *co, const henn_nn_model *init,
+                     const henn_nn_opts *nn, const henn_paillier_sk *sk,
+                     const henn_proto_params *p, const float *X, const uint8_t *y, size_t rows,
+                     size_t epochs, size_t reps, unsigned threads, const char *transport)
+{
+    henn_batch_opts bo = {threads, NULL, NULL};
+    double *t_in = calloc(reps, sizeof(double)), *t_net = calloc(reps, sizeof(double));
+    double *c_in = calloc(reps, sizeof(double)), *c_net = calloc(reps, sizeof(double));
+    double *u_in = calloc(reps, sizeof(double)), *u_net = calloc(reps, sizeof(double));
+    double *loss = calloc(epochs, sizeof(double)), l1_start = load1();
+    uint8_t *want = NULL;
+    size_t want_len = 0, r, e, same = 0, requests;
+    char la[128];
+    int rc = t_in && t_net && c_in && c_net && u_in && u_net && loss ? 0 : HENN_ENOMEM;
+
+    for (r = 0; r < 2 * reps && rc == 0; r++) {
+        int net = (int)(r % 2);
+        henn_svc_client *c = NULL;
+        henn_svc_answers *ans = NULL;
+        henn_owner *owner = NULL;
+        henn_trainer *trn = NULL;
+        henn_transport to_t, to_o;
+        uint8_t *mb = NULL;
+        size_t ml = 0;
+        uint64_t jid = 0;
+        char *cfg = config_release(init, nn, 1);
+        double t0, c0;
+        rc = cfg != NULL ? 0 : HENN_ENOMEM;
+        /* outside the timing: session creation (the model upload) and the owner */
+        if (rc == 0 && net)
+            rc = henn_svc_client_create(&c, co, "kdd-published", cfg);
+        if (rc == 0 && net)
+            henn_svc_client_transport(&to_t, c);
+        if (rc == 0 && net)
+            rc = henn_svc_answers_new(&ans, 0);
+        if (rc == 0)
+            rc = henn_owner_new(&owner, sk, &bo);
+        t0 = now();
+        if (rc == 0 && !net)
+            rc = henn_trainer_new(&trn, init, nn, &bo);
+        if (rc == 0 && !net)
+            henn_transport_to_trainer(&to_t, trn);
+        if (rc == 0)
+            rc = henn_owner_upload(owner, &to_t, p, X, y, rows, 41);
+        (net ? u_net : u_in)[r / 2] = now() - t0;
+        t0 = now();
+        c0 = cpu_now();
+        if (rc == 0 && !net) {
+            henn_transport_to_owner(&to_o, owner);
+            for (e = 0; e < epochs && rc == 0; e++)
+                rc = henn_trainer_train_epoch(trn, &to_o, 7 + e, NULL, NULL, &loss[e]);
+        }
+        if (rc == 0 && net)
+            rc = henn_svc_job_start(co, henn_svc_client_session(c), henn_svc_client_token(c),
+                                    epochs, 7, &jid);
+        if (rc == 0 && net)
+            rc = henn_svc_job_serve(co, henn_svc_client_session(c), henn_svc_client_token(c),
+                                    jid, owner, ans, NULL, NULL, loss, epochs);
+        (net ? t_net : t_in)[r / 2] = now() - t0;
+        (net ? c_net : c_in)[r / 2] = cpu_now() - c0;
+        if (rc == 0)
+            rc = net ? henn_svc_client_result(c, &mb, &ml)
+                     : henn_nn_model_serialize(&mb, &ml, henn_trainer_model(trn));
+        if (rc == 0 && want == NULL) {
+            want = mb;
+            want_len = ml;
+            mb = NULL;
+        }
+        if (rc == 0)
+            same += mb == NULL || (ml == want_len && memcmp(mb, want, ml) == 0);
+        if (rc != 0)
+            fprintf(stderr, "bench_service: kdd_published_train (%s): %s %s\n",
+                    net ? "network" : "in-process", henn_strerror(rc),
+                    c ? henn_svc_client_error(c) : "");
+        if (c != NULL && henn_svc_client_delete(c) != 0)
+            fprintf(stderr, "bench_service: delete: %s\n", henn_svc_client_error(c));
+        free(mb);
+        free(cfg);
+        henn_svc_client_free(c);
+        henn_svc_answers_free(ans);
+        henn_owner_free(owner);
+        henn_trainer_free(trn);
+    }
+    requests = 2 * epochs * ((rows + p->slots - 1) / p->slots);
+    if (rc == 0) {
+        double ti = median(t_in, reps), tn = median(t_net, reps);
+        double ci = median(c_in, reps), cn = median(c_net, reps);
+        loadavg(la, sizeof(la));
+        printf("{\"bench\":\"service\",\"workload\":\"kdd_published_train\",\"rows\":%zu,"
+               "\"epochs\":%zu,\"reps\":%zu,\"threads\":%u,\"requests\":%zu,"
+               "\"inproc_per_s\":%.1f,\"%s_per_s\":%.1f,\"ratio\":%.3f,\"inproc_wall_s\":%.3f,"
+               "\"%s_wall_s\":%.3f,\"inproc_cpu_s\":%.3f,\"%s_cpu_s\":%.3f,\"cpu_ratio\":%.3f,"
+               "\"overhead_ms_per_request\":%.2f,\"cpu_overhead_ms_per_request\":%.2f,"
+               "\"inproc_upload_s\":%.3f,\"%s_upload_s\":%.3f,\"same_model\":%s,"
+               "\"transport\":\"%s\",\"load1_start\":%.2f,\"load1_end\":%.2f,"
+               "\"loadavg\":\"%s\"}\n",
+               rows, epochs, reps, threads, requests, (double)(rows * epochs) / ti, transport,
+               (double)(rows * epochs) / tn, ti / tn, ti, transport, tn, ci, transport, cn,
+               cn / ci, 1e3 * (tn - ti) / (double)requests, 1e3 * (cn - ci) / (double)requests,
+               median(u_in, reps), transport, median(u_net, reps),
+               same == 2 * reps ? "true" : "false", transport, l1_start, load1(), la);
+        fflush(stdout);
+        if (same != 2 * reps) {
+            fprintf(stderr, "bench_service: kdd_published_train: a model differs from the "
+                            "in-process one\n");
+            rc = HENN_EPROTO;
+        }
+    }
+    free(want);
+    free(loss);
+    free(t_in);
+    free(t_net);
+    free(c_in);
+    free(c_net);
+    free(u_in);
+    free(u_net);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     size_t irows = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 1000;
@@ -351,6 +497,7 @@ int main(int argc, char **argv)
     unsigned threads = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 2;
     size_t clients = argc > 5 ? (size_t)strtoul(argv[5], NULL, 10) : 16;
     size_t trainings = argc > 6 ? (size_t)strtoul(argv[6], NULL, 10) : 2;
+    size_t pub_epochs = argc > 7 ? (size_t)strtoul(argv[7], NULL, 10) : 1;
     char dir[] = "/tmp/henn_bench_svc_XXXXXX", cmd[1024], cert[256], key[256], la[128];
     henn_svc_server_opts so;
     henn_svc_server *srv = NULL;
@@ -523,6 +670,12 @@ int main(int argc, char **argv)
                    median(party_in, reps), tn_name, l1_start, load1(), la);
             fflush(stdout);
         }
+    }
+    if (rc == 0 && pub_epochs > 0) {
+        rc = published(&co, &init, &nn, &sk, &p, X, y, trows, pub_epochs, reps, threads,
+                       tls ? "https" : "http");
+        if (rc != 0)
+            fprintf(stderr, "bench_service: kdd_published_train: %s\n", henn_strerror(rc));
     }
     if (rc == 0 && clients + trainings > 0) {
         rc = load(&co, &init, &nn, &sk, &p, X, y, trows, X + trows * 41, clients, trainings,
