@@ -809,6 +809,7 @@ static int jread_at(henn_svc_client *c, off_t off, char *tag, uint64_t *seq, uin
 {
     uint8_t h[JHDR], mac[JMAC], want[JMAC], *d = NULL;
     crypto_generichash_state st;
+    struct stat sb;
     uint64_t n;
     int rc;
     *data = NULL;
@@ -816,7 +817,11 @@ static int jread_at(henn_svc_client *c, off_t off, char *tag, uint64_t *seq, uin
     if ((rc = read_full_at(c->jfd, h, JHDR, off)) != 0)
         return rc;
     n = get_u64(h + 12);
-    if (h[0] != 'H' || h[1] != 'J' || h[3] != 0 || n > JOURNAL_MAX_RECORD)
+    /* a length past the file's end is a torn (or damaged) record: no
+     * allocation of what a damaged header says */
+    if (h[0] != 'H' || h[1] != 'J' || h[3] != 0 || n > JOURNAL_MAX_RECORD ||
+        fstat(c->jfd, &sb) != 0 || sb.st_size < off ||
+        (uint64_t)(sb.st_size - off) < JHDR + JMAC + n)
         return HENN_EFORMAT;
     if ((d = malloc(n > 0 ? (size_t)n : 1)) == NULL)
         return HENN_ENOMEM;

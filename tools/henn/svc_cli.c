@@ -87,12 +87,14 @@ static void json_text_free(char *text)
         jf(text);
 }
 
+static int write_atomic(const char *path, const char *text, size_t len);
+
 static int write_session_file(const cli_svc_opts *so, henn_svc_client *c)
 {
     json_t *j = json_pack("{s:s, s:s, s:s}", "url", so->server, "session",
                           henn_svc_client_session(c), "token", henn_svc_client_token(c));
     char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-    int rc = text ? cli_write_file(so->session_file, text, strlen(text), 0600) : HENN_ENOMEM;
+    int rc = text ? write_atomic(so->session_file, text, strlen(text)) : HENN_ENOMEM;
     if (text) {
         henn_memzero(text, strlen(text));
         json_text_free(text);
