@@ -8,7 +8,9 @@
  * (henn_feip_ct_prep) against the plain decryption of the same
  * ciphertext; sk c_0 for 128 keys of one ciphertext with the c_0 comb
  * (eight keys per IFMA pass, and its 64-bit code) against libdecaf's
- * precomputed table. Anchors (FE_NOTES, same machine class): CiFEr cfe_ddh
+ * precomputed table; r h_i for 64 points and one r (long-vector
+ * encryption) eight points per IFMA pass against one point at a time.
+ * Anchors (FE_NOTES, same machine class): CiFEr cfe_ddh
  * 2048-bit, n = 784: encrypt 1.40 s, decrypt 150-400 ms.
  */
 #ifndef _POSIX_C_SOURCE
@@ -254,6 +256,71 @@ cleanup:
     return rc;
 }
 
+/*
+ * r h_i for 64 points h_i and one secret r (long-vector encryption, one r
+ * per batch): per point, the eight-lane IFMA code (henn__fe_scalarmul_ct_many,
+ * what encryption takes) against henn__fe_scalarmul_ct per point (what it
+ * took before: the four-lane IFMA code where the processor has it),
+ * alternated rep by rep; medians of wall and thread CPU time, minima.
+ */
+enum { RH_PTS = 64 };
+
+static int bench_rh(const henn_bench_fe_config *cfg, const henn_feip_mpk *mpk, uint64_t B)
+{
+    const int reps = cfg->reps;
+    const size_t np = mpk->n < RH_PTS ? mpk->n : RH_PTS;
+    henn_fe_elem *o[2] = {henn__fe_elems_alloc(np), henn__fe_elems_alloc(np)};
+    double *w = malloc(4 * (size_t)reps * sizeof *w);
+    uint8_t rb[64], k[HENN_FE_SCALARBYTES];
+    decaf_255_scalar_t r;
+    int rc = HENN_ENOMEM;
+    if (o[0] == NULL || o[1] == NULL || w == NULL)
+        goto cleanup;
+    for (int b = 0; b < 64; b++)
+        rb[b] = (uint8_t)rand();
+    decaf_255_scalar_decode_long(r, rb, sizeof rb);
+    decaf_255_scalar_encode(k, r);
+    for (int i = 0; i < reps; i++)
+        for (int e = 0; e < 2; e++) {
+            const int kind = (i + e) % 2;
+            double t0 = now_us(), c0 = cpu_now_us();
+            if (kind == 0)
+                henn__fe_scalarmul_ct_many(o[0], mpk->h, np, k, HENN__FE_FB_AUTO);
+            else
+                for (size_t j = 0; j < np; j++)
+                    henn__fe_scalarmul_ct(FE_PT(&o[1][j]), FE_CPT(&mpk->h[j]), k);
+            w[kind * reps + i] = (now_us() - t0) / (double)np;
+            w[(2 + kind) * reps + i] = (cpu_now_us() - c0) / (double)np;
+        }
+    rc = 0;
+    for (size_t j = 0; j < np && rc == 0; j++)
+        if (!decaf_255_point_eq(FE_CPT(&o[0][j]), FE_CPT(&o[1][j])))
+            rc = HENN_ERANGE;
+    if (rc == 0) {
+        double mn[2];
+        for (int kd = 0; kd < 2; kd++) {
+            mn[kd] = w[kd * reps];
+            for (int i = 1; i < reps; i++)
+                mn[kd] = w[kd * reps + i] < mn[kd] ? w[kd * reps + i] : mn[kd];
+        }
+        double med[4];
+        for (int kd = 0; kd < 4; kd++)
+            med[kd] = median(w + kd * reps, reps);
+        extra x = {mn[0], med[2], mn[1], med[3]};
+        line_x(cfg, "r_h_per_point_64_points", mpk->n, B, med[0], "scalarmul_ct_per_point",
+               med[1], &x);
+    }
+
+cleanup:
+    henn_memzero(rb, sizeof rb);
+    henn_memzero(k, sizeof k);
+    decaf_255_scalar_destroy(r);
+    free(o[0]);
+    free(o[1]);
+    free(w);
+    return rc;
+}
+
 int henn_bench_fe(const henn_bench_fe_config *in)
 {
     henn_bench_fe_config cfg = *in;
@@ -416,6 +483,9 @@ int henn_bench_fe(const henn_bench_fe_config *in)
     if (!cfg.json)
         printf("  (decrypted <x, y> = %lld)\n", (long long)want);
     rc = bench_ct0(&cfg, &ct, B);
+    if (rc != 0)
+        goto cleanup;
+    rc = bench_rh(&cfg, &mpk, B);
     if (rc != 0)
         goto cleanup;
 

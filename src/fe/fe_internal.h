@@ -11,6 +11,7 @@
  *  prep.c       per-ciphertext precomputation for many keys
  *  scalarmul.c  constant-time k P on libdecaf's limbs (sk c_0)
  *  scalarmul_ifma.c  the same, a point's four coordinates in four lanes
+ *  scalarmul_many_ifma.c  k P_l for one secret k and eight points P_l
  *  fixedbase.c  k P for many secret k and one point from a comb table
  *  fixedbase_ifma.c  the same, eight scalars in eight lanes
  *  ifma8.h      the eight-lane AVX-512 IFMA field and group arithmetic
@@ -163,6 +164,27 @@ void henn__fe_ct0_mul(struct decaf_255_point_s *out, const henn_feip_ct0_tab *ta
  * libdecaf's table). Constant time in the sk_i. */
 int henn__fe_ct0_mul_many(henn_fe_elem *out, const henn_feip_ct0_tab *tab, const uint8_t *sk,
                           size_t cnt, int engine);
+
+/* Signed 4-bit digits of k (canonical, < l): e[i] in [-8, 8], k = sum
+ * e[i] 16^i. Constant time. scalarmul.c. */
+void henn__fe_digits16(int32_t e[64], const uint8_t k[HENN_FE_SCALARBYTES]);
+/*
+ * out[l] = k p[l] for cnt <= 8 points and ONE scalar given by its digits
+ * (henn__fe_digits16), one point per lane of the eight-lane IFMA code
+ * (scalarmul_many_ifma.c). 0, HENN_EINVAL (cnt 0 or > 8), HENN_EPARAM (no
+ * AVX-512 IFMA: out untouched). Constant time in e.
+ */
+int henn__fe_scalarmul_ct8_ifma(henn_fe_elem *out, const henn_fe_elem *p, size_t cnt,
+                                const int32_t e[64]);
+/*
+ * out[i] = k p[i] for cnt points and one secret scalar k (canonical):
+ * engine HENN__FE_FB_AUTO eight points at a time on IFMA where the
+ * processor has it (else henn__fe_scalarmul_ct per point),
+ * HENN__FE_FB_SCALAR the 64-bit code per point. out and p may not
+ * overlap. Constant time in k. scalarmul.c.
+ */
+void henn__fe_scalarmul_ct_many(henn_fe_elem *out, const henn_fe_elem *p, size_t cnt,
+                                const uint8_t k[HENN_FE_SCALARBYTES], int engine);
 
 /*
  * Per-ciphertext precomputation for the MSM (msm.c): the n points and their

@@ -6,7 +6,9 @@
  * made or loaded, 9 KiB each) for r h_i, and signed 4-bit windows over a
  * small table of g for x_i g, selected in constant time; the points are then
  * brought to Z = 1 together (affine.c, about 0.1 ms at n = 784) so that
- * decryption can use mixed additions. Decryption is one
+ * decryption can use mixed additions. Long vectors (n > HENN_FE_TAB_MAX_N,
+ * no per-h_i tables) share one r: r h_i eight points at a time in the
+ * lanes of AVX-512 IFMA (scalarmul_many_ifma.c). Decryption is one
  * multi-scalar multiplication over the public y (msm.c), one constant-time
  * scalar multiplication sk c_0 (scalarmul.c) and one discrete logarithm
  * (dlog.c).
@@ -311,16 +313,27 @@ static int enc_range(void *arg, size_t lo, size_t hi)
     decaf_255_scalar_t xs;
     decaf_255_point_t t;
     decaf_255_scalar_copy(xs, decaf_255_scalar_zero);
+    if (j->use_tabs && mpk->tabs->h == NULL && mpk->tabs->affine) {
+        /* long vector: no comb table for h_i; r h_i for eight h_i at a
+         * time, one per lane of the IFMA code (scalarmul_many_ifma.c; the
+         * constant-time k P of scalarmul.c per point without IFMA: 17
+         * against 51 us CPU for libdecaf's multiplication, load 12) */
+        henn__fe_scalarmul_ct_many(j->ct->c + 1 + lo, mpk->h + lo, hi - lo, j->rb,
+                                   HENN__FE_FB_AUTO);
+        for (size_t i = lo; i < hi; i++) {
+            struct decaf_255_point_s *ci = FE_PT(&j->ct->c[i + 1]);
+            henn__fe_small_mul_g(t, mpk->tabs, j->x[i]);
+            decaf_255_point_add(ci, ci, t);
+        }
+        (void)henn__fe_make_affine(j->ct->c + 1 + lo, hi - lo);
+        decaf_255_scalar_destroy(xs);
+        decaf_255_point_destroy(t);
+        return 0;
+    }
     for (size_t i = lo; i < hi; i++) {
         struct decaf_255_point_s *ci = FE_PT(&j->ct->c[i + 1]);
         if (j->use_tabs && mpk->tabs->h != NULL) {
             decaf_255_precomputed_scalarmul(ci, mpk->tabs->h[i], j->r);
-            henn__fe_small_mul_g(t, mpk->tabs, j->x[i]);
-        } else if (j->use_tabs && mpk->tabs->affine) {
-            /* long vector: no comb table for h_i; the constant-time k P of
-             * scalarmul.c (IFMA lanes where the processor has them: 17
-             * against 51 us CPU for libdecaf's multiplication, load 12) */
-            henn__fe_scalarmul_ct(ci, FE_CPT(&mpk->h[i]), j->rb);
             henn__fe_small_mul_g(t, mpk->tabs, j->x[i]);
         } else if (j->use_tabs) { /* long vector: no comb table for h_i */
             decaf_255_point_scalarmul(ci, FE_CPT(&mpk->h[i]), j->r);

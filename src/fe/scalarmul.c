@@ -60,11 +60,8 @@ static void select_digit(cached_pt *r, const cached_pt tab[8], int32_t e)
     henn_memzero(&m, sizeof m);
 }
 
-/* vec: the four-lane IFMA code (scalarmul_ifma.c) when the processor has it */
-static void scalarmul(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
-                      const uint8_t k[HENN_FE_SCALARBYTES], int vec)
+void henn__fe_digits16(int32_t e[64], const uint8_t k[HENN_FE_SCALARBYTES])
 {
-    int32_t e[64];
     for (int i = 0; i < 32; i++) {
         e[2 * i] = k[i] & 15;
         e[2 * i + 1] = (k[i] >> 4) & 15;
@@ -76,10 +73,18 @@ static void scalarmul(struct decaf_255_point_s *out, const struct decaf_255_poin
         e[i] -= carry * 16;
     }
     e[63] += carry;
+    henn_memzero(&carry, sizeof carry);
+}
+
+/* vec: the four-lane IFMA code (scalarmul_ifma.c) when the processor has it */
+static void scalarmul(struct decaf_255_point_s *out, const struct decaf_255_point_s *p,
+                      const uint8_t k[HENN_FE_SCALARBYTES], int vec)
+{
+    int32_t e[64];
+    henn__fe_digits16(e, k);
 
     if (vec && henn__fe_scalarmul_ct_ifma(out, p, e) == 0) {
         henn_memzero(e, sizeof e);
-        henn_memzero(&carry, sizeof carry);
         return;
     }
 
@@ -107,7 +112,6 @@ static void scalarmul(struct decaf_255_point_s *out, const struct decaf_255_poin
     }
     ext_store(out, &acc);
     henn_memzero(e, sizeof e);
-    henn_memzero(&carry, sizeof carry);
     henn_memzero(&sel, sizeof sel);
     henn_memzero(&acc, sizeof acc);
     henn_memzero(tab, sizeof tab);
@@ -124,4 +128,20 @@ void henn__fe_scalarmul_ct_scalar(struct decaf_255_point_s *out,
                                   const uint8_t k[HENN_FE_SCALARBYTES])
 {
     scalarmul(out, p, k, 0);
+}
+
+void henn__fe_scalarmul_ct_many(henn_fe_elem *out, const henn_fe_elem *p, size_t cnt,
+                                const uint8_t k[HENN_FE_SCALARBYTES], int engine)
+{
+    size_t i = 0;
+    if (engine != HENN__FE_FB_SCALAR) {
+        int32_t e[64];
+        henn__fe_digits16(e, k);
+        for (; i < cnt; i += 8)
+            if (henn__fe_scalarmul_ct8_ifma(out + i, p + i, cnt - i < 8 ? cnt - i : 8, e) != 0)
+                break;
+        henn_memzero(e, sizeof e);
+    }
+    for (; i < cnt; i++)
+        scalarmul(FE_PT(&out[i]), FE_CPT(&p[i]), k, engine == HENN__FE_FB_AUTO);
 }

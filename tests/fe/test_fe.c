@@ -282,6 +282,12 @@ static void test_affine(void)
 
 /* the constant-time k P against libdecaf's, on edge and random scalars and
  * points (projective, affine, the identity) */
+static int elem_all_zero(const henn_fe_elem *e)
+{
+    static const henn_fe_elem zero;
+    return memcmp(e, &zero, sizeof zero) == 0;
+}
+
 static void test_scalarmul(void)
 {
     CHECK(henn__fe_layout_ok() == 1);
@@ -323,14 +329,39 @@ static void test_scalarmul(void)
             CHECK(decaf_255_point_eq(a, c) != 0);
             CHECK(decaf_255_point_valid(c) != 0);
         }
+        /* one scalar, many points (long-vector encryption's r h_i): the
+         * eight-lane code on 1..19 points (full and partial lane groups,
+         * the four kinds of point) against the 64-bit code, same encodings */
+        enum { NM = 19 };
+        henn_fe_elem *many = henn__fe_elems_alloc(NM), *o1 = henn__fe_elems_alloc(NM + 1),
+                     *o2 = henn__fe_elems_alloc(NM + 1);
+        for (int i = 0; i < NM; i++)
+            memcpy(&many[i], &pts[(i * 5 + it) % 4], sizeof many[i]);
+        const size_t cnt = 1 + (size_t)it % NM;
+        henn__fe_scalarmul_ct_many(o1, many, cnt, kb, HENN__FE_FB_SCALAR);
+        henn__fe_scalarmul_ct_many(o2, many, cnt, kb, HENN__FE_FB_AUTO);
+        for (size_t i = 0; i < cnt; i++) {
+            uint8_t e1[32], e2[32];
+            decaf_255_point_t a;
+            decaf_255_point_scalarmul(a, FE_CPT(&many[i]), s);
+            decaf_255_point_encode(e1, a);
+            decaf_255_point_encode(e2, FE_CPT(&o2[i]));
+            CHECK(memcmp(e1, e2, 32) == 0);
+            decaf_255_point_encode(e2, FE_CPT(&o1[i]));
+            CHECK(memcmp(e1, e2, 32) == 0);
+        }
+        CHECK(elem_all_zero(&o2[cnt])); /* nothing written past cnt */
+        if (henn__fe_ifma_cpu()) {
+            int32_t dg[64];
+            henn__fe_digits16(dg, kb);
+            CHECK_RC(henn__fe_scalarmul_ct8_ifma(o2, many, 0, dg), HENN_EINVAL);
+            CHECK_RC(henn__fe_scalarmul_ct8_ifma(o2, many, 9, dg), HENN_EINVAL);
+        }
+        free(many);
+        free(o1);
+        free(o2);
     }
     free(pts);
-}
-
-static int elem_all_zero(const henn_fe_elem *e)
-{
-    static const henn_fe_elem zero;
-    return memcmp(e, &zero, sizeof zero) == 0;
 }
 
 /* a scalar for case it: 0, 1, l - 1, 2, all digits 16 / -16 patterns, random */
