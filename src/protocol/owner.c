@@ -8,8 +8,13 @@
 
 #include "proto_internal.h"
 
+/* Digit width of the owner's CRT fixed-base tables (2 x 10.4 MB at
+ * n = 2048; w = 10 would take 2 x 34 MB for 20% fewer products). */
+#define OWNER_FB_W 8
+
 struct henn_owner {
-    henn_paillier_sk sk; /* sk.pk carries the fixed-base table */
+    henn_paillier_sk sk; /* sk.pk carries the public fixed-base table when crt is NULL */
+    struct henn__paillier_fbcrt *crt; /* the key holder's tables (DJN noise via the CRT) */
     henn_batch_opts opts;
     uint64_t budget, served; /* ciphertexts decrypted for DECRYPT requests */
     henn_proto_stats st;
@@ -27,8 +32,14 @@ int henn_owner_new(henn_owner **out, const henn_paillier_sk *sk, const henn_batc
         return HENN_ENOMEM;
     henn_paillier_sk_init(&o->sk);
     rc = henn_paillier_sk_from_primes(&o->sk, sk->p, sk->q, HENN_PAILLIER_INSECURE);
-    if (rc == 0)
-        rc = henn_paillier_pk_precompute(&o->sk.pk, 0);
+    /* The key holder computes h_s^a modulo p^2 and q^2 (pairs of 1,024-bit
+     * residues at n = 2048, about 2.5x fewer multiply-adds than modulo
+     * n^2); without the pair engine, the public table as before. */
+    if (rc == 0) {
+        rc = henn__paillier_fbcrt_build(&o->crt, &o->sk, OWNER_FB_W);
+        if (rc == HENN_EPARAM)
+            rc = henn_paillier_pk_precompute(&o->sk.pk, 0);
+    }
     if (rc != 0) {
         henn_owner_free(o);
         return rc;
@@ -43,6 +54,7 @@ void henn_owner_free(henn_owner *o)
 {
     if (o == NULL)
         return;
+    henn__paillier_fbcrt_free(o->crt);
     henn_paillier_sk_clear(&o->sk);
     henn_memzero(o, sizeof(*o));
     free(o);
@@ -114,6 +126,8 @@ static int encrypt_all(henn_owner *o, henn_paillier_ct *ct, henn_paillier_pt *pt
     henn_batch_opts quiet = o->opts;
     quiet.progress = NULL;
     o->st.encryptions += count;
+    if (o->crt != NULL)
+        return henn__paillier_encrypt_batch_crt(ct, &o->sk, o->crt, pt, count, &quiet);
     return henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, count, &quiet);
 }
 
@@ -262,14 +276,16 @@ static void free_pts(henn_paillier_pt *pt, size_t count)
     free(pt);
 }
 
-/* Read the count ciphertexts that end r, check each against the key and
- * decrypt them: *pt_out = count plaintexts (release with free_pts). */
+/* Read the count ciphertexts that end r and decrypt them: *pt_out = count
+ * plaintexts (release with free_pts). henn_paillier_decrypt_batch checks
+ * each as the single call does (0 < c < n^2, gcd(c, n) = 1: HENN_ERANGE),
+ * so the ciphertexts are not checked here first (that was the same gcd
+ * twice per ciphertext). */
 static int decrypt_rest(henn_owner *o, henn__rbuf *r, size_t count, henn_paillier_pt **pt_out)
 {
     size_t width = 2 * henn__nbytes(&o->sk.pk), i;
     henn_paillier_ct *ct = calloc(count, sizeof(*ct));
     henn_paillier_pt *pt = calloc(count, sizeof(*pt));
-    mpz_t tmp;
     int rc = 0;
 
     *pt_out = NULL;
@@ -278,17 +294,13 @@ static int decrypt_rest(henn_owner *o, henn__rbuf *r, size_t count, henn_paillie
         free(pt);
         return HENN_ENOMEM;
     }
-    mpz_init(tmp);
     for (i = 0; i < count; i++) {
         henn_paillier_ct_init(&ct[i]);
         henn_paillier_pt_init(&pt[i]);
         memcpy(ct[i].kid, o->sk.pk.kid, HENN_PAILLIER_KIDBYTES);
         henn__rbuf_mpz(r, ct[i].c, width);
-        if (rc == 0)
-            rc = henn__ct_check(&o->sk.pk, ct[i].c, tmp);
     }
-    if (rc == 0)
-        rc = henn__rbuf_done(r);
+    rc = henn__rbuf_done(r);
     if (rc == 0) {
         henn_batch_opts quiet = o->opts;
         quiet.progress = NULL;
@@ -298,7 +310,6 @@ static int decrypt_rest(henn_owner *o, henn__rbuf *r, size_t count, henn_paillie
         o->st.decryptions += count;
     for (i = 0; i < count; i++)
         henn_paillier_ct_clear(&ct[i]);
-    mpz_clear(tmp);
     free(ct);
     if (rc == 0)
         *pt_out = pt;

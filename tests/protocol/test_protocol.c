@@ -1509,6 +1509,19 @@ static void test_bad_messages(void)
         /* The same ciphertext in a DATA message is caught by the inspector. */
         CHECK_RC(henn_msg_ciphertexts(&cut, &PK, req, req_len), HENN_ERANGE);
         free(req);
+        /* A multiple of p in range, after a valid one: ERANGE too (the
+         * owner leaves the gcd check to its batch decryption). */
+        henn__wbuf_start(&w, HENN_MSG_DECRYPT);
+        henn__wbuf_u32(&w, 2);
+        mpz_set_ui(big, 1);
+        henn__wbuf_mpz(&w, big, 2 * nb);
+        mpz_mul_ui(big, SK.p, 3);
+        henn__wbuf_mpz(&w, big, 2 * nb);
+        CHECK_OK(henn__wbuf_finish(&w, &req, &req_len));
+        CHECK_OK(henn_owner_handle(ow, req, req_len, &resp, &resp_len));
+        CHECK_RC(henn__msg_error_code(resp, resp_len), HENN_ERANGE);
+        free(resp);
+        free(req);
         mpz_clear(big);
     }
     /* A trainer that does not accept test keys refuses the small key. */
@@ -1533,6 +1546,45 @@ static void test_bad_messages(void)
         free(msg);
         henn_transport_to_owner(&to_o, ow);
         CHECK_RC(henn_trainer_train_epoch(t, &to_o, 1, NULL, NULL, NULL), HENN_EINVAL);
+    }
+    /* An honest INFER whose last input is replaced by a multiple of p (in
+     * range, not a unit): ERANGE (the trainer checks the units through
+     * the inverse of their product); the honest one still goes through. */
+    {
+        rec iv = {0};
+        henn_transport rt;
+        uint8_t pe[4];
+        size_t k, nb = henn__nbytes(&PK);
+        int type, seen = 0;
+        mpz_t bad;
+        mpz_init(bad);
+        mpz_mul_ui(bad, SK.p, 3);
+        rec_attach(&rt, &iv, &to_t);
+        CHECK_OK(henn_owner_infer(ow, &rt, &p, X, 4, TD, 3, pe, NULL));
+        for (k = 0; k < iv.n; k++) {
+            henn__rbuf r;
+            uint8_t *msg;
+            size_t used = (mpz_sizeinbase(bad, 2) + 7) / 8, count = 0;
+            if (henn__rbuf_open(&r, &type, iv.msg[k], iv.len[k]) != 0 || type != HENN_MSG_INFER)
+                continue;
+            seen++;
+            CHECK_OK(henn_trainer_handle(t, iv.msg[k], iv.len[k], &resp, &resp_len));
+            CHECK(!is_error(resp, resp_len));
+            free(resp);
+            /* the same bytes up to the last ciphertext, then 3 p (big
+             * endian in 2 nb bytes, as henn__wbuf_mpz writes it) */
+            msg = malloc(iv.len[k]);
+            memcpy(msg, iv.msg[k], iv.len[k]);
+            memset(msg + iv.len[k] - 2 * nb, 0, 2 * nb);
+            mpz_export(msg + iv.len[k] - used, &count, 1, 1, 1, 0, bad);
+            CHECK_OK(henn_trainer_handle(t, msg, iv.len[k], &resp, &resp_len));
+            CHECK_RC(henn__msg_error_code(resp, resp_len), HENN_ERANGE);
+            free(resp);
+            free(msg);
+        }
+        CHECK(seen >= 2);
+        rec_clear(&iv);
+        mpz_clear(bad);
     }
     henn_trainer_free(strict);
     rec_clear(&view);
