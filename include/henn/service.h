@@ -311,8 +311,9 @@ HENN_API void henn_svc_client_transport(henn_transport *t, henn_svc_client *c);
  * weights, the owner's gradient sums for kdd-private), no key or token;
  * it grows with the run (delete it when the run ends). Returns 0,
  * HENN_EINVAL (no session, a journal already open, NULL path), HENN_EIO
- * (the file; henn_svc_client_error says why), HENN_EPROTO (replay: a
- * journal of another session, not a journal, or one that the server's
+ * (the file; henn_svc_client_error says why), HENN_EFORMAT (replay: not
+ * a journal), HENN_EPROTO (replay: a journal of another session, or one
+ * that the server's
  * seq contradicts: the server handled messages that the journal does not
  * hold, or lost some it does), HENN_ENOMEM. Afterwards the transport's
  * calls also return HENN_EIO when a record cannot be written (the message
