@@ -7,8 +7,9 @@
  * directory in the middle of a batch (log replay); encrypted inference
  * (kdd-infer) gives the in-process predictions; the data directory holds
  * no secret-key material and no plaintext token; the tokens file is
- * enforced; a deleted session leaves no trace in the files. Keys under
- * 2048 bits through the test hook only. */
+ * enforced; a deleted session leaves no trace in the files; a job's
+ * seeded DECRYPT requests have the same bytes on 1, 2 and 3 party threads.
+ * Keys under 2048 bits through the test hook only. */
 #define _DEFAULT_SOURCE
 #include "../test.h"
 
@@ -35,6 +36,7 @@ int henn__svc_bodyless(const char *method, const char *path);
 void henn__svc_server_advance_clock(henn_svc_server *s, int64_t seconds);
 void henn__trainer_allow_insecure(henn_trainer *t);
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
+void henn__trainer_set_mask_key(henn_trainer *t, const uint8_t *key, uint64_t ctr);
 
 static henn_paillier_pk PK;
 static henn_paillier_sk SK;
@@ -1808,6 +1810,125 @@ static void rm_rf(const char *dir)
     rmdir(dir);
 }
 
+/* ---- a job's seeded masks and the party's threads ---- */
+
+/* The owner's upload, recorded on its way to the first trainer. */
+typedef struct up_rec {
+    henn_trainer *t;
+    uint8_t *msg[64];
+    size_t len[64], n;
+} up_rec;
+
+static int up_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                   size_t *resp_len)
+{
+    up_rec *u = ctx;
+    if (u->n < 64) {
+        u->msg[u->n] = malloc(req_len);
+        memcpy(u->msg[u->n], req, req_len);
+        u->len[u->n++] = req_len;
+    }
+    return henn_trainer_handle(u->t, req, req_len, resp, resp_len);
+}
+
+/* The first batch's two DECRYPT requests, answered honestly, then the
+ * "crash" (HENN_EIO). */
+typedef struct req_rec {
+    henn_owner *o;
+    uint8_t *req[2];
+    size_t len[2];
+    unsigned calls;
+} req_rec;
+
+static int req_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                    size_t *resp_len)
+{
+    req_rec *r = ctx;
+    if (r->calls >= 2)
+        return HENN_EIO;
+    r->req[r->calls] = malloc(req_len);
+    memcpy(r->req[r->calls], req, req_len);
+    r->len[r->calls++] = req_len;
+    return henn_owner_handle(r->o, req, req_len, resp, resp_len);
+}
+
+/* The seeded masks and noise of a job (henn__trainer_set_mask_key) are
+ * computed in whole 8-lane groups: a request's bytes (the same state, key
+ * and counter) do not depend on the party's threads, with a last group of
+ * 1 (9 hidden units: the single-buffer engine) or 5 (13: padded lanes). */
+static void test_seeded_masks_threads(void)
+{
+    static const size_t hid[2] = {9, 13};
+    static const unsigned threads[3] = {1, 2, 3};
+    uint8_t key[32];
+    size_t k, t, i, q;
+    for (i = 0; i < sizeof(key); i++)
+        key[i] = (uint8_t)(7 * i + 1);
+    for (k = 0; k < 2; k++) {
+        size_t dims[3] = {DIM, hid[k], CLS};
+        henn_nn_model m;
+        henn_nn_opts nn;
+        henn_proto_params p;
+        henn_owner *o = NULL;
+        up_rec up;
+        req_rec want;
+        params(&p);
+        CHECK_OK(henn_nn_model_init(&m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 7));
+        henn_nn_opts_default(&nn);
+        nn.lr = 0.05f;
+        nn.max_rows = BATCH;
+        CHECK_OK(henn_owner_new(&o, &SK, NULL));
+        memset(&up, 0, sizeof(up));
+        memset(&want, 0, sizeof(want));
+        for (t = 0; t < 3 && o != NULL; t++) {
+            henn_batch_opts bo = {threads[t], NULL, NULL};
+            henn_trainer *tr = NULL;
+            henn_transport tt;
+            req_rec got, *r = t == 0 ? &want : &got;
+            CHECK_OK(henn_trainer_new(&tr, &m, &nn, &bo));
+            if (tr == NULL)
+                break;
+            henn__trainer_allow_insecure(tr);
+            memset(&tt, 0, sizeof(tt));
+            if (t == 0) {
+                up.t = tr;
+                tt.call = up_call;
+                tt.ctx = &up;
+                CHECK_OK(henn_owner_upload(o, &tt, &p, X, Y, ROWS, DIM));
+            } else {
+                for (i = 0; i < up.n; i++) {
+                    uint8_t *resp = NULL;
+                    size_t resp_len = 0;
+                    CHECK_OK(henn_trainer_handle(tr, up.msg[i], up.len[i], &resp, &resp_len));
+                    CHECK_EQ_INT(henn_msg_type(resp, resp_len), HENN_MSG_OK);
+                    free(resp);
+                }
+            }
+            henn__trainer_set_mask_key(tr, key, 0);
+            memset(r, 0, sizeof(*r));
+            r->o = o;
+            memset(&tt, 0, sizeof(tt));
+            tt.call = req_call;
+            tt.ctx = r;
+            CHECK_EQ_INT(henn_trainer_train_epoch(tr, &tt, SEED, NULL, NULL, NULL), HENN_EIO);
+            CHECK_EQ_INT(r->calls, 2);
+            for (q = 0; t > 0 && q < 2 && q < r->calls && q < want.calls; q++) {
+                CHECK_EQ_INT(henn_msg_type(r->req[q], r->len[q]), HENN_MSG_DECRYPT);
+                CHECK(r->len[q] == want.len[q] && memcmp(r->req[q], want.req[q], r->len[q]) == 0);
+            }
+            for (q = 0; t > 0 && q < r->calls; q++)
+                free(r->req[q]);
+            henn_trainer_free(tr);
+        }
+        for (q = 0; q < want.calls; q++)
+            free(want.req[q]);
+        for (i = 0; i < up.n; i++)
+            free(up.msg[i]);
+        henn_owner_free(o);
+        henn_nn_model_clear(&m);
+    }
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1831,6 +1952,7 @@ int main(void)
     test_lr();
     test_published();
     test_published_http();
+    test_seeded_masks_threads();
     test_private_training();
     test_kill9();
     test_tls();
