@@ -516,6 +516,68 @@ static void test_stack_residue_pairs(const henn_paillier_sk *sk)
     mpz_clears(m, m2, e, x, rr, NULL);
 }
 
+/* The key holder's DJN noise through the CRT (henn__paillier_fbcrt_pow8,
+ * 8 lanes): after it returns, no stack word 128 KiB deep holds h_s^a mod
+ * p^2 or mod q^2 (with the ciphertext, gcd gives p or q), the halves of
+ * their pairs (x R mod m^2 = A + B m, each half possibly left in
+ * [m, 2m)), or p and q. */
+__attribute__((noinline)) static int fbcrt_call(mpz_t *r, const struct henn__paillier_fbcrt *t,
+                                                const henn_paillier_sk *sk, const mpz_t *a)
+{
+    return henn__paillier_fbcrt_pow8(r, t, sk, a, 8);
+}
+
+static void test_stack_residue_fbcrt(const henn_paillier_sk *sk)
+{
+    struct henn__paillier_fbcrt *t = NULL;
+    mpz_t a[8], r[8], x, A, B, rr;
+    uint64_t *needle = malloc(8192 * sizeof(uint64_t));
+    size_t count = 0, hits, l, k;
+    if (!henn__mbsq_usable(sk->p) || !henn__mbsq_usable(sk->q)) {
+        printf("no pair engine here: the CRT table stack scan is skipped\n");
+        free(needle);
+        return;
+    }
+    mpz_inits(x, A, B, rr, NULL);
+    CHECK_OK(henn__paillier_fbcrt_build(&t, sk, 8));
+    for (l = 0; l < 8; l++) {
+        mpz_inits(a[l], r[l], NULL);
+        mpz_urandomb(a[l], RS, (mp_bitcnt_t)sk->pk.a_bits);
+        for (k = 0; k < 2; k++) {
+            mpz_srcptr m = k == 0 ? sk->p : sk->q, m2 = k == 0 ? sk->p2 : sk->q2;
+            size_t L = (mpz_sizeinbase(m, 2) + 4 + 51) / 52;
+            mpz_powm(x, sk->pk.hs, a[l], m2);
+            count = add_needles(needle, count, 8192, x);
+            mpz_set_ui(rr, 1);
+            mpz_mul_2exp(rr, rr, (mp_bitcnt_t)(52 * L));
+            mpz_mul(rr, rr, x);
+            mpz_mod(rr, rr, m2);
+            mpz_tdiv_qr(B, A, rr, m);
+            count = add_needles(needle, count, 8192, A);
+            count = add_needles(needle, count, 8192, B);
+            mpz_add(A, A, m);
+            mpz_add(B, B, m);
+            count = add_needles(needle, count, 8192, A);
+            count = add_needles(needle, count, 8192, B);
+        }
+    }
+    count = add_needles(needle, count, 8192, sk->p);
+    count = add_needles(needle, count, 8192, sk->q);
+    clear_stack_deep();
+    CHECK_OK(fbcrt_call(r, t, sk, (const mpz_t *)a));
+    hits = scan_stack_deep(needle, count);
+    printf("stack scan after the CRT fixed-base noise: %zu of %zu words found\n", hits, count);
+    CHECK_EQ_INT(hits, 0);
+    for (l = 0; l < 8; l++) {
+        mpz_powm(x, sk->pk.hs, a[l], sk->pk.n2);
+        CHECK_EQ_MPZ(r[l], x);
+        mpz_clears(a[l], r[l], NULL);
+    }
+    henn__paillier_fbcrt_free(t);
+    mpz_clears(x, A, B, rr, NULL);
+    free(needle);
+}
+
 /* ---- public-key checks ---- */
 
 static void test_modulus_checks(const henn_paillier_sk *sk)
@@ -575,6 +637,7 @@ int main(void)
     test_stack_residue(&sk);
     test_stack_residue_batch(&sk);
     test_stack_residue_pairs(&sk);
+    test_stack_residue_fbcrt(&sk);
     test_modulus_checks(&sk);
     test_jacobi_distinguisher(&sk);
     test_character_attack(&sk);
