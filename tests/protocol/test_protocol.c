@@ -361,6 +361,42 @@ static void test_inference(void)
 #define TD 8  /* inputs */
 #define TH 10 /* hidden units (>= TD: the reconstruction below works) */
 
+/* The owner's two encryption paths: an owner made with the pair engine
+ * (DJN noise through the CRT tables) and one made with it off (the
+ * public fixed-base table, as without IFMA) give the same scores and
+ * predictions, bit for bit (the plaintexts do not depend on the noise). */
+static void test_inference_owner_paths(void)
+{
+    size_t dims[3] = {12, 9, 4}, rows = 40, i;
+    henn_nn_model m;
+    henn_owner *o1, *o2;
+    henn_trainer *t1, *t2;
+    henn_transport to1, to2;
+    henn_proto_params p;
+    float X[40 * 12], s1[40 * 4], s2[40 * 4];
+    uint8_t pe1[40], pe2[40];
+
+    for (i = 0; i < rows * 12; i++)
+        X[i] = (float)urand();
+    random_model(&m, dims, 3, HENN_NN_SIGMOID);
+    CHECK_OK(henn_proto_params_default(&p, 12, 0, mpz_sizeinbase(PK.n, 2)));
+    new_parties(&o1, &t1, &m, NULL);
+    henn__mbsq_set_enabled(0);
+    new_parties(&o2, &t2, &m, NULL);
+    henn__mbsq_set_enabled(1);
+    henn_transport_to_trainer(&to1, t1);
+    henn_transport_to_trainer(&to2, t2);
+    CHECK_OK(henn_owner_infer(o1, &to1, &p, X, rows, 12, 4, pe1, s1));
+    CHECK_OK(henn_owner_infer(o2, &to2, &p, X, rows, 12, 4, pe2, s2));
+    CHECK(memcmp(pe1, pe2, sizeof(pe1)) == 0);
+    CHECK(memcmp(s1, s2, sizeof(s1)) == 0);
+    henn_owner_free(o1);
+    henn_owner_free(o2);
+    henn_trainer_free(t1);
+    henn_trainer_free(t2);
+    henn_nn_model_clear(&m);
+}
+
 static void make_data(float *X, uint8_t *y, size_t rows)
 {
     size_t i, j;
@@ -1607,6 +1643,7 @@ int main(void)
     test_packing();
     test_params();
     test_inference();
+    test_inference_owner_paths();
     test_inference_pool();
     test_training();
     test_reconstruction();
