@@ -137,6 +137,14 @@ typedef struct henn_svc_server henn_svc_server;
  *  max_polls:     long polls held at once, all sessions (default 256);
  *                 more: 503 "overloaded" with Retry-After. Long polls
  *                 never take one of the `threads` request slots.
+ *  max_polls_per_ip: long polls held at once from one client address
+ *                 (an IPv4 address, or an IPv6 /64; default 0, which
+ *                 means max_polls / 8, at least 1: 32 of the default
+ *                 256, and it scales with max_polls); more: 429 "busy" with
+ *                 Retry-After, from the headers. Sessions cost nothing to
+ *                 create without tokens_file, so the per-session bound
+ *                 alone let two addresses (128 connections each) take all
+ *                 256 places; now filling max_polls takes eight.
  * Request headers and the URL share libmicrohttpd's 32 KiB per-connection
  * buffer: longer ones are refused (431 or 414) by libmicrohttpd.
  * A request to a session route whose bearer token no session has, or a
@@ -161,6 +169,7 @@ typedef struct henn_svc_server_opts {
     size_t max_body_memory;
     size_t max_sessions_per_token;
     size_t min_body_rate;
+    unsigned max_polls_per_ip;
 } henn_svc_server_opts;
 
 /* henn_svc_server_opts_default: the defaults above (data_dir NULL). */

@@ -19,7 +19,8 @@
  * method, 409 sequence (plus "expected") or busy (a job runs), 413
  * too_large, 500 internal/storage, 507 quota; the daemon adds 429 busy and
  * 503 overloaded from the headers (henn__svc_admit below: a session's
- * uploads and long polls, the server's buffered bodies and long polls).
+ * uploads and long polls, an address's long polls, the server's buffered
+ * bodies and long polls).
  *
  * Locking: s->lock guards the session list and reference counts; each
  * session's lock serialises its messages (sessions run in parallel); the
@@ -28,11 +29,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "henn/version.h"
@@ -1163,10 +1166,53 @@ struct henn__svc_ticket {
     henn__svc_session *ss; /* the token's session (referenced), or NULL */
     size_t reserved;       /* body bytes counted in s->body_reserved */
     int upload, poll;
+    /* A long poll's client address (addr_len 0: none) and its place in
+     * s->poll_tickets. */
+    uint8_t addr[8];
+    size_t addr_len;
+    struct henn__svc_ticket *next_poll;
 };
 
+/* The key a long poll is counted under in max_polls_per_ip: an IPv4
+ * address (also IPv4-mapped IPv6), or the /64 of an IPv6 one (one host
+ * commonly holds a whole /64). Returns its length, 0 for none. */
+static size_t addr_key(uint8_t key[8], const struct sockaddr *peer)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (peer == NULL)
+        return 0;
+    if (peer->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)peer;
+        memcpy(key, &a->sin_addr, 4);
+        return 4;
+    }
+    if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)peer;
+        if (memcmp(a->sin6_addr.s6_addr, mapped, sizeof(mapped)) == 0) {
+            memcpy(key, a->sin6_addr.s6_addr + 12, 4);
+            return 4;
+        }
+        memcpy(key, a->sin6_addr.s6_addr, 8);
+        return 8;
+    }
+    return 0;
+}
+
+/* Long polls held from the address key (s->lock). */
+static unsigned polls_from(const henn_svc_server *s, const uint8_t *key, size_t len)
+{
+    const henn__svc_ticket *k;
+    unsigned n = 0;
+    if (len == 0)
+        return 0;
+    for (k = s->poll_tickets; k != NULL; k = k->next_poll)
+        n += (unsigned)(k->addr_len == len && memcmp(k->addr, key, len) == 0);
+    return n;
+}
+
 unsigned henn__svc_admit(henn_svc_server *s, const char *method, const char *path,
-                         const char *authz, uint64_t body_len, int chunked, henn__svc_ticket **t)
+                         const char *authz, uint64_t body_len, int chunked,
+                         const struct sockaddr *peer, henn__svc_ticket **t)
 {
     henn__svc_ticket *k;
     henn__svc_session *ss, *found = NULL;
@@ -1191,6 +1237,8 @@ unsigned henn__svc_admit(henn_svc_server *s, const char *method, const char *pat
         tok = bearer(authz, &tlen);
     if (tok != NULL)
         token_hash(h, tok, tlen);
+    if (poll)
+        k->addr_len = addr_key(k->addr, peer);
     pthread_mutex_lock(&s->lock);
     /* Every hash is compared, as in session_auth. */
     for (ss = s->sessions; tok != NULL && ss != NULL; ss = ss->next)
@@ -1198,6 +1246,8 @@ unsigned henn__svc_admit(henn_svc_server *s, const char *method, const char *pat
             (int)(ss->has_auth && sodium_memcmp(ss->auth_hash, h, sizeof(h)) == 0))
             found = ss;
     if (poll && found != NULL && found->polls >= s->o.max_polls_per_session)
+        st = 429;
+    else if (poll && polls_from(s, k->addr, k->addr_len) >= s->o.max_polls_per_ip)
         st = 429;
     else if (upload && found != NULL && found->uploads >= s->o.max_uploads_per_session)
         st = 429;
@@ -1211,6 +1261,10 @@ unsigned henn__svc_admit(henn_svc_server *s, const char *method, const char *pat
         k->reserved = reserve;
         s->body_reserved += reserve;
         s->polls_held += (unsigned)poll;
+        if (poll) {
+            k->next_poll = s->poll_tickets;
+            s->poll_tickets = k;
+        }
         if (found != NULL) {
             found->refs++;
             found->uploads += (unsigned)upload;
@@ -1252,6 +1306,13 @@ void henn__svc_admit_release(henn_svc_server *s, henn__svc_ticket *t)
     pthread_mutex_lock(&s->lock);
     s->body_reserved -= t->reserved;
     s->polls_held -= (unsigned)t->poll;
+    if (t->poll) {
+        henn__svc_ticket **p = &s->poll_tickets;
+        while (*p != NULL && *p != t)
+            p = &(*p)->next_poll;
+        if (*p == t)
+            *p = t->next_poll;
+    }
     if (ss != NULL) {
         ss->uploads -= (unsigned)t->upload;
         ss->polls -= (unsigned)t->poll;

@@ -26,7 +26,8 @@
  * budget below. Request bodies and long polls are
  * admitted from the headers against per-session and server-wide budgets
  * (henn__svc_admit), so a token holder cannot make the server buffer more
- * than max_body_memory or hold more than max_polls polls.
+ * than max_body_memory or hold more than max_polls polls, nor one address
+ * more than max_polls_per_ip of them.
  * Access log lines carry the method, the route template, the status,
  * sizes and the time: never a token, a session id or a body.
  */
@@ -549,10 +550,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
              * or the request is refused before its body is read. */
             const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                          MHD_HTTP_HEADER_TRANSFER_ENCODING);
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
             unsigned st = henn__svc_admit(
                 s, method, url,
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-                x->declared, te != NULL, &x->ticket);
+                x->declared, te != NULL, ci != NULL ? ci->client_addr : NULL, &x->ticket);
             if (st == 0 && (x->declared > 0 || te != NULL))
                 body_begin(s, c, x);
             if (st != 0) {
@@ -560,8 +563,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 access_log(s, method, url, st, 0, 0, &x->t0);
                 if (st == 429)
                     return queue_error(s, c, 429, "busy",
-                                       "this session holds its limit of concurrent uploads or "
-                                       "long polls");
+                                       "this session or address holds its limit of concurrent "
+                                       "uploads or long polls");
                 if (st == 503)
                     return queue_error(s, c, 503, "overloaded",
                                        "the server holds its limit of buffered bodies or long "
@@ -838,6 +841,10 @@ static void effective_limits(henn_svc_server_opts *o)
         o->max_polls_per_session = d.max_polls_per_session;
     if (o->max_polls == 0)
         o->max_polls = d.max_polls;
+    /* One eighth of the places per address: two or three greedy addresses
+     * leave most of them to the others (docs/SERVICE.md, "Limits"). */
+    if (o->max_polls_per_ip == 0)
+        o->max_polls_per_ip = o->max_polls / 8 > 0 ? o->max_polls / 8 : 1;
     if (o->max_body_memory == 0)
         o->max_body_memory = d.max_body_memory;
     if (o->max_sessions_per_token == 0)

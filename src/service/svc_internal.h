@@ -218,6 +218,9 @@ struct henn_svc_server {
      * most max_polls), all sessions together. */
     size_t body_reserved;
     unsigned polls_held;
+    /* The tickets of the long polls held (polls_held of them), each with
+     * its client's address, counted against max_polls_per_ip. */
+    struct henn__svc_ticket *poll_tickets;
     /* Test hook (henn__svc_server_crash_after): SIGKILL the process right
      * after this message's commit, before its response leaves (0: off). */
     uint64_t crash_after_seq;
@@ -248,18 +251,23 @@ int henn__svc_bodyless(const char *method, const char *path);
  * The daemon's admission of a request from its headers, after
  * henn__svc_preauth: the limits a peer could otherwise exhaust
  * (henn_svc_server_opts). body_len: the declared Content-Length (0 when
- * none), chunked: a body of unknown length follows. Returns 0 with *t set
+ * none), chunked: a body of unknown length follows; peer: the client's
+ * address (IPv4 or IPv6; NULL or another family: not counted per
+ * address). Returns 0 with *t set
  * (release it with henn__svc_admit_release when the request ends, however
  * it ends), 429 (the token's session holds max_uploads_per_session
- * uploads or max_polls_per_session long polls), 503 (the body does not
+ * uploads or max_polls_per_session long polls, or the peer's address
+ * max_polls_per_ip long polls), 503 (the body does not
  * fit max_body_memory, or max_polls long polls are held), or 500 (out of
  * memory). The session is that of the bearer token (owner's or
  * authority's), whatever the path names; requests without a body outside
  * the long poll are admitted without counting.
  */
 typedef struct henn__svc_ticket henn__svc_ticket;
+struct sockaddr;
 unsigned henn__svc_admit(henn_svc_server *s, const char *method, const char *path,
-                         const char *authz, uint64_t body_len, int chunked, henn__svc_ticket **t);
+                         const char *authz, uint64_t body_len, int chunked,
+                         const struct sockaddr *peer, henn__svc_ticket **t);
 /* A chunked body grew to total bytes: reserve them (0), or 503 when they do
  * not fit max_body_memory (the reservation stays as it was). */
 unsigned henn__svc_admit_grow(henn_svc_server *s, henn__svc_ticket *t, size_t total);

@@ -23,6 +23,9 @@
  *  - long polls: max_polls_per_session held by one session, one more is
  *    answered 429 at once (it used to wait its wait=S); max_polls held
  *    server-wide, 503 at once; ordinary requests are served meanwhile;
+ *    three addresses with sessions enough to fill max_polls hold
+ *    max_polls_per_ip each (two used to take every place), and another
+ *    address's poll is served;
  *  - headers: a flood of header lines beyond the 32 KiB per-connection
  *    buffer is refused and the server stays up;
  *  - sessions: one token of the tokens file holds max_sessions_per_token
@@ -606,10 +609,11 @@ static void test_uploads(void)
 
 /* ---------------------------------------------------------------- long polls */
 
-static int poll_start(uint16_t port, const sess *ss, unsigned wait_s)
+/* A long poll on ss's authority channel from 127.0.0.src. */
+static int poll_from(uint16_t port, unsigned src, const sess *ss, unsigned wait_s)
 {
     char head[512];
-    int fd = tcp_connect_from(port, 1, 3), n;
+    int fd = tcp_connect_from(port, src, 3), n;
     if (fd < 0)
         return -1;
     n = snprintf(head, sizeof(head),
@@ -621,6 +625,11 @@ static int poll_start(uint16_t port, const sess *ss, unsigned wait_s)
         return -1;
     }
     return fd;
+}
+
+static int poll_start(uint16_t port, const sess *ss, unsigned wait_s)
+{
+    return poll_from(port, 1, ss, wait_s);
 }
 
 static unsigned polls_reach(henn_svc_server *s, unsigned want)
@@ -646,6 +655,7 @@ static void test_polls(void)
     base_opts(&o);
     o.max_polls_per_session = PER_SESSION;
     o.max_polls = GLOBAL;
+    o.max_polls_per_ip = GLOBAL + 1; /* all from 127.0.0.1 here */
     srv_start(&v, &o);
     create_session(v.port, &a, cfg);
     create_session(v.port, &b, cfg);
@@ -686,6 +696,85 @@ static void test_polls(void)
     CHECK_EQ_INT(http_from(v.port, 1, 5, "DELETE", path, a.tok, NULL, r, sizeof(r)), 204);
     snprintf(path, sizeof(path), "/v1/sessions/%s", b.id);
     CHECK_EQ_INT(http_from(v.port, 1, 5, "DELETE", path, b.tok, NULL, r, sizeof(r)), 204);
+    CHECK_EQ_INT(conns_settle(v.s, 0), 0);
+    CHECK_EQ_INT(polls_held(v.s), 0);
+    srv_stop(&v);
+}
+
+/* Three greedy addresses (127.0.0.2-4), each with sessions enough to
+ * hold max_polls long polls (the per-session bound does not stop them:
+ * sessions are free without a tokens file), against a session whose
+ * authority polls from 127.0.0.1. With max_polls 16 and 4 per session,
+ * two of them used to take all 16 places (128 connections per address
+ * allowed it) and the honest poll got 503 at once; now each address holds
+ * max_polls / 8 = 2, its next poll gets 429 from its headers, and the
+ * honest poll is held and answered (204 at the end of its wait). */
+static void test_polls_per_ip(void)
+{
+    enum { GLOBAL = 16, GREEDY = 3, PER_ADDR = 2, SESS = GLOBAL / 4 };
+    static const char cfg[] = "{\"protocol\":\"cryptonn-lenet5\",\"config\":{\"lenet5\":"
+                              "{\"seed\":1}}}";
+    henn_svc_server_opts o;
+    srv v;
+    sess g[SESS], a;
+    int fg[GREEDY][GLOBAL], fd, i, j, k, refused = 0;
+    char r[4096], code[64];
+    base_opts(&o);
+    o.max_polls = GLOBAL;
+    srv_start(&v, &o);
+    if (v.s != NULL)
+        CHECK_EQ_INT(v.s->o.max_polls_per_ip, PER_ADDR);
+    for (i = 0; i < SESS; i++)
+        create_session(v.port, &g[i], cfg);
+    create_session(v.port, &a, cfg);
+    /* Each greedy address tries GLOBAL polls (4 on each of the sessions):
+     * PER_ADDR are held, the others get 429 busy at once. */
+    for (i = 0; i < GREEDY; i++)
+        for (j = 0; j < GLOBAL; j++)
+            fg[i][j] = poll_from(v.port, 2 + (unsigned)i, &g[j / 4], 30);
+    CHECK_EQ_INT(polls_reach(v.s, GREEDY * PER_ADDR), GREEDY * PER_ADDR);
+    /* The answers (at most 10 s for them all); the held ones stay open. */
+    for (k = 0; k < 50 && refused < GREEDY * (GLOBAL - PER_ADDR); k++) {
+        struct pollfd p[GREEDY * GLOBAL];
+        for (i = 0; i < GREEDY * GLOBAL; i++) {
+            p[i].fd = fg[i / GLOBAL][i % GLOBAL];
+            p[i].events = POLLIN;
+            p[i].revents = 0;
+        }
+        if (poll(p, GREEDY * GLOBAL, 200) <= 0)
+            continue;
+        for (i = 0; i < GREEDY * GLOBAL; i++) {
+            if (p[i].fd < 0 || (p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+                continue;
+            recv_one(p[i].fd, r, sizeof(r));
+            CHECK_EQ_INT(status_of(r), 429);
+            CHECK(strcmp(error_code(r, code, sizeof(code)), "busy") == 0);
+            CHECK(strstr(r, "Retry-After: ") != NULL);
+            refused++;
+            close(p[i].fd);
+            fg[i / GLOBAL][i % GLOBAL] = -1;
+        }
+    }
+    CHECK_EQ_INT(refused, GREEDY * (GLOBAL - PER_ADDR));
+    CHECK_EQ_INT(polls_held(v.s), GREEDY * PER_ADDR);
+    /* The honest session's poll is held, waits its second and is
+     * answered 204 (no request from the server meanwhile). */
+    fd = poll_from(v.port, 1, &a, 1);
+    CHECK_EQ_INT(polls_reach(v.s, GREEDY * PER_ADDR + 1), GREEDY * PER_ADDR + 1);
+    if (fd >= 0) {
+        recv_one(fd, r, sizeof(r));
+        CHECK_EQ_INT(status_of(r), 204);
+        close(fd);
+    }
+    for (i = 0; i < GREEDY; i++)
+        for (j = 0; j < GLOBAL; j++)
+            if (fg[i][j] >= 0)
+                close(fg[i][j]);
+    for (i = 0; i < SESS; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/v1/sessions/%.32s", g[i].id);
+        CHECK_EQ_INT(http_from(v.port, 1, 5, "DELETE", path, g[i].tok, NULL, r, sizeof(r)), 204);
+    }
     CHECK_EQ_INT(conns_settle(v.s, 0), 0);
     CHECK_EQ_INT(polls_held(v.s), 0);
     srv_stop(&v);
@@ -834,6 +923,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(o.max_uploads_per_session, 4);
     CHECK_EQ_INT(o.max_polls_per_session, 4);
     CHECK_EQ_INT(o.max_polls, 256);
+    CHECK_EQ_INT(o.max_polls_per_ip, 0);
     CHECK_EQ_INT(o.max_body_memory, (size_t)1 << 30);
     CHECK_EQ_INT(o.max_sessions_per_token, 256);
     CHECK_EQ_INT(o.min_body_rate, 16384);
@@ -845,6 +935,7 @@ static void test_defaults(void)
     if (v.s != NULL) {
         CHECK_EQ_INT(v.s->o.max_uploads_per_session, 4);
         CHECK_EQ_INT(v.s->o.max_polls, 256);
+        CHECK_EQ_INT(v.s->o.max_polls_per_ip, 32);
         CHECK(v.s->o.max_body_memory >= v.s->o.max_body);
         CHECK(healthy_from(v.port, 1));
     }
@@ -861,6 +952,7 @@ int main(void)
     test_trickled_headers();
     test_uploads();
     test_polls();
+    test_polls_per_ip();
     test_header_flood();
     test_sessions_per_token();
     return test_report("test_service_limits");

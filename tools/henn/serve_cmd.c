@@ -19,7 +19,7 @@ static const char serve_usage[] =
     "usage: henn serve [--listen ADDR:PORT] [--data-dir DIR] [--cert F --key F]\n"
     "                  [--tokens F] [--threads N] [--party-threads N] [--max-body BYTES]\n"
     "                  [--max-sessions N] [--max-sessions-per-token N]\n"
-    "                  [--max-conns N] [--max-conns-per-ip N]\n"
+    "                  [--max-conns N] [--max-conns-per-ip N] [--max-polls-per-ip N]\n"
     "                  [--header-timeout S] [--min-body-rate BYTES_PER_S]\n"
     "                  [--insecure-http] [--json]\n"
     "  --listen ADDR:PORT  address to bind (default 127.0.0.1:8443; port 0: any free port)\n"
@@ -33,6 +33,8 @@ static const char serve_usage[] =
     "  --max-sessions-per-token N  of them, created with one --tokens token (default 256)\n"
     "  --max-conns N       TCP connections held at once (default 512)\n"
     "  --max-conns-per-ip N  connections from one address (default 128; 0: no limit)\n"
+    "  --max-polls-per-ip N  long polls held from one address (default 32, an eighth\n"
+    "                      of the server's 256; raise it for many owners behind a NAT)\n"
     "  --header-timeout S  seconds to send complete request headers (default 10)\n"
     "  --min-body-rate BYTES_PER_S  average rate a request body must keep once\n"
     "                      --header-timeout has passed since its headers, else the\n"
@@ -109,6 +111,10 @@ int henn_cli_serve(int argc, char **argv)
             if (cli_parse_size(&v, val, 0, 65536) != 0)
                 return serve_usage_error("--max-conns-per-ip wants 0..65536");
             o.max_conns_per_ip = (unsigned)v;
+        } else if (strcmp(a, "--max-polls-per-ip") == 0) {
+            if (cli_parse_size(&v, val, 1, 256) != 0)
+                return serve_usage_error("--max-polls-per-ip wants 1..256");
+            o.max_polls_per_ip = (unsigned)v;
         } else if (strcmp(a, "--header-timeout") == 0) {
             if (cli_parse_size(&v, val, 1, 3600) != 0)
                 return serve_usage_error("--header-timeout wants 1..3600 seconds");
