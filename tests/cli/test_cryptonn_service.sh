@@ -3,13 +3,15 @@
 # "cryptonn-mlp"): henn serve, the owner (henn cryptonn train --net mlp
 # --server URL) and the authority (henn cryptonn authority). One batch of
 # 64 MNIST-8k images: the owner's reported test accuracy and loss equal the
-# in-process run's (the same model: CryptoNN decryptions are exact); the
+# in-process run's (the same model: CryptoNN decryptions are exact), and so
+# do the model files both write (--model F, HNNM); the
 # authority's token file is 0600; the authority exits 0 when the owner
 # deletes the session; usage errors exit 2. Then LeNet-5 the same way
 # ("cryptonn-lenet5", --net lenet5 on both sides): 80 images (batches of 64
 # and 16: the second batch's loss depends on the server's first update), one
-# epoch; the loss the owner prints equals the in-process run's (no model to
-# download: the protocol has no result).
+# epoch: the test accuracy of the model the owner downloads (HCNM) and the
+# loss equal the in-process run's, and the model file the owner writes
+# (--model F) is byte for byte the in-process run's.
 set -u
 HENN=${1:?usage: test_cryptonn_service.sh path/to/henn}
 dir=$(mktemp -d)
@@ -30,7 +32,8 @@ url=$(head -n 1 "$dir/url")
 case "$url" in http://127.0.0.1:[0-9]*) ok ;; *) bad "URL line: '$url'" ;; esac
 
 "$HENN" cryptonn train --net mlp --data mnist --limit 64 --epochs 1 --server "$url" \
-    --mpk "$dir/mpk.bin" --authority-token-out "$dir/atok" >"$dir/owner" 2>"$dir/owner.err" &
+    --mpk "$dir/mpk.bin" --authority-token-out "$dir/atok" --model "$dir/mlp-svc.model" \
+    >"$dir/owner" 2>"$dir/owner.err" &
 opid=$!
 for _ in $(seq 1 600); do
     grep -q '^  session [0-9a-f]\{32\}' "$dir/owner" 2>/dev/null && break
@@ -52,15 +55,19 @@ grep -q 'the session has ended; [1-9][0-9]* requests answered' "$dir/auth" && ok
     bad "authority: $(cat "$dir/auth")"
 
 svc=$(sed -n 's/^  encrypted epoch 1: test accuracy \([0-9.]*\) (loss \([0-9.]*\)).*/\1 \2/p' "$dir/owner")
-"$HENN" cryptonn train --net mlp --data mnist --limit 64 --epochs 1 >"$dir/inproc" 2>&1
+"$HENN" cryptonn train --net mlp --data mnist --limit 64 --epochs 1 --model "$dir/mlp-loc.model" \
+    >"$dir/inproc" 2>&1
 loc=$(sed -n 's/^  encrypted epoch 1: test accuracy \([0-9.]*\) (loss \([0-9.]*\)).*/\1 \2/p' "$dir/inproc")
 [ -n "$svc" ] && [ "$svc" = "$loc" ] && ok || bad "over the service '$svc', in-process '$loc'"
+[ "$(head -c 4 "$dir/mlp-svc.model" 2>/dev/null)" = HNNM ] &&
+    cmp -s "$dir/mlp-svc.model" "$dir/mlp-loc.model" && ok || bad "mlp: the model files differ"
 
 # LeNet-5 over the service: the owner, then the authority, as for the MLP
 run_owner() { # net limit: starts the owner, sets opid and sid
-    rm -f "$dir/mpk.bin" "$dir/atok" "$dir/owner" # no stale session line or keys
+    rm -f "$dir/mpk.bin" "$dir/atok" "$dir/owner" "$dir/svc.model" # nothing stale
     "$HENN" cryptonn train --net "$1" --data mnist --limit "$2" --epochs 1 --server "$url" \
-        --mpk "$dir/mpk.bin" --authority-token-out "$dir/atok" >"$dir/owner" 2>"$dir/owner.err" &
+        --mpk "$dir/mpk.bin" --authority-token-out "$dir/atok" --model "$dir/svc.model" \
+        >"$dir/owner" 2>"$dir/owner.err" &
     opid=$!
     for _ in $(seq 1 600); do
         grep -q '^  session [0-9a-f]\{32\}' "$dir/owner" 2>/dev/null && break
@@ -82,10 +89,15 @@ opid=
 [ "$arc" -eq 0 ] && ok || bad "lenet5 authority exit $arc: $(cat "$dir/auth.err")"
 grep -q 'the session has ended; [1-9][0-9]* requests answered' "$dir/auth" && ok ||
     bad "lenet5 authority: $(cat "$dir/auth")"
-svc=$(sed -n 's/^  encrypted epoch 1: loss \([0-9.]*\),.*/\1/p' "$dir/owner")
-"$HENN" cryptonn train --net lenet5 --data mnist --limit 80 --epochs 1 >"$dir/inproc" 2>&1
-loc=$(sed -n 's/^  encrypted epoch 1: test accuracy [0-9.]* (loss \([0-9.]*\)).*/\1/p' "$dir/inproc")
+svc=$(sed -n 's/^  encrypted epoch 1: test accuracy \([0-9.]*\) (loss \([0-9.]*\)).*/\1 \2/p' "$dir/owner")
+"$HENN" cryptonn train --net lenet5 --data mnist --limit 80 --epochs 1 --model "$dir/loc.model" \
+    >"$dir/inproc" 2>&1
+loc=$(sed -n 's/^  encrypted epoch 1: test accuracy \([0-9.]*\) (loss \([0-9.]*\)).*/\1 \2/p' "$dir/inproc")
 [ -n "$svc" ] && [ "$svc" = "$loc" ] && ok || bad "lenet5: over the service '$svc', in-process '$loc'"
+# HCNM, 177,924 bytes (LeNet-5, 44,426 parameters), the same bytes
+[ "$(head -c 4 "$dir/svc.model" 2>/dev/null)" = HCNM ] &&
+    [ "$(stat -c %s "$dir/svc.model")" = 177924 ] && ok || bad "lenet5: the downloaded model file"
+cmp -s "$dir/svc.model" "$dir/loc.model" && ok || bad "lenet5: the model files differ"
 
 # usage errors
 "$HENN" cryptonn authority --server "$url" >/dev/null 2>&1

@@ -31,6 +31,9 @@ static const char *usage_text =
     "                 sample (the paper's: one per sample and per feature column)\n"
     "  --seed S       model and batch-order seed (default 1)\n"
     "  --json F       write the figures as JSON to F\n"
+    "  --model F      write the encrypted run's final model to F (MLP: HNNM,\n"
+    "                 LeNet-5: HCNM, docs/FORMATS.md; with --server: the\n"
+    "                 downloaded model)\n"
     "The MLP is 784-128-10 (ReLU, softmax), batch 64, Adam lr 0.001; the first\n"
     "layer runs on FEIP-encrypted images, labels on FEBO (docs/THREAT_MODEL.md).\n"
     "LeNet-5 (valid conv1, max pooling, ReLU), batch 64, SGD lr 0.05 momentum 0.9:\n"
@@ -43,8 +46,8 @@ static const char *usage_text =
     "      --mpk F --authority-token-out F\n"
     "    the owner: creates the session, writes the authority's token (0600), waits\n"
     "    for the authority's public keys in --mpk, encrypts the batches; the server\n"
-    "    trains; prints the loss per epoch and, for the MLP, the downloaded model's\n"
-    "    test accuracy (LeNet-5 has no result to download; no twin, no JSON)\n"
+    "    trains; prints the loss and the downloaded model's test accuracy per epoch\n"
+    "    (the in-process run's encrypted lines; no twin, no table, no JSON)\n"
     "  henn cryptonn authority --net mlp|lenet5 --server URL --session ID\n"
     "      --token-file F --mpk-out F [--layout L] [--threads T] [--ca F]\n"
     "      [--insecure-http]\n"
@@ -108,7 +111,7 @@ typedef struct {
 } results;
 
 static int run(const char *data, size_t epochs, size_t limit, unsigned threads, uint64_t seed,
-               const char *json_path, uint32_t layout)
+               const char *json_path, uint32_t layout, const char *model_path)
 {
     henn_mnist_set tr, te;
     char err[HENN_MNIST_ERRLEN] = "";
@@ -233,6 +236,24 @@ static int run(const char *data, size_t epochs, size_t limit, unsigned threads, 
         printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1,
                R.acc_enc[e], loss, cli_now() - t0);
     }
+    if (model_path != NULL) {
+        uint8_t *mb = NULL;
+        size_t mlen = 0;
+        FILE *f;
+        if ((rc = henn_nn_model_serialize(&mb, &mlen, henn_cryptonn_server_model(s))) != 0)
+            goto done;
+        rc = HENN_EIO;
+        if ((f = fopen(model_path, "wb")) != NULL) {
+            int ok = fwrite(mb, 1, mlen, f) == mlen;
+            if (fclose(f) == 0 && ok)
+                rc = 0;
+        }
+        free(mb);
+        if (rc != 0) {
+            fprintf(stderr, "henn cryptonn: cannot write %s\n", model_path);
+            goto done;
+        }
+    }
     henn_cryptonn_client_stats(&cs, c);
     henn_cryptonn_server_stats(&ss, s);
     henn_cryptonn_authority_stats(&as, a);
@@ -353,7 +374,7 @@ static int lenet_epoch(henn_cryptonn_lenet *L, const float *X, const uint8_t *y,
 }
 
 static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned threads,
-                     uint64_t seed, const char *json_path)
+                     uint64_t seed, const char *json_path, const char *model_path)
 {
     henn_mnist_set tr, te;
     char err[HENN_MNIST_ERRLEN] = "";
@@ -459,6 +480,11 @@ static int run_lenet(const char *data, size_t epochs, size_t limit, unsigned thr
         printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1,
                R.acc_enc[e], loss, cli_now() - t0);
     }
+    if (model_path != NULL &&
+        (rc = henn_cnn_model_save(model_path, henn_cryptonn_lenet_model(en))) != 0) {
+        fprintf(stderr, "henn cryptonn: cannot write %s\n", model_path);
+        goto done;
+    }
     henn_cryptonn_lenet_stats(&st, en);
     {
         double n = (double)(ntr * epochs), per = R.t_enc / n;
@@ -543,7 +569,7 @@ done:
 
 int henn_cli_cryptonn(int argc, char **argv)
 {
-    const char *net = NULL, *data = NULL, *json = NULL;
+    const char *net = NULL, *data = NULL, *json = NULL, *model = NULL;
     size_t epochs = 2, limit = 0, threads = 2, seed = 1;
     uint32_t layout = HENN_CRYPTONN_LAYOUT_BATCH;
     const char *mpk = NULL, *atok_out = NULL;
@@ -587,6 +613,8 @@ int henn_cli_cryptonn(int argc, char **argv)
             data = v;
         else if (strcmp(a, "--json") == 0)
             json = v;
+        else if (strcmp(a, "--model") == 0)
+            model = v;
         else if (strcmp(a, "--epochs") == 0) {
             if (cli_parse_size(&epochs, v, 1, MAX_EPOCHS) != 0)
                 return usage("--epochs takes 1..20");
@@ -621,11 +649,12 @@ int henn_cli_cryptonn(int argc, char **argv)
         return usage("--json and --session-file do not apply with --server");
     if (svc.server != NULL)
         return cli_cryptonn_train_server(&svc, strcmp(net, "lenet5") == 0, data, epochs, limit,
-                                         (unsigned)threads, (uint64_t)seed, mpk, atok_out);
+                                         (unsigned)threads, (uint64_t)seed, mpk, atok_out,
+                                         model);
     if (mpk != NULL || atok_out != NULL || svc.token_file != NULL || svc.ca_file != NULL ||
         svc.session_file != NULL)
         return usage("--mpk, --authority-token-out, --token and --ca go with --server");
     if (strcmp(net, "lenet5") == 0)
-        return run_lenet(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json);
-    return run(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, layout);
+        return run_lenet(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, model);
+    return run(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, layout, model);
 }

@@ -2,7 +2,8 @@
  * CryptoNN over the service (docs/SERVICE.md, "cryptonn-mlp"), three
  * processes: the model server (henn serve), the data owner
  * (henn cryptonn train --server URL: encrypts the batches, downloads the
- * model after each epoch to report its accuracy) and the authority
+ * model after each epoch to report its accuracy: HNNM for the MLP, HCNM
+ * for LeNet-5) and the authority
  * (henn cryptonn authority: holds the msks, answers the server's key
  * requests). Out of band: the owner hands the authority the session id and
  * its token (a 0600 file), the authority hands the owner its public keys
@@ -285,13 +286,15 @@ static int open_session(henn_svc_client **c, henn_cryptonn_client **cc, char **s
 
 int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *data,
                               size_t epochs, size_t limit, unsigned threads, uint64_t seed,
-                              const char *mpk_path, const char *atok_out)
+                              const char *mpk_path, const char *atok_out,
+                              const char *model_out)
 {
     henn_mnist_set tr, te;
     char *cfg = NULL, *stok = NULL;
     float *Xtr = NULL, *Xte = NULL;
     size_t ntr = 0, nte = 0, e, slen = 0;
     henn_nn_model got;
+    henn_cnn_model gotc;
     henn_svc_client *c = NULL;
     henn_cryptonn_client *cc = NULL;
     henn_transport ts;
@@ -303,6 +306,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *dat
     henn_mnist_set_init(&tr);
     henn_mnist_set_init(&te);
     henn_nn_model_init_empty(&got);
+    memset(&gotc, 0, sizeof(gotc));
     if (mpk_path == NULL || atok_out == NULL) {
         fprintf(stderr, "henn cryptonn: --server needs --mpk F (the authority's public keys, "
                         "written by henn cryptonn authority --mpk-out) and "
@@ -337,21 +341,29 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *dat
                 fprintf(stderr, "henn: server: %s\n", henn_svc_client_error(c));
             goto done;
         }
-        if (lenet) {
-            /* cryptonn-lenet5 has no result (no CNN model format): the
-             * epoch's loss, the mean of the batches' losses by rows. */
-            printf("  encrypted epoch %zu: loss %.4f, %.1f s\n", e + 1, loss, cli_now() - t0);
-            continue;
-        }
         free(res);
         res = NULL;
         henn_nn_model_clear(&got);
-        if ((rc = henn_svc_client_result(c, &res, &slen)) != 0 ||
-            (rc = henn_nn_model_deserialize(&got, res, slen)) != 0)
+        henn_cnn_model_clear(&gotc);
+        if ((rc = henn_svc_client_result(c, &res, &slen)) != 0)
+            goto done;
+        /* The epoch's loss is the mean of the batches' losses by rows. */
+        if (lenet) {
+            double acc = -1;
+            if ((rc = henn_cnn_model_deserialize(&gotc, res, slen)) != 0 ||
+                (rc = henn_cnn_accuracy(&acc, &gotc, Xte, te.labels, nte)) != 0)
+                goto done;
+            printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1,
+                   acc, loss, cli_now() - t0);
+            continue;
+        }
+        if ((rc = henn_nn_model_deserialize(&got, res, slen)) != 0)
             goto done;
         printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1,
                accuracy(&got, Xte, te.labels, nte), loss, cli_now() - t0);
     }
+    if (model_out != NULL && res != NULL && (rc = write_file(model_out, res, slen)) != 0)
+        fprintf(stderr, "henn cryptonn: cannot write %s\n", model_out);
 done:
     if (rc != 0 && src == 0)
         cli_error("cryptonn train --server", rc);
@@ -368,6 +380,7 @@ done:
     free(Xtr);
     free(Xte);
     henn_nn_model_clear(&got);
+    henn_cnn_model_clear(&gotc);
     henn_mnist_set_clear(&tr);
     henn_mnist_set_clear(&te);
     return rc == 0 ? 0 : 1;

@@ -11,13 +11,15 @@
 #include "svc_cli.h"
 
 /* henn cryptonn train --net mlp|lenet5 --server URL --mpk F
- * --authority-token-out F: the owner's side of a cryptonn-mlp (lenet = 0)
- * or cryptonn-lenet5 (lenet != 0) session; the server trains. Per epoch:
- * the MLP's downloaded model's test accuracy and the loss; LeNet-5 (no
- * result to download): the loss. Exit status (2: usage). */
+ * --authority-token-out F [--model F]: the owner's side of a cryptonn-mlp
+ * (lenet = 0) or cryptonn-lenet5 (lenet != 0) session; the server trains.
+ * Per epoch: the downloaded model's test accuracy and the loss; model_out
+ * (optional): the last downloaded model's bytes (HNNM or HCNM). Exit
+ * status (2: usage). */
 int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *data,
                               size_t epochs, size_t limit, unsigned threads, uint64_t seed,
-                              const char *mpk_path, const char *atok_out);
+                              const char *mpk_path, const char *atok_out,
+                              const char *model_out);
 
 /* henn cryptonn authority ... (argv[0] = "authority"); exit status. */
 int cli_cryptonn_authority(int argc, char **argv);
