@@ -148,7 +148,13 @@ typedef struct henn_trainer henn_trainer;
 
 /*
  * henn_owner_new: the data owner with a copy of sk (wiped on free). It
- * precomputes the DJN fixed-base table for fast encryption.
+ * precomputes DJN fixed-base tables for fast encryption: as the key
+ * holder, tables of h_s modulo p^2 and q^2 (8-bit digits, pairs on the
+ * AVX-512 IFMA engine; 2 x 10.4 MB at n = 2048, wiped on free: they
+ * reveal p and q), or, where that engine does not run, the public table
+ * modulo n^2 (66 MB at n = 2048). Both give the same ciphertexts for the
+ * same randomness; timing of encryption depends on the DJN exponents
+ * (table rows), never on p and q.
  *  opts: threads for bulk encryption/decryption (NULL: all cores) and an
  *        optional progress callback for henn_owner_upload().
  * Returns 0, HENN_EINVAL, HENN_ENOMEM.
