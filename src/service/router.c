@@ -531,7 +531,7 @@ int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o)
             return rc;
     }
     s->o.tokens_file = NULL;
-    rc = henn__svc_store_open(&s->store, o->data_dir, o->log);
+    rc = henn__svc_store_open(&s->store, o->data_dir, o->durable != 0, o->log);
     if (rc == 0)
         rc = henn__svc_store_load(s->store, load_one, s);
     if (rc != 0)

@@ -11,7 +11,9 @@
  * checkpoint (at most about 4 MB of WAL). synchronous=FULL, which fsyncs
  * at every commit, cost 2-11 ms of disk flush per protocol message on the
  * shared VM, on the critical path of every exchange (measured with
- * strace -T: docs/SERVICE.md "Durability"). Tables:
+ * strace -T: docs/SERVICE.md "Durability"); it is the opt-in `durable`
+ * (henn serve --durable), for deployments that must keep every answered
+ * message across a power loss. Tables:
  *  schema_version(version)            one row, HENN_SVC_SCHEMA
  *  sessions(id, token_hash, protocol, config, seq, bytes, created,
  *           touched, last_resp, state, job)  one row per session; state:
@@ -140,7 +142,7 @@ static int schema(henn__svc_store *st)
     return 0;
 }
 
-int henn__svc_store_open(henn__svc_store **out, const char *dir, FILE *log)
+int henn__svc_store_open(henn__svc_store **out, const char *dir, int durable, FILE *log)
 {
     henn__svc_store *st;
     char *path;
@@ -187,8 +189,10 @@ int henn__svc_store_open(henn__svc_store **out, const char *dir, FILE *log)
     if (rc == 0)
         sqlite3_busy_timeout(st->db, 10000);
     if (rc == 0)
-        rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                      "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;");
+        rc = exec(st, durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                                "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;");
     if (rc == 0)
         rc = schema(st);
     for (i = 0; i < Q_COUNT && rc == 0; i++)
@@ -200,6 +204,19 @@ int henn__svc_store_open(henn__svc_store **out, const char *dir, FILE *log)
     }
     *out = st;
     return 0;
+}
+
+int henn__svc_store_synchronous(henn__svc_store *st)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return v;
 }
 
 void henn__svc_store_close(henn__svc_store *st)

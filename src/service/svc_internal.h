@@ -164,8 +164,13 @@ typedef struct henn__svc_row {
     int64_t created, touched;
 } henn__svc_row;
 
-int henn__svc_store_open(henn__svc_store **st, const char *dir, FILE *log);
+/* Open (creating) DIR/henn.db; durable: synchronous=FULL (an fsync of the
+ * WAL at every commit) instead of NORMAL. HENN_EIO when the directory or
+ * the database cannot be opened or another server holds it. */
+int henn__svc_store_open(henn__svc_store **st, const char *dir, int durable, FILE *log);
 void henn__svc_store_close(henn__svc_store *st);
+/* The connection's PRAGMA synchronous: 1 (NORMAL), 2 (FULL); -1 on error. */
+int henn__svc_store_synchronous(henn__svc_store *st);
 int henn__svc_store_create(henn__svc_store *st, const henn__svc_row *r);
 /* Every session: fn(user, row) (the row and its config are the callee's
  * to keep: it frees config). */

@@ -28,6 +28,8 @@
  *    address's poll is served;
  *  - headers: a flood of header lines beyond the 32 KiB per-connection
  *    buffer is refused and the server stays up;
+ *  - durability: the store's PRAGMA synchronous is NORMAL (1) by default,
+ *    FULL (2) with the opt-in durable (henn serve --durable);
  *  - sessions: one token of the tokens file holds max_sessions_per_token
  *    sessions (a creator tag written by the client does not help), also
  *    after a restart; another token still creates. */
@@ -924,6 +926,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(o.max_polls_per_session, 4);
     CHECK_EQ_INT(o.max_polls, 256);
     CHECK_EQ_INT(o.max_polls_per_ip, 0);
+    CHECK_EQ_INT(o.durable, 0);
     CHECK_EQ_INT(o.max_body_memory, (size_t)1 << 30);
     CHECK_EQ_INT(o.max_sessions_per_token, 256);
     CHECK_EQ_INT(o.min_body_rate, 16384);
@@ -942,11 +945,30 @@ static void test_defaults(void)
     srv_stop(&v);
 }
 
+/* Durability: the store commits with synchronous=NORMAL (1) by default
+ * and FULL (2) with the opt-in durable (henn serve --durable). */
+static void test_durable(void)
+{
+    henn_svc_server_opts o;
+    srv v;
+    int i;
+    for (i = 0; i < 2; i++) {
+        base_opts(&o);
+        o.durable = i;
+        srv_start(&v, &o);
+        if (v.s != NULL)
+            CHECK_EQ_INT(henn__svc_store_synchronous(v.s->store), i ? 2 : 1);
+        CHECK(healthy_from(v.port, 1));
+        srv_stop(&v);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     CHECK(sodium_init() >= 0);
     test_defaults();
+    test_durable();
     test_slowloris_lockout();
     test_slowloris_distributed();
     test_trickled_headers();

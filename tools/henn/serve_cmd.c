@@ -21,7 +21,7 @@ static const char serve_usage[] =
     "                  [--max-sessions N] [--max-sessions-per-token N]\n"
     "                  [--max-conns N] [--max-conns-per-ip N] [--max-polls-per-ip N]\n"
     "                  [--header-timeout S] [--min-body-rate BYTES_PER_S]\n"
-    "                  [--insecure-http] [--json]\n"
+    "                  [--durable] [--insecure-http] [--json]\n"
     "  --listen ADDR:PORT  address to bind (default 127.0.0.1:8443; port 0: any free port)\n"
     "  --data-dir DIR      the database and blobs (default ./henn-data, created 0700)\n"
     "  --cert F --key F    PEM certificate and key: HTTPS (needed off loopback)\n"
@@ -39,6 +39,10 @@ static const char serve_usage[] =
     "  --min-body-rate BYTES_PER_S  average rate a request body must keep once\n"
     "                      --header-timeout has passed since its headers, else the\n"
     "                      connection is closed (default 16384; 0: no minimum)\n"
+    "  --durable           fsync the database at every message (SQLite synchronous=FULL):\n"
+    "                      answered messages survive a power loss, at the cost of a disk\n"
+    "                      flush per message (default NORMAL: they survive a crash of\n"
+    "                      the server, and a power loss may roll back the last ones)\n"
     "  --insecure-http     allow plain HTTP on a non-loopback address\n"
     "  --json              access log as JSON lines on stderr\n"
     "Prints the server's URL on stdout once it listens; SIGTERM or SIGINT\n"
@@ -73,6 +77,9 @@ int henn_cli_serve(int argc, char **argv)
             continue;
         } else if (strcmp(a, "--json") == 0) {
             o.log_json = 1;
+            continue;
+        } else if (strcmp(a, "--durable") == 0) {
+            o.durable = 1;
             continue;
         }
         if (val == NULL)
