@@ -127,7 +127,11 @@ int henn_lr_proto_recommended(henn_lr_opts *o, int dataset, size_t rows)
 /* ---- keys ---- */
 
 /* Keys for dim and depth (a chain with depth + 1 data primes). */
-static int make_keys(henn_lr_client *c, size_t dim, size_t depth)
+/* Keys for (dim, depth): the secret key deserialised from sk (sk_len
+ * bytes of henn_ckks_sk_serialize) when sk is not NULL, else a new one;
+ * the relinearisation and Galois keys made from it. */
+static int make_keys(henn_lr_client *c, size_t dim, size_t depth, const uint8_t *sk,
+                     size_t sk_len)
 {
     int bits[HENN_CKKS_MAX_PRIMES], scale_bits, steps[40];
     size_t count;
@@ -142,7 +146,8 @@ static int make_keys(henn_lr_client *c, size_t dim, size_t depth)
                                    (c->opts.flags & HENN_LR_INSECURE_TEST) ? HENN_CKKS_INSECURE
                                                                            : 0);
     if (rc == 0)
-        rc = henn_ckks_keygen(&c->sk, &pk, &c->params);
+        rc = sk != NULL ? henn_ckks_sk_deserialize(&c->sk, &c->params, sk, sk_len)
+                        : henn_ckks_keygen(&c->sk, &pk, &c->params);
     henn_ckks_pk_clear(&pk); /* the server never encrypts: no public key leaves */
     if (rc == 0)
         rc = henn_ckks_relin_keygen(&c->rk, &c->sk);
@@ -168,10 +173,21 @@ static int make_keys(henn_lr_client *c, size_t dim, size_t depth)
 
 int henn__lr_client_keys_for(henn_lr_client *c, henn_transport *t, size_t dim, size_t depth)
 {
-    int rc = make_keys(c, dim, depth);
+    int rc = make_keys(c, dim, depth, NULL, 0);
     if (rc == 0)
         c->keys_sent = t;
     return rc;
+}
+
+int henn__lr_client_train_keys(henn_lr_client *c, size_t dim, henn_lr_sigmoid sig,
+                               const uint8_t *sk, size_t sk_len)
+{
+    double cf[8];
+    size_t depth = henn__lr_depth(henn_lr_sigmoid_coeffs(cf, sig));
+    if (c == NULL || depth == 0 || dim == 0 || dim > HENN__LR_MAX_DIM ||
+        (sk == NULL && sk_len != 0))
+        return HENN_EINVAL;
+    return make_keys(c, dim, depth, sk, sk_len);
 }
 
 /* Send req (freed here) and wait for the response. */
@@ -244,7 +260,7 @@ static int ensure_keys(henn_lr_client *c, henn_transport *t, size_t dim, size_t 
 {
     int rc = 0;
     if (!c->keyed || c->dim != dim || (depth != 0 && c->depth != depth))
-        rc = make_keys(c, dim, depth != 0 ? depth : 1);
+        rc = make_keys(c, dim, depth != 0 ? depth : 1, NULL, 0);
     if (rc == 0 && c->keys_sent != t)
         rc = send_keys(c, t);
     return rc;

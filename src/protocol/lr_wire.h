@@ -112,5 +112,15 @@ const henn_ckks_sk *henn__lr_client_sk(const henn_lr_client *c);
  * as a server that has them, so that a fuzzed server's first response
  * goes to DATA. */
 int henn__lr_client_keys_for(henn_lr_client *c, henn_transport *t, size_t dim, size_t depth);
+/* CLI hook (henn lr train --session-file, --resume): make now the keys
+ * that henn_lr_client_train(dim features, sigmoid sig) needs, not sent
+ * (its first call sends them): the secret key deserialised from sk
+ * (henn_ckks_sk_serialize bytes, sk_len) when sk is not NULL, else a new
+ * one; the relinearisation and Galois keys are made anew from it (their
+ * bytes differ, their sizes do not). Read the key back with
+ * henn__lr_client_sk. Returns 0, HENN_EINVAL (bad dim or sig),
+ * HENN_EFORMAT / HENN_EKEY (sk not a key for these parameters), HENN_ENOMEM. */
+int henn__lr_client_train_keys(henn_lr_client *c, size_t dim, henn_lr_sigmoid sig,
+                               const uint8_t *sk, size_t sk_len);
 
 #endif

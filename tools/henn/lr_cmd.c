@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,9 @@ static const char *lr_usage =
     "                      Nesterov), then score the test rows encrypted\n"
     "  --server URL ...    with --encrypted: the server's side runs on a henn\n"
     "                      server (henn serve) instead of in-process (below)\n"
+    "  --resume            train --encrypted --server URL --session-file F: go on\n"
+    "                      with the killed run of F (same data and options; F: the\n"
+    "                      session, token and CKKS secret key, F.journal: messages)\n"
     "  --infer-rows N      encrypted inference on N records (the test rows\n"
     "                      repeated) for the records/s figure (default: test rows)\n"
     "Output:\n"
@@ -92,6 +96,7 @@ typedef struct lopts {
     henn_lr_sigmoid sigmoid;
     uint64_t seed;
     cli_svc_opts svc; /* --server: the LR server's side on a henn server */
+    int resume;       /* --resume: continue the training of --session-file */
 } lopts;
 
 static int bad(const char *msg, const char *arg)
@@ -205,6 +210,8 @@ static int parse_lopts(lopts *o, int argc, char **argv)
             o->quiet = 1, takes = 0;
         } else if (strcmp(a, "--drop-na") == 0) {
             o->drop_na = 1, takes = 0;
+        } else if (strcmp(a, "--resume") == 0) {
+            o->resume = 1, takes = 0;
         } else if (cli_svc_is_option(a)) {
             if ((takes = cli_svc_parse(&o->svc, a, v)) < 0)
                 return 2;
@@ -440,19 +447,27 @@ static void on_epoch(void *user, size_t epoch, const henn_lr_model *m)
 }
 
 /* A client and a server joined by the loopback transport, or by a
- * session on a henn server (--server; then srv is NULL). */
+ * session on a henn server (--server; then srv is NULL). With
+ * --session-file F the session's messages go through the journal F.journal
+ * (session_start); done: the run finished (the session is deleted and the
+ * journal removed; otherwise both stay for --resume). */
 typedef struct parties {
     henn_lr_client *cli;
     henn_lr_server *srv;
     henn_svc_client *svc;
     henn_transport t;
+    char *journal;
+    int done;
 } parties;
 
+/* Made by session_start when o->resume. */
 static int parties_new(parties *p, const lopts *o)
 {
     int rc;
     memset(p, 0, sizeof(*p));
-    if (o->svc.server != NULL) {
+    if (o->svc.server != NULL && o->resume) {
+        rc = 0;
+    } else if (o->svc.server != NULL) {
         rc = cli_svc_open(&p->svc, &o->svc, "lr", "{}");
         if (rc != 0)
             return rc; /* the reason is printed */
@@ -475,8 +490,149 @@ static void parties_free(parties *p)
 {
     henn_lr_client_free(p->cli);
     henn_lr_server_free(p->srv);
-    cli_svc_close(p->svc);
+    if (p->journal != NULL && !p->done) {
+        henn_svc_client_free(p->svc); /* kept on the server for --resume */
+    } else {
+        cli_svc_close(p->svc);
+        if (p->journal != NULL)
+            unlink(p->journal); /* the run is over */
+    }
+    free(p->journal);
     memset(p, 0, sizeof(*p));
+}
+
+int henn__lr_client_train_keys(henn_lr_client *c, size_t dim, henn_lr_sigmoid sig,
+                               const uint8_t *sk, size_t sk_len);
+const henn_ckks_sk *henn__lr_client_sk(const henn_lr_client *c);
+uint64_t henn__svc_client_replayed(const henn_svc_client *c);
+
+/* A hex SHA-256 of what the encrypted run's messages depend on: the
+ * training and test rows, the options and the seed (--resume replays the
+ * same run from its journal). */
+static void run_fingerprint(char hex[65], const lopts *o, const henn_lr_opts *t,
+                            const henn_lr_data *tr, const henn_lr_data *te)
+{
+    crypto_hash_sha256_state st;
+    uint8_t h[crypto_hash_sha256_BYTES];
+    char head[512];
+    snprintf(head, sizeof(head), "henn lr %s %zu %zu %zu %zu %a %a %zu %d %llu %zu",
+             data_label(o), tr->rows, te->rows, tr->dim, t->epochs, t->alpha, t->lambda,
+             t->batch, (int)t->sigmoid, (unsigned long long)o->seed, o->infer_rows);
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)head, strlen(head));
+    crypto_hash_sha256_update(&st, (const uint8_t *)tr->X, tr->rows * tr->dim * sizeof(double));
+    crypto_hash_sha256_update(&st, (const uint8_t *)tr->y, tr->rows * sizeof(double));
+    crypto_hash_sha256_update(&st, (const uint8_t *)te->X, te->rows * te->dim * sizeof(double));
+    crypto_hash_sha256_update(&st, (const uint8_t *)te->y, te->rows * sizeof(double));
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, 65, h, sizeof(h));
+}
+
+/* Wipe and free a string that jansson handed out or holds. */
+static void wipe_json_string(json_t *s)
+{
+    if (json_is_string(s))
+        henn_memzero((void *)(uintptr_t)json_string_value(s), json_string_length(s));
+}
+
+/*
+ * --server URL --session-file F: the CKKS keys made before the first
+ * message, F rewritten (atomically, 0600) with the secret key and the
+ * run's fingerprint, then every message journaled in F.journal. With
+ * --resume: the session of F reattached, its fingerprint checked, the
+ * keys made again from its secret key (the server holds the killed run's
+ * evaluation keys and sent ciphertexts under it) and the journal
+ * replayed (henn_svc_client_journal). Prints its reason on failure.
+ */
+static int session_start(parties *p, const lopts *o, const henn_lr_opts *t,
+                         const henn_lr_data *tr, const henn_lr_data *te)
+{
+    size_t n = strlen(o->svc.session_file), b64len = 0, bin_len = 0, cap = 0;
+    uint8_t *bin = NULL;
+    char fp[65], *b64 = NULL;
+    json_t *j = NULL;
+    int rc = 0;
+
+    run_fingerprint(fp, o, t, tr, te);
+    if ((p->journal = malloc(n + 9)) == NULL)
+        return HENN_ENOMEM;
+    snprintf(p->journal, n + 9, "%s.journal", o->svc.session_file);
+    if (o->resume) {
+        const char *key, *f;
+        rc = cli_svc_resume_extra(&p->svc, &j, &o->svc, "lr", "ckks_sk");
+        if (rc != 0)
+            goto cleanup;
+        f = json_string_value(json_object_get(j, "fingerprint"));
+        key = json_string_value(json_object_get(j, "ckks_sk"));
+        if (f == NULL || strcmp(f, fp) != 0) {
+            fprintf(stderr, "henn lr: --resume: %s was a run on other data or options (rows, "
+                            "epochs, lr, lambda, batch, sigmoid, seed): run the same command "
+                            "again\n",
+                    o->svc.session_file);
+            rc = HENN_EINVAL;
+            goto cleanup;
+        }
+        cap = key != NULL ? strlen(key) / 4 * 3 + 3 : 0;
+        if (key == NULL || (bin = malloc(cap)) == NULL ||
+            sodium_base642bin(bin, cap, key, strlen(key), NULL, &bin_len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0)
+            rc = key == NULL || bin != NULL ? HENN_EFORMAT : HENN_ENOMEM;
+        if (rc == 0)
+            rc = henn__lr_client_train_keys(p->cli, tr->dim, t->sigmoid, bin, bin_len);
+        if (rc != 0) {
+            fprintf(stderr, "henn lr: --resume: the key in %s: %s\n", o->svc.session_file,
+                    henn_strerror(rc));
+            goto cleanup;
+        }
+        if ((rc = henn_svc_client_journal(p->svc, p->journal, 1)) != 0) {
+            fprintf(stderr, "henn lr: --resume: %s\n", henn_svc_client_error(p->svc));
+            goto cleanup;
+        }
+        henn_svc_client_transport(&p->t, p->svc);
+        if (!o->quiet)
+            fprintf(stderr, "henn lr: resuming encrypted training of session %s from %s\n",
+                    henn_svc_client_session(p->svc), p->journal);
+    } else {
+        json_t *extra = NULL;
+        rc = henn__lr_client_train_keys(p->cli, tr->dim, t->sigmoid, NULL, 0);
+        if (rc == 0)
+            rc = henn_ckks_sk_serialize(&bin, &bin_len, henn__lr_client_sk(p->cli));
+        if (rc == 0) {
+            b64len = sodium_base64_encoded_len(bin_len, sodium_base64_VARIANT_ORIGINAL);
+            if ((b64 = malloc(b64len)) == NULL)
+                rc = HENN_ENOMEM;
+        }
+        if (rc == 0) {
+            sodium_bin2base64(b64, b64len, bin, bin_len, sodium_base64_VARIANT_ORIGINAL);
+            extra = json_pack("{s:s, s:s, s:s}", "protocol", "lr", "fingerprint", fp,
+                              "ckks_sk", b64);
+            rc = extra != NULL ? cli_svc_save_extra(&o->svc, p->svc, extra) : HENN_ENOMEM;
+            wipe_json_string(json_object_get(extra, "ckks_sk"));
+            json_decref(extra);
+        }
+        if (rc == 0 && (rc = henn_svc_client_journal(p->svc, p->journal, 0)) != 0)
+            fprintf(stderr, "henn lr: %s\n", henn_svc_client_error(p->svc));
+        if (rc != 0)
+            cli_error("the session file's key and journal", rc);
+    }
+cleanup:
+    if (j != NULL) {
+        wipe_json_string(json_object_get(j, "ckks_sk"));
+        json_decref(j);
+    }
+    if (bin != NULL) {
+        henn_memzero(bin, cap > bin_len ? cap : bin_len);
+        free(bin);
+    }
+    if (b64 != NULL) {
+        henn_memzero(b64, b64len);
+        free(b64);
+    }
+    if (rc != 0 && o->resume) { /* the session stays for another try */
+        henn_svc_client_free(p->svc);
+        p->svc = NULL;
+    }
+    return rc;
 }
 
 /*
@@ -975,6 +1131,8 @@ static int cmd_train(const lopts *o)
         if (rc == 0 && (status = check_encrypted_opts(&t, &p, tr.dim, tr.rows)) != 0)
             rc = HENN_EINVAL;
         status = status == 2 ? 2 : 1;
+        if (rc == 0 && o->svc.server != NULL && o->svc.session_file != NULL)
+            rc = session_start(&p, o, &t, &tr, &te);
     }
     if (rc != 0)
         goto cleanup;
@@ -1019,6 +1177,9 @@ static int cmd_train(const lopts *o)
 
     if (o->encrypted) {
         rc = run_encrypted(&runs[1], &em, &p, o, &t, &tr, &te, &ew);
+        if (p.svc != NULL && o->resume && !o->quiet)
+            fprintf(stderr, "henn lr: the journal answered %llu messages of the killed run\n",
+                    (unsigned long long)henn__svc_client_replayed(p.svc));
         if (rc != 0)
             goto cleanup;
         runs[1].have = 1;
@@ -1033,6 +1194,7 @@ static int cmd_train(const lopts *o)
                        runs[i].mt.precision, runs[i].mt.recall, runs[i].test_rows);
         print_table(runs, 2, o, t.epochs);
     }
+    p.done = 1; /* the session's messages are over */
     if (o->model != NULL) {
         rc = save_model(o->model, runs[1].have ? &em : &pm, o, t.sigmoid, runs[1].have);
         if (rc != 0) {
@@ -1217,6 +1379,11 @@ int henn_cli_lr(int argc, char **argv)
         (o.svc.server == NULL || !o.encrypted || strcmp(argv[0], "export") == 0))
         return bad("--server (and --token, --ca, --insecure-http, --session-file) go with "
                    "train/eval --encrypted --server URL",
+                   NULL);
+    if (o.resume && (o.svc.server == NULL || o.svc.session_file == NULL ||
+                     strcmp(argv[0], "train") != 0))
+        return bad("--resume continues the training of --session-file F: it goes with train "
+                   "--encrypted --server URL --session-file F",
                    NULL);
     if (strcmp(argv[0], "train") == 0)
         return cmd_train(&o);

@@ -345,10 +345,13 @@ int cli_svc_save_private(const cli_svc_opts *so, henn_svc_client *c, const henn_
     return rc;
 }
 
-/* Read the session file, check its URL and protocol, load its key and
- * reattach to its session; *jp the file's JSON (the caller's). */
-static int resume_with_key(henn_svc_client **c, json_t **jp, const cli_svc_opts *so,
-                           henn_paillier_sk *sk, unsigned key_flags, const char *protocol)
+/* Read the session file, check its URL, protocol and key member (the
+ * Paillier key "key", or key_member of another kind), load its Paillier
+ * key when sk is not NULL and reattach to its session; *jp the file's
+ * JSON (the caller's). */
+static int resume_session(henn_svc_client **c, json_t **jp, const cli_svc_opts *so,
+                          henn_paillier_sk *sk, unsigned key_flags, const char *protocol,
+                          const char *key_member)
 {
     henn_svc_client_opts co;
     char *buf = NULL, *key = NULL;
@@ -369,7 +372,8 @@ static int resume_with_key(henn_svc_client **c, json_t **jp, const cli_svc_opts 
     if (proto == NULL && json_integer_value(json_object_get(j, "job")) >= 1)
         proto = "kdd-published"; /* a file of an older client */
     if (rc == 0 && (url == NULL || session == NULL || token == NULL ||
-                    !json_is_object(json_object_get(j, "key")) ||
+                    (sk != NULL && !json_is_object(json_object_get(j, "key"))) ||
+                    (sk == NULL && json_object_get(j, key_member) == NULL) ||
                     (strcmp(protocol, "kdd-published") == 0 &&
                      json_integer_value(json_object_get(j, "job")) < 1))) {
         fprintf(stderr, "henn: --resume: %s holds no started %s (the run stopped before it "
@@ -389,7 +393,7 @@ static int resume_with_key(henn_svc_client **c, json_t **jp, const cli_svc_opts 
         fprintf(stderr, "henn: --resume: cannot read the session file %s: %s\n",
                 so->session_file, henn_strerror(rc));
     }
-    if (rc == 0) {
+    if (rc == 0 && sk != NULL) {
         key = json_dumps(json_object_get(j, "key"), JSON_COMPACT);
         rc = key ? henn_paillier_sk_from_json(sk, key, strlen(key), key_flags) : HENN_ENOMEM;
         if (rc != 0)
@@ -422,6 +426,43 @@ static int resume_with_key(henn_svc_client **c, json_t **jp, const cli_svc_opts 
     else
         json_decref(j);
     return rc;
+}
+
+static int resume_with_key(henn_svc_client **c, json_t **jp, const cli_svc_opts *so,
+                           henn_paillier_sk *sk, unsigned key_flags, const char *protocol)
+{
+    return resume_session(c, jp, so, sk, key_flags, protocol, "key");
+}
+
+int cli_svc_save_extra(const cli_svc_opts *so, henn_svc_client *c, json_t *extra)
+{
+    json_t *j;
+    char *text = NULL;
+    int rc;
+    if (so->session_file == NULL)
+        return 0;
+    j = json_pack("{s:s, s:s, s:s}", "url", so->server, "session", henn_svc_client_session(c),
+                  "token", henn_svc_client_token(c));
+    rc = j != NULL && json_object_update(j, extra) == 0 ? 0 : HENN_ENOMEM;
+    if (rc == 0 && (text = json_dumps(j, JSON_INDENT(2))) == NULL)
+        rc = HENN_ENOMEM;
+    if (rc == 0)
+        rc = write_atomic(so->session_file, text, strlen(text));
+    if (text) {
+        henn_memzero(text, strlen(text));
+        json_text_free(text);
+    }
+    json_decref(j);
+    if (rc != 0)
+        fprintf(stderr, "henn: cannot write the session file %s: %s\n", so->session_file,
+                henn_strerror(rc));
+    return rc;
+}
+
+int cli_svc_resume_extra(henn_svc_client **c, json_t **j, const cli_svc_opts *so,
+                         const char *protocol, const char *key_member)
+{
+    return resume_session(c, j, so, NULL, 0, protocol, key_member);
 }
 
 int cli_svc_resume_job(henn_svc_client **c, const cli_svc_opts *so, uint64_t *jid,

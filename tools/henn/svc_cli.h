@@ -6,6 +6,8 @@
 #ifndef HENN_SVC_CLI_H
 #define HENN_SVC_CLI_H
 
+#include <jansson.h>
+
 #include "henn/nn.h"
 #include "henn/paillier.h"
 #include "henn/service.h"
@@ -80,6 +82,18 @@ int cli_svc_save_private(const cli_svc_opts *so, henn_svc_client *c, const henn_
                          const char *fingerprint);
 int cli_svc_resume_private(henn_svc_client **c, const cli_svc_opts *so, henn_paillier_sk *sk,
                            unsigned key_flags, const char *fingerprint);
+
+/* Another protocol's resumable run (henn lr train --session-file F,
+ * --resume): cli_svc_save_extra rewrites F (0600, atomically) with the
+ * URL, session, token and the members of extra (the caller's: its key,
+ * "protocol", fingerprint); nothing without --session-file.
+ * cli_svc_resume_extra reads F back, checks its URL, its "protocol" and
+ * that it has key_member, and reattaches to the session; *j: F's JSON
+ * (json_decref it; wipe the key's text). Both print their reason on
+ * failure; *c is NULL then. */
+int cli_svc_save_extra(const cli_svc_opts *so, henn_svc_client *c, json_t *extra);
+int cli_svc_resume_extra(henn_svc_client **c, json_t **j, const cli_svc_opts *so,
+                         const char *protocol, const char *key_member);
 
 /* cli_svc_model: the session's result as a model (kdd-private). */
 int cli_svc_model(henn_nn_model *m, henn_svc_client *c);
