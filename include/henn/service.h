@@ -79,8 +79,11 @@ typedef struct henn_svc_server henn_svc_server;
  *  tokens_file:   optional; one hex token per line; when given, creating a
  *                 session needs "Authorization: Bearer <one of them>".
  *  threads:       HTTP worker threads (default 4).
- *  party_threads: threads each party may use for its homomorphic work
- *                 (default 1).
+ *  party_threads: threads each session's party may use for its
+ *                 homomorphic work (default and 0: the online CPUs, at
+ *                 most 8, as the in-process CLI uses every core; at most
+ *                 `threads` requests use them at once). The results do
+ *                 not depend on it.
  *  max_body:      largest request body in bytes (default 256 MiB); larger:
  *                 413 before the body is read.
  *  session_quota: bytes a session may store (default 4 GiB); beyond: 507.

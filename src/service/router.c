@@ -523,7 +523,8 @@ int henn__svc_core_open(henn_svc_server *s, const henn_svc_server_opts *o)
     if (s->data_dir == NULL)
         return HENN_ENOMEM;
     s->o.data_dir = s->data_dir;
-    s->party.threads = o->party_threads;
+    s->party.threads =
+        o->party_threads != 0 ? o->party_threads : henn__svc_party_threads_default();
     pthread_mutex_init(&s->lock, NULL);
     if (o->tokens_file != NULL) {
         rc = read_tokens(s, o->tokens_file);

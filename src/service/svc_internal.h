@@ -16,6 +16,11 @@
 
 /* ---------------------------------------------------------------- parties */
 
+/* The default of henn_svc_server_opts.party_threads (also what 0 means):
+ * the online CPUs, at most HENN__SVC_PARTY_THREADS_CAP (opts.c). */
+#define HENN__SVC_PARTY_THREADS_CAP 8u
+unsigned henn__svc_party_threads_default(void);
+
 /* What a party is built with: threads for its homomorphic work and the
  * test-only acceptance of small keys and insecure parameters. */
 typedef struct henn__svc_party_opts {

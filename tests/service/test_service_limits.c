@@ -927,6 +927,12 @@ static void test_defaults(void)
     CHECK_EQ_INT(o.max_polls, 256);
     CHECK_EQ_INT(o.max_polls_per_ip, 0);
     CHECK_EQ_INT(o.durable, 0);
+    {
+        /* Party threads: the online CPUs, at most 8 (it was 1). */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned want = n < 1 ? 1u : n > 8 ? 8u : (unsigned)n;
+        CHECK_EQ_INT(o.party_threads, want);
+    }
     CHECK_EQ_INT(o.max_body_memory, (size_t)1 << 30);
     CHECK_EQ_INT(o.max_sessions_per_token, 256);
     CHECK_EQ_INT(o.min_body_rate, 16384);
@@ -934,8 +940,12 @@ static void test_defaults(void)
     o.max_conns = o.header_timeout_s = o.max_uploads_per_session = 0;
     o.max_polls_per_session = o.max_polls = 0;
     o.max_body_memory = 0;
+    o.party_threads = 0;
     srv_start(&v, &o);
     if (v.s != NULL) {
+        henn_svc_server_opts d;
+        henn_svc_server_opts_default(&d);
+        CHECK_EQ_INT(v.s->party.threads, d.party_threads);
         CHECK_EQ_INT(v.s->o.max_uploads_per_session, 4);
         CHECK_EQ_INT(v.s->o.max_polls, 256);
         CHECK_EQ_INT(v.s->o.max_polls_per_ip, 32);
