@@ -910,10 +910,6 @@ int henn_svc_client_journal(henn_svc_client *c, const char *path, int replay)
         }
         off = next;
     }
-    if (rc == 0 && ftruncate(fd, off) != 0) {
-        set_error(c, "cannot truncate the journal %s: %s", path, strerror(errno));
-        rc = HENN_EIO;
-    }
     /* The server handled everything the journal answered, and perhaps
      * the request in flight at the kill; nothing else. */
     if (rc == 0 && c->seq != done && !(pend != 0 && c->seq == pend)) {
@@ -923,6 +919,12 @@ int henn_svc_client_journal(henn_svc_client *c, const char *path, int replay)
                   (unsigned long long)c->seq, (unsigned long long)done,
                   pend != 0 ? " (one more in flight)" : "");
         rc = HENN_EPROTO;
+    }
+    /* The torn tail dropped only from a journal that resumes: a refused
+     * one is left as it was (its records after damage kept to inspect). */
+    if (rc == 0 && ftruncate(fd, off) != 0) {
+        set_error(c, "cannot truncate the journal %s: %s", path, strerror(errno));
+        rc = HENN_EIO;
     }
     if (rc != 0) {
         close(fd);
