@@ -339,7 +339,10 @@ HENN_API void henn_svc_client_transport(henn_transport *t, henn_svc_client *c);
  * hold, or lost some it does), HENN_ENOMEM. Afterwards the transport's
  * calls also return HENN_EIO when a record cannot be written (the message
  * then counts as not sent) and HENN_EPROTO when the caller's request is
- * not the journal's. Not thread-safe (as the client).
+ * not the journal's. The journal is locked (flock) until the client is
+ * freed or killed: a second client on it gets HENN_EIO ("in use") before
+ * it reads, truncates or sends anything; a journal that the checks refuse
+ * is left as it was. Not thread-safe (as the client).
  */
 HENN_API HENN_NODISCARD int henn_svc_client_journal(henn_svc_client *c, const char *path,
                                                     int replay);

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -860,12 +861,22 @@ int henn_svc_client_journal(henn_svc_client *c, const char *path, int replay)
     if (c == NULL || path == NULL || c->session[0] == '\0' || c->jfd >= 0)
         return HENN_EINVAL;
     fd = open(path, replay ? O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC
-                           : O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                           : O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
               0600);
     if (fd < 0 || fchmod(fd, 0600) != 0) {
         set_error(c, "cannot open the journal %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
+        return HENN_EIO;
+    }
+    /* One client per journal (locked until the client is freed or
+     * killed): a second --resume would send other bytes under the same
+     * seqs and interleave its records. Truncated only once locked. */
+    if ((flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) ||
+        (!replay && ftruncate(fd, 0) != 0)) {
+        set_error(c, "cannot open the journal %s: %s", path,
+                  errno == EWOULDBLOCK ? "it is in use by another client" : strerror(errno));
+        close(fd);
         return HENN_EIO;
     }
     c->jfd = fd;

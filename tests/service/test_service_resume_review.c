@@ -26,7 +26,8 @@
  *      leaves the owner never exceed the budget, whatever seqs and bytes
  *      the server sends;
  *  (e) the journal: 0600 whatever the umask and an old file's mode, no
- *      symbolic link followed (its target untouched), no token inside.
+ *      symbolic link followed (its target untouched), no token inside;
+ *      a second client on a journal in use refused (it is locked).
  */
 #include "../test.h"
 
@@ -620,6 +621,44 @@ static void test_damaged(fake *f, const char *path, const uint8_t *base, size_t 
     free(j);
 }
 
+/* Two clients on one journal at once (--resume run twice, or a resume
+ * while the killed-looking client still runs): the second is refused
+ * before it replays or sends anything, so the server never gets two
+ * encryptions under one seq and the journal's records never interleave. */
+static void test_two_at_once(fake *f, const char *path, const uint8_t *base, size_t blen) {
+    henn_svc_client_opts o;
+    henn_svc_client *a = NULL, *b = NULL;
+    henn_transport ta;
+    uint8_t *r = NULL, *now;
+    size_t rl = 0, i, nl = 0;
+
+    spit(path, base, blen);
+    fake_set(f, 4, M[3], MLEN);
+    opts(&o, f);
+    CHECK_OK(henn_svc_client_resume(&a, &o, SID, TOK));
+    CHECK_OK(henn_svc_client_journal(a, path, 1));
+    CHECK_OK(henn_svc_client_resume(&b, &o, SID, TOK));
+    CHECK_RC(henn_svc_client_journal(b, path, 1), HENN_EIO);
+    CHECK(strstr(henn_svc_client_error(b), "in use") != NULL);
+    CHECK_RC(henn_svc_client_journal(b, path, 0), HENN_EIO); /* nor truncated */
+    now = slurp(path, &nl);
+    CHECK(now != NULL && nl == blen && memcmp(now, base, blen) == 0);
+    free(now);
+    henn_svc_client_transport(&ta, a);
+    for (i = 0; i < 5; i++) {
+        CHECK_OK(call(&ta, i < 4 ? M2[i] : M[4], MLEN, &r, &rl));
+        free(r);
+        r = NULL;
+    }
+    CHECK_EQ_INT(f->posts, 1);
+    henn_svc_client_free(b);
+    b = NULL;
+    henn_svc_client_free(a); /* the lock goes with the client */
+    CHECK_OK(henn_svc_client_resume(&b, &o, SID, TOK));
+    CHECK_OK(henn_svc_client_journal(b, path, 1));
+    henn_svc_client_free(b);
+}
+
 /* (d) The published job's owner record across kill/resume cycles. */
 static henn_paillier_pk PK;
 static henn_paillier_sk SK;
@@ -848,6 +887,7 @@ int main(void) {
         test_seq_claims(&f, path, base, blen, st);
         test_damaged(&f, path, base, blen, st, nrec);
         test_file(&f, dir, base, blen);
+        test_two_at_once(&f, path, base, blen);
     }
     fake_stop(&f);
     free(base);
