@@ -37,7 +37,13 @@
  *  {"bench":"service","workload":"kdd_published_train","rows":...,
  *   "epochs":...,"requests":...,"ratio":...,"cpu_ratio":...,
  *   "overhead_ms_per_request":...,"inproc_upload_s":...,"https_upload_s":...,
- *   "same_model":true,...}
+ *   "same_model":true,"inproc_masks":"fresh",...}
+ * inproc_masks: "fresh" (the in-process trainer's own r^n, drawn in
+ * whole 8-lane groups with the spare values kept for the next request) or,
+ * with HENN_BENCH_SEEDED=1 in the environment, "seeded" (the job's masks,
+ * henn__trainer_set_mask_key: each request's 41 values drawn from its own
+ * key, 5 groups of 8 and one value alone), which tells the cost of the
+ * seeded masks apart from the service's.
  * Then the load: `clients` sessions of encrypted inference (112 records
  * each, one owner thread per client) and `trainings` sessions of private
  * training run at once against the same server; every prediction must
@@ -370,6 +376,12 @@ static int load(const henn_svc_client_opts *co, const henn_nn_model *init,
  * creation and the owner are outside. Every rep's model is compared with
  * the first in-process one (the session's "release_model": true).
  */
+/* Seeded masks (src/protocol/trainer.c; the service's jobs set them at
+ * the job's start, parties.c): HENN_BENCH_SEEDED=1 gives the in-process
+ * run the job's seeded masks under a fixed key, so the remaining
+ * difference is the service's. */
+void henn__trainer_set_mask_key(henn_trainer *t, const uint8_t *key, uint64_t ctr);
+
 static int published(const henn_svc_client_opts *co, const henn_nn_model *init,
                      const henn_nn_opts *nn, const henn_paillier_sk *sk,
                      const henn_proto_params *p, const float *X, const uint8_t *y, size_t rows,
@@ -384,7 +396,11 @@ static int published(const henn_svc_client_opts *co, const henn_nn_model *init,
     size_t want_len = 0, r, e, same = 0, requests;
     char la[128];
     int rc = t_in && t_net && c_in && c_net && u_in && u_net && loss ? 0 : HENN_ENOMEM;
+    const char *sv = getenv("HENN_BENCH_SEEDED");
+    int seeded = sv != NULL && sv[0] == '1';
+    uint8_t seed_key[32];
 
+    memset(seed_key, 7, sizeof(seed_key));
     for (r = 0; r < 2 * reps && rc == 0; r++) {
         int net = (int)(r % 2);
         henn_svc_client *c = NULL;
@@ -419,6 +435,8 @@ static int published(const henn_svc_client_opts *co, const henn_nn_model *init,
         c0 = cpu_now();
         if (rc == 0 && !net) {
             henn_transport_to_owner(&to_o, owner);
+            if (seeded) /* the job's seeded masks, in process */
+                henn__trainer_set_mask_key(trn, seed_key, 0);
             for (e = 0; e < epochs && rc == 0; e++)
                 rc = henn_trainer_train_epoch(trn, &to_o, 7 + e, NULL, NULL, &loss[e]);
         }
@@ -464,13 +482,14 @@ static int published(const henn_svc_client_opts *co, const henn_nn_model *init,
                "\"%s_wall_s\":%.3f,\"inproc_cpu_s\":%.3f,\"%s_cpu_s\":%.3f,\"cpu_ratio\":%.3f,"
                "\"overhead_ms_per_request\":%.2f,\"cpu_overhead_ms_per_request\":%.2f,"
                "\"inproc_upload_s\":%.3f,\"%s_upload_s\":%.3f,\"same_model\":%s,"
-               "\"transport\":\"%s\",\"load1_start\":%.2f,\"load1_end\":%.2f,"
+               "\"inproc_masks\":\"%s\",\"transport\":\"%s\",\"load1_start\":%.2f,\"load1_end\":%.2f,"
                "\"loadavg\":\"%s\"}\n",
                rows, epochs, reps, threads, requests, (double)(rows * epochs) / ti, transport,
                (double)(rows * epochs) / tn, ti / tn, ti, transport, tn, ci, transport, cn,
                cn / ci, 1e3 * (tn - ti) / (double)requests, 1e3 * (cn - ci) / (double)requests,
                median(u_in, reps), transport, median(u_net, reps),
-               same == 2 * reps ? "true" : "false", transport, l1_start, load1(), la);
+               same == 2 * reps ? "true" : "false", seeded ? "seeded" : "fresh", transport,
+               l1_start, load1(), la);
         fflush(stdout);
         if (same != 2 * reps) {
             fprintf(stderr, "bench_service: kdd_published_train: a model differs from the "
