@@ -8,13 +8,16 @@
 # one in flight sent again with its journaled bytes) and finishes with a
 # model file byte-identical to the in-process run with the same seed.
 # Refusals: another seed (fingerprint), a journal behind the server, a
-# file that is not a journal.
+# file that is not a journal. A stale temporary copy of F (a run killed
+# while rewriting F) is removed when a run writes F or --resume reads it,
+# and nothing else beside it.
 # Every server this script starts is stopped on exit (trap).
 set -u
 HENN=${1:?usage: test_kdd_private_service.sh path/to/henn}
 dir=$(mktemp -d)
 srv_pid=
 cli_pid=
+lock_pid=
 stop_server() {
     if [ -n "$srv_pid" ]; then
         kill "$srv_pid" 2>/dev/null
@@ -22,7 +25,8 @@ stop_server() {
     fi
     srv_pid=
 }
-trap 'stop_server; [ -n "$cli_pid" ] && kill -9 "$cli_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'stop_server; [ -n "$cli_pid" ] && kill -9 "$cli_pid" 2>/dev/null
+      [ -n "$lock_pid" ] && kill "$lock_pid" 2>/dev/null; rm -rf "$dir"' EXIT
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -90,6 +94,56 @@ kdd=(kdd train --encrypted --protocol private --features intcode --rows 224 --te
     ok || { bad "in-process private run"; cat local.err >&2; }
 
 messages() { grep -c 'POST /v1/sessions/{id}/messages/{seq} 200' serve.log; }
+
+# Stale temporary copies of F (sess.json.henn-tmp-XXXXXX, left by a run
+# killed while it rewrote F) are removed when a run starts (writing F, or
+# reading it for --resume); nothing else is: other lengths or characters,
+# another file's temporaries, a symlink (and its target), a directory, a
+# file of another user, one a live writer holds locked (flock).
+plant_temps() {
+    rm -rf sess.json.henn-tmp-* other.json.henn-tmp-* sess.json.backup target.txt
+    printf '{"key": "stale %s"}' "$1" >"sess.json.henn-tmp-$1"
+    chmod 600 "sess.json.henn-tmp-$1"
+    echo keep >sess.json.henn-tmp-Ab12C
+    echo keep >sess.json.henn-tmp-Ab12Cd7
+    echo keep >sess.json.henn-tmp-Ab_2Cd
+    echo keep >sess.json.backup
+    echo keep >other.json.henn-tmp-Ab12Cd
+    echo target >target.txt
+    ln -s target.txt sess.json.henn-tmp-Ln12Cd
+    mkdir sess.json.henn-tmp-Dr12Cd
+    echo keep >sess.json.henn-tmp-Lk12Cd
+    if [ "$(id -u)" = 0 ]; then echo keep >sess.json.henn-tmp-Us12Cd; chown 65534 sess.json.henn-tmp-Us12Cd; fi
+    rm -f locked
+    python3 -c 'import fcntl, time
+f = open("sess.json.henn-tmp-Lk12Cd")
+fcntl.flock(f, fcntl.LOCK_EX)
+open("locked", "w").close()
+time.sleep(300)' </dev/null >/dev/null 2>&1 &
+    lock_pid=$!
+    for i in $(seq 1 100); do
+        [ -e locked ] && break
+        sleep 0.05
+    done
+}
+check_temps() { # $1: the stale one's suffix, $2: what ran
+    kill "$lock_pid" 2>/dev/null
+    wait "$lock_pid" 2>/dev/null
+    lock_pid=
+    [ ! -e "sess.json.henn-tmp-$1" ] && ok || bad "$2: the stale temporary of F is removed"
+    grep -q "removed sess.json.henn-tmp-$1" "$3" && ok || bad "$2: the removal is reported"
+    local kept=0 f
+    for f in sess.json.henn-tmp-Ab12C sess.json.henn-tmp-Ab12Cd7 sess.json.henn-tmp-Ab_2Cd \
+        sess.json.backup other.json.henn-tmp-Ab12Cd sess.json.henn-tmp-Lk12Cd; do
+        [ "$(cat "$f" 2>/dev/null)" = keep ] && kept=$((kept + 1)) || echo "lost: $f" >&2
+    done
+    [ "$kept" -eq 6 ] && [ -L sess.json.henn-tmp-Ln12Cd ] && [ "$(cat target.txt)" = target ] &&
+        [ -d sess.json.henn-tmp-Dr12Cd ] && ok || bad "$2: files that are not F's stale temporaries stay"
+    if [ "$(id -u)" = 0 ]; then
+        [ -e sess.json.henn-tmp-Us12Cd ] && ok || bad "$2: another user's file stays"
+    fi
+}
+plant_temps St12Cd
 before=$(messages)
 "$HENN" "${kdd[@]}" --model resumed.model --json resumed.json --server "$url" \
     --session-file sess.json >kill.out 2>kill.err &
@@ -112,12 +166,16 @@ seq=$(server_seq)
 [ "$held" -ge 5 ] && [ "$seq" -ge "$held" ] && [ "$seq" -le $((held + 1)) ] && ok ||
     bad "the journal holds the messages before the kill ($held, the server at $seq)"
 cp sess.json.journal journal.bak
+check_temps St12Cd "the first run (writing F)" kill.err
 
 # Refused: another seed (other messages), and a journal behind the server.
+# The refused --resume only reads F: it removes F's stale temporaries too.
+plant_temps Rd34Ef
 "$HENN" kdd train --encrypted --protocol private --features intcode --rows 224 --test-rows 500 \
     --infer-rows 20 --epochs 2 --seed 6 --server "$url" --session-file sess.json --resume \
     >/dev/null 2>err.txt && bad "--resume with another seed" ||
     { grep -q 'other data or options' err.txt && ok || bad "--resume, another seed: message"; }
+check_temps Rd34Ef "--resume (reading F)" err.txt
 python3 journal.py behind sess.json.journal "$seq"
 "$HENN" "${kdd[@]}" --server "$url" --session-file sess.json --resume >/dev/null 2>err.txt &&
     bad "--resume with a journal behind the server" ||

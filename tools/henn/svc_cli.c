@@ -1,5 +1,6 @@
 /* The client side of `henn ... --server URL` (svc_cli.h, docs/SERVICE.md). */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +90,7 @@ static void json_text_free(char *text)
 }
 
 static int write_atomic(const char *path, const char *text, size_t len);
+static size_t remove_stale_temps(const char *path);
 
 static int write_session_file(const cli_svc_opts *so, henn_svc_client *c)
 {
@@ -114,6 +117,8 @@ int cli_svc_open(henn_svc_client **c, const cli_svc_opts *so, const char *protoc
     int rc;
 
     *c = NULL;
+    if (so->session_file != NULL)
+        (void)remove_stale_temps(so->session_file);
     memset(&co, 0, sizeof(co));
     if (so->token_file != NULL && (token = read_token(so->token_file)) == NULL)
         return HENN_EINVAL;
@@ -196,24 +201,33 @@ int cli_svc_open_kdd_private(henn_svc_client **c, const cli_svc_opts *so,
     return rc;
 }
 
-/* path's text replaced atomically: a new file beside it (mkstemp: 0600,
- * O_EXCL), written and fsync'ed, renamed over path, the directory
- * fsync'ed. A kill at any point leaves the old file or the new one. */
+/* The name of a temporary copy of F: F TEMP_SUFFIX and the 6 characters
+ * mkstemp replaces (letters and digits). */
+#define TEMP_SUFFIX ".henn-tmp-"
+#define TEMP_RANDOM 6
+
+/* path's text replaced atomically: a new file beside it (mkstemp of
+ * path TEMP_SUFFIX XXXXXX: 0600, O_EXCL), locked (flock) while it
+ * exists, written and fsync'ed, renamed over path, the directory
+ * fsync'ed. A kill at any point leaves the old file or the new one, and
+ * perhaps the temporary (then unlocked), which remove_stale_temps
+ * removes at the next start. */
 static int write_atomic(const char *path, const char *text, size_t len)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8), *dir, *slash;
+    size_t plen = strlen(path), tlen = plen + sizeof(TEMP_SUFFIX) - 1 + TEMP_RANDOM;
+    char *tmp = malloc(tlen + 1), *dir, *slash;
     int fd, rc = 0;
     if (tmp == NULL)
         return HENN_ENOMEM;
     memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".XXXXXX", 8);
+    memcpy(tmp + plen, TEMP_SUFFIX "XXXXXX", sizeof(TEMP_SUFFIX) - 1 + TEMP_RANDOM + 1);
     fd = mkstemp(tmp);
     if (fd < 0) {
         free(tmp);
         return HENN_EIO;
     }
-    if (fchmod(fd, 0600) != 0)
+    /* held until close: a concurrent start leaves a live temporary alone */
+    if (flock(fd, LOCK_EX) != 0 || fchmod(fd, 0600) != 0)
         rc = HENN_EIO;
     while (rc == 0 && len > 0) {
         ssize_t w = write(fd, text, len);
@@ -228,12 +242,12 @@ static int write_atomic(const char *path, const char *text, size_t len)
     }
     if (rc == 0 && fsync(fd) != 0)
         rc = HENN_EIO;
-    if (close(fd) != 0 && rc == 0)
-        rc = HENN_EIO;
     if (rc == 0 && rename(tmp, path) != 0)
         rc = HENN_EIO;
     if (rc != 0)
         unlink(tmp);
+    if (close(fd) != 0 && rc == 0)
+        rc = HENN_EIO;
     /* the rename itself made durable */
     memcpy(tmp, path, plen + 1);
     slash = strrchr(tmp, '/');
@@ -245,6 +259,78 @@ static int write_atomic(const char *path, const char *text, size_t len)
     }
     free(tmp);
     return rc;
+}
+
+/* Is name base TEMP_SUFFIX and TEMP_RANDOM letters or digits (a
+ * temporary copy of the file named base)? */
+static int is_temp_of(const char *name, const char *base)
+{
+    size_t blen = strlen(base), slen = sizeof(TEMP_SUFFIX) - 1, i;
+    if (strlen(name) != blen + slen + TEMP_RANDOM || strncmp(name, base, blen) != 0 ||
+        strncmp(name + blen, TEMP_SUFFIX, slen) != 0)
+        return 0;
+    for (i = blen + slen; name[i] != '\0'; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Remove the temporary copies of path (path TEMP_SUFFIX XXXXXX, see
+ * write_atomic) that an earlier run killed between writing and renaming
+ * left beside it: each holds the session's token and perhaps the secret
+ * key. Only a regular file (not a symlink, checked on the open file
+ * too), owned by our effective user and not locked (a live writer holds
+ * its lock until the rename) is unlinked; nothing else in the directory
+ * is touched, and no file is overwritten (a hard link's other names keep
+ * their data). Best effort: a directory that cannot be read is left. The
+ * number removed, each named on stderr. */
+static size_t remove_stale_temps(const char *path)
+{
+    char *dir = strdup(path), *slash;
+    const char *base;
+    DIR *d;
+    struct dirent *e;
+    size_t removed = 0;
+    if (dir == NULL)
+        return 0;
+    slash = strrchr(dir, '/');
+    base = slash == NULL ? path : path + (slash - dir) + 1;
+    if (slash != NULL)
+        slash[slash == dir ? 1 : 0] = '\0'; /* "/F": the root */
+    if (*base == '\0' || (d = opendir(slash == NULL ? "." : dir)) == NULL) {
+        free(dir);
+        return 0;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct stat a, b;
+        int fd;
+        if (!is_temp_of(e->d_name, base))
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &a, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(a.st_mode) ||
+            a.st_uid != geteuid())
+            continue;
+        fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &b) == 0 && S_ISREG(b.st_mode) && b.st_uid == geteuid() &&
+            b.st_dev == a.st_dev && b.st_ino == a.st_ino && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            fstatat(dirfd(d), e->d_name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+            a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0) {
+            removed++;
+            fprintf(stderr,
+                    "henn: removed %s%s%s, a temporary copy of the session file that a killed "
+                    "run left\n",
+                    slash == NULL ? "" : dir, slash == NULL || slash == dir ? "" : "/",
+                    e->d_name);
+        }
+        close(fd);
+    }
+    closedir(d);
+    free(dir);
+    return removed;
 }
 
 /* The session file (0600, atomic) with the owner's secret key: url,
@@ -362,6 +448,7 @@ static int resume_session(henn_svc_client **c, json_t **jp, const cli_svc_opts *
 
     *c = NULL;
     *jp = NULL;
+    (void)remove_stale_temps(so->session_file);
     rc = cli_read_file(&buf, &len, so->session_file);
     if (rc == 0 && (j = json_loadb(buf, len, 0, NULL)) == NULL)
         rc = HENN_EFORMAT;

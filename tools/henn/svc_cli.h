@@ -38,7 +38,11 @@ int cli_svc_parse(cli_svc_opts *so, const char *a, const char *v);
 /*
  * cli_svc_open: create a session for protocol with config (a JSON object
  * as text) on so->server; prints "henn: server: <reason>" on failure and
- * returns its code. Writes so->session_file (0600) when set.
+ * returns its code. Writes so->session_file (0600) when set, after
+ * removing the stale temporary copies of it (F.henn-tmp-XXXXXX) that a
+ * run killed while rewriting F left (regular files of ours, unlocked;
+ * named on stderr); the --resume functions below do the same before
+ * they read F.
  */
 int cli_svc_open(henn_svc_client **c, const cli_svc_opts *so, const char *protocol,
                  const char *config_json);
