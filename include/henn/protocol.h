@@ -175,6 +175,23 @@ HENN_API void henn_owner_free(henn_owner *o);
  */
 HENN_API void henn_owner_set_decrypt_budget(henn_owner *o, uint64_t max);
 
+/*
+ * henn_owner_resume_decrypt_budget: the budget of an owner restarted in
+ * the middle of a job (a client killed and resumed): max in total, as
+ * for henn_owner_set_decrypt_budget, of which used ciphertexts were
+ * decrypted before the restart (henn_svc_answers_decrypted of the
+ * restored record). With max != 0 and used >= max the budget is spent:
+ * the owner refuses every DECRYPT request (HENN_EPROTO, sent as an ERROR
+ * message) and decrypts nothing. henn_owner_set_decrypt_budget cannot say
+ * that (its 0 means no limit). The owner's stats (decryptions) still
+ * count this process's decryptions only.
+ * henn_owner_decrypt_left: the ciphertexts the owner will still decrypt
+ * for DECRYPT requests (0: the budget is spent; UINT64_MAX: no budget).
+ * Not thread-safe (one thread per owner).
+ */
+HENN_API void henn_owner_resume_decrypt_budget(henn_owner *o, uint64_t max, uint64_t used);
+HENN_API uint64_t henn_owner_decrypt_left(const henn_owner *o);
+
 /* henn_owner_stats: the owner's counters. */
 HENN_API void henn_owner_stats(henn_proto_stats *s, const henn_owner *o);
 

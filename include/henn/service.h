@@ -409,9 +409,10 @@ HENN_API void henn_svc_answers_counts(const henn_svc_answers *a, uint64_t *repea
  *  each henn_owner_handle), across restarts when restored.
  * henn_svc_answers_set_budget: refuse new requests (HENN_EPROTO, nothing
  *  decrypted) once decrypted reaches budget (0: no limit). A restored
- *  record keeps its count; the caller gives the owner the rest of its
- *  budget (henn_owner_set_decrypt_budget), which the owner checks per
- *  request. Not serialized: set it again after a restore.
+ *  record keeps its count; the caller gives the owner the same budget
+ *  and that count (henn_owner_resume_decrypt_budget), which the owner
+ *  checks per request: a spent budget is refused by both. Not
+ *  serialized: set it again after a restore.
  * henn_svc_answers_set_hook: saved(user, a) after each new answer is
  *  recorded and before henn_svc_answers_handle returns it; a nonzero
  *  return is the handle's (the response is wiped, not sent). Write the

@@ -16,7 +16,10 @@ struct henn_owner {
     henn_paillier_sk sk; /* sk.pk carries the public fixed-base table when crt is NULL */
     struct henn__paillier_fbcrt *crt; /* the key holder's tables (DJN noise via the CRT) */
     henn_batch_opts opts;
-    uint64_t budget, served; /* ciphertexts decrypted for DECRYPT requests */
+    /* ciphertexts the owner may decrypt for DECRYPT requests in total (0:
+     * no limit) and has decrypted, across restarts when restored: the
+     * budget is spent when served reaches a nonzero budget */
+    uint64_t budget, served;
     henn_proto_stats st;
 };
 
@@ -63,6 +66,19 @@ void henn_owner_free(henn_owner *o)
 void henn_owner_set_decrypt_budget(henn_owner *o, uint64_t max)
 {
     o->budget = max;
+}
+
+void henn_owner_resume_decrypt_budget(henn_owner *o, uint64_t max, uint64_t used)
+{
+    o->budget = max;
+    o->served = used;
+}
+
+uint64_t henn_owner_decrypt_left(const henn_owner *o)
+{
+    if (o->budget == 0)
+        return UINT64_MAX;
+    return o->served < o->budget ? o->budget - o->served : 0;
 }
 
 void henn_owner_stats(henn_proto_stats *s, const henn_owner *o)
@@ -329,8 +345,8 @@ static int handle_decrypt(henn_owner *o, henn__rbuf *r, uint8_t **resp, size_t *
     count = henn__rbuf_u32(r);
     if (r->err != 0 || count == 0 || count > (r->len - r->pos) / (2 * nb))
         return HENN_EFORMAT;
-    if (o->budget != 0 && (o->served > o->budget || count > o->budget - o->served))
-        return HENN_EPROTO;
+    if (count > henn_owner_decrypt_left(o))
+        return HENN_EPROTO; /* beyond the budget, or the budget spent */
     rc = decrypt_rest(o, r, count, &pt);
     if (rc != 0)
         return rc;

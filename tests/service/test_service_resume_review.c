@@ -24,7 +24,9 @@
  *  (d) the published job's owner record across kill/resume cycles (the
  *      CLI's restore and budget logic): the ciphertexts whose decryption
  *      leaves the owner never exceed the budget, whatever seqs and bytes
- *      the server sends;
+ *      the server sends; a restored owner whose budget is spent refuses
+ *      by itself (henn_owner_resume_decrypt_budget: it was given the whole
+ *      budget back, the record's refusal the only one: fixed);
  *  (e) the journal: 0600 whatever the umask and an old file's mode, no
  *      symbolic link followed (its target untouched), no token inside;
  *      a second client on a journal in use refused (it is locked).
@@ -713,7 +715,7 @@ static void restart(henn_svc_answers **a, henn_owner **o, uint64_t budget) {
     if (*a == NULL || *o == NULL)
         return;
     used = henn_svc_answers_decrypted(*a);
-    henn_owner_set_decrypt_budget(*o, used < budget ? budget - used : budget);
+    henn_owner_resume_decrypt_budget(*o, budget, used);
     henn_svc_answers_set_budget(*a, budget);
     henn_svc_answers_set_hook(*a, save_hook, NULL);
 }
@@ -786,6 +788,45 @@ static void test_published_budget(void) {
     CHECK_OK(handle(a, o, 7, q[6], ql[6], 2)); /* the honest repeat */
     CHECK_EQ_INT(decs(o), 0);
     CHECK_EQ_INT(SENT, B);
+    /* The restored owner refuses by itself, whatever the record does (a
+     * spent budget was once given back whole to the owner, the record's
+     * refusal the only one): an ERROR message, nothing decrypted. */
+    if (o != NULL) {
+        CHECK_EQ_INT(henn_owner_decrypt_left(o), 0);
+        CHECK_OK(henn_owner_handle(o, ev[5], evl[5], &r, &rl));
+        CHECK_EQ_INT(henn_msg_type(r, rl), HENN_MSG_ERROR);
+        CHECK_EQ_INT(decs(o), 0);
+        free(r);
+        r = NULL;
+        rl = 0;
+    }
+    /* The rest of a budget: 10 of 12 used leaves 2, then it is spent;
+     * more used than the budget (a smaller --decrypt-budget on resume)
+     * is spent too. */
+    henn_owner_free(o);
+    o = NULL;
+    CHECK_OK(henn_owner_new(&o, &SK, NULL));
+    if (o != NULL) {
+        henn_owner_resume_decrypt_budget(o, B, 10);
+        CHECK_EQ_INT(henn_owner_decrypt_left(o), 2);
+        CHECK_OK(henn_owner_handle(o, big, bigl, &r, &rl)); /* 10 over the rest */
+        CHECK_EQ_INT(henn_msg_type(r, rl), HENN_MSG_ERROR);
+        free(r);
+        CHECK_OK(henn_owner_handle(o, ev[6], evl[6], &r, &rl));
+        CHECK_EQ_INT(henn_msg_type(r, rl), HENN_MSG_PLAIN);
+        free(r);
+        CHECK_EQ_INT(henn_owner_decrypt_left(o), 0);
+        CHECK_OK(henn_owner_handle(o, ev[5], evl[5], &r, &rl));
+        CHECK_EQ_INT(henn_msg_type(r, rl), HENN_MSG_ERROR);
+        free(r);
+        CHECK_EQ_INT(decs(o), 2);
+        henn_owner_resume_decrypt_budget(o, 4, 7);
+        CHECK_EQ_INT(henn_owner_decrypt_left(o), 0);
+        henn_owner_resume_decrypt_budget(o, 0, 7); /* no budget */
+        CHECK(henn_owner_decrypt_left(o) == UINT64_MAX);
+        r = NULL;
+        rl = 0;
+    }
     /* a record older than the window: refused, nothing decrypted */
     if (a != NULL && o != NULL) {
         CHECK_RC(henn_svc_answers_handle(a, o, 0, q[1], ql[1], &r, &rl), HENN_EINVAL);

@@ -1081,11 +1081,18 @@ static int run_encrypted(run *en, const kopts *o, henn_nn_model *init, const hen
     }
     henn_owner_set_decrypt_budget(owner, budget);
     if (answers != NULL && budget != 0) {
-        /* --resume: the budget goes on from what the killed client used
-         * (the record refuses new requests once it is spent) */
+        /* --resume: the budget goes on from what the killed client used;
+         * once it is spent the owner itself refuses every new request
+         * (and the record before it) */
         uint64_t used = henn_svc_answers_decrypted(answers);
-        henn_owner_set_decrypt_budget(owner, used < budget ? budget - used : budget);
-        if (!o->quiet)
+        henn_owner_resume_decrypt_budget(owner, budget, used);
+        if (henn_owner_decrypt_left(owner) == 0)
+            fprintf(stderr,
+                    "henn kdd: the owner's decryption budget is spent: %llu of %llu "
+                    "ciphertexts decrypted before the restart; it decrypts nothing more "
+                    "(--decrypt-budget)\n",
+                    (unsigned long long)used, (unsigned long long)budget);
+        else if (!o->quiet)
             fprintf(stderr,
                     "henn kdd: the owner's record: %llu of %llu ciphertexts decrypted before "
                     "the restart\n",
