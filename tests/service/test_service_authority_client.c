@@ -13,15 +13,10 @@
  */
 #include "../test.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "fake_http.h"
 #include "henn/henn.h"
 #include "henn/service.h"
 
@@ -40,46 +35,16 @@ typedef struct fake_cfg {
 } fake_cfg;
 
 typedef struct fake {
-    int lfd, stop;
-    uint16_t port;
+    fake_http srv;
     fake_cfg cfg;
     unsigned creates, polls, answers;
-    pthread_t th;
 } fake;
 
-static void send_all(int fd, const void *buf, size_t len)
+static void fake_answer(void *user, int fd, const char *req, size_t req_len)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        p += k;
-        len -= (size_t)k;
-    }
-}
-
-static void answer(int fd, const char *status, const char *type, int dup, const char *extra,
-                   const void *body, size_t len, long long declared)
-{
-    char h[512];
-    int n = snprintf(h, sizeof(h), "HTTP/1.1 %s\r\nConnection: close\r\n%s", status, extra);
-    if (type != NULL)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Type: %s\r\n", type);
-    if (dup)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Type: text/html\r\n");
-    if (declared < 0)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Length: %zu\r\n", len);
-    else if (declared > 0)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Length: %lld\r\n", declared);
-    n += snprintf(h + n, sizeof(h) - (size_t)n, "\r\n");
-    send_all(fd, h, (size_t)n);
-    send_all(fd, body, len);
-}
-
-static void fake_answer(fake *f, int fd, const char *req)
-{
+    fake *f = user;
     const fake_cfg *g = &f->cfg;
+    (void)req_len;
     if (strncmp(req, "POST /v1/sessions ", 18) == 0) {
         size_t cap = 300 + g->create_pad, n;
         char *body = malloc(cap);
@@ -91,96 +56,38 @@ static void fake_answer(fake *f, int fd, const char *req)
                              "\"seq\":0}",
                              SID, TOK, ATOK);
         memset(body + n, ' ', g->create_pad);
-        answer(fd, "201 Created", g->create_type, g->create_dup, "", body, n + g->create_pad,
-               g->create_declared);
+        fake_http_answer(fd, "201 Created", g->create_type, g->create_dup, "", body,
+                         n + g->create_pad, g->create_declared);
         free(body);
     } else if (strncmp(req, "GET ", 4) == 0 && strstr(req, "/requests?") != NULL) {
         unsigned k = __atomic_add_fetch(&f->polls, 1, __ATOMIC_SEQ_CST);
         uint8_t *m = malloc(g->req_len + 1);
         if (k > 1 || m == NULL) { /* one request, then nothing */
-            answer(fd, "204 No Content", NULL, 0, "", "", 0, 0);
+            fake_http_answer(fd, "204 No Content", NULL, 0, "", "", 0, 0);
         } else {
             memset(m, 0x5a, g->req_len + 1);
-            answer(fd, "200 OK", g->req_type, 0, "Henn-Seq: 1\r\n", m, g->req_len,
-                   g->req_declared);
+            fake_http_answer(fd, "200 OK", g->req_type, 0, "Henn-Seq: 1\r\n", m, g->req_len,
+                             g->req_declared);
         }
         free(m);
     } else if (strncmp(req, "GET /v1/sessions/", 17) == 0) {
         const char *b = "{\"protocol\":\"cryptonn-mlp\",\"seq\":0,\"bytes\":0,\"created\":0}";
-        answer(fd, "200 OK", "application/json", 0, "", b, strlen(b), -1);
+        fake_http_answer(fd, "200 OK", "application/json", 0, "", b, strlen(b), -1);
     } else if (strncmp(req, "POST ", 5) == 0 && strstr(req, "/requests/") != NULL) {
         __atomic_add_fetch(&f->answers, 1, __ATOMIC_SEQ_CST);
-        answer(fd, "200 OK", NULL, 0, "", "", 0, -1);
+        fake_http_answer(fd, "200 OK", NULL, 0, "", "", 0, -1);
     } else if (strncmp(req, "DELETE ", 7) == 0) {
-        answer(fd, "204 No Content", NULL, 0, "", "", 0, 0);
+        fake_http_answer(fd, "204 No Content", NULL, 0, "", "", 0, 0);
     } else {
-        answer(fd, "404 Not Found", "application/json", 0, "", "{}", 2, -1);
+        fake_http_answer(fd, "404 Not Found", "application/json", 0, "", "{}", 2, -1);
     }
-}
-
-static void *fake_main(void *arg)
-{
-    fake *f = arg;
-    for (;;) {
-        struct pollfd pf = {f->lfd, POLLIN, 0};
-        char req[16384];
-        size_t n = 0;
-        int fd;
-        if (__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST))
-            break;
-        if (poll(&pf, 1, 50) <= 0)
-            continue;
-        fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        {
-            struct timeval tv = {2, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        }
-        while (n + 1 < sizeof(req)) {
-            ssize_t k = recv(fd, req + n, sizeof(req) - 1 - n, 0);
-            char *e;
-            if (k <= 0)
-                break;
-            n += (size_t)k;
-            req[n] = '\0';
-            if ((e = strstr(req, "\r\n\r\n")) != NULL) {
-                const char *cl = strstr(req, "Content-Length: ");
-                size_t want = cl != NULL ? strtoul(cl + 16, NULL, 10) : 0;
-                if (n >= (size_t)(e + 4 - req) + want)
-                    break;
-            }
-        }
-        req[n] = '\0';
-        fake_answer(f, fd, req);
-        close(fd);
-    }
-    return NULL;
 }
 
 static void fake_start(fake *f, const fake_cfg *cfg)
 {
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    int one = 1;
     memset(f, 0, sizeof(*f));
     f->cfg = *cfg;
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(f->lfd, 16) == 0);
-    getsockname(f->lfd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    pthread_create(&f->th, NULL, fake_main, f);
-}
-
-static void fake_stop(fake *f)
-{
-    __atomic_store_n(&f->stop, 1, __ATOMIC_SEQ_CST);
-    pthread_join(f->th, NULL);
-    close(f->lfd);
+    CHECK(fake_http_start(&f->srv, fake_answer, f) == 0);
 }
 
 static fake_cfg good(void)
@@ -198,7 +105,7 @@ static fake_cfg good(void)
 static void opts(henn_svc_client_opts *o, char *url, size_t cap, const fake *f, size_t max)
 {
     memset(o, 0, sizeof(*o));
-    snprintf(url, cap, "http://127.0.0.1:%u", (unsigned)f->port);
+    fake_http_url(url, cap, &f->srv);
     o->url = url;
     o->retry_s = 1.0;
     o->max_response = max;
@@ -226,7 +133,7 @@ static int create(const fake_cfg *cfg, unsigned *creates)
         CHECK(zero);
     }
     henn_svc_client_free(c);
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
     *creates = f.creates;
     return rc;
 }
@@ -296,7 +203,7 @@ static int serve(const fake_cfg *cfg, size_t max, unsigned *polls, uint64_t *ans
     fake_start(&f, cfg);
     opts(&o, url, sizeof(url), &f, max);
     rc = henn_svc_authority_serve(&o, SID, ATOK, &t, stop_after, &f, answered);
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
     *polls = f.polls;
     return rc;
 }

@@ -19,14 +19,12 @@
 #define _DEFAULT_SOURCE
 #include "../test.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fake_http.h"
 #include "henn/henn.h"
 #include "henn/service.h"
 
@@ -46,44 +44,18 @@ typedef struct fake_cfg {
 } fake_cfg;
 
 typedef struct fake {
-    int lfd, stop;
-    uint16_t port;
+    fake_http srv;
     fake_cfg cfg;
-    unsigned requests, messages;
-    pthread_t th;
+    unsigned messages;
 } fake;
 
-static void send_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        p += k;
-        len -= (size_t)k;
-    }
-}
-
-/* Send status, headers and body; declared as in fake_cfg. */
+/* fake_http_answer, then, when more is declared than sent, a stall:
+ * wait (5 s at most) for the client to give up. */
 static void answer(int fd, const char *status, const char *type, int dup_type, const void *body,
                    size_t len, long long declared)
 {
-    char h[512];
-    int n = snprintf(h, sizeof(h), "HTTP/1.1 %s\r\nConnection: close\r\n", status);
-    if (type != NULL)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Type: %s\r\n", type);
-    if (dup_type)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Type: text/html\r\n");
-    if (declared < 0)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Length: %zu\r\n", len);
-    else if (declared > 0)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Length: %lld\r\n", declared);
-    n += snprintf(h + n, sizeof(h) - (size_t)n, "\r\n");
-    send_all(fd, h, (size_t)n);
-    send_all(fd, body, len);
+    fake_http_answer(fd, status, type, dup_type, "", body, len, declared);
     if (declared > 0 && (size_t)declared > len) {
-        /* Stall: wait (5 s at most) for the client to give up. */
         struct pollfd pf = {fd, POLLIN, 0};
         char tmp[256];
         int waited;
@@ -94,9 +66,11 @@ static void answer(int fd, const char *status, const char *type, int dup_type, c
     }
 }
 
-static void fake_answer(fake *f, int fd, const char *req)
+static void fake_answer(void *user, int fd, const char *req, size_t req_len)
 {
+    fake *f = user;
     const fake_cfg *g = &f->cfg;
+    (void)req_len;
     char body[256];
     if (strncmp(req, "POST /v1/sessions ", 18) == 0) {
         size_t n = (size_t)snprintf(body, sizeof(body),
@@ -125,71 +99,11 @@ static void fake_answer(fake *f, int fd, const char *req)
     }
 }
 
-static void *fake_main(void *arg)
-{
-    fake *f = arg;
-    for (;;) {
-        struct pollfd pf = {f->lfd, POLLIN, 0};
-        char req[16384];
-        size_t n = 0;
-        int fd;
-        if (__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST))
-            break;
-        if (poll(&pf, 1, 50) <= 0)
-            continue;
-        fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        {
-            struct timeval tv = {2, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        }
-        /* The headers, then the body by Content-Length. */
-        while (n + 1 < sizeof(req)) {
-            ssize_t k = recv(fd, req + n, sizeof(req) - 1 - n, 0);
-            char *e;
-            if (k <= 0)
-                break;
-            n += (size_t)k;
-            req[n] = '\0';
-            if ((e = strstr(req, "\r\n\r\n")) != NULL) {
-                const char *cl = strstr(req, "Content-Length: ");
-                size_t want = cl != NULL ? strtoul(cl + 16, NULL, 10) : 0;
-                if (n >= (size_t)(e + 4 - req) + want)
-                    break;
-            }
-        }
-        req[n] = '\0';
-        __atomic_add_fetch(&f->requests, 1, __ATOMIC_SEQ_CST);
-        fake_answer(f, fd, req);
-        close(fd);
-    }
-    return NULL;
-}
-
 static void fake_start(fake *f, const fake_cfg *cfg)
 {
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    int one = 1;
     memset(f, 0, sizeof(*f));
     f->cfg = *cfg;
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(f->lfd, 16) == 0);
-    getsockname(f->lfd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    pthread_create(&f->th, NULL, fake_main, f);
-}
-
-static void fake_stop(fake *f)
-{
-    __atomic_store_n(&f->stop, 1, __ATOMIC_SEQ_CST);
-    pthread_join(f->th, NULL);
-    close(f->lfd);
+    CHECK(fake_http_start(&f->srv, fake_answer, f) == 0);
 }
 
 /* The well-formed answers; each test changes one thing. */
@@ -209,7 +123,7 @@ static fake_cfg good(void)
 static void opts(henn_svc_client_opts *o, char *url, size_t cap, const fake *f, size_t max)
 {
     memset(o, 0, sizeof(*o));
-    snprintf(url, cap, "http://127.0.0.1:%u", (unsigned)f->port);
+    fake_http_url(url, cap, &f->srv);
     o->url = url;
     o->retry_s = 1.0;
     o->max_response = max;
@@ -253,7 +167,7 @@ static int one_message(const fake_cfg *cfg, size_t max, size_t *len, unsigned *m
     CHECK(printable(err));
     free(resp);
     henn_svc_client_free(c);
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
     *messages = f.messages;
     return rc;
 }
@@ -387,7 +301,7 @@ static void test_json_routes(void)
     CHECK_OK(henn_svc_client_resume(&c, &o, SID, TOK));
     henn_svc_client_free(c);
     c = NULL;
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
 
     /* A creation answer in octet-stream: refused, no session taken. */
     g = good();
@@ -400,7 +314,7 @@ static void test_json_routes(void)
     CHECK(c != NULL && strstr(henn_svc_client_error(c), TOK) == NULL);
     henn_svc_client_free(c);
     c = NULL;
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
 
     /* A creation answer declared 2 MiB (over the JSON cap) that stalls. */
     g = good();
@@ -411,7 +325,7 @@ static void test_json_routes(void)
     CHECK(c != NULL && strstr(henn_svc_client_error(c), "limit") != NULL);
     henn_svc_client_free(c);
     c = NULL;
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
 
     /* The description as text/plain: resume refuses it. */
     g = good();
@@ -421,7 +335,7 @@ static void test_json_routes(void)
     CHECK_RC(henn_svc_client_resume(&c, &o, SID, TOK), HENN_EPROTO);
     henn_svc_client_free(c);
     c = NULL;
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
 
     /* The result as JSON: refused, nothing returned. */
     g = good();
@@ -433,7 +347,7 @@ static void test_json_routes(void)
     CHECK(buf == NULL && len == 0);
     henn_svc_client_free(c);
     c = NULL;
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
 }
 
 int main(void)

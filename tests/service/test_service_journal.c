@@ -19,17 +19,13 @@
  */
 #include "../test.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "fake_http.h"
 #include "henn/henn.h"
 #include "henn/service.h"
 
@@ -37,8 +33,7 @@ static const char SID[] = "0123456789abcdef0123456789abcdef";
 static const char TOK[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 typedef struct fake {
-    int lfd, stop;
-    uint16_t port;
+    fake_http srv;
     pthread_mutex_t mu;
     uint64_t last;       /* the session's seq */
     uint8_t stored[256]; /* the last response */
@@ -46,98 +41,7 @@ typedef struct fake {
     uint8_t got[256]; /* the last handled or repeated request's bytes */
     size_t got_len;
     unsigned posts;
-    pthread_t th;
 } fake;
-
-static void send_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        p += k;
-        len -= (size_t)k;
-    }
-}
-
-static void answer(int fd, const char *status, const char *type, int dup, const char *extra,
-                   const void *body, size_t len, long long declared) {
-    char h[512];
-    int n = snprintf(h, sizeof(h), "HTTP/1.1 %s\r\nConnection: close\r\n%s", status, extra);
-    if (type != NULL)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Type: %s\r\n", type);
-    if (dup)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Type: text/html\r\n");
-    if (declared < 0)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Length: %zu\r\n", len);
-    else if (declared > 0)
-        n += snprintf(h + n, sizeof(h) - (size_t)n, "Content-Length: %lld\r\n", declared);
-    n += snprintf(h + n, sizeof(h) - (size_t)n, "\r\n");
-    send_all(fd, h, (size_t)n);
-    send_all(fd, body, len);
-}
-
-static void fake_answer(fake *f, int fd, const char *req, size_t n);
-
-static void *fake_main(void *arg) {
-    fake *f = arg;
-    for (;;) {
-        struct pollfd pf = {f->lfd, POLLIN, 0};
-        char req[16384];
-        size_t n = 0;
-        int fd;
-        if (__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST))
-            break;
-        if (poll(&pf, 1, 50) <= 0)
-            continue;
-        fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        {
-            struct timeval tv = {2, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        }
-        while (n + 1 < sizeof(req)) {
-            ssize_t k = recv(fd, req + n, sizeof(req) - 1 - n, 0);
-            char *e;
-            if (k <= 0)
-                break;
-            n += (size_t)k;
-            req[n] = '\0';
-            if ((e = strstr(req, "\r\n\r\n")) != NULL) {
-                const char *cl = strstr(req, "Content-Length: ");
-                size_t want = cl != NULL ? strtoul(cl + 16, NULL, 10) : 0;
-                if (n >= (size_t)(e + 4 - req) + want)
-                    break;
-            }
-        }
-        req[n] = '\0';
-        fake_answer(f, fd, req, n);
-        close(fd);
-    }
-    return NULL;
-}
-
-static void fake_start(fake *f) {
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    int one = 1;
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(f->lfd, 16) == 0);
-    getsockname(f->lfd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    pthread_create(&f->th, NULL, fake_main, f);
-}
-
-static void fake_stop(fake *f) {
-    __atomic_store_n(&f->stop, 1, __ATOMIC_SEQ_CST);
-    pthread_join(f->th, NULL);
-    close(f->lfd);
-}
 
 /* The response to a request: its bytes reversed, then 0xee. */
 static size_t derive(uint8_t *out, const uint8_t *req, size_t n) {
@@ -148,17 +52,17 @@ static size_t derive(uint8_t *out, const uint8_t *req, size_t n) {
     return n + 1;
 }
 
-static void fake_answer(fake *f, int fd, const char *req, size_t n) {
-    const char *hdr_end = strstr(req, "\r\n\r\n");
-    const uint8_t *body = hdr_end != NULL ? (const uint8_t *)hdr_end + 4 : NULL;
-    size_t blen = body != NULL ? n - (size_t)(body - (const uint8_t *)req) : 0;
+static void fake_answer(void *user, int fd, const char *req, size_t n) {
+    fake *f = user;
+    size_t blen;
+    const uint8_t *body = fake_http_body(req, n, &blen);
     char text[256];
     const char *m;
     pthread_mutex_lock(&f->mu);
     if (strncmp(req, "POST /v1/sessions ", 18) == 0) {
         size_t k = (size_t)snprintf(text, sizeof(text),
                                     "{\"session\":\"%s\",\"token\":\"%s\",\"seq\":0}", SID, TOK);
-        answer(fd, "201 Created", "application/json", 0, "", text, k, -1);
+        fake_http_answer(fd, "201 Created", "application/json", 0, "", text, k, -1);
     } else if (strncmp(req, "POST ", 5) == 0 && (m = strstr(req, "/messages/")) != NULL) {
         uint64_t seq = strtoull(m + 10, NULL, 10);
         f->posts++;
@@ -167,30 +71,32 @@ static void fake_answer(fake *f, int fd, const char *req, size_t n) {
             f->stored_len = derive(f->stored, body, blen);
             memcpy(f->got, body, blen);
             f->got_len = blen;
-            answer(fd, "200 OK", "application/octet-stream", 0, "", f->stored, f->stored_len, -1);
+            fake_http_answer(fd, "200 OK", "application/octet-stream", 0, "", f->stored,
+                             f->stored_len, -1);
         } else if (seq == f->last && seq > 0 && blen <= sizeof(f->got)) {
             memcpy(f->got, body, blen); /* what the repeat carried */
             f->got_len = blen;
-            answer(fd, "200 OK", "application/octet-stream", 0, "", f->stored, f->stored_len, -1);
+            fake_http_answer(fd, "200 OK", "application/octet-stream", 0, "", f->stored,
+                             f->stored_len, -1);
         } else {
             const char *e = "{\"error\":{\"code\":\"sequence\",\"message\":\"out of order\"}}";
-            answer(fd, "409 Conflict", "application/json", 0, "", e, strlen(e), -1);
+            fake_http_answer(fd, "409 Conflict", "application/json", 0, "", e, strlen(e), -1);
         }
     } else if (strncmp(req, "GET /v1/sessions/", 17) == 0) {
         size_t k = (size_t)snprintf(text, sizeof(text),
                                     "{\"protocol\":\"kdd-private\",\"seq\":%llu,\"bytes\":0,"
                                     "\"created\":0}",
                                     (unsigned long long)f->last);
-        answer(fd, "200 OK", "application/json", 0, "", text, k, -1);
+        fake_http_answer(fd, "200 OK", "application/json", 0, "", text, k, -1);
     } else {
-        answer(fd, "404 Not Found", "application/json", 0, "", "{}", 2, -1);
+        fake_http_answer(fd, "404 Not Found", "application/json", 0, "", "{}", 2, -1);
     }
     pthread_mutex_unlock(&f->mu);
 }
 
 static void opts(henn_svc_client_opts *o, char *url, size_t cap, const fake *f) {
     memset(o, 0, sizeof(*o));
-    snprintf(url, cap, "http://127.0.0.1:%u", (unsigned)f->port);
+    fake_http_url(url, cap, &f->srv);
     o->url = url;
     o->retry_s = 1.0;
 }
@@ -252,7 +158,7 @@ static void test_journal(void) {
     close(fd);
     memset(&f, 0, sizeof(f));
     pthread_mutex_init(&f.mu, NULL);
-    fake_start(&f);
+    CHECK(fake_http_start(&f.srv, fake_answer, &f) == 0);
     opts(&o, url, sizeof(url), &f);
     for (i = 0; i < 4; i++) {
         msg(m[i], sizeof(m[i]), (uint8_t)(6 + (i & 1)), (uint8_t)(0x10 + i));
@@ -361,7 +267,7 @@ static void test_journal(void) {
     CHECK_OK(henn_svc_client_resume(&c, &o, SID, TOK));
     CHECK_RC(henn_svc_client_journal(c, path, 1), HENN_EIO); /* gone */
     henn_svc_client_free(c);
-    fake_stop(&f);
+    fake_http_stop(&f.srv);
     pthread_mutex_destroy(&f.mu);
 }
 

@@ -33,18 +33,14 @@
  */
 #include "../test.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "fake_http.h"
 #include "henn/henn.h"
 #include "henn/service.h"
 #include "protocol/proto_internal.h"
@@ -57,8 +53,7 @@ static const char TOK[] = "00112233445566778899aabbccddeeff00112233445566778899a
 #define MLEN 40
 
 typedef struct fake {
-    int lfd, stop;
-    uint16_t port;
+    fake_http srv;
     pthread_mutex_t mu;
     uint64_t last;       /* the session's seq */
     uint8_t stored[256]; /* the last response */
@@ -69,28 +64,11 @@ typedef struct fake {
     uint8_t evil;      /* nonzero: responses XORed with it (stored ones too) */
     const char *claim; /* non-NULL: the seq member's JSON text in GET */
     uint64_t force409; /* nonzero: POSTs get 409 and GET claims this seq */
-    pthread_t th;
 } fake;
 
-static void send_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        p += k;
-        len -= (size_t)k;
-    }
-}
-
+/* The fake's answers: the whole body, Content-Length, no extra headers. */
 static void answer(int fd, const char *status, const char *type, const void *body, size_t len) {
-    char h[256];
-    int n = snprintf(h, sizeof(h),
-                     "HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     status, type, len);
-    send_all(fd, h, (size_t)n);
-    send_all(fd, body, len);
+    fake_http_answer(fd, status, type, 0, "", body, len, -1);
 }
 
 /* The honest response to a request: its bytes reversed, then 0xee. */
@@ -102,10 +80,10 @@ static size_t derive(uint8_t *out, const uint8_t *req, size_t n) {
     return n + 1;
 }
 
-static void fake_answer(fake *f, int fd, const char *req, size_t n) {
-    const char *hdr_end = strstr(req, "\r\n\r\n");
-    const uint8_t *body = hdr_end != NULL ? (const uint8_t *)hdr_end + 4 : NULL;
-    size_t blen = body != NULL ? n - (size_t)(body - (const uint8_t *)req) : 0, i;
+static void fake_answer(void *user, int fd, const char *req, size_t n) {
+    fake *f = user;
+    size_t blen, i;
+    const uint8_t *body = fake_http_body(req, n, &blen);
     char text[256];
     const char *m;
     uint8_t out[256];
@@ -155,66 +133,14 @@ static void fake_answer(fake *f, int fd, const char *req, size_t n) {
     pthread_mutex_unlock(&f->mu);
 }
 
-static void *fake_main(void *arg) {
-    fake *f = arg;
-    for (;;) {
-        struct pollfd pf = {f->lfd, POLLIN, 0};
-        char req[4096];
-        size_t n = 0;
-        int fd;
-        if (__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST))
-            break;
-        if (poll(&pf, 1, 50) <= 0)
-            continue;
-        fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        {
-            struct timeval tv = {2, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        }
-        while (n + 1 < sizeof(req)) {
-            ssize_t k = recv(fd, req + n, sizeof(req) - 1 - n, 0);
-            char *e;
-            if (k <= 0)
-                break;
-            n += (size_t)k;
-            req[n] = '\0';
-            if ((e = strstr(req, "\r\n\r\n")) != NULL) {
-                const char *cl = strstr(req, "Content-Length: ");
-                size_t want = cl != NULL ? strtoul(cl + 16, NULL, 10) : 0;
-                if (n >= (size_t)(e + 4 - req) + want)
-                    break;
-            }
-        }
-        req[n] = '\0';
-        fake_answer(f, fd, req, n);
-        close(fd);
-    }
-    return NULL;
-}
-
 static void fake_start(fake *f) {
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    int one = 1;
     memset(f, 0, sizeof(*f));
     pthread_mutex_init(&f->mu, NULL);
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(f->lfd, 16) == 0);
-    getsockname(f->lfd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    pthread_create(&f->th, NULL, fake_main, f);
+    CHECK(fake_http_start(&f->srv, fake_answer, f) == 0);
 }
 
 static void fake_stop(fake *f) {
-    __atomic_store_n(&f->stop, 1, __ATOMIC_SEQ_CST);
-    pthread_join(f->th, NULL);
-    close(f->lfd);
+    fake_http_stop(&f->srv);
     pthread_mutex_destroy(&f->mu);
 }
 
@@ -236,7 +162,7 @@ static char URL[64];
 
 static void opts(henn_svc_client_opts *o, const fake *f) {
     memset(o, 0, sizeof(*o));
-    snprintf(URL, sizeof(URL), "http://127.0.0.1:%u", (unsigned)f->port);
+    fake_http_url(URL, sizeof(URL), &f->srv);
     o->url = URL;
     o->retry_s = 1.0;
 }
