@@ -14,7 +14,8 @@
  * fake_http_url: the server's URL for the client; fake_http_body: where
  *  a request's body starts.
  * Used by test_service_client, test_service_authority_client,
- * test_service_journal and test_service_resume_review. Test code only:
+ * test_service_journal, test_service_resume_review and
+ * test_service_attacks. Test code only:
  * it trusts the client it serves.
  */
 #ifndef HENN_TEST_FAKE_HTTP_H

@@ -41,7 +41,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -56,6 +55,8 @@
 #include "henn/service.h"
 #include "service/client_internal.h"
 #include "service/svc_internal.h"
+
+#include "fake_http.h"
 
 #define RESP_CAP (1 << 20)
 
@@ -1025,156 +1026,84 @@ static void test_drain(void)
 
 enum { F_REDIRECT, F_ECHO, F_500, F_PARTIAL, F_BAD_CREATE, F_HANG, F_ESCAPES };
 
+/* A lying server on fake_http.h: mode says how it answers every request. */
 typedef struct fake {
-    int lfd, mode, stop;
-    uint16_t port, target; /* target: F_REDIRECT's Location port */
-    unsigned conns, requests;
+    fake_http srv;
+    int mode;
+    uint16_t target; /* F_REDIRECT's Location port */
     char last_req[8192];
-    pthread_t th;
 } fake;
 
-static int fake_listen(uint16_t *port)
+static void fake_answer(void *user, int fd, const char *req, size_t n)
 {
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0)
-        return -1;
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static void fake_answer(fake *f, int fd, const char *req)
-{
-    char out[4096], body[2048];
+    fake *f = user;
+    char body[2048], extra[128];
     const char *auth = strstr(req, "Authorization: ");
-    int n = 0;
-    body[0] = '\0';
+    (void)n;
+    snprintf(f->last_req, sizeof(f->last_req), "%s", req);
     switch (f->mode) {
     case F_REDIRECT:
-        n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:%u/steal\r\n"
-                     "Content-Length: 0\r\nConnection: close\r\n\r\n",
-                     (unsigned)f->target);
+        snprintf(extra, sizeof(extra), "Location: http://127.0.0.1:%u/steal\r\n",
+                 (unsigned)__atomic_load_n(&f->target, __ATOMIC_SEQ_CST));
+        fake_http_answer(fd, "307 Temporary Redirect", NULL, 0, extra, "", 0, -1);
         break;
     case F_ECHO: {
         size_t k = auth != NULL ? strcspn(auth, "\r\n") : 0;
         snprintf(body, sizeof(body),
                  "{\"error\":{\"code\":\"bad_request\",\"message\":\"you sent %.*s\"}}", (int)k,
                  auth != NULL ? auth : "");
-        n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     strlen(body), body);
+        fake_http_answer(fd, "400 Bad Request", "application/json", 0, "", body, strlen(body), -1);
         break;
     }
     case F_ESCAPES:
         snprintf(body, sizeof(body),
                  "{\"error\":{\"code\":\"x\\u001b[2J\",\"message\":\"\\u001b]0;owned\\u0007\\r\\n"
                  "fake line\"}}");
-        n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     strlen(body), body);
+        fake_http_answer(fd, "400 Bad Request", "application/json", 0, "", body, strlen(body), -1);
         break;
     case F_500:
-        n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        fake_http_answer(fd, "503 Busy", NULL, 0, "", "", 0, -1);
         break;
-    case F_PARTIAL:
-        n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                     "Content-Length: 1000\r\nConnection: close\r\n\r\n0123456789");
+    case F_PARTIAL: /* 10 of the 1000 bytes declared */
+        fake_http_answer(fd, "200 OK", "application/octet-stream", 0, "", "0123456789", 10, 1000);
         break;
     case F_BAD_CREATE:
         snprintf(body, sizeof(body),
                  "{\"session\":\"../../../../../../../../../etc/passwd\",\"token\":\"%064d\","
                  "\"seq\":0}",
                  0);
-        n = snprintf(out, sizeof(out),
-                     "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     strlen(body), body);
+        fake_http_answer(fd, "201 Created", "application/json", 0, "", body, strlen(body), -1);
         break;
     case F_HANG:
-        while (!__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST))
+        while (!__atomic_load_n(&f->srv.stop, __ATOMIC_SEQ_CST))
             usleep(20000);
-        return;
+        break;
     default:
         break;
     }
-    send_all(fd, out, (size_t)n);
-}
-
-static void *fake_main(void *arg)
-{
-    fake *f = arg;
-    for (;;) {
-        struct pollfd pf = {f->lfd, POLLIN, 0};
-        char req[8192];
-        size_t n = 0;
-        int fd;
-        if (__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST))
-            break;
-        if (poll(&pf, 1, 50) <= 0)
-            continue;
-        fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        __atomic_add_fetch(&f->conns, 1, __ATOMIC_SEQ_CST);
-        {
-            struct timeval tv = {2, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        }
-        /* Headers, then the body by Content-Length. */
-        while (n + 1 < sizeof(req)) {
-            ssize_t k = recv(fd, req + n, sizeof(req) - 1 - n, 0);
-            char *e;
-            if (k <= 0)
-                break;
-            n += (size_t)k;
-            req[n] = '\0';
-            if ((e = strstr(req, "\r\n\r\n")) != NULL) {
-                const char *cl = strstr(req, "Content-Length: ");
-                size_t want = cl != NULL ? strtoul(cl + 16, NULL, 10) : 0;
-                if (n >= (size_t)(e + 4 - req) + want)
-                    break;
-            }
-        }
-        req[n] = '\0';
-        __atomic_add_fetch(&f->requests, 1, __ATOMIC_SEQ_CST);
-        snprintf(f->last_req, sizeof(f->last_req), "%s", req);
-        fake_answer(f, fd, req);
-        close(fd);
-    }
-    return NULL;
 }
 
 static void fake_start(fake *f, int mode)
 {
     memset(f, 0, sizeof(*f));
     f->mode = mode;
-    f->lfd = fake_listen(&f->port);
-    CHECK(f->lfd >= 0);
-    pthread_create(&f->th, NULL, fake_main, f);
+    CHECK(fake_http_start(&f->srv, fake_answer, f) == 0);
 }
 
 static void fake_stop(fake *f)
 {
-    __atomic_store_n(&f->stop, 1, __ATOMIC_SEQ_CST);
-    pthread_join(f->th, NULL);
-    close(f->lfd);
+    fake_http_stop(&f->srv);
 }
 
-static void client_opts(henn_svc_client_opts *o, char *url, size_t cap, uint16_t port)
+static unsigned fake_requests(fake *f)
+{
+    return __atomic_load_n(&f->srv.requests, __ATOMIC_SEQ_CST);
+}
+
+static void client_opts(henn_svc_client_opts *o, char *url, size_t cap, const fake *f)
 {
     memset(o, 0, sizeof(*o));
-    snprintf(url, cap, "http://127.0.0.1:%u", (unsigned)port);
+    fake_http_url(url, cap, &f->srv);
     o->url = url;
     o->retry_s = 1.0;
 }
@@ -1190,8 +1119,8 @@ static void test_hostile_servers(void)
     /* Redirects are not followed: the token never reaches the target. */
     fake_start(&thief, F_500);
     fake_start(&f, F_REDIRECT);
-    __atomic_store_n(&f.target, thief.port, __ATOMIC_SEQ_CST);
-    client_opts(&o, url, sizeof(url), f.port);
+    __atomic_store_n(&f.target, thief.srv.port, __ATOMIC_SEQ_CST);
+    client_opts(&o, url, sizeof(url), &f);
     o.server_token = TOK;
     CHECK_RC(henn_svc_client_create(&c, &o, "lr", "{}"), HENN_EIO);
     CHECK(c == NULL || strstr(henn_svc_client_error(c), TOK) == NULL);
@@ -1202,15 +1131,15 @@ static void test_hostile_servers(void)
     CHECK(c == NULL || strstr(henn_svc_client_error(c), TOK) == NULL);
     henn_svc_client_free(c);
     c = NULL;
-    CHECK(f.requests >= 2);
-    CHECK_EQ_INT(__atomic_load_n(&thief.conns, __ATOMIC_SEQ_CST), 0);
+    CHECK(fake_requests(&f) >= 2);
+    CHECK_EQ_INT(fake_requests(&thief), 0); /* each connection accepted counts */
     fake_stop(&f);
     fake_stop(&thief);
 
     /* A server that echoes the Authorization header in its error text:
      * the client's error does not pass the token on. */
     fake_start(&f, F_ECHO);
-    client_opts(&o, url, sizeof(url), f.port);
+    client_opts(&o, url, sizeof(url), &f);
     CHECK_RC(henn_svc_client_resume(&c, &o, SID, TOK), HENN_EIO);
     CHECK(strstr(f.last_req, TOK) != NULL); /* it was sent ... */
     if (c != NULL) {
@@ -1232,7 +1161,7 @@ static void test_hostile_servers(void)
     /* Terminal escapes and line breaks in the server's text are not passed
      * to the CLI's stderr. */
     fake_start(&f, F_ESCAPES);
-    client_opts(&o, url, sizeof(url), f.port);
+    client_opts(&o, url, sizeof(url), &f);
     CHECK_RC(henn_svc_client_resume(&c, &o, SID, TOK), HENN_EIO);
     if (c != NULL) {
         const char *e = henn_svc_client_error(c);
@@ -1246,7 +1175,7 @@ static void test_hostile_servers(void)
 
     /* A creation answer with a path for a session id: refused. */
     fake_start(&f, F_BAD_CREATE);
-    client_opts(&o, url, sizeof(url), f.port);
+    client_opts(&o, url, sizeof(url), &f);
     CHECK_RC(henn_svc_client_create(&c, &o, "lr", "{}"), HENN_EPROTO);
     CHECK(c == NULL || henn_svc_client_session(c)[0] == '\0');
     henn_svc_client_free(c);
@@ -1256,14 +1185,14 @@ static void test_hostile_servers(void)
     /* Endless 503 and truncated bodies: retried with the same request,
      * then HENN_EIO after retry_s (1 s). */
     fake_start(&f, F_500);
-    client_opts(&o, url, sizeof(url), f.port);
+    client_opts(&o, url, sizeof(url), &f);
     CHECK_RC(henn_svc_client_resume(&c, &o, SID, TOK), HENN_EIO);
     CHECK(c != NULL && henn__svc_client_retries(c) > 0);
     henn_svc_client_free(c);
     c = NULL;
     fake_stop(&f);
     fake_start(&f, F_PARTIAL);
-    client_opts(&o, url, sizeof(url), f.port);
+    client_opts(&o, url, sizeof(url), &f);
     CHECK_RC(henn_svc_client_resume(&c, &o, SID, TOK), HENN_EIO);
     CHECK(c != NULL && henn__svc_client_retries(c) > 0);
     henn_svc_client_free(c);
@@ -1438,7 +1367,7 @@ static void test_client_hang(void)
     int status = 0, i, done = 0;
     char url[128];
     fake_start(&f, F_HANG);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)f.port);
+    fake_http_url(url, sizeof(url), &f.srv);
     pid = fork();
     if (pid == 0) {
         henn_svc_client_opts o;
