@@ -503,8 +503,13 @@ static int client_new(henn_svc_client **out, const henn_svc_client_opts *o)
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_file)
+    /* A CA file given is the only trust anchor: libcurl-gnutls would also
+     * load its default CA directory (/etc/ssl/certs, about 150
+     * certificates parsed on every new connection, about 35 ms of CPU). */
+    if (c->ca_file) {
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+        curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPIDLE, 15L);

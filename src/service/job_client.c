@@ -109,8 +109,10 @@ static int call(job_conn *c, const char *method, const char *path, const char *c
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
         curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-        if (c->o->ca_file != NULL)
+        if (c->o->ca_file != NULL) { /* the only trust anchor, as in client.c */
             curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->o->ca_file);
+            curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+        }
         curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
         curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout_s);
         curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
