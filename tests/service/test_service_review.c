@@ -15,9 +15,10 @@
  *    below the highest answered that was never asked, a skipped seq, a
  *    request changed in one byte: nothing is decrypted beyond the new
  *    seqs, each counted once.
- *  - test_seeded_character: test_privacy's character attack (a cheating
- *    owner sets the Legendre symbols of its feature ciphertexts and reads
- *    the parity of W1[h][0] from the symbols of the forward requests)
+ *  - test_seeded_character: the character attack of test_privacy
+ *    (../protocol/char_attack.h: a cheating owner sets the Legendre
+ *    symbols of its feature ciphertexts and reads the parity of W1[h][0]
+ *    from the symbols of the forward requests)
  *    against the seeded masks and noise of a resumable job: chance, while
  *    the same harness reads every bit through DJN noise (control).
  *  - test_inference_noise_fresh: the trainer's pooled r^n (inference) is
@@ -34,7 +35,6 @@
 #include "../test.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <dirent.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -49,6 +49,7 @@
 #include "henn/henn.h"
 #include "henn/service.h"
 #include "../paillier/test_primes.h"
+#include "../protocol/char_attack.h"
 #include "protocol/proto_internal.h"
 #include "service/svc_internal.h"
 
@@ -450,168 +451,13 @@ done:
 
 /* ------------------------------------------------ characters, seeded path */
 
-#define CH_D 6
-#define CH_H 32
-
-typedef struct chr {
-    const henn_paillier_sk *sk;
-    henn_trainer *t;
-    const henn_proto_params *p;
-    henn_transport *inner;
-    mpz_t flip; /* s^n mod n^2 with (s | p) = -1 */
-    size_t decrypts, correct, guesses, tampered;
-} chr;
-
-static int sym_p(const henn_paillier_sk *sk, const uint8_t *b, size_t width)
-{
-    mpz_t c;
-    int l;
-    mpz_init(c);
-    mpz_import(c, width, 1, 1, 1, 0, b);
-    mpz_mod(c, c, sk->p);
-    l = mpz_legendre(c, sk->p);
-    mpz_clear(c);
-    return l;
-}
-
-/* Owner -> trainer: feature 0 of every DATA row block gets symbol -1, the
- * others +1 (the plaintexts unchanged). DATA: header, u32 group, rows c,
- * width, chunks, c labels, then the feature-major ciphertexts. */
-static int chr_tamper(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
-                      size_t *resp_len)
-{
-    chr *a = ctx;
-    size_t width = 2 * ((mpz_sizeinbase(a->sk->pk.n, 2) + 7) / 8), c, f, off;
-    uint8_t *msg;
-    int rc;
-    if (henn_msg_type(req, req_len) != HENN_MSG_DATA)
-        return henn_transport_call(a->inner, req, req_len, resp, resp_len);
-    msg = dup_bytes(req, req_len);
-    c = (size_t)msg[16] << 24 | (size_t)msg[17] << 16 | (size_t)msg[18] << 8 | msg[19];
-    off = 28 + c;
-    for (f = 0; f < CH_D && off + (f + 1) * width <= req_len; f++) {
-        uint8_t *b = msg + off + f * width;
-        if (sym_p(a->sk, b, width) != (f == 0 ? -1 : 1)) {
-            mpz_t x;
-            size_t w = 0;
-            mpz_init(x);
-            mpz_import(x, width, 1, 1, 1, 0, b);
-            mpz_mul(x, x, a->flip);
-            mpz_mod(x, x, a->sk->pk.n2);
-            memset(b, 0, width);
-            mpz_export(b + width - mpz_sizeinbase(x, 256), &w, 1, 1, 1, 0, x);
-            mpz_clear(x);
-            a->tampered++;
-        }
-    }
-    rc = henn_transport_call(a->inner, msg, req_len, resp, resp_len);
-    free(msg);
-    return rc;
-}
-
-/* Trainer -> owner: on each forward request (every other DECRYPT), guess
- * the parity of round(W1[h][0] 2^fw) + 2^(fw+wi) from the symbols. */
-static int chr_spy(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
-                   size_t *resp_len)
-{
-    chr *a = ctx;
-    size_t width = 2 * ((mpz_sizeinbase(a->sk->pk.n, 2) + 7) / 8), count, h;
-    if (henn_msg_type(req, req_len) == HENN_MSG_DECRYPT && a->decrypts++ % 2 == 0) {
-        const henn_nn_model *m = henn_trainer_model(a->t);
-        count = (size_t)req[12] << 24 | (size_t)req[13] << 16 | (size_t)req[14] << 8 | req[15];
-        CHECK_EQ_INT(count, CH_H);
-        for (h = 0; h < count && 16 + (h + 1) * width <= req_len; h++) {
-            int64_t q;
-            int odd_guess = sym_p(a->sk, req + 16 + h * width, width) == -1;
-            CHECK_OK(henn__quantize(&q, (double)m->W[0][h * CH_D], a->p->fw, a->p->wi, 0));
-            a->correct += odd_guess == (int)(q & 1);
-            a->guesses++;
-        }
-    }
-    return henn_transport_call(a->inner, req, req_len, resp, resp_len);
-}
-
-/* One epoch under the attack: seeded (a job's key) or DJN noise. */
-static void chr_run(const henn_paillier_sk *sk, int seeded, gmp_randstate_t rs, size_t *correct,
-                    size_t *guesses)
-{
-    size_t dims[3] = {CH_D, CH_H, 3}, rows, i;
-    henn_nn_model init;
-    henn_nn_opts o;
-    henn_owner *ow = NULL;
-    henn_trainer *t = NULL;
-    henn_transport to_t, to_o, tamper, spy;
-    henn_proto_params p;
-    uint8_t key[32];
-    chr a;
-    float *xs;
-    uint8_t *y;
-    mpz_t sv;
-
-    *correct = *guesses = 0;
-    CHECK_OK(henn_proto_params_default(&p, CH_H, 0, mpz_sizeinbase(sk->pk.n, 2)));
-    rows = 4 * p.slots;
-    xs = malloc(rows * CH_D * sizeof(float));
-    y = malloc(rows);
-    for (i = 0; i < rows * CH_D; i++)
-        xs[i] = (float)gmp_urandomm_ui(rs, 1000) / 1000.0f;
-    for (i = 0; i < rows; i++)
-        y[i] = (uint8_t)(i % 3);
-    CHECK_OK(henn_nn_model_init(&init, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 7));
-    henn_nn_opts_default(&o);
-    o.max_rows = p.slots;
-    CHECK_OK(henn_owner_new(&ow, sk, NULL));
-    CHECK_OK(henn_trainer_new(&t, &init, &o, NULL));
-    if (ow == NULL || t == NULL)
-        goto done;
-    henn__trainer_allow_insecure(t);
-    if (seeded) {
-        randombytes_buf(key, sizeof(key));
-        henn__trainer_set_mask_key(t, key, 0);
-    }
-    henn_transport_to_trainer(&to_t, t);
-    henn_transport_to_owner(&to_o, ow);
-    memset(&a, 0, sizeof(a));
-    a.sk = sk;
-    a.t = t;
-    a.p = &p;
-    mpz_inits(a.flip, sv, NULL);
-    do
-        mpz_urandomm(sv, rs, sk->pk.n);
-    while (mpz_legendre(sv, sk->p) != -1);
-    mpz_powm(a.flip, sv, sk->pk.n, sk->pk.n2);
-    a.inner = &to_t;
-    memset(&tamper, 0, sizeof(tamper));
-    tamper.call = chr_tamper;
-    tamper.ctx = &a;
-    CHECK_OK(henn_owner_upload(ow, &tamper, &p, xs, y, rows, CH_D));
-    CHECK(a.tampered > 0);
-    a.inner = &to_o;
-    memset(&spy, 0, sizeof(spy));
-    spy.call = chr_spy;
-    spy.ctx = &a;
-    henn__mask_use_djn_for_tests(!seeded);
-    CHECK_OK(henn_trainer_train_epoch(t, &spy, 3, NULL, NULL, NULL));
-    henn__mask_use_djn_for_tests(0);
-    *correct = a.correct;
-    *guesses = a.guesses;
-    CHECK_EQ_INT(a.guesses, 4 * CH_H);
-    mpz_clears(a.flip, sv, NULL);
-done:
-    henn_trainer_free(t);
-    henn_owner_free(ow);
-    henn_nn_model_clear(&init);
-    free(xs);
-    free(y);
-}
-
 static void test_seeded_character(void)
 {
     henn_paillier_sk sk;
     gmp_randstate_t rs;
     mpz_t p, q;
     size_t c_djn = 0, g_djn = 0, c = 0, g = 0;
-    double sd;
+    uint8_t key[32];
     gmp_randinit_default(rs);
     gmp_randseed_ui(rs, 20261121);
     henn_paillier_sk_init(&sk);
@@ -621,13 +467,13 @@ static void test_seeded_character(void)
         test_prime_1mod4(q, 512, rs);
     while (mpz_cmp(p, q) == 0);
     CHECK_OK(henn_paillier_sk_from_primes(&sk, p, q, HENN_PAILLIER_INSECURE));
-    chr_run(&sk, 0, rs, &c_djn, &g_djn);
-    chr_run(&sk, 1, rs, &c, &g);
+    char_attack_train(&sk, rs, 1, NULL, &c_djn, &g_djn);
+    randombytes_buf(key, sizeof(key)); /* a job's mask key */
+    char_attack_train(&sk, rs, 0, key, &c, &g);
     printf("character attack: DJN noise %zu/%zu, seeded masks and noise %zu/%zu\n", c_djn,
            g_djn, c, g);
     CHECK(g_djn > 0 && c_djn == g_djn); /* the harness reads every bit through DJN noise */
-    sd = sqrt((double)g) / 2.0;        /* 5 standard deviations: false alarm < 10^-6 */
-    CHECK(g > 0 && fabs((double)c - (double)g / 2.0) <= 5.0 * sd);
+    CHECK(char_attack_at_chance(c, g));
     mpz_clears(p, q, NULL);
     henn_paillier_sk_clear(&sk);
     gmp_randclear(rs);
