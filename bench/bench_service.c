@@ -21,12 +21,18 @@
  *   "inproc_per_s":...,"https_per_s":...,"ratio":...,"inproc_wall_s":...,
  *   "https_wall_s":...,"inproc_cpu_s":...,"https_cpu_s":...,"cpu_ratio":...,
  *   "overhead_ms_per_message":...,"cpu_overhead_ms_per_message":...,
- *   "msg_ms_p50":...,"msg_ms_p95":...,"msg_ms_max":...,"inproc_party_s":...,
+ *   "msg_ms_p50":...,"msg_ms_p95":...,"msg_ms_max":...,"inproc_msg_ms_p50":...,
+ *   "inproc_msg_ms_sum":...,"msg_ms_sum":...,"inproc_party_s":...,
  *   "transport":"https","load1_start":...,"load1_end":...,"loadavg":"..."}
  * ratio: HTTPS throughput / in-process (wall clock); cpu_ratio: HTTPS CPU
  * seconds / in-process (the steadier figure on a loaded machine);
  * overhead_ms_per_message: (HTTPS wall - in-process wall) / messages, the
  * medians; msg_ms_*: the HTTPS round trips of one message (all reps);
+ * inproc_msg_ms_p50: the same calls in process (the party's work alone);
+ * msg_ms_sum, inproc_msg_ms_sum: a run's round trips added up (mean over
+ * the reps), so msg_ms_sum - inproc_msg_ms_sum is the time the transport
+ * adds on the critical path of a run and the rest of the wall-clock
+ * difference is spent outside the calls (the owner's side, contention);
  * inproc_party_s: the in-process party's construction (median, inside
  * inproc_wall_s); load1_*: the 1-minute load average before and after.
  * The published protocol's training (a kdd-published job whose DECRYPT
@@ -52,6 +58,9 @@
  * latency p50/p95/p99/max of the inference clients, failures, correct
  * sessions and the process's peak RSS:
  *  {"bench":"service","workload":"load","clients":16,"trainings":2,...}
+ * HENN_BENCH_LOG=FILE in the environment writes the server's access log
+ * there (JSON lines, each request's milliseconds from its headers to its
+ * response queued, long polls and job answers included).
  * Usage: bench_service [infer records (1000)] [train rows (560)] [reps (3)]
  *        [threads (2)] [clients (16)] [trainings (2)] [published epochs (1; 0: none)]
  */
@@ -106,6 +115,15 @@ static double load1(void)
         fclose(f);
     }
     return v;
+}
+
+static double sum(const double *v, size_t n)
+{
+    double t = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++)
+        t += v[i];
+    return t;
 }
 
 /* The q-quantile (0 < q <= 1) of v[0..n-1], sorted: the smallest value
@@ -532,7 +550,9 @@ int main(int argc, char **argv)
     size_t dims[3] = {41, 41, HENN_KDD_CLASSES}, total = irows + trows, *idx, i, r, w;
     float *X = NULL;
     uint8_t *y, *pred;
-    double *t_in, *t_net, *c_in, *c_net, *party_in, *msg_lat;
+    double *t_in, *t_net, *c_in, *c_net, *party_in, *msg_lat, *msg_lat_in;
+    const char *log_path = getenv("HENN_BENCH_LOG");
+    FILE *log = NULL;
     int tls, rc = 0;
 
     if (henn_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || mkdtemp(dir) == NULL ||
@@ -547,7 +567,9 @@ int main(int argc, char **argv)
     c_net = calloc(reps, sizeof(double));
     party_in = calloc(reps, sizeof(double));
     msg_lat = calloc(reps * (2 * (total / 56 + 2) * 3 + 8), sizeof(double));
-    if (!idx || !y || !pred || !t_in || !t_net || !c_in || !c_net || !party_in || !msg_lat)
+    msg_lat_in = calloc(reps * (2 * (total / 56 + 2) * 3 + 8), sizeof(double));
+    if (!idx || !y || !pred || !t_in || !t_net || !c_in || !c_net || !party_in || !msg_lat ||
+        !msg_lat_in)
         return 1;
     snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
     snprintf(key, sizeof(key), "%s/key.pem", dir);
@@ -589,6 +611,10 @@ int main(int argc, char **argv)
     so.key_file = tls ? key : NULL;
     so.threads = 4; /* henn serve's default */
     so.party_threads = threads;
+    if (log_path != NULL && (log = fopen(log_path, "w")) != NULL) {
+        so.log = log; /* the server's access log: each request's ms on the server */
+        so.log_json = 1;
+    }
     if (rc == 0)
         rc = henn_svc_server_start(&srv, &so);
     if (rc != 0) {
@@ -603,14 +629,16 @@ int main(int argc, char **argv)
         const char *name = w == 0 ? "kdd_infer" : "kdd_private_train";
         const char *tn_name = tls ? "https" : "http";
         size_t n = w == 0 ? irows : trows, msgs = 0;
-        seq_timer st;
+        seq_timer st, st_in;
         double l1_start = load1();
         memset(&st, 0, sizeof(st));
         st.lat = msg_lat;
         st.cap = reps * (2 * (total / 56 + 2) * 3 + 8);
+        st_in = st;
+        st_in.lat = msg_lat_in;
         for (r = 0; r < 2 * reps && rc == 0; r++) {
             int net = (int)(r % 2);
-            henn_transport t, inner, timed;
+            henn_transport t, inner, timed, inner_in, timed_in;
             henn_svc_client *c = NULL;
             henn_owner *owner = NULL;
             henn_trainer *trn = NULL;
@@ -627,6 +655,7 @@ int main(int argc, char **argv)
             if (rc == 0 && w == 0)
                 rc = henn_owner_new(&owner, &sk, &bo);
             memset(&timed, 0, sizeof(timed));
+            memset(&timed_in, 0, sizeof(timed_in));
             timed.call = seq_call;
             timed.ctx = &st;
             st.inner = &inner;
@@ -644,8 +673,15 @@ int main(int argc, char **argv)
                 henn_transport_to_private_trainer(&t, pt);
             if (!net)
                 party_in[r / 2] = now() - t0;
-            if (net) /* the HTTPS runs' round trips are timed */
+            if (net) { /* the round trips are timed, HTTPS and in-process */
                 t = timed;
+            } else {
+                inner_in = t;
+                timed_in.call = seq_call;
+                timed_in.ctx = &st_in;
+                st_in.inner = &inner_in;
+                t = timed_in;
+            }
             if (rc == 0 && w == 0)
                 rc = henn_owner_infer(owner, &t, &p, X + trows * 41, irows, 41,
                                       HENN_KDD_CLASSES, pred, NULL);
@@ -672,6 +708,7 @@ int main(int argc, char **argv)
             double ti = median(t_in, reps), tn = median(t_net, reps);
             double ci = median(c_in, reps), cn = median(c_net, reps);
             qsort(st.lat, st.n, sizeof(double), cmp_double);
+            qsort(st_in.lat, st_in.n, sizeof(double), cmp_double);
             loadavg(la, sizeof(la));
             printf("{\"bench\":\"service\",\"workload\":\"%s\",\"%s\":%zu,\"reps\":%zu,"
                    "\"threads\":%u,\"messages\":%zu,\"inproc_per_s\":%.1f,\"%s_per_s\":%.1f,"
@@ -679,6 +716,7 @@ int main(int argc, char **argv)
                    "\"inproc_cpu_s\":%.3f,\"%s_cpu_s\":%.3f,\"cpu_ratio\":%.3f,"
                    "\"overhead_ms_per_message\":%.2f,\"cpu_overhead_ms_per_message\":%.2f,"
                    "\"msg_ms_p50\":%.2f,\"msg_ms_p95\":%.2f,\"msg_ms_max\":%.2f,"
+                   "\"inproc_msg_ms_p50\":%.2f,\"inproc_msg_ms_sum\":%.1f,\"msg_ms_sum\":%.1f,"
                    "\"inproc_party_s\":%.4f,\"transport\":\"%s\",\"load1_start\":%.2f,"
                    "\"load1_end\":%.2f,\"loadavg\":\"%s\"}\n",
                    name, w == 0 ? "records" : "rows", n, reps, threads, msgs, (double)n / ti,
@@ -686,6 +724,9 @@ int main(int argc, char **argv)
                    msgs ? 1e3 * (tn - ti) / (double)msgs : 0.0,
                    msgs ? 1e3 * (cn - ci) / (double)msgs : 0.0, 1e3 * quantile(st.lat, st.n, 0.5),
                    1e3 * quantile(st.lat, st.n, 0.95), st.n ? 1e3 * st.lat[st.n - 1] : 0.0,
+                   1e3 * quantile(st_in.lat, st_in.n, 0.5),
+                   1e3 * sum(st_in.lat, st_in.n) / (double)reps,
+                   1e3 * sum(st.lat, st.n) / (double)reps,
                    median(party_in, reps), tn_name, l1_start, load1(), la);
             fflush(stdout);
         }
@@ -721,5 +762,8 @@ int main(int argc, char **argv)
     free(c_net);
     free(party_in);
     free(msg_lat);
+    free(msg_lat_in);
+    if (log != NULL)
+        fclose(log);
     return rc == 0 ? 0 : 1;
 }
