@@ -43,11 +43,17 @@ static const char *usage_text =
     "Over a henn server (docs/SERVICE.md, cryptonn-mlp and cryptonn-lenet5), three\n"
     "processes:\n"
     "  henn cryptonn train ... --server URL [--token F] [--ca F] [--insecure-http]\n"
-    "      --mpk F --authority-token-out F\n"
+    "      --mpk F --authority-token-out F [--session-file F [--resume]]\n"
     "    the owner: creates the session, writes the authority's token (0600), waits\n"
     "    for the authority's public keys in --mpk, encrypts the batches; the server\n"
     "    trains; prints the loss and the downloaded model's test accuracy per epoch\n"
-    "    (the in-process run's encrypted lines; no twin, no table, no JSON)\n"
+    "    (the in-process run's encrypted lines; no twin, no table, no JSON).\n"
+    "    --session-file F: F (0600) keeps the session, its token, a fingerprint of\n"
+    "    the run (data, --net, --limit, --epochs, --seed), the public keys' hash and\n"
+    "    the answers so far; F.journal the batch in flight. Killed, the same command\n"
+    "    with --resume continues: it sends only the batches the server has not\n"
+    "    answered and ends with the same model as an uninterrupted run\n"
+    "    (another run's F is refused; the authority must still be running)\n"
     "  henn cryptonn authority --net mlp|lenet5 --server URL --session ID\n"
     "      --token-file F --mpk-out F [--layout L] [--threads T] [--ca F]\n"
     "      [--insecure-http]\n"
@@ -574,7 +580,7 @@ int henn_cli_cryptonn(int argc, char **argv)
     uint32_t layout = HENN_CRYPTONN_LAYOUT_BATCH;
     const char *mpk = NULL, *atok_out = NULL;
     cli_svc_opts svc;
-    int i;
+    int i, resume = 0;
     memset(&svc, 0, sizeof(svc));
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         if (argc >= 1) {
@@ -593,7 +599,11 @@ int henn_cli_cryptonn(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         }
-        if (cli_svc_is_option(a)) { /* --server URL, --token F, --ca F, --insecure-http */
+        if (strcmp(a, "--resume") == 0) {
+            resume = 1;
+            continue;
+        }
+        if (cli_svc_is_option(a)) { /* --server, --token, --ca, --insecure-http, --session-file */
             int k = cli_svc_parse(&svc, a, v);
             if (k < 0)
                 return EXIT_USAGE;
@@ -645,15 +655,19 @@ int henn_cli_cryptonn(int argc, char **argv)
         return usage("--data is mnist or fashion");
     if (strcmp(net, "mlp") != 0 && strcmp(net, "lenet5") != 0)
         return usage("--net is mlp or lenet5");
-    if (svc.server != NULL && (json != NULL || svc.session_file != NULL))
-        return usage("--json and --session-file do not apply with --server");
+    if (svc.server != NULL && json != NULL)
+        return usage("--json does not apply with --server");
+    if (resume && (svc.server == NULL || svc.session_file == NULL))
+        return usage("--resume continues the run of --session-file F: it goes with --server "
+                     "URL and --session-file F");
     if (svc.server != NULL)
-        return cli_cryptonn_train_server(&svc, strcmp(net, "lenet5") == 0, data, epochs, limit,
-                                         (unsigned)threads, (uint64_t)seed, mpk, atok_out,
-                                         model);
+        return cli_cryptonn_train_server(&svc, strcmp(net, "lenet5") == 0, resume, data, epochs,
+                                         limit, (unsigned)threads, (uint64_t)seed, mpk,
+                                         atok_out, model);
     if (mpk != NULL || atok_out != NULL || svc.token_file != NULL || svc.ca_file != NULL ||
         svc.session_file != NULL)
-        return usage("--mpk, --authority-token-out, --token and --ca go with --server");
+        return usage("--mpk, --authority-token-out, --token, --ca and --session-file go with "
+                     "--server");
     if (strcmp(net, "lenet5") == 0)
         return run_lenet(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, model);
     return run(data, epochs, limit, (unsigned)threads, (uint64_t)seed, json, layout, model);

@@ -208,36 +208,163 @@ done:
     return rc;
 }
 
-/* Creates the session (protocol, cfg), writes the authority's token to
- * atok_out (0600), tells the user how to start the authority, waits for
- * its public keys in mpk_path and makes the owner's client from them
- * (checked against 784 inputs, batch 64, 10 classes). *stok: the server
- * token read from so->token_file (the caller wipes and frees it). */
-static int open_session(henn_svc_client **c, henn_cryptonn_client **cc, char **stok,
-                        const cli_svc_opts *so, const char *protocol, const char *net,
-                        const char *cfg, unsigned threads, const char *mpk_path,
-                        const char *atok_out)
-{
+/* ---------------------------------------------------------------- the owner */
+
+/* Test hooks of the service client (src/service/client_internal.h). */
+uint64_t henn__svc_client_seq(const henn_svc_client *c);
+uint64_t henn__svc_client_replayed(const henn_svc_client *c);
+
+/*
+ * The owner's run over the service. With --session-file F it survives a
+ * kill of this process (docs/SERVICE.md, "cryptonn-mlp", "The owner
+ * killed and restarted"). Message k (seq k) of the session is the run's
+ * k-th batch, epoch after epoch in henn_nn_batch_order(seed + epoch) order
+ * (the server takes no other message). F (0600, rewritten atomically by
+ * cli_svc_save_extra) holds the URL, session and token, "protocol", the
+ * run's fingerprint, the SHA-256 of the authority's public keys (the --mpk
+ * file; "" until they arrived), "done" (the messages whose answers F
+ * records), "loss_sum" (the current epoch's batch losses times their rows
+ * so far), "epochs" (each finished epoch's test accuracy, loss and
+ * seconds) and "jstart" (the session's seq when F.journal was opened).
+ * F.journal (henn_svc_client_journal) holds the messages after jstart:
+ * after each answer is recorded in F the client is made again on the same
+ * session with a new journal, so the journal holds at most one batch and
+ * a restarted owner encrypts at most one batch again.
+ */
+typedef struct owner_run {
+    const cli_svc_opts *so;
     henn_svc_client_opts co;
+    henn_svc_client *c;
+    henn_transport ts;
+    const char *protocol;
+    char *journal;     /* F.journal; NULL without --session-file */
+    char fp[65];       /* the run's fingerprint */
+    char mpk_hash[65]; /* hex SHA-256 of the authority's public keys, or "" */
+    uint64_t done, jstart, replayed;
+    double loss_sum;
+    size_t nepochs; /* finished epochs */
+    double acc[CN_MAX_EPOCHS], loss[CN_MAX_EPOCHS], secs[CN_MAX_EPOCHS];
+} owner_run;
+
+static void hex_sha256(char hex[65], const uint8_t *b, size_t len)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, b, len);
+    sodium_bin2hex(hex, 65, h, sizeof(h));
+}
+
+/* What the run's messages depend on: the net, the data set, the training
+ * images and labels (after --limit), the test set's size, the epochs and
+ * the seed (model and batch order). */
+static void run_fingerprint(char hex[65], int lenet, const char *data, size_t epochs,
+                            uint64_t seed, const float *Xtr, const uint8_t *ytr, size_t ntr,
+                            size_t nte)
+{
+    crypto_hash_sha256_state st;
+    uint8_t h[crypto_hash_sha256_BYTES];
+    char head[256];
+    snprintf(head, sizeof(head), "henn cryptonn %s %s %zu %zu %zu %llu",
+             lenet ? "lenet5" : "mlp", data, ntr, nte, epochs, (unsigned long long)seed);
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)head, strlen(head));
+    crypto_hash_sha256_update(&st, (const uint8_t *)Xtr, ntr * MLP_IN * sizeof(*Xtr));
+    crypto_hash_sha256_update(&st, ytr, ntr);
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, 65, h, sizeof(h));
+}
+
+/* F rewritten with the run's state (nothing without --session-file). */
+static int save_state(const owner_run *r)
+{
+    json_t *ep, *extra;
+    size_t e;
+    int rc;
+    if (r->journal == NULL)
+        return 0;
+    ep = json_array();
+    for (e = 0; ep != NULL && e < r->nepochs; e++) {
+        if (json_array_append_new(ep, json_pack("{s:f, s:f, s:f}", "accuracy", r->acc[e],
+                                                "loss", r->loss[e], "seconds",
+                                                r->secs[e])) != 0) {
+            json_decref(ep);
+            ep = NULL;
+        }
+    }
+    extra = ep == NULL ? NULL
+                       : json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:o}", "protocol",
+                                   r->protocol, "fingerprint", r->fp, "mpk_sha256", r->mpk_hash,
+                                   "done", (json_int_t)r->done, "jstart", (json_int_t)r->jstart,
+                                   "loss_sum", r->loss_sum, "epochs", ep);
+    rc = extra != NULL ? cli_svc_save_extra(r->so, r->c, extra) : HENN_ENOMEM;
+    json_decref(extra);
+    return rc;
+}
+
+/* The state saved in F (j), checked against the run: nb batches per
+ * epoch, epochs epochs. */
+static int load_state(owner_run *r, const json_t *j, size_t nb, size_t epochs)
+{
+    const json_t *ep = json_object_get(j, "epochs"), *d = json_object_get(j, "done"),
+                 *js = json_object_get(j, "jstart"), *ls = json_object_get(j, "loss_sum");
+    const char *h = json_string_value(json_object_get(j, "mpk_sha256"));
+    size_t e;
+
+    if (!json_is_array(ep) || !json_is_integer(d) || !json_is_integer(js) ||
+        !json_is_number(ls) || h == NULL || (strlen(h) != 0 && strlen(h) != 64) ||
+        json_integer_value(d) < 0 || json_integer_value(js) < 0 ||
+        json_array_size(ep) > epochs)
+        return HENN_EFORMAT;
+    r->done = (uint64_t)json_integer_value(d);
+    r->jstart = (uint64_t)json_integer_value(js);
+    r->loss_sum = json_number_value(ls);
+    r->nepochs = json_array_size(ep);
+    memcpy(r->mpk_hash, h, strlen(h) + 1);
+    for (e = 0; e < r->nepochs; e++) {
+        const json_t *v = json_array_get(ep, e), *a = json_object_get(v, "accuracy"),
+                     *l = json_object_get(v, "loss"), *s = json_object_get(v, "seconds");
+        if (!json_is_number(a) || !json_is_number(l) || !json_is_number(s))
+            return HENN_EFORMAT;
+        r->acc[e] = json_number_value(a);
+        r->loss[e] = json_number_value(l);
+        r->secs[e] = json_number_value(s);
+    }
+    /* An epoch's messages follow the previous epoch's record; the journal
+     * starts at done, or one before it (killed before F said otherwise). */
+    if (r->done < r->nepochs * nb || r->done > (r->nepochs + 1) * nb ||
+        r->done > epochs * nb || (r->done != r->jstart && r->done != r->jstart + 1) ||
+        (r->mpk_hash[0] == '\0' && r->done != 0))
+        return HENN_EFORMAT;
+    return 0;
+}
+
+/* The user's line to start the authority. */
+static void print_authority(const owner_run *r, const char *net, const char *atok_out,
+                            const char *mpk_path)
+{
+    printf("  session %s; the authority's token is in %s (0600). Start the authority:\n"
+           "    henn cryptonn authority --net %s --server %s --session %s --token-file %s "
+           "--mpk-out %s\n",
+           henn_svc_client_session(r->c), atok_out, net, r->so->server,
+           henn_svc_client_session(r->c), atok_out, mpk_path);
+    fflush(stdout);
+}
+
+/* Creates the session (protocol, cfg), writes the authority's token to
+ * atok_out (0600) and, with --session-file, opens the journal and writes
+ * F. *stok: the server token read from so->token_file (the caller wipes
+ * and frees it). */
+static int create_run(owner_run *r, char **stok, const char *cfg, const char *atok_out)
+{
     char atok[65] = "";
-    uint8_t *mpk = NULL;
-    size_t mlen = 0;
-    mpk_file mf;
-    henn_transport tm;
-    double t0;
     int rc;
 
-    memset(&co, 0, sizeof(co));
-    co.url = so->server;
-    co.ca_file = so->ca_file;
-    co.allow_insecure_http = so->insecure_http;
-    co.retry_s = so->retry_s;
-    if (so->token_file != NULL && (*stok = read_token(so->token_file, 0)) == NULL) {
-        fprintf(stderr, "henn cryptonn: cannot read the token file %s\n", so->token_file);
+    if (r->so->token_file != NULL && (*stok = read_token(r->so->token_file, 0)) == NULL) {
+        fprintf(stderr, "henn cryptonn: cannot read the token file %s\n", r->so->token_file);
         return HENN_EIO;
     }
-    co.server_token = *stok;
-    rc = henn_svc_client_create_authority(c, atok, &co, protocol, cfg);
+    r->co.server_token = *stok;
+    rc = henn_svc_client_create_authority(&r->c, atok, &r->co, r->protocol, cfg);
+    r->co.server_token = NULL;
     if (rc != 0) {
         fprintf(stderr, "henn: server: could not create the session (%s)\n",
                 henn_err_name(rc));
@@ -249,20 +376,131 @@ static int open_session(henn_svc_client **c, henn_cryptonn_client **cc, char **s
         fprintf(stderr, "henn cryptonn: cannot write %s\n", atok_out);
         return rc;
     }
-    printf("  session %s; the authority's token is in %s (0600). Start the authority:\n"
-           "    henn cryptonn authority --net %s --server %s --session %s --token-file %s "
-           "--mpk-out %s\n",
-           henn_svc_client_session(*c), atok_out, net, so->server, henn_svc_client_session(*c),
-           atok_out, mpk_path);
-    fflush(stdout);
-    /* The authority's public keys, when it has written them. */
-    t0 = cli_now();
-    while ((mpk = read_file(mpk_path, &mlen)) == NULL && cli_now() - t0 < MPK_WAIT_S)
+    if (r->journal != NULL && (rc = henn_svc_client_journal(r->c, r->journal, 0)) != 0) {
+        fprintf(stderr, "henn cryptonn: %s\n", henn_svc_client_error(r->c));
+        return rc;
+    }
+    return save_state(r);
+}
+
+/* --resume: reattaches to F's session, checks the fingerprint and
+ * restores the state. Prints its reason on failure. */
+static int resume_run(owner_run *r, size_t nb, size_t epochs)
+{
+    json_t *j = NULL;
+    const char *f;
+    int rc = cli_svc_resume_extra(&r->c, &j, r->so, r->protocol, "fingerprint");
+
+    if (rc != 0)
+        return rc;
+    f = json_string_value(json_object_get(j, "fingerprint"));
+    if (f == NULL || strcmp(f, r->fp) != 0) {
+        fprintf(stderr, "henn cryptonn: --resume: %s was a run on other data or options "
+                        "(--net, --data, --limit, --epochs, --seed): run the same command "
+                        "again\n",
+                r->so->session_file);
+        rc = HENN_EINVAL;
+    } else if ((rc = load_state(r, j, nb, epochs)) != 0) {
+        fprintf(stderr, "henn cryptonn: --resume: %s does not hold a consistent run\n",
+                r->so->session_file);
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* --resume, once F and the public keys passed the checks: the journal,
+ * replayed when it may hold the message after done, or a new one when F
+ * says the old one's messages are all recorded. */
+static int resume_journal(owner_run *r)
+{
+    uint64_t seq = henn__svc_client_seq(r->c);
+    int rc;
+    if (r->done == r->jstart) {
+        /* the journal may hold the next message, sent or answered */
+        if ((rc = henn_svc_client_journal(r->c, r->journal, 1)) != 0)
+            fprintf(stderr, "henn cryptonn: --resume: %s\n", henn_svc_client_error(r->c));
+    } else if (seq != r->done) {
+        fprintf(stderr, "henn cryptonn: --resume: the server's session is at message %llu, "
+                        "%s at %llu: it cannot be resumed\n",
+                (unsigned long long)seq, r->so->session_file, (unsigned long long)r->done);
+        rc = HENN_EPROTO;
+    } else {
+        /* killed before the journal after done was recorded: a new one */
+        if ((rc = henn_svc_client_journal(r->c, r->journal, 0)) != 0)
+            fprintf(stderr, "henn cryptonn: --resume: %s\n", henn_svc_client_error(r->c));
+        r->jstart = r->done;
+        if (rc == 0)
+            rc = save_state(r);
+    }
+    return rc;
+}
+
+/* After an answer: F records it, then a new client on the session with a
+ * new journal (the old one's messages are all in F), recorded in F. */
+static int record_answer(owner_run *r)
+{
+    char session[40], token[72]; /* 32 and 64 hex characters */
+    int rc = save_state(r);
+    if (rc != 0 || r->journal == NULL)
+        return rc;
+    snprintf(session, sizeof(session), "%s", henn_svc_client_session(r->c));
+    snprintf(token, sizeof(token), "%s", henn_svc_client_token(r->c));
+    r->replayed += henn__svc_client_replayed(r->c);
+    henn_svc_client_free(r->c); /* unlocks the journal */
+    r->c = NULL;
+    rc = henn_svc_client_resume(&r->c, &r->co, session, token);
+    henn_memzero(token, sizeof(token));
+    if (rc != 0) {
+        fprintf(stderr, "henn: server %s: cannot reattach to the session: %s\n", r->so->server,
+                r->c != NULL && *henn_svc_client_error(r->c) ? henn_svc_client_error(r->c)
+                                                             : henn_strerror(rc));
+        return rc;
+    }
+    if ((rc = henn_svc_client_journal(r->c, r->journal, 0)) != 0) {
+        fprintf(stderr, "henn cryptonn: %s\n", henn_svc_client_error(r->c));
+        return rc;
+    }
+    r->jstart = r->done;
+    henn_svc_client_transport(&r->ts, r->c);
+    return save_state(r);
+}
+
+/* The authority's public keys: read from mpk_path (waited for when the
+ * run has none yet; otherwise they must hash to the run's) and the
+ * owner's client made from them (checked against 784 inputs, batch 64,
+ * 10 classes). */
+static int owner_client(henn_cryptonn_client **cc, owner_run *r, const char *net,
+                        const char *mpk_path, unsigned threads)
+{
+    uint8_t *mpk = NULL;
+    size_t mlen = 0;
+    char h[65];
+    mpk_file mf;
+    henn_transport tm;
+    double t0 = cli_now();
+    int rc;
+
+    while ((mpk = read_file(mpk_path, &mlen)) == NULL && r->mpk_hash[0] == '\0' &&
+           cli_now() - t0 < MPK_WAIT_S)
         sleep_s(0.2);
     if (mpk == NULL) {
-        fprintf(stderr, "henn cryptonn: no public keys in %s after %d s\n", mpk_path,
-                MPK_WAIT_S);
-        return HENN_ETIMEDOUT;
+        if (r->mpk_hash[0] == '\0')
+            fprintf(stderr, "henn cryptonn: no public keys in %s after %d s\n", mpk_path,
+                    MPK_WAIT_S);
+        else
+            fprintf(stderr, "henn cryptonn: --resume: cannot read the authority's public "
+                            "keys %s\n",
+                    mpk_path);
+        return r->mpk_hash[0] == '\0' ? HENN_ETIMEDOUT : HENN_EIO;
+    }
+    hex_sha256(h, mpk, mlen);
+    if (r->mpk_hash[0] != '\0' && strcmp(h, r->mpk_hash) != 0) {
+        fprintf(stderr, "henn cryptonn: --resume: the public keys in %s are not the ones "
+                        "this session's run used (%s): the authority of the session wrote "
+                        "them\n",
+                mpk_path, r->so->session_file);
+        free(mpk);
+        return HENN_EKEY;
     }
     mf.b = mpk;
     mf.len = mlen;
@@ -281,106 +519,208 @@ static int open_session(henn_svc_client **c, henn_cryptonn_client **cc, char **s
                 net);
         return HENN_EINVAL;
     }
+    if (r->mpk_hash[0] == '\0') {
+        memcpy(r->mpk_hash, h, sizeof(h));
+        return save_state(r);
+    }
     return 0;
 }
 
-int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *data,
+/* The session's current model (the result): its test accuracy into *acc;
+ * *res its bytes (malloc'd). */
+static int model_accuracy(double *acc, uint8_t **res, size_t *slen, henn_svc_client *c, int lenet,
+                          const float *Xte, const uint8_t *yte, size_t nte)
+{
+    henn_nn_model got;
+    henn_cnn_model gotc;
+    int rc;
+
+    *acc = -1;
+    henn_nn_model_init_empty(&got);
+    memset(&gotc, 0, sizeof(gotc));
+    if ((rc = henn_svc_client_result(c, res, slen)) != 0) {
+        fprintf(stderr, "henn: server: cannot download the model: %s\n",
+                *henn_svc_client_error(c) ? henn_svc_client_error(c) : henn_strerror(rc));
+        return rc;
+    }
+    if (lenet) {
+        if ((rc = henn_cnn_model_deserialize(&gotc, *res, *slen)) == 0)
+            rc = henn_cnn_accuracy(acc, &gotc, Xte, yte, nte);
+    } else if ((rc = henn_nn_model_deserialize(&got, *res, *slen)) == 0) {
+        *acc = accuracy(&got, Xte, yte, nte);
+    }
+    henn_nn_model_clear(&got);
+    henn_cnn_model_clear(&gotc);
+    return rc;
+}
+
+int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, const char *data,
                               size_t epochs, size_t limit, unsigned threads, uint64_t seed,
                               const char *mpk_path, const char *atok_out,
                               const char *model_out)
 {
+    const char *net = lenet ? "lenet5" : "mlp";
     henn_mnist_set tr, te;
     char *cfg = NULL, *stok = NULL;
     float *Xtr = NULL, *Xte = NULL;
-    size_t ntr = 0, nte = 0, e, slen = 0;
-    henn_nn_model got;
-    henn_cnn_model gotc;
-    henn_svc_client *c = NULL;
+    size_t ntr = 0, nte = 0, e, i, nb, slen = 0, *order = NULL;
     henn_cryptonn_client *cc = NULL;
-    henn_transport ts;
+    owner_run r;
     uint8_t *res = NULL;
     cli_progress prog;
-    double t0, loss = 0;
-    int rc, src = 0;
+    int rc, src = 0, finished = 0;
 
     henn_mnist_set_init(&tr);
     henn_mnist_set_init(&te);
-    henn_nn_model_init_empty(&got);
-    memset(&gotc, 0, sizeof(gotc));
+    memset(&r, 0, sizeof(r));
     if (mpk_path == NULL || atok_out == NULL) {
         fprintf(stderr, "henn cryptonn: --server needs --mpk F (the authority's public keys, "
                         "written by henn cryptonn authority --mpk-out) and "
                         "--authority-token-out F\n");
         return 2;
     }
+    if (epochs > CN_MAX_EPOCHS) {
+        fprintf(stderr, "henn cryptonn: --epochs takes 1..%d\n", CN_MAX_EPOCHS);
+        return 2;
+    }
+    r.so = so;
+    r.protocol = lenet ? "cryptonn-lenet5" : "cryptonn-mlp";
+    r.co.url = so->server;
+    r.co.ca_file = so->ca_file;
+    r.co.allow_insecure_http = so->insecure_http;
+    r.co.retry_s = so->retry_s;
     if ((rc = load_images(data, limit, seed, &tr, &te, &Xtr, &Xte, &ntr, &nte)) != 0 ||
         (rc = session_config(&cfg, lenet, seed)) != 0)
         goto done;
+    nb = (ntr + MLP_BATCH - 1) / MLP_BATCH;
+    rc = HENN_ENOMEM;
+    if ((order = malloc(nb * sizeof(*order))) == NULL)
+        goto done;
+    if (so->session_file != NULL) {
+        size_t n = strlen(so->session_file) + 9;
+        if ((r.journal = malloc(n)) == NULL)
+            goto done;
+        snprintf(r.journal, n, "%s.journal", so->session_file);
+    }
+    run_fingerprint(r.fp, lenet, data, epochs, seed, Xtr, tr.labels, ntr, nte);
     printf("henn cryptonn: %s on %s, %zu training / %zu test images, batch %d, "
            "%zu epoch(s); the server's side runs on %s\n",
            lenet ? "LeNet-5 (valid conv1, encrypted)" : "MLP 784-128-10",
            strcmp(data, "mnist") == 0 ? "MNIST-8k" : "Fashion-MNIST", ntr, nte, MLP_BATCH,
            epochs, so->server);
-    rc = open_session(&c, &cc, &stok, so, lenet ? "cryptonn-lenet5" : "cryptonn-mlp",
-                      lenet ? "lenet5" : "mlp", cfg, threads, mpk_path, atok_out);
-    if (rc != 0)
-        goto done;
-    henn_svc_client_transport(&ts, c);
+    if (resume) {
+        if ((rc = resume_run(&r, nb, epochs)) != 0)
+            goto done;
+        if (r.mpk_hash[0] == '\0')
+            print_authority(&r, net, atok_out, mpk_path);
+        if ((rc = owner_client(&cc, &r, net, mpk_path, threads)) != 0 ||
+            (rc = resume_journal(&r)) != 0)
+            goto done;
+        fprintf(stderr,
+                "henn cryptonn: resuming session %s from %s: %llu of %zu batches answered, "
+                "%zu of %zu epochs finished\n",
+                henn_svc_client_session(r.c), so->session_file, (unsigned long long)r.done,
+                nb * epochs, r.nepochs, epochs);
+    } else {
+        if ((rc = create_run(&r, &stok, cfg, atok_out)) != 0)
+            goto done;
+        print_authority(&r, net, atok_out, mpk_path);
+        if ((rc = owner_client(&cc, &r, net, mpk_path, threads)) != 0)
+            goto done;
+    }
+    henn_svc_client_transport(&r.ts, r.c);
     for (e = 0; e < epochs; e++) {
         char label[64];
-        snprintf(label, sizeof(label), "  encrypted epoch %zu", e + 1);
-        cli_progress_init(&prog, label);
-        t0 = cli_now();
-        rc = henn_cryptonn_client_train_epoch(cc, &ts, Xtr, tr.labels, ntr, seed + e,
-                                              cli_progress_cb, &prog, &loss, &src);
-        if (rc != 0) {
-            if (src != 0)
-                fprintf(stderr, "henn cryptonn: the server stopped the run: %s (%s)\n",
-                        henn_strerror(src), henn_err_name(src));
-            else if (henn_svc_client_error(c)[0] != '\0')
-                fprintf(stderr, "henn: server: %s\n", henn_svc_client_error(c));
-            goto done;
-        }
-        free(res);
-        res = NULL;
-        henn_nn_model_clear(&got);
-        henn_cnn_model_clear(&gotc);
-        if ((rc = henn_svc_client_result(c, &res, &slen)) != 0)
-            goto done;
-        /* The epoch's loss is the mean of the batches' losses by rows. */
-        if (lenet) {
-            double acc = -1;
-            if ((rc = henn_cnn_model_deserialize(&gotc, res, slen)) != 0 ||
-                (rc = henn_cnn_accuracy(&acc, &gotc, Xte, te.labels, nte)) != 0)
-                goto done;
+        size_t rows = 0;
+        double t0 = cli_now(), loss, acc;
+        if (e < r.nepochs) { /* finished before the restart */
             printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1,
-                   acc, loss, cli_now() - t0);
+                   r.acc[e], r.loss[e], r.secs[e]);
             continue;
         }
-        if ((rc = henn_nn_model_deserialize(&got, res, slen)) != 0)
+        snprintf(label, sizeof(label), "  encrypted epoch %zu", e + 1);
+        cli_progress_init(&prog, label);
+        if ((rc = henn_nn_batch_order(order, nb, seed + e)) != 0)
             goto done;
-        printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1,
-               accuracy(&got, Xte, te.labels, nte), loss, cli_now() - t0);
+        /* the batches of henn_cryptonn_client_train_epoch, one message each */
+        for (i = 0; i < nb; i++) {
+            size_t first = order[i] * MLP_BATCH, n = ntr - first < MLP_BATCH ? ntr - first
+                                                                               : MLP_BATCH;
+            double l = 0;
+            rows += n;
+            if (e * nb + i + 1 <= r.done)
+                continue; /* answered before the restart */
+            rc = henn_cryptonn_client_send_batch(cc, &r.ts, Xtr + first * MLP_IN,
+                                                 tr.labels + first, n, &l, &src);
+            if (rc != 0) {
+                if (src != 0)
+                    fprintf(stderr, "henn cryptonn: the server stopped the run: %s (%s)\n",
+                            henn_strerror(src), henn_err_name(src));
+                else if (henn_svc_client_error(r.c)[0] != '\0')
+                    fprintf(stderr, "henn: server: %s\n", henn_svc_client_error(r.c));
+                goto done;
+            }
+            r.loss_sum += l * (double)n;
+            r.done = e * nb + i + 1;
+            if ((rc = record_answer(&r)) != 0)
+                goto done;
+            cli_progress_cb(&prog, rows, ntr);
+        }
+        /* The epoch's loss is the mean of the batches' losses by rows. */
+        loss = r.loss_sum / (double)ntr;
+        free(res);
+        res = NULL;
+        if ((rc = model_accuracy(&acc, &res, &slen, r.c, lenet, Xte, te.labels, nte)) != 0)
+            goto done;
+        r.acc[e] = acc;
+        r.loss[e] = loss;
+        r.secs[e] = cli_now() - t0;
+        r.nepochs = e + 1;
+        r.loss_sum = 0;
+        if ((rc = save_state(&r)) != 0)
+            goto done;
+        printf("  encrypted epoch %zu: test accuracy %.4f (loss %.4f), %.1f s\n", e + 1, acc,
+               loss, r.secs[e]);
     }
-    if (model_out != NULL && res != NULL && (rc = write_file(model_out, res, slen)) != 0)
+    if (res == NULL) { /* every epoch finished before the restart */
+        double acc;
+        if ((rc = model_accuracy(&acc, &res, &slen, r.c, lenet, Xte, te.labels, nte)) != 0)
+            goto done;
+    }
+    if (model_out != NULL && (rc = write_file(model_out, res, slen)) != 0) {
         fprintf(stderr, "henn cryptonn: cannot write %s\n", model_out);
+        goto done;
+    }
+    finished = 1;
+    if (resume)
+        fprintf(stderr, "henn cryptonn: the journal answered %llu message(s) of the killed run\n",
+                (unsigned long long)(r.replayed + henn__svc_client_replayed(r.c)));
 done:
     if (rc != 0 && src == 0)
         cli_error("cryptonn train --server", rc);
-    if (c != NULL && henn_svc_client_delete(c) != 0)
-        fprintf(stderr, "henn cryptonn: the session could not be deleted\n");
-    henn_svc_client_free(c);
+    if (r.c != NULL && r.journal != NULL && !finished) {
+        /* kept on the server for --resume */
+        fprintf(stderr, "henn cryptonn: the session stays on the server: the same command "
+                        "with --resume continues it\n");
+        henn_svc_client_free(r.c);
+    } else if (r.c != NULL) {
+        if (henn_svc_client_delete(r.c) != 0)
+            fprintf(stderr, "henn cryptonn: the session could not be deleted\n");
+        henn_svc_client_free(r.c);
+        if (r.journal != NULL)
+            unlink(r.journal); /* the run is over */
+    }
     henn_cryptonn_client_free(cc);
     if (stok != NULL) {
         henn_memzero(stok, strlen(stok));
         free(stok);
     }
+    free(r.journal);
+    free(order);
     free(cfg);
     free(res);
     free(Xtr);
     free(Xte);
-    henn_nn_model_clear(&got);
-    henn_cnn_model_clear(&gotc);
     henn_mnist_set_clear(&tr);
     henn_mnist_set_clear(&te);
     return rc == 0 ? 0 : 1;

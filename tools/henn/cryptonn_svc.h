@@ -10,13 +10,21 @@
 
 #include "svc_cli.h"
 
+/* The most epochs henn cryptonn train takes. */
+#define CN_MAX_EPOCHS 20
+
 /* henn cryptonn train --net mlp|lenet5 --server URL --mpk F
- * --authority-token-out F [--model F]: the owner's side of a cryptonn-mlp
- * (lenet = 0) or cryptonn-lenet5 (lenet != 0) session; the server trains.
- * Per epoch: the downloaded model's test accuracy and the loss; model_out
- * (optional): the last downloaded model's bytes (HNNM or HCNM). Exit
- * status (2: usage). */
-int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, const char *data,
+ * --authority-token-out F [--model F] [--session-file F [--resume]]: the
+ * owner's side of a cryptonn-mlp (lenet = 0) or cryptonn-lenet5
+ * (lenet != 0) session; the server trains. Per epoch: the downloaded
+ * model's test accuracy and the loss; model_out (optional): the last
+ * downloaded model's bytes (HNNM or HCNM). With so->session_file the run
+ * survives a kill of the owner: the file (0600, atomic) and F.journal
+ * keep the session, its token and the run's state; resume != 0 continues
+ * that run (its fingerprint, the data and options, must be this run's)
+ * and sends only the batches the server has not answered. Exit status
+ * (2: usage). */
+int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, const char *data,
                               size_t epochs, size_t limit, unsigned threads, uint64_t seed,
                               const char *mpk_path, const char *atok_out,
                               const char *model_out);
