@@ -226,8 +226,13 @@ static int exchange(CURL *curl, const henn_svc_client_opts *o, const char *metho
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (o->ca_file != NULL)
+    /* A CA file given is the only trust anchor (as in client.c): libcurl
+     * would otherwise also parse its default CA directory on every new
+     * connection. */
+    if (o->ca_file != NULL) {
         curl_easy_setopt(curl, CURLOPT_CAINFO, o->ca_file);
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
