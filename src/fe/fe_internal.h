@@ -165,6 +165,18 @@ void henn__fe_ct0_mul(struct decaf_255_point_s *out, const henn_feip_ct0_tab *ta
 int henn__fe_ct0_mul_many(henn_fe_elem *out, const henn_feip_ct0_tab *tab, const uint8_t *sk,
                           size_t cnt, int engine);
 
+/* d[k] -= sk_k c_0 for the cnt keys fk[k] (sk_k c_0 from tab, all
+ * together: henn__fe_ct0_mul_many, eight at a time on IFMA). 0, HENN_EKEY
+ * (a key that does not decode; d unchanged), HENN_ENOMEM (d unchanged).
+ * Constant time in the keys; the products and the copies of the keys are
+ * wiped. support.c. */
+int henn__fe_ct0_sub_many(henn_fe_elem *d, const henn_feip_ct0_tab *tab,
+                          const henn_feip_fk *fk, size_t cnt);
+
+/* 1 if idx[0..m) is not NULL, not empty, strictly increasing and below n
+ * (a support given as an index list), else 0. support.c. */
+int henn__fe_idx_ok(size_t n, const size_t *idx, size_t m);
+
 /* Signed 4-bit digits of k (canonical, < l): e[i] in [-8, 8], k = sum
  * e[i] 16^i. Constant time. scalarmul.c. */
 void henn__fe_digits16(int32_t e[64], const uint8_t k[HENN_FE_SCALARBYTES]);

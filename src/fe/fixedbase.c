@@ -144,13 +144,6 @@ int henn__fe_fb_init(struct henn__fe_fb **out, const struct decaf_255_point_s *p
     return 0;
 }
 
-/* r = mask ? a : r (mask all ones or zero) */
-static void fe_cmov(fe25519 *r, const fe25519 *a, uint64_t mask)
-{
-    for (int i = 0; i < 5; i++)
-        r->v[i] ^= mask & (r->v[i] ^ a->v[i]);
-}
-
 /* 0 - 1 if a == b else 0, without a branch (a, b < 2^31) */
 static uint64_t eq_mask(uint32_t a, uint32_t b)
 {

@@ -172,6 +172,14 @@ static inline void fe_sub(fe25519 *r, const fe25519 *a, const fe25519 *b)
         r->v[i] = a->v[i] + ((uint64_t)0x1ffffffffffffc) - b->v[i];
 }
 
+/* r = mask ? a : r, limb by limb (mask all ones or zero): no branch or
+ * index on mask (fixedbase.c, scalarmul.c select table entries with it). */
+static inline void fe_cmov(fe25519 *r, const fe25519 *a, uint64_t mask)
+{
+    for (int i = 0; i < 5; i++)
+        r->v[i] ^= mask & (r->v[i] ^ a->v[i]);
+}
+
 /* r = a * k for a small constant k (k < 2^20, a limbs below 2^54). */
 static inline void fe_mul_small(fe25519 *r, const fe25519 *a, uint32_t k)
 {

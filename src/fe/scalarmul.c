@@ -19,13 +19,6 @@
 #include "fe/fe_internal.h"
 #include "fe/gf25519.h"
 
-/* r = mask ? a : r, limb by limb (mask all ones or zero) */
-static void fe_cmov(fe25519 *r, const fe25519 *a, uint64_t mask)
-{
-    for (int i = 0; i < 5; i++)
-        r->v[i] ^= mask & (r->v[i] ^ a->v[i]);
-}
-
 static void cached_cmov(cached_pt *r, const cached_pt *a, uint64_t mask)
 {
     fe_cmov(&r->ypx, &a->ypx, mask);

@@ -70,21 +70,21 @@ static void reduce_sums(uint8_t sk[HENN_FE_SCALARBYTES], const u128 pos[8], cons
     henn_memzero(bn, sizeof bn);
 }
 
-int henn_feip_derive_key_sub(henn_feip_fk *fk, const henn_feip_msk *msk, const int64_t *y,
-                             size_t m, size_t start, size_t stride)
+/*
+ * fk = the key for y on the support {at(t) : t < m}: at(t) = idx[t], or
+ * start + t stride when idx is NULL (arguments checked by the caller).
+ * Constant time in msk: the branches and the accumulator chosen depend on
+ * the public y only.
+ */
+static void derive_key_on(henn_feip_fk *fk, const henn_feip_msk *msk, const int64_t *y, size_t m,
+                          const size_t *idx, size_t start, size_t stride)
 {
-    if (fk == NULL)
-        return HENN_EINVAL;
-    memset(fk, 0, sizeof *fk);
-    if (msk == NULL || msk->s == NULL || y == NULL || !support_ok(msk->n, m, start, stride))
-        return HENN_EINVAL;
-    if (!y_ok(y, m, msk->y_bound))
-        return HENN_ERANGE;
     u128 pos[8], neg[8];
     memset(pos, 0, sizeof pos);
     memset(neg, 0, sizeof neg);
     for (size_t t = 0; t < m; t++) {
-        const uint8_t *si = msk->s + (start + t * stride) * HENN_FE_SCALARBYTES;
+        size_t at = idx != NULL ? idx[t] : start + t * stride;
+        const uint8_t *si = msk->s + at * HENN_FE_SCALARBYTES;
         int64_t yt = y[t];
         if (yt == 0)
             continue;
@@ -101,6 +101,19 @@ int henn_feip_derive_key_sub(henn_feip_fk *fk, const henn_feip_msk *msk, const i
     reduce_sums(fk->sk, pos, neg);
     henn_memzero(pos, sizeof pos);
     henn_memzero(neg, sizeof neg);
+}
+
+int henn_feip_derive_key_sub(henn_feip_fk *fk, const henn_feip_msk *msk, const int64_t *y,
+                             size_t m, size_t start, size_t stride)
+{
+    if (fk == NULL)
+        return HENN_EINVAL;
+    memset(fk, 0, sizeof *fk);
+    if (msk == NULL || msk->s == NULL || y == NULL || !support_ok(msk->n, m, start, stride))
+        return HENN_EINVAL;
+    if (!y_ok(y, m, msk->y_bound))
+        return HENN_ERANGE;
+    derive_key_on(fk, msk, y, m, NULL, start, stride);
     return 0;
 }
 
@@ -181,16 +194,50 @@ int henn__fe_ct0_mul_many(henn_fe_elem *out, const henn_feip_ct0_tab *tab, const
     return 0;
 }
 
-int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
-                          const henn_feip_ct *ct, const henn_feip_ct0_tab *tab,
-                          const henn_feip_fk *fk, const int64_t *y, size_t m, size_t start,
-                          size_t stride)
+int henn__fe_ct0_sub_many(henn_fe_elem *d, const henn_feip_ct0_tab *tab,
+                          const henn_feip_fk *fk, size_t cnt)
 {
-    if (v == NULL)
-        return HENN_EINVAL;
-    *v = 0;
+    henn_fe_elem *t = henn__fe_elems_alloc(cnt);
+    uint8_t *sks = malloc(cnt * HENN_FE_SCALARBYTES);
+    decaf_255_scalar_t sk;
+    int rc = HENN_ENOMEM;
+    if (t == NULL || sks == NULL)
+        goto cleanup;
+    for (size_t k = 0; k < cnt; k++) {
+        if (decaf_255_scalar_decode(sk, fk[k].sk) != DECAF_SUCCESS) {
+            rc = HENN_EKEY;
+            goto cleanup;
+        }
+        memcpy(sks + k * HENN_FE_SCALARBYTES, fk[k].sk, HENN_FE_SCALARBYTES);
+    }
+    /* the sk_k c_0 from the c_0 table, eight at a time on IFMA */
+    rc = henn__fe_ct0_mul_many(t, tab, sks, cnt, HENN__FE_FB_AUTO);
+    if (rc != 0)
+        goto cleanup;
+    for (size_t k = 0; k < cnt; k++)
+        decaf_255_point_sub(FE_PT(&d[k]), FE_CPT(&d[k]), FE_CPT(&t[k]));
+
+cleanup:
+    if (t != NULL) {
+        henn_memzero(t, cnt * sizeof *t); /* sk_k c_0 */
+        free(t);
+    }
+    if (sks != NULL) {
+        henn_memzero(sks, cnt * HENN_FE_SCALARBYTES);
+        free(sks);
+    }
+    decaf_255_scalar_destroy(sk);
+    return rc;
+}
+
+/* The checks common to decrypt_sub and decrypt_idx past the support's
+ * own (ok): 0, HENN_EINVAL or HENN_ERANGE. */
+static int decrypt_args_ok(const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                           const henn_feip_ct *ct, const henn_feip_ct0_tab *tab,
+                           const henn_feip_fk *fk, const int64_t *y, size_t m, int ok)
+{
     if (mpk == NULL || dl == NULL || ct == NULL || ct->c == NULL || fk == NULL || y == NULL ||
-        ct->n != mpk->n || fk->n != mpk->n || !support_ok(mpk->n, m, start, stride))
+        ct->n != mpk->n || fk->n != mpk->n || !ok)
         return HENN_EINVAL;
     if (dl->keys == NULL) /* not built: also means the layout was not checked */
         return HENN_EINVAL;
@@ -199,6 +246,18 @@ int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
         return HENN_EINVAL;
     if (!y_ok(y, m, mpk->y_bound))
         return HENN_ERANGE;
+    return 0;
+}
+
+/*
+ * *v = <x, y> on the support {at(t) : t < m} (at as in derive_key_on;
+ * checked by the caller): sum y_t c_(1 + at(t)) - sk c_0 (sk c_0 from tab
+ * when given, constant time in sk either way), then the discrete log.
+ */
+static int decrypt_on(int64_t *v, const henn_fe_dlog *dl, const henn_feip_ct *ct,
+                      const henn_feip_ct0_tab *tab, const henn_feip_fk *fk, const int64_t *y,
+                      size_t m, const size_t *idx, size_t start, size_t stride)
+{
     decaf_255_scalar_t sk;
     decaf_255_point_t d, t;
     henn_fe_elem *gath = NULL;
@@ -207,7 +266,7 @@ int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
         rc = HENN_EKEY;
         goto cleanup;
     }
-    if (stride == 1) {
+    if (idx == NULL && stride == 1) {
         henn__fe_msm_fast(d, ct->c + 1 + start, y, m);
     } else {
         gath = henn__fe_elems_alloc(m);
@@ -216,7 +275,8 @@ int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
             goto cleanup;
         }
         for (size_t i = 0; i < m; i++)
-            memcpy(&gath[i], &ct->c[1 + start + i * stride], sizeof gath[i]);
+            memcpy(&gath[i], &ct->c[1 + (idx != NULL ? idx[i] : start + i * stride)],
+                   sizeof gath[i]);
         henn__fe_msm_fast(d, gath, y, m);
     }
     if (tab != NULL)
@@ -232,11 +292,25 @@ cleanup:
     return rc;
 }
 
+int henn_feip_decrypt_sub(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
+                          const henn_feip_ct *ct, const henn_feip_ct0_tab *tab,
+                          const henn_feip_fk *fk, const int64_t *y, size_t m, size_t start,
+                          size_t stride)
+{
+    if (v == NULL)
+        return HENN_EINVAL;
+    *v = 0;
+    int rc = decrypt_args_ok(mpk, dl, ct, tab, fk, y, m,
+                             mpk != NULL && support_ok(mpk->n, m, start, stride));
+    if (rc != 0)
+        return rc;
+    return decrypt_on(v, dl, ct, tab, fk, y, m, NULL, start, stride);
+}
+
 /* ---- supports given as an explicit index list (2-D patches, shifted
  * correlations) ---- */
 
-/* 1 if idx[0..m) is strictly increasing and below n */
-static int idx_ok(size_t n, const size_t *idx, size_t m)
+int henn__fe_idx_ok(size_t n, const size_t *idx, size_t m)
 {
     if (idx == NULL || m == 0)
         return 0;
@@ -252,31 +326,11 @@ int henn_feip_derive_key_idx(henn_feip_fk *fk, const henn_feip_msk *msk, const i
     if (fk == NULL)
         return HENN_EINVAL;
     memset(fk, 0, sizeof *fk);
-    if (msk == NULL || msk->s == NULL || y == NULL || !idx_ok(msk->n, idx, m))
+    if (msk == NULL || msk->s == NULL || y == NULL || !henn__fe_idx_ok(msk->n, idx, m))
         return HENN_EINVAL;
     if (!y_ok(y, m, msk->y_bound))
         return HENN_ERANGE;
-    u128 pos[8], neg[8];
-    memset(pos, 0, sizeof pos);
-    memset(neg, 0, sizeof neg);
-    for (size_t t = 0; t < m; t++) {
-        const uint8_t *si = msk->s + idx[t] * HENN_FE_SCALARBYTES;
-        int64_t yt = y[t];
-        if (yt == 0)
-            continue;
-        uint64_t a = yt < 0 ? (uint64_t)0 - (uint64_t)yt : (uint64_t)yt;
-        u128 *acc = yt < 0 ? neg : pos; /* the sign of the public y */
-        for (int k = 0; k < 8; k++) {
-            uint32_t limb = (uint32_t)si[4 * k] | (uint32_t)si[4 * k + 1] << 8 |
-                            (uint32_t)si[4 * k + 2] << 16 | (uint32_t)si[4 * k + 3] << 24;
-            acc[k] += (u128)limb * a;
-        }
-    }
-    /* sum_k (pos_k - neg_k) 2^(32 k) mod l */
-    fk->n = msk->n;
-    reduce_sums(fk->sk, pos, neg);
-    henn_memzero(pos, sizeof pos);
-    henn_memzero(neg, sizeof neg);
+    derive_key_on(fk, msk, y, m, idx, 0, 0);
     return 0;
 }
 
@@ -287,41 +341,9 @@ int henn_feip_decrypt_idx(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dl
     if (v == NULL)
         return HENN_EINVAL;
     *v = 0;
-    if (mpk == NULL || dl == NULL || ct == NULL || ct->c == NULL || fk == NULL || y == NULL ||
-        ct->n != mpk->n || fk->n != mpk->n || !idx_ok(mpk->n, idx, m))
-        return HENN_EINVAL;
-    if (dl->keys == NULL)
-        return HENN_EINVAL;
-    if (tab != NULL && (tab->tab_ == NULL ||
-                        !decaf_255_point_eq(FE_CPT(&tab->c0), FE_CPT(&ct->c[0]))))
-        return HENN_EINVAL;
-    if (!y_ok(y, m, mpk->y_bound))
-        return HENN_ERANGE;
-    decaf_255_scalar_t sk;
-    decaf_255_point_t d, t;
-    henn_fe_elem *gath = NULL;
-    int rc = 0;
-    if (decaf_255_scalar_decode(sk, fk->sk) != DECAF_SUCCESS) {
-        rc = HENN_EKEY;
-        goto cleanup;
-    }
-    gath = henn__fe_elems_alloc(m);
-    if (gath == NULL) {
-        rc = HENN_ENOMEM;
-        goto cleanup;
-    }
-    for (size_t i = 0; i < m; i++)
-        memcpy(&gath[i], &ct->c[1 + idx[i]], sizeof gath[i]);
-    henn__fe_msm_fast(d, gath, y, m);
-    if (tab != NULL)
-        henn__fe_ct0_mul(t, tab, fk->sk);
-    else
-        henn__fe_scalarmul_ct(t, FE_CPT(&ct->c[0]), fk->sk);
-    decaf_255_point_sub(d, d, t);
-    rc = henn__fe_dlog_point(v, dl, d);
-
-cleanup:
-    free(gath);
-    decaf_255_scalar_destroy(sk);
-    return rc;
+    int rc = decrypt_args_ok(mpk, dl, ct, tab, fk, y, m,
+                             mpk != NULL && henn__fe_idx_ok(mpk->n, idx, m));
+    if (rc != 0)
+        return rc;
+    return decrypt_on(v, dl, ct, tab, fk, y, m, idx, 0, 0);
 }

@@ -21,14 +21,6 @@ static uint64_t key_of(const fe25519 *y)
     return k == 0 ? 1 : k;
 }
 
-static int idx_ok(size_t n, const size_t *idx, size_t m)
-{
-    for (size_t t = 0; t < m; t++)
-        if (idx[t] >= n || (t > 0 && idx[t] <= idx[t - 1]))
-            return 0;
-    return 1;
-}
-
 int henn_feip_decrypt_idx_many(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
                                const henn_feip_ct *ct, const henn_feip_ct0_tab *tab,
                                const henn_feip_fk *fk, const int64_t *y, const size_t *idx,
@@ -44,7 +36,7 @@ int henn_feip_decrypt_idx_many(int64_t *v, const henn_feip_mpk *mpk, const henn_
         !decaf_255_point_eq(FE_CPT(&tab->c0), FE_CPT(&ct->c[0])))
         return HENN_EINVAL;
     for (size_t k = 0; k < cnt; k++) {
-        if (fk[k].n != mpk->n || !idx_ok(mpk->n, idx + k * m, m))
+        if (fk[k].n != mpk->n || !henn__fe_idx_ok(mpk->n, idx + k * m, m))
             return HENN_EINVAL;
         for (size_t t = 0; t < m; t++) {
             int64_t a = y[k * m + t];
@@ -54,33 +46,22 @@ int henn_feip_decrypt_idx_many(int64_t *v, const henn_feip_mpk *mpk, const henn_
         }
     }
     henn_fe_elem *D = henn__fe_elems_alloc(cnt), *gath = henn__fe_elems_alloc(m);
-    henn_fe_elem *T = henn__fe_elems_alloc(cnt);
-    uint8_t *sks = malloc(cnt * HENN_FE_SCALARBYTES);
     fe25519 *acc = malloc(cnt * sizeof(*acc)), *zs = malloc(cnt * sizeof(*zs));
-    decaf_255_scalar_t sk;
     decaf_255_point_t t, q;
     int rc = 0;
-    if (D == NULL || gath == NULL || T == NULL || sks == NULL || acc == NULL || zs == NULL) {
+    if (D == NULL || gath == NULL || acc == NULL || zs == NULL) {
         rc = HENN_ENOMEM;
         goto cleanup;
     }
     /* D_k = sum y c_idx - sk_k c_0 */
     for (size_t k = 0; k < cnt; k++) {
-        if (decaf_255_scalar_decode(sk, fk[k].sk) != DECAF_SUCCESS) {
-            rc = HENN_EKEY;
-            goto cleanup;
-        }
         for (size_t i = 0; i < m; i++)
             memcpy(&gath[i], &ct->c[1 + idx[k * m + i]], sizeof gath[i]);
         henn__fe_msm_fast(FE_PT(&D[k]), gath, y + k * m, m);
-        memcpy(sks + k * HENN_FE_SCALARBYTES, fk[k].sk, HENN_FE_SCALARBYTES);
     }
-    /* the sk_k c_0 from the c_0 table, eight at a time on IFMA */
-    rc = henn__fe_ct0_mul_many(T, tab, sks, cnt, HENN__FE_FB_AUTO);
+    rc = henn__fe_ct0_sub_many(D, tab, fk, cnt);
     if (rc != 0)
         goto cleanup;
-    for (size_t k = 0; k < cnt; k++)
-        decaf_255_point_sub(FE_PT(&D[k]), FE_CPT(&D[k]), FE_CPT(&T[k]));
     /* 4 D_k normalised together (Montgomery's trick), looked up at giant step 0 */
     for (size_t k = 0; k < cnt; k++) {
         decaf_255_point_double(q, FE_CPT(&D[k]));
@@ -139,16 +120,7 @@ cleanup:
         memset(v, 0, cnt * sizeof(*v));
     free(D);
     free(gath);
-    if (T != NULL) {
-        henn_memzero(T, cnt * sizeof *T); /* sk_k c_0 */
-        free(T);
-    }
-    if (sks != NULL) {
-        henn_memzero(sks, cnt * HENN_FE_SCALARBYTES);
-        free(sks);
-    }
     free(acc);
     free(zs);
-    decaf_255_scalar_destroy(sk);
     return rc;
 }

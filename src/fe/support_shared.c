@@ -21,14 +21,6 @@
 
 #include "fe/fe_internal.h"
 
-static int idx_ok(size_t n, const size_t *idx, size_t m)
-{
-    for (size_t t = 0; t < m; t++)
-        if (idx[t] >= n || (t > 0 && idx[t] <= idx[t - 1]))
-            return 0;
-    return 1;
-}
-
 int henn_feip_decrypt_shared(int64_t *v, const henn_feip_mpk *mpk, const henn_fe_dlog *dl,
                              const henn_feip_ct *ct, const henn_feip_ct0_tab *tab,
                              const henn_feip_fk *fk, const int64_t *y, const size_t *idx,
@@ -40,7 +32,7 @@ int henn_feip_decrypt_shared(int64_t *v, const henn_feip_mpk *mpk, const henn_fe
         memset(v, 0, cnt * sizeof(*v));
     if (mpk == NULL || dl == NULL || ct == NULL || ct->c == NULL || tab == NULL ||
         tab->tab_ == NULL || fk == NULL || y == NULL || idx == NULL || m == 0 || cnt == 0 ||
-        ct->n != mpk->n || dl->keys == NULL || !idx_ok(mpk->n, idx, m) ||
+        ct->n != mpk->n || dl->keys == NULL || !henn__fe_idx_ok(mpk->n, idx, m) ||
         !decaf_255_point_eq(FE_CPT(&tab->c0), FE_CPT(&ct->c[0])))
         return HENN_EINVAL;
     uint64_t kmax = 0;
@@ -57,12 +49,9 @@ int henn_feip_decrypt_shared(int64_t *v, const henn_feip_mpk *mpk, const henn_fe
         }
     }
     henn_fe_elem *pts = henn__fe_elems_alloc(m), *D = henn__fe_elems_alloc(cnt);
-    henn_fe_elem *T = henn__fe_elems_alloc(cnt);
-    uint8_t *sks = malloc(cnt * HENN_FE_SCALARBYTES);
     int64_t *lo = malloc(cnt * sizeof(*lo)), *hi = malloc(cnt * sizeof(*hi));
-    decaf_255_scalar_t sk;
     int rc = HENN_ENOMEM;
-    if (pts == NULL || D == NULL || T == NULL || sks == NULL || lo == NULL || hi == NULL)
+    if (pts == NULL || D == NULL || lo == NULL || hi == NULL)
         goto cleanup;
     for (size_t i = 0; i < m; i++)
         memcpy(&pts[i], &ct->c[1 + idx[i]], sizeof pts[i]);
@@ -92,18 +81,9 @@ int henn_feip_decrypt_shared(int64_t *v, const henn_feip_mpk *mpk, const henn_fe
     }
     /* D_k -= sk_k c_0: all cnt products from the c_0 table, eight at a
      * time on IFMA (fixedbase.c) */
-    for (size_t k = 0; k < cnt; k++) {
-        if (decaf_255_scalar_decode(sk, fk[k].sk) != DECAF_SUCCESS) {
-            rc = HENN_EKEY;
-            goto cleanup;
-        }
-        memcpy(sks + k * HENN_FE_SCALARBYTES, fk[k].sk, HENN_FE_SCALARBYTES);
-    }
-    rc = henn__fe_ct0_mul_many(T, tab, sks, cnt, HENN__FE_FB_AUTO);
+    rc = henn__fe_ct0_sub_many(D, tab, fk, cnt);
     if (rc != 0)
         goto cleanup;
-    for (size_t k = 0; k < cnt; k++)
-        decaf_255_point_sub(FE_PT(&D[k]), FE_CPT(&D[k]), FE_CPT(&T[k]));
     rc = henn__fe_dlog_points(v, dl, D, lo, hi, cnt);
 
 cleanup:
@@ -111,16 +91,7 @@ cleanup:
         memset(v, 0, cnt * sizeof(*v));
     free(pts);
     free(D);
-    if (T != NULL) {
-        henn_memzero(T, cnt * sizeof *T); /* sk_k c_0 */
-        free(T);
-    }
-    if (sks != NULL) {
-        henn_memzero(sks, cnt * HENN_FE_SCALARBYTES);
-        free(sks);
-    }
     free(lo);
     free(hi);
-    decaf_255_scalar_destroy(sk);
     return rc;
 }
