@@ -122,6 +122,8 @@ other=mlp
 head -c 1000 /dev/urandom >other.mpk
 "$HENN" "${owner[@]/mpk.bin/other.mpk}" --resume >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q 'are not the ones' err.txt && ok || bad "other public keys: $(cat err.txt)"
+! grep -q 'stays on the server' err.txt && cmp -s sess.json sess.bak && ok ||
+    bad "a refused --resume changed F or said that it continues"
 python3 -c 'import json, sys
 j = json.load(open(sys.argv[1]))
 j["done"] = 5

@@ -568,7 +568,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
     owner_run r;
     uint8_t *res = NULL;
     cli_progress prog;
-    int rc, src = 0, finished = 0;
+    int rc, src = 0, finished = 0, checked = 0;
 
     henn_mnist_set_init(&tr);
     henn_mnist_set_init(&te);
@@ -616,6 +616,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
         if ((rc = owner_client(&cc, &r, net, mpk_path, threads)) != 0 ||
             (rc = resume_journal(&r)) != 0)
             goto done;
+        checked = 1;
         fprintf(stderr,
                 "henn cryptonn: resuming session %s from %s: %llu of %zu batches answered, "
                 "%zu of %zu epochs finished\n",
@@ -624,6 +625,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
     } else {
         if ((rc = create_run(&r, &stok, cfg, atok_out)) != 0)
             goto done;
+        checked = 1;
         print_authority(&r, net, atok_out, mpk_path);
         if ((rc = owner_client(&cc, &r, net, mpk_path, threads)) != 0)
             goto done;
@@ -699,9 +701,10 @@ done:
     if (rc != 0 && src == 0)
         cli_error("cryptonn train --server", rc);
     if (r.c != NULL && r.journal != NULL && !finished) {
-        /* kept on the server for --resume */
-        fprintf(stderr, "henn cryptonn: the session stays on the server: the same command "
-                        "with --resume continues it\n");
+        /* kept on the server for --resume (a refused --resume said why) */
+        if (checked)
+            fprintf(stderr, "henn cryptonn: the session stays on the server: the same "
+                            "command with --resume continues it\n");
         henn_svc_client_free(r.c);
     } else if (r.c != NULL) {
         if (henn_svc_client_delete(r.c) != 0)
