@@ -4,10 +4,10 @@
 # --server URL --session-file F' keeps the session, its token, the run's
 # fingerprint, the authority's public keys' hash and the answers so far in
 # F (0600) and the batch in flight in F.journal. The owner is killed with
-# SIGKILL twice: first while the server trains its first batch (the
-# server asks the authority for keys), then after F recorded the first
-# answer (while it encrypts or uploads the second batch), and each time
-# run again with --resume. The resumed run prints the same epoch line
+# SIGKILL three times: while it waits for the authority's public keys,
+# while the server trains its first batch (the server asks the authority
+# for keys), and after F recorded the first answer (while it encrypts or
+# uploads the second batch), and each time run again with --resume. The resumed run prints the same epoch line
 # (test accuracy and loss) as an uninterrupted run over the server with
 # the same seed, downloads a model byte for byte that run's (itself the
 # in-process run's: test_cryptonn_service), and the server handled each
@@ -68,15 +68,30 @@ epoch_line() {
 "$HENN" "${owner[@]}" --resume >/dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q 'cannot read the session file' err.txt && ok || bad "--resume without F"
 
-# The owner, then the authority (it runs until the session is deleted).
-"$HENN" "${owner[@]}" >own1.out 2>own1.err &
+# Kill 0: the owner waits for the authority's public keys; resumed, it
+# prints the authority's command line again and waits. Then the authority
+# (it runs until the session is deleted).
+"$HENN" "${owner[@]}" >own0.out 2>own0.err &
 opid=$!
 for _ in $(seq 1 600); do
-    grep -q '^  session [0-9a-f]\{32\}' own1.out 2>/dev/null && break
+    grep -q '^  session [0-9a-f]\{32\}' own0.out 2>/dev/null && break
     sleep 0.1
 done
-sid=$(sed -n 's/^  session \([0-9a-f]\{32\}\).*/\1/p' own1.out)
-[ ${#sid} -eq 32 ] && ok || { bad "no session line: $(cat own1.out own1.err)"; exit 1; }
+sid=$(sed -n 's/^  session \([0-9a-f]\{32\}\).*/\1/p' own0.out)
+[ ${#sid} -eq 32 ] && ok || { bad "no session line: $(cat own0.out own0.err)"; exit 1; }
+if kill -9 "$opid" 2>/dev/null; then ok; else bad "kill 0: the owner had already exited"; fi
+wait "$opid" 2>/dev/null
+[ "$(state done)" = 0 ] && [ -z "$(state mpk_sha256)" ] && ok || bad "F after kill 0: $(cat sess.json)"
+"$HENN" "${owner[@]}" --resume >own1.out 2>own1.err &
+opid=$!
+for _ in $(seq 1 600); do
+    grep -q "^    henn cryptonn authority --net $NET --server $url --session $sid " own1.out \
+        2>/dev/null && break
+    sleep 0.1
+done
+grep -q "^    henn cryptonn authority --net $NET --server $url --session $sid " own1.out &&
+    grep -q "resuming session $sid from sess.json: 0 of 2 batches answered" own1.err && ok ||
+    bad "resume 0: $(cat own1.out own1.err)"
 "$HENN" cryptonn authority --net "$NET" --server "$url" --session "$sid" --token-file atok \
     --mpk-out mpk.bin >auth.out 2>auth.err &
 apid=$!

@@ -611,17 +611,17 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
     if (resume) {
         if ((rc = resume_run(&r, nb, epochs)) != 0)
             goto done;
+        fprintf(stderr,
+                "henn cryptonn: resuming session %s from %s: %llu of %zu batches answered, "
+                "%zu of %zu epochs finished\n",
+                henn_svc_client_session(r.c), so->session_file, (unsigned long long)r.done,
+                nb * epochs, r.nepochs, epochs);
         if (r.mpk_hash[0] == '\0')
             print_authority(&r, net, atok_out, mpk_path);
         if ((rc = owner_client(&cc, &r, net, mpk_path, threads)) != 0 ||
             (rc = resume_journal(&r)) != 0)
             goto done;
         checked = 1;
-        fprintf(stderr,
-                "henn cryptonn: resuming session %s from %s: %llu of %zu batches answered, "
-                "%zu of %zu epochs finished\n",
-                henn_svc_client_session(r.c), so->session_file, (unsigned long long)r.done,
-                nb * epochs, r.nepochs, epochs);
     } else {
         if ((rc = create_run(&r, &stok, cfg, atok_out)) != 0)
             goto done;
