@@ -5,11 +5,12 @@
 # lying proxy (proxy.py below, driven by the file proxy.mode); the
 # authority talks to the real server. One MNIST-8k image, two epochs:
 # message 1 is epoch 1's batch, message 2 epoch 2's. Each attack is
-# written as the check the owner must pass: refuse with a clear message (exit 1, never a crash), never
-# print a wrong epoch line nor write a wrong model, never leak the token,
-# and never let the server train a batch twice (each training of a batch
-# at another model makes the authority derive new function keys for the
-# same images: counted as the authority's answers in the server's log).
+# written as the check the owner must pass: refuse with a clear message
+# (exit 1, never a crash), never print a wrong epoch line nor write a
+# wrong model, never leak the token, and never let the server train a
+# batch twice (each training of a batch at another model makes the
+# authority derive new function keys for the same images: counted as
+# the authority's answers in the server's log).
 # The attacks:
 #  A  the proxy refuses message 2 and echoes the owner's token in its
 #     error text: the run stops, F and F.journal (0600) keep it; the
@@ -145,7 +146,10 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 purl=$(head -n 1 purl.txt)
-case "$purl" in http://127.0.0.1:[0-9]*) ok ;; *) bad "proxy: '$purl' $(cat proxy.err)"; exit 1 ;; esac
+case "$purl" in
+    http://127.0.0.1:[0-9]*) ok ;;
+    *) bad "proxy: '$purl' $(cat proxy.err)"; exit 1 ;;
+esac
 mode() { echo "$*" >proxy.mode; }
 
 owner=(cryptonn train --net mlp --data mnist --limit 1 --epochs 2 --seed 5 --server "$purl"
@@ -327,8 +331,8 @@ open("sess.json.journal", "wb").write(bytes(d))
 PY
 resume
 known_refused "F: F rolled back under a later journal" 'cannot be resumed\|consistent'
-known "F: no batch trained again from a second encryption (the authority's answers: $(answers); 7 before)" \
-    answered 7
+what="F: no batch trained again from a second encryption (the authority's answers: $(answers)"
+known "$what; 7 before)" answered 7
 
 mode ""
 for p in "$apid" "$ppid_"; do
