@@ -408,13 +408,43 @@ static int resume_run(owner_run *r, size_t nb, size_t epochs)
     return rc;
 }
 
+/* The seq in the header of the journal at path (the session's seq when
+ * it was opened), UINT64_MAX when it has none (the client's replay checks
+ * the record and says why). */
+static uint64_t journal_start(const char *path)
+{
+    uint8_t h[12];
+    uint64_t v = UINT64_MAX;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), i;
+    if (fd < 0)
+        return v;
+    if (read(fd, h, sizeof(h)) == (ssize_t)sizeof(h) && h[0] == 'H' && h[1] == 'J' &&
+        h[2] == 'H')
+        for (v = 0, i = 4; i < 12; i++)
+            v = v << 8 | h[i];
+    close(fd);
+    return v;
+}
+
 /* --resume, once F and the public keys passed the checks: the journal,
  * replayed when it may hold the message after done, or a new one when F
  * says the old one's messages are all recorded. */
 static int resume_journal(owner_run *r)
 {
-    uint64_t seq = henn__svc_client_seq(r->c);
+    uint64_t seq = henn__svc_client_seq(r->c), js = journal_start(r->journal);
     int rc;
+    /* message k is the run's k-th batch: the server is at done, or one
+     * after it (the journal's batch in flight), and the journal began
+     * where F says (a journal F does not describe would answer or send
+     * another batch under a batch's seq, or send a batch again) */
+    if ((seq != r->done && !(r->done == r->jstart && seq == r->done + 1)) ||
+        (r->done == r->jstart && js != UINT64_MAX && js != r->jstart)) {
+        fprintf(stderr, "henn cryptonn: --resume: the server's session is at message %llu, "
+                        "%s at %llu and its journal at %llu: it cannot be resumed\n",
+                (unsigned long long)seq, r->so->session_file, (unsigned long long)r->done,
+                (unsigned long long)js);
+        return HENN_EPROTO;
+    }
     if (r->done == r->jstart) {
         /* the journal may hold the next message, sent or answered */
         if ((rc = henn_svc_client_journal(r->c, r->journal, 1)) != 0)
@@ -455,6 +485,12 @@ static int record_answer(owner_run *r)
                 r->c != NULL && *henn_svc_client_error(r->c) ? henn_svc_client_error(r->c)
                                                              : henn_strerror(rc));
         return rc;
+    }
+    if (henn__svc_client_seq(r->c) != r->done) {
+        fprintf(stderr, "henn cryptonn: the server's session is at message %llu after "
+                        "batch %llu\n",
+                (unsigned long long)henn__svc_client_seq(r->c), (unsigned long long)r->done);
+        return HENN_EPROTO;
     }
     if ((rc = henn_svc_client_journal(r->c, r->journal, 0)) != 0) {
         fprintf(stderr, "henn cryptonn: %s\n", henn_svc_client_error(r->c));
@@ -526,31 +562,63 @@ static int owner_client(henn_cryptonn_client **cc, owner_run *r, const char *net
     return 0;
 }
 
+/* a and b have the same input shape and layers (kinds, activations,
+ * shapes). */
+static int same_cnn_shape(const henn_cnn_model *a, const henn_cnn_model *b)
+{
+    size_t l;
+    if (a->layers != b->layers || a->in_c != b->in_c || a->in_h != b->in_h ||
+        a->in_w != b->in_w)
+        return 0;
+    for (l = 0; l < a->layers; l++)
+        if (a->layer[l].kind != b->layer[l].kind || a->layer[l].act != b->layer[l].act ||
+            a->layer[l].k != b->layer[l].k || a->layer[l].pad != b->layer[l].pad ||
+            a->layer[l].out_c != b->layer[l].out_c || a->layer[l].out_h != b->layer[l].out_h ||
+            a->layer[l].out_w != b->layer[l].out_w)
+            return 0;
+    return 1;
+}
+
 /* The session's current model (the result): its test accuracy into *acc;
  * *res its bytes (malloc'd). */
 static int model_accuracy(double *acc, uint8_t **res, size_t *slen, henn_svc_client *c, int lenet,
                           const float *Xte, const uint8_t *yte, size_t nte)
 {
     henn_nn_model got;
-    henn_cnn_model gotc;
+    henn_cnn_model gotc, refc;
     int rc;
 
     *acc = -1;
     henn_nn_model_init_empty(&got);
     memset(&gotc, 0, sizeof(gotc));
+    memset(&refc, 0, sizeof(refc));
     if ((rc = henn_svc_client_result(c, res, slen)) != 0) {
         fprintf(stderr, "henn: server: cannot download the model: %s\n",
                 *henn_svc_client_error(c) ? henn_svc_client_error(c) : henn_strerror(rc));
         return rc;
     }
+    /* the session's architecture (its initial model's), before the model
+     * reads the test images: another shape is another run's model */
     if (lenet) {
-        if ((rc = henn_cnn_model_deserialize(&gotc, *res, *slen)) == 0)
-            rc = henn_cnn_accuracy(acc, &gotc, Xte, yte, nte);
+        if ((rc = henn_cnn_model_deserialize(&gotc, *res, *slen)) == 0 &&
+            (rc = henn_cnn_model_init_lenet5(&refc, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 0)) == 0)
+            rc = same_cnn_shape(&gotc, &refc) ? henn_cnn_accuracy(acc, &gotc, Xte, yte, nte)
+                                              : HENN_EPROTO;
     } else if ((rc = henn_nn_model_deserialize(&got, *res, *slen)) == 0) {
-        *acc = accuracy(&got, Xte, yte, nte);
+        if (got.layers == 2 && got.dims[0] == MLP_IN && got.dims[1] == 128 &&
+            got.dims[2] == MLP_CLASSES && got.act[0] == HENN_NN_RELU &&
+            got.output == HENN_NN_SOFTMAX_CE)
+            *acc = accuracy(&got, Xte, yte, nte);
+        else
+            rc = HENN_EPROTO;
     }
+    if (rc != 0)
+        fprintf(stderr, "henn: server: the downloaded model is not this session's model "
+                        "(%s)\n",
+                henn_err_name(rc));
     henn_nn_model_clear(&got);
     henn_cnn_model_clear(&gotc);
+    henn_cnn_model_clear(&refc);
     return rc;
 }
 
