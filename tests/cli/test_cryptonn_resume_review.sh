@@ -27,8 +27,10 @@
 #  D  F edited to say every batch is done (done = jstart = 2): refused,
 #     not reported as the run's accuracy (the model has seen one batch).
 #  E  the honest resume of the same session (the in-flight batch re-sent
-#     from the journal): exit 0, and the authority answered 7 requests in
-#     all (the public keys, then 3 per batch): no key derived twice.
+#     from the journal; F a symlink to a 0644 copy): exit 0, F replaced by
+#     a 0600 file, the link's target untouched, and the authority answered
+#     7 requests in all (the public keys, then 3 per batch): no key
+#     derived twice.
 #  F  F rolled back to done = jstart = 0 (no epoch) with a journal opened
 #     after message 2 (a restored backup, or an edit): refused, the server
 #     gets no second encryption of a batch and the authority no new key
@@ -297,9 +299,18 @@ resume
 known_refused "D: F edited to done = jstart = 2" 'cannot be resumed\|consistent'
 
 # E: the honest resume: the in-flight batch answered from the server's
-# stored response, no key derived twice.
+# stored response, no key derived twice. F is a symlink to a 0644 copy:
+# the owner reads it, and replaces the link with its own 0600 file
+# (never writes through the link, never leaves the token world-readable).
 restore
+mkdir sub
+cp F.bak sub/real.json
+chmod 644 sub/real.json
+rm sess.json
+ln -s sub/real.json sess.json
 resume
+[ -f sess.json ] && [ ! -L sess.json ] && [ "$(stat -c %a sess.json)" = 600 ] &&
+    cmp -s sub/real.json F.bak && ok || bad "E: a symlinked 0644 F: $(ls -l sess.json sub)"
 [ "$rc" -eq 0 ] && grep -q 'encrypted epoch 2: test accuracy' out.txt &&
     [ "$(head -c 4 svc.model 2>/dev/null)" = HNNM ] && ok || bad "E: exit $rc: $(cat err.txt)"
 [ "$(answers)" -eq 7 ] && ok || bad "E: the authority answered $(answers) requests, not 7"
