@@ -300,8 +300,9 @@ known_refused "D: F edited to done = jstart = 2" 'cannot be resumed\|consistent'
 
 # E: the honest resume: the in-flight batch answered from the server's
 # stored response, no key derived twice. F is a symlink to a 0644 copy:
-# the owner reads it, and replaces the link with its own 0600 file
-# (never writes through the link, never leaves the token world-readable).
+# the owner warns about its mode, reads it, and replaces the link with its
+# own 0600 file (never writes through the link, never leaves the token
+# world-readable).
 restore
 mkdir sub
 cp F.bak sub/real.json
@@ -313,6 +314,8 @@ resume
     cmp -s sub/real.json F.bak && ok || bad "E: a symlinked 0644 F: $(ls -l sess.json sub)"
 [ "$rc" -eq 0 ] && grep -q 'encrypted epoch 2: test accuracy' out.txt &&
     [ "$(head -c 4 svc.model 2>/dev/null)" = HNNM ] && ok || bad "E: exit $rc: $(cat err.txt)"
+grep -q 'warning: the session file .* has mode 0644' err.txt && ok ||
+    bad "E: no warning about a 0644 F: $(cat err.txt)"
 [ "$(answers)" -eq 7 ] && ok || bad "E: the authority answered $(answers) requests, not 7"
 leaks=$(grep -l -F -- "$tok" ./* 2>/dev/null | grep -v '^./sess.json$\|^./F.bak$')
 [ -z "$leaks" ] && ok || bad "E: the token is also in: $leaks"

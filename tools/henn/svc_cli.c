@@ -431,6 +431,20 @@ int cli_svc_save_private(const cli_svc_opts *so, henn_svc_client *c, const henn_
     return rc;
 }
 
+/* A session file that others may read or write (through a link too): it
+ * holds the session's token, and the owner's secret key where the
+ * protocol needs one. Said on stderr (mode only, nothing of the
+ * contents); the run goes on, as F is the owner's to fix. */
+static void warn_exposed(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
+        fprintf(stderr,
+                "henn: warning: the session file %s has mode %04o: other users may read "
+                "its token and keys (chmod 600 it)\n",
+                path, (unsigned)(st.st_mode & 07777));
+}
+
 /* Read the session file, check its URL, protocol and key member (the
  * Paillier key "key", or key_member of another kind), load its Paillier
  * key when sk is not NULL and reattach to its session; *jp the file's
@@ -449,6 +463,7 @@ static int resume_session(henn_svc_client **c, json_t **jp, const cli_svc_opts *
     *c = NULL;
     *jp = NULL;
     (void)remove_stale_temps(so->session_file);
+    warn_exposed(so->session_file);
     rc = cli_read_file(&buf, &len, so->session_file);
     if (rc == 0 && (j = json_loadb(buf, len, 0, NULL)) == NULL)
         rc = HENN_EFORMAT;
