@@ -1,17 +1,22 @@
 # Shared plumbing of the CLI tests that kill a --server client and resume
-# it (test_kdd_private_service.sh, test_lr_resume_service.sh): a scratch
-# directory and a henn server that are removed and stopped on exit, the
-# pass/fail counters, the journal tool, the server's seq and message
-# count, the kill after a number of messages, and the refusals every
-# journaled --resume must give. Sourced, not run:
+# it (test_kdd_private_service.sh, test_lr_resume_service.sh,
+# test_cryptonn_resume_service.sh, test_cryptonn_resume_review.sh): a
+# scratch directory and a henn server that are removed and stopped on
+# exit, the pass/fail counters, the journal tool, the server's seq and
+# message count, the kill after a number of messages, and the refusals
+# every journaled --resume must give. Sourced, not run:
 #   . "$(dirname "${BASH_SOURCE[0]}")/svc_lib.sh"
 # It needs HENN (the henn binary) and leaves the caller in the scratch
-# directory with the server's URL in url.
+# directory with the server's URL in url. A caller that starts other
+# processes names the variables holding their pids in svc_pids (e.g.
+# svc_pids="opid apid"): each one set is killed (SIGKILL) on exit, before
+# the server stops.
 
 dir=$(mktemp -d)
 srv_pid=
 cli_pid=
 lock_pid=
+svc_pids=
 stop_server() {
     if [ -n "$srv_pid" ]; then
         kill "$srv_pid" 2>/dev/null
@@ -20,6 +25,10 @@ stop_server() {
     srv_pid=
 }
 svc_cleanup() {
+    local v
+    for v in $svc_pids; do
+        [ -n "${!v:-}" ] && kill -9 "${!v}" 2>/dev/null
+    done
     stop_server
     [ -n "$cli_pid" ] && kill -9 "$cli_pid" 2>/dev/null
     [ -n "$lock_pid" ] && kill "$lock_pid" 2>/dev/null
@@ -32,16 +41,20 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 cd "$dir" || exit 1
 
-# henn serve on 127.0.0.1, port 0 (its log in serve.log); url its URL.
+# henn serve on 127.0.0.1, port 0 (its log in serve.log); url its URL
+# (waited for up to 30 s: an ASan build starts slowly).
 : >url.txt
 "$HENN" serve --listen 127.0.0.1:0 --data-dir data >url.txt 2>>serve.log &
 srv_pid=$!
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do
     url=$(head -1 url.txt 2>/dev/null)
-    case "$url" in http://*) break ;; esac
+    case "$url" in http://127.0.0.1:[0-9]*) break ;; esac
     sleep 0.1
 done
-case "$url" in http://*) ok ;; *) bad "henn serve printed no URL"; cat serve.log >&2; exit 1 ;; esac
+case "$url" in
+    http://127.0.0.1:[0-9]*) ok ;;
+    *) bad "henn serve printed no URL: '$url'"; cat serve.log >&2; exit 1 ;;
+esac
 
 # journal.py OP FILE [SEQ]: the journal's records (header, then request
 # and response per message: "HJ" tag 0 seq len, bytes, 16-byte BLAKE2b).

@@ -42,35 +42,16 @@
 set -u
 HENN=${1:?usage: test_cryptonn_resume_review.sh path/to/henn}
 HENN=$(cd "$(dirname "$HENN")" && pwd)/$(basename "$HENN")
-dir=$(mktemp -d)
-spid= opid= apid= ppid_=
-cleanup() {
-    for p in "$opid" "$apid" "$ppid_" "$spid"; do
-        [ -n "$p" ] && kill -9 "$p" 2>/dev/null
-    done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+# the scratch directory, the server (url), ok/bad, stop_server, svc_report
+. "$(dirname "${BASH_SOURCE[0]}")/svc_lib.sh" || exit 1
+opid= apid= ppid_=
+svc_pids="opid apid ppid_"
 # known WHAT CMD...: CMD must succeed (a check of a bug the review found)
 known() {
     local what=$1
     shift
     "$@" && ok || bad "$what"
 }
-cd "$dir" || exit 1
-
-"$HENN" serve --listen 127.0.0.1:0 --data-dir data >url.txt 2>serve.log &
-spid=$!
-for _ in $(seq 1 300); do
-    [ -s url.txt ] && break
-    sleep 0.1
-done
-url=$(head -n 1 url.txt)
-case "$url" in http://127.0.0.1:[0-9]*) ok ;; *) bad "URL line: '$url'"; exit 1 ;; esac
 
 # The lying proxy: forwards everything to the server, except as proxy.mode
 # says (one word per line): fail2 (message 2 answered 400 with the
@@ -344,8 +325,5 @@ for p in "$apid" "$ppid_"; do
     wait "$p" 2>/dev/null
 done
 apid= ppid_=
-kill -TERM "$spid"
-wait "$spid"
-spid=
-echo "test_cryptonn_resume_review: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+stop_server
+svc_report test_cryptonn_resume_review

@@ -23,29 +23,10 @@
 set -u
 HENN=${1:?usage: test_cryptonn_resume_service.sh path/to/henn [mlp|lenet5]}
 NET=${2:-mlp}
-dir=$(mktemp -d)
-spid= opid= apid=
-cleanup() {
-    for p in "$opid" "$apid" "$spid"; do
-        [ -n "$p" ] && kill -9 "$p" 2>/dev/null
-    done
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-cd "$dir" || exit 1
-
-"$HENN" serve --listen 127.0.0.1:0 --data-dir data >url.txt 2>serve.log &
-spid=$!
-for _ in $(seq 1 100); do
-    [ -s url.txt ] && break
-    sleep 0.1
-done
-url=$(head -n 1 url.txt)
-case "$url" in http://127.0.0.1:[0-9]*) ok ;; *) bad "URL line: '$url'"; exit 1 ;; esac
+# the scratch directory, the server (url), ok/bad, stop_server, svc_report
+. "$(dirname "${BASH_SOURCE[0]}")/svc_lib.sh" || exit 1
+opid= apid=
+svc_pids="opid apid"
 
 magic=HNNM
 [ "$NET" = lenet5 ] && magic=HCNM
@@ -58,6 +39,15 @@ state() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
     sess.json "$1" 2>/dev/null; }
 epoch_line() {
     sed -n 's/^  encrypted epoch 1: test accuracy \([0-9.]*\) (loss \([0-9.]*\)).*/\1 \2/p' "$1"
+}
+# session_of OUT: the session id in the owner's line "  session ID" on
+# OUT (waited for up to 60 s; empty if none)
+session_of() {
+    for _ in $(seq 1 600); do
+        grep -q '^  session [0-9a-f]\{32\}' "$1" 2>/dev/null && break
+        sleep 0.1
+    done
+    sed -n 's/^  session \([0-9a-f]\{32\}\).*/\1/p' "$1"
 }
 
 # --resume needs --session-file (usage, exit 2)
@@ -73,11 +63,7 @@ epoch_line() {
 # (it runs until the session is deleted).
 "$HENN" "${owner[@]}" >own0.out 2>own0.err &
 opid=$!
-for _ in $(seq 1 600); do
-    grep -q '^  session [0-9a-f]\{32\}' own0.out 2>/dev/null && break
-    sleep 0.1
-done
-sid=$(sed -n 's/^  session \([0-9a-f]\{32\}\).*/\1/p' own0.out)
+sid=$(session_of own0.out)
 [ ${#sid} -eq 32 ] && ok || { bad "no session line: $(cat own0.out own0.err)"; exit 1; }
 if kill -9 "$opid" 2>/dev/null; then ok; else bad "kill 0: the owner had already exited"; fi
 wait "$opid" 2>/dev/null
@@ -187,11 +173,7 @@ before=$(answers)
 "$HENN" "${train[@]}" --server "$url" --mpk mpk.bin --authority-token-out atok \
     --model full.model >full.out 2>full.err &
 opid=$!
-for _ in $(seq 1 600); do
-    grep -q '^  session [0-9a-f]\{32\}' full.out 2>/dev/null && break
-    sleep 0.1
-done
-sid2=$(sed -n 's/^  session \([0-9a-f]\{32\}\).*/\1/p' full.out)
+sid2=$(session_of full.out)
 "$HENN" cryptonn authority --net "$NET" --server "$url" --session "$sid2" --token-file atok \
     --mpk-out mpk.bin >auth2.out 2>&1
 wait "$opid" && ok || bad "the uninterrupted run: $(cat full.err)"
@@ -206,8 +188,5 @@ ref=$(epoch_line full.out)
     bad "the authority answered $got requests for the killed run, $full uninterrupted"
 echo "authority answers: $got (killed and resumed twice), $full (uninterrupted)"
 
-kill -TERM "$spid"
-wait "$spid"
-spid=
-echo "test_cryptonn_resume_service ($NET): $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+stop_server
+svc_report "test_cryptonn_resume_service ($NET)"
