@@ -23,7 +23,10 @@
 #     ahead): exit 1 with a message, F unchanged.
 #  C  the server serves a model of another shape at /result (784-10, and
 #     4000-10: wider than the test images the owner predicts on): refused,
-#     no model written, no out-of-bounds read.
+#     no model written, no out-of-bounds read. Likewise a 784-128-10 model
+#     that differs from the run's net in one thing only (a hidden layer
+#     of 64, sigmoid hidden units, a sigmoid-MSE output): refused by the
+#     shape check (HENN_EPROTO), not by the parser.
 #  D  F edited to say every batch is done (done = jstart = 2): refused,
 #     not reported as the run's accuracy (the model has seen one batch).
 #  E  the honest resume of the same session (the in-flight batch re-sent
@@ -58,13 +61,24 @@ known() {
 # caller's token in the error text), nodelete (DELETE answered 403),
 # seq-1 / seq+2 (the session's seq in GET /v1/sessions/{id} told one
 # behind / two ahead), model784 / model4000 (/result answered with a
-# softmax regression model 784-10 / 4000-10).
+# softmax regression model 784-10 / 4000-10), model784x64 / modelsigmoid /
+# modelmse (/result answered with the MLP but for a hidden layer of 64, a
+# sigmoid hidden layer, a sigmoid-MSE output).
 cat >proxy.py <<'PY'
 import http.client, http.server, json, socketserver, struct, sys, urllib.parse
 up = urllib.parse.urlparse(sys.argv[1])
-def model(d0):
-    b = b"HNNM" + struct.pack("<IIII", 1, 1, 0, d0) + struct.pack("<II", 10, 0)
-    return b + bytes(4 * (d0 * 10 + 10))
+def model(dims, act, output):
+    # HNNM: version 1, layers, output, widths, activations, zero weights
+    n = len(dims) - 1
+    b = b"HNNM" + struct.pack("<III", 1, n, output) + struct.pack("<%dI" % (n + 1), *dims)
+    b += struct.pack("<%dI" % n, *([act] * (n - 1) + [0]))
+    return b + bytes(4 * sum(dims[l] * dims[l + 1] + dims[l + 1] for l in range(n)))
+RELU, SIGMOID, SOFTMAX_CE, SIGMOID_MSE = 3, 1, 0, 1
+MODELS = {"model784": ([784, 10], RELU, SOFTMAX_CE),
+          "model4000": ([4000, 10], RELU, SOFTMAX_CE),
+          "model784x64": ([784, 64, 10], RELU, SOFTMAX_CE),
+          "modelsigmoid": ([784, 128, 10], SIGMOID, SOFTMAX_CE),
+          "modelmse": ([784, 128, 10], RELU, SIGMOID_MSE)}
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a):
@@ -87,9 +101,9 @@ class H(http.server.BaseHTTPRequestHandler):
         if "nodelete" in mode and self.command == "DELETE":
             e = {"error": {"code": "not_allowed", "message": "kept"}}
             return self.reply(403, "application/json", json.dumps(e).encode())
-        for m in ("model784", "model4000"):
+        for m, spec in MODELS.items():
             if m in mode and self.command == "GET" and path.endswith("/result"):
-                return self.reply(200, "application/octet-stream", model(int(m[5:])))
+                return self.reply(200, "application/octet-stream", model(*spec))
         c = http.client.HTTPConnection(up.hostname, up.port, timeout=300)
         hdr = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
         c.request(self.command, self.path, body=body if n else None, headers=hdr)
@@ -267,6 +281,14 @@ for m in model784 model4000; do
     grep -q 'encrypted epoch 2: test accuracy' out.txt &&
         known "C: $m: its accuracy printed as the run's" false
     known_refused "C: $m served as the session's model" 'model'
+done
+# the MLP's widths but for one thing: the shape check refuses it
+for m in model784x64 modelsigmoid modelmse; do
+    restore
+    mode nodelete "$m"
+    resume
+    refused "C: $m served as the session's model" \
+        "the downloaded model is not this session's model (HENN_EPROTO)"
 done
 mode nodelete
 # the session is now at message 2 (trained by C's first resume)

@@ -167,20 +167,48 @@ static int load_images(const char *data, size_t limit, uint64_t seed, henn_mnist
     return henn_mnist_to_float(*Xte, te, 0, *nte);
 }
 
-/* The session's config: cryptonn-mlp: the initial 784-128-10 model (seed)
- * and Adam; cryptonn-lenet5: LeNet-5 from seed (max pooling) and its SGD
- * setting, the models henn cryptonn train builds in-process. */
-static int session_config(char **cfg, int lenet, uint64_t seed)
+/* The run's net as the owner holds it, the one place its architecture is
+ * stated: cryptonn-mlp: the initial 784-128-10 model (ReLU, softmax) from
+ * seed, sent in the session's config; cryptonn-lenet5: LeNet-5 (valid
+ * conv1, max pooling, ReLU) from seed, the model the server builds from
+ * that config. Both are the models henn cryptonn train builds in-process.
+ * Every model downloaded from the server is checked against its shape. */
+typedef struct owner_net {
+    int lenet;
+    henn_nn_model mlp; /* cryptonn-mlp */
+    henn_cnn_model cnn; /* cryptonn-lenet5 */
+} owner_net;
+
+/* n (zeroed) set to the run's net (lenet: LeNet-5, else the MLP) from
+ * seed; net_clear frees it (safe on a zeroed n and after a failed
+ * net_init). Returns 0, HENN_ENOMEM. */
+static int net_init(owner_net *n, int lenet, uint64_t seed)
 {
     const size_t dims[] = {MLP_IN, 128, MLP_CLASSES};
-    henn_nn_model m0;
+    n->lenet = lenet;
+    if (lenet)
+        return henn_cnn_model_init_lenet5(&n->cnn, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, seed);
+    return henn_nn_model_init(&n->mlp, dims, 3, HENN_NN_RELU, HENN_NN_SOFTMAX_CE, seed);
+}
+
+static void net_clear(owner_net *n)
+{
+    henn_nn_model_clear(&n->mlp);
+    henn_cnn_model_clear(&n->cnn);
+}
+
+/* The session's config: cryptonn-mlp: the net's initial model and Adam;
+ * cryptonn-lenet5: the seed of the net's LeNet-5 (its max pooling) and
+ * its SGD setting. */
+static int session_config(char **cfg, const owner_net *net, uint64_t seed)
+{
     uint8_t *sm = NULL;
     size_t slen = 0, blen;
     char *b64 = NULL;
     int rc;
 
     *cfg = NULL;
-    if (lenet) {
+    if (net->lenet) {
         *cfg = malloc(160);
         if (*cfg == NULL)
             return HENN_ENOMEM;
@@ -190,9 +218,7 @@ static int session_config(char **cfg, int lenet, uint64_t seed)
                  (unsigned long long)seed);
         return 0;
     }
-    henn_nn_model_init_empty(&m0);
-    if ((rc = henn_nn_model_init(&m0, dims, 3, HENN_NN_RELU, HENN_NN_SOFTMAX_CE, seed)) != 0 ||
-        (rc = henn_nn_model_serialize(&sm, &slen, &m0)) != 0)
+    if ((rc = henn_nn_model_serialize(&sm, &slen, &net->mlp)) != 0)
         goto done;
     rc = HENN_ENOMEM;
     blen = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
@@ -204,7 +230,6 @@ static int session_config(char **cfg, int lenet, uint64_t seed)
 done:
     free(b64);
     free(sm);
-    henn_nn_model_clear(&m0);
     return rc;
 }
 
@@ -562,6 +587,21 @@ static int owner_client(henn_cryptonn_client **cc, owner_run *r, const char *net
     return 0;
 }
 
+/* a and b have the same layers (widths, hidden activations, output). */
+static int same_nn_shape(const henn_nn_model *a, const henn_nn_model *b)
+{
+    size_t l;
+    if (a->layers != b->layers || a->output != b->output)
+        return 0;
+    for (l = 0; l <= a->layers; l++)
+        if (a->dims[l] != b->dims[l])
+            return 0;
+    for (l = 0; l + 1 < a->layers; l++)
+        if (a->act[l] != b->act[l])
+            return 0;
+    return 1;
+}
+
 /* a and b have the same input shape and layers (kinds, activations,
  * shapes). */
 static int same_cnn_shape(const henn_cnn_model *a, const henn_cnn_model *b)
@@ -580,34 +620,30 @@ static int same_cnn_shape(const henn_cnn_model *a, const henn_cnn_model *b)
 }
 
 /* The session's current model (the result): its test accuracy into *acc;
- * *res its bytes (malloc'd). */
-static int model_accuracy(double *acc, uint8_t **res, size_t *slen, henn_svc_client *c, int lenet,
-                          const float *Xte, const uint8_t *yte, size_t nte)
+ * *res its bytes (malloc'd). HENN_EPROTO when it does not have the shape
+ * of the run's net (checked before it reads the test images: another
+ * shape is another run's model, a wider input would read past them). */
+static int model_accuracy(double *acc, uint8_t **res, size_t *slen, henn_svc_client *c,
+                          const owner_net *net, const float *Xte, const uint8_t *yte, size_t nte)
 {
     henn_nn_model got;
-    henn_cnn_model gotc, refc;
+    henn_cnn_model gotc;
     int rc;
 
     *acc = -1;
     henn_nn_model_init_empty(&got);
     memset(&gotc, 0, sizeof(gotc));
-    memset(&refc, 0, sizeof(refc));
     if ((rc = henn_svc_client_result(c, res, slen)) != 0) {
         fprintf(stderr, "henn: server: cannot download the model: %s\n",
                 *henn_svc_client_error(c) ? henn_svc_client_error(c) : henn_strerror(rc));
         return rc;
     }
-    /* the session's architecture (its initial model's), before the model
-     * reads the test images: another shape is another run's model */
-    if (lenet) {
-        if ((rc = henn_cnn_model_deserialize(&gotc, *res, *slen)) == 0 &&
-            (rc = henn_cnn_model_init_lenet5(&refc, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 0)) == 0)
-            rc = same_cnn_shape(&gotc, &refc) ? henn_cnn_accuracy(acc, &gotc, Xte, yte, nte)
-                                              : HENN_EPROTO;
+    if (net->lenet) {
+        if ((rc = henn_cnn_model_deserialize(&gotc, *res, *slen)) == 0)
+            rc = same_cnn_shape(&gotc, &net->cnn) ? henn_cnn_accuracy(acc, &gotc, Xte, yte, nte)
+                                                  : HENN_EPROTO;
     } else if ((rc = henn_nn_model_deserialize(&got, *res, *slen)) == 0) {
-        if (got.layers == 2 && got.dims[0] == MLP_IN && got.dims[1] == 128 &&
-            got.dims[2] == MLP_CLASSES && got.act[0] == HENN_NN_RELU &&
-            got.output == HENN_NN_SOFTMAX_CE)
+        if (same_nn_shape(&got, &net->mlp))
             *acc = accuracy(&got, Xte, yte, nte);
         else
             rc = HENN_EPROTO;
@@ -618,7 +654,6 @@ static int model_accuracy(double *acc, uint8_t **res, size_t *slen, henn_svc_cli
                 henn_err_name(rc));
     henn_nn_model_clear(&got);
     henn_cnn_model_clear(&gotc);
-    henn_cnn_model_clear(&refc);
     return rc;
 }
 
@@ -633,6 +668,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
     float *Xtr = NULL, *Xte = NULL;
     size_t ntr = 0, nte = 0, e, i, nb, slen = 0, *order = NULL;
     henn_cryptonn_client *cc = NULL;
+    owner_net arch;
     owner_run r;
     uint8_t *res = NULL;
     cli_progress prog;
@@ -641,6 +677,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
     henn_mnist_set_init(&tr);
     henn_mnist_set_init(&te);
     memset(&r, 0, sizeof(r));
+    memset(&arch, 0, sizeof(arch));
     if (mpk_path == NULL || atok_out == NULL) {
         fprintf(stderr, "henn cryptonn: --server needs --mpk F (the authority's public keys, "
                         "written by henn cryptonn authority --mpk-out) and "
@@ -658,7 +695,8 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
     r.co.allow_insecure_http = so->insecure_http;
     r.co.retry_s = so->retry_s;
     if ((rc = load_images(data, limit, seed, &tr, &te, &Xtr, &Xte, &ntr, &nte)) != 0 ||
-        (rc = session_config(&cfg, lenet, seed)) != 0)
+        (rc = net_init(&arch, lenet, seed)) != 0 ||
+        (rc = session_config(&cfg, &arch, seed)) != 0)
         goto done;
     nb = (ntr + MLP_BATCH - 1) / MLP_BATCH;
     rc = HENN_ENOMEM;
@@ -740,7 +778,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
         loss = r.loss_sum / (double)ntr;
         free(res);
         res = NULL;
-        if ((rc = model_accuracy(&acc, &res, &slen, r.c, lenet, Xte, te.labels, nte)) != 0)
+        if ((rc = model_accuracy(&acc, &res, &slen, r.c, &arch, Xte, te.labels, nte)) != 0)
             goto done;
         r.acc[e] = acc;
         r.loss[e] = loss;
@@ -754,7 +792,7 @@ int cli_cryptonn_train_server(const cli_svc_opts *so, int lenet, int resume, con
     }
     if (res == NULL) { /* every epoch finished before the restart */
         double acc;
-        if ((rc = model_accuracy(&acc, &res, &slen, r.c, lenet, Xte, te.labels, nte)) != 0)
+        if ((rc = model_accuracy(&acc, &res, &slen, r.c, &arch, Xte, te.labels, nte)) != 0)
             goto done;
     }
     if (model_out != NULL && (rc = write_file(model_out, res, slen)) != 0) {
@@ -792,6 +830,7 @@ done:
     free(res);
     free(Xtr);
     free(Xte);
+    net_clear(&arch);
     henn_mnist_set_clear(&tr);
     henn_mnist_set_clear(&te);
     return rc == 0 ? 0 : 1;
