@@ -327,7 +327,7 @@ typedef struct det_ctx {
     const henn_trainer *t;
     mpz_t *c, *R, *r, *noise;
     uint64_t ctr;
-    size_t count, workers;
+    size_t count;
 } det_ctx;
 
 /* Groups gbegin .. gend of 8 elements (the last one shorter): whole
@@ -366,48 +366,6 @@ static int det_chunk(void *vctx, size_t gbegin, size_t gend)
     return rc;
 }
 
-/* Workers w .. wend of det_ctx.workers: worker w takes the groups w,
- * w + workers, w + 2 workers, ... (det_chunk each). */
-static int det_worker(void *vctx, size_t wbegin, size_t wend)
-{
-    det_ctx *x = vctx;
-    size_t groups = (x->count + HENN__MB_LANES - 1) / HENN__MB_LANES, w, g;
-    int rc = 0;
-    for (w = wbegin; w < wend && rc == 0; w++)
-        for (g = w; g < groups && rc == 0; g += x->workers)
-            rc = det_chunk(vctx, g, g + 1);
-    return rc;
-}
-
-/*
- * How many workers share the groups of a seeded request (det_worker's
- * stride). A request of 41 values is 5 groups of 8 and one value alone:
- * on 2 threads one thread took 3 groups while the other ended about a
- * group early, so the job's r^n took 3 groups of wall time where the
- * in-process reserve (whole groups, the same number per thread) takes
- * 2.56 on average. When the threads are as many as the online CPUs (the
- * party may use every core) and the groups do not split evenly over
- * them, each group gets a worker of its own (at most 4 per thread): the
- * kernel shares the cores between them and moves work onto a core that
- * runs dry, so the request ends after about (5 groups + 1 value) / 2.
- * With fewer threads than CPUs (henn serve --party-threads below the
- * core count) the party keeps to its threads. The values do not depend
- * on the split.
- */
-static size_t det_workers(size_t count, const henn_batch_opts *opts)
-{
-    size_t cpus = henn__cpu_count();
-    size_t threads = opts != NULL && opts->threads > 0 ? opts->threads : cpus;
-    size_t groups = (count + HENN__MB_LANES - 1) / HENN__MB_LANES;
-    if (threads > 64)
-        threads = 64;
-    if (groups <= threads || threads <= 1)
-        return groups < threads ? groups : threads;
-    if (threads < cpus || (groups % threads == 0 && count % HENN__MB_LANES == 0))
-        return threads;
-    return groups < 4 * threads ? groups : 4 * threads;
-}
-
 /* t->req_key for the seeded masks of the request of ciphertexts c[0..count). */
 static int request_key(henn_trainer *t, mpz_t *c, size_t count)
 {
@@ -433,13 +391,9 @@ static int request_key(henn_trainer *t, mpz_t *c, size_t count)
 /* mask_all's seeded twin: masks R and noise r^n of request t->mask_ctr. */
 static int det_mask_all(henn_trainer *t, mpz_t *c, mpz_t *R, size_t count)
 {
-    det_ctx x = {t, c, R, NULL, NULL, t->mask_ctr, count, 0};
-    henn_batch_opts wopts = t->opts;
+    det_ctx x = {t, c, R, NULL, NULL, t->mask_ctr, count};
     size_t i;
     int rc;
-    x.workers = det_workers(count, &t->opts);
-    if (x.workers == 0)
-        return 0;
     x.r = calloc(count, sizeof(mpz_t));
     x.noise = calloc(count, sizeof(mpz_t));
     if (x.r == NULL || x.noise == NULL) {
@@ -451,8 +405,8 @@ static int det_mask_all(henn_trainer *t, mpz_t *c, mpz_t *R, size_t count)
         mpz_init(x.r[i]);
         mpz_init(x.noise[i]);
     }
-    wopts.threads = (unsigned)x.workers;
-    rc = henn__parallel_for(x.workers, &wopts, det_worker, &x);
+    rc = henn__parallel_for((count + HENN__MB_LANES - 1) / HENN__MB_LANES, &t->opts, det_chunk,
+                            &x);
     for (i = 0; i < count; i++) {
         henn__mpz_wipe_clear(x.r[i]);
         henn__mpz_wipe_clear(x.noise[i]);
