@@ -19,8 +19,18 @@
  *           touched, last_resp, state, job)  one row per session; state:
  *                                     the party's snapshot after its last
  *                                     job (a model), job: that job's record
- *                                     (JSON); both NULL without jobs
+ *                                     (JSON); both NULL without jobs;
+ *                                     last_resp: NULL since version 3
  *  log(session, seq, req)             the state-changing requests
+ *  last(session, resp)                the response to the session's last
+ *                                     message (a retry's answer)
+ * The last response has a table of its own (version 3): a message's
+ * commit then rewrites only that row and the session's fixed-size row in
+ * place, not the config and the response together (in the session's row
+ * every commit rewrote the whole record, config included, and
+ * secure_delete zeroed its old overflow pages): docs/SERVICE.md
+ * "Overhead and load", seventh session. Version 1 (no jobs) and 2 (the
+ * response in sessions.last_resp) are migrated at open.
  * Tokens are stored only as hashes. secure_delete overwrites deleted rows
  * with zeros. One connection, used under one mutex (transactions are
  * short: the homomorphic work happens outside).
@@ -37,7 +47,7 @@
 
 #include "service/svc_internal.h"
 
-#define HENN_SVC_SCHEMA 2
+#define HENN_SVC_SCHEMA 3
 
 enum {
     Q_CREATE,
@@ -46,7 +56,9 @@ enum {
     Q_LAST,
     Q_LOG,
     Q_UPDATE,
+    Q_SET_LAST,
     Q_DEL_LOG,
+    Q_DEL_LAST,
     Q_DEL_SESSION,
     Q_BEGIN,
     Q_COMMIT,
@@ -61,12 +73,15 @@ static const char *const SQL[Q_COUNT] = {
     "INSERT INTO sessions(id, token_hash, protocol, config, seq, bytes, created, touched) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "SELECT id, token_hash, protocol, config, seq, bytes, created, touched, "
-    "length(last_resp), job FROM sessions",
+    "(SELECT length(resp) FROM last WHERE last.session = sessions.id), job FROM sessions",
     "SELECT seq, req FROM log WHERE session = ?1 AND seq > ?2 ORDER BY seq LIMIT 1",
-    "SELECT last_resp FROM sessions WHERE id = ?1",
+    "SELECT resp FROM last WHERE session = ?1",
     "INSERT INTO log(session, seq, req) VALUES(?1, ?2, ?3)",
-    "UPDATE sessions SET seq = ?2, bytes = ?3, last_resp = ?4, touched = ?5 WHERE id = ?1",
+    "UPDATE sessions SET seq = ?2, bytes = ?3, touched = ?4 WHERE id = ?1",
+    "INSERT INTO last(session, resp) VALUES(?1, ?2) "
+    "ON CONFLICT(session) DO UPDATE SET resp = excluded.resp",
     "DELETE FROM log WHERE session = ?1",
+    "DELETE FROM last WHERE session = ?1",
     "DELETE FROM sessions WHERE id = ?1",
     "BEGIN IMMEDIATE",
     "COMMIT",
@@ -115,7 +130,8 @@ static int schema(henn__svc_store *st)
                   "bytes INTEGER NOT NULL, created INTEGER NOT NULL, touched INTEGER NOT NULL, "
                   "last_resp BLOB, state BLOB, job TEXT);"
                   "CREATE TABLE IF NOT EXISTS log(session TEXT NOT NULL, seq INTEGER NOT NULL, "
-                  "req BLOB NOT NULL, PRIMARY KEY(session, seq));");
+                  "req BLOB NOT NULL, PRIMARY KEY(session, seq));"
+                  "CREATE TABLE IF NOT EXISTS last(session TEXT PRIMARY KEY, resp BLOB);");
     if (rc != 0)
         return rc;
     if (sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &q, NULL) !=
@@ -128,11 +144,20 @@ static int schema(henn__svc_store *st)
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error(st, "schema");
     if (version < 0)
-        return exec(st, "INSERT INTO schema_version(version) VALUES(2)");
-    if (version == 1) /* version 1 had no jobs */
-        return exec(st, "BEGIN; ALTER TABLE sessions ADD COLUMN state BLOB; "
-                        "ALTER TABLE sessions ADD COLUMN job TEXT; "
-                        "UPDATE schema_version SET version = 2; COMMIT;");
+        return exec(st, "INSERT INTO schema_version(version) VALUES(3)");
+    if (version == 1) { /* version 1 had no jobs */
+        rc = exec(st, "BEGIN; ALTER TABLE sessions ADD COLUMN state BLOB; "
+                      "ALTER TABLE sessions ADD COLUMN job TEXT; "
+                      "UPDATE schema_version SET version = 2; COMMIT;");
+        if (rc != 0)
+            return rc;
+        version = 2;
+    }
+    if (version == 2) /* version 2 kept the last response in the session's row */
+        return exec(st, "BEGIN; INSERT INTO last(session, resp) SELECT id, last_resp FROM "
+                        "sessions WHERE last_resp IS NOT NULL; "
+                        "UPDATE sessions SET last_resp = NULL; "
+                        "UPDATE schema_version SET version = 3; COMMIT;");
     if (version != HENN_SVC_SCHEMA) {
         if (st->log != NULL)
             fprintf(st->log, "henn serve: database schema version %d, this build reads %d\n",
@@ -412,10 +437,16 @@ int henn__svc_store_commit(henn__svc_store *st, const char *id, uint64_t seq, co
         if (sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
             sqlite3_bind_int64(q, 2, (sqlite3_int64)seq) != SQLITE_OK ||
             sqlite3_bind_int64(q, 3, (sqlite3_int64)bytes) != SQLITE_OK ||
-            bind_blob(q, 4, resp, resp_len) != SQLITE_OK ||
-            sqlite3_bind_int64(q, 5, now) != SQLITE_OK || sqlite3_step(q) != SQLITE_DONE ||
+            sqlite3_bind_int64(q, 4, now) != SQLITE_OK || sqlite3_step(q) != SQLITE_DONE ||
             sqlite3_changes(st->db) != 1)
             rc = db_error(st, "update session");
+        sqlite3_reset(q);
+    }
+    if (rc == 0) {
+        q = stmt(st, Q_SET_LAST);
+        if (sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            bind_blob(q, 2, resp, resp_len) != SQLITE_OK || sqlite3_step(q) != SQLITE_DONE)
+            rc = db_error(st, "last response");
         sqlite3_reset(q);
     }
     if (rc == 0 && sqlite3_step(stmt(st, Q_COMMIT)) != SQLITE_DONE)

@@ -1379,6 +1379,78 @@ static void test_schema_migration(void)
     CHECK_RC(henn_svc_server_start(&s, &o), HENN_EIO);
 }
 
+/* A database of schema version 2 (the last response in the session's
+ * row) is migrated at start to version 3 (a table of its own): a retry of
+ * the session's last message is answered with the stored bytes, which are
+ * then in `last` and no longer in sessions.last_resp; the next retry
+ * answers the same; DELETE removes the row from `last` too. */
+static void test_schema_migration_v2(void)
+{
+    static const char tok[] = "2222222222222222222222222222222222222222222222222222222222222222";
+    static const char id[] = "fedcba9876543210fedcba9876543210";
+    static const uint8_t stored[5] = {0x48, 0x4e, 0x50, 0x01, 0x07};
+    char dir[300], db[400], sql[1400], hx[65], path[100];
+    uint8_t h[32];
+    sqlite3 *d = NULL;
+    sqlite3_stmt *q = NULL;
+    henn_svc_server *s;
+    henn_svc_response rs;
+    int k;
+    make_dir(dir, sizeof(dir), "schema2");
+    snprintf(db, sizeof(db), "%s/henn.db", dir);
+    crypto_generichash(h, 32, (const uint8_t *)tok, 64, NULL, 0);
+    sodium_bin2hex(hx, sizeof(hx), h, 32);
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+             "INSERT INTO schema_version VALUES(2);"
+             "CREATE TABLE sessions(id TEXT PRIMARY KEY, token_hash BLOB NOT NULL, protocol TEXT "
+             "NOT NULL, config TEXT NOT NULL, seq INTEGER NOT NULL, bytes INTEGER NOT NULL, "
+             "created INTEGER NOT NULL, touched INTEGER NOT NULL, last_resp BLOB, state BLOB, "
+             "job TEXT);"
+             "CREATE TABLE log(session TEXT NOT NULL, seq INTEGER NOT NULL, req BLOB NOT NULL, "
+             "PRIMARY KEY(session, seq));"
+             "INSERT INTO sessions VALUES('%s', x'%s', 'lr', '{}', 1, 7, %lld, %lld, "
+             "x'484e500107', NULL, NULL);",
+             id, hx, (long long)time(NULL), (long long)time(NULL));
+    CHECK_EQ_INT(sqlite3_open(db, &d), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(d);
+    s = start(dir, NULL, 0);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1", id);
+    for (k = 0; k < 2; k++) { /* the retry, twice: the stored bytes each time */
+        CHECK_EQ_INT(route(s, &rs, "POST", path, tok, "x", 1), 200);
+        CHECK(rs.body_len == sizeof(stored) && memcmp(rs.body, stored, sizeof(stored)) == 0);
+        henn_svc_response_free(&rs);
+    }
+    d = NULL;
+    CHECK_EQ_INT(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_prepare_v2(d,
+                                    "SELECT (SELECT version FROM schema_version), "
+                                    "(SELECT count(*) FROM sessions WHERE last_resp IS NOT NULL), "
+                                    "(SELECT hex(resp) FROM last WHERE session = ?1)",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(q, 0), 3);
+    CHECK_EQ_INT(sqlite3_column_int(q, 1), 0);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(q, 2), "484E500107");
+    sqlite3_finalize(q);
+    sqlite3_close(d);
+    snprintf(path, sizeof(path), "/v1/sessions/%s", id);
+    CHECK_EQ_INT(route(s, &rs, "DELETE", path, tok, NULL, 0), 204);
+    henn_svc_response_free(&rs);
+    henn_svc_server_stop(s);
+    d = NULL;
+    q = NULL;
+    CHECK_EQ_INT(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_prepare_v2(d, "SELECT count(*) FROM last", -1, &q, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int(q, 0), 0);
+    sqlite3_finalize(q);
+    sqlite3_close(d);
+}
+
 /* Options the server refuses. */
 static void test_start_refusals(void)
 {
@@ -1948,6 +2020,7 @@ int main(void)
     test_max_sessions();
     test_expiry();
     test_schema_migration();
+    test_schema_migration_v2();
     test_infer();
     test_lr();
     test_published();
