@@ -854,6 +854,19 @@ static int jread_at(henn_svc_client *c, off_t off, char *tag, uint64_t *seq, uin
     return 0;
 }
 
+uint64_t henn__svc_client_journal_start(const char *path)
+{
+    uint8_t h[JHDR];
+    uint64_t v = UINT64_MAX;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return v;
+    if (read_full_at(fd, h, JHDR, 0) == 0 && h[0] == 'H' && h[1] == 'J' && h[2] == 'H')
+        v = get_u64(h + 4);
+    close(fd);
+    return v;
+}
+
 int henn_svc_client_journal(henn_svc_client *c, const char *path, int replay)
 {
     uint8_t *d = NULL;

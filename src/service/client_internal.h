@@ -16,5 +16,10 @@ uint64_t henn__svc_client_seq(const henn_svc_client *c);
 uint64_t henn__svc_client_retries(const henn_svc_client *c);
 /* Messages the journal answered (henn_svc_client_journal's replay). */
 uint64_t henn__svc_client_replayed(const henn_svc_client *c);
+/* The seq in the header record of the journal at path (the session's seq
+ * when the journal began; links not followed), UINT64_MAX when it cannot
+ * be read or has no header (the replay then says why). Reads the header
+ * only, its checksum unchecked. */
+uint64_t henn__svc_client_journal_start(const char *path);
 
 #endif

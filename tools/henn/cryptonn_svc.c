@@ -237,6 +237,7 @@ done:
 
 /* Test hooks of the service client (src/service/client_internal.h). */
 uint64_t henn__svc_client_seq(const henn_svc_client *c);
+uint64_t henn__svc_client_journal_start(const char *path);
 uint64_t henn__svc_client_replayed(const henn_svc_client *c);
 
 /*
@@ -433,30 +434,12 @@ static int resume_run(owner_run *r, size_t nb, size_t epochs)
     return rc;
 }
 
-/* The seq in the header of the journal at path (the session's seq when
- * it was opened), UINT64_MAX when it has none (the client's replay checks
- * the record and says why). */
-static uint64_t journal_start(const char *path)
-{
-    uint8_t h[12];
-    uint64_t v = UINT64_MAX;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), i;
-    if (fd < 0)
-        return v;
-    if (read(fd, h, sizeof(h)) == (ssize_t)sizeof(h) && h[0] == 'H' && h[1] == 'J' &&
-        h[2] == 'H')
-        for (v = 0, i = 4; i < 12; i++)
-            v = v << 8 | h[i];
-    close(fd);
-    return v;
-}
-
 /* --resume, once F and the public keys passed the checks: the journal,
  * replayed when it may hold the message after done, or a new one when F
  * says the old one's messages are all recorded. */
 static int resume_journal(owner_run *r)
 {
-    uint64_t seq = henn__svc_client_seq(r->c), js = journal_start(r->journal);
+    uint64_t seq = henn__svc_client_seq(r->c), js = henn__svc_client_journal_start(r->journal);
     int rc;
     /* message k is the run's k-th batch: the server is at done, or one
      * after it (the journal's batch in flight), and the journal began
