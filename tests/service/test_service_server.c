@@ -1329,6 +1329,27 @@ static void test_expiry(void)
     }
 }
 
+/* The migration tests' old database: dir (made here, under name), its
+ * henn.db path and the hex of tok's hash as sessions.token_hash holds it
+ * (for the caller's SQL); old_db_exec runs that SQL on it. */
+static void old_db_paths(char *dir, size_t dn, char *db, size_t dbn, const char *name,
+                         const char *tok, char hx[65])
+{
+    uint8_t h[32];
+    make_dir(dir, dn, name);
+    snprintf(db, dbn, "%s/henn.db", dir);
+    crypto_generichash(h, 32, (const uint8_t *)tok, 64, NULL, 0);
+    sodium_bin2hex(hx, 65, h, 32);
+}
+
+static void old_db_exec(const char *db, const char *sql)
+{
+    sqlite3 *d = NULL;
+    CHECK_EQ_INT(sqlite3_open(db, &d), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(d);
+}
+
 /* A database of schema version 1 (before jobs) is migrated at start: its
  * session answers, and a job record can be stored. Version 99: refused. */
 static void test_schema_migration(void)
@@ -1336,14 +1357,10 @@ static void test_schema_migration(void)
     static const char tok[] = "1111111111111111111111111111111111111111111111111111111111111111";
     static const char id[] = "0123456789abcdef0123456789abcdef";
     char dir[300], db[400], sql[1200], hx[65];
-    uint8_t h[32];
     sqlite3 *d = NULL;
     henn_svc_server *s;
     henn_svc_server_opts o;
-    make_dir(dir, sizeof(dir), "schema1");
-    snprintf(db, sizeof(db), "%s/henn.db", dir);
-    crypto_generichash(h, 32, (const uint8_t *)tok, 64, NULL, 0);
-    sodium_bin2hex(hx, sizeof(hx), h, 32);
+    old_db_paths(dir, sizeof(dir), db, sizeof(db), "schema1", tok, hx);
     snprintf(sql, sizeof(sql),
              "CREATE TABLE schema_version(version INTEGER NOT NULL);"
              "INSERT INTO schema_version VALUES(1);"
@@ -1354,9 +1371,7 @@ static void test_schema_migration(void)
              "PRIMARY KEY(session, seq));"
              "INSERT INTO sessions VALUES('%s', x'%s', 'lr', '{}', 0, 2, %lld, %lld, NULL);",
              id, hx, (long long)time(NULL), (long long)time(NULL));
-    CHECK_EQ_INT(sqlite3_open(db, &d), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(d);
+    old_db_exec(db, sql);
     s = start(dir, NULL, 0);
     {
         char path[100];
@@ -1390,16 +1405,12 @@ static void test_schema_migration_v2(void)
     static const char id[] = "fedcba9876543210fedcba9876543210";
     static const uint8_t stored[5] = {0x48, 0x4e, 0x50, 0x01, 0x07};
     char dir[300], db[400], sql[1400], hx[65], path[100];
-    uint8_t h[32];
     sqlite3 *d = NULL;
     sqlite3_stmt *q = NULL;
     henn_svc_server *s;
     henn_svc_response rs;
     int k;
-    make_dir(dir, sizeof(dir), "schema2");
-    snprintf(db, sizeof(db), "%s/henn.db", dir);
-    crypto_generichash(h, 32, (const uint8_t *)tok, 64, NULL, 0);
-    sodium_bin2hex(hx, sizeof(hx), h, 32);
+    old_db_paths(dir, sizeof(dir), db, sizeof(db), "schema2", tok, hx);
     snprintf(sql, sizeof(sql),
              "CREATE TABLE schema_version(version INTEGER NOT NULL);"
              "INSERT INTO schema_version VALUES(2);"
@@ -1412,9 +1423,7 @@ static void test_schema_migration_v2(void)
              "INSERT INTO sessions VALUES('%s', x'%s', 'lr', '{}', 1, 7, %lld, %lld, "
              "x'484e500107', NULL, NULL);",
              id, hx, (long long)time(NULL), (long long)time(NULL));
-    CHECK_EQ_INT(sqlite3_open(db, &d), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(d, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(d);
+    old_db_exec(db, sql);
     s = start(dir, NULL, 0);
     snprintf(path, sizeof(path), "/v1/sessions/%s/messages/1", id);
     for (k = 0; k < 2; k++) { /* the retry, twice: the stored bytes each time */
