@@ -6,7 +6,9 @@
  * whole private-training owner as the trainer's answer to its first INFER
  * (batches of 6 rows in two chunks of 3, so a CIPHER must carry two
  * chunks; an honest second trainer answers the PSETUP; slow: the owner builds
- * its DJN table per run, so only for those inputs). Every input
+ * its DJN table per run, so only for those inputs), and a PSTEPR-typed
+ * input to one on 12 rows as the answer to its first PSTEP (the honest
+ * trainer answers PSETUP and the first batch's two INFERs). Every input
  * gets a well-formed response or a clean error, never a crash. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,14 +26,14 @@ static henn_private_trainer *honest;
 typedef struct canned {
     const uint8_t *data;
     size_t size;
-    int calls;
+    int calls, honest_calls;
 } canned;
 
 static int canned_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
                        size_t *resp_len)
 {
     canned *c = ctx;
-    if (c->calls++ == 0)
+    if (c->calls++ < c->honest_calls)
         return henn_private_trainer_handle(honest, req, req_len, resp, resp_len);
     *resp = malloc(c->size + 1);
     if (*resp == NULL)
@@ -45,14 +47,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static float X[6 * 4];
-    static const uint8_t y[6] = {0, 1, 0, 1, 1, 0};
+    static float X[12 * 4];
+    static const uint8_t y[12] = {0, 1, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0};
     uint8_t *resp;
     size_t resp_len;
     henn_proto_params p = {10, 0, 12, 6, 0, 3};
-    canned c = {data, size, 0};
+    canned c = {data, size, 0, 1};
     henn_transport t;
-    int rc;
+    size_t rows = 6;
+    int rc, type_in;
 
     if (trainer == NULL) {
         size_t dims[3] = {4, 3, 2};
@@ -92,15 +95,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         henn_nn_model_clear(&pm);
     }
-    if (henn_msg_type(data, size) != HENN_MSG_CIPHER)
+    type_in = henn_msg_type(data, size);
+    if (type_in != HENN_MSG_CIPHER && type_in != HENN_MSG_PSTEPR)
         return 0;
+    if (type_in == HENN_MSG_PSTEPR) {
+        c.honest_calls = 3;
+        rows = 12;
+    }
     if (henn_proto_params_default(&p, 4, 0, mpz_sizeinbase(fuzz_sk.pk.n, 2)) != 0)
         __builtin_trap();
     p.slots = 3;
     memset(&t, 0, sizeof(t));
     t.call = canned_call;
     t.ctx = &c;
-    rc = henn_owner_train_private(&t, &fuzz_sk, &p, X, y, 6, 4, 2, 6, 1, 1, NULL, NULL, NULL,
+    rc = henn_owner_train_private(&t, &fuzz_sk, &p, X, y, rows, 4, 2, 6, 1, 1, NULL, NULL, NULL,
                                   NULL);
     if (rc > 0)
         __builtin_trap();

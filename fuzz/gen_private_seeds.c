@@ -2,7 +2,9 @@
  * receives and the responses it sends in one honest run (the fuzz key,
  * a 4-3-2 model, 6 rows: batches of 5 in one ciphertext per feature
  * (req_00 .. resp_03), then batches of 6 in two chunks of 3 rows
- * (req_04 .. resp_07)), one file each.
+ * (req_04 .. resp_07)), then 12 rows in two batches of 6 (two chunks of
+ * 3), whose first gradient travels with the second batch's layer-0 INFER
+ * (req_11: PSTEP, resp_11: PSTEPR), one file each.
  * Usage: gen_private_seeds DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +45,8 @@ static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **res
 
 int main(int argc, char **argv)
 {
-    float X[6 * 4];
-    const uint8_t y[6] = {0, 1, 0, 1, 1, 0};
+    float X[12 * 4];
+    const uint8_t y[12] = {0, 1, 0, 1, 1, 0, 1, 1, 0, 0, 1, 0};
     size_t dims[3] = {4, 3, 2}, i;
     henn_nn_model m;
     henn_nn_opts o;
@@ -55,7 +57,7 @@ int main(int argc, char **argv)
     if (argc != 2)
         return 2;
     fuzz_setup();
-    for (i = 0; i < 24; i++)
+    for (i = 0; i < 48; i++)
         X[i] = (float)(i % 7) / 7.0f;
     henn_nn_opts_default(&o);
     if (henn_nn_model_init(&m, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 1) ||
@@ -75,6 +77,9 @@ int main(int argc, char **argv)
         return 1;
     p.slots = 3;
     if (henn_owner_train_private(&tt, &fuzz_sk, &p, X, y, 6, 4, 2, 6, 1, 1, NULL, NULL, NULL,
+                                 NULL))
+        return 1;
+    if (henn_owner_train_private(&tt, &fuzz_sk, &p, X, y, 12, 4, 2, 6, 1, 1, NULL, NULL, NULL,
                                  NULL))
         return 1;
     henn_private_trainer_free(t);

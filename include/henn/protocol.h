@@ -376,13 +376,17 @@ HENN_API HENN_NODISCARD int henn_msg_ciphertexts(size_t *count, const henn_paill
  *     weight and bias gradients (PGRAD);
  *  4. the trainer divides by c and applies its optimiser (henn_nn_update),
  *     and answers with the updated weights (PMODEL).
+ * Within an epoch, a batch's PGRAD and the next batch's layer-0 INFER go
+ * as one message (PSTEP, below), one round trip less per batch; an
+ * epoch's last batch ends with a plain PGRAD.
  * The trainer receives: n and the fixed-point parameters (PSETUP),
  * ciphertexts (INFER), and batch-summed gradients (PGRAD). No labels, no
  * per-row value. The owner learns the model (as in encrypted inference).
  * docs/THREAT_MODEL.md ("Private training") says what batch gradients
  * still reveal. Messages: docs/FORMATS.md conventions (header "HNP\x01",
- * type, length), types HENN_MSG_PSETUP, HENN_MSG_PGRAD, HENN_MSG_PMODEL
- * below plus INFER/CIPHER as in inference (with chunks).
+ * type, length), types HENN_MSG_PSETUP, HENN_MSG_PGRAD, HENN_MSG_PMODEL,
+ * HENN_MSG_PSTEP, HENN_MSG_PSTEPR below plus INFER/CIPHER as in inference
+ * (with chunks).
  *
  * Rules both sides enforce: a batch (and a gradient) covers at least
  * henn_private_min_batch(dim) = dim + 1 rows (one row alone gives
@@ -396,6 +400,22 @@ HENN_API HENN_NODISCARD int henn_msg_ciphertexts(size_t *count, const henn_paill
 #define HENN_MSG_PSETUP 8
 #define HENN_MSG_PGRAD 9
 #define HENN_MSG_PMODEL 10
+/*
+ * One round trip less per batch: a batch's PGRAD and the NEXT batch's
+ * layer-0 INFER travel as one message. PSTEP (owner -> trainer): u32 g,
+ * then a whole PGRAD message of g bytes (header included), then a whole
+ * INFER message for layer 0 (the rest; nothing else). The trainer serves
+ * them in that order, exactly as if they came one by one (the INFER uses
+ * the weights the PGRAD just set), and answers PSTEPR: u32 m, a PMODEL
+ * message of m bytes, then the INFER's CIPHER message. A refusal of
+ * either part answers the whole PSTEP with that part's error (a PGRAD
+ * already applied stays applied, as when the two come one by one). The
+ * trainer learns nothing it would not learn from the two messages sent
+ * separately. The owner sends PSTEP between two batches of one epoch;
+ * an epoch's last batch ends with a plain PGRAD.
+ */
+#define HENN_MSG_PSTEP 11
+#define HENN_MSG_PSTEPR 12
 
 /* henn_private_min_batch: the fewest rows a private-training batch may
  * have for inputs of width dim (dim + 1). */
@@ -460,8 +480,10 @@ typedef int (*henn_private_epoch_fn)(void *user, size_t epoch, double loss,
  * Returns 0, HENN_EINVAL (bad arguments, batch < dim + 1, rows < dim + 1),
  * HENN_ERANGE (an input beyond 2^ai, before anything is sent), HENN_EPARAM,
  * HENN_EPROTO (a response that does not match the request, a model
- * of other input or class width, non-finite or out-of-range weights, more
- * decryptions than the honest count), a transport error or cb's value.
+ * of other input or class width, or later one of another architecture
+ * (layers, widths, activations, output rule) than the first, non-finite or
+ * out-of-range weights, more decryptions than the honest count), a
+ * transport error or cb's value.
  * Thread safety: uses only its arguments.
  */
 HENN_API HENN_NODISCARD int henn_owner_train_private(henn_transport *to_trainer,
@@ -505,14 +527,15 @@ HENN_API HENN_NODISCARD int henn_private_trainer_set_limits(henn_private_trainer
                                                             const henn_trainer_limits *l);
 
 /*
- * henn_private_trainer_handle: serve one request (PSETUP, INFER, PGRAD).
- * *resp is malloc'd. Refusals travel as error responses: a key outside
- * [2048, max_key_bits] bits (HENN_EPARAM), another input or class width
- * or batches under dim + 1 rows or over HENN_PRIVATE_MAX_BATCH
- * (HENN_EINVAL), an INFER or PGRAD out of
- * order or for another row count (HENN_EPROTO), a gradient that is not
- * finite (HENN_ERANGE), malformed input (HENN_EFORMAT). Returns 0 or
- * HENN_ENOMEM.
+ * henn_private_trainer_handle: serve one request (PSETUP, INFER, PGRAD,
+ * PSTEP). *resp is malloc'd. Refusals travel as error responses: a key
+ * outside [2048, max_key_bits] bits (HENN_EPARAM), another input or class
+ * width or batches under dim + 1 rows or over HENN_PRIVATE_MAX_BATCH
+ * (HENN_EINVAL), an INFER or PGRAD out of order or for another row count,
+ * a PSTEP before PSETUP or whose INFER is not for layer 0 (HENN_EPROTO), a
+ * gradient that is not finite (HENN_ERANGE), malformed input, a PSTEP
+ * whose parts are not a whole PGRAD then a whole INFER (HENN_EFORMAT).
+ * Returns 0 or HENN_ENOMEM. Thread safety: one call at a time per t.
  */
 HENN_API HENN_NODISCARD int henn_private_trainer_handle(henn_private_trainer *t,
                                                         const uint8_t *req, size_t req_len,

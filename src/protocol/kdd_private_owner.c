@@ -137,6 +137,13 @@ static int read_model(powner *o, const uint8_t *msg, size_t len, size_t dim, siz
         return HENN_EPROTO;
     if (m.dims[0] != dim || m.dims[m.layers] != classes)
         rc = HENN_EPROTO;
+    /* After PSETUP's model the architecture is fixed: the owner's buffers
+     * are sized by it. */
+    if (o->m.layers != 0 && (m.layers != o->m.layers || m.output != o->m.output))
+        rc = HENN_EPROTO;
+    for (l = 0; rc == 0 && o->m.layers != 0 && l < m.layers; l++)
+        if (m.dims[l + 1] != o->m.dims[l + 1] || m.act[l] != o->m.act[l])
+            rc = HENN_EPROTO;
     for (l = 0; l < m.layers && rc == 0; l++) {
         for (i = 0; i < m.dims[l + 1] * m.dims[l]; i++)
             rc |= fabs(m.W[l][i]) >= lim ? HENN_EPROTO : 0;
@@ -152,39 +159,29 @@ static int read_model(powner *o, const uint8_t *msg, size_t len, size_t dim, siz
     return 0;
 }
 
-/* INFER for layer l of a [c x din] (quantised by the caller's values in
- * [-2^ai, 2^ai]) -> Z [c x dout] decrypted, unscaled to reals. The rows go
- * in ceil(c / slots) chunks of slots rows (the last may be shorter), one
- * ciphertext per feature and chunk, chunk-major on the wire. */
-static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t din, double *Z)
+/* The INFER for layer l of a [c x din] (quantised by the caller's values
+ * in [-2^ai, 2^ai]). The rows go in ceil(c / slots) chunks of slots rows
+ * (the last may be shorter), one ciphertext per feature and chunk,
+ * chunk-major on the wire. */
+static int layer_request(powner *o, size_t l, const double *a, size_t c, size_t din,
+                         uint8_t **req, size_t *req_len)
 {
     const henn_proto_params *p = o->p;
     size_t S = p->slots, K = c / S + (c % S != 0), i, j, k;
-    size_t width = 2 * henn__nbytes(&o->sk.pk), dout = o->m.dims[l + 1];
-    size_t nbuf = K * (din > dout ? din : dout);
-    henn_paillier_pt *pt = calloc(nbuf, sizeof(*pt));
-    henn_paillier_ct *ct = calloc(nbuf, sizeof(*ct));
-    int64_t *q = calloc(c * din, sizeof(int64_t)), *v = calloc(S, sizeof(int64_t));
-    double scale = ldexp(1.0, -(int)(p->fx + p->fw));
-    uint8_t *req = NULL, *resp = NULL;
-    size_t req_len, resp_len;
+    size_t width = 2 * henn__nbytes(&o->sk.pk), n = K * din;
+    henn_paillier_pt *pt = calloc(n, sizeof(*pt));
+    henn_paillier_ct *ct = calloc(n, sizeof(*ct));
+    int64_t *q = calloc(c * din, sizeof(int64_t));
     henn__wbuf w;
-    henn__rbuf r;
-    int rc = 0, type;
-    mpz_t t1, t2;
+    int rc = 0;
 
-    mpz_init(t1);
-    mpz_init(t2);
-    if (pt == NULL || ct == NULL || q == NULL || v == NULL) {
+    if (pt == NULL || ct == NULL || q == NULL) {
         free(pt);
         free(ct);
         free(q);
-        free(v);
-        mpz_clear(t1);
-        mpz_clear(t2);
         return HENN_ENOMEM;
     }
-    for (i = 0; i < nbuf; i++) {
+    for (i = 0; i < n; i++) {
         henn_paillier_pt_init(&pt[i]);
         henn_paillier_ct_init(&ct[i]);
     }
@@ -197,45 +194,78 @@ static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t di
                        o->sk.pk.n);
     }
     if (rc == 0)
-        rc = henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, K * din, &o->opts);
-    if (rc != 0)
-        goto cleanup;
-    o->st.encryptions += K * din;
-    henn__wbuf_start(&w, HENN_MSG_INFER);
-    henn__params_write(&w, p);
-    henn__wbuf_u32(&w, (uint32_t)l);
-    henn__wbuf_u32(&w, (uint32_t)c);
-    henn__wbuf_u32(&w, (uint32_t)din);
-    for (j = 0; j < K * din; j++)
-        henn__wbuf_mpz(&w, ct[j].c, width);
-    rc = henn__wbuf_finish(&w, &req, &req_len);
-    if (rc == 0)
-        rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_CIPHER);
-    if (rc != 0)
-        goto cleanup;
-    if (henn__rbuf_open(&r, &type, resp, resp_len) != 0 || henn__rbuf_u32(&r) != l ||
-        henn__rbuf_u32(&r) != (l + 1 == o->m.layers) ||
+        rc = henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, n, &o->opts);
+    if (rc == 0) {
+        o->st.encryptions += n;
+        henn__wbuf_start(&w, HENN_MSG_INFER);
+        henn__params_write(&w, p);
+        henn__wbuf_u32(&w, (uint32_t)l);
+        henn__wbuf_u32(&w, (uint32_t)c);
+        henn__wbuf_u32(&w, (uint32_t)din);
+        for (j = 0; j < n; j++)
+            henn__wbuf_mpz(&w, ct[j].c, width);
+        rc = henn__wbuf_finish(&w, req, req_len);
+    }
+    for (i = 0; i < n; i++) {
+        henn_paillier_pt_clear(&pt[i]);
+        henn_paillier_ct_clear(&ct[i]);
+    }
+    free(pt);
+    free(ct);
+    henn_free(q, c * din * sizeof(int64_t));
+    return rc;
+}
+
+/* The CIPHER answer msg to layer l's INFER of c rows -> Z [c x dout]
+ * decrypted, unscaled to reals (within the honest decryption count). */
+static int layer_answer(powner *o, size_t l, const uint8_t *msg, size_t msg_len, size_t c,
+                        double *Z)
+{
+    const henn_proto_params *p = o->p;
+    size_t S = p->slots, K = c / S + (c % S != 0), i, j, k;
+    size_t width = 2 * henn__nbytes(&o->sk.pk), dout = o->m.dims[l + 1], n = K * dout;
+    henn_paillier_pt *pt;
+    henn_paillier_ct *ct;
+    int64_t *v;
+    double scale = ldexp(1.0, -(int)(p->fx + p->fw));
+    henn__rbuf r;
+    int rc = 0, type;
+    mpz_t t1, t2;
+
+    if (henn__rbuf_open(&r, &type, msg, msg_len) != 0 || type != HENN_MSG_CIPHER ||
+        henn__rbuf_u32(&r) != l || henn__rbuf_u32(&r) != (l + 1 == o->m.layers) ||
         henn__rbuf_u32(&r) != (l + 1 == o->m.layers ? 0u : (uint32_t)o->m.act[l]) ||
-        henn__rbuf_u32(&r) != dout || r.err != 0 || (r.len - r.pos) / width != K * dout ||
-        (r.len - r.pos) % width != 0) {
-        rc = HENN_EPROTO;
-        goto cleanup;
+        henn__rbuf_u32(&r) != dout || r.err != 0 || (r.len - r.pos) / width != n ||
+        (r.len - r.pos) % width != 0)
+        return HENN_EPROTO;
+    if (o->budget != 0 && (o->used > o->budget || n > o->budget - o->used))
+        return HENN_EPROTO; /* beyond the honest count */
+    pt = calloc(n, sizeof(*pt));
+    ct = calloc(n, sizeof(*ct));
+    v = calloc(S, sizeof(int64_t));
+    if (pt == NULL || ct == NULL || v == NULL) {
+        free(pt);
+        free(ct);
+        free(v);
+        return HENN_ENOMEM;
     }
-    if (o->budget != 0 && (o->used > o->budget || K * dout > o->budget - o->used)) {
-        rc = HENN_EPROTO; /* beyond the honest count */
-        goto cleanup;
+    mpz_init(t1);
+    mpz_init(t2);
+    for (i = 0; i < n; i++) {
+        henn_paillier_pt_init(&pt[i]);
+        henn_paillier_ct_init(&ct[i]);
     }
-    for (j = 0; j < K * dout && rc == 0; j++) {
+    for (j = 0; j < n && rc == 0; j++) {
         memcpy(ct[j].kid, o->sk.pk.kid, HENN_PAILLIER_KIDBYTES);
         henn__rbuf_mpz(&r, ct[j].c, width);
         rc = henn__ct_check(&o->sk.pk, ct[j].c, t1) != 0 ? HENN_EPROTO : 0;
     }
     if (rc == 0)
-        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, K * dout, &o->opts);
-    if (rc != 0)
-        goto cleanup;
-    o->used += K * dout;
-    o->st.decryptions += K * dout;
+        rc = henn_paillier_decrypt_batch(pt, &o->sk, ct, n, &o->opts);
+    if (rc == 0) {
+        o->used += n;
+        o->st.decryptions += n;
+    }
     for (k = 0; k < K && rc == 0; k++) {
         size_t ck = c - k * S < S ? c - k * S : S;
         for (j = 0; j < dout && rc == 0; j++) {
@@ -247,55 +277,110 @@ static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t di
                 Z[(k * S + i) * dout + j] = (double)v[i] * scale;
         }
     }
-cleanup:
-    for (i = 0; i < nbuf; i++) {
+    for (i = 0; i < n; i++) {
         henn_paillier_pt_clear(&pt[i]);
         henn_paillier_ct_clear(&ct[i]);
     }
     free(pt);
     free(ct);
-    henn_free(q, c * din * sizeof(int64_t));
     henn_free(v, S * sizeof(int64_t));
     henn__mpz_wipe_clear(t1);
     henn__mpz_wipe_clear(t2);
+    return rc;
+}
+
+/* One layer's round trip: INFER -> CIPHER -> Z. */
+static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t din, double *Z)
+{
+    uint8_t *req = NULL, *resp = NULL;
+    size_t req_len, resp_len;
+    int rc = layer_request(o, l, a, c, din, &req, &req_len);
+    if (rc == 0)
+        rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_CIPHER);
+    if (rc == 0)
+        rc = layer_answer(o, l, resp, resp_len, c, Z);
     free(resp);
     return rc;
 }
 
-/* One batch of rows idx[0 .. c): forward through the trainer, gradient
- * sums, PGRAD, the new weights. *loss gets the summed row loss. */
-static int train_batch(powner *o, const float *X, const uint8_t *y, const size_t *idx, size_t c,
-                       size_t dim, size_t classes, double **A, double **Z, double **gW,
-                       double **gb, uint8_t *yb, double *loss)
+/* The batch of rows idx[0 .. c) as layer 0's input: A0 [c x dim], yb [c]. */
+static void batch_rows(double *A0, uint8_t *yb, const float *X, const uint8_t *y,
+                       const size_t *idx, size_t c, size_t dim)
 {
-    const henn_nn_model *m = &o->m;
-    size_t L = m->layers, l, i, j;
-    double lim = ldexp(1.0, (int)o->p->ai);
-    henn__wbuf w;
-    uint8_t *req, *resp = NULL;
-    size_t req_len, resp_len;
-    int rc = 0;
-
+    size_t i, j;
     for (i = 0; i < c; i++) {
         for (j = 0; j < dim; j++)
-            A[0][i * dim + j] = X[idx[i] * dim + j];
+            A0[i * dim + j] = X[idx[i] * dim + j];
         yb[i] = y[idx[i]];
     }
+}
+
+/* Split a PSTEPR: u32 m, a PMODEL message of m bytes, a CIPHER message. */
+static int step_split(const uint8_t *msg, size_t len, const uint8_t **model, size_t *model_len,
+                      const uint8_t **cipher, size_t *cipher_len)
+{
+    henn__rbuf r;
+    int type;
+    size_t m;
+    if (henn__rbuf_open(&r, &type, msg, len) != 0 || type != HENN_MSG_PSTEPR)
+        return HENN_EPROTO;
+    m = henn__rbuf_u32(&r);
+    if (r.err != 0 || m > r.len - r.pos)
+        return HENN_EPROTO;
+    *model = henn__rbuf_bytes(&r, m);
+    *model_len = m;
+    *cipher_len = r.len - r.pos;
+    *cipher = henn__rbuf_bytes(&r, *cipher_len);
+    return *model != NULL && *cipher != NULL ? 0 : HENN_EPROTO;
+}
+
+/* The batch buffers: A[l] [S x dims[l]] the inputs of layer l as
+ * encrypted, Z[l] [S x dims[l+1]] the decrypted outputs, gW/gb the
+ * gradient sums, yb the labels. */
+typedef struct bufs {
+    double *A[HENN_NN_MAX_LAYERS], *Z[HENN_NN_MAX_LAYERS];
+    double *gW[HENN_NN_MAX_LAYERS], *gb[HENN_NN_MAX_LAYERS];
+    uint8_t *yb;
+} bufs;
+
+/* One batch of c rows whose A[0] and yb are set: the forward pass through
+ * the trainer (layer 0's CIPHER already in z0 when z0 != NULL), gradient
+ * sums, then PGRAD, or PSTEP with the next batch's (c_next rows idx_next,
+ * when c_next != 0) layer-0 INFER, and the new weights. For PSTEP the
+ * next batch's CIPHER goes to *z0_next (malloc'd). *loss gets the summed
+ * row loss. */
+static int train_batch(powner *o, bufs *B, size_t c, const uint8_t *z0, size_t z0_len,
+                       const float *X, const uint8_t *y, const size_t *idx_next, size_t c_next,
+                       size_t dim, size_t classes, uint8_t **z0_next, size_t *z0_next_len,
+                       double *loss)
+{
+    const henn_nn_model *m = &o->m;
+    size_t L = m->layers, l, i;
+    double lim = ldexp(1.0, (int)o->p->ai);
+    henn__wbuf w;
+    uint8_t *req = NULL, *next = NULL, *resp = NULL;
+    const uint8_t *pm, *pc;
+    size_t req_len, next_len = 0, resp_len, pm_len, pc_len;
+    int rc = 0;
+
     for (l = 0; l < L && rc == 0; l++) {
-        rc = layer_round(o, l, A[l], c, m->dims[l], Z[l]);
+        if (l == 0 && z0 != NULL)
+            rc = layer_answer(o, 0, z0, z0_len, c, B->Z[0]);
+        else
+            rc = layer_round(o, l, B->A[l], c, m->dims[l], B->Z[l]);
         if (rc != 0 || l + 1 == L)
             break;
         /* The next layer's input, as it will be encrypted: act(Z), clamped
          * to the fixed point's range, rounded to 2^-fx. */
         for (i = 0; i < c * m->dims[l + 1]; i++) {
-            double a = henn__private_act(m->act[l], Z[l][i]);
+            double a = henn__private_act(m->act[l], B->Z[l][i]);
             a = a > lim ? lim : a < -lim ? -lim : a;
-            A[l + 1][i] = nearbyint(ldexp(a, (int)o->p->fx)) * ldexp(1.0, -(int)o->p->fx);
+            B->A[l + 1][i] = nearbyint(ldexp(a, (int)o->p->fx)) * ldexp(1.0, -(int)o->p->fx);
         }
     }
     if (rc == 0)
-        rc = henn__private_grad(gW, gb, loss, m, (const double *const *)A,
-                                (const double *const *)Z, yb, c);
+        rc = henn__private_grad(B->gW, B->gb, loss, m, (const double *const *)B->A,
+                                (const double *const *)B->Z, B->yb, c);
     if (rc != 0)
         return rc;
     henn__wbuf_start(&w, HENN_MSG_PGRAD);
@@ -303,15 +388,50 @@ static int train_batch(powner *o, const float *X, const uint8_t *y, const size_t
     henn__wbuf_u32(&w, (uint32_t)L);
     for (l = 0; l < L; l++) {
         for (i = 0; i < m->dims[l + 1] * m->dims[l]; i++)
-            henn__wbuf_f64(&w, gW[l][i]);
+            henn__wbuf_f64(&w, B->gW[l][i]);
         for (i = 0; i < m->dims[l + 1]; i++)
-            henn__wbuf_f64(&w, gb[l][i]);
+            henn__wbuf_f64(&w, B->gb[l][i]);
     }
     rc = henn__wbuf_finish(&w, &req, &req_len);
-    if (rc == 0)
+    if (rc != 0)
+        return rc;
+    if (c_next == 0) {
         rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_PMODEL);
+        if (rc == 0)
+            rc = read_model(o, resp, resp_len, dim, classes);
+        free(resp);
+        return rc;
+    }
+    /* The next batch's rows replace this one's (its gradient is sent). */
+    batch_rows(B->A[0], B->yb, X, y, idx_next, c_next, dim);
+    rc = layer_request(o, 0, B->A[0], c_next, dim, &next, &next_len);
+    if (rc == 0) {
+        henn__wbuf_start(&w, HENN_MSG_PSTEP);
+        henn__wbuf_u32(&w, (uint32_t)req_len);
+        henn__wbuf_bytes(&w, req, req_len);
+        henn__wbuf_bytes(&w, next, next_len);
+        rc = henn__wbuf_finish(&w, &resp, &resp_len); /* resp: the PSTEP request */
+    }
+    free(req);
+    free(next);
+    if (rc != 0)
+        return rc;
+    req = resp;
+    req_len = resp_len;
+    resp = NULL;
+    rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_PSTEPR);
     if (rc == 0)
-        rc = read_model(o, resp, resp_len, dim, classes);
+        rc = step_split(resp, resp_len, &pm, &pm_len, &pc, &pc_len);
+    if (rc == 0)
+        rc = read_model(o, pm, pm_len, dim, classes);
+    if (rc == 0) {
+        *z0_next = malloc(pc_len + 1);
+        if (*z0_next == NULL)
+            rc = HENN_ENOMEM;
+        else
+            memcpy(*z0_next, pc, pc_len);
+        *z0_next_len = pc_len;
+    }
     free(resp);
     return rc;
 }
@@ -324,10 +444,9 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
 {
     powner o;
     size_t *order = NULL, e, b, i, S, L = 0, maxd = 0, nb;
-    double *A[HENN_NN_MAX_LAYERS] = {0}, *Z[HENN_NN_MAX_LAYERS] = {0};
-    double *gW[HENN_NN_MAX_LAYERS] = {0}, *gb[HENN_NN_MAX_LAYERS] = {0};
-    uint8_t *yb = NULL, *req = NULL, *resp = NULL;
-    size_t req_len, resp_len, n_bits;
+    bufs B;
+    uint8_t *req = NULL, *resp = NULL, *z0 = NULL;
+    size_t req_len, resp_len, n_bits, z0_len = 0;
     henn__wbuf w;
     int rc;
 
@@ -344,6 +463,7 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
         if (y[i] >= classes)
             return HENN_EINVAL;
     memset(&o, 0, sizeof(o));
+    memset(&B, 0, sizeof(B));
     henn_paillier_sk_init(&o.sk);
     henn_nn_model_init_empty(&o.m);
     o.t = t;
@@ -391,15 +511,15 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
     if (rc != 0)
         goto cleanup;
     order = malloc(rows * sizeof(size_t));
-    yb = malloc(S);
-    if (order == NULL || yb == NULL)
+    B.yb = malloc(S);
+    if (order == NULL || B.yb == NULL)
         rc = HENN_ENOMEM;
     for (i = 0; i < L && rc == 0; i++) {
-        A[i] = malloc(S * o.m.dims[i] * sizeof(double));
-        Z[i] = malloc(S * o.m.dims[i + 1] * sizeof(double));
-        gW[i] = malloc(o.m.dims[i + 1] * o.m.dims[i] * sizeof(double));
-        gb[i] = malloc(o.m.dims[i + 1] * sizeof(double));
-        if (A[i] == NULL || Z[i] == NULL || gW[i] == NULL || gb[i] == NULL)
+        B.A[i] = malloc(S * o.m.dims[i] * sizeof(double));
+        B.Z[i] = malloc(S * o.m.dims[i + 1] * sizeof(double));
+        B.gW[i] = malloc(o.m.dims[i + 1] * o.m.dims[i] * sizeof(double));
+        B.gb[i] = malloc(o.m.dims[i + 1] * sizeof(double));
+        if (B.A[i] == NULL || B.Z[i] == NULL || B.gW[i] == NULL || B.gb[i] == NULL)
             rc = HENN_ENOMEM;
     }
     for (e = 0; e < epochs && rc == 0; e++) {
@@ -410,11 +530,26 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
          * has dim + 1 rows (else it sits this epoch out). */
         rc = henn_nn_batch_order(order, rows, seed + e);
         for (b = 0; rc == 0 && b < rows; b += S) {
-            size_t c = rows - b < S ? rows - b : S;
+            size_t c = rows - b < S ? rows - b : S, c_next = 0;
+            uint8_t *z0_next = NULL;
+            size_t z0_next_len = 0;
             double l = 0.0;
             if (c < henn_private_min_batch(dim))
                 break;
-            rc = train_batch(&o, X, y, order + b, c, dim, classes, A, Z, gW, gb, yb, &l);
+            /* The next batch of this epoch, if any, rides on this one's
+             * gradient (PSTEP). */
+            if (b + S < rows) {
+                c_next = rows - b - S < S ? rows - b - S : S;
+                if (c_next < henn_private_min_batch(dim))
+                    c_next = 0;
+            }
+            if (z0 == NULL)
+                batch_rows(B.A[0], B.yb, X, y, order + b, c, dim);
+            rc = train_batch(&o, &B, c, z0, z0_len, X, y, c_next != 0 ? order + b + S : NULL,
+                             c_next, dim, classes, &z0_next, &z0_next_len, &l);
+            free(z0);
+            z0 = z0_next;
+            z0_len = z0_next_len;
             total += l;
             seen += c;
         }
@@ -422,16 +557,17 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
             rc = cb(user, e, seen > 0 ? total / (double)seen : 0.0, &o.m);
     }
 cleanup:
+    free(z0);
     for (i = 0; i < HENN_NN_MAX_LAYERS; i++) {
-        if (A[i] != NULL)
-            henn_free(A[i], S * o.m.dims[i] * sizeof(double));
-        if (Z[i] != NULL)
-            henn_free(Z[i], S * o.m.dims[i + 1] * sizeof(double));
-        free(gW[i]);
-        free(gb[i]);
+        if (B.A[i] != NULL)
+            henn_free(B.A[i], S * o.m.dims[i] * sizeof(double));
+        if (B.Z[i] != NULL)
+            henn_free(B.Z[i], S * o.m.dims[i + 1] * sizeof(double));
+        free(B.gW[i]);
+        free(B.gb[i]);
     }
-    if (yb != NULL)
-        henn_free(yb, S);
+    if (B.yb != NULL)
+        henn_free(B.yb, S);
     free(order);
     if (stats != NULL)
         *stats = o.st;

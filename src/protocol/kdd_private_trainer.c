@@ -408,6 +408,47 @@ static int handle_grad(henn_private_trainer *t, henn__rbuf *r)
     return rc;
 }
 
+/* PSTEP: u32 g, a PGRAD message of g bytes, a layer-0 INFER message (the
+ * rest) -> PSTEPR: u32 m, the PMODEL message of m bytes, the CIPHER
+ * message. Both parts are framed and typed before the PGRAD is applied;
+ * each is then served as if it came alone. */
+static int handle_step(henn_private_trainer *t, henn__rbuf *r, uint8_t **resp, size_t *resp_len)
+{
+    henn__rbuf rg, ri;
+    const uint8_t *g, *in;
+    size_t glen, ilen;
+    uint8_t *model = NULL, *cipher = NULL;
+    size_t model_len = 0, cipher_len = 0;
+    henn__wbuf w;
+    int tg, ti, rc;
+
+    glen = henn__rbuf_u32(r);
+    if (r->err != 0 || glen > r->len - r->pos)
+        return HENN_EFORMAT;
+    g = henn__rbuf_bytes(r, glen);
+    ilen = r->len - r->pos;
+    in = henn__rbuf_bytes(r, ilen);
+    if (g == NULL || in == NULL || henn__rbuf_open(&rg, &tg, g, glen) != 0 ||
+        henn__rbuf_open(&ri, &ti, in, ilen) != 0 || tg != HENN_MSG_PGRAD ||
+        ti != HENN_MSG_INFER)
+        return HENN_EFORMAT;
+    rc = handle_grad(t, &rg);
+    if (rc == 0)
+        rc = model_response(t, &model, &model_len);
+    if (rc == 0)
+        rc = handle_infer(t, &ri, &cipher, &cipher_len);
+    if (rc == 0) {
+        henn__wbuf_start(&w, HENN_MSG_PSTEPR);
+        henn__wbuf_u32(&w, (uint32_t)model_len);
+        henn__wbuf_bytes(&w, model, model_len);
+        henn__wbuf_bytes(&w, cipher, cipher_len);
+        rc = henn__wbuf_finish(&w, resp, resp_len);
+    }
+    free(model);
+    free(cipher);
+    return rc;
+}
+
 int henn_private_trainer_handle(henn_private_trainer *t, const uint8_t *req, size_t req_len,
                                 uint8_t **resp, size_t *resp_len)
 {
@@ -431,6 +472,9 @@ int henn_private_trainer_handle(henn_private_trainer *t, const uint8_t *req, siz
             rc = t->have_pk ? handle_grad(t, &r) : HENN_EPROTO;
             if (rc == 0)
                 rc = model_response(t, resp, resp_len);
+            break;
+        case HENN_MSG_PSTEP:
+            rc = t->have_pk ? handle_step(t, &r, resp, resp_len) : HENN_EPROTO;
             break;
         default:
             rc = HENN_EPROTO;

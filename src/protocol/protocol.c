@@ -133,7 +133,7 @@ int henn__rbuf_open_family(henn__rbuf *r, int *type, const uint8_t *msg, size_t 
 
 int henn__rbuf_open(henn__rbuf *r, int *type, const uint8_t *msg, size_t msg_len)
 {
-    return henn__rbuf_open_family(r, type, msg, msg_len, 'P', HENN_MSG_PMODEL);
+    return henn__rbuf_open_family(r, type, msg, msg_len, 'P', HENN_MSG_PSTEPR);
 }
 
 const uint8_t *henn__rbuf_bytes(henn__rbuf *r, size_t n)

@@ -7,8 +7,8 @@
  *    "momentum", "beta1", "beta2", "eps"}, optional "rerandomize": bool,
  *    "max_key_bits": n}. Every message it accepts changes its state
  *    (PSETUP: key and parameters; INFER: the forward pass's position,
- *    which PGRAD checks; PGRAD: the weights and the optimiser), so all
- *    are logged. Result: the current model (the owner learns it in this
+ *    which PGRAD checks; PGRAD: the weights and the optimiser; PSTEP:
+ *    both), so all are logged. Result: the current model (the owner learns it in this
  *    protocol).
  *  - "kdd-infer": encrypted inference on a model the server holds
  *    (henn_trainer_new with no optimiser). Config {"model": base64,
@@ -215,7 +215,8 @@ static int kp_handle(void *party, const uint8_t *req, size_t req_len, uint8_t **
 static int kp_changes(const uint8_t *req, size_t len)
 {
     int t = kdd_type(req, len);
-    return t == HENN_MSG_PSETUP || t == HENN_MSG_INFER || t == HENN_MSG_PGRAD;
+    return t == HENN_MSG_PSETUP || t == HENN_MSG_INFER || t == HENN_MSG_PGRAD ||
+           t == HENN_MSG_PSTEP;
 }
 
 static int kp_result(void *party, uint8_t **out, size_t *out_len)

@@ -27,21 +27,39 @@ static henn_paillier_sk SK;
 static float X[ROWS * DIM];
 static uint8_t Y[ROWS];
 
-/* Recording transport: every request the trainer receives. */
+/* Recording transport: every request the trainer receives, a PSTEP as
+ * its two parts (a PGRAD and a layer-0 INFER, after checking that the
+ * PSTEP holds those two whole messages and nothing else). */
 typedef struct rec {
     henn_transport inner;
     uint8_t *msg[4096];
-    size_t len[4096], n;
+    size_t len[4096], n, steps;
 } rec;
+
+static void rec_add(rec *r, const uint8_t *m, size_t len)
+{
+    if (r->n < 4096) {
+        r->msg[r->n] = malloc(len);
+        memcpy(r->msg[r->n], m, len);
+        r->len[r->n++] = len;
+    }
+}
 
 static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
                     size_t *resp_len)
 {
     rec *r = ctx;
-    if (r->n < 4096) {
-        r->msg[r->n] = malloc(req_len);
-        memcpy(r->msg[r->n], req, req_len);
-        r->len[r->n++] = req_len;
+    if (henn_msg_type(req, req_len) == HENN_MSG_PSTEP) {
+        size_t g = (size_t)req[12] << 24 | (size_t)req[13] << 16 | (size_t)req[14] << 8 | req[15];
+        CHECK(req_len >= 16 && g <= req_len - 16);
+        CHECK_EQ_INT(henn_msg_type(req + 16, g), HENN_MSG_PGRAD);
+        CHECK_EQ_INT(henn_msg_type(req + 16 + g, req_len - 16 - g), HENN_MSG_INFER);
+        CHECK_EQ_INT(req[16 + g + 12 + 24 + 3], 0); /* layer 0 */
+        rec_add(r, req + 16, g);
+        rec_add(r, req + 16 + g, req_len - 16 - g);
+        r->steps++;
+    } else {
+        rec_add(r, req, req_len);
     }
     return r->inner.call(r->inner.ctx, req, req_len, resp, resp_len);
 }
@@ -52,6 +70,7 @@ static void rec_free(rec *r)
     for (i = 0; i < r->n; i++)
         free(r->msg[i]);
     r->n = 0;
+    r->steps = 0;
 }
 
 static void make_data(void)
@@ -254,6 +273,9 @@ static void test_train_view_attack(size_t slots, size_t batch)
     }
     CHECK_EQ_INT(grads, epochs * nbatches);
     CHECK_EQ_INT(infers, epochs * nbatches * 2);
+    /* Every batch but an epoch's last sends its gradient with the next
+     * batch's layer-0 INFER. */
+    CHECK_EQ_INT(r.steps, epochs * (nbatches - 1));
     printf("one-row attack on batch sums: nearest training row at >= %.3g (max-abs)\n",
            worst_attack);
     CHECK(worst_attack > 0.02);
@@ -385,7 +407,7 @@ static void test_refusals(void)
         henn_paillier_ct_clear(&ct);
         henn_paillier_pt_clear(&pt);
     }
-    CHECK_RC(call_raw(t, (const uint8_t *)"HNP\x01\x0b\0\0\0\0\0\0\0", 12), HENN_EFORMAT);
+    CHECK_RC(call_raw(t, (const uint8_t *)"HNP\x01\x0d\0\0\0\0\0\0\0", 12), HENN_EFORMAT);
     henn_private_trainer_free(t);
 
     /* Batches that span several ciphertexts (4 rows each): a batch of dim
@@ -485,6 +507,284 @@ static void test_refusals(void)
     }
     henn_nn_model_clear(&m);
     henn_private_trainer_free(t);
+}
+
+/* PSTEP against the two messages one by one: a twin trainer gets every
+ * PSTEP as its PGRAD and then its INFER; the PSTEPR the owner got must be
+ * u32 m, the twin's PMODEL (m bytes) and the twin's CIPHER, byte for
+ * byte, and every other response equal. */
+typedef struct twin_tr {
+    henn_private_trainer *one, *two;
+    size_t steps, calls;
+} twin_tr;
+
+static int twin_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    twin_tr *tw = ctx;
+    uint8_t *a = NULL, *b = NULL;
+    size_t al = 0, bl = 0;
+    int rc = henn_private_trainer_handle(tw->one, req, req_len, resp, resp_len);
+    tw->calls++;
+    if (rc != 0)
+        return rc;
+    if (henn_msg_type(req, req_len) == HENN_MSG_PSTEP) {
+        size_t g = (size_t)req[12] << 24 | (size_t)req[13] << 16 | (size_t)req[14] << 8 | req[15];
+        CHECK_OK(henn_private_trainer_handle(tw->two, req + 16, g, &a, &al));
+        CHECK_OK(henn_private_trainer_handle(tw->two, req + 16 + g, req_len - 16 - g, &b, &bl));
+        CHECK_EQ_INT(henn_msg_type(a, al), HENN_MSG_PMODEL);
+        CHECK_EQ_INT(henn_msg_type(b, bl), HENN_MSG_CIPHER);
+        CHECK_EQ_INT(henn_msg_type(*resp, *resp_len), HENN_MSG_PSTEPR);
+        CHECK_EQ_INT(*resp_len, 16 + al + bl);
+        if (*resp_len == 16 + al + bl) {
+            CHECK_EQ_INT((size_t)(*resp)[12] << 24 | (size_t)(*resp)[13] << 16 |
+                             (size_t)(*resp)[14] << 8 | (*resp)[15],
+                         al);
+            CHECK(memcmp(*resp + 16, a, al) == 0);
+            CHECK(memcmp(*resp + 16 + al, b, bl) == 0);
+        }
+        tw->steps++;
+    } else {
+        CHECK_OK(henn_private_trainer_handle(tw->two, req, req_len, &a, &al));
+        CHECK(al == *resp_len && memcmp(a, *resp, al) == 0);
+    }
+    free(a);
+    free(b);
+    return 0;
+}
+
+/* A lying trainer on PSTEP: the honest answer, then changed by `mode`:
+ * 1 a PMODEL instead of PSTEPR, 2 a PSTEPR whose model length runs past
+ * its end, 3 a PSTEPR whose CIPHER claims layer 1, 4 a PSTEPR whose model
+ * has one more hidden unit (the owner's buffers are sized by the first
+ * model), 5 a PSTEPR with one byte of the CIPHER cut. */
+typedef struct liar {
+    henn_private_trainer *t;
+    int mode;
+} liar;
+
+static int liar_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                     size_t *resp_len)
+{
+    liar *lr = ctx;
+    int rc = henn_private_trainer_handle(lr->t, req, req_len, resp, resp_len);
+    size_t m;
+    uint8_t *r;
+    if (rc != 0 || henn_msg_type(req, req_len) != HENN_MSG_PSTEP ||
+        henn_msg_type(*resp, *resp_len) != HENN_MSG_PSTEPR)
+        return rc;
+    r = *resp;
+    m = (size_t)r[12] << 24 | (size_t)r[13] << 16 | (size_t)r[14] << 8 | r[15];
+    switch (lr->mode) {
+    case 1: /* the PMODEL alone */
+        memmove(r, r + 16, m);
+        *resp_len = m;
+        break;
+    case 2: /* a model length past the end */
+        r[12] = 0x7f;
+        break;
+    case 3: /* CIPHER: u32 layer = 1 */
+        r[16 + m + 12 + 3] = 1;
+        break;
+    case 4: { /* a wider hidden layer, weights in range */
+        henn_nn_model w;
+        size_t dims[3] = {DIM, HID + 1, CLS};
+        henn__wbuf wb;
+        uint8_t *pm = NULL, *out = NULL;
+        size_t pm_len = 0, out_len = 0;
+        CHECK_OK(henn_nn_model_init(&w, dims, 3, HENN_NN_SIGMOID, HENN_NN_SOFTMAX_CE, 3));
+        henn__wbuf_start(&wb, HENN_MSG_PMODEL);
+        henn__pmodel_write(&wb, &w, 1);
+        CHECK_OK(henn__wbuf_finish(&wb, &pm, &pm_len));
+        henn__wbuf_start(&wb, HENN_MSG_PSTEPR);
+        henn__wbuf_u32(&wb, (uint32_t)pm_len);
+        henn__wbuf_bytes(&wb, pm, pm_len);
+        henn__wbuf_bytes(&wb, r + 16 + m, *resp_len - 16 - m);
+        CHECK_OK(henn__wbuf_finish(&wb, &out, &out_len));
+        free(r);
+        free(pm);
+        *resp = out;
+        *resp_len = out_len;
+        henn_nn_model_clear(&w);
+        break;
+    }
+    case 5: { /* one byte short: the outer length says so */
+        uint32_t plen = (uint32_t)(*resp_len - 13);
+        r[8] = (uint8_t)(plen >> 24);
+        r[9] = (uint8_t)(plen >> 16);
+        r[10] = (uint8_t)(plen >> 8);
+        r[11] = (uint8_t)plen;
+        *resp_len -= 1;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* A PSTEP from its two parts (g: a whole PGRAD, i: a whole INFER). */
+static void step_msg(uint8_t **out, size_t *out_len, const uint8_t *g, size_t gl,
+                     const uint8_t *in, size_t il, uint32_t claim)
+{
+    henn__wbuf w;
+    henn__wbuf_start(&w, HENN_MSG_PSTEP);
+    henn__wbuf_u32(&w, claim);
+    henn__wbuf_bytes(&w, g, gl);
+    henn__wbuf_bytes(&w, in, il);
+    CHECK_OK(henn__wbuf_finish(&w, out, out_len));
+}
+
+static void test_step(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_proto_params p;
+    henn_transport tt;
+    twin_tr tw = {NULL, NULL, 0, 0};
+    henn_proto_stats st;
+    uint64_t steps;
+    size_t l, mode, nb = (mpz_sizeinbase(PK.n, 2) + 7) / 8, k;
+    const size_t rows = 64, batch = 16;
+
+    /* 64 rows, batches of 16, 2 epochs: 3 PSTEPs per epoch. */
+    params(&p);
+    make_model(&m, &nn);
+    CHECK_OK(henn_private_trainer_new(&tw.one, &m, &nn, NULL));
+    CHECK_OK(henn_private_trainer_new(&tw.two, &m, &nn, NULL));
+    henn__private_trainer_allow_insecure(tw.one);
+    henn__private_trainer_allow_insecure(tw.two);
+    memset(&tt, 0, sizeof(tt));
+    tt.call = twin_call;
+    tt.ctx = &tw;
+    CHECK_OK(henn_owner_train_private(&tt, &SK, &p, X, Y, rows, DIM, CLS, batch, 2, 5, NULL,
+                                      NULL, NULL, &st));
+    CHECK_EQ_INT(tw.steps, 2 * (rows / batch - 1));
+    CHECK_EQ_INT(tw.calls, 1 + 2 * (2 * (rows / batch) + 1)); /* PSETUP, 9 per epoch */
+    CHECK_EQ_INT(st.messages, tw.calls);
+    henn_private_trainer_stats(&st, &steps, tw.one);
+    CHECK_EQ_INT(steps, 2 * rows / batch);
+    for (l = 0; l < 2; l++) {
+        const henn_nn_model *a = henn_private_trainer_model(tw.one),
+                            *b = henn_private_trainer_model(tw.two);
+        CHECK(memcmp(a->W[l], b->W[l], a->dims[l + 1] * a->dims[l] * sizeof(float)) == 0);
+        CHECK(memcmp(a->b[l], b->b[l], a->dims[l + 1] * sizeof(float)) == 0);
+    }
+    henn_private_trainer_free(tw.one);
+    henn_private_trainer_free(tw.two);
+
+    /* The owner refuses every lie in a PSTEPR, before it decrypts more
+     * than the honest count. */
+    for (mode = 1; mode <= 5; mode++) {
+        liar lr = {NULL, (int)mode};
+        CHECK_OK(henn_private_trainer_new(&lr.t, &m, &nn, NULL));
+        henn__private_trainer_allow_insecure(lr.t);
+        tt.call = liar_call;
+        tt.ctx = &lr;
+        CHECK_RC(henn_owner_train_private(&tt, &SK, &p, X, Y, rows, DIM, CLS, batch, 1, 5, NULL,
+                                          NULL, NULL, &st),
+                 HENN_EPROTO);
+        /* the first batch only (mode 3: refused at the next batch's layer
+         * 0 before anything is decrypted) */
+        CHECK_EQ_INT(st.decryptions, HID + CLS);
+        henn_private_trainer_free(lr.t);
+    }
+
+    /* The trainer's refusals of a PSTEP. */
+    {
+        henn_private_trainer *t = NULL;
+        henn_paillier_ct ct;
+        henn_paillier_pt pt;
+        henn__wbuf w;
+        uint8_t *g = NULL, *i0 = NULL, *i1 = NULL, *req = NULL, *setup = NULL;
+        size_t gl, i0l, i1l, len, setup_len;
+        size_t n = HID * DIM + HID + CLS * HID + CLS;
+
+        CHECK_OK(henn_private_trainer_new(&t, &m, &nn, NULL));
+        henn__private_trainer_allow_insecure(t);
+        henn_paillier_ct_init(&ct);
+        henn_paillier_pt_init(&pt);
+        CHECK_OK(henn_paillier_encrypt(&ct, &PK, &pt));
+        henn__wbuf_start(&w, HENN_MSG_PGRAD);
+        henn__wbuf_u32(&w, BATCH);
+        henn__wbuf_u32(&w, 2);
+        for (k = 0; k < n; k++)
+            henn__wbuf_f64(&w, 0.01);
+        CHECK_OK(henn__wbuf_finish(&w, &g, &gl));
+        for (l = 0; l < 2; l++) {
+            size_t in = l == 0 ? DIM : HID;
+            henn__wbuf_start(&w, HENN_MSG_INFER);
+            henn__params_write(&w, &p);
+            henn__wbuf_u32(&w, (uint32_t)l);
+            henn__wbuf_u32(&w, BATCH);
+            henn__wbuf_u32(&w, (uint32_t)in);
+            for (k = 0; k < in; k++)
+                henn__wbuf_mpz(&w, ct.c, 2 * nb);
+            CHECK_OK(henn__wbuf_finish(&w, l == 0 ? &i0 : &i1, l == 0 ? &i0l : &i1l));
+        }
+        henn__wbuf_start(&w, HENN_MSG_PSETUP);
+        henn__wbuf_u32(&w, (uint32_t)nb);
+        henn__wbuf_mpz(&w, PK.n, nb);
+        henn__params_write(&w, &p);
+        henn__wbuf_u32(&w, DIM);
+        henn__wbuf_u32(&w, CLS);
+        CHECK_OK(henn__wbuf_finish(&w, &setup, &setup_len));
+
+        /* before PSETUP */
+        step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)gl);
+        CHECK_RC(call_raw(t, req, len), HENN_EPROTO);
+        CHECK_OK(call_raw(t, setup, setup_len));
+        /* before a forward pass (the PGRAD's own refusal) */
+        CHECK_RC(call_raw(t, req, len), HENN_EPROTO);
+        free(req);
+        /* framing: a length past the end, 0, the parts swapped, a byte
+         * more or less, a PSETUP in place of the INFER */
+        step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)(gl + i0l + 1));
+        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
+        free(req);
+        step_msg(&req, &len, g, gl, i0, i0l, 0);
+        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
+        free(req);
+        step_msg(&req, &len, i0, i0l, g, gl, (uint32_t)i0l);
+        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
+        free(req);
+        step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)gl - 1);
+        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
+        free(req);
+        step_msg(&req, &len, g, gl, i0, i0l - 1, (uint32_t)gl);
+        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
+        free(req);
+        step_msg(&req, &len, g, gl, setup, setup_len, (uint32_t)gl);
+        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
+        free(req);
+        henn_private_trainer_stats(&st, &steps, t);
+        CHECK_EQ_INT(steps, 0);
+        /* After a full forward pass: a PSTEP whose INFER is for layer 1 is
+         * refused after its PGRAD is applied (as one by one). */
+        CHECK_OK(call_raw(t, i0, i0l));
+        CHECK_OK(call_raw(t, i1, i1l));
+        step_msg(&req, &len, g, gl, i1, i1l, (uint32_t)gl);
+        CHECK_RC(call_raw(t, req, len), HENN_EPROTO);
+        free(req);
+        henn_private_trainer_stats(&st, &steps, t);
+        CHECK_EQ_INT(steps, 1);
+        /* and a well-formed one is served: steps 2, a PSTEPR */
+        CHECK_OK(call_raw(t, i0, i0l));
+        CHECK_OK(call_raw(t, i1, i1l));
+        step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)gl);
+        CHECK_OK(call_raw(t, req, len));
+        free(req);
+        henn_private_trainer_stats(&st, &steps, t);
+        CHECK_EQ_INT(steps, 2);
+        free(g);
+        free(i0);
+        free(i1);
+        free(setup);
+        henn_paillier_ct_clear(&ct);
+        henn_paillier_pt_clear(&pt);
+        henn_private_trainer_free(t);
+    }
+    henn_nn_model_clear(&m);
 }
 
 /* The published configuration on real KDD rows (integer codes, 41-41-5,
@@ -711,6 +1011,7 @@ static void test_kdd_onehot(void)
     }
     CHECK_EQ_INT(grads, rows / batch);
     CHECK_EQ_INT(infers, 2 * (rows / batch));
+    CHECK_EQ_INT(r.steps, rows / batch - 1);
     rec_free(&r);
     henn_nn_trainer_free(nt);
     henn_private_trainer_free(t);
@@ -740,6 +1041,7 @@ int main(void)
     test_train_view_attack(BATCH, BATCH);
     test_train_view_attack(4, 14);
     test_refusals();
+    test_step();
     test_kdd_short();
     test_kdd_onehot();
     henn_paillier_pk_clear(&PK);
