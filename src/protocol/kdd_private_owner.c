@@ -6,6 +6,7 @@
  * precision and sent as sums only.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,8 +163,9 @@ static int read_model(powner *o, const uint8_t *msg, size_t len, size_t dim, siz
 /* The INFER for layer l of a [c x din] (quantised by the caller's values
  * in [-2^ai, 2^ai]). The rows go in ceil(c / slots) chunks of slots rows
  * (the last may be shorter), one ciphertext per feature and chunk,
- * chunk-major on the wire. */
-static int layer_request(powner *o, size_t l, const double *a, size_t c, size_t din,
+ * chunk-major on the wire. Reads o's key, parameters and options only (the
+ * caller counts the encryptions), so it may run beside the owner's thread. */
+static int layer_request(const powner *o, size_t l, const double *a, size_t c, size_t din,
                          uint8_t **req, size_t *req_len)
 {
     const henn_proto_params *p = o->p;
@@ -196,7 +198,6 @@ static int layer_request(powner *o, size_t l, const double *a, size_t c, size_t 
     if (rc == 0)
         rc = henn_paillier_encrypt_batch(ct, &o->sk.pk, pt, n, &o->opts);
     if (rc == 0) {
-        o->st.encryptions += n;
         henn__wbuf_start(&w, HENN_MSG_INFER);
         henn__params_write(&w, p);
         henn__wbuf_u32(&w, (uint32_t)l);
@@ -289,14 +290,70 @@ static int layer_answer(powner *o, size_t l, const uint8_t *msg, size_t msg_len,
     return rc;
 }
 
-/* One layer's round trip: INFER -> CIPHER -> Z. */
-static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t din, double *Z)
+/*
+ * The next batch's layer-0 INFER, encrypted on a thread of its own while
+ * this batch's last layer is out with the trainer (the owner would wait
+ * idle; over a network that is a round trip), or inline when opts asks
+ * for one thread or no thread starts. The thread reads o's key, parameters and options and its own
+ * rows only; the values and the message are the same either way.
+ */
+typedef struct prefetch {
+    const powner *o;
+    const double *a;
+    size_t c, din, len;
+    uint8_t *req;
+    int rc, started;
+    pthread_t th;
+} prefetch;
+
+static void *prefetch_run(void *arg)
+{
+    prefetch *pf = arg;
+    pf->rc = layer_request(pf->o, 0, pf->a, pf->c, pf->din, &pf->req, &pf->len);
+    return NULL;
+}
+
+static void prefetch_start(prefetch *pf, const powner *o, const double *a, size_t c, size_t din)
+{
+    pf->o = o;
+    pf->a = a;
+    pf->c = c;
+    pf->din = din;
+    pf->req = NULL;
+    pf->len = 0;
+    pf->rc = 0;
+    /* threads == 1 asks for one core: inline */
+    pf->started = o->opts.threads != 1 && pthread_create(&pf->th, NULL, prefetch_run, pf) == 0;
+    if (!pf->started)
+        (void)prefetch_run(pf);
+}
+
+/* Wait for the INFER; its rc (the message in pf->req on success). */
+static int prefetch_join(prefetch *pf)
+{
+    if (pf->started)
+        pthread_join(pf->th, NULL);
+    pf->started = 0;
+    return pf->rc;
+}
+
+/* One layer's round trip: INFER -> CIPHER -> Z. With pf != NULL the next
+ * batch's layer-0 INFER (rows a_next [c_next x din_next]) is started once
+ * this layer's request is built. */
+static int layer_round(powner *o, size_t l, const double *a, size_t c, size_t din, double *Z,
+                       prefetch *pf, const double *a_next, size_t c_next, size_t din_next)
 {
     uint8_t *req = NULL, *resp = NULL;
     size_t req_len, resp_len;
     int rc = layer_request(o, l, a, c, din, &req, &req_len);
     if (rc == 0)
+        o->st.encryptions += chunks_of(c, o->p->slots) * din;
+    if (rc == 0 && pf != NULL)
+        prefetch_start(pf, o, a_next, c_next, din_next);
+    if (rc == 0)
         rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_CIPHER);
+    else
+        free(req);
     if (rc == 0)
         rc = layer_answer(o, l, resp, resp_len, c, Z);
     free(resp);
@@ -336,19 +393,21 @@ static int step_split(const uint8_t *msg, size_t len, const uint8_t **model, siz
 
 /* The batch buffers: A[l] [S x dims[l]] the inputs of layer l as
  * encrypted, Z[l] [S x dims[l+1]] the decrypted outputs, gW/gb the
- * gradient sums, yb the labels. */
+ * gradient sums, yb the labels; A0n [S x dims[0]] and ybn [S] the next
+ * batch's rows (swapped with A[0] and yb when that batch starts). */
 typedef struct bufs {
     double *A[HENN_NN_MAX_LAYERS], *Z[HENN_NN_MAX_LAYERS];
     double *gW[HENN_NN_MAX_LAYERS], *gb[HENN_NN_MAX_LAYERS];
-    uint8_t *yb;
+    double *A0n;
+    uint8_t *yb, *ybn;
 } bufs;
 
 /* One batch of c rows whose A[0] and yb are set: the forward pass through
  * the trainer (layer 0's CIPHER already in z0 when z0 != NULL), gradient
  * sums, then PGRAD, or PSTEP with the next batch's (c_next rows idx_next,
  * when c_next != 0) layer-0 INFER, and the new weights. For PSTEP the
- * next batch's CIPHER goes to *z0_next (malloc'd). *loss gets the summed
- * row loss. */
+ * next batch's CIPHER goes to *z0_next (malloc'd) and its rows to A[0]
+ * and yb. *loss gets the summed row loss. */
 static int train_batch(powner *o, bufs *B, size_t c, const uint8_t *z0, size_t z0_len,
                        const float *X, const uint8_t *y, const size_t *idx_next, size_t c_next,
                        size_t dim, size_t classes, uint8_t **z0_next, size_t *z0_next_len,
@@ -358,16 +417,24 @@ static int train_batch(powner *o, bufs *B, size_t c, const uint8_t *z0, size_t z
     size_t L = m->layers, l, i;
     double lim = ldexp(1.0, (int)o->p->ai);
     henn__wbuf w;
-    uint8_t *req = NULL, *next = NULL, *resp = NULL;
+    uint8_t *req = NULL, *resp = NULL;
     const uint8_t *pm, *pc;
-    size_t req_len, next_len = 0, resp_len, pm_len, pc_len;
-    int rc = 0;
+    size_t req_len, resp_len, pm_len, pc_len;
+    prefetch pf;
+    int rc = 0, pf_on = 0;
 
+    memset(&pf, 0, sizeof(pf));
+    if (c_next != 0)
+        batch_rows(B->A0n, B->ybn, X, y, idx_next, c_next, dim);
     for (l = 0; l < L && rc == 0; l++) {
-        if (l == 0 && z0 != NULL)
+        if (l == 0 && z0 != NULL) {
             rc = layer_answer(o, 0, z0, z0_len, c, B->Z[0]);
-        else
-            rc = layer_round(o, l, B->A[l], c, m->dims[l], B->Z[l]);
+        } else {
+            int last = l + 1 == L && c_next != 0;
+            rc = layer_round(o, l, B->A[l], c, m->dims[l], B->Z[l], last ? &pf : NULL, B->A0n,
+                             c_next, dim);
+            pf_on |= last;
+        }
         if (rc != 0 || l + 1 == L)
             break;
         /* The next layer's input, as it will be encrypted: act(Z), clamped
@@ -382,7 +449,7 @@ static int train_batch(powner *o, bufs *B, size_t c, const uint8_t *z0, size_t z
         rc = henn__private_grad(B->gW, B->gb, loss, m, (const double *const *)B->A,
                                 (const double *const *)B->Z, B->yb, c);
     if (rc != 0)
-        return rc;
+        goto done;
     henn__wbuf_start(&w, HENN_MSG_PGRAD);
     henn__wbuf_u32(&w, (uint32_t)c);
     henn__wbuf_u32(&w, (uint32_t)L);
@@ -394,7 +461,7 @@ static int train_batch(powner *o, bufs *B, size_t c, const uint8_t *z0, size_t z
     }
     rc = henn__wbuf_finish(&w, &req, &req_len);
     if (rc != 0)
-        return rc;
+        goto done;
     if (c_next == 0) {
         rc = call_want(o, req, req_len, &resp, &resp_len, HENN_MSG_PMODEL);
         if (rc == 0)
@@ -402,20 +469,23 @@ static int train_batch(powner *o, bufs *B, size_t c, const uint8_t *z0, size_t z
         free(resp);
         return rc;
     }
-    /* The next batch's rows replace this one's (its gradient is sent). */
-    batch_rows(B->A[0], B->yb, X, y, idx_next, c_next, dim);
-    rc = layer_request(o, 0, B->A[0], c_next, dim, &next, &next_len);
+    if (!pf_on) { /* layer 0 was the last and came with the PSTEPR before */
+        prefetch_start(&pf, o, B->A0n, c_next, dim);
+        pf_on = 1;
+    }
+    rc = prefetch_join(&pf);
+    pf_on = 0;
     if (rc == 0) {
+        o->st.encryptions += chunks_of(c_next, o->p->slots) * dim;
         henn__wbuf_start(&w, HENN_MSG_PSTEP);
         henn__wbuf_u32(&w, (uint32_t)req_len);
         henn__wbuf_bytes(&w, req, req_len);
-        henn__wbuf_bytes(&w, next, next_len);
+        henn__wbuf_bytes(&w, pf.req, pf.len);
         rc = henn__wbuf_finish(&w, &resp, &resp_len); /* resp: the PSTEP request */
     }
     free(req);
-    free(next);
     if (rc != 0)
-        return rc;
+        goto done;
     req = resp;
     req_len = resp_len;
     resp = NULL;
@@ -433,6 +503,18 @@ static int train_batch(powner *o, bufs *B, size_t c, const uint8_t *z0, size_t z
         *z0_next_len = pc_len;
     }
     free(resp);
+    if (rc == 0) { /* the next batch's rows become the current ones */
+        double *a = B->A[0];
+        uint8_t *yy = B->yb;
+        B->A[0] = B->A0n;
+        B->A0n = a;
+        B->yb = B->ybn;
+        B->ybn = yy;
+    }
+done:
+    if (pf_on)
+        (void)prefetch_join(&pf);
+    free(pf.req);
     return rc;
 }
 
@@ -512,7 +594,9 @@ int henn_owner_train_private(henn_transport *t, const henn_paillier_sk *sk,
         goto cleanup;
     order = malloc(rows * sizeof(size_t));
     B.yb = malloc(S);
-    if (order == NULL || B.yb == NULL)
+    B.ybn = malloc(S);
+    B.A0n = malloc(S * dim * sizeof(double));
+    if (order == NULL || B.yb == NULL || B.ybn == NULL || B.A0n == NULL)
         rc = HENN_ENOMEM;
     for (i = 0; i < L && rc == 0; i++) {
         B.A[i] = malloc(S * o.m.dims[i] * sizeof(double));
@@ -568,6 +652,10 @@ cleanup:
     }
     if (B.yb != NULL)
         henn_free(B.yb, S);
+    if (B.ybn != NULL)
+        henn_free(B.ybn, S);
+    if (B.A0n != NULL)
+        henn_free(B.A0n, S * dim * sizeof(double));
     free(order);
     if (stats != NULL)
         *stats = o.st;

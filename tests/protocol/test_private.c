@@ -646,6 +646,7 @@ static void test_step(void)
     uint64_t steps;
     size_t l, mode, nb = (mpz_sizeinbase(PK.n, 2) + 7) / 8, k;
     const size_t rows = 64, batch = 16;
+    uint64_t enc;
 
     /* 64 rows, batches of 16, 2 epochs: 3 PSTEPs per epoch. */
     params(&p);
@@ -662,6 +663,9 @@ static void test_step(void)
     CHECK_EQ_INT(tw.steps, 2 * (rows / batch - 1));
     CHECK_EQ_INT(tw.calls, 1 + 2 * (2 * (rows / batch) + 1)); /* PSETUP, 9 per epoch */
     CHECK_EQ_INT(st.messages, tw.calls);
+    /* every layer's input encrypted once per chunk: 8 batches x (6 + 5) */
+    CHECK_EQ_INT(st.encryptions, 2 * (rows / batch) * (DIM + HID));
+    enc = st.encryptions;
     henn_private_trainer_stats(&st, &steps, tw.one);
     CHECK_EQ_INT(steps, 2 * rows / batch);
     for (l = 0; l < 2; l++) {
@@ -669,6 +673,26 @@ static void test_step(void)
                             *b = henn_private_trainer_model(tw.two);
         CHECK(memcmp(a->W[l], b->W[l], a->dims[l + 1] * a->dims[l] * sizeof(float)) == 0);
         CHECK(memcmp(a->b[l], b->b[l], a->dims[l + 1] * sizeof(float)) == 0);
+    }
+    /* One thread (the next batch's INFER built inline, not beside the
+     * round trip): the same model. */
+    {
+        henn_private_trainer *t1 = NULL;
+        henn_batch_opts one = {1, NULL, NULL};
+        henn_proto_stats s1;
+        CHECK_OK(henn_private_trainer_new(&t1, &m, &nn, NULL));
+        henn__private_trainer_allow_insecure(t1);
+        henn_transport_to_private_trainer(&tt, t1);
+        CHECK_OK(henn_owner_train_private(&tt, &SK, &p, X, Y, rows, DIM, CLS, batch, 2, 5, &one,
+                                          NULL, NULL, &s1));
+        CHECK_EQ_INT(s1.encryptions, enc);
+        for (l = 0; l < 2; l++) {
+            const henn_nn_model *a = henn_private_trainer_model(tw.one),
+                                *b = henn_private_trainer_model(t1);
+            CHECK(memcmp(a->W[l], b->W[l], a->dims[l + 1] * a->dims[l] * sizeof(float)) == 0);
+            CHECK(memcmp(a->b[l], b->b[l], a->dims[l + 1] * sizeof(float)) == 0);
+        }
+        henn_private_trainer_free(t1);
     }
     henn_private_trainer_free(tw.one);
     henn_private_trainer_free(tw.two);
