@@ -294,8 +294,9 @@ static int layer_answer(powner *o, size_t l, const uint8_t *msg, size_t msg_len,
  * The next batch's layer-0 INFER, encrypted on a thread of its own while
  * this batch's last layer is out with the trainer (the owner would wait
  * idle; over a network that is a round trip), or inline when opts asks
- * for one thread or no thread starts. The thread reads o's key, parameters and options and its own
- * rows only; the values and the message are the same either way.
+ * for one thread or no thread starts. The thread reads o's key,
+ * parameters and options and its own rows only; the values and the
+ * message are the same either way.
  */
 typedef struct prefetch {
     const powner *o;

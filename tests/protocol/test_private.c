@@ -326,6 +326,21 @@ static int call_raw(henn_private_trainer *t, const uint8_t *req, size_t len)
     return rc;
 }
 
+/* A PSETUP of PK with p and the widths dim, classes. */
+static void psetup_msg(uint8_t **out, size_t *out_len, const henn_proto_params *p, size_t dim,
+                       size_t classes)
+{
+    size_t nb = (mpz_sizeinbase(PK.n, 2) + 7) / 8;
+    henn__wbuf w;
+    henn__wbuf_start(&w, HENN_MSG_PSETUP);
+    henn__wbuf_u32(&w, (uint32_t)nb);
+    henn__wbuf_mpz(&w, PK.n, nb);
+    henn__params_write(&w, p);
+    henn__wbuf_u32(&w, (uint32_t)dim);
+    henn__wbuf_u32(&w, (uint32_t)classes);
+    CHECK_OK(henn__wbuf_finish(&w, out, out_len));
+}
+
 static void test_refusals(void)
 {
     henn_nn_model m;
@@ -359,13 +374,7 @@ static void test_refusals(void)
     CHECK_EQ_INT(henn_private_min_batch(DIM), DIM + 1);
     /* The trainer refuses a PSETUP of another input or class width. */
     for (i = 0; i < 3; i++) {
-        henn__wbuf_start(&w, HENN_MSG_PSETUP);
-        henn__wbuf_u32(&w, (uint32_t)nb);
-        henn__wbuf_mpz(&w, PK.n, nb);
-        henn__params_write(&w, &p);
-        henn__wbuf_u32(&w, i == 1 ? DIM + 1 : DIM);
-        henn__wbuf_u32(&w, i == 0 ? CLS + 1 : CLS);
-        CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+        psetup_msg(&req, &len, &p, i == 1 ? DIM + 1 : DIM, i == 0 ? CLS + 1 : CLS);
         CHECK_RC(call_raw(t, req, len), i == 2 ? 0 : HENN_EINVAL);
         CHECK_RC(call_raw(t, req, len - 1), i == 2 ? HENN_EFORMAT : HENN_EFORMAT);
         free(req);
@@ -432,13 +441,7 @@ static void test_refusals(void)
     CHECK_EQ_INT(cnt, 2 * (6 * 4 + 3) * (HID + CLS));
     CHECK_OK(henn_private_training_decryptions(&cnt, dims, 2, 9, 15, 4, 1)); /* one batch of 9 */
     CHECK_EQ_INT(cnt, 3 * (HID + CLS));
-    henn__wbuf_start(&w, HENN_MSG_PSETUP);
-    henn__wbuf_u32(&w, (uint32_t)nb);
-    henn__wbuf_mpz(&w, PK.n, nb);
-    henn__params_write(&w, &p);
-    henn__wbuf_u32(&w, DIM);
-    henn__wbuf_u32(&w, CLS);
-    CHECK_OK(henn__wbuf_finish(&w, &req, &len));
+    psetup_msg(&req, &len, &p, DIM, CLS);
     CHECK_RC(call_raw(t, req, len), 0);
     free(req);
     {
@@ -635,6 +638,20 @@ static void step_msg(uint8_t **out, size_t *out_len, const uint8_t *g, size_t gl
     CHECK_OK(henn__wbuf_finish(&w, out, out_len));
 }
 
+/* t's answer to the PSTEP of g and in with the length claim: its error
+ * code (0 when served). */
+static int step_call(henn_private_trainer *t, const uint8_t *g, size_t gl, const uint8_t *in,
+                     size_t il, uint32_t claim)
+{
+    uint8_t *req = NULL;
+    size_t len = 0;
+    int rc;
+    step_msg(&req, &len, g, gl, in, il, claim);
+    rc = call_raw(t, req, len);
+    free(req);
+    return rc;
+}
+
 static void test_step(void)
 {
     henn_nn_model m;
@@ -746,13 +763,7 @@ static void test_step(void)
                 henn__wbuf_mpz(&w, ct.c, 2 * nb);
             CHECK_OK(henn__wbuf_finish(&w, l == 0 ? &i0 : &i1, l == 0 ? &i0l : &i1l));
         }
-        henn__wbuf_start(&w, HENN_MSG_PSETUP);
-        henn__wbuf_u32(&w, (uint32_t)nb);
-        henn__wbuf_mpz(&w, PK.n, nb);
-        henn__params_write(&w, &p);
-        henn__wbuf_u32(&w, DIM);
-        henn__wbuf_u32(&w, CLS);
-        CHECK_OK(henn__wbuf_finish(&w, &setup, &setup_len));
+        psetup_msg(&setup, &setup_len, &p, DIM, CLS);
 
         /* before PSETUP */
         step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)gl);
@@ -763,41 +774,25 @@ static void test_step(void)
         free(req);
         /* framing: a length past the end, 0, the parts swapped, a byte
          * more or less, a PSETUP in place of the INFER */
-        step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)(gl + i0l + 1));
-        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
-        free(req);
-        step_msg(&req, &len, g, gl, i0, i0l, 0);
-        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
-        free(req);
-        step_msg(&req, &len, i0, i0l, g, gl, (uint32_t)i0l);
-        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
-        free(req);
-        step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)gl - 1);
-        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
-        free(req);
-        step_msg(&req, &len, g, gl, i0, i0l - 1, (uint32_t)gl);
-        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
-        free(req);
-        step_msg(&req, &len, g, gl, setup, setup_len, (uint32_t)gl);
-        CHECK_RC(call_raw(t, req, len), HENN_EFORMAT);
-        free(req);
+        CHECK_RC(step_call(t, g, gl, i0, i0l, (uint32_t)(gl + i0l + 1)), HENN_EFORMAT);
+        CHECK_RC(step_call(t, g, gl, i0, i0l, 0), HENN_EFORMAT);
+        CHECK_RC(step_call(t, i0, i0l, g, gl, (uint32_t)i0l), HENN_EFORMAT);
+        CHECK_RC(step_call(t, g, gl, i0, i0l, (uint32_t)gl - 1), HENN_EFORMAT);
+        CHECK_RC(step_call(t, g, gl, i0, i0l - 1, (uint32_t)gl), HENN_EFORMAT);
+        CHECK_RC(step_call(t, g, gl, setup, setup_len, (uint32_t)gl), HENN_EFORMAT);
         henn_private_trainer_stats(&st, &steps, t);
         CHECK_EQ_INT(steps, 0);
         /* After a full forward pass: a PSTEP whose INFER is for layer 1 is
          * refused after its PGRAD is applied (as one by one). */
         CHECK_OK(call_raw(t, i0, i0l));
         CHECK_OK(call_raw(t, i1, i1l));
-        step_msg(&req, &len, g, gl, i1, i1l, (uint32_t)gl);
-        CHECK_RC(call_raw(t, req, len), HENN_EPROTO);
-        free(req);
+        CHECK_RC(step_call(t, g, gl, i1, i1l, (uint32_t)gl), HENN_EPROTO);
         henn_private_trainer_stats(&st, &steps, t);
         CHECK_EQ_INT(steps, 1);
         /* and a well-formed one is served: steps 2, a PSTEPR */
         CHECK_OK(call_raw(t, i0, i0l));
         CHECK_OK(call_raw(t, i1, i1l));
-        step_msg(&req, &len, g, gl, i0, i0l, (uint32_t)gl);
-        CHECK_OK(call_raw(t, req, len));
-        free(req);
+        CHECK_OK(step_call(t, g, gl, i0, i0l, (uint32_t)gl));
         henn_private_trainer_stats(&st, &steps, t);
         CHECK_EQ_INT(steps, 2);
         free(g);
