@@ -11,18 +11,33 @@
  *    decrypted no more than the batches it completed.
  *  - Prefetch thread: the transport fails on every call in turn, with
  *    threads 0, 1 and 4, on two- and one-layer models (ASan: no leak;
- *    TSan: no race); tails that sit out or ride on a PSTEP.
+ *    TSan: no race); tails that sit out or ride on a PSTEP; two owners
+ *    at once.
+ *  - Service (kdd-private through henn_svc_server_route, no network): every
+ *    message retried (the stored answer), the server restarted after
+ *    every PSTEP (the replayed model equals a local trainer fed the same
+ *    messages), a PSTEP over the session quota before and after the party
+ *    serves it (nothing committed, the party rebuilt), and a half-applied
+ *    PSTEP (PGRAD applied, INFER refused) committed and replayed.
  * Keys under 2048 bits through the test hooks only. */
+#define _DEFAULT_SOURCE /* mkdtemp */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "../test.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "henn/henn.h"
+#include "henn/service.h"
 #include "protocol/kdd_private.h"
 
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
+void henn__svc_server_allow_insecure(henn_svc_server *s);
 
 static henn_paillier_pk PK;
 static henn_paillier_sk SK;
@@ -993,6 +1008,285 @@ static void test_tails(void)
     }
 }
 
+/* ---- the service: PSTEP logged, retried, replayed, over quota ---- */
+
+typedef struct svc_tr {
+    henn_svc_server *s;
+    char dir[64], id[33], tok[65];
+    uint64_t seq;
+    henn_private_trainer *local; /* every message too: equal responses */
+    size_t restarts, retries_equal, local_equal, steps, quota_refusals, calls;
+    buf refused_i1; /* sent, refused, before the first PSTEP */
+} svc_tr;
+
+static void svc_restart(svc_tr *t, uint64_t quota)
+{
+    henn_svc_server_opts o;
+    if (t->s != NULL)
+        henn_svc_server_stop(t->s);
+    t->s = NULL;
+    henn_svc_server_opts_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = t->dir;
+    o.threads = 1;
+    o.party_threads = 1;
+    o.log = NULL;
+    if (quota != 0)
+        o.session_quota = quota;
+    CHECK_OK(henn_svc_server_start(&t->s, &o));
+    if (t->s == NULL)
+        exit(1);
+    henn__svc_server_allow_insecure(t->s);
+    t->restarts++;
+}
+
+static unsigned svc_route(svc_tr *t, henn_svc_response *rs, const char *method, const char *path,
+                          const uint8_t *body, size_t len)
+{
+    henn_svc_request rq;
+    char hdr[100];
+    snprintf(hdr, sizeof(hdr), "Bearer %s", t->tok);
+    rq.method = method;
+    rq.path = path;
+    rq.authorization = t->id[0] != 0 ? hdr : NULL;
+    rq.body = body;
+    rq.body_len = len;
+    memset(rs, 0, sizeof(*rs));
+    CHECK_OK(henn_svc_server_route(t->s, &rq, rs));
+    return rs->status;
+}
+
+/* "name":N or "name":"text" from a JSON body (flat, no spaces). */
+static const char *json_field(const henn_svc_response *rs, const char *name)
+{
+    static char b[512];
+    char key[40];
+    const char *at;
+    size_t n = rs->body_len < sizeof(b) - 1 ? rs->body_len : sizeof(b) - 1;
+    memcpy(b, rs->body, n);
+    b[n] = 0;
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    at = strstr(b, key);
+    return at != NULL ? at + strlen(key) : "";
+}
+
+static uint64_t svc_info(svc_tr *t, const char *name)
+{
+    henn_svc_response rs;
+    char path[80];
+    uint64_t v;
+    snprintf(path, sizeof(path), "/v1/sessions/%s", t->id);
+    CHECK_EQ_INT(svc_route(t, &rs, "GET", path, NULL, 0), 200);
+    v = strtoull(json_field(&rs, name), NULL, 10);
+    henn_svc_response_free(&rs);
+    return v;
+}
+
+/* POST message seq; 200: *out its body (malloc'd). Returns the status. */
+static unsigned svc_post(svc_tr *t, uint64_t seq, const uint8_t *req, size_t len, buf *out)
+{
+    henn_svc_response rs;
+    char path[100];
+    unsigned st;
+    snprintf(path, sizeof(path), "/v1/sessions/%s/messages/%llu", t->id, (unsigned long long)seq);
+    st = svc_route(t, &rs, "POST", path, req, len);
+    out->p = NULL;
+    out->len = 0;
+    if (st == 200) {
+        out->p = rs.body;
+        out->len = rs.body_len;
+        rs.body = NULL;
+    }
+    henn_svc_response_free(&rs);
+    return st;
+}
+
+/* The message to the local trainer and the server (its retry too); the
+ * two answers must be equal. */
+static int svc_send(svc_tr *t, const uint8_t *req, size_t req_len, uint8_t **resp,
+                    size_t *resp_len)
+{
+    buf a, b;
+    uint8_t *l = NULL;
+    size_t ll = 0;
+    unsigned st = svc_post(t, ++t->seq, req, req_len, &a);
+    CHECK_EQ_INT(st, 200);
+    if (st != 200)
+        return HENN_EIO;
+    CHECK_EQ_INT(svc_post(t, t->seq, (const uint8_t *)"x", 1, &b), 200); /* a retry */
+    if (b.len == a.len && memcmp(a.p, b.p, a.len) == 0)
+        t->retries_equal++;
+    free(b.p);
+    CHECK_OK(henn_private_trainer_handle(t->local, req, req_len, &l, &ll));
+    if (ll == a.len && memcmp(l, a.p, ll) == 0)
+        t->local_equal++;
+    free(l);
+    *resp = a.p;
+    *resp_len = a.len;
+    return 0;
+}
+
+/* The owner's transport. Before the first PSTEP: a refused INFER (its
+ * answer committed), and the PSTEP over the quota twice (refused before
+ * the party sees it, then after: its PSTEPR does not fit) with restarts;
+ * after every PSTEP a restart (the log replayed, the last answer kept). */
+static int svc_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **resp,
+                    size_t *resp_len)
+{
+    svc_tr *t = ctx;
+    int step = henn_msg_type(req, req_len) == HENN_MSG_PSTEP, rc;
+    t->calls++;
+    if (step && t->steps == 0) {
+        uint8_t *r = NULL;
+        size_t rl = 0;
+        buf out;
+        uint64_t bytes;
+        CHECK_OK(svc_send(t, t->refused_i1.p, t->refused_i1.len, &r, &rl));
+        CHECK_RC(henn__msg_error_code(r, rl), HENN_EPROTO); /* layer 1 after a full pass */
+        free(r);
+        bytes = svc_info(t, "bytes");
+        svc_restart(t, bytes + req_len - 1);
+        CHECK_EQ_INT(svc_post(t, t->seq + 1, req, req_len, &out), 507);
+        CHECK_EQ_INT(svc_info(t, "seq"), t->seq);
+        svc_restart(t, bytes + req_len);
+        CHECK_EQ_INT(svc_post(t, t->seq + 1, req, req_len, &out), 507);
+        CHECK_EQ_INT(svc_info(t, "seq"), t->seq);
+        CHECK_EQ_INT(svc_info(t, "bytes"), bytes);
+        t->quota_refusals += 2;
+        svc_restart(t, 0);
+    }
+    rc = svc_send(t, req, req_len, resp, resp_len);
+    if (step) {
+        buf again;
+        t->steps++;
+        svc_restart(t, 0);
+        CHECK_EQ_INT(svc_post(t, t->seq, (const uint8_t *)"x", 1, &again), 200);
+        CHECK(rc != 0 || (again.len == *resp_len && memcmp(again.p, *resp, again.len) == 0));
+        free(again.p);
+    }
+    return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void test_service(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_proto_params p;
+    henn_transport tt;
+    svc_tr t;
+    henn_svc_response rs;
+    uint8_t *mb = NULL, *want = NULL;
+    size_t ml = 0, wl = 0, calls;
+    char *b64, *body, path[100];
+    buf out, g, i0, i1, bad, x;
+
+    memset(&t, 0, sizeof(t));
+    snprintf(t.dir, sizeof(t.dir), "/tmp/henn_prr_XXXXXX");
+    CHECK(mkdtemp(t.dir) != NULL);
+    params(&p);
+    make_model(&m, &nn, 2);
+    henn_nn_opts_default(&nn); /* the server's defaults (no "nn") */
+    CHECK_OK(henn_private_trainer_new(&t.local, &m, &nn, NULL));
+    henn__private_trainer_allow_insecure(t.local);
+    CHECK_OK(henn_nn_model_serialize(&mb, &ml, &m));
+    b64 = malloc(sodium_base64_ENCODED_LEN(ml, sodium_base64_VARIANT_ORIGINAL));
+    sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(ml, sodium_base64_VARIANT_ORIGINAL), mb, ml,
+                      sodium_base64_VARIANT_ORIGINAL);
+    body = malloc(strlen(b64) + 100);
+    sprintf(body, "{\"protocol\":\"kdd-private\",\"config\":{\"model\":\"%s\"}}", b64);
+    svc_restart(&t, 0);
+    t.restarts = 0;
+    CHECK_EQ_INT(svc_route(&t, &rs, "POST", "/v1/sessions", (const uint8_t *)body, strlen(body)),
+                 201);
+    snprintf(t.id, sizeof(t.id), "%.32s", json_field(&rs, "session") + 1);
+    snprintf(t.tok, sizeof(t.tok), "%.64s", json_field(&rs, "token") + 1);
+    henn_svc_response_free(&rs);
+    t.refused_i1 = infer_msg(&p, 1, BATCH, HID);
+
+    /* 64 rows, batches of 16, 2 epochs: 3 PSTEPs per epoch */
+    memset(&tt, 0, sizeof(tt));
+    tt.call = svc_call;
+    tt.ctx = &t;
+    CHECK_OK(henn_owner_train_private(&tt, &SK, &p, X, Y, ROWS, DIM, CLS, BATCH, 2, 5, NULL, NULL,
+                                      NULL, NULL));
+    calls = t.calls;
+    CHECK_EQ_INT(calls, 1 + 2 * (2 + 3 * 2 + 1));
+    CHECK_EQ_INT(t.steps, 6);
+    CHECK_EQ_INT(t.seq, calls + 1); /* and the refused INFER */
+    CHECK_EQ_INT(t.retries_equal, t.seq);
+    CHECK_EQ_INT(t.local_equal, t.seq);
+    CHECK_EQ_INT(t.quota_refusals, 2);
+    CHECK_EQ_INT(t.restarts, 3 + 6);
+    /* the server's model (after 6 restarts) is the local trainer's */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/result", t.id);
+    CHECK_EQ_INT(svc_route(&t, &rs, "GET", path, NULL, 0), 200);
+    CHECK_OK(henn_nn_model_serialize(&want, &wl, henn_private_trainer_model(t.local)));
+    CHECK(rs.body_len == wl && memcmp(rs.body, want, wl) == 0);
+    henn_svc_response_free(&rs);
+    free(want);
+
+    /* A PSTEP whose PGRAD is applied and whose INFER is refused (other
+     * params): an error answer, committed; after a restart the replayed
+     * model has the step, and its retry gives the stored error. */
+    g = grad_msg(BATCH, 0.01, -1);
+    i0 = infer_msg(&p, 0, BATCH, DIM);
+    i1 = infer_msg(&p, 1, BATCH, HID);
+    {
+        henn_proto_params q = p;
+        q.fx += 1;
+        bad = infer_msg(&q, 0, BATCH, DIM);
+    }
+    x = step_msg(&g, &bad, (uint32_t)g.len);
+    {
+        uint8_t *r = NULL;
+        size_t rl = 0;
+        CHECK_OK(svc_send(&t, i0.p, i0.len, &r, &rl));
+        CHECK_OK(henn__msg_error_code(r, rl));
+        free(r);
+        CHECK_OK(svc_send(&t, i1.p, i1.len, &r, &rl));
+        CHECK_OK(henn__msg_error_code(r, rl));
+        free(r);
+        CHECK_OK(svc_send(&t, x.p, x.len, &r, &rl));
+        CHECK_RC(henn__msg_error_code(r, rl), HENN_EFORMAT);
+        svc_restart(&t, 0);
+        CHECK_EQ_INT(svc_post(&t, t.seq, (const uint8_t *)"x", 1, &out), 200);
+        CHECK(out.len == rl && memcmp(out.p, r, rl) == 0);
+        free(out.p);
+        free(r);
+        CHECK_EQ_INT(svc_route(&t, &rs, "GET", path, NULL, 0), 200);
+        CHECK_OK(henn_nn_model_serialize(&want, &wl, henn_private_trainer_model(t.local)));
+        CHECK(rs.body_len == wl && memcmp(rs.body, want, wl) == 0);
+        henn_svc_response_free(&rs);
+        free(want);
+        /* and the next forward pass answers as the local trainer's */
+        CHECK_OK(svc_send(&t, i0.p, i0.len, &r, &rl));
+        CHECK_OK(henn__msg_error_code(r, rl));
+        free(r);
+        CHECK_EQ_INT(t.local_equal, t.seq);
+    }
+    henn_svc_server_stop(t.s);
+    CHECK_EQ_INT(nftw(t.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+    free(x.p);
+    free(g.p);
+    free(i0.p);
+    free(i1.p);
+    free(bad.p);
+    free(t.refused_i1.p);
+    free(body);
+    free(b64);
+    free(mb);
+    henn_private_trainer_free(t.local);
+    henn_nn_model_clear(&m);
+}
+
 int main(void)
 {
     if (henn_init() != 0)
@@ -1008,6 +1302,7 @@ int main(void)
     test_prefetch_failures();
     test_tails();
     test_concurrent_owners();
+    test_service();
     henn_paillier_pk_clear(&PK);
     henn_paillier_sk_clear(&SK);
     return test_report("test_private_review");
