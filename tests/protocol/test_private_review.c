@@ -555,6 +555,82 @@ static void test_trainer_step_attacks(void)
     henn_nn_model_clear(&m);
 }
 
+/* Random single-byte changes to an honest PSTEP's framing and fields (u32
+ * g, both inner headers, the PGRAD's count and layers and first value,
+ * the INFER's params, layer, count and width), fixed seed: each answered
+ * as the parts one by one (or, when the parts no longer frame as a PGRAD
+ * and an INFER, refused with nothing applied), states equal after. */
+static void test_trainer_step_mutations(void)
+{
+    henn_nn_model m;
+    henn_nn_opts nn;
+    henn_proto_params p;
+    duo d = {NULL, NULL};
+    buf setup, g, i0, i1, s, x, gg, ii;
+    unsigned long seed = 20261122;
+    size_t iter, served = 0, refused = 0, unframed = 0;
+
+    params(&p);
+    make_model(&m, &nn, 2);
+    CHECK_OK(henn_private_trainer_new(&d.a, &m, &nn, NULL));
+    CHECK_OK(henn_private_trainer_new(&d.b, &m, &nn, NULL));
+    henn__private_trainer_allow_insecure(d.a);
+    henn__private_trainer_allow_insecure(d.b);
+    setup = setup_msg(&p);
+    g = grad_msg(BATCH, 0.01, -1);
+    i0 = infer_msg(&p, 0, BATCH, DIM);
+    i1 = infer_msg(&p, 1, BATCH, HID);
+    I1X = infer_msg(&p, 1, BATCH + 1, 2 * HID);
+    s = step_msg(&g, &i0, (uint32_t)g.len);
+    CHECK_OK(duo_same(&d, &setup));
+    for (iter = 0; iter < 150; iter++) {
+        size_t pos, glen;
+        uint8_t v;
+        int framed, rc;
+        duo_resync(&d, &i0, &i1);
+        seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+        /* positions: 12..15 (g), 16..16+12+8+8 (PGRAD header, count,
+         * layers, first value), 16+g .. 16+g+12+36 (INFER header, params,
+         * layer, count, width) */
+        pos = (size_t)(seed >> 33) % (4 + 28 + 48);
+        pos = pos < 4 ? 12 + pos : pos < 32 ? 16 + (pos - 4) : 16 + g.len + (pos - 32);
+        v = (uint8_t)(seed >> 20);
+        if ((seed >> 60) & 1)
+            v = (uint8_t)(s.p[pos] ^ (1u << ((seed >> 16) & 7))); /* one bit */
+        x = copy_buf(&s);
+        x.p[pos] = v;
+        glen = be32(x.p + 12);
+        framed = glen <= x.len - 16 && henn_msg_type(x.p + 16, glen) == HENN_MSG_PGRAD &&
+                 henn_msg_type(x.p + 16 + glen, x.len - 16 - glen) == HENN_MSG_INFER;
+        gg.p = x.p + 16;
+        gg.len = framed ? glen : 0;
+        ii.p = x.p + 16 + gg.len;
+        ii.len = framed ? x.len - 16 - glen : 0;
+        rc = duo_step(&d, &x, &gg, &ii, framed);
+        if (!framed)
+            unframed++;
+        else if (rc == 0)
+            served++;
+        else
+            refused++;
+        duo_state_equal(&d);
+        free(x.p);
+    }
+    /* the mix is not degenerate */
+    CHECK(served > 0 && refused > 0 && unframed > 0);
+    printf("PSTEP mutations (seed 20261122): %zu served, %zu refused, %zu not framed\n", served,
+           refused, unframed);
+    free(setup.p);
+    free(g.p);
+    free(i0.p);
+    free(i1.p);
+    free(I1X.p);
+    free(s.p);
+    henn_private_trainer_free(d.a);
+    henn_private_trainer_free(d.b);
+    henn_nn_model_clear(&m);
+}
+
 /* ---- owner: a lying trainer ---- */
 
 enum {
@@ -1298,6 +1374,7 @@ int main(void)
     NB = (mpz_sizeinbase(PK.n, 2) + 7) / 8;
     make_data();
     test_trainer_step_attacks();
+    test_trainer_step_mutations();
     test_owner_lies();
     test_prefetch_failures();
     test_tails();
