@@ -657,6 +657,8 @@ enum {
     LIE_MODEL_BIG,              /* a weight of 1e30 (beyond 2^wi) */
     LIE_MODEL_NAN,              /* a weight NaN */
     LIE_ERROR_LAST_LAYER,       /* an ERROR for batch 2's layer 1 (prefetch running) */
+    LIE_CIPHER_FINAL,           /* CIPHER: u32 final = 1 for layer 0 */
+    LIE_CIPHER_ACT,             /* CIPHER: u32 activation = ReLU */
     LIE_LAST
 };
 
@@ -798,6 +800,14 @@ static int liar_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **re
     case LIE_CIPHER_DOUT:
         tmp = copy_buf(&pc);
         put32(tmp.p + 12 + 12, HID + 1);
+        out = pstepr(&pm, &tmp, m);
+        free(tmp.p);
+        break;
+    case LIE_CIPHER_FINAL:
+    case LIE_CIPHER_ACT:
+        tmp = copy_buf(&pc);
+        put32(tmp.p + 12 + (lr->mode == LIE_CIPHER_FINAL ? 4 : 8),
+              lr->mode == LIE_CIPHER_FINAL ? 1u : (uint32_t)HENN_NN_RELU);
         out = pstepr(&pm, &tmp, m);
         free(tmp.p);
         break;
