@@ -659,6 +659,7 @@ enum {
     LIE_ERROR_LAST_LAYER,       /* an ERROR for batch 2's layer 1 (prefetch running) */
     LIE_CIPHER_FINAL,           /* CIPHER: u32 final = 1 for layer 0 */
     LIE_CIPHER_ACT,             /* CIPHER: u32 activation = ReLU */
+    LIE_ZERO_LAST_LAYER,        /* batch 2's layer-1 CIPHER with a ciphertext 0 */
     LIE_LAST
 };
 
@@ -725,12 +726,16 @@ static int liar_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **re
         *resp_len = out.len;
         return 0;
     }
-    if (lr->mode == LIE_ERROR_LAST_LAYER) {
+    if (lr->mode == LIE_ERROR_LAST_LAYER || lr->mode == LIE_ZERO_LAST_LAYER) {
         if (type == HENN_MSG_PSTEP)
             lr->steps++;
         if (type != HENN_MSG_INFER || lr->steps == 0)
             return 0;
         lr->lied = 1;
+        if (lr->mode == LIE_ZERO_LAST_LAYER) {
+            memset(*resp + *resp_len - 2 * NB, 0, 2 * NB);
+            return 0;
+        }
         free(*resp);
         out = error_msg(HENN_ERANGE);
         *resp = out.p;
@@ -895,7 +900,7 @@ static void test_owner_lies(void)
                : mode == LIE_ERROR_LAST_LAYER ? HENN_ERANGE
                                               : HENN_EPROTO;
         dec = HID + CLS;
-        if (mode == LIE_ERROR_LAST_LAYER)
+        if (mode == LIE_ERROR_LAST_LAYER || mode == LIE_ZERO_LAST_LAYER)
             dec += HID; /* batch 2's layer 0, from the PSTEPR */
         if (mode == LIE_PSTEPR_FOR_PGRAD)
             dec = honest;
