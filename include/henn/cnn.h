@@ -117,6 +117,16 @@ typedef struct henn_cnn_model {
 HENN_API void henn_cnn_model_clear(henn_cnn_model *m);
 
 /*
+ * henn_cnn_model_same_shape: 1 when a and b have the same architecture:
+ * input shape, layer count and, per layer, kind, activation, kernel,
+ * padding and output shape; else 0 (also for NULL). The weights are not
+ * compared. For a party that receives a model from its peer and must
+ * refuse another architecture before it runs the model on its own data.
+ * Thread safety: reads a and b only.
+ */
+HENN_API int henn_cnn_model_same_shape(const henn_cnn_model *a, const henn_cnn_model *b);
+
+/*
  * henn_cnn_model_init: a sequential model on inputs in_c x in_h x in_w
  * with the layers spec[0..n). The last spec must be dense (its output is
  * the class count, 2..HENN_NN_MAX_CLASSES). Weights: He-normal (ReLU) or

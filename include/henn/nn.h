@@ -84,6 +84,17 @@ HENN_API HENN_NODISCARD int henn_nn_model_init(henn_nn_model *m, const size_t *d
 HENN_API HENN_NODISCARD int henn_nn_model_copy(henn_nn_model *dst, const henn_nn_model *src);
 
 /*
+ * henn_nn_model_same_shape: 1 when a and b have the same architecture:
+ * layer count, widths dims[0 .. layers], the hidden layers' activations
+ * act[0 .. layers - 2] and the output rule; else 0 (also for NULL). The
+ * weights are not compared. For a party that receives a model from its
+ * peer and must refuse another architecture before it uses its widths
+ * (buffers sized by the first model, test data of the run's width).
+ * Thread safety: reads a and b only.
+ */
+HENN_API int henn_nn_model_same_shape(const henn_nn_model *a, const henn_nn_model *b);
+
+/*
  * henn_nn_forward: class scores P [rows x dL] (probabilities for softmax,
  * sigmoid outputs otherwise) of X [rows x d0]. Returns 0, HENN_EINVAL,
  * HENN_ENOMEM.

@@ -27,6 +27,21 @@ void henn_cnn_model_clear(henn_cnn_model *m)
     memset(m, 0, sizeof(*m));
 }
 
+int henn_cnn_model_same_shape(const henn_cnn_model *a, const henn_cnn_model *b)
+{
+    size_t l;
+    if (a == NULL || b == NULL || a->layers != b->layers || a->layers > HENN_CNN_MAX_LAYERS ||
+        a->in_c != b->in_c || a->in_h != b->in_h || a->in_w != b->in_w)
+        return 0;
+    for (l = 0; l < a->layers; l++) {
+        const henn_cnn_layer *x = &a->layer[l], *y = &b->layer[l];
+        if (x->kind != y->kind || x->act != y->act || x->k != y->k || x->pad != y->pad ||
+            x->out_c != y->out_c || x->out_h != y->out_h || x->out_w != y->out_w)
+            return 0;
+    }
+    return 1;
+}
+
 static size_t in_n(const henn_cnn_layer *L)
 {
     return L->in_c * L->in_h * L->in_w;

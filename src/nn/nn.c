@@ -112,6 +112,21 @@ int henn_nn_model_copy(henn_nn_model *dst, const henn_nn_model *src)
     return 0;
 }
 
+int henn_nn_model_same_shape(const henn_nn_model *a, const henn_nn_model *b)
+{
+    size_t l;
+    if (a == NULL || b == NULL || a->layers != b->layers || a->output != b->output ||
+        a->layers > HENN_NN_MAX_LAYERS)
+        return 0;
+    for (l = 0; l <= a->layers; l++)
+        if (a->dims[l] != b->dims[l])
+            return 0;
+    for (l = 0; l + 1 < a->layers; l++)
+        if (a->act[l] != b->act[l])
+            return 0;
+    return 1;
+}
+
 void henn_nn_activate(float *v, size_t count, henn_nn_act act)
 {
     size_t i;

@@ -140,11 +140,8 @@ static int read_model(powner *o, const uint8_t *msg, size_t len, size_t dim, siz
         rc = HENN_EPROTO;
     /* After PSETUP's model the architecture is fixed: the owner's buffers
      * are sized by it. */
-    if (o->m.layers != 0 && (m.layers != o->m.layers || m.output != o->m.output))
+    if (o->m.layers != 0 && !henn_nn_model_same_shape(&m, &o->m))
         rc = HENN_EPROTO;
-    for (l = 0; rc == 0 && o->m.layers != 0 && l < m.layers; l++)
-        if (m.dims[l + 1] != o->m.dims[l + 1] || m.act[l] != o->m.act[l])
-            rc = HENN_EPROTO;
     for (l = 0; l < m.layers && rc == 0; l++) {
         for (i = 0; i < m.dims[l + 1] * m.dims[l]; i++)
             rc |= fabs(m.W[l][i]) >= lim ? HENN_EPROTO : 0;

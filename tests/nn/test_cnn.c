@@ -956,6 +956,66 @@ static void test_fashion(void)
     henn_mnist_set_clear(&te);
 }
 
+/* henn_cnn_model_same_shape: LeNet-5 from another seed is the same shape;
+ * LeNet-5 with padding 2, tanh, average pooling, an MLP of the same input
+ * and classes, or one layer's field changed by hand is not. */
+static void test_same_shape(void)
+{
+    henn_cnn_model a, b;
+    size_t hid = 128, l;
+    CHECK_OK(henn_cnn_model_init_lenet5(&a, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 1));
+    CHECK_OK(henn_cnn_model_init_lenet5(&b, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 2));
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 1);
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, NULL), 0);
+    henn_cnn_model_clear(&b);
+    CHECK_OK(henn_cnn_model_init_lenet5(&b, 2, HENN_NN_RELU, HENN_CNN_MAXPOOL, 1));
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 0);
+    henn_cnn_model_clear(&b);
+    CHECK_OK(henn_cnn_model_init_lenet5(&b, 0, HENN_NN_TANH, HENN_CNN_MAXPOOL, 1));
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 0);
+    henn_cnn_model_clear(&b);
+    CHECK_OK(henn_cnn_model_init_lenet5(&b, 0, HENN_NN_RELU, HENN_CNN_AVGPOOL, 1));
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 0);
+    henn_cnn_model_clear(&b);
+    CHECK_OK(henn_cnn_model_init_mlp(&b, 784, &hid, 1, HENN_NN_RELU, 10, 1));
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 0);
+    henn_cnn_model_clear(&b);
+    /* every compared field of every layer, one at a time */
+    for (l = 0; l < a.layers; l++) {
+        size_t f;
+        for (f = 0; f < 7; f++) {
+            henn_cnn_layer keep;
+            CHECK_OK(henn_cnn_model_init_lenet5(&b, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 1));
+            keep = b.layer[l];
+            {
+                size_t *num[5] = {&b.layer[l].k, &b.layer[l].pad, &b.layer[l].out_c,
+                                  &b.layer[l].out_h, &b.layer[l].out_w};
+                if (f == 0)
+                    b.layer[l].kind =
+                        b.layer[l].kind == HENN_CNN_DENSE ? HENN_CNN_CONV : HENN_CNN_DENSE;
+                else if (f == 1)
+                    b.layer[l].act =
+                        b.layer[l].act == HENN_NN_RELU ? HENN_NN_TANH : HENN_NN_RELU;
+                else
+                    (*num[f - 2])++;
+            }
+            CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 0);
+            b.layer[l] = keep;
+            CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 1);
+            henn_cnn_model_clear(&b);
+        }
+    }
+    CHECK_OK(henn_cnn_model_init_lenet5(&b, 0, HENN_NN_RELU, HENN_CNN_MAXPOOL, 1));
+    b.in_h++;
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 0);
+    b.in_h--;
+    b.layers--;
+    CHECK_EQ_INT(henn_cnn_model_same_shape(&a, &b), 0);
+    b.layers++;
+    henn_cnn_model_clear(&b);
+    henn_cnn_model_clear(&a);
+}
+
 int main(void)
 {
     test_im2col();
@@ -963,6 +1023,7 @@ int main(void)
     test_dz1();
     test_split_path();
     test_models();
+    test_same_shape();
     test_format();
     test_idx();
     test_mnist();

@@ -291,6 +291,45 @@ static void test_model_file(void)
     CHECK_RC(henn_nn_model_init(&m, dims, 3, HENN_NN_TANH, HENN_NN_SOFTMAX_CE, 1), HENN_EINVAL);
 }
 
+/* henn_nn_model_same_shape: the same architecture with other weights is
+ * the same shape; each single difference (a width, a hidden activation,
+ * the output rule, a layer more) is not. */
+static void test_same_shape(void)
+{
+    size_t dims[4] = {7, 5, 4, 3}, other[4], l;
+    henn_nn_model a, b;
+    CHECK_OK(henn_nn_model_init(&a, dims, 4, HENN_NN_TANH, HENN_NN_SOFTMAX_CE, 1));
+    CHECK_OK(henn_nn_model_init(&b, dims, 4, HENN_NN_TANH, HENN_NN_SOFTMAX_CE, 2));
+    CHECK(b.W[0][0] != a.W[0][0]);
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, &b), 1);
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, &a), 1);
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, NULL), 0);
+    CHECK_EQ_INT(henn_nn_model_same_shape(NULL, &a), 0);
+    henn_nn_model_clear(&b);
+    for (l = 0; l < 4; l++) { /* one width more */
+        memcpy(other, dims, sizeof(dims));
+        other[l]++;
+        CHECK_OK(henn_nn_model_init(&b, other, 4, HENN_NN_TANH, HENN_NN_SOFTMAX_CE, 1));
+        CHECK_EQ_INT(henn_nn_model_same_shape(&a, &b), 0);
+        CHECK_EQ_INT(henn_nn_model_same_shape(&b, &a), 0);
+        henn_nn_model_clear(&b);
+    }
+    CHECK_OK(henn_nn_model_init(&b, dims, 4, HENN_NN_RELU, HENN_NN_SOFTMAX_CE, 1));
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, &b), 0);
+    b.act[0] = HENN_NN_TANH; /* one hidden layer of two still ReLU */
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, &b), 0);
+    b.act[1] = HENN_NN_TANH;
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, &b), 1);
+    henn_nn_model_clear(&b);
+    CHECK_OK(henn_nn_model_init(&b, dims, 4, HENN_NN_TANH, HENN_NN_SIGMOID_MSE, 1));
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, &b), 0);
+    henn_nn_model_clear(&b);
+    CHECK_OK(henn_nn_model_init(&b, dims, 3, HENN_NN_TANH, HENN_NN_SOFTMAX_CE, 1));
+    CHECK_EQ_INT(henn_nn_model_same_shape(&a, &b), 0); /* 7-5-4 */
+    henn_nn_model_clear(&b);
+    henn_nn_model_clear(&a);
+}
+
 int main(void)
 {
     henn_nn_act acts[4] = {HENN_NN_IDENTITY, HENN_NN_SIGMOID, HENN_NN_TANH, HENN_NN_RELU};
@@ -308,6 +347,7 @@ int main(void)
     test_optimisers();
     test_learning();
     test_metrics();
+    test_same_shape();
     test_model_file();
     return test_report("test_nn");
 }

@@ -570,38 +570,6 @@ static int owner_client(henn_cryptonn_client **cc, owner_run *r, const char *net
     return 0;
 }
 
-/* a and b have the same layers (widths, hidden activations, output). */
-static int same_nn_shape(const henn_nn_model *a, const henn_nn_model *b)
-{
-    size_t l;
-    if (a->layers != b->layers || a->output != b->output)
-        return 0;
-    for (l = 0; l <= a->layers; l++)
-        if (a->dims[l] != b->dims[l])
-            return 0;
-    for (l = 0; l + 1 < a->layers; l++)
-        if (a->act[l] != b->act[l])
-            return 0;
-    return 1;
-}
-
-/* a and b have the same input shape and layers (kinds, activations,
- * shapes). */
-static int same_cnn_shape(const henn_cnn_model *a, const henn_cnn_model *b)
-{
-    size_t l;
-    if (a->layers != b->layers || a->in_c != b->in_c || a->in_h != b->in_h ||
-        a->in_w != b->in_w)
-        return 0;
-    for (l = 0; l < a->layers; l++)
-        if (a->layer[l].kind != b->layer[l].kind || a->layer[l].act != b->layer[l].act ||
-            a->layer[l].k != b->layer[l].k || a->layer[l].pad != b->layer[l].pad ||
-            a->layer[l].out_c != b->layer[l].out_c || a->layer[l].out_h != b->layer[l].out_h ||
-            a->layer[l].out_w != b->layer[l].out_w)
-            return 0;
-    return 1;
-}
-
 /* The session's current model (the result): its test accuracy into *acc;
  * *res its bytes (malloc'd). HENN_EPROTO when it does not have the shape
  * of the run's net (checked before it reads the test images: another
@@ -623,10 +591,11 @@ static int model_accuracy(double *acc, uint8_t **res, size_t *slen, henn_svc_cli
     }
     if (net->lenet) {
         if ((rc = henn_cnn_model_deserialize(&gotc, *res, *slen)) == 0)
-            rc = same_cnn_shape(&gotc, &net->cnn) ? henn_cnn_accuracy(acc, &gotc, Xte, yte, nte)
-                                                  : HENN_EPROTO;
+            rc = henn_cnn_model_same_shape(&gotc, &net->cnn)
+                     ? henn_cnn_accuracy(acc, &gotc, Xte, yte, nte)
+                     : HENN_EPROTO;
     } else if ((rc = henn_nn_model_deserialize(&got, *res, *slen)) == 0) {
-        if (same_nn_shape(&got, &net->mlp))
+        if (henn_nn_model_same_shape(&got, &net->mlp))
             *acc = accuracy(&got, Xte, yte, nte);
         else
             rc = HENN_EPROTO;
