@@ -12,6 +12,7 @@
 
 #include "henn/henn.h"
 #include "protocol/kdd_private.h"
+#include "../private_rows.h"
 
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
 
@@ -50,7 +51,7 @@ static int rec_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **res
 {
     rec *r = ctx;
     if (henn_msg_type(req, req_len) == HENN_MSG_PSTEP) {
-        size_t g = (size_t)req[12] << 24 | (size_t)req[13] << 16 | (size_t)req[14] << 8 | req[15];
+        size_t g = private_be32(req + 12);
         CHECK(req_len >= 16 && g <= req_len - 16);
         CHECK_EQ_INT(henn_msg_type(req + 16, g), HENN_MSG_PGRAD);
         CHECK_EQ_INT(henn_msg_type(req + 16 + g, req_len - 16 - g), HENN_MSG_INFER);
@@ -75,17 +76,7 @@ static void rec_free(rec *r)
 
 static void make_data(void)
 {
-    size_t i, j;
-    unsigned long s = 12345;
-    for (i = 0; i < ROWS; i++) {
-        double sum = 0.0;
-        for (j = 0; j < DIM; j++) {
-            s = s * 6364136223846793005UL + 1442695040888963407UL;
-            X[i * DIM + j] = (float)((double)(s >> 11) * 0x1.0p-53);
-            sum += X[i * DIM + j] * (j % 2 ? 1.0 : -0.5);
-        }
-        Y[i] = (uint8_t)(sum < -0.2 ? 0 : sum < 0.3 ? 1 : 2);
-    }
+    private_rows(X, Y, ROWS, DIM, 12345UL);
 }
 
 static void params_slots(henn_proto_params *p, size_t slots)
@@ -97,9 +88,7 @@ static void params_slots(henn_proto_params *p, size_t slots)
 
 static void params(henn_proto_params *p)
 {
-    CHECK_OK(henn_proto_params_default(p, DIM, 0, mpz_sizeinbase(PK.n, 2)));
-    p->slots = BATCH;
-    CHECK_OK(henn_proto_params_check(p, DIM, mpz_sizeinbase(PK.n, 2)));
+    private_params(p, &PK, DIM, BATCH);
 }
 
 static void make_model(henn_nn_model *m, henn_nn_opts *nn)
@@ -532,7 +521,7 @@ static int twin_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **re
     if (rc != 0)
         return rc;
     if (henn_msg_type(req, req_len) == HENN_MSG_PSTEP) {
-        size_t g = (size_t)req[12] << 24 | (size_t)req[13] << 16 | (size_t)req[14] << 8 | req[15];
+        size_t g = private_be32(req + 12);
         CHECK_OK(henn_private_trainer_handle(tw->two, req + 16, g, &a, &al));
         CHECK_OK(henn_private_trainer_handle(tw->two, req + 16 + g, req_len - 16 - g, &b, &bl));
         CHECK_EQ_INT(henn_msg_type(a, al), HENN_MSG_PMODEL);
@@ -540,9 +529,7 @@ static int twin_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **re
         CHECK_EQ_INT(henn_msg_type(*resp, *resp_len), HENN_MSG_PSTEPR);
         CHECK_EQ_INT(*resp_len, 16 + al + bl);
         if (*resp_len == 16 + al + bl) {
-            CHECK_EQ_INT((size_t)(*resp)[12] << 24 | (size_t)(*resp)[13] << 16 |
-                             (size_t)(*resp)[14] << 8 | (*resp)[15],
-                         al);
+            CHECK_EQ_INT(private_be32(*resp + 12), al);
             CHECK(memcmp(*resp + 16, a, al) == 0);
             CHECK(memcmp(*resp + 16 + al, b, bl) == 0);
         }
@@ -577,7 +564,7 @@ static int liar_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **re
         henn_msg_type(*resp, *resp_len) != HENN_MSG_PSTEPR)
         return rc;
     r = *resp;
-    m = (size_t)r[12] << 24 | (size_t)r[13] << 16 | (size_t)r[14] << 8 | r[15];
+    m = private_be32(r + 12);
     switch (lr->mode) {
     case 1: /* the PMODEL alone */
         memmove(r, r + 16, m);

@@ -35,6 +35,7 @@
 #include "henn/henn.h"
 #include "henn/service.h"
 #include "protocol/kdd_private.h"
+#include "../private_rows.h"
 
 void henn__private_trainer_allow_insecure(henn_private_trainer *t);
 void henn__svc_server_allow_insecure(henn_svc_server *s);
@@ -55,24 +56,12 @@ static size_t NB; /* bytes of n */
 
 static void make_data(void)
 {
-    size_t i, j;
-    unsigned long s = 777;
-    for (i = 0; i < ROWS; i++) {
-        double sum = 0.0;
-        for (j = 0; j < DIM; j++) {
-            s = s * 6364136223846793005UL + 1442695040888963407UL;
-            X[i * DIM + j] = (float)((double)(s >> 11) * 0x1.0p-53);
-            sum += X[i * DIM + j] * (j % 2 ? 1.0 : -0.5);
-        }
-        Y[i] = (uint8_t)(sum < -0.2 ? 0 : sum < 0.3 ? 1 : 2);
-    }
+    private_rows(X, Y, ROWS, DIM, 777UL);
 }
 
 static void params(henn_proto_params *p)
 {
-    CHECK_OK(henn_proto_params_default(p, DIM, 0, mpz_sizeinbase(PK.n, 2)));
-    p->slots = BATCH;
-    CHECK_OK(henn_proto_params_check(p, DIM, mpz_sizeinbase(PK.n, 2)));
+    private_params(p, &PK, DIM, BATCH);
 }
 
 static void make_model(henn_nn_model *m, henn_nn_opts *nn, size_t layers)
@@ -83,11 +72,6 @@ static void make_model(henn_nn_model *m, henn_nn_opts *nn, size_t layers)
     henn_nn_opts_default(nn);
     nn->lr = 0.05f;
     nn->max_rows = BATCH;
-}
-
-static uint32_t be32(const uint8_t *b)
-{
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
 }
 
 static void put32(uint8_t *b, uint32_t v)
@@ -271,7 +255,7 @@ static int duo_step(duo *d, const buf *s, const buf *g, const buf *i, int framed
             CHECK_EQ_INT(henn_msg_type(ra, la), HENN_MSG_PSTEPR);
             CHECK_EQ_INT(la, 16 + lg + li);
             if (la == 16 + lg + li) {
-                CHECK_EQ_INT(be32(ra + 12), lg);
+                CHECK_EQ_INT(private_be32(ra + 12), lg);
                 CHECK(memcmp(ra + 16, rg, lg) == 0);
                 CHECK(memcmp(ra + 16 + lg, ri, li) == 0);
             }
@@ -280,6 +264,16 @@ static int duo_step(duo *d, const buf *s, const buf *g, const buf *i, int framed
     free(ra);
     free(rg);
     free(ri);
+    return rc;
+}
+
+/* A PSTEP of g and i with the length claim whose framing the trainer must
+ * refuse: duo_step's code, nothing applied to either trainer. */
+static int step_unframed(duo *d, const buf *g, const buf *i, uint32_t claim)
+{
+    buf x = step_msg(g, i, claim);
+    int rc = duo_step(d, &x, NULL, NULL, 0);
+    free(x.p);
     return rc;
 }
 
@@ -419,20 +413,12 @@ static void test_trainer_step_attacks(void)
                                    UINT32_MAX};
         henn_private_trainer_stats(&st, &before, d.a);
         for (k = 0; k < sizeof(claims) / sizeof(claims[0]); k++) {
-            x = step_msg(&g, &i0, claims[k]);
-            CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-            free(x.p);
+            CHECK_RC(step_unframed(&d, &g, &i0, claims[k]), HENN_EFORMAT);
         }
         /* zero-length parts: no INFER, no PGRAD, nothing at all */
-        x = step_msg(&g, NULL, (uint32_t)g.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
-        x = step_msg(NULL, &i0, 0);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
-        x = step_msg(NULL, NULL, 0);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
+        CHECK_RC(step_unframed(&d, &g, NULL, (uint32_t)g.len), HENN_EFORMAT);
+        CHECK_RC(step_unframed(&d, NULL, &i0, 0), HENN_EFORMAT);
+        CHECK_RC(step_unframed(&d, NULL, NULL, 0), HENN_EFORMAT);
         /* the PSTEP's header claims 3 bytes only (u32 g cut) */
         {
             uint8_t h[15] = {'H', 'N', 'P', 1, HENN_MSG_PSTEP, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0};
@@ -440,37 +426,23 @@ static void test_trainer_step_attacks(void)
             CHECK_RC(duo_step(&d, &hb, NULL, NULL, 0), HENN_EFORMAT);
         }
         /* nested: a PSTEP in the INFER's place and in the PGRAD's place */
-        x = step_msg(&g, &s, (uint32_t)g.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
-        x = step_msg(&s, &i0, (uint32_t)s.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
+        CHECK_RC(step_unframed(&d, &g, &s, (uint32_t)g.len), HENN_EFORMAT);
+        CHECK_RC(step_unframed(&d, &s, &i0, (uint32_t)s.len), HENN_EFORMAT);
         /* a PSTEPR, an ERROR, a PMODEL-typed copy of the PGRAD, a second
          * PGRAD in the INFER's place */
         y = copy_buf(&s);
         y.p[4] = HENN_MSG_PSTEPR;
-        x = step_msg(&g, &y, (uint32_t)g.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
+        CHECK_RC(step_unframed(&d, &g, &y, (uint32_t)g.len), HENN_EFORMAT);
         free(y.p);
         e = error_msg(HENN_EINVAL);
-        x = step_msg(&g, &e, (uint32_t)g.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
-        x = step_msg(&e, &i0, (uint32_t)e.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
+        CHECK_RC(step_unframed(&d, &g, &e, (uint32_t)g.len), HENN_EFORMAT);
+        CHECK_RC(step_unframed(&d, &e, &i0, (uint32_t)e.len), HENN_EFORMAT);
         free(e.p);
         y = copy_buf(&g);
         y.p[4] = HENN_MSG_PMODEL;
-        x = step_msg(&y, &i0, (uint32_t)y.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
+        CHECK_RC(step_unframed(&d, &y, &i0, (uint32_t)y.len), HENN_EFORMAT);
         free(y.p);
-        x = step_msg(&g, &g, (uint32_t)g.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
+        CHECK_RC(step_unframed(&d, &g, &g, (uint32_t)g.len), HENN_EFORMAT);
         /* inner messages of another family ('C', 'R'), version 2, a type
          * byte's high bytes set, a length field one off */
         for (k = 0; k < 10; k++) {
@@ -490,12 +462,10 @@ static void test_trainer_step_attacks(void)
                 t->p[5] = 1;
                 break;
             default:
-                put32(t->p + 8, be32(t->p + 8) + 1);
+                put32(t->p + 8, private_be32(t->p + 8) + 1);
                 break;
             }
-            x = step_msg(&gg, &ii, (uint32_t)gg.len);
-            CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-            free(x.p);
+            CHECK_RC(step_unframed(&d, &gg, &ii, (uint32_t)gg.len), HENN_EFORMAT);
             free(gg.p);
             free(ii.p);
         }
@@ -504,9 +474,7 @@ static void test_trainer_step_attacks(void)
         y.p = realloc(y.p, y.len + 4);
         memset(y.p + y.len, 0, 4);
         y.len += 4;
-        x = step_msg(&g, &y, (uint32_t)g.len);
-        CHECK_RC(duo_step(&d, &x, NULL, NULL, 0), HENN_EFORMAT);
-        free(x.p);
+        CHECK_RC(step_unframed(&d, &g, &y, (uint32_t)g.len), HENN_EFORMAT);
         free(y.p);
         henn_private_trainer_stats(&st, &after, d.a);
         CHECK_EQ_INT(after, before); /* none of them took a step */
@@ -599,7 +567,7 @@ static void test_trainer_step_mutations(void)
             v = (uint8_t)(s.p[pos] ^ (1u << ((seed >> 16) & 7))); /* one bit */
         x = copy_buf(&s);
         x.p[pos] = v;
-        glen = be32(x.p + 12);
+        glen = private_be32(x.p + 12);
         framed = glen <= x.len - 16 && henn_msg_type(x.p + 16, glen) == HENN_MSG_PGRAD &&
                  henn_msg_type(x.p + 16 + glen, x.len - 16 - glen) == HENN_MSG_INFER;
         gg.p = x.p + 16;
@@ -745,7 +713,7 @@ static int liar_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **re
     if (type != HENN_MSG_PSTEP || henn_msg_type(*resp, *resp_len) != HENN_MSG_PSTEPR)
         return 0;
     lr->lied = 1;
-    m = be32(*resp + 12);
+    m = private_be32(*resp + 12);
     pm.p = *resp + 16;
     pm.len = m;
     pc.p = *resp + 16 + m;
@@ -837,7 +805,7 @@ static int liar_call(void *ctx, const uint8_t *req, size_t req_len, uint8_t **re
         break;
     case LIE_OWN_INPUT: {
         /* the PSTEP's INFER ciphertexts (features 0 .. HID-1) as "Z" */
-        size_t g = be32(req + 12);
+        size_t g = private_be32(req + 12);
         const uint8_t *in = req + 16 + g + 12 + 24 + 12;
         tmp = copy_buf(&pc);
         memcpy(tmp.p + 12 + 16, in, HID * 2 * NB);

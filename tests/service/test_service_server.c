@@ -28,6 +28,7 @@
 
 #include "henn/henn.h"
 #include "henn/service.h"
+#include "../private_rows.h"
 
 void henn__svc_server_allow_insecure(henn_svc_server *s);
 void henn__svc_server_crash_after(henn_svc_server *s, uint64_t seq);
@@ -65,24 +66,12 @@ static uint8_t Y[ROWS];
 
 static void make_data(void)
 {
-    size_t i, j;
-    unsigned long s = 12345;
-    for (i = 0; i < ROWS; i++) {
-        double sum = 0.0;
-        for (j = 0; j < DIM; j++) {
-            s = s * 6364136223846793005UL + 1442695040888963407UL;
-            X[i * DIM + j] = (float)((double)(s >> 11) * 0x1.0p-53);
-            sum += X[i * DIM + j] * (j % 2 ? 1.0 : -0.5);
-        }
-        Y[i] = (uint8_t)(sum < -0.2 ? 0 : sum < 0.3 ? 1 : 2);
-    }
+    private_rows(X, Y, ROWS, DIM, 12345UL);
 }
 
 static void params(henn_proto_params *p)
 {
-    CHECK_OK(henn_proto_params_default(p, DIM, 0, mpz_sizeinbase(PK.n, 2)));
-    p->slots = BATCH;
-    CHECK_OK(henn_proto_params_check(p, DIM, mpz_sizeinbase(PK.n, 2)));
+    private_params(p, &PK, DIM, BATCH);
 }
 
 static void make_model(henn_nn_model *m, henn_nn_opts *nn)
